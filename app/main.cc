@@ -1,0 +1,161 @@
+// incident-ledger: the service binary and its subcommands.
+//
+//   incident-ledger serve --data DIR [--listen HOST:PORT] [--threads N]
+//
+// Every subcommand takes --data DIR, the folder of the ledger's RocksDB
+// database (created if missing).
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "http/api.h"
+#include "http/server.h"
+#include "ingest/processor.h"
+#include "ledger/ledger.h"
+#include "projections/read_model.h"
+
+namespace {
+
+constexpr size_t kThreadsMax = 64;
+
+void PrintUsage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: incident-ledger COMMAND --data DIR [options]\n"
+               "\n"
+               "commands:\n"
+               "  serve   run the HTTP service\n"
+               "          --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
+               "          --threads N         HTTP worker threads (default 2)\n"
+               "  help    print this text\n");
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
+  return 2;
+}
+
+struct Arguments {
+  std::string command;
+  std::map<std::string, std::string> options;
+};
+
+// Parses "COMMAND --name value ..." against the options the command takes.
+ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
+  Arguments arguments;
+  if (argc < 2) return ledger::InvalidArgument("", "missing command");
+  arguments.command = argv[1];
+  static const std::map<std::string, std::vector<std::string>> kOptions = {
+      {"serve", {"--data", "--listen", "--threads"}},
+  };
+  const auto known = kOptions.find(arguments.command);
+  if (known == kOptions.end()) return ledger::InvalidArgument("", "unknown command '" + arguments.command + "'");
+  for (int i = 2; i < argc; ++i) {
+    std::string name = argv[i];
+    std::string value;
+    if (const size_t equals = name.find('='); equals != std::string::npos) {
+      value = name.substr(equals + 1);
+      name = name.substr(0, equals);
+    } else {
+      if (i + 1 >= argc) return ledger::InvalidArgument(name, name + " needs a value");
+      value = argv[++i];
+    }
+    if (std::find(known->second.begin(), known->second.end(), name) == known->second.end()) {
+      return ledger::InvalidArgument(name, "unknown option " + name + " for " + arguments.command);
+    }
+    if (arguments.options.contains(name)) return ledger::InvalidArgument(name, name + " is given more than once");
+    arguments.options[name] = value;
+  }
+  if (!arguments.options.contains("--data") || arguments.options["--data"].empty()) {
+    return ledger::InvalidArgument("--data", "--data DIR is required");
+  }
+  return arguments;
+}
+
+ledger::Result<ledger::http::ServerOptions> ParseServeOptions(const Arguments& arguments) {
+  ledger::http::ServerOptions options;
+  if (const auto listen = arguments.options.find("--listen"); listen != arguments.options.end()) {
+    const std::string& text = listen->second;
+    const size_t colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+      return ledger::InvalidArgument("--listen", "--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+    }
+    std::string host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    const std::string port = text.substr(colon + 1);
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoul(port) > 65535) {
+      return ledger::InvalidArgument("--listen", "--listen port must be a number from 0 to 65535");
+    }
+    options.host = host;
+    options.port = static_cast<uint16_t>(std::stoul(port));
+  }
+  if (const auto threads = arguments.options.find("--threads"); threads != arguments.options.end()) {
+    const std::string& text = threads->second;
+    if (text.empty() || text.size() > 2 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoul(text) == 0 || std::stoul(text) > kThreadsMax) {
+      return ledger::InvalidArgument("--threads", "--threads must be a number from 1 to " + std::to_string(kThreadsMax));
+    }
+    options.threads = std::stoul(text);
+  }
+  return options;
+}
+
+int Serve(const Arguments& arguments) {
+  ledger::Result<ledger::http::ServerOptions> server_options = ParseServeOptions(arguments);
+  if (!server_options) return Fail(server_options.error().message);
+
+  ledger::Result<std::unique_ptr<ledger::Ledger>> opened =
+      ledger::Ledger::Open(ledger::LedgerOptions{.path = arguments.options.at("--data")});
+  if (!opened) return Fail(opened.error().message);
+  std::unique_ptr<ledger::Ledger> log = std::move(*opened);
+
+  ledger::projections::ReadModel read_model;
+  if (ledger::Status rebuilt = read_model.Rebuild(*log); !rebuilt) {
+    return Fail("cannot build the read model: " + rebuilt.error().message);
+  }
+  ledger::Result<std::unique_ptr<ledger::ingest::CommandProcessor>> processor =
+      ledger::ingest::CommandProcessor::Create(log.get());
+  if (!processor) return Fail("cannot load ticket state: " + processor.error().message);
+
+  ledger::http::Metrics metrics;
+  log->SetCommitListener([&read_model](const std::vector<ledger::StoredEvent>& events) { read_model.Apply(events); });
+  log->SetBatchSizeObserver([&metrics](size_t events) { metrics.ObserveBatchSize(events); });
+
+  ledger::http::Api api(ledger::http::ApiDependencies{
+      .ledger = log.get(), .processor = processor->get(), .read_model = &read_model, .metrics = &metrics});
+  ledger::Result<std::unique_ptr<ledger::http::Server>> server =
+      ledger::http::Server::Start(*server_options, &api, &metrics);
+  if (!server) return Fail(server.error().message);
+
+  std::printf("listening on %s\n", (*server)->url().c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr, "incident-ledger: serving %s from %s (head seq %llu)\n", (*server)->url().c_str(),
+               arguments.options.at("--data").c_str(), static_cast<unsigned long long>(log->head().seq));
+  (*server)->Run();
+  // Finish every queued append before the server's event loop goes away: an
+  // answer may be lost, an acknowledged event never is.
+  log->Shutdown();
+  server->reset();
+  std::fprintf(stderr, "incident-ledger: stopped at head seq %llu\n", static_cast<unsigned long long>(log->head().seq));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && (std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0)) {
+    PrintUsage(stdout);
+    return 0;
+  }
+  ledger::Result<Arguments> arguments = ParseArguments(argc, argv);
+  if (!arguments) {
+    PrintUsage(stderr);
+    return Fail(arguments.error().message);
+  }
+  if (arguments->command == "serve") return Serve(*arguments);
+  return Fail("unknown command");
+}

@@ -1,0 +1,95 @@
+#include "common/encoding.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "common/result.h"
+
+namespace ledger {
+
+Sha256Digest Sha256(std::string_view first, std::string_view second) {
+  Sha256Digest digest{};
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  LEDGER_ASSERT(context != nullptr);
+  LEDGER_ASSERT(EVP_DigestInit_ex(context, EVP_sha256(), nullptr) == 1);
+  LEDGER_ASSERT(EVP_DigestUpdate(context, first.data(), first.size()) == 1);
+  LEDGER_ASSERT(EVP_DigestUpdate(context, second.data(), second.size()) == 1);
+  unsigned int length = 0;
+  LEDGER_ASSERT(EVP_DigestFinal_ex(context, digest.data(), &length) == 1);
+  LEDGER_ASSERT(length == kSha256Bytes);
+  EVP_MD_CTX_free(context);
+  return digest;
+}
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto byte = static_cast<uint8_t>(c);
+    text += kDigits[byte >> 4];
+    text += kDigits[byte & 0xf];
+  }
+  return text;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string text(4 * ((bytes.size() + 2) / 3), '\0');
+  const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
+                                     reinterpret_cast<const unsigned char*>(bytes.data()),
+                                     static_cast<int>(bytes.size()));
+  LEDGER_ASSERT(length >= 0 && static_cast<size_t>(length) == text.size());
+  return text;
+}
+
+void AppendBigEndian64(std::string* out, uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((value >> shift) & 0xff));
+}
+
+uint64_t ReadBigEndian64(std::string_view bytes) {
+  LEDGER_ASSERT(bytes.size() >= 8);
+  uint64_t value = 0;
+  for (size_t i = 0; i < 8; ++i) value = (value << 8) | static_cast<uint8_t>(bytes[i]);
+  return value;
+}
+
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  const size_t size = text.size();
+  while (i < size) {
+    const auto byte = static_cast<uint8_t>(text[i]);
+    if (byte < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t extra = 0;
+    uint32_t code_point = 0;
+    if ((byte & 0xe0) == 0xc0) {
+      extra = 1;
+      code_point = byte & 0x1f;
+    } else if ((byte & 0xf0) == 0xe0) {
+      extra = 2;
+      code_point = byte & 0x0f;
+    } else if ((byte & 0xf8) == 0xf0) {
+      extra = 3;
+      code_point = byte & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= size) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      const auto next = static_cast<uint8_t>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code_point = (code_point << 6) | (next & 0x3f);
+    }
+    static constexpr uint32_t kMinimum[] = {0, 0x80, 0x800, 0x10000};
+    if (code_point < kMinimum[extra] || code_point > 0x10ffff ||
+        (code_point >= 0xd800 && code_point <= 0xdfff)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+}  // namespace ledger

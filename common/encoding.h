@@ -1,0 +1,35 @@
+#pragma once
+// Byte encodings used on the wire and in keys, and SHA-256.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ledger {
+
+constexpr size_t kSha256Bytes = 32;
+using Sha256Digest = std::array<uint8_t, kSha256Bytes>;
+
+// SHA-256 of the concatenation of the given parts (OpenSSL libcrypto).
+Sha256Digest Sha256(std::string_view first, std::string_view second = {});
+
+std::string HexEncode(std::string_view bytes);
+inline std::string HexEncode(const Sha256Digest& digest) {
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
+inline std::string_view AsBytes(const Sha256Digest& digest) {
+  return std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+// Standard base64 with padding (RFC 4648 section 4).
+std::string Base64Encode(std::string_view bytes);
+
+// Big-endian fixed 8 bytes, so that bytewise key order is numeric order.
+void AppendBigEndian64(std::string* out, uint64_t value);
+uint64_t ReadBigEndian64(std::string_view bytes);  // bytes.size() must be >= 8
+
+// True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
+bool IsValidUtf8(std::string_view text);
+
+}  // namespace ledger

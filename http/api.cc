@@ -1,0 +1,464 @@
+#include "http/api.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "common/json_writer.h"
+#include "common/time.h"
+#include "http/json_views.h"
+#include "ingest/command.h"
+
+namespace ledger::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Query = std::map<std::string, std::string>;
+
+constexpr size_t kQueryParametersMax = 32;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+HttpResponse Json(unsigned status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+Error BadParameter(const std::string& name, const std::string& rule) { return InvalidArgument(name, rule); }
+
+// Splits "a=1&b=2" into a map; rejects parameters not in `allowed`, repeats
+// and malformed escapes, naming the parameter.
+Result<Query> ParseQuery(std::string_view text, const std::set<std::string>& allowed) {
+  Query query;
+  size_t start = 0;
+  size_t count = 0;
+  while (start < text.size()) {
+    size_t end = text.find('&', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view pair = text.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) continue;
+    if (++count > kQueryParametersMax) return BadParameter("", "too many query parameters");
+    const size_t equals = pair.find('=');
+    std::optional<std::string> name = ingest::PercentDecode(pair.substr(0, equals));
+    std::optional<std::string> value =
+        ingest::PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
+    if (!name || !value) return BadParameter("", "malformed %-escape in the query string");
+    if (!allowed.contains(*name)) {
+      std::string names;
+      for (const std::string& known : allowed) names += (names.empty() ? "" : ", ") + known;
+      std::string shown = name->substr(0, 64);
+      for (char& c : shown) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+      }
+      return BadParameter(shown, "unknown query parameter '" + shown + "'" +
+                                     (names.empty() ? std::string() : "; accepted: " + names));
+    }
+    if (query.contains(*name)) return BadParameter(*name, *name + " is given more than once");
+    query.emplace(std::move(*name), std::move(*value));
+  }
+  return query;
+}
+
+Result<uint64_t> ParseCount(const Query& query, const std::string& name, uint64_t default_value, uint64_t minimum,
+                            uint64_t maximum) {
+  const auto found = query.find(name);
+  if (found == query.end()) return default_value;
+  const std::string& text = found->second;
+  const std::string rule = name + " must be a whole number from " + std::to_string(minimum) + " to " +
+                           std::to_string(maximum);
+  if (text.empty() || text.size() > 19 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return BadParameter(name, rule);
+  }
+  const uint64_t value = std::stoull(text);
+  if (value < minimum || value > maximum) return BadParameter(name, rule);
+  return value;
+}
+
+Result<std::optional<Instant>> ParseTimeParameter(const Query& query, const std::string& name) {
+  const auto found = query.find(name);
+  if (found == query.end()) return std::optional<Instant>();
+  Result<Instant> instant = ParseRfc3339(found->second, name);
+  if (!instant) return instant.error();
+  return std::optional<Instant>(*instant);
+}
+
+// The point in time a read asks for: ?as_of_seq=N or ?as_of=TIME (not both).
+struct AsOf {
+  std::optional<uint64_t> seq;
+  std::optional<int64_t> micros;
+  bool given() const { return seq || micros; }
+};
+
+Result<AsOf> ParseAsOf(const Query& query) {
+  AsOf as_of;
+  if (query.contains("as_of_seq") && query.contains("as_of")) {
+    return BadParameter("as_of", "give either as_of_seq or as_of, not both");
+  }
+  if (query.contains("as_of_seq")) {
+    Result<uint64_t> seq = ParseCount(query, "as_of_seq", 0, 0, UINT64_MAX / 2);
+    if (!seq) return seq.error();
+    as_of.seq = *seq;
+  }
+  Result<std::optional<Instant>> time = ParseTimeParameter(query, "as_of");
+  if (!time) return time.error();
+  if (*time) as_of.micros = (*time)->unix_micros;
+  return as_of;
+}
+
+bool Within(const AsOf& as_of, const proto::Event& event) {
+  if (as_of.seq && event.seq() > *as_of.seq) return false;
+  if (as_of.micros && event.recorded_at_micros() > *as_of.micros) return false;
+  return true;
+}
+
+// Folds the whole log up to an earlier moment into a fresh store. Events are
+// in seq order and recorded_at never decreases along seq, so the fold stops
+// at the first event past the moment.
+Result<projections::TicketStore> StoreAsOf(const Ledger& ledger, const AsOf& as_of) {
+  projections::TicketStore store;
+  constexpr std::string_view kStop = "stop";
+  Status folded = ledger.ForEach(0, [&](const StoredEvent& stored) -> Status {
+    if (!Within(as_of, stored.event)) return MakeError(ErrorCode::kUnavailable, std::string(kStop));
+    store.Apply(stored.event);
+    return {};
+  });
+  if (!folded && !(folded.error().code == ErrorCode::kUnavailable && folded.error().message == kStop)) {
+    return folded.error();
+  }
+  return store;
+}
+
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+std::string_view QueryOf(std::string_view target) {
+  const size_t mark = target.find('?');
+  return mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
+}
+
+HttpResponse MethodNotAllowed(const std::string& allowed) {
+  HttpResponse response = Api::ErrorResponse(
+      MakeError(ErrorCode::kInvalidArgument, "method not allowed; this path takes " + allowed, "method"));
+  response.status = 405;
+  response.headers.emplace_back("Allow", allowed);
+  return response;
+}
+
+HttpResponse NotFound(std::string message) {
+  return Api::ErrorResponse(MakeError(ErrorCode::kNotFound, std::move(message)));
+}
+
+std::string MediaType(std::string_view content_type) {
+  std::string media(content_type.substr(0, content_type.find(';')));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  std::transform(media.begin(), media.end(), media.begin(), [](unsigned char c) { return std::tolower(c); });
+  return media;
+}
+
+class Handlers {
+ public:
+  explicit Handlers(const ApiDependencies& deps) : deps_(deps) {}
+
+  void Submit(const HttpRequest& request, Respond respond) {
+    const std::string media = MediaType(request.content_type);
+    Result<ingest::Command> command = MakeError(ErrorCode::kInvalidArgument, "");
+    if (media == "application/json") {
+      command = ingest::ParseJsonSubmission(request.body);
+    } else if (media == "application/x-www-form-urlencoded") {
+      command = ingest::ParseFormSubmission(request.body);
+    } else {
+      HttpResponse response = Api::ErrorResponse(InvalidArgument(
+          "Content-Type", "Content-Type must be application/json or application/x-www-form-urlencoded"));
+      response.status = 415;
+      respond(std::move(response));
+      return;
+    }
+    if (!command) {
+      respond(Api::ErrorResponse(command.error()));
+      return;
+    }
+    const Clock::time_point queued = Clock::now();
+    Metrics* metrics = deps_.metrics;
+    deps_.processor->SubmitAsync(
+        std::move(*command), [respond = std::move(respond), queued, metrics](Result<ingest::SubmissionResult> result) {
+          metrics->ObserveAppend(SecondsSince(queued));
+          if (!result) {
+            respond(Api::ErrorResponse(result.error()));
+            return;
+          }
+          JsonWriter json;
+          json.BeginObject();
+          json.Key("ticket").String(result->ticket);
+          json.Key("seq").Uint(result->seq);
+          json.Key("version").Uint(result->version);
+          json.Key("event");
+          WriteEvent(&json, result->stored);
+          json.EndObject();
+          HttpResponse response = Json(201, json.Take());
+          response.headers.emplace_back("Location", "/api/v1/incidents/" + result->ticket);
+          if (result->repeated) response.headers.emplace_back("Idempotent-Replay", "true");
+          respond(std::move(response));
+        });
+  }
+
+  HttpResponse Incident(std::string_view ticket_text, std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"as_of_seq", "as_of"});
+    if (!query) return Api::ErrorResponse(query.error());
+    Result<AsOf> as_of = ParseAsOf(*query);
+    if (!as_of) return Api::ErrorResponse(as_of.error());
+    Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
+    if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42");
+    if (as_of->given()) {
+      Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
+      if (!events) return Api::ErrorResponse(events.error());
+      projections::TicketStore store;
+      for (const StoredEvent& stored : *events) {
+        if (Within(*as_of, stored.event)) store.Apply(stored.event);
+      }
+      const projections::TicketState* state = store.Find(*ticket);
+      if (state == nullptr) return NotFound("ticket " + *ticket + " did not exist at that moment");
+      JsonWriter json;
+      WriteTicket(&json, *state);
+      return Json(200, json.Take());
+    }
+    HttpResponse response = NotFound("ticket " + *ticket + " does not exist");
+    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
+      if (const projections::TicketState* state = store.Find(*ticket)) {
+        JsonWriter json;
+        WriteTicket(&json, *state);
+        response = Json(200, json.Take());
+      }
+    });
+    return response;
+  }
+
+  HttpResponse IncidentEvents(std::string_view ticket_text, std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {});
+    if (!query) return Api::ErrorResponse(query.error());
+    Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
+    if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42");
+    Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
+    if (!events) return Api::ErrorResponse(events.error());
+    if (events->empty()) return NotFound("ticket " + *ticket + " does not exist");
+    JsonWriter json;
+    json.BeginObject().Key("ticket").String(*ticket).Key("events").BeginArray();
+    for (const StoredEvent& stored : *events) WriteEvent(&json, stored);
+    json.EndArray().EndObject();
+    return Json(200, json.Take());
+  }
+
+  HttpResponse Incidents(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"from", "to", "status", "system", "q", "cursor", "limit", "as_of_seq", "as_of"});
+    if (!query) return Api::ErrorResponse(query.error());
+    projections::TimelineQuery timeline;
+    Result<std::optional<Instant>> from = ParseTimeParameter(*query, "from");
+    if (!from) return Api::ErrorResponse(from.error());
+    Result<std::optional<Instant>> to = ParseTimeParameter(*query, "to");
+    if (!to) return Api::ErrorResponse(to.error());
+    Result<AsOf> as_of = ParseAsOf(*query);
+    if (!as_of) return Api::ErrorResponse(as_of.error());
+    const int64_t now = as_of->micros.value_or(NowMicros());
+    if (*from && *to) {
+      timeline.from_micros = (*from)->unix_micros;
+      timeline.to_micros = (*to)->unix_micros;
+    } else if (*from) {
+      timeline.from_micros = (*from)->unix_micros;
+      timeline.to_micros = timeline.from_micros + kDefaultWindowMicros;
+    } else if (*to) {
+      timeline.to_micros = (*to)->unix_micros;
+      timeline.from_micros = timeline.to_micros - kDefaultWindowMicros;
+    } else {
+      timeline.to_micros = now;
+      timeline.from_micros = now - kDefaultWindowMicros;
+    }
+    if (timeline.to_micros <= timeline.from_micros) return Api::ErrorResponse(BadParameter("to", "to must be after from"));
+    if (const auto status = query->find("status"); status != query->end()) {
+      if (status->second == "open") {
+        timeline.status = projections::TicketStatus::kOpen;
+      } else if (status->second == "closed") {
+        timeline.status = projections::TicketStatus::kClosed;
+      } else {
+        return Api::ErrorResponse(BadParameter("status", "status must be open or closed"));
+      }
+    }
+    if (const auto system = query->find("system"); system != query->end()) timeline.system = system->second;
+    if (const auto text = query->find("q"); text != query->end()) {
+      if (text->second.size() > 200) return Api::ErrorResponse(BadParameter("q", "q must be at most 200 bytes"));
+      timeline.text = text->second;
+    }
+    if (const auto cursor = query->find("cursor"); cursor != query->end()) {
+      Result<uint64_t> number = ParseCount(*query, "cursor", 0, 1, UINT64_MAX / 2);
+      if (!number) return Api::ErrorResponse(BadParameter("cursor", "cursor must be a next_cursor value from a previous page"));
+      timeline.before_ticket_number = *number;
+    }
+    Result<uint64_t> limit = ParseCount(*query, "limit", kIncidentsPageDefault, 1, kIncidentsPageMax);
+    if (!limit) return Api::ErrorResponse(limit.error());
+    timeline.limit = *limit;
+
+    const auto render = [&](const projections::TicketStore& store) {
+      const projections::TimelinePage page = store.Query(timeline);
+      JsonWriter json;
+      json.BeginObject();
+      json.Key("from").String(FormatRfc3339Utc(timeline.from_micros));
+      json.Key("to").String(FormatRfc3339Utc(timeline.to_micros));
+      json.Key("count").Uint(page.incidents.size());
+      json.Key("incidents").BeginArray();
+      for (const projections::TicketState* state : page.incidents) WriteTicket(&json, *state);
+      json.EndArray();
+      json.Key("next_cursor");
+      if (page.next_before_ticket_number != 0) {
+        json.String(std::to_string(page.next_before_ticket_number));
+      } else {
+        json.Null();
+      }
+      json.EndObject();
+      return Json(200, json.Take());
+    };
+    if (as_of->given()) {
+      Result<projections::TicketStore> store = StoreAsOf(*deps_.ledger, *as_of);
+      if (!store) return Api::ErrorResponse(store.error());
+      return render(*store);
+    }
+    HttpResponse response;
+    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) { response = render(store); });
+    return response;
+  }
+
+  HttpResponse Events(const HttpRequest& request, std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"after", "limit"});
+    if (!query) return Api::ErrorResponse(query.error());
+    Result<uint64_t> after = ParseCount(*query, "after", 0, 0, UINT64_MAX / 2);
+    if (!after) return Api::ErrorResponse(after.error());
+    Result<uint64_t> limit = ParseCount(*query, "limit", kEventsPageDefault, 1, kEventsPageMax);
+    if (!limit) return Api::ErrorResponse(limit.error());
+    Result<std::vector<StoredEvent>> events = deps_.ledger->ReadAfter(*after, *limit);
+    if (!events) return Api::ErrorResponse(events.error());
+    const uint64_t head_seq = deps_.ledger->head().seq;
+    if (request.accept.find("application/x-ndjson") != std::string::npos) {
+      HttpResponse response;
+      response.content_type = "application/x-ndjson";
+      for (const StoredEvent& stored : *events) {
+        response.body += EventJson(stored);
+        response.body += '\n';
+      }
+      return response;
+    }
+    JsonWriter json;
+    json.BeginObject();
+    json.Key("head_seq").Uint(head_seq);
+    json.Key("events").BeginArray();
+    for (const StoredEvent& stored : *events) WriteEvent(&json, stored);
+    json.EndArray();
+    json.Key("next_after");
+    if (!events->empty() && events->back().seq < head_seq) {
+      json.Uint(events->back().seq);
+    } else {
+      json.Null();
+    }
+    json.EndObject();
+    return Json(200, json.Take());
+  }
+
+  HttpResponse Health() {
+    JsonWriter json;
+    json.BeginObject().Key("status").String("ok").Key("head_seq").Uint(deps_.ledger->head().seq).EndObject();
+    return Json(200, json.Take());
+  }
+
+  HttpResponse MetricsText() {
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = deps_.metrics->Render(deps_.ledger->stats(), deps_.ledger->head().seq, deps_.read_model->applied_seq());
+    return response;
+  }
+
+ private:
+  const ApiDependencies& deps_;
+};
+
+}  // namespace
+
+unsigned Api::StatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return 400;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kConflict: return 409;
+    case ErrorCode::kTooLarge: return 413;
+    case ErrorCode::kCorruption: return 500;
+    case ErrorCode::kIoError: return 503;
+    case ErrorCode::kUnavailable: return 503;
+  }
+  return 500;
+}
+
+HttpResponse Api::ErrorResponse(const Error& error) { return Json(StatusFor(error.code), ErrorJson(error)); }
+
+void Api::Handle(const HttpRequest& request, Respond respond) {
+  const Clock::time_point start = Clock::now();
+  const std::string_view path = PathOf(request.target);
+  const std::string_view query = QueryOf(request.target);
+  Handlers handlers(deps_);
+  std::string route = "not_found";
+  const auto finish = [&](HttpResponse response) {
+    deps_.metrics->CountRequest(route, response.status, SecondsSince(start));
+    respond(std::move(response));
+  };
+  const bool is_get = request.method == "GET" || request.method == "HEAD";
+
+  constexpr std::string_view kIncidentsPrefix = "/api/v1/incidents/";
+  if (path == "/api/v1/submissions") {
+    route = "submissions";
+    if (request.method != "POST") return finish(MethodNotAllowed("POST"));
+    if (!query.empty()) return finish(Api::ErrorResponse(BadParameter("", "submissions take no query parameters")));
+    Metrics* metrics = deps_.metrics;
+    handlers.Submit(request, [respond, metrics, start](HttpResponse response) {
+      metrics->CountRequest("submissions", response.status, SecondsSince(start));
+      respond(std::move(response));
+    });
+    return;
+  }
+  if (path == "/api/v1/incidents") {
+    route = "incidents";
+    if (!is_get) return finish(MethodNotAllowed("GET"));
+    return finish(handlers.Incidents(query));
+  }
+  if (path.starts_with(kIncidentsPrefix)) {
+    std::string_view rest = path.substr(kIncidentsPrefix.size());
+    constexpr std::string_view kEventsSuffix = "/events";
+    if (rest.ends_with(kEventsSuffix)) {
+      route = "incident_events";
+      rest.remove_suffix(kEventsSuffix.size());
+      if (!is_get) return finish(MethodNotAllowed("GET"));
+      return finish(handlers.IncidentEvents(rest, query));
+    }
+    route = "incident";
+    if (rest.find('/') != std::string_view::npos) {
+      route = "not_found";
+      return finish(NotFound("no route for this path"));
+    }
+    if (!is_get) return finish(MethodNotAllowed("GET"));
+    return finish(handlers.Incident(rest, query));
+  }
+  if (path == "/api/v1/events") {
+    route = "events";
+    if (!is_get) return finish(MethodNotAllowed("GET"));
+    return finish(handlers.Events(request, query));
+  }
+  if (path == "/healthz") {
+    route = "healthz";
+    if (!is_get) return finish(MethodNotAllowed("GET"));
+    return finish(handlers.Health());
+  }
+  if (path == "/metrics") {
+    route = "metrics";
+    if (!is_get) return finish(MethodNotAllowed("GET"));
+    return finish(handlers.MetricsText());
+  }
+  finish(NotFound("no route for this path"));
+}
+
+}  // namespace ledger::http

@@ -1,0 +1,72 @@
+#pragma once
+// The /api/v1 contract: maps an HTTP request to a response. No sockets here;
+// server.h feeds it parsed requests and writes what it answers.
+//
+// Routes (see DESIGN.md): POST /api/v1/submissions, GET /api/v1/incidents,
+// GET /api/v1/incidents/{ticket}, GET /api/v1/incidents/{ticket}/events,
+// GET /api/v1/events, GET /healthz, GET /metrics.
+//
+// Thread safety: Handle may be called from many threads at once. `respond`
+// is called exactly once, possibly on another thread (the ledger's writer
+// thread for submissions), and must not block.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http/metrics.h"
+#include "ingest/processor.h"
+#include "ledger/ledger.h"
+#include "projections/read_model.h"
+
+namespace ledger::http {
+
+// Limits of the HTTP edge.
+constexpr size_t kBodyBytesMax = 64 * 1024;
+constexpr size_t kEventsPageMax = 10'000;
+constexpr size_t kEventsPageDefault = 1'000;
+constexpr size_t kIncidentsPageMax = 1'000;
+constexpr size_t kIncidentsPageDefault = 100;
+constexpr int64_t kDefaultWindowMicros = 7LL * 24 * 3600 * 1'000'000;
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // path and query, as sent
+  std::string content_type;
+  std::string accept;
+  std::string body;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+using Respond = std::function<void(HttpResponse)>;
+
+struct ApiDependencies {
+  Ledger* ledger;
+  ingest::CommandProcessor* processor;
+  projections::ReadModel* read_model;
+  Metrics* metrics;
+};
+
+class Api {
+ public:
+  explicit Api(ApiDependencies dependencies) : deps_(dependencies) {}
+
+  void Handle(const HttpRequest& request, Respond respond);
+
+  // Response for an error (JSON body, status from its code).
+  static HttpResponse ErrorResponse(const Error& error);
+  static unsigned StatusFor(ErrorCode code);
+
+ private:
+  ApiDependencies deps_;
+};
+
+}  // namespace ledger::http

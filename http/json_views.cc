@@ -1,0 +1,130 @@
+#include "http/json_views.h"
+
+#include "common/encoding.h"
+#include "common/time.h"
+
+namespace ledger::http {
+namespace {
+
+std::string Format(const proto::Timestamp& timestamp) {
+  return FormatRfc3339(Instant{timestamp.unix_micros(), timestamp.offset_minutes()});
+}
+
+void WritePayload(JsonWriter* json, const proto::IncidentPayload& payload) {
+  json->BeginObject();
+  if (payload.has_title()) json->Key("title").String(payload.title());
+  if (payload.has_description()) json->Key("description").String(payload.description());
+  if (payload.has_systems()) {
+    json->Key("systems").BeginArray();
+    for (const std::string& system : payload.systems().names()) json->String(system);
+    json->EndArray();
+  }
+  if (payload.has_engineer()) json->Key("engineer").String(payload.engineer());
+  if (payload.severity() != proto::SEVERITY_UNSPECIFIED) {
+    json->Key("severity").String(projections::SeverityName(payload.severity()));
+  }
+  if (payload.has_started_at()) json->Key("started_at").String(Format(payload.started_at()));
+  if (payload.has_ended_at()) json->Key("ended_at").String(Format(payload.ended_at()));
+  if (payload.has_note()) json->Key("note").String(payload.note());
+  if (payload.has_link()) json->Key("link").String(payload.link());
+  json->EndObject();
+}
+
+}  // namespace
+
+const char* EventTypeName(proto::EventType type) {
+  switch (type) {
+    case proto::INCIDENT_OPENED: return "INCIDENT_OPENED";
+    case proto::INCIDENT_UPDATED: return "INCIDENT_UPDATED";
+    case proto::INCIDENT_CLOSED: return "INCIDENT_CLOSED";
+    case proto::INCIDENT_REOPENED: return "INCIDENT_REOPENED";
+    case proto::SUBSCRIPTION_ADDED: return "SUBSCRIPTION_ADDED";
+    case proto::SUBSCRIPTION_REMOVED: return "SUBSCRIPTION_REMOVED";
+    case proto::NOTIFICATION_DELIVERED: return "NOTIFICATION_DELIVERED";
+    case proto::NOTIFICATION_FAILED: return "NOTIFICATION_FAILED";
+    default: return "UNKNOWN";
+  }
+}
+
+void WriteEvent(JsonWriter* json, const StoredEvent& stored) {
+  const proto::Event& event = stored.event;
+  json->BeginObject();
+  json->Key("seq").Uint(stored.seq);
+  json->Key("recorded_at").String(FormatRfc3339Utc(event.recorded_at_micros()));
+  json->Key("submission_id").String(event.submission_id());
+  json->Key("actor").String(event.actor());
+  json->Key("ticket").String(event.ticket());
+  json->Key("type").String(EventTypeName(event.type()));
+  json->Key("version").Uint(event.version());
+  json->Key("payload");
+  if (event.has_incident()) {
+    WritePayload(json, event.incident());
+  } else {
+    json->BeginObject().EndObject();
+  }
+  json->Key("request_digest").String(HexEncode(event.request_digest()));
+  json->Key("prev_hash").String(HexEncode(stored.prev_hash));
+  json->Key("hash").String(HexEncode(stored.hash));
+  json->Key("record").String(Base64Encode(stored.record));
+  json->EndObject();
+}
+
+std::string EventJson(const StoredEvent& stored) {
+  JsonWriter json;
+  WriteEvent(&json, stored);
+  return json.Take();
+}
+
+void WriteTicket(JsonWriter* json, const projections::TicketState& state) {
+  json->BeginObject();
+  json->Key("ticket").String(state.ticket);
+  json->Key("status").String(projections::StatusName(state.status));
+  json->Key("title").String(state.title);
+  json->Key("description").String(state.description);
+  json->Key("systems").BeginArray();
+  for (const std::string& system : state.systems) json->String(system);
+  json->EndArray();
+  json->Key("engineer").String(state.engineer);
+  json->Key("severity").String(projections::SeverityName(state.severity));
+  const projections::Period& latest = state.periods.back();
+  json->Key("started_at").String(FormatRfc3339(latest.start));
+  json->Key("ended_at");
+  if (latest.end) {
+    json->String(FormatRfc3339(*latest.end));
+  } else {
+    json->Null();
+  }
+  json->Key("link").String(state.link);
+  json->Key("note").String(state.last_note);
+  json->Key("version").Uint(state.version);
+  json->Key("opened_seq").Uint(state.opened_seq);
+  json->Key("last_seq").Uint(state.last_seq);
+  json->Key("opened_at").String(FormatRfc3339Utc(state.opened_at_micros));
+  json->Key("updated_at").String(FormatRfc3339Utc(state.updated_at_micros));
+  json->Key("periods").BeginArray();
+  for (const projections::Period& period : state.periods) {
+    json->BeginObject();
+    json->Key("started_at").String(FormatRfc3339(period.start));
+    json->Key("ended_at");
+    if (period.end) {
+      json->String(FormatRfc3339(*period.end));
+    } else {
+      json->Null();
+    }
+    json->EndObject();
+  }
+  json->EndArray();
+  json->EndObject();
+}
+
+std::string ErrorJson(const Error& error) {
+  JsonWriter json;
+  json.BeginObject().Key("error").BeginObject();
+  json.Key("code").String(ErrorCodeName(error.code));
+  json.Key("message").String(error.message);
+  json.Key("field").String(error.field);
+  json.EndObject().EndObject();
+  return json.Take();
+}
+
+}  // namespace ledger::http

@@ -1,0 +1,29 @@
+#pragma once
+// JSON renderings of events and ticket state, as the /api/v1 contract
+// defines them. Pure functions.
+
+#include <string>
+
+#include "common/json_writer.h"
+#include "ledger/ledger.h"
+#include "projections/tickets.h"
+
+namespace ledger::http {
+
+// {"seq","recorded_at","submission_id","actor","ticket","type","version",
+//  "payload":{...only the fields the event carries},"request_digest",
+//  "prev_hash","hash","record"}
+void WriteEvent(JsonWriter* json, const StoredEvent& stored);
+std::string EventJson(const StoredEvent& stored);
+
+// {"ticket","status","title","description","systems","engineer","severity",
+//  "started_at","ended_at","link","note","version","opened_seq","last_seq",
+//  "opened_at","updated_at","periods":[{"started_at","ended_at"}]}
+void WriteTicket(JsonWriter* json, const projections::TicketState& state);
+
+// {"error":{"code","message","field"}}
+std::string ErrorJson(const Error& error);
+
+const char* EventTypeName(proto::EventType type);
+
+}  // namespace ledger::http

@@ -1,0 +1,37 @@
+#pragma once
+// Prometheus metrics: requests by route and status, request latency per
+// route, append latency, group-commit batch sizes. Thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/histogram.h"
+#include "ledger/ledger.h"
+
+namespace ledger::http {
+
+class Metrics {
+ public:
+  Metrics();
+  void CountRequest(std::string_view route, unsigned status, double seconds);
+  void ObserveAppend(double seconds);
+  void ObserveBatchSize(size_t events);
+  void SetOpenConnections(int64_t count);
+
+  // The whole exposition, text format 0.0.4.
+  std::string Render(const LedgerStats& stats, uint64_t head_seq, uint64_t projected_seq) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, unsigned>, uint64_t> requests_;
+  std::map<std::string, std::unique_ptr<Histogram>> request_seconds_;
+  Histogram append_seconds_;
+  Histogram batch_events_;
+  std::atomic<int64_t> open_connections_{0};
+};
+
+}  // namespace ledger::http

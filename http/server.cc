@@ -1,0 +1,255 @@
+#include "http/server.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "http/json_views.h"
+
+namespace ledger::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr std::chrono::milliseconds kShutdownPollInterval{20};
+
+struct Shared {
+  Api* api;
+  Metrics* metrics;
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> requests_in_flight{0};
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Shared* shared) : stream_(std::move(socket)), shared_(shared) {
+    shared_->metrics->SetOpenConnections(shared_->connections.fetch_add(1) + 1);
+  }
+  ~Session() { shared_->metrics->SetOpenConnections(shared_->connections.fetch_sub(1) - 1); }
+
+  void Start(bool over_capacity) {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this(), over_capacity] {
+      if (over_capacity) {
+        self->keep_alive_ = false;
+        self->version_ = 11;
+        self->WriteError(503, MakeError(ErrorCode::kUnavailable, "too many open connections; try again shortly"));
+        return;
+      }
+      self->Read();
+    });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderBytesMax);
+    parser_->body_limit(kBodyBytesMax);
+    stream_.expires_after(kRequestReadTimeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code error, size_t) { self->OnRead(error); });
+  }
+
+  void OnRead(beast::error_code error) {
+    if (error == bhttp::error::end_of_stream || error == asio::error::eof ||
+        error == beast::error::timeout || error == asio::error::connection_reset ||
+        error == asio::error::operation_aborted) {
+      return Close();
+    }
+    keep_alive_ = false;
+    version_ = 11;
+    if (error == bhttp::error::body_limit) {
+      return WriteError(413, MakeError(ErrorCode::kTooLarge,
+                                       "the body is larger than " + std::to_string(kBodyBytesMax) + " bytes", "body"));
+    }
+    if (error == bhttp::error::header_limit) {
+      return WriteError(431, MakeError(ErrorCode::kInvalidArgument,
+                                       "the request headers are larger than " + std::to_string(kHeaderBytesMax) + " bytes",
+                                       "headers"));
+    }
+    if (error) {
+      return WriteError(400, MakeError(ErrorCode::kInvalidArgument, "malformed HTTP request: " + error.message()));
+    }
+    const bhttp::request<bhttp::string_body>& message = parser_->get();
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+    head_only_ = message.method() == bhttp::verb::head;
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    request.content_type = std::string(message[bhttp::field::content_type]);
+    request.accept = std::string(message[bhttp::field::accept]);
+    request.body = message.body();
+    // No read deadline while the answer is being prepared (a submission waits
+    // for its group commit); the write gets its own.
+    stream_.expires_never();
+    shared_->requests_in_flight.fetch_add(1);
+    auto self = shared_from_this();
+    shared_->api->Handle(request, [self](HttpResponse response) {
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->shared_->requests_in_flight.fetch_sub(1);
+        self->Write(std::move(response));
+      });
+    });
+  }
+
+  void WriteError(unsigned status, const Error& error) {
+    HttpResponse response;
+    response.status = status;
+    response.body = ErrorJson(error);
+    shared_->metrics->CountRequest("invalid_request", status, 0);
+    Write(std::move(response));
+  }
+
+  void Write(HttpResponse response) {
+    auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(response.status), version_);
+    message->set(bhttp::field::server, "incident-ledger");
+    message->set(bhttp::field::content_type, response.content_type);
+    message->set(bhttp::field::cache_control, "no-store");
+    message->set("X-Content-Type-Options", "nosniff");
+    for (const auto& [name, value] : response.headers) message->set(name, value);
+    message->keep_alive(keep_alive_);
+    const size_t length = response.body.size();
+    if (!head_only_) message->body() = std::move(response.body);
+    message->content_length(length);
+    stream_.expires_after(kWriteTimeout);
+    bhttp::async_write(stream_, *message, [self = shared_from_this(), message](beast::error_code error, size_t) {
+      self->OnWrite(error);
+    });
+  }
+
+  void OnWrite(beast::error_code error) {
+    if (error || !keep_alive_) return Close();
+    Read();
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  Shared* shared_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool keep_alive_ = false;
+  bool head_only_ = false;
+  unsigned version_ = 11;
+};
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  Impl(const ServerOptions& options, Api* api, Metrics* metrics)
+      : options_(options), io_(static_cast<int>(std::max<size_t>(1, options.threads))), acceptor_(io_),
+        signals_(io_, SIGINT, SIGTERM), shutdown_timer_(io_) {
+    shared_.api = api;
+    shared_.metrics = metrics;
+  }
+
+  Status Listen() {
+    const std::string address_text = options_.host + ":" + std::to_string(options_.port);
+    beast::error_code error;
+    const asio::ip::address address = asio::ip::make_address(options_.host, error);
+    if (error) return MakeError(ErrorCode::kInvalidArgument, "cannot listen on " + address_text + ": not an IP address", "listen");
+    const tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), error);
+    if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
+    if (!error) acceptor_.bind(endpoint, error);
+    if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+    if (error) return MakeError(ErrorCode::kIoError, "cannot listen on " + address_text + ": " + error.message(), "listen");
+    bound_ = acceptor_.local_endpoint();
+    Accept();
+    signals_.async_wait([this](beast::error_code error_code, int) {
+      if (!error_code) BeginShutdown();
+    });
+    return {};
+  }
+
+  std::string url() const {
+    const std::string host = bound_.address().is_v6() ? "[" + bound_.address().to_string() + "]" : bound_.address().to_string();
+    return "http://" + host + ":" + std::to_string(bound_.port());
+  }
+
+  void Run() {
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < std::max<size_t>(1, options_.threads); ++i) threads.emplace_back([this] { io_.run(); });
+    io_.run();
+    for (std::thread& thread : threads) thread.join();
+  }
+
+  void RequestStop() {
+    asio::post(io_, [this] { BeginShutdown(); });
+  }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code error, tcp::socket socket) {
+      if (error) {
+        if (error == asio::error::operation_aborted || !acceptor_.is_open()) return;
+        Accept();
+        return;
+      }
+      const bool over_capacity = shared_.connections.load() >= static_cast<int64_t>(kConnectionsMax);
+      std::make_shared<Session>(std::move(socket), &shared_)->Start(over_capacity);
+      Accept();
+    });
+  }
+
+  void BeginShutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    signals_.cancel(ignored);
+    shutdown_deadline_ = std::chrono::steady_clock::now() + kShutdownGrace;
+    PollShutdown();
+  }
+
+  // Waits until no request is being answered (or the grace period is over),
+  // then stops the event loop; idle keep-alive connections are dropped.
+  void PollShutdown() {
+    if (shared_.requests_in_flight.load() == 0 || std::chrono::steady_clock::now() >= shutdown_deadline_) {
+      io_.stop();
+      return;
+    }
+    shutdown_timer_.expires_after(kShutdownPollInterval);
+    shutdown_timer_.async_wait([this](beast::error_code) { PollShutdown(); });
+  }
+
+  // First, so that it outlives the sessions still queued in io_ when io_ is
+  // destroyed (their destructors update the connection count).
+  Shared shared_;
+  ServerOptions options_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer shutdown_timer_;
+  tcp::endpoint bound_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point shutdown_deadline_;
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Api* api, Metrics* metrics) {
+  auto impl = std::make_unique<Impl>(options, api, metrics);
+  if (Status listening = impl->Listen(); !listening) return listening.error();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+std::string Server::url() const { return impl_->url(); }
+void Server::Run() { impl_->Run(); }
+void Server::RequestStop() { impl_->RequestStop(); }
+
+}  // namespace ledger::http

@@ -1,0 +1,55 @@
+#pragma once
+// The HTTP server: Boost.Beast over Asio, the only code that touches
+// sockets. Each connection reads one request at a time under a deadline,
+// hands it to Api::Handle, and writes the answer when it comes (possibly from
+// another thread: submissions answer once durable).
+//
+// Limits: kBodyBytesMax (413 beyond), kHeaderBytesMax (431 beyond),
+// kRequestReadTimeout for a whole request including keep-alive idle time,
+// kConnectionsMax open at once (503 beyond, then close).
+//
+// Thread safety: Start, then Run from one thread; RequestStop from any.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "http/api.h"
+
+namespace ledger::http {
+
+constexpr size_t kHeaderBytesMax = 16 * 1024;
+constexpr std::chrono::seconds kRequestReadTimeout{15};
+constexpr std::chrono::seconds kWriteTimeout{30};
+constexpr size_t kConnectionsMax = 1024;
+constexpr std::chrono::seconds kShutdownGrace{5};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port
+  size_t threads = 2;
+};
+
+class Server {
+ public:
+  // Binds and listens; fails with kIoError naming the address.
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, Api* api, Metrics* metrics);
+  ~Server();
+
+  // "http://127.0.0.1:41234"
+  std::string url() const;
+
+  // Serves until SIGINT or SIGTERM (or RequestStop): then stops accepting,
+  // waits up to kShutdownGrace for answers in flight, and returns.
+  void Run();
+  void RequestStop();
+
+ private:
+  class Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ledger::http

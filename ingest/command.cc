@@ -1,0 +1,477 @@
+#include "ingest/command.h"
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <simdjson.h>
+
+#include "common/encoding.h"
+#include "common/time.h"
+
+namespace ledger::ingest {
+namespace {
+
+constexpr size_t kFieldNameBytesMax = 64;
+constexpr std::string_view kDefaultActor = "anonymous";
+
+// One submission's fields before their meaning is checked.
+struct RawField {
+  std::string value;                 // for scalar fields
+  std::vector<std::string> values;   // for `systems`
+  bool is_list = false;
+};
+
+enum class FieldKind { kText, kList, kNumber };
+
+const std::map<std::string_view, FieldKind>& KnownFields() {
+  static const std::map<std::string_view, FieldKind> kFields = {
+      {"action", FieldKind::kText},      {"ticket", FieldKind::kText},
+      {"submission_id", FieldKind::kText}, {"expected_version", FieldKind::kNumber},
+      {"actor", FieldKind::kText},       {"title", FieldKind::kText},
+      {"description", FieldKind::kText}, {"systems", FieldKind::kList},
+      {"engineer", FieldKind::kText},    {"severity", FieldKind::kText},
+      {"started_at", FieldKind::kText},  {"ended_at", FieldKind::kText},
+      {"note", FieldKind::kText},        {"link", FieldKind::kText},
+  };
+  return kFields;
+}
+
+std::string Printable(std::string_view name) {
+  std::string shown;
+  for (const char c : name.substr(0, kFieldNameBytesMax)) {
+    shown += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  }
+  return shown;
+}
+
+Error UnknownField(std::string_view name) {
+  std::string known;
+  for (const auto& [field, kind] : KnownFields()) {
+    if (!known.empty()) known += ", ";
+    known += field;
+  }
+  return InvalidArgument(Printable(name), "unknown field '" + Printable(name) + "'; accepted fields: " + known);
+}
+
+std::string Trim(std::string_view text) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return std::string(text);
+}
+
+// One-line text: valid UTF-8, no control characters, at most `bytes_max`.
+Status CheckLine(std::string_view field, std::string_view value, size_t bytes_max) {
+  if (!IsValidUtf8(value)) return InvalidArgument(std::string(field), std::string(field) + " must be valid UTF-8");
+  if (value.size() > bytes_max) {
+    return InvalidArgument(std::string(field),
+                           std::string(field) + " must be at most " + std::to_string(bytes_max) + " bytes");
+  }
+  for (const char c : value) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return InvalidArgument(std::string(field), std::string(field) + " must be one line without control characters");
+    }
+  }
+  return {};
+}
+
+// Multi-line text: like CheckLine but newlines and tabs are fine.
+Status CheckText(std::string_view field, std::string_view value, size_t bytes_max) {
+  if (!IsValidUtf8(value)) return InvalidArgument(std::string(field), std::string(field) + " must be valid UTF-8");
+  if (value.size() > bytes_max) {
+    return InvalidArgument(std::string(field),
+                           std::string(field) + " must be at most " + std::to_string(bytes_max) + " bytes");
+  }
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\n' && c != '\r' && c != '\t') || byte == 0x7f) {
+      return InvalidArgument(std::string(field), std::string(field) + " must not contain control characters");
+    }
+  }
+  return {};
+}
+
+Result<std::string> CheckedLine(std::string_view field, std::string_view value, size_t bytes_max) {
+  std::string trimmed = Trim(value);
+  if (Status checked = CheckLine(field, trimmed, bytes_max); !checked) return checked.error();
+  return trimmed;
+}
+
+Result<proto::Timestamp> CheckedTime(std::string_view field, std::string_view value) {
+  Result<Instant> instant = ParseRfc3339(Trim(value), field);
+  if (!instant) return instant.error();
+  proto::Timestamp timestamp;
+  timestamp.set_unix_micros(instant->unix_micros);
+  timestamp.set_offset_minutes(instant->offset_minutes);
+  return timestamp;
+}
+
+Status CheckLink(std::string_view link) {
+  if (Status line = CheckLine("link", link, kLinkBytesMax); !line) return line;
+  if (link.empty()) return {};
+  if (!link.starts_with("https://") && !link.starts_with("http://")) {
+    return InvalidArgument("link", "link must be an http:// or https:// URL");
+  }
+  if (link.find(' ') != std::string_view::npos) return InvalidArgument("link", "link must not contain spaces");
+  return {};
+}
+
+Result<proto::Severity> CheckedSeverity(std::string_view value) {
+  std::string lower = Trim(value);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "minor") return proto::MINOR;
+  if (lower == "major") return proto::MAJOR;
+  if (lower == "critical") return proto::CRITICAL;
+  return InvalidArgument("severity", "severity must be one of minor, major, critical");
+}
+
+Result<Action> CheckedAction(std::string_view value) {
+  std::string lower = Trim(value);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "create") return Action::kCreate;
+  if (lower == "update") return Action::kUpdate;
+  if (lower == "close") return Action::kClose;
+  if (lower == "reopen") return Action::kReopen;
+  return InvalidArgument("action", "action must be one of create, update, close, reopen");
+}
+
+Result<uint32_t> CheckedVersion(std::string_view value) {
+  const std::string text = Trim(value);
+  if (text.empty() || text.size() > 10 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return InvalidArgument("expected_version", "expected_version must be a whole number from 1");
+  }
+  const uint64_t number = std::stoull(text);
+  if (number < 1 || number > kExpectedVersionMax) {
+    return InvalidArgument("expected_version", "expected_version must be a whole number from 1");
+  }
+  return static_cast<uint32_t>(number);
+}
+
+bool HasPayloadField(const proto::IncidentPayload& payload) {
+  return payload.has_title() || payload.has_description() || payload.has_systems() || payload.has_engineer() ||
+         payload.severity() != proto::SEVERITY_UNSPECIFIED || payload.has_started_at() || payload.has_ended_at() ||
+         payload.has_note() || payload.has_link();
+}
+
+// Checks the fields' meaning and builds the command.
+Result<Command> BuildCommand(const std::map<std::string, RawField>& fields) {
+  Command command;
+  const auto field = [&fields](std::string_view name) -> const RawField* {
+    const auto found = fields.find(std::string(name));
+    return found == fields.end() ? nullptr : &found->second;
+  };
+
+  const RawField* action = field("action");
+  if (action == nullptr) return InvalidArgument("action", "action is required: create, update, close or reopen");
+  Result<Action> parsed_action = CheckedAction(action->value);
+  if (!parsed_action) return parsed_action.error();
+  command.action = *parsed_action;
+
+  if (const RawField* ticket = field("ticket")) {
+    if (command.action == Action::kCreate) {
+      return InvalidArgument("ticket", "ticket must not be given with action create: a new ticket number is assigned");
+    }
+    Result<std::string> normalized = NormalizeTicket(ticket->value);
+    if (!normalized) return normalized.error();
+    command.ticket = *normalized;
+  } else if (command.action != Action::kCreate) {
+    return InvalidArgument("ticket", std::string("ticket is required for action ") + ActionName(command.action));
+  }
+
+  if (const RawField* submission_id = field("submission_id")) {
+    Result<std::string> value = CheckedLine("submission_id", submission_id->value, kSubmissionIdBytesMax);
+    if (!value) return value.error();
+    if (value->empty()) return InvalidArgument("submission_id", "submission_id must not be empty when given");
+    command.submission_id = *value;
+  }
+  if (const RawField* version = field("expected_version")) {
+    if (command.action == Action::kCreate) {
+      return InvalidArgument("expected_version", "expected_version does not apply to action create");
+    }
+    Result<uint32_t> value = CheckedVersion(version->value);
+    if (!value) return value.error();
+    command.expected_version = *value;
+  }
+  command.actor = std::string(kDefaultActor);
+  if (const RawField* actor = field("actor")) {
+    Result<std::string> value = CheckedLine("actor", actor->value, kActorBytesMax);
+    if (!value) return value.error();
+    if (!value->empty()) command.actor = *value;
+  }
+
+  proto::IncidentPayload& payload = command.payload;
+  if (const RawField* title = field("title")) {
+    Result<std::string> value = CheckedLine("title", title->value, kTitleBytesMax);
+    if (!value) return value.error();
+    if (value->empty()) return InvalidArgument("title", "title must not be empty");
+    payload.set_title(*value);
+  }
+  if (const RawField* description = field("description")) {
+    if (Status checked = CheckText("description", description->value, kDescriptionBytesMax); !checked) {
+      return checked.error();
+    }
+    payload.set_description(description->value);
+  }
+  if (const RawField* systems = field("systems")) {
+    proto::SystemList* list = payload.mutable_systems();
+    for (const std::string& raw : systems->values) {
+      Result<std::string> value = CheckedLine("systems", raw, kSystemBytesMax);
+      if (!value) return value.error();
+      if (value->empty()) continue;
+      if (std::find(list->names().begin(), list->names().end(), *value) != list->names().end()) continue;
+      if (static_cast<size_t>(list->names_size()) == kSystemsCountMax) {
+        return InvalidArgument("systems", "systems may name at most " + std::to_string(kSystemsCountMax) + " systems");
+      }
+      list->add_names(*value);
+    }
+    if (list->names().empty()) return InvalidArgument("systems", "systems must name at least one system");
+  }
+  if (const RawField* engineer = field("engineer")) {
+    Result<std::string> value = CheckedLine("engineer", engineer->value, kEngineerBytesMax);
+    if (!value) return value.error();
+    if (value->empty()) return InvalidArgument("engineer", "engineer must not be empty");
+    payload.set_engineer(*value);
+  }
+  if (const RawField* severity = field("severity")) {
+    Result<proto::Severity> value = CheckedSeverity(severity->value);
+    if (!value) return value.error();
+    payload.set_severity(*value);
+  }
+  if (const RawField* started_at = field("started_at")) {
+    Result<proto::Timestamp> value = CheckedTime("started_at", started_at->value);
+    if (!value) return value.error();
+    *payload.mutable_started_at() = *value;
+  }
+  if (const RawField* ended_at = field("ended_at")) {
+    if (command.action == Action::kCreate || command.action == Action::kReopen) {
+      return InvalidArgument("ended_at", std::string("ended_at does not apply to action ") + ActionName(command.action) +
+                                             ": an outage ends with action close");
+    }
+    Result<proto::Timestamp> value = CheckedTime("ended_at", ended_at->value);
+    if (!value) return value.error();
+    *payload.mutable_ended_at() = *value;
+  }
+  if (const RawField* note = field("note")) {
+    if (Status checked = CheckText("note", note->value, kNoteBytesMax); !checked) return checked.error();
+    payload.set_note(note->value);
+  }
+  if (const RawField* link = field("link")) {
+    const std::string value = Trim(link->value);
+    if (Status checked = CheckLink(value); !checked) return checked.error();
+    payload.set_link(value);
+  }
+
+  if (payload.has_started_at() && payload.has_ended_at() &&
+      payload.ended_at().unix_micros() < payload.started_at().unix_micros()) {
+    return InvalidArgument("ended_at", "ended_at must not be before started_at");
+  }
+  if (command.action == Action::kCreate) {
+    if (!payload.has_title()) return InvalidArgument("title", "title is required for action create");
+    if (!payload.has_systems()) return InvalidArgument("systems", "systems is required for action create: name at least one");
+    if (!payload.has_engineer()) return InvalidArgument("engineer", "engineer is required for action create");
+  }
+  if (command.action == Action::kUpdate && !HasPayloadField(payload)) {
+    return InvalidArgument("", "an update must change at least one of title, description, systems, engineer, "
+                               "severity, started_at, ended_at, note, link");
+  }
+  return command;
+}
+
+Status AddField(std::map<std::string, RawField>* fields, std::string_view name, RawField value) {
+  if (!KnownFields().contains(name)) return UnknownField(name);
+  if (fields->contains(std::string(name))) {
+    return InvalidArgument(std::string(name), std::string(name) + " is given more than once");
+  }
+  fields->emplace(std::string(name), std::move(value));
+  return {};
+}
+
+std::vector<std::string> SplitCommas(std::string_view text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const size_t end = comma == std::string_view::npos ? text.size() : comma;
+    parts.emplace_back(text.substr(start, end - start));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return parts;
+}
+
+Error JsonError(std::string_view field, std::string_view why) {
+  return InvalidArgument(std::string(field), std::string(why));
+}
+
+}  // namespace
+
+const char* ActionName(Action action) {
+  switch (action) {
+    case Action::kCreate: return "create";
+    case Action::kUpdate: return "update";
+    case Action::kClose: return "close";
+    case Action::kReopen: return "reopen";
+  }
+  return "unknown";
+}
+
+std::string Command::Digest() const {
+  std::string canonical;
+  canonical += ActionName(action);
+  canonical += '\0';
+  canonical += ticket;
+  canonical += '\0';
+  canonical += expected_version ? std::to_string(*expected_version) : std::string();
+  canonical += '\0';
+  canonical += actor;
+  canonical += '\0';
+  {
+    google::protobuf::io::StringOutputStream stream(&canonical);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    LEDGER_ASSERT(payload.SerializeToCodedStream(&coded));
+  }
+  const Sha256Digest digest = Sha256(canonical);
+  return std::string(AsBytes(digest));
+}
+
+Result<std::string> NormalizeTicket(std::string_view text, std::string_view field) {
+  std::string trimmed = Trim(text);
+  const std::string message = std::string(field) + " must be a ticket number like INC-42";
+  if (trimmed.empty() || trimmed.size() > kTicketTextBytesMax) return InvalidArgument(std::string(field), message);
+  std::string_view digits = trimmed;
+  if (digits.size() > 4 && (digits[0] == 'I' || digits[0] == 'i') && (digits[1] == 'N' || digits[1] == 'n') &&
+      (digits[2] == 'C' || digits[2] == 'c') && digits[3] == '-') {
+    digits.remove_prefix(4);
+  }
+  constexpr size_t kDigitsMax = 18;
+  if (digits.empty() || digits.size() > kDigitsMax || digits[0] == '0' ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return InvalidArgument(std::string(field), message);
+  }
+  return "INC-" + std::string(digits);
+}
+
+std::optional<std::string> PercentDecode(std::string_view text) {
+  std::string decoded;
+  decoded.reserve(text.size());
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '+') {
+      decoded += ' ';
+    } else if (c == '%') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      const int high = hex(text[i + 1]);
+      const int low = hex(text[i + 2]);
+      if (high < 0 || low < 0) return std::nullopt;
+      decoded += static_cast<char>(high * 16 + low);
+      i += 2;
+    } else {
+      decoded += c;
+    }
+  }
+  return decoded;
+}
+
+Result<Command> ParseJsonSubmission(std::string_view body) {
+  simdjson::dom::parser parser;
+  if (parser.allocate(std::max<size_t>(body.size(), 64), kJsonDepthMax) != simdjson::SUCCESS) {
+    return MakeError(ErrorCode::kTooLarge, "the body is too large to parse");
+  }
+  simdjson::padded_string padded(body);
+  simdjson::dom::element root;
+  if (const auto error = parser.parse(padded).get(root); error) {
+    if (error == simdjson::DEPTH_ERROR) return JsonError("", "the JSON body is nested too deeply");
+    if (error == simdjson::UTF8_ERROR) return JsonError("", "the JSON body is not valid UTF-8");
+    return JsonError("", std::string("the body is not valid JSON: ") + simdjson::error_message(error));
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object) != simdjson::SUCCESS) return JsonError("", "the JSON body must be an object");
+
+  std::map<std::string, RawField> fields;
+  for (const auto [key, value] : object) {
+    const auto known = KnownFields().find(key);
+    if (known == KnownFields().end()) return UnknownField(key);
+    const std::string name(key);
+    if (value.is_null()) {
+      if (fields.contains(name)) return InvalidArgument(name, name + " is given more than once");
+      continue;
+    }
+    RawField raw;
+    if (known->second == FieldKind::kList) {
+      raw.is_list = true;
+      if (value.is_array()) {
+        for (const simdjson::dom::element item : value.get_array()) {
+          std::string_view text;
+          if (item.get_string().get(text) != simdjson::SUCCESS) {
+            return JsonError(name, name + " must be an array of strings");
+          }
+          raw.values.emplace_back(text);
+        }
+      } else if (std::string_view text; value.get_string().get(text) == simdjson::SUCCESS) {
+        raw.values = SplitCommas(text);
+      } else {
+        return JsonError(name, name + " must be an array of strings");
+      }
+    } else if (known->second == FieldKind::kNumber) {
+      uint64_t number = 0;
+      std::string_view text;
+      if (value.get_uint64().get(number) == simdjson::SUCCESS) {
+        raw.value = std::to_string(number);
+      } else if (value.get_string().get(text) == simdjson::SUCCESS) {
+        raw.value = std::string(text);
+      } else {
+        return JsonError(name, name + " must be a whole number from 1");
+      }
+    } else {
+      std::string_view text;
+      if (value.get_string().get(text) != simdjson::SUCCESS) return JsonError(name, name + " must be a string");
+      raw.value = std::string(text);
+    }
+    if (Status added = AddField(&fields, name, std::move(raw)); !added) return added.error();
+  }
+  return BuildCommand(fields);
+}
+
+Result<Command> ParseFormSubmission(std::string_view body) {
+  std::map<std::string, RawField> fields;
+  size_t start = 0;
+  while (start < body.size()) {
+    size_t end = body.find('&', start);
+    if (end == std::string_view::npos) end = body.size();
+    const std::string_view pair = body.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) continue;
+    const size_t equals = pair.find('=');
+    const std::optional<std::string> name = PercentDecode(pair.substr(0, equals));
+    if (!name) return InvalidArgument("", "the form body has a malformed %-escape in a field name");
+    const std::optional<std::string> value =
+        PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
+    if (!value) return InvalidArgument(*name, Printable(*name) + " has a malformed %-escape");
+    const auto known = KnownFields().find(*name);
+    if (known == KnownFields().end()) return UnknownField(*name);
+    // A plain HTML form sends every input, filled or not: blank means "not given".
+    if (Trim(*value).empty()) continue;
+    if (known->second == FieldKind::kList) {
+      RawField& raw = fields[*name];
+      raw.is_list = true;
+      for (std::string& part : SplitCommas(*value)) raw.values.push_back(std::move(part));
+      continue;
+    }
+    RawField raw;
+    raw.value = *value;
+    if (Status added = AddField(&fields, *name, std::move(raw)); !added) return added.error();
+  }
+  return BuildCommand(fields);
+}
+
+}  // namespace ledger::ingest

@@ -1,0 +1,63 @@
+#pragma once
+// A parsed, shape-checked submission. Parsing checks everything that can be
+// checked without the ledger: known fields only, types, lengths, counts,
+// RFC 3339 times, enum values, valid UTF-8, no control characters in one-line
+// fields. Rules that need the ticket's state live in processor.h.
+//
+// Every error is kInvalidArgument with `field` naming the input field and the
+// message naming the rule.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "event.pb.h"
+
+namespace ledger::ingest {
+
+// Limits on a submission, in bytes (UTF-8) or counts.
+constexpr size_t kTitleBytesMax = 200;
+constexpr size_t kDescriptionBytesMax = 8000;
+constexpr size_t kEngineerBytesMax = 200;
+constexpr size_t kSystemBytesMax = 100;
+constexpr size_t kSystemsCountMax = 50;
+constexpr size_t kNoteBytesMax = 8000;
+constexpr size_t kLinkBytesMax = 2000;
+constexpr size_t kSubmissionIdBytesMax = 128;
+constexpr size_t kActorBytesMax = 200;
+constexpr size_t kTicketTextBytesMax = 32;
+constexpr size_t kJsonDepthMax = 8;
+constexpr uint32_t kExpectedVersionMax = 1'000'000'000;
+
+enum class Action { kCreate, kUpdate, kClose, kReopen };
+const char* ActionName(Action action);
+
+struct Command {
+  Action action = Action::kCreate;
+  std::string ticket;  // normalized "INC-<n>"; empty for create
+  std::string submission_id;
+  std::optional<uint32_t> expected_version;
+  std::string actor;  // who submitted; "anonymous" when not given
+  proto::IncidentPayload payload;  // only the fields the submission gave
+
+  // SHA-256 over the command's canonical content (not the time it arrived):
+  // equal for two submissions that say the same thing.
+  std::string Digest() const;
+};
+
+// Parses a JSON object body.
+Result<Command> ParseJsonSubmission(std::string_view body);
+// Parses an application/x-www-form-urlencoded body; `systems` is
+// comma-separated (or repeated).
+Result<Command> ParseFormSubmission(std::string_view body);
+
+// Normalizes what a user types for a ticket: "INC-7", "inc-7", "7" -> "INC-7".
+Result<std::string> NormalizeTicket(std::string_view text, std::string_view field = "ticket");
+
+// Decodes application/x-www-form-urlencoded percent escapes ('+' is a space).
+// Fails on a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text);
+
+}  // namespace ledger::ingest

@@ -1,0 +1,42 @@
+#pragma once
+// On-disk key layout of the ledger's RocksDB database. All integers are
+// 8 bytes big-endian so that RocksDB's bytewise order is numeric order.
+//
+// event:       'e' | seq                              -> prev_hash (32) | hash (32) | record
+// ticket idx:  't' | len(ticket) (1 byte) | ticket | seq -> "" (empty)
+// submission:  's' | submission_id                    -> seq
+// head:        'm' "head"                             -> seq | hash (32)
+// counter:     'm' "ticket_counter"                   -> last ticket number handed out
+// format:      'm' "format"                           -> kFormatVersion as decimal text
+//
+// `record` is the serialized ledger.proto.Event; hash = SHA-256(prev_hash ||
+// record), and event 1's prev_hash is 32 zero bytes. The hashes sit beside the
+// record, never inside it, so the record's bytes can be hashed as stored.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ledger::keys {
+
+constexpr char kEventPrefix = 'e';
+constexpr char kTicketPrefix = 't';
+constexpr char kSubmissionPrefix = 's';
+constexpr std::string_view kHeadKey = "mhead";
+constexpr std::string_view kTicketCounterKey = "mticket_counter";
+constexpr std::string_view kFormatKey = "mformat";
+constexpr std::string_view kFormatVersion = "1";
+
+constexpr size_t kTicketBytesMax = 64;
+constexpr size_t kHashBytes = 32;
+constexpr size_t kEventValueHeaderBytes = 2 * kHashBytes;
+
+std::string Event(uint64_t seq);
+std::string TicketPrefix(std::string_view ticket);  // ticket.size() <= kTicketBytesMax
+std::string TicketEvent(std::string_view ticket, uint64_t seq);
+std::string Submission(std::string_view submission_id);
+
+// Seq of an event key; the key must start with kEventPrefix and be 9 bytes.
+uint64_t EventSeq(std::string_view key);
+
+}  // namespace ledger::keys

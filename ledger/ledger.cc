@@ -1,0 +1,514 @@
+#include "ledger/ledger.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "common/time.h"
+#include "ledger/keys.h"
+
+namespace ledger {
+namespace {
+
+// A record larger than this is refused before it is written; requests are
+// capped well below it at the HTTP edge.
+constexpr size_t kRecordBytesMax = 1 << 20;
+constexpr std::string_view kTicketNamePrefix = "INC-";
+
+Error IoError(const rocksdb::Status& status, std::string_view what) {
+  return MakeError(ErrorCode::kIoError, std::string(what) + ": " + status.ToString());
+}
+
+Error Corruption(uint64_t seq, std::string_view why) {
+  return MakeError(ErrorCode::kCorruption, "event " + std::to_string(seq) + ": " + std::string(why));
+}
+
+std::string EncodeHead(const Head& head) {
+  std::string value;
+  AppendBigEndian64(&value, head.seq);
+  value.append(AsBytes(head.hash));
+  return value;
+}
+
+struct Request {
+  DecideFn decide;
+  AppendCallback done;
+};
+
+}  // namespace
+
+Result<StoredEvent> DecodeStoredEvent(uint64_t seq, std::string_view value) {
+  if (value.size() < keys::kEventValueHeaderBytes) return Corruption(seq, "stored value too short");
+  StoredEvent stored;
+  stored.seq = seq;
+  std::copy_n(value.begin(), keys::kHashBytes, stored.prev_hash.begin());
+  std::copy_n(value.begin() + keys::kHashBytes, keys::kHashBytes, stored.hash.begin());
+  stored.record.assign(value.substr(keys::kEventValueHeaderBytes));
+  if (Sha256(AsBytes(stored.prev_hash), stored.record) != stored.hash) {
+    return Corruption(seq, "hash does not match SHA-256(prev_hash || record)");
+  }
+  if (!stored.event.ParseFromString(stored.record)) return Corruption(seq, "record is not a valid Event");
+  if (stored.event.seq() != seq) {
+    return Corruption(seq, "record holds seq " + std::to_string(stored.event.seq()));
+  }
+  return stored;
+}
+
+class Ledger::Impl {
+ public:
+  explicit Impl(LedgerOptions options) : options_(std::move(options)) {}
+
+  ~Impl() {
+    StopWriter();
+  }
+
+  Status Open() {
+    rocksdb::Options db_options;
+    db_options.create_if_missing = true;
+    db_options.paranoid_checks = true;
+    rocksdb::DB* raw = nullptr;
+    const rocksdb::Status opened = rocksdb::DB::Open(db_options, options_.path, &raw);
+    if (!opened.ok()) return IoError(opened, "cannot open ledger at " + options_.path);
+    db_.reset(raw);
+    if (Status loaded = LoadHead(); !loaded) return loaded;
+    writer_ = std::thread([this] { WriterLoop(); });
+    return {};
+  }
+
+  void StopWriter() {
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (stopping_ && !writer_.joinable()) return;
+      stopping_ = true;
+    }
+    queue_changed_.notify_all();
+    if (writer_.joinable()) writer_.join();
+  }
+
+  void Enqueue(DecideFn decide, AppendCallback done) {
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (!stopping_) {
+        queue_.push_back(Request{std::move(decide), std::move(done)});
+        queue_changed_.notify_one();
+        return;
+      }
+    }
+    done(MakeError(ErrorCode::kUnavailable, "the ledger is shutting down"));
+  }
+
+  Result<StoredEvent> ReadEvent(uint64_t seq) const {
+    std::string value;
+    const rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), keys::Event(seq), &value);
+    if (status.IsNotFound()) return MakeError(ErrorCode::kNotFound, "no event " + std::to_string(seq));
+    if (!status.ok()) return IoError(status, "reading event " + std::to_string(seq));
+    return DecodeStoredEvent(seq, value);
+  }
+
+  Status ForEach(uint64_t after_seq, size_t limit,
+                 const std::function<Status(const StoredEvent&)>& visit) const {
+    const Head at_start = head();
+    if (after_seq >= at_start.seq) return {};
+    Sha256Digest previous_hash{};
+    if (after_seq > 0) {
+      Result<StoredEvent> previous = ReadEvent(after_seq);
+      if (!previous) return previous.error();
+      previous_hash = previous->hash;
+    }
+    const uint64_t last_seq = std::min<uint64_t>(at_start.seq, after_seq + std::min<uint64_t>(limit, at_start.seq));
+    const std::string upper = keys::Event(last_seq + 1);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_options));
+    uint64_t expected_seq = after_seq + 1;
+    for (iterator->Seek(keys::Event(expected_seq)); iterator->Valid(); iterator->Next()) {
+      const rocksdb::Slice key = iterator->key();
+      if (key.size() != 9 || key[0] != keys::kEventPrefix) return Corruption(expected_seq, "malformed event key");
+      const uint64_t seq = keys::EventSeq(std::string_view(key.data(), key.size()));
+      if (seq != expected_seq) return Corruption(expected_seq, "missing: the log jumps to " + std::to_string(seq));
+      Result<StoredEvent> stored = DecodeStoredEvent(seq, std::string_view(iterator->value().data(), iterator->value().size()));
+      if (!stored) return stored.error();
+      if (stored->prev_hash != previous_hash) return Corruption(seq, "prev_hash does not match the previous event's hash");
+      previous_hash = stored->hash;
+      if (Status visited = visit(*stored); !visited) return visited;
+      ++expected_seq;
+    }
+    if (!iterator->status().ok()) return IoError(iterator->status(), "reading the log");
+    if (expected_seq != last_seq + 1) return Corruption(expected_seq, "missing: the log ends early");
+    return {};
+  }
+
+  Result<std::vector<StoredEvent>> ReadTicket(std::string_view ticket) const {
+    std::vector<StoredEvent> events;
+    if (ticket.empty() || ticket.size() > keys::kTicketBytesMax) return events;
+    const std::string prefix = keys::TicketPrefix(ticket);
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions()));
+    for (iterator->Seek(prefix); iterator->Valid() && iterator->key().starts_with(prefix); iterator->Next()) {
+      const rocksdb::Slice key = iterator->key();
+      if (key.size() != prefix.size() + 8) return MakeError(ErrorCode::kCorruption, "malformed ticket index key");
+      const uint64_t seq = ReadBigEndian64(std::string_view(key.data() + prefix.size(), 8));
+      Result<StoredEvent> stored = ReadEvent(seq);
+      if (!stored) return stored.error();
+      if (stored->event.ticket() != ticket) return Corruption(seq, "ticket index points at another ticket's event");
+      events.push_back(std::move(*stored));
+    }
+    if (!iterator->status().ok()) return IoError(iterator->status(), "reading the ticket index");
+    return events;
+  }
+
+  Result<std::optional<StoredEvent>> FindSubmissionInLog(std::string_view submission_id) const {
+    std::string value;
+    const rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), keys::Submission(submission_id), &value);
+    if (status.IsNotFound()) return std::optional<StoredEvent>();
+    if (!status.ok()) return IoError(status, "reading the submission index");
+    if (value.size() != 8) return MakeError(ErrorCode::kCorruption, "malformed submission index entry");
+    Result<StoredEvent> stored = ReadEvent(ReadBigEndian64(value));
+    if (!stored) return stored.error();
+    return std::optional<StoredEvent>(std::move(*stored));
+  }
+
+  Head head() const {
+    std::lock_guard lock(head_mutex_);
+    return head_;
+  }
+
+  LedgerStats stats() const {
+    std::lock_guard lock(head_mutex_);
+    return stats_;
+  }
+
+  CommitListener commit_listener_;
+  BatchFailedListener batch_failed_listener_;
+  std::function<void(size_t)> batch_size_observer_;
+
+ private:
+  class BatchContext;
+
+  Status LoadHead() {
+    std::string value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), keys::kFormatKey, &value);
+    if (status.ok() && value != keys::kFormatVersion) {
+      return MakeError(ErrorCode::kCorruption, "ledger format " + value + " is not the supported " +
+                                                   std::string(keys::kFormatVersion));
+    }
+    if (!status.ok() && !status.IsNotFound()) return IoError(status, "reading the format version");
+    status = db_->Get(rocksdb::ReadOptions(), keys::kHeadKey, &value);
+    if (status.IsNotFound()) {
+      std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions()));
+      iterator->Seek(std::string(1, keys::kEventPrefix));
+      if (iterator->Valid() && iterator->key().starts_with(std::string(1, keys::kEventPrefix))) {
+        return MakeError(ErrorCode::kCorruption, "the ledger holds events but no head record");
+      }
+      rocksdb::WriteOptions write_options;
+      write_options.sync = true;
+      status = db_->Put(write_options, keys::kFormatKey, keys::kFormatVersion);
+      if (!status.ok()) return IoError(status, "writing the format version");
+      return {};
+    }
+    if (!status.ok()) return IoError(status, "reading the head");
+    if (value.size() != 8 + keys::kHashBytes) return MakeError(ErrorCode::kCorruption, "malformed head record");
+    Head loaded;
+    loaded.seq = ReadBigEndian64(value);
+    std::copy_n(value.begin() + 8, keys::kHashBytes, loaded.hash.begin());
+    if (loaded.seq > 0) {
+      Result<StoredEvent> last = ReadEvent(loaded.seq);
+      if (!last) return MakeError(ErrorCode::kCorruption, "head event: " + last.error().message);
+      if (last->hash != loaded.hash) return Corruption(loaded.seq, "hash differs from the head record");
+      last_recorded_at_micros_ = last->event.recorded_at_micros();
+    }
+    std::string beyond;
+    status = db_->Get(rocksdb::ReadOptions(), keys::Event(loaded.seq + 1), &beyond);
+    if (!status.IsNotFound()) return Corruption(loaded.seq + 1, "exists beyond the head record");
+    status = db_->Get(rocksdb::ReadOptions(), keys::kTicketCounterKey, &value);
+    if (status.ok()) {
+      if (value.size() != 8) return MakeError(ErrorCode::kCorruption, "malformed ticket counter");
+      loaded.last_ticket_number = ReadBigEndian64(value);
+    } else if (!status.IsNotFound()) {
+      return IoError(status, "reading the ticket counter");
+    }
+    head_ = loaded;
+    return {};
+  }
+
+  void WriterLoop() {
+    for (;;) {
+      std::vector<Request> requests;
+      {
+        std::unique_lock lock(queue_mutex_);
+        queue_changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued is done
+        const size_t count = std::min(queue_.size(), options_.batch_events_max);
+        requests.reserve(count);
+        for (size_t i = 0; i < count; ++i) {
+          requests.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      ProcessBatch(requests);
+    }
+  }
+
+  void ProcessBatch(std::vector<Request>& requests);
+
+  LedgerOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_changed_;
+  std::deque<Request> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
+
+  mutable std::mutex head_mutex_;
+  Head head_;
+  LedgerStats stats_;
+  int64_t last_recorded_at_micros_ = 0;  // writer thread only (after Open)
+};
+
+class Ledger::Impl::BatchContext final : public AppendContext {
+ public:
+  BatchContext(const Impl& ledger, const Head& head, int64_t recorded_at_micros)
+      : ledger_(ledger), head_(head), recorded_at_micros_(recorded_at_micros) {}
+
+  uint64_t next_seq() const override { return head_.seq + 1; }
+  int64_t recorded_at_micros() const override { return recorded_at_micros_; }
+
+  std::string AllocateTicket() override {
+    LEDGER_ASSERT(!allocated_);
+    allocated_ = true;
+    return std::string(kTicketNamePrefix) + std::to_string(head_.last_ticket_number + 1);
+  }
+
+  Result<std::optional<StoredEvent>> FindSubmission(std::string_view submission_id) const override {
+    if (auto found = batch_submissions_.find(std::string(submission_id)); found != batch_submissions_.end()) {
+      return std::optional<StoredEvent>(events_[found->second]);
+    }
+    return ledger_.FindSubmissionInLog(submission_id);
+  }
+
+  // Called around each Decide.
+  void BeginDecision() { allocated_ = false; }
+  bool allocated() const { return allocated_; }
+
+  const StoredEvent* FindInBatch(uint64_t seq) const {
+    if (events_.empty() || seq < events_.front().seq || seq > events_.back().seq) return nullptr;
+    return &events_[seq - events_.front().seq];
+  }
+
+  // Turns a decided event into a stored one and adds it to `batch`.
+  Result<size_t> Add(proto::Event event, rocksdb::WriteBatch* batch) {
+    event.set_seq(next_seq());
+    event.set_recorded_at_micros(recorded_at_micros_);
+    if (event.ticket().size() > keys::kTicketBytesMax) {
+      return InvalidArgument("ticket", "ticket names are at most " + std::to_string(keys::kTicketBytesMax) + " bytes");
+    }
+    if (!event.submission_id().empty() && batch_submissions_.contains(event.submission_id())) {
+      return MakeError(ErrorCode::kConflict, "submission_id is already used in this batch", "submission_id");
+    }
+    StoredEvent stored;
+    stored.seq = event.seq();
+    // Deterministic serialization: the same event always gives the same bytes.
+    {
+      google::protobuf::io::StringOutputStream stream(&stored.record);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      if (!event.SerializeToCodedStream(&coded)) return MakeError(ErrorCode::kInvalidArgument, "event cannot be encoded");
+    }
+    if (stored.record.size() > kRecordBytesMax) return MakeError(ErrorCode::kTooLarge, "event record too large");
+    stored.prev_hash = head_.hash;
+    stored.hash = Sha256(AsBytes(stored.prev_hash), stored.record);
+    stored.event = std::move(event);
+
+    std::string value;
+    value.reserve(keys::kEventValueHeaderBytes + stored.record.size());
+    value.append(AsBytes(stored.prev_hash));
+    value.append(AsBytes(stored.hash));
+    value.append(stored.record);
+    batch->Put(keys::Event(stored.seq), value);
+    if (!stored.event.ticket().empty()) batch->Put(keys::TicketEvent(stored.event.ticket(), stored.seq), "");
+    if (!stored.event.submission_id().empty()) {
+      std::string seq_bytes;
+      AppendBigEndian64(&seq_bytes, stored.seq);
+      batch->Put(keys::Submission(stored.event.submission_id()), seq_bytes);
+      batch_submissions_[stored.event.submission_id()] = events_.size();
+    }
+    head_.seq = stored.seq;
+    head_.hash = stored.hash;
+    if (allocated_) head_.last_ticket_number += 1;
+    events_.push_back(std::move(stored));
+    return events_.size() - 1;
+  }
+
+  const Head& head() const { return head_; }
+  std::vector<StoredEvent>& events() { return events_; }
+
+ private:
+  const Impl& ledger_;
+  Head head_;
+  int64_t recorded_at_micros_;
+  bool allocated_ = false;
+  std::vector<StoredEvent> events_;
+  std::map<std::string, size_t> batch_submissions_;
+};
+
+void Ledger::Impl::ProcessBatch(std::vector<Request>& requests) {
+  const Head start = head();
+  last_recorded_at_micros_ = std::max(NowMicros(), last_recorded_at_micros_);
+  BatchContext context(*this, start, last_recorded_at_micros_);
+  rocksdb::WriteBatch batch;
+
+  // Per request: the index of its new event, the seq it repeats, or an error.
+  struct Outcome {
+    std::optional<size_t> new_event;
+    std::optional<uint64_t> repeat_of_seq;
+    std::optional<Error> error;
+  };
+  std::vector<Outcome> outcomes(requests.size());
+  // Decide may have folded an event into its caller's state that Add then
+  // refused; the batch-failed listener tells the caller to start over.
+  bool decided_but_dropped = false;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    context.BeginDecision();
+    Result<Decision> decision = MakeError(ErrorCode::kInvalidArgument, "no decision");
+    try {
+      decision = requests[i].decide(context);
+    } catch (const std::exception& exception) {
+      decision = MakeError(ErrorCode::kInvalidArgument, std::string("rejected: ") + exception.what());
+    }
+    if (!decision) {
+      outcomes[i].error = decision.error();
+    } else if (decision->repeat_of_seq) {
+      outcomes[i].repeat_of_seq = decision->repeat_of_seq;
+    } else {
+      LEDGER_ASSERT(decision->event.has_value());
+      Result<size_t> added = context.Add(std::move(*decision->event), &batch);
+      if (added) {
+        outcomes[i].new_event = *added;
+      } else {
+        outcomes[i].error = added.error();
+        decided_but_dropped = true;
+      }
+    }
+  }
+
+  std::optional<Error> write_error;
+  if (!context.events().empty()) {
+    batch.Put(keys::kHeadKey, EncodeHead(context.head()));
+    std::string counter;
+    AppendBigEndian64(&counter, context.head().last_ticket_number);
+    batch.Put(keys::kTicketCounterKey, counter);
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync_writes;
+    const rocksdb::Status written = db_->Write(write_options, &batch);
+    if (!written.ok()) {
+      write_error = IoError(written, "the append could not be made durable");
+      {
+        std::lock_guard lock(head_mutex_);
+        stats_.batches_failed += 1;
+      }
+      if (batch_failed_listener_) batch_failed_listener_();
+    } else {
+      {
+        std::lock_guard lock(head_mutex_);
+        head_ = context.head();
+        stats_.events_appended += context.events().size();
+        stats_.batches_committed += 1;
+      }
+      if (batch_size_observer_) batch_size_observer_(context.events().size());
+      if (commit_listener_) commit_listener_(context.events());
+    }
+  }
+  if (decided_but_dropped && !write_error && batch_failed_listener_) batch_failed_listener_();
+
+  for (size_t i = 0; i < requests.size(); ++i) {
+    Outcome& outcome = outcomes[i];
+    if (outcome.error) {
+      requests[i].done(*outcome.error);
+    } else if (outcome.new_event) {
+      if (write_error) {
+        requests[i].done(*write_error);
+      } else {
+        requests[i].done(Appended{context.events()[*outcome.new_event], false});
+      }
+    } else {
+      const uint64_t seq = *outcome.repeat_of_seq;
+      if (const StoredEvent* in_batch = context.FindInBatch(seq)) {
+        if (write_error) {
+          requests[i].done(*write_error);
+        } else {
+          requests[i].done(Appended{*in_batch, true});
+        }
+      } else {
+        Result<StoredEvent> original = ReadEvent(seq);
+        if (original) {
+          requests[i].done(Appended{std::move(*original), true});
+        } else {
+          requests[i].done(original.error());
+        }
+      }
+    }
+  }
+}
+
+Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Ledger::~Ledger() { impl_->StopWriter(); }
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options) {
+  auto impl = std::make_unique<Impl>(options);
+  if (Status opened = impl->Open(); !opened) return opened.error();
+  return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
+}
+
+void Ledger::SetCommitListener(CommitListener listener) { impl_->commit_listener_ = std::move(listener); }
+void Ledger::SetBatchFailedListener(BatchFailedListener listener) {
+  impl_->batch_failed_listener_ = std::move(listener);
+}
+void Ledger::SetBatchSizeObserver(std::function<void(size_t)> observer) {
+  impl_->batch_size_observer_ = std::move(observer);
+}
+
+void Ledger::AppendAsync(DecideFn decide, AppendCallback done) { impl_->Enqueue(std::move(decide), std::move(done)); }
+
+Result<Appended> Ledger::Append(DecideFn decide) {
+  std::promise<Result<Appended>> promise;
+  std::future<Result<Appended>> future = promise.get_future();
+  impl_->Enqueue(std::move(decide), [&promise](Result<Appended> result) { promise.set_value(std::move(result)); });
+  return future.get();
+}
+
+void Ledger::Shutdown() { impl_->StopWriter(); }
+
+Result<std::vector<StoredEvent>> Ledger::ReadAfter(uint64_t after_seq, size_t limit) const {
+  std::vector<StoredEvent> events;
+  Status status = impl_->ForEach(after_seq, limit, [&events](const StoredEvent& stored) -> Status {
+    events.push_back(stored);
+    return {};
+  });
+  if (!status) return status.error();
+  return events;
+}
+
+Status Ledger::ForEach(uint64_t after_seq, const std::function<Status(const StoredEvent&)>& visit) const {
+  return impl_->ForEach(after_seq, SIZE_MAX, visit);
+}
+
+Status Ledger::ForEach(uint64_t after_seq, size_t limit,
+                       const std::function<Status(const StoredEvent&)>& visit) const {
+  return impl_->ForEach(after_seq, limit, visit);
+}
+
+Result<std::vector<StoredEvent>> Ledger::ReadTicket(std::string_view ticket) const { return impl_->ReadTicket(ticket); }
+Result<StoredEvent> Ledger::ReadEvent(uint64_t seq) const { return impl_->ReadEvent(seq); }
+Head Ledger::head() const { return impl_->head(); }
+LedgerStats Ledger::stats() const { return impl_->stats(); }
+
+}  // namespace ledger

@@ -1,0 +1,150 @@
+#pragma once
+// The ledger: an append-only, hash-chained event log in RocksDB.
+//
+// Writing. Callers do not hand the ledger finished events; they hand it a
+// Decide function. A single writer thread drains every pending request into
+// one batch (group commit): for each request it calls Decide with an
+// AppendContext that knows the seq and the recorded time the event will get,
+// can hand out the next ticket number and can look up submission ids (also
+// those earlier in the same batch). Decide answers with an event to append,
+// with "this repeats event N" (idempotent retry), or with an Error, which is
+// passed back and appends nothing. The whole batch is written in one
+// WriteBatch with a sync write, then the commit listener sees the new events,
+// then every caller's callback runs. Because Decide runs on the writer
+// thread, in seq order, a caller's rules see every earlier event, including
+// those of the same batch, and nothing races.
+//
+// Thread safety: every public method may be called from any thread. Decide,
+// the listeners and the callbacks run on the writer thread and must not block
+// on the ledger (calling Append from them deadlocks); reads are fine.
+//
+// Failure: a failed write fails every request of its batch with kIoError and
+// calls the batch-failed listener (whose caller must forget what its Decide
+// calls assumed); nothing of the batch is visible afterwards. Reads check
+// every record they return (see keys.h) and answer kCorruption on a mismatch.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/encoding.h"
+#include "common/result.h"
+#include "event.pb.h"
+
+namespace ledger {
+
+struct LedgerOptions {
+  std::string path;         // folder of the RocksDB database; created if missing
+  bool sync_writes = true;  // false only in benchmarks that measure without fsync
+  size_t batch_events_max = 1024;
+};
+
+struct StoredEvent {
+  uint64_t seq = 0;
+  std::string record;  // the stored protobuf bytes, exactly as hashed
+  Sha256Digest prev_hash{};
+  Sha256Digest hash{};
+  proto::Event event;  // `record`, decoded
+};
+
+struct Head {
+  uint64_t seq = 0;  // 0: the ledger is empty
+  Sha256Digest hash{};
+  uint64_t last_ticket_number = 0;
+};
+
+class AppendContext {
+ public:
+  virtual ~AppendContext() = default;
+  // The seq and recorded time (UTC microseconds) the decided event will get.
+  virtual uint64_t next_seq() const = 0;
+  virtual int64_t recorded_at_micros() const = 0;
+  // Hands out the next ticket name ("INC-<n>"). Call at most once per Decide;
+  // the number is kept only if the decided event is appended.
+  virtual std::string AllocateTicket() = 0;
+  // The event that used this submission id, in the log or earlier in this
+  // batch, or nullopt.
+  virtual Result<std::optional<StoredEvent>> FindSubmission(std::string_view submission_id) const = 0;
+};
+
+struct Decision {
+  // Exactly one of the two is set.
+  std::optional<proto::Event> event;  // seq and recorded_at are filled in by the ledger
+  std::optional<uint64_t> repeat_of_seq;
+};
+
+using DecideFn = std::function<Result<Decision>(AppendContext&)>;
+
+struct Appended {
+  StoredEvent stored;
+  bool repeated = false;  // an idempotent repeat: nothing new was appended
+};
+
+using AppendCallback = std::function<void(Result<Appended>)>;
+using CommitListener = std::function<void(const std::vector<StoredEvent>&)>;
+using BatchFailedListener = std::function<void()>;
+
+struct LedgerStats {
+  uint64_t events_appended = 0;
+  uint64_t batches_committed = 0;
+  uint64_t batches_failed = 0;
+};
+
+class Ledger {
+ public:
+  // Opens (creating if needed) the ledger at options.path and checks its head
+  // record. Fails with kCorruption when the head does not match the log, and
+  // kIoError when RocksDB cannot open the folder.
+  static Result<std::unique_ptr<Ledger>> Open(const LedgerOptions& options);
+
+  // Finishes every pending request, then stops the writer and closes.
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Set before the first append; they run on the writer thread.
+  void SetCommitListener(CommitListener listener);
+  void SetBatchFailedListener(BatchFailedListener listener);
+  // Called with every committed batch's size (events), for metrics.
+  void SetBatchSizeObserver(std::function<void(size_t)> observer);
+
+  // Queues a request; `done` runs on the writer thread once it is durable (or
+  // failed). After Shutdown() it fails at once with kUnavailable.
+  void AppendAsync(DecideFn decide, AppendCallback done);
+  // Blocking form of AppendAsync.
+  Result<Appended> Append(DecideFn decide);
+
+  // Stops taking new requests and waits until every queued one is done.
+  void Shutdown();
+
+  // Events with seq > after_seq, in order, at most `limit`. Checks each
+  // record's seq, hash and link to its predecessor.
+  Result<std::vector<StoredEvent>> ReadAfter(uint64_t after_seq, size_t limit) const;
+  // Calls `visit` for every event after `after_seq` up to the head at the
+  // time of the call, in order, with the same checks; stops at the first
+  // error (its own or the visitor's).
+  Status ForEach(uint64_t after_seq, const std::function<Status(const StoredEvent&)>& visit) const;
+  // The same, for at most `limit` events.
+  Status ForEach(uint64_t after_seq, size_t limit, const std::function<Status(const StoredEvent&)>& visit) const;
+  // One ticket's events in order (empty when the ticket is unknown).
+  Result<std::vector<StoredEvent>> ReadTicket(std::string_view ticket) const;
+  Result<StoredEvent> ReadEvent(uint64_t seq) const;
+
+  Head head() const;
+  LedgerStats stats() const;
+
+ private:
+  class Impl;
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Checks a stored event value (prev_hash | hash | record) read under `seq`'s
+// key, and decodes it. Does not check the link to the predecessor.
+Result<StoredEvent> DecodeStoredEvent(uint64_t seq, std::string_view value);
+
+}  // namespace ledger
