@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include "common/encoding.h"
+#include "common/json_writer.h"
+#include "common/time.h"
+
+namespace ledger {
+namespace {
+
+TEST(Rfc3339, ParsesUtcAndOffsets) {
+  Result<Instant> utc = ParseRfc3339("2026-11-24T09:30:00Z", "t");
+  ASSERT_TRUE(utc);
+  EXPECT_EQ(utc->unix_micros, 1795512600LL * 1'000'000);
+  EXPECT_EQ(utc->offset_minutes, 0);
+
+  Result<Instant> plus = ParseRfc3339("2026-11-24T10:30:00+01:00", "t");
+  ASSERT_TRUE(plus);
+  EXPECT_EQ(plus->unix_micros, utc->unix_micros);
+  EXPECT_EQ(plus->offset_minutes, 60);
+
+  Result<Instant> minus = ParseRfc3339("2026-11-24T04:00:00.25-05:30", "t");
+  ASSERT_TRUE(minus);
+  EXPECT_EQ(minus->unix_micros, utc->unix_micros + 250'000);
+  EXPECT_EQ(minus->offset_minutes, -330);
+}
+
+TEST(Rfc3339, FormatsInTheWritersOffset) {
+  EXPECT_EQ(FormatRfc3339(Instant{1795512600LL * 1'000'000, 60}), "2026-11-24T10:30:00+01:00");
+  EXPECT_EQ(FormatRfc3339(Instant{1795512600LL * 1'000'000 + 250, 0}), "2026-11-24T09:30:00.000250Z");
+  EXPECT_EQ(FormatRfc3339(Instant{0, -330}), "1969-12-31T18:30:00-05:30");
+  EXPECT_EQ(FormatRfc3339(Instant{-1, 0}), "1969-12-31T23:59:59.999999Z");
+}
+
+TEST(Rfc3339, RoundTripsAcrossYears) {
+  for (const char* text : {"2024-02-29T23:59:59Z", "2000-01-01T00:00:00+14:00", "1999-12-31T23:59:59.999999-12:00",
+                           "2100-03-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"}) {
+    Result<Instant> parsed = ParseRfc3339(text, "t");
+    ASSERT_TRUE(parsed) << text << ": " << parsed.error().message;
+    EXPECT_EQ(FormatRfc3339(*parsed), text);
+  }
+}
+
+TEST(Rfc3339, RejectsWithTheFieldName) {
+  for (const char* text : {"2026-11-24T09:30:00", "2026-11-24", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z",
+                           "2026-11-24T24:00:00Z", "2026-11-24T09:30:60Z", "2026-11-24T09:30:00.Z",
+                           "2026-11-24T09:30:00.1234567Z", "2026-11-24T09:30:00+1:00", "2026-11-24T09:30:00+24:00",
+                           "2026-11-24T09:30:00Zjunk", "", "yesterday", "2026-11-24T09:30:00+01:00:00"}) {
+    Result<Instant> parsed = ParseRfc3339(text, "started_at");
+    ASSERT_FALSE(parsed) << text;
+    EXPECT_EQ(parsed.error().field, "started_at");
+    EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(parsed.error().message.find("started_at"), std::string::npos);
+  }
+}
+
+TEST(Encoding, HexBase64AndSha256) {
+  EXPECT_EQ(HexEncode(std::string_view("\x00\xff\x10", 3)), "00ff10");
+  EXPECT_EQ(Base64Encode("hello"), "aGVsbG8=");
+  EXPECT_EQ(Base64Encode(""), "");
+  // SHA-256("abc"), split across the two parts.
+  EXPECT_EQ(HexEncode(Sha256("a", "bc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::string big_endian;
+  AppendBigEndian64(&big_endian, 0x0102030405060708ULL);
+  EXPECT_EQ(HexEncode(big_endian), "0102030405060708");
+  EXPECT_EQ(ReadBigEndian64(big_endian), 0x0102030405060708ULL);
+}
+
+TEST(Encoding, Utf8Validation) {
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("Zürich – 東京 🚀"));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // beyond U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("ok\xe2\x82"));        // truncated at the end
+}
+
+TEST(JsonWriter, EscapesEverythingHostile) {
+  JsonWriter json;
+  json.BeginObject().Key("k\"").String("<script>&\n\x01\xe2\x80\xa8").Key("n").Int(-3).Key("a").BeginArray().Bool(true).Null().EndArray().EndObject();
+  EXPECT_EQ(json.text(), R"({"k\"":"\u003cscript\u003e\u0026\n\u0001\u2028","n":-3,"a":[true,null]})");
+}
+
+}  // namespace
+}  // namespace ledger

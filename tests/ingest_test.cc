@@ -1,0 +1,244 @@
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "ingest/command.h"
+#include "ingest/processor.h"
+#include "test_util.h"
+
+namespace ledger::ingest {
+namespace {
+
+using testing::TempDir;
+
+void ExpectInvalid(const Result<Command>& parsed, const std::string& field, const std::string& message_part = {}) {
+  ASSERT_FALSE(parsed) << "expected an error about " << field;
+  EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(parsed.error().field, field) << parsed.error().message;
+  if (!message_part.empty()) {
+    EXPECT_NE(parsed.error().message.find(message_part), std::string::npos) << parsed.error().message;
+  }
+}
+
+TEST(ParseJson, CreateWithAllFields) {
+  Result<Command> parsed = ParseJsonSubmission(R"({"action":"create","title":" Mail down ","description":"MX\nqueue",
+    "systems":["mail","vpn","mail"],"engineer":"Ana","severity":"Critical","started_at":"2026-11-24T09:00:00+01:00",
+    "link":"https://tickets.example/1","note":"first","submission_id":"abc","actor":"desk@example.org"})");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->action, Action::kCreate);
+  EXPECT_EQ(parsed->payload.title(), "Mail down");
+  EXPECT_EQ(parsed->payload.systems().names_size(), 2);
+  EXPECT_EQ(parsed->payload.severity(), proto::CRITICAL);
+  EXPECT_EQ(parsed->payload.started_at().offset_minutes(), 60);
+  EXPECT_EQ(parsed->submission_id, "abc");
+  EXPECT_EQ(parsed->actor, "desk@example.org");
+}
+
+TEST(ParseJson, RejectsWithTheFieldNamed) {
+  ExpectInvalid(ParseJsonSubmission(R"({"title":"x"})"), "action", "required");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"delete"})"), "action");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","systems":["a"],"engineer":"e"})"), "title", "required");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","title":"t","engineer":"e"})"), "systems");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","title":"t","systems":[],"engineer":"e"})"), "systems");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","title":"t","systems":["a"]})"), "engineer");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","title":"t","systems":["a"],"engineer":"e","colour":"red"})"),
+                "colour", "unknown field");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","title":"t","systems":["a"],"engineer":"e","severity":"huge"})"),
+                "severity");
+  ExpectInvalid(ParseJsonSubmission(
+                    R"({"action":"create","title":"t","systems":["a"],"engineer":"e","started_at":"2026-11-24T09:00:00"})"),
+                "started_at", "offset");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"close","ticket":"INC-1","started_at":"2026-11-24T09:00:00Z",
+                                       "ended_at":"2026-11-24T08:00:00Z"})"),
+                "ended_at", "before");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","title":")" + std::string(kTitleBytesMax + 1, 'x') +
+                                    R"(","systems":["a"],"engineer":"e"})"),
+                "title", "at most");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","title":"a\u0007b","systems":["a"],"engineer":"e"})"), "title",
+                "control");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","title":7,"systems":["a"],"engineer":"e"})"), "title", "string");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","title":"t","systems":[1],"engineer":"e"})"), "systems");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"update","note":"x"})"), "ticket", "required");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"update","ticket":"INC-1"})"), "", "at least one");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"update","ticket":"banana","note":"x"})"), "ticket");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"create","ticket":"INC-1","title":"t","systems":["a"],"engineer":"e"})"),
+                "ticket");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"reopen","ticket":"INC-1","ended_at":"2026-11-24T08:00:00Z"})"),
+                "ended_at");
+  ExpectInvalid(ParseJsonSubmission(R"j({"action":"update","ticket":"INC-1","link":"javascript:alert(1)"})j"), "link");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"update","ticket":"INC-1","expected_version":0,"note":"x"})"),
+                "expected_version");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"update","ticket":"INC-1","note":"x","note":"y"})"), "note", "more than once");
+  ExpectInvalid(ParseJsonSubmission("[1,2]"), "", "object");
+  ExpectInvalid(ParseJsonSubmission("{\"action\":"), "", "not valid JSON");
+  ExpectInvalid(ParseJsonSubmission("{\"action\":\"create\",\"title\":\"\xff\"}"), "", "UTF-8");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{}}}}}}}}}})"), "");
+  std::string many = R"({"action":"create","title":"t","engineer":"e","systems":[)";
+  for (size_t i = 0; i <= kSystemsCountMax; ++i) many += (i ? ",\"s" : "\"s") + std::to_string(i) + "\"";
+  ExpectInvalid(ParseJsonSubmission(many + "]}"), "systems", "at most");
+}
+
+TEST(ParseJson, NormalizesTicketsAndVersions) {
+  Result<Command> parsed = ParseJsonSubmission(R"({"action":"close","ticket":"inc-7","expected_version":"3"})");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->ticket, "INC-7");
+  EXPECT_EQ(parsed->expected_version, 3u);
+  Result<Command> bare = ParseJsonSubmission(R"({"action":"close","ticket":"7","expected_version":3})");
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->ticket, "INC-7");
+  EXPECT_EQ(bare->Digest(), parsed->Digest());
+}
+
+TEST(ParseForm, DecodesAndSplitsSystems) {
+  Result<Command> parsed = ParseFormSubmission(
+      "action=create&title=Mail+down%21&systems=mail%2C+vpn&engineer=Ana&severity=&ticket=&description=a%0Ab");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->payload.title(), "Mail down!");
+  ASSERT_EQ(parsed->payload.systems().names_size(), 2);
+  EXPECT_EQ(parsed->payload.systems().names(1), "vpn");
+  EXPECT_EQ(parsed->payload.description(), "a\nb");
+  EXPECT_EQ(parsed->payload.severity(), proto::SEVERITY_UNSPECIFIED);
+  ExpectInvalid(ParseFormSubmission("action=create&title=%ZZ"), "title", "escape");
+  ExpectInvalid(ParseFormSubmission("action=create&title=%ff&systems=a&engineer=e"), "title", "UTF-8");
+  ExpectInvalid(ParseFormSubmission("action=create&bogus=1"), "bogus", "unknown field");
+}
+
+TEST(Digest, DependsOnContentNotArrival) {
+  Result<Command> a = ParseJsonSubmission(R"({"action":"update","ticket":"INC-1","note":"x","submission_id":"s"})");
+  Result<Command> b = ParseFormSubmission("submission_id=s&note=x&ticket=INC-1&action=update");
+  Result<Command> c = ParseJsonSubmission(R"({"action":"update","ticket":"INC-1","note":"y","submission_id":"s"})");
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(a->Digest(), b->Digest());
+  EXPECT_NE(a->Digest(), c->Digest());
+}
+
+class ProcessorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = dir_.path()});
+    ASSERT_TRUE(opened);
+    log_ = std::move(*opened);
+    Result<std::unique_ptr<CommandProcessor>> created = CommandProcessor::Create(log_.get());
+    ASSERT_TRUE(created);
+    processor_ = std::move(*created);
+  }
+
+  Result<SubmissionResult> Submit(const std::string& json) {
+    Result<Command> command = ParseJsonSubmission(json);
+    EXPECT_TRUE(command) << json << ": " << (command ? "" : command.error().message);
+    if (!command) return command.error();
+    return processor_->Submit(std::move(*command));
+  }
+
+  void ExpectRefused(const std::string& json, ErrorCode code, const std::string& field) {
+    const uint64_t before = log_->head().seq;
+    Result<SubmissionResult> result = Submit(json);
+    ASSERT_FALSE(result) << json;
+    EXPECT_EQ(result.error().code, code) << result.error().message;
+    EXPECT_EQ(result.error().field, field) << result.error().message;
+    EXPECT_EQ(log_->head().seq, before);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Ledger> log_;
+  std::unique_ptr<CommandProcessor> processor_;
+};
+
+constexpr const char* kCreate =
+    R"({"action":"create","title":"Mail down","systems":["mail"],"engineer":"Ana","started_at":"2020-01-01T08:00:00Z"})";
+
+TEST_F(ProcessorTest, LifecycleAndVersions) {
+  Result<SubmissionResult> created = Submit(kCreate);
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->ticket, "INC-1");
+  EXPECT_EQ(created->version, 1u);
+  Result<SubmissionResult> updated = Submit(R"({"action":"update","ticket":"INC-1","note":"x","expected_version":1})");
+  ASSERT_TRUE(updated);
+  EXPECT_EQ(updated->version, 2u);
+  EXPECT_EQ(updated->seq, 2u);
+  ASSERT_TRUE(Submit(R"({"action":"close","ticket":"INC-1"})"));
+  ASSERT_TRUE(Submit(R"({"action":"reopen","ticket":"INC-1"})"));
+  Result<SubmissionResult> second = Submit(kCreate);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->ticket, "INC-2");
+}
+
+TEST_F(ProcessorTest, RefusalsAppendNothing) {
+  ExpectRefused(R"({"action":"update","ticket":"INC-9","note":"x"})", ErrorCode::kNotFound, "ticket");
+  ASSERT_TRUE(Submit(kCreate));
+  ExpectRefused(R"({"action":"reopen","ticket":"INC-1"})", ErrorCode::kConflict, "action");
+  ExpectRefused(R"({"action":"update","ticket":"INC-1","note":"x","expected_version":5})", ErrorCode::kConflict,
+                "expected_version");
+  ExpectRefused(R"({"action":"update","ticket":"INC-1","ended_at":"2020-01-01T09:00:00Z"})", ErrorCode::kInvalidArgument,
+                "ended_at");
+  ExpectRefused(R"({"action":"close","ticket":"INC-1","ended_at":"2020-01-01T07:00:00Z"})", ErrorCode::kInvalidArgument,
+                "ended_at");
+  ASSERT_TRUE(Submit(R"({"action":"close","ticket":"INC-1","ended_at":"2020-01-01T09:00:00Z"})"));
+  ExpectRefused(R"({"action":"close","ticket":"INC-1"})", ErrorCode::kConflict, "action");
+  ExpectRefused(R"({"action":"update","ticket":"INC-1","started_at":"2020-01-01T10:00:00Z"})", ErrorCode::kInvalidArgument,
+                "started_at");
+  ExpectRefused(R"({"action":"reopen","ticket":"INC-1","started_at":"2020-01-01T08:30:00Z"})", ErrorCode::kInvalidArgument,
+                "started_at");
+  // A correction of the end after close is fine.
+  ASSERT_TRUE(Submit(R"({"action":"update","ticket":"INC-1","ended_at":"2020-01-01T09:30:00Z"})"));
+}
+
+TEST_F(ProcessorTest, SubmissionIdIsIdempotent) {
+  const std::string with_id =
+      R"({"action":"create","title":"t","systems":["a"],"engineer":"e","submission_id":"form-1"})";
+  Result<SubmissionResult> first = Submit(with_id);
+  ASSERT_TRUE(first);
+  Result<SubmissionResult> again = Submit(with_id);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->repeated);
+  EXPECT_EQ(again->seq, first->seq);
+  EXPECT_EQ(again->ticket, first->ticket);
+  ExpectRefused(R"({"action":"create","title":"other","systems":["a"],"engineer":"e","submission_id":"form-1"})",
+                ErrorCode::kConflict, "submission_id");
+  EXPECT_EQ(log_->head().seq, 1u);
+}
+
+TEST_F(ProcessorTest, RulesHoldWithinOneGroupCommit) {
+  ASSERT_TRUE(Submit(kCreate));
+  // Many closes of the same ticket at once: exactly one wins.
+  constexpr int kClosers = 16;
+  std::atomic<int> accepted{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClosers; ++i) {
+    threads.emplace_back([&] {
+      Result<Command> command = ParseJsonSubmission(R"({"action":"close","ticket":"INC-1"})");
+      Result<SubmissionResult> result = processor_->Submit(std::move(*command));
+      if (result) {
+        accepted.fetch_add(1);
+      } else if (result.error().code == ErrorCode::kConflict) {
+        conflicts.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(accepted.load(), 1);
+  EXPECT_EQ(conflicts.load(), kClosers - 1);
+  EXPECT_EQ(log_->head().seq, 2u);
+}
+
+TEST_F(ProcessorTest, StateSurvivesRestart) {
+  ASSERT_TRUE(Submit(kCreate));
+  ASSERT_TRUE(Submit(R"({"action":"close","ticket":"INC-1"})"));
+  processor_.reset();
+  log_.reset();
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = dir_.path()});
+  ASSERT_TRUE(opened);
+  log_ = std::move(*opened);
+  Result<std::unique_ptr<CommandProcessor>> created = CommandProcessor::Create(log_.get());
+  ASSERT_TRUE(created);
+  processor_ = std::move(*created);
+  ExpectRefused(R"({"action":"close","ticket":"INC-1"})", ErrorCode::kConflict, "action");
+  Result<SubmissionResult> next = Submit(kCreate);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->ticket, "INC-2");
+  EXPECT_EQ(next->seq, 3u);
+}
+
+}  // namespace
+}  // namespace ledger::ingest

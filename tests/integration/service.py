@@ -1,0 +1,481 @@
+"""Helpers for the integration tests: start the real incident-ledger binary and
+talk HTTP to it over loopback.
+
+The binary is named by the environment variable LEDGER_BINARY (ctest sets it,
+see tests/CMakeLists.txt). Everything here is Python 3 standard library only.
+"""
+
+import base64
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+ZERO_HASH = "0" * 64
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 60
+REQUEST_TIMEOUT_SECONDS = 60
+
+EVENT_TYPES = {
+    1: "INCIDENT_OPENED",
+    2: "INCIDENT_UPDATED",
+    3: "INCIDENT_CLOSED",
+    4: "INCIDENT_REOPENED",
+}
+
+
+def ledger_binary():
+    """The binary under test, from LEDGER_BINARY; fails clearly if unset."""
+    binary = os.environ.get("LEDGER_BINARY")
+    if not binary:
+        raise RuntimeError(
+            "LEDGER_BINARY is not set: point it at the incident-ledger binary, e.g. "
+            "LEDGER_BINARY=build/debug/app/incident-ledger python3 tests/integration/test_http_contract.py "
+            "(ctest sets it)")
+    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        raise RuntimeError("LEDGER_BINARY=%r is not an executable file" % binary)
+    return binary
+
+
+class Response:
+    """An HTTP answer: unpacks as (status, headers, data).
+
+    `data` is the parsed JSON when the answer says it is JSON and parses,
+    otherwise the body as text. `raw` is the body's bytes; `json_error` says
+    why a JSON answer did not parse (None when it did).
+    """
+
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        self.json_error = None
+        content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        self.content_type = content_type
+        if content_type == "application/json":
+            try:
+                self.data = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as error:
+                self.json_error = "%s: %s" % (type(error).__name__, error)
+                self.data = raw.decode("utf-8", errors="replace")
+        else:
+            self.data = raw.decode("utf-8", errors="replace")
+
+    def __iter__(self):
+        return iter((self.status, self.headers, self.data))
+
+    def __repr__(self):
+        return "Response(%d, %r)" % (self.status, self.raw[:2000])
+
+
+def encode_body(body, headers):
+    """Turns a request body into bytes; a dict or list is sent as JSON."""
+    if body is None:
+        return None
+    if isinstance(body, (dict, list)):
+        headers.setdefault("Content-Type", "application/json")
+        return json.dumps(body).encode("utf-8")
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return bytes(body)
+
+
+def form_encode(fields):
+    """application/x-www-form-urlencoded; a list value (systems) is comma-joined."""
+    pairs = []
+    for name, value in fields.items():
+        if isinstance(value, (list, tuple)):
+            value = ",".join(value)
+        pairs.append((name, str(value)))
+    return urllib.parse.urlencode(pairs)
+
+
+def send(connection, method, path, body=None, headers=None):
+    """One request on an open http.client connection; returns a Response."""
+    headers = dict(headers or {})
+    payload = encode_body(body, headers)
+    connection.request(method, path, body=payload, headers=headers)
+    answer = connection.getresponse()
+    raw = answer.read()
+    return Response(answer.status, answer.headers, raw)
+
+
+class Service:
+    """The incident-ledger binary, serving on a free loopback port.
+
+    With no data_dir it serves a fresh temporary folder, removed on close().
+    Use as a context manager, or call start() and register close() with
+    addCleanup. Its stderr goes to a file and is kept as `log` after stop().
+    """
+
+    def __init__(self, data_dir=None, threads=None, extra_args=()):
+        self._owned_dir = tempfile.TemporaryDirectory(prefix="ledger-it-")
+        self.data_dir = data_dir or os.path.join(self._owned_dir.name, "data")
+        self.threads = threads
+        self.extra_args = list(extra_args)
+        self.stderr_path = os.path.join(self._owned_dir.name, "stderr.log")
+        self.process = None
+        self.url = None
+        self.host = None
+        self.port = None
+        self.returncode = None
+        self.log = ""
+        self._stderr_file = None
+        self._stdout_lines = queue.Queue()
+        self._stdout_thread = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self):
+        binary = ledger_binary()
+        command = [binary, "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0"]
+        if self.threads:
+            command += ["--threads", str(self.threads)]
+        command += self.extra_args
+        self._stderr_file = open(self.stderr_path, "ab")
+        self.returncode = None
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=self._stderr_file)
+        self._stdout_lines = queue.Queue()
+        self._stdout_thread = threading.Thread(target=self._drain_stdout, args=(self.process.stdout,),
+                                               daemon=True)
+        self._stdout_thread.start()
+        try:
+            line = self._stdout_lines.get(timeout=START_TIMEOUT_SECONDS)
+        except queue.Empty:
+            self._kill()
+            raise RuntimeError("incident-ledger printed no 'listening on' line within %ds; stderr:\n%s"
+                               % (START_TIMEOUT_SECONDS, self.read_log()))
+        prefix = "listening on http://"
+        if line is None or not line.startswith(prefix):
+            self._kill()
+            raise RuntimeError("incident-ledger did not start (first stdout line %r, exit %r); stderr:\n%s"
+                               % (line, self.process.returncode, self.read_log()))
+        self.url = line[len("listening on "):].strip()
+        host_port = self.url[len("http://"):]
+        self.host, port = host_port.rsplit(":", 1)
+        self.port = int(port)
+        return self
+
+    def _drain_stdout(self, stream):
+        first = True
+        for raw in iter(stream.readline, b""):
+            if first:
+                self._stdout_lines.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
+                first = False
+        if first:
+            self._stdout_lines.put(None)
+        stream.close()
+
+    def stop(self, timeout=STOP_TIMEOUT_SECONDS):
+        """SIGTERM, wait (SIGKILL after `timeout`); returns the exit code."""
+        if self.process is None:
+            return self.returncode
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                sys.stderr.write("incident-ledger did not stop within %ds of SIGTERM; killing it\n" % timeout)
+                self._kill()
+        return self._finish()
+
+    def signal(self, signum=signal.SIGTERM):
+        self.process.send_signal(signum)
+
+    def wait(self, timeout=STOP_TIMEOUT_SECONDS):
+        """Waits for the process to exit by itself; returns the exit code."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            sys.stderr.write("incident-ledger did not exit within %ds; killing it\n" % timeout)
+            self._kill()
+        return self._finish()
+
+    def _kill(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._finish()
+
+    def _finish(self):
+        process = self.process
+        self.returncode = process.returncode
+        if self._stdout_thread is not None:
+            self._stdout_thread.join(timeout=10)
+        if self._stderr_file is not None:
+            self._stderr_file.close()
+            self._stderr_file = None
+        self.log = self.read_log()
+        self.process = None
+        if self.returncode != 0 or sanitizer_report(self.log):
+            sys.stderr.write("\n--- incident-ledger (%s) exited %s; its stderr:\n%s\n---\n"
+                             % (self.data_dir, self.returncode, self.log[-20000:]))
+        return self.returncode
+
+    def restart(self):
+        """Stops (SIGTERM) and starts again on the same data folder; returns the exit code of the stop."""
+        code = self.stop()
+        self.start()
+        return code
+
+    def close(self):
+        if self._closed:
+            return
+        try:
+            self.stop()
+        finally:
+            self._closed = True
+            self._owned_dir.cleanup()
+
+    def read_log(self):
+        try:
+            with open(self.stderr_path, "rb") as handle:
+                return handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None and self.process is not None:
+            sys.stderr.write("\n--- incident-ledger stderr so far:\n%s\n---\n" % self.read_log()[-20000:])
+        self.close()
+        return False
+
+    # -- HTTP --------------------------------------------------------------
+
+    def connection(self, timeout=REQUEST_TIMEOUT_SECONDS):
+        """A new persistent (keep-alive) connection to the service."""
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=REQUEST_TIMEOUT_SECONDS):
+        """One request on a fresh connection: returns Response, which unpacks as (status, headers, data)."""
+        connection = self.connection(timeout)
+        try:
+            return send(connection, method, path, body, headers)
+        finally:
+            connection.close()
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def submit(self, fields, form=False, headers=None):
+        """POST /api/v1/submissions with `fields` as JSON (default) or as a form."""
+        headers = dict(headers or {})
+        if form:
+            headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            return self.request("POST", "/api/v1/submissions", form_encode(fields), headers)
+        return self.request("POST", "/api/v1/submissions", fields, headers)
+
+    def head_seq(self):
+        status, _, data = self.get("/healthz")
+        if status != 200:
+            raise AssertionError("/healthz answered %d: %r" % (status, data))
+        return data["head_seq"]
+
+    def events(self, after=0, limit=None):
+        path = "/api/v1/events?after=%d" % after
+        if limit is not None:
+            path += "&limit=%d" % limit
+        status, _, data = self.get(path)
+        if status != 200:
+            raise AssertionError("GET %s answered %d: %r" % (path, status, data))
+        return data
+
+    def all_events(self, page=1000):
+        """The whole log, paging with after/limit until next_after is null."""
+        events = []
+        after = 0
+        while True:
+            data = self.events(after, page)
+            events.extend(data["events"])
+            if data["next_after"] is None:
+                return events
+            if data["next_after"] != events[-1]["seq"]:
+                raise AssertionError("next_after %r is not the last seq of the page (%r)"
+                                     % (data["next_after"], events[-1]["seq"]))
+            after = data["next_after"]
+
+
+def sanitizer_report(log):
+    return "AddressSanitizer" in log or "runtime error:" in log or "LeakSanitizer" in log
+
+
+# -- the stored record, read without the service's help ----------------------
+
+def _varint(data, position):
+    result = 0
+    shift = 0
+    while True:
+        if position >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, position
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def decode_protobuf(data):
+    """Minimal protobuf wire-format reader: {field number: [values]}; length-delimited values as bytes."""
+    fields = {}
+    position = 0
+    while position < len(data):
+        key, position = _varint(data, position)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            value, position = _varint(data, position)
+        elif wire_type == 2:
+            length, position = _varint(data, position)
+            if position + length > len(data):
+                raise ValueError("truncated length-delimited field %d" % number)
+            value = data[position:position + length]
+            position += length
+        elif wire_type == 1:
+            value = data[position:position + 8]
+            position += 8
+        elif wire_type == 5:
+            value = data[position:position + 4]
+            position += 4
+        else:
+            raise ValueError("unsupported wire type %d" % wire_type)
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+def decode_record(record):
+    """The envelope fields of a stored Event record (proto/event.proto)."""
+    fields = decode_protobuf(record)
+
+    def scalar(number, default):
+        values = fields.get(number)
+        return values[-1] if values else default
+
+    return {
+        "seq": scalar(1, 0),
+        "recorded_at_micros": scalar(2, 0),
+        "submission_id": scalar(3, b"").decode("utf-8"),
+        "actor": scalar(4, b"").decode("utf-8"),
+        "ticket": scalar(5, b"").decode("utf-8"),
+        "type": EVENT_TYPES.get(scalar(6, 0), "UNKNOWN"),
+        "version": scalar(7, 0),
+        "request_digest": scalar(8, b"").hex(),
+        "incident": scalar(10, None),
+    }
+
+
+def rfc3339_micros(text):
+    """Unix microseconds of an RFC 3339 time with an offset."""
+    parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("no offset in %r" % text)
+    delta = parsed - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def verify_chain(events, first_seq=1, prev_hash=ZERO_HASH):
+    """Checks, without trusting the service, that `events` are seq first_seq.. with no gap,
+    that hash == SHA-256(prev_hash || base64decode(record)), that each prev_hash is the
+    previous event's hash (event 1's is 64 zeros), and that the envelope shown as JSON is
+    the one inside the hashed record. Raises AssertionError naming the first bad seq."""
+    expected_prev = prev_hash
+    for index, event in enumerate(events):
+        seq = first_seq + index
+        if event.get("seq") != seq:
+            raise AssertionError("event #%d has seq %r, expected %d (gap or reorder)" % (index, event.get("seq"), seq))
+        if event["prev_hash"] != expected_prev:
+            raise AssertionError("seq %d: prev_hash %s is not the previous hash %s"
+                                 % (seq, event["prev_hash"], expected_prev))
+        record = base64.b64decode(event["record"], validate=True)
+        computed = hashlib.sha256(bytes.fromhex(event["prev_hash"]) + record).hexdigest()
+        if computed != event["hash"]:
+            raise AssertionError("seq %d: hash %s but SHA-256(prev_hash || record) is %s"
+                                 % (seq, event["hash"], computed))
+        envelope = decode_record(record)
+        for name in ("seq", "submission_id", "actor", "ticket", "type", "version", "request_digest"):
+            if envelope[name] != event[name]:
+                raise AssertionError("seq %d: JSON %s %r differs from the hashed record's %r"
+                                     % (seq, name, event[name], envelope[name]))
+        if envelope["recorded_at_micros"] != rfc3339_micros(event["recorded_at"]):
+            raise AssertionError("seq %d: recorded_at %r differs from the record's %d"
+                                 % (seq, event["recorded_at"], envelope["recorded_at_micros"]))
+        expected_prev = computed
+    return expected_prev
+
+
+# -- test case base --------------------------------------------------------------
+
+class ServiceTestCase(unittest.TestCase):
+    """Starts services that are always stopped, and prints their stderr when a test fails."""
+
+    maxDiff = None
+
+    def start_service(self, **options):
+        service = Service(**options)
+        # Registered first so that it runs last: after close() has kept the log.
+        self.addCleanup(self._check_clean_exit, service)
+        self.addCleanup(service.close)
+        service.start()
+        self._services.append(service)
+        return service
+
+    def _check_clean_exit(self, service):
+        if sanitizer_report(service.log):
+            self.fail("the service reported a sanitizer error:\n" + service.log[-20000:])
+
+    def run(self, result=None):
+        self._services = []
+        if result is None:
+            return super().run(result)
+        before = len(result.failures) + len(result.errors)
+        outcome = super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            for service in self._services:
+                log = service.log or service.read_log()
+                sys.stderr.write("\n--- stderr of incident-ledger on %s (exit %s):\n%s\n---\n"
+                                 % (service.data_dir, service.returncode, log[-20000:]))
+        return outcome
+
+    # -- assertions shared by the test files ---------------------------------
+
+    def assertStatus(self, response, status, what=""):
+        self.assertEqual(response.status, status, "%s: expected HTTP %d, got %r" % (what, status, response))
+
+    def assertError(self, response, status, code, field, what=""):
+        """Status, the JSON shape {"error":{"code","message","field"}}, the code and the field."""
+        label = what or "request"
+        self.assertEqual(response.status, status, "%s: expected HTTP %d, got %r" % (label, status, response))
+        self.assertIsNone(response.json_error, "%s: the error body is not valid UTF-8 JSON (%s): %r"
+                          % (label, response.json_error, response.raw))
+        self.assertEqual(response.content_type, "application/json", label)
+        data = response.data
+        self.assertIsInstance(data, dict, label)
+        self.assertEqual(set(data), {"error"}, "%s: %r" % (label, data))
+        error = data["error"]
+        self.assertIsInstance(error, dict, label)
+        self.assertEqual(set(error), {"code", "message", "field"}, "%s: %r" % (label, data))
+        for key in ("code", "message", "field"):
+            self.assertIsInstance(error[key], str, "%s: %r" % (label, data))
+        self.assertTrue(error["message"], "%s: empty message" % label)
+        self.assertEqual(error["code"], code, "%s: %r" % (label, data))
+        if isinstance(field, (tuple, set, frozenset)):
+            self.assertIn(error["field"], field, "%s: %r" % (label, data))
+        else:
+            self.assertEqual(error["field"], field, "%s: %r" % (label, data))
+        return error

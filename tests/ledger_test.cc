@@ -1,0 +1,272 @@
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include "ledger/keys.h"
+#include "ledger/ledger.h"
+#include "test_util.h"
+
+namespace ledger {
+namespace {
+
+using testing::TempDir;
+
+std::unique_ptr<Ledger> OpenLedger(const std::string& path) {
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = path});
+  EXPECT_TRUE(opened) << (opened ? "" : opened.error().message);
+  return opened ? std::move(*opened) : nullptr;
+}
+
+// A Decide that opens a new stream (ticket) with the given submission id.
+DecideFn NewTicket(std::string submission_id = {}, std::string digest = "d") {
+  return [submission_id, digest](AppendContext& context) -> Result<Decision> {
+    if (!submission_id.empty()) {
+      Result<std::optional<StoredEvent>> found = context.FindSubmission(submission_id);
+      if (!found) return found.error();
+      if (found->has_value()) {
+        if ((*found)->event.request_digest() != digest) return MakeError(ErrorCode::kConflict, "reused", "submission_id");
+        return Decision{.event = {}, .repeat_of_seq = (*found)->seq};
+      }
+    }
+    proto::Event event;
+    event.set_ticket(context.AllocateTicket());
+    event.set_type(proto::INCIDENT_OPENED);
+    event.set_submission_id(submission_id);
+    event.set_request_digest(digest);
+    event.set_version(1);
+    event.mutable_incident()->set_title("t");
+    return Decision{.event = event, .repeat_of_seq = {}};
+  };
+}
+
+DecideFn OnTicket(std::string ticket) {
+  return [ticket](AppendContext&) -> Result<Decision> {
+    proto::Event event;
+    event.set_ticket(ticket);
+    event.set_type(proto::INCIDENT_UPDATED);
+    event.mutable_incident()->set_note("n");
+    return Decision{.event = event, .repeat_of_seq = {}};
+  };
+}
+
+TEST(Ledger, AppendsChainedEventsFromSeqOne) {
+  TempDir dir;
+  auto log = OpenLedger(dir.path());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->head().seq, 0u);
+
+  Result<Appended> first = log->Append(NewTicket());
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->stored.seq, 1u);
+  EXPECT_EQ(first->stored.event.ticket(), "INC-1");
+  EXPECT_EQ(first->stored.prev_hash, Sha256Digest{});
+  EXPECT_EQ(first->stored.hash, Sha256(AsBytes(Sha256Digest{}), first->stored.record));
+  EXPECT_GT(first->stored.event.recorded_at_micros(), 0);
+
+  Result<Appended> second = log->Append(OnTicket("INC-1"));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->stored.seq, 2u);
+  EXPECT_EQ(second->stored.prev_hash, first->stored.hash);
+  EXPECT_GE(second->stored.event.recorded_at_micros(), first->stored.event.recorded_at_micros());
+
+  Result<std::vector<StoredEvent>> all = log->ReadAfter(0, 100);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].record, second->stored.record);
+  EXPECT_EQ(log->head().seq, 2u);
+  EXPECT_EQ(log->head().hash, second->stored.hash);
+
+  Result<std::vector<StoredEvent>> after_one = log->ReadAfter(1, 100);
+  ASSERT_TRUE(after_one);
+  ASSERT_EQ(after_one->size(), 1u);
+  EXPECT_EQ((*after_one)[0].seq, 2u);
+  Result<std::vector<StoredEvent>> limited = log->ReadAfter(0, 1);
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->size(), 1u);
+}
+
+TEST(Ledger, ReadsOneTicketsEvents) {
+  TempDir dir;
+  auto log = OpenLedger(dir.path());
+  ASSERT_TRUE(log->Append(NewTicket()));
+  ASSERT_TRUE(log->Append(NewTicket()));
+  ASSERT_TRUE(log->Append(OnTicket("INC-1")));
+  ASSERT_TRUE(log->Append(OnTicket("INC-2")));
+  ASSERT_TRUE(log->Append(OnTicket("INC-1")));
+  Result<std::vector<StoredEvent>> events = log->ReadTicket("INC-1");
+  ASSERT_TRUE(events);
+  std::vector<uint64_t> seqs;
+  for (const StoredEvent& stored : *events) seqs.push_back(stored.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 3, 5}));
+  Result<std::vector<StoredEvent>> none = log->ReadTicket("INC-99");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(Ledger, FailedDecisionAppendsNothingAndKeepsTheTicketNumber) {
+  TempDir dir;
+  auto log = OpenLedger(dir.path());
+  Result<Appended> refused = log->Append([](AppendContext& context) -> Result<Decision> {
+    (void)context.AllocateTicket();
+    return MakeError(ErrorCode::kInvalidArgument, "no", "title");
+  });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().field, "title");
+  EXPECT_EQ(log->head().seq, 0u);
+  Result<Appended> created = log->Append(NewTicket());
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->stored.event.ticket(), "INC-1");
+}
+
+TEST(Ledger, SurvivesReopenAndContinuesTheSequence) {
+  TempDir dir;
+  Sha256Digest head_hash;
+  {
+    auto log = OpenLedger(dir.path());
+    ASSERT_TRUE(log->Append(NewTicket()));
+    ASSERT_TRUE(log->Append(NewTicket()));
+    head_hash = log->head().hash;
+  }
+  auto log = OpenLedger(dir.path());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->head().seq, 2u);
+  EXPECT_EQ(log->head().hash, head_hash);
+  EXPECT_EQ(log->head().last_ticket_number, 2u);
+  Result<Appended> third = log->Append(NewTicket());
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->stored.seq, 3u);
+  EXPECT_EQ(third->stored.event.ticket(), "INC-3");
+  EXPECT_EQ(third->stored.prev_hash, head_hash);
+}
+
+TEST(Ledger, SubmissionIdRepeatsAnswerTheOriginal) {
+  TempDir dir;
+  auto log = OpenLedger(dir.path());
+  Result<Appended> first = log->Append(NewTicket("sub-1", "digest-a"));
+  ASSERT_TRUE(first);
+  Result<Appended> repeat = log->Append(NewTicket("sub-1", "digest-a"));
+  ASSERT_TRUE(repeat);
+  EXPECT_TRUE(repeat->repeated);
+  EXPECT_EQ(repeat->stored.seq, first->stored.seq);
+  Result<Appended> reuse = log->Append(NewTicket("sub-1", "digest-b"));
+  ASSERT_FALSE(reuse);
+  EXPECT_EQ(reuse.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(log->head().seq, 1u);
+}
+
+TEST(Ledger, ConcurrentAppendsShareSyncsAndStayContiguous) {
+  TempDir dir;
+  auto log = OpenLedger(dir.path());
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = std::to_string(t) + "-" + std::to_string(i);
+        if (!log->Append(NewTicket(id, id))) failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  const uint64_t total = kThreads * kPerThread;
+  EXPECT_EQ(log->head().seq, total);
+  EXPECT_EQ(log->head().last_ticket_number, total);
+  // Group commit: with 16 writers waiting on syncs, batches hold several events.
+  EXPECT_LT(log->stats().batches_committed, total);
+  std::set<std::string> ids;
+  std::set<std::string> tickets;
+  uint64_t expected = 1;
+  Status walked = log->ForEach(0, [&](const StoredEvent& stored) -> Status {
+    EXPECT_EQ(stored.seq, expected++);
+    ids.insert(stored.event.submission_id());
+    tickets.insert(stored.event.ticket());
+    return {};
+  });
+  ASSERT_TRUE(walked) << walked.error().message;
+  EXPECT_EQ(ids.size(), total);
+  EXPECT_EQ(tickets.size(), total);
+}
+
+TEST(Ledger, DetectsATamperedRecord) {
+  TempDir dir;
+  {
+    auto log = OpenLedger(dir.path());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append(NewTicket()));
+  }
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), keys::Event(2), &value).ok());
+    value.back() ^= 0x01;
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), keys::Event(2), value).ok());
+  }
+  auto log = OpenLedger(dir.path());
+  ASSERT_TRUE(log);  // the head (event 3) is intact
+  Result<std::vector<StoredEvent>> read = log->ReadAfter(0, 10);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(read.error().message.find("event 2"), std::string::npos) << read.error().message;
+  Result<StoredEvent> one = log->ReadEvent(1);
+  EXPECT_TRUE(one);
+}
+
+TEST(Ledger, DetectsAGapInTheLog) {
+  TempDir dir;
+  {
+    auto log = OpenLedger(dir.path());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->Append(NewTicket()));
+  }
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), keys::Event(2)).ok());
+  }
+  auto log = OpenLedger(dir.path());
+  Result<std::vector<StoredEvent>> read = log->ReadAfter(0, 10);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code, ErrorCode::kCorruption);
+  EXPECT_NE(read.error().message.find("event 2"), std::string::npos) << read.error().message;
+}
+
+TEST(Ledger, RefusesToOpenWhenTheHeadDoesNotMatch) {
+  TempDir dir;
+  {
+    auto log = OpenLedger(dir.path());
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(log->Append(NewTicket()));
+  }
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), keys::Event(2), &value).ok());
+    value[40] ^= 0x01;  // inside the stored hash
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), keys::Event(2), value).ok());
+  }
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = dir.path()});
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, ErrorCode::kCorruption);
+}
+
+TEST(Ledger, ShutdownRefusesNewAppends) {
+  TempDir dir;
+  auto log = OpenLedger(dir.path());
+  ASSERT_TRUE(log->Append(NewTicket()));
+  log->Shutdown();
+  Result<Appended> late = log->Append(NewTicket());
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(log->head().seq, 1u);
+}
+
+}  // namespace
+}  // namespace ledger

@@ -1,0 +1,196 @@
+#include <gtest/gtest.h>
+
+#include "projections/tickets.h"
+
+namespace ledger::projections {
+namespace {
+
+constexpr int64_t kHour = 3600LL * 1'000'000;
+constexpr int64_t kBase = 1'795'000'000LL * 1'000'000;
+
+proto::Event Make(uint64_t seq, const std::string& ticket, proto::EventType type, uint32_t version, int64_t recorded) {
+  proto::Event event;
+  event.set_seq(seq);
+  event.set_ticket(ticket);
+  event.set_type(type);
+  event.set_version(version);
+  event.set_recorded_at_micros(recorded);
+  event.mutable_incident();
+  return event;
+}
+
+void SetTime(proto::Timestamp* timestamp, int64_t micros, int32_t offset = 0) {
+  timestamp->set_unix_micros(micros);
+  timestamp->set_offset_minutes(offset);
+}
+
+proto::Event Open(uint64_t seq, const std::string& ticket, int64_t recorded, std::optional<int64_t> started = {}) {
+  proto::Event event = Make(seq, ticket, proto::INCIDENT_OPENED, 1, recorded);
+  auto* payload = event.mutable_incident();
+  payload->set_title("Title " + ticket);
+  payload->mutable_systems()->add_names("mail");
+  payload->set_engineer("Ana");
+  if (started) SetTime(payload->mutable_started_at(), *started, 60);
+  return event;
+}
+
+TEST(TicketFold, OpenDefaultsToRecordedTime) {
+  TicketStore store;
+  store.Apply(Open(1, "INC-1", kBase));
+  const TicketState* state = store.Find("INC-1");
+  ASSERT_NE(state, nullptr);
+  EXPECT_EQ(state->status, TicketStatus::kOpen);
+  ASSERT_EQ(state->periods.size(), 1u);
+  EXPECT_EQ(state->periods[0].start.unix_micros, kBase);
+  EXPECT_FALSE(state->periods[0].end);
+  EXPECT_EQ(state->version, 1u);
+  EXPECT_EQ(state->opened_seq, 1u);
+  EXPECT_EQ(state->severity, proto::MINOR);
+}
+
+TEST(TicketFold, CloseReopenAndCorrectAfterClose) {
+  TicketStore store;
+  store.Apply(Open(1, "INC-1", kBase, kBase - kHour));
+  proto::Event close = Make(2, "INC-1", proto::INCIDENT_CLOSED, 2, kBase + kHour);
+  store.Apply(close);
+  const TicketState* state = store.Find("INC-1");
+  EXPECT_EQ(state->status, TicketStatus::kClosed);
+  ASSERT_TRUE(state->periods[0].end);
+  EXPECT_EQ(state->periods[0].end->unix_micros, kBase + kHour);
+  EXPECT_EQ(state->periods[0].start.offset_minutes, 60);
+
+  proto::Event reopen = Make(3, "INC-1", proto::INCIDENT_REOPENED, 3, kBase + 2 * kHour);
+  store.Apply(reopen);
+  EXPECT_EQ(state->status, TicketStatus::kOpen);
+  ASSERT_EQ(state->periods.size(), 2u);
+  EXPECT_EQ(state->periods[1].start.unix_micros, kBase + 2 * kHour);
+
+  proto::Event close_again = Make(4, "INC-1", proto::INCIDENT_CLOSED, 4, kBase + 3 * kHour);
+  SetTime(close_again.mutable_incident()->mutable_ended_at(), kBase + 150 * kHour / 60);
+  store.Apply(close_again);
+  EXPECT_EQ(state->periods[1].end->unix_micros, kBase + 150 * kHour / 60);
+
+  // A correction after close changes only the latest period.
+  proto::Event correct = Make(5, "INC-1", proto::INCIDENT_UPDATED, 5, kBase + 4 * kHour);
+  SetTime(correct.mutable_incident()->mutable_ended_at(), kBase + 160 * kHour / 60);
+  SetTime(correct.mutable_incident()->mutable_started_at(), kBase + 125 * kHour / 60);
+  correct.mutable_incident()->set_severity(proto::CRITICAL);
+  store.Apply(correct);
+  EXPECT_EQ(state->periods[0].end->unix_micros, kBase + kHour);
+  EXPECT_EQ(state->periods[1].start.unix_micros, kBase + 125 * kHour / 60);
+  EXPECT_EQ(state->periods[1].end->unix_micros, kBase + 160 * kHour / 60);
+  EXPECT_EQ(state->severity, proto::CRITICAL);
+  EXPECT_EQ(state->status, TicketStatus::kClosed);
+  EXPECT_EQ(state->version, 5u);
+  EXPECT_EQ(state->last_seq, 5u);
+}
+
+TEST(TicketFold, UpdateChangesOnlyGivenFields) {
+  TicketStore store;
+  store.Apply(Open(1, "INC-1", kBase));
+  proto::Event update = Make(2, "INC-1", proto::INCIDENT_UPDATED, 2, kBase + kHour);
+  update.mutable_incident()->mutable_systems()->add_names("vpn");
+  update.mutable_incident()->set_note("working on it");
+  store.Apply(update);
+  const TicketState* state = store.Find("INC-1");
+  EXPECT_EQ(state->title, "Title INC-1");
+  EXPECT_EQ(state->systems, std::vector<std::string>{"vpn"});
+  EXPECT_EQ(state->last_note, "working on it");
+  EXPECT_EQ(state->engineer, "Ana");
+  // An end on an open incident is not a close.
+  proto::Event stray_end = Make(3, "INC-1", proto::INCIDENT_UPDATED, 3, kBase + kHour);
+  SetTime(stray_end.mutable_incident()->mutable_ended_at(), kBase + kHour);
+  store.Apply(stray_end);
+  EXPECT_FALSE(state->periods[0].end);
+}
+
+TEST(TicketFold, RebuildEqualsIncremental) {
+  std::vector<proto::Event> events = {Open(1, "INC-1", kBase), Open(2, "INC-2", kBase + 1),
+                                      Make(3, "INC-1", proto::INCIDENT_CLOSED, 2, kBase + kHour)};
+  TicketStore incremental;
+  for (const proto::Event& event : events) incremental.Apply(event);
+  TicketStore rebuilt;
+  for (const proto::Event& event : events) rebuilt.Apply(event);
+  ASSERT_EQ(incremental.size(), rebuilt.size());
+  for (const auto& [number, state] : incremental.all()) {
+    const TicketState* other = rebuilt.Find(state.ticket);
+    ASSERT_NE(other, nullptr);
+    EXPECT_EQ(other->version, state.version);
+    EXPECT_EQ(other->periods.size(), state.periods.size());
+  }
+}
+
+TEST(Timeline, OverlapFiltersAndPages) {
+  TicketStore store;
+  // INC-1: [base-48h, base-47h) closed; INC-2: from base-1h, ongoing;
+  // INC-3: [base-30h, base-29h) on "dns"; INC-4: [base+1h, ...) starts after the window.
+  store.Apply(Open(1, "INC-1", kBase, kBase - 48 * kHour));
+  proto::Event close1 = Make(2, "INC-1", proto::INCIDENT_CLOSED, 2, kBase);
+  SetTime(close1.mutable_incident()->mutable_ended_at(), kBase - 47 * kHour);
+  store.Apply(close1);
+  store.Apply(Open(3, "INC-2", kBase, kBase - kHour));
+  proto::Event open3 = Open(4, "INC-3", kBase, kBase - 30 * kHour);
+  open3.mutable_incident()->mutable_systems()->set_names(0, "dns");
+  open3.mutable_incident()->set_description("Resolver timeouts");
+  store.Apply(open3);
+  proto::Event close3 = Make(5, "INC-3", proto::INCIDENT_CLOSED, 2, kBase);
+  SetTime(close3.mutable_incident()->mutable_ended_at(), kBase - 29 * kHour);
+  store.Apply(close3);
+  store.Apply(Open(6, "INC-4", kBase, kBase + kHour));
+
+  const auto tickets = [](const TimelinePage& page) {
+    std::vector<std::string> names;
+    for (const TicketState* state : page.incidents) names.push_back(state->ticket);
+    return names;
+  };
+  TimelineQuery window{.from_micros = kBase - 36 * kHour, .to_micros = kBase};
+  EXPECT_EQ(tickets(store.Query(window)), (std::vector<std::string>{"INC-3", "INC-2"}));
+
+  TimelineQuery everything{.from_micros = kBase - 100 * kHour, .to_micros = kBase + 100 * kHour};
+  EXPECT_EQ(tickets(store.Query(everything)), (std::vector<std::string>{"INC-4", "INC-3", "INC-2", "INC-1"}));
+
+  TimelineQuery closed = everything;
+  closed.status = TicketStatus::kClosed;
+  EXPECT_EQ(tickets(store.Query(closed)), (std::vector<std::string>{"INC-3", "INC-1"}));
+  TimelineQuery dns = everything;
+  dns.system = "dns";
+  EXPECT_EQ(tickets(store.Query(dns)), (std::vector<std::string>{"INC-3"}));
+  TimelineQuery text = everything;
+  text.text = "RESOLVER";
+  EXPECT_EQ(tickets(store.Query(text)), (std::vector<std::string>{"INC-3"}));
+
+  TimelineQuery paged = everything;
+  paged.limit = 3;
+  TimelinePage first = store.Query(paged);
+  EXPECT_EQ(tickets(first), (std::vector<std::string>{"INC-4", "INC-3", "INC-2"}));
+  ASSERT_EQ(first.next_before_ticket_number, 2u);
+  paged.before_ticket_number = first.next_before_ticket_number;
+  TimelinePage second = store.Query(paged);
+  EXPECT_EQ(tickets(second), (std::vector<std::string>{"INC-1"}));
+  EXPECT_EQ(second.next_before_ticket_number, 0u);
+}
+
+TEST(Timeline, PeriodOverlapEdges) {
+  const Period closed{Instant{10, 0}, Instant{20, 0}};
+  EXPECT_TRUE(PeriodOverlaps(closed, 0, 11));
+  EXPECT_FALSE(PeriodOverlaps(closed, 0, 10));   // [from, to) ends where it starts
+  EXPECT_FALSE(PeriodOverlaps(closed, 20, 30));  // ends exactly at from
+  EXPECT_TRUE(PeriodOverlaps(closed, 19, 30));
+  const Period ongoing{Instant{10, 0}, std::nullopt};
+  EXPECT_TRUE(PeriodOverlaps(ongoing, 1000, 2000));
+  const Period instant{Instant{10, 0}, Instant{10, 0}};
+  EXPECT_TRUE(PeriodOverlaps(instant, 10, 11));
+  EXPECT_FALSE(PeriodOverlaps(instant, 11, 12));
+}
+
+TEST(Tickets, ParseTicketNumber) {
+  EXPECT_EQ(ParseTicketNumber("INC-42"), 42u);
+  EXPECT_FALSE(ParseTicketNumber("INC-042"));
+  EXPECT_FALSE(ParseTicketNumber("INC-"));
+  EXPECT_FALSE(ParseTicketNumber("inc-4"));
+  EXPECT_FALSE(ParseTicketNumber("INC-4x"));
+  EXPECT_FALSE(ParseTicketNumber("INC-99999999999999999999"));
+}
+
+}  // namespace
+}  // namespace ledger::projections
