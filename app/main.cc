@@ -1,6 +1,10 @@
 // incident-ledger: the service binary and its subcommands.
 //
-//   incident-ledger serve --data DIR [--listen HOST:PORT] [--threads N]
+//   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N]
+//   incident-ledger verify --data DIR
+//   incident-ledger export --data DIR > log.ndjson
+//   incident-ledger import --data NEWDIR < log.ndjson
+//   incident-ledger backup --data DIR --to DEST
 //
 // Every subcommand takes --data DIR, the folder of the ledger's RocksDB
 // database (created if missing).
@@ -12,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "app/audit_commands.h"
 #include "http/api.h"
 #include "http/server.h"
 #include "ingest/processor.h"
@@ -30,6 +35,12 @@ void PrintUsage(std::FILE* out) {
                "  serve   run the HTTP service\n"
                "          --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
                "          --threads N         HTTP worker threads (default 2)\n"
+               "  verify  walk the whole hash chain and report the head or the first bad seq\n"
+               "          (works while the service runs: it opens the ledger read-only)\n"
+               "  export  write every event as NDJSON to stdout (the lines of GET /api/v1/events)\n"
+               "  import  read an export from stdin into a new, empty --data folder, checking the chain\n"
+               "  backup  write a consistent, verified RocksDB checkpoint of the ledger to --to DEST\n"
+               "          (while the service runs, it asks the service to make it)\n"
                "  help    print this text\n");
 }
 
@@ -50,6 +61,10 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   arguments.command = argv[1];
   static const std::map<std::string, std::vector<std::string>> kOptions = {
       {"serve", {"--data", "--listen", "--threads"}},
+      {"verify", {"--data"}},
+      {"export", {"--data"}},
+      {"import", {"--data"}},
+      {"backup", {"--data", "--to"}},
   };
   const auto known = kOptions.find(arguments.command);
   if (known == kOptions.end()) return ledger::InvalidArgument("", "unknown command '" + arguments.command + "'");
@@ -113,8 +128,15 @@ int Serve(const Arguments& arguments) {
   if (!opened) return Fail(opened.error().message);
   std::unique_ptr<ledger::Ledger> log = std::move(*opened);
 
+  // Every start folds the whole log, which checks every record's hash and
+  // link: a ledger that fails verification is refused, never served.
   ledger::projections::ReadModel read_model;
   if (ledger::Status rebuilt = read_model.Rebuild(*log); !rebuilt) {
+    if (rebuilt.error().code == ledger::ErrorCode::kCorruption) {
+      return Fail("the ledger fails verification (" + rebuilt.error().message +
+                  "); refusing to serve it. `incident-ledger verify --data DIR` names the first bad event; "
+                  "restore from a backup or an export");
+    }
     return Fail("cannot build the read model: " + rebuilt.error().message);
   }
   ledger::Result<std::unique_ptr<ledger::ingest::CommandProcessor>> processor =
@@ -131,6 +153,8 @@ int Serve(const Arguments& arguments) {
       ledger::http::Server::Start(*server_options, &api, &metrics);
   if (!server) return Fail(server.error().message);
 
+  const std::string url_file = ledger::app::ServiceUrlFile(arguments.options.at("--data"));
+  ledger::app::WriteServiceUrl(url_file, (*server)->url());
   std::printf("listening on %s\n", (*server)->url().c_str());
   std::fflush(stdout);
   std::fprintf(stderr, "incident-ledger: serving %s from %s (head seq %llu)\n", (*server)->url().c_str(),
@@ -140,6 +164,7 @@ int Serve(const Arguments& arguments) {
   // answer may be lost, an acknowledged event never is.
   log->Shutdown();
   server->reset();
+  std::remove(url_file.c_str());
   std::fprintf(stderr, "incident-ledger: stopped at head seq %llu\n", static_cast<unsigned long long>(log->head().seq));
   return 0;
 }
@@ -157,5 +182,12 @@ int main(int argc, char** argv) {
     return Fail(arguments.error().message);
   }
   if (arguments->command == "serve") return Serve(*arguments);
+  if (arguments->command == "verify") return ledger::app::Verify(arguments->options.at("--data"));
+  if (arguments->command == "export") return ledger::app::Export(arguments->options.at("--data"));
+  if (arguments->command == "import") return ledger::app::Import(arguments->options.at("--data"));
+  if (arguments->command == "backup") {
+    if (!arguments->options.contains("--to")) return Fail("--to DEST is required");
+    return ledger::app::Backup(arguments->options.at("--data"), arguments->options.at("--to"));
+  }
   return Fail("unknown command");
 }

@@ -42,6 +42,60 @@ std::string Base64Encode(std::string_view bytes) {
   return text;
 }
 
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  const auto value_of = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string bytes;
+  bytes.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    const int padding = (text[i + 3] == '=') + (text[i + 2] == '=');
+    if (padding > 0 && !last) return std::nullopt;
+    if (text[i + 2] == '=' && text[i + 3] != '=') return std::nullopt;
+    uint32_t group = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      int value = 0;
+      if (k >= static_cast<size_t>(4 - padding)) {
+        value = 0;
+      } else {
+        value = value_of(text[i + k]);
+        if (value < 0) return std::nullopt;
+      }
+      group = (group << 6) | static_cast<uint32_t>(value);
+    }
+    bytes.push_back(static_cast<char>((group >> 16) & 0xff));
+    if (padding < 2) bytes.push_back(static_cast<char>((group >> 8) & 0xff));
+    if (padding < 1) bytes.push_back(static_cast<char>(group & 0xff));
+  }
+  return bytes;
+}
+
+std::optional<std::string> HexDecode(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  const auto value_of = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string bytes;
+  bytes.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    const int high = value_of(text[i]);
+    const int low = value_of(text[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes.push_back(static_cast<char>(high * 16 + low));
+  }
+  return bytes;
+}
+
 void AppendBigEndian64(std::string* out, uint64_t value) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((value >> shift) & 0xff));
 }

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,11 @@ inline std::string_view AsBytes(const Sha256Digest& digest) {
 
 // Standard base64 with padding (RFC 4648 section 4).
 std::string Base64Encode(std::string_view bytes);
+// Strict inverse of Base64Encode: padding required, no whitespace; nullopt
+// for anything else.
+std::optional<std::string> Base64Decode(std::string_view text);
+// Lower- or upper-case hex; nullopt for odd lengths or other characters.
+std::optional<std::string> HexDecode(std::string_view text);
 
 // Big-endian fixed 8 bytes, so that bytewise key order is numeric order.
 void AppendBigEndian64(std::string* out, uint64_t value);

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <filesystem>
 #include <set>
+
+#include <simdjson.h>
 
 #include "common/json_writer.h"
 #include "common/time.h"
@@ -157,6 +160,33 @@ std::string MediaType(std::string_view content_type) {
   while (!media.empty() && media.back() == ' ') media.pop_back();
   std::transform(media.begin(), media.end(), media.begin(), [](unsigned char c) { return std::tolower(c); });
   return media;
+}
+
+// {"to": "/absolute/path"}: the folder must not exist yet; its parent must.
+Result<std::string> ParseBackupRequest(std::string_view body) {
+  constexpr size_t kPathBytesMax = 4096;
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(body);
+  simdjson::dom::element root;
+  if (parser.parse(padded).get(root) != simdjson::SUCCESS) return InvalidArgument("", "the body is not valid JSON");
+  simdjson::dom::object object;
+  if (root.get_object().get(object) != simdjson::SUCCESS) return InvalidArgument("", "the JSON body must be an object");
+  std::string destination;
+  for (const auto [key, value] : object) {
+    if (key != "to") return InvalidArgument(std::string(key), "unknown field; a backup takes only \"to\"");
+    std::string_view text;
+    if (value.get_string().get(text) != simdjson::SUCCESS) return InvalidArgument("to", "to must be a string");
+    destination = std::string(text);
+  }
+  if (destination.empty()) return InvalidArgument("to", "to is required: an absolute path for the new backup folder");
+  if (destination.size() > kPathBytesMax || destination.front() != '/' || destination.find('\0') != std::string::npos) {
+    return InvalidArgument("to", "to must be an absolute path");
+  }
+  std::error_code error;
+  if (std::filesystem::exists(destination, error)) return InvalidArgument("to", "to must not exist yet: " + destination);
+  const std::filesystem::path parent = std::filesystem::path(destination).parent_path();
+  if (!std::filesystem::is_directory(parent, error)) return InvalidArgument("to", "the folder above to must exist");
+  return destination;
 }
 
 class Handlers {
@@ -363,6 +393,34 @@ class Handlers {
     return Json(200, json.Take());
   }
 
+  HttpResponse Verify(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {});
+    if (!query) return Api::ErrorResponse(query.error());
+    Result<VerifyReport> report = deps_.ledger->Verify();
+    if (!report) return Api::ErrorResponse(report.error());
+    return Json(200, VerifyReportJson(*report));
+  }
+
+  // POST {"to": "/absolute/new/folder"}: a RocksDB checkpoint of the live
+  // ledger, then a verification of the copy.
+  HttpResponse Backup(const HttpRequest& request) {
+    if (MediaType(request.content_type) != "application/json") {
+      HttpResponse response = Api::ErrorResponse(InvalidArgument("Content-Type", "Content-Type must be application/json"));
+      response.status = 415;
+      return response;
+    }
+    Result<std::string> destination = ParseBackupRequest(request.body);
+    if (!destination) return Api::ErrorResponse(destination.error());
+    if (Status made = deps_.ledger->Checkpoint(*destination); !made) return Api::ErrorResponse(made.error());
+    Result<std::unique_ptr<Ledger>> copy = Ledger::Open(LedgerOptions{.path = *destination, .read_only = true});
+    if (!copy) return Api::ErrorResponse(copy.error());
+    Result<VerifyReport> report = (*copy)->Verify();
+    if (!report) return Api::ErrorResponse(report.error());
+    JsonWriter json;
+    json.BeginObject().Key("path").String(*destination).Key("verify").Raw(VerifyReportJson(*report)).EndObject();
+    return Json(report->ok ? 201 : 500, json.Take());
+  }
+
   HttpResponse Health() {
     JsonWriter json;
     json.BeginObject().Key("status").String("ok").Key("head_seq").Uint(deps_.ledger->head().seq).EndObject();
@@ -447,6 +505,16 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
     route = "events";
     if (!is_get) return finish(MethodNotAllowed("GET"));
     return finish(handlers.Events(request, query));
+  }
+  if (path == "/api/v1/verify") {
+    route = "verify";
+    if (!is_get) return finish(MethodNotAllowed("GET"));
+    return finish(handlers.Verify(query));
+  }
+  if (path == "/api/v1/backup") {
+    route = "backup";
+    if (request.method != "POST") return finish(MethodNotAllowed("POST"));
+    return finish(handlers.Backup(request));
   }
   if (path == "/healthz") {
     route = "healthz";

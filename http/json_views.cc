@@ -117,6 +117,21 @@ void WriteTicket(JsonWriter* json, const projections::TicketState& state) {
   json->EndObject();
 }
 
+std::string VerifyReportJson(const VerifyReport& report) {
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("ok").Bool(report.ok);
+  json.Key("events").Uint(report.events_checked);
+  json.Key("head_seq").Uint(report.head_seq);
+  json.Key("head_hash").String(HexEncode(report.head_hash));
+  if (!report.ok) {
+    json.Key("bad_seq").Uint(report.bad_seq);
+    json.Key("problem").String(report.problem);
+  }
+  json.EndObject();
+  return json.Take();
+}
+
 std::string ErrorJson(const Error& error) {
   JsonWriter json;
   json.BeginObject().Key("error").BeginObject();

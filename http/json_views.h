@@ -21,6 +21,9 @@ std::string EventJson(const StoredEvent& stored);
 //  "opened_at","updated_at","periods":[{"started_at","ended_at"}]}
 void WriteTicket(JsonWriter* json, const projections::TicketState& state);
 
+// {"ok","events","head_seq","head_hash"} plus "bad_seq","problem" when not ok.
+std::string VerifyReportJson(const VerifyReport& report);
+
 // {"error":{"code","message","field"}}
 std::string ErrorJson(const Error& error);
 

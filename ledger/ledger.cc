@@ -10,6 +10,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include "common/time.h"
@@ -75,10 +76,21 @@ class Ledger::Impl {
     db_options.create_if_missing = true;
     db_options.paranoid_checks = true;
     rocksdb::DB* raw = nullptr;
-    const rocksdb::Status opened = rocksdb::DB::Open(db_options, options_.path, &raw);
+    rocksdb::Status opened;
+    if (options_.read_only) {
+      db_options.create_if_missing = false;
+      opened = rocksdb::DB::OpenForReadOnly(db_options, options_.path, &raw);
+    } else {
+      opened = rocksdb::DB::Open(db_options, options_.path, &raw);
+    }
     if (!opened.ok()) return IoError(opened, "cannot open ledger at " + options_.path);
     db_.reset(raw);
     if (Status loaded = LoadHead(); !loaded) return loaded;
+    if (options_.read_only) {
+      std::lock_guard lock(queue_mutex_);
+      stopping_ = true;  // refuse appends
+      return {};
+    }
     writer_ = std::thread([this] { WriterLoop(); });
     return {};
   }
@@ -181,6 +193,121 @@ class Ledger::Impl {
     return head_;
   }
 
+  Result<VerifyReport> Verify() const {
+    VerifyReport report;
+    const Head at_start = head();
+    report.head_seq = at_start.seq;
+    report.head_hash = at_start.hash;
+    const auto fail = [&report](uint64_t seq, std::string problem) {
+      report.ok = false;
+      report.bad_seq = seq;
+      report.problem = std::move(problem);
+      return report;
+    };
+    // Bounded by the head seen at the start, so appends made meanwhile by a
+    // running service are not mistaken for events beyond the head.
+    const std::string upper = keys::Event(at_start.seq + 1);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper_slice;
+    read_options.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_options));
+    Sha256Digest previous_hash{};
+    uint64_t expected_seq = 1;
+    for (iterator->Seek(keys::Event(1)); iterator->Valid(); iterator->Next()) {
+      const rocksdb::Slice key = iterator->key();
+      if (key.size() != 9 || key[0] != keys::kEventPrefix) return fail(expected_seq, "malformed event key");
+      const uint64_t seq = keys::EventSeq(std::string_view(key.data(), key.size()));
+      if (seq != expected_seq) return fail(expected_seq, "missing: the log jumps to seq " + std::to_string(seq));
+      Result<StoredEvent> stored =
+          DecodeStoredEvent(seq, std::string_view(iterator->value().data(), iterator->value().size()));
+      if (!stored) {
+        std::string problem = stored.error().message;
+        const std::string prefix = "event " + std::to_string(seq) + ": ";
+        if (problem.starts_with(prefix)) problem = problem.substr(prefix.size());
+        return fail(seq, problem);
+      }
+      if (stored->prev_hash != previous_hash) return fail(seq, "prev_hash does not match the previous event's hash");
+      previous_hash = stored->hash;
+      report.events_checked += 1;
+      ++expected_seq;
+    }
+    if (!iterator->status().ok()) return IoError(iterator->status(), "reading the log");
+    if (expected_seq != at_start.seq + 1) {
+      return fail(expected_seq, "missing: the log ends before the head record's seq " + std::to_string(at_start.seq));
+    }
+    if (at_start.seq > 0 && previous_hash != at_start.hash) {
+      return fail(at_start.seq, "hash differs from the head record");
+    }
+    return report;
+  }
+
+  Status Checkpoint(const std::string& destination) const {
+    rocksdb::Checkpoint* raw = nullptr;
+    rocksdb::Status status = rocksdb::Checkpoint::Create(db_.get(), &raw);
+    if (!status.ok()) return IoError(status, "cannot start a checkpoint");
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    status = checkpoint->CreateCheckpoint(destination);
+    if (!status.ok()) return IoError(status, "cannot write a checkpoint to " + destination);
+    return {};
+  }
+
+  Status ImportVerbatim(const std::vector<ImportedEvent>& events) {
+    Head next = head();
+    rocksdb::WriteBatch batch;
+    std::map<std::string, uint64_t> batch_submissions;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const ImportedEvent& imported = events[i];
+      const uint64_t seq = next.seq + 1;
+      const auto refuse = [seq](std::string why) {
+        return MakeError(ErrorCode::kInvalidArgument, "event " + std::to_string(seq) + ": " + why);
+      };
+      if (imported.prev_hash != next.hash) return refuse("prev_hash does not continue the chain");
+      std::string value;
+      value.append(AsBytes(imported.prev_hash));
+      value.append(AsBytes(imported.hash));
+      value.append(imported.record);
+      Result<StoredEvent> stored = DecodeStoredEvent(seq, value);
+      if (!stored) return refuse(stored.error().message);
+      const proto::Event& event = stored->event;
+      if (event.ticket().size() > keys::kTicketBytesMax) return refuse("ticket name too long");
+      batch.Put(keys::Event(seq), value);
+      if (!event.ticket().empty()) batch.Put(keys::TicketEvent(event.ticket(), seq), "");
+      if (!event.submission_id().empty()) {
+        Result<std::optional<StoredEvent>> existing = FindSubmissionInLog(event.submission_id());
+        if (!existing) return existing.error();
+        if (existing->has_value() || batch_submissions.contains(event.submission_id())) {
+          return refuse("submission_id is used twice");
+        }
+        batch_submissions[event.submission_id()] = seq;
+        std::string seq_bytes;
+        AppendBigEndian64(&seq_bytes, seq);
+        batch.Put(keys::Submission(event.submission_id()), seq_bytes);
+      }
+      if (event.ticket().starts_with(kTicketNamePrefix)) {
+        const std::string digits = event.ticket().substr(kTicketNamePrefix.size());
+        if (!digits.empty() && digits.size() <= 18 &&
+            std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+          next.last_ticket_number = std::max<uint64_t>(next.last_ticket_number, std::stoull(digits));
+        }
+      }
+      next.seq = seq;
+      next.hash = imported.hash;
+    }
+    if (events.empty()) return {};
+    batch.Put(keys::kHeadKey, EncodeHead(next));
+    std::string counter;
+    AppendBigEndian64(&counter, next.last_ticket_number);
+    batch.Put(keys::kTicketCounterKey, counter);
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    const rocksdb::Status written = db_->Write(write_options, &batch);
+    if (!written.ok()) return IoError(written, "the import could not be written");
+    std::lock_guard lock(head_mutex_);
+    head_ = next;
+    return {};
+  }
+
   LedgerStats stats() const {
     std::lock_guard lock(head_mutex_);
     return stats_;
@@ -208,6 +335,7 @@ class Ledger::Impl {
       if (iterator->Valid() && iterator->key().starts_with(std::string(1, keys::kEventPrefix))) {
         return MakeError(ErrorCode::kCorruption, "the ledger holds events but no head record");
       }
+      if (options_.read_only) return {};
       rocksdb::WriteOptions write_options;
       write_options.sync = true;
       status = db_->Put(write_options, keys::kFormatKey, keys::kFormatVersion);
@@ -509,6 +637,9 @@ Status Ledger::ForEach(uint64_t after_seq, size_t limit,
 Result<std::vector<StoredEvent>> Ledger::ReadTicket(std::string_view ticket) const { return impl_->ReadTicket(ticket); }
 Result<StoredEvent> Ledger::ReadEvent(uint64_t seq) const { return impl_->ReadEvent(seq); }
 Head Ledger::head() const { return impl_->head(); }
+Result<VerifyReport> Ledger::Verify() const { return impl_->Verify(); }
+Status Ledger::Checkpoint(const std::string& destination) const { return impl_->Checkpoint(destination); }
+Status Ledger::ImportVerbatim(const std::vector<ImportedEvent>& events) { return impl_->ImportVerbatim(events); }
 LedgerStats Ledger::stats() const { return impl_->stats(); }
 
 }  // namespace ledger

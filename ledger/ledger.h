@@ -41,6 +41,10 @@ struct LedgerOptions {
   std::string path;         // folder of the RocksDB database; created if missing
   bool sync_writes = true;  // false only in benchmarks that measure without fsync
   size_t batch_events_max = 1024;
+  // Opens without taking RocksDB's lock, so that a running service's ledger
+  // can be read (verify, export) by another process; appends then fail with
+  // kUnavailable. Sees the log as it was when opened.
+  bool read_only = false;
 };
 
 struct StoredEvent {
@@ -87,6 +91,24 @@ struct Appended {
 using AppendCallback = std::function<void(Result<Appended>)>;
 using CommitListener = std::function<void(const std::vector<StoredEvent>&)>;
 using BatchFailedListener = std::function<void()>;
+
+// The outcome of walking the whole chain (see Ledger::Verify).
+struct VerifyReport {
+  bool ok = true;
+  uint64_t events_checked = 0;  // events that passed every check
+  uint64_t head_seq = 0;
+  Sha256Digest head_hash{};
+  uint64_t bad_seq = 0;  // when !ok: the first seq that fails
+  std::string problem;   // when !ok: what is wrong with it
+};
+
+// One event of an export, as it is re-imported: the stored bytes and the two
+// hashes, all checked before anything is written.
+struct ImportedEvent {
+  std::string record;
+  Sha256Digest prev_hash{};
+  Sha256Digest hash{};
+};
 
 struct LedgerStats {
   uint64_t events_appended = 0;
@@ -136,6 +158,23 @@ class Ledger {
 
   Head head() const;
   LedgerStats stats() const;
+
+  // Walks every event from seq 1 in constant memory: seq continuity, each
+  // record's hash and link, the head record, nothing beyond the head.
+  // Corruption is reported in the VerifyReport; only an I/O failure is an
+  // Error.
+  Result<VerifyReport> Verify() const;
+
+  // Writes a consistent RocksDB checkpoint (hard links where possible) to
+  // `destination`, which must not exist yet.
+  Status Checkpoint(const std::string& destination) const;
+
+  // Appends exported events verbatim (same bytes, same hashes), checking
+  // that they continue the chain from the current head, that seqs follow on,
+  // and that every record decodes; rebuilds the ticket and submission
+  // indexes and the ticket counter. Writes nothing of a batch that fails a
+  // check. Must not run while appends are queued.
+  Status ImportVerbatim(const std::vector<ImportedEvent>& events);
 
  private:
   class Impl;
