@@ -3,12 +3,52 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/encoding.h"
+
 namespace ledger {
+
+namespace {
+
+// Length of the well-formed UTF-8 sequence starting at value[i], or 0.
+size_t Utf8SequenceLength(std::string_view value, size_t i) {
+  const auto byte = static_cast<unsigned char>(value[i]);
+  size_t length = 0;
+  if (byte >= 0xc2 && byte <= 0xdf) {
+    length = 2;
+  } else if (byte >= 0xe0 && byte <= 0xef) {
+    length = 3;
+  } else if (byte >= 0xf0 && byte <= 0xf4) {
+    length = 4;
+  } else {
+    return 0;
+  }
+  if (i + length > value.size()) return 0;
+  return IsValidUtf8(value.substr(i, length)) ? length : 0;
+}
+
+}  // namespace
 
 void AppendJsonEscaped(std::string* out, std::string_view value) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
   for (size_t i = 0; i < value.size(); ++i) {
+    if (static_cast<unsigned char>(value[i]) >= 0x80) {
+      // Text from outside may be anything; JSON out is always valid UTF-8.
+      const size_t length = Utf8SequenceLength(value, i);
+      if (length == 0) {
+        out->append("\\ufffd");
+        continue;
+      }
+      if (length == 3 && static_cast<unsigned char>(value[i]) == 0xe2 &&
+          static_cast<unsigned char>(value[i + 1]) == 0x80 &&
+          (static_cast<unsigned char>(value[i + 2]) == 0xa8 || static_cast<unsigned char>(value[i + 2]) == 0xa9)) {
+        out->append(static_cast<unsigned char>(value[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029");
+      } else {
+        out->append(value.substr(i, length));
+      }
+      i += length - 1;
+      continue;
+    }
     const auto c = static_cast<unsigned char>(value[i]);
     switch (c) {
       case '"': out->append("\\\""); break;
@@ -24,11 +64,6 @@ void AppendJsonEscaped(std::string* out, std::string_view value) {
           out->append("\\u00");
           out->push_back(kHex[c >> 4]);
           out->push_back(kHex[c & 0xf]);
-        } else if (c == 0xe2 && i + 2 < value.size() && static_cast<unsigned char>(value[i + 1]) == 0x80 &&
-                   (static_cast<unsigned char>(value[i + 2]) == 0xa8 ||
-                    static_cast<unsigned char>(value[i + 2]) == 0xa9)) {
-          out->append(static_cast<unsigned char>(value[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029");
-          i += 2;
         } else {
           out->push_back(static_cast<char>(c));
         }

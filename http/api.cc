@@ -151,8 +151,8 @@ HttpResponse MethodNotAllowed(const std::string& allowed) {
   return response;
 }
 
-HttpResponse NotFound(std::string message) {
-  return Api::ErrorResponse(MakeError(ErrorCode::kNotFound, std::move(message)));
+HttpResponse NotFound(std::string message, std::string field = {}) {
+  return Api::ErrorResponse(MakeError(ErrorCode::kNotFound, std::move(message), std::move(field)));
 }
 
 std::string MediaType(std::string_view content_type) {
@@ -241,7 +241,7 @@ class Handlers {
     Result<AsOf> as_of = ParseAsOf(*query);
     if (!as_of) return Api::ErrorResponse(as_of.error());
     Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
-    if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42");
+    if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42", "ticket");
     if (as_of->given()) {
       Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
       if (!events) return Api::ErrorResponse(events.error());
@@ -250,12 +250,12 @@ class Handlers {
         if (Within(*as_of, stored.event)) store.Apply(stored.event);
       }
       const projections::TicketState* state = store.Find(*ticket);
-      if (state == nullptr) return NotFound("ticket " + *ticket + " did not exist at that moment");
+      if (state == nullptr) return NotFound("ticket " + *ticket + " did not exist at that moment", "ticket");
       JsonWriter json;
       WriteTicket(&json, *state);
       return Json(200, json.Take());
     }
-    HttpResponse response = NotFound("ticket " + *ticket + " does not exist");
+    HttpResponse response = NotFound("ticket " + *ticket + " does not exist", "ticket");
     deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
       if (const projections::TicketState* state = store.Find(*ticket)) {
         JsonWriter json;
@@ -270,10 +270,10 @@ class Handlers {
     Result<Query> query = ParseQuery(query_text, {});
     if (!query) return Api::ErrorResponse(query.error());
     Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
-    if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42");
+    if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42", "ticket");
     Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
     if (!events) return Api::ErrorResponse(events.error());
-    if (events->empty()) return NotFound("ticket " + *ticket + " does not exist");
+    if (events->empty()) return NotFound("ticket " + *ticket + " does not exist", "ticket");
     JsonWriter json;
     json.BeginObject().Key("ticket").String(*ticket).Key("events").BeginArray();
     for (const StoredEvent& stored : *events) WriteEvent(&json, stored);

@@ -25,7 +25,14 @@ struct Shared {
   Metrics* metrics;
   std::atomic<int64_t> connections{0};
   std::atomic<int64_t> requests_in_flight{0};
+  std::atomic<bool> stopping{false};
 };
+
+// After an error answer sent before the whole request was read (413, 431),
+// the rest of what the client sends is read and dropped for a while before
+// closing, so that the client sees the answer instead of a reset.
+constexpr size_t kLingerBytesMax = 8 * 1024 * 1024;
+constexpr std::chrono::seconds kLingerTimeout{2};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -62,8 +69,11 @@ class Session : public std::enable_shared_from_this<Session> {
         error == asio::error::operation_aborted) {
       return Close();
     }
-    keep_alive_ = false;
-    version_ = 11;
+    if (error) {
+      keep_alive_ = false;
+      version_ = 11;
+      linger_ = true;
+    }
     if (error == bhttp::error::body_limit) {
       return WriteError(413, MakeError(ErrorCode::kTooLarge,
                                        "the body is larger than " + std::to_string(kBodyBytesMax) + " bytes", "body"));
@@ -115,6 +125,9 @@ class Session : public std::enable_shared_from_this<Session> {
     message->set(bhttp::field::cache_control, "no-store");
     message->set("X-Content-Type-Options", "nosniff");
     for (const auto& [name, value] : response.headers) message->set(name, value);
+    // While stopping, every answer closes its connection, so that busy
+    // keep-alive clients cannot hold the shutdown open.
+    if (shared_->stopping.load()) keep_alive_ = false;
     message->keep_alive(keep_alive_);
     const size_t length = response.body.size();
     if (!head_only_) message->body() = std::move(response.body);
@@ -126,8 +139,25 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnWrite(beast::error_code error) {
+    if (!error && linger_) return Linger();
     if (error || !keep_alive_) return Close();
     Read();
+  }
+
+  void Linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTimeout);
+    linger_buffer_.resize(64 * 1024);
+    ReadAndDrop();
+  }
+
+  void ReadAndDrop() {
+    stream_.async_read_some(asio::buffer(linger_buffer_), [self = shared_from_this()](beast::error_code error, size_t bytes) {
+      self->lingered_bytes_ += bytes;
+      if (error || self->lingered_bytes_ > kLingerBytesMax) return self->Close();
+      self->ReadAndDrop();
+    });
   }
 
   void Close() {
@@ -142,6 +172,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = false;
   bool head_only_ = false;
+  bool linger_ = false;
+  size_t lingered_bytes_ = 0;
+  std::vector<char> linger_buffer_;
   unsigned version_ = 11;
 };
 
@@ -208,6 +241,7 @@ class Server::Impl {
   void BeginShutdown() {
     if (stopping_) return;
     stopping_ = true;
+    shared_.stopping.store(true);
     beast::error_code ignored;
     acceptor_.close(ignored);
     signals_.cancel(ignored);

@@ -15,8 +15,8 @@ bool ContainsFolded(std::string_view haystack, std::string_view folded_needle) {
   if (haystack.size() < folded_needle.size()) return false;
   for (size_t i = 0; i + folded_needle.size() <= haystack.size(); ++i) {
     size_t k = 0;
-    while (k < folded_needle.size() &&
-           std::tolower(static_cast<unsigned char>(haystack[i + k])) == folded_needle[k]) {
+    while (k < folded_needle.size() && std::tolower(static_cast<unsigned char>(haystack[i + k])) ==
+                                           std::tolower(static_cast<unsigned char>(folded_needle[k]))) {
       ++k;
     }
     if (k == folded_needle.size()) return true;

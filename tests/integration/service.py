@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import unittest
 import urllib.parse
 
@@ -45,6 +44,15 @@ def ledger_binary():
     if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
         raise RuntimeError("LEDGER_BINARY=%r is not an executable file" % binary)
     return binary
+
+
+def require_binary_or_exit():
+    """For `python3 test_x.py`: stop at once, with the reason, when LEDGER_BINARY is missing."""
+    try:
+        ledger_binary()
+    except RuntimeError as error:
+        sys.stderr.write("error: %s\n" % error)
+        sys.exit(2)
 
 
 class Response:
@@ -436,6 +444,9 @@ class ServiceTestCase(unittest.TestCase):
         return service
 
     def _check_clean_exit(self, service):
+        if service.returncode not in (0, None):
+            self.fail("the service exited %s instead of 0 after SIGTERM; stderr:\n%s"
+                      % (service.returncode, service.log[-20000:]))
         if sanitizer_report(service.log):
             self.fail("the service reported a sanitizer error:\n" + service.log[-20000:])
 

@@ -1,0 +1,334 @@
+#include "projections/durations.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <string_view>
+
+#include <date/date.h>
+#include <date/tz.h>
+
+namespace ledger::projections {
+namespace {
+
+constexpr int64_t kMicrosPerSecond = 1'000'000;
+
+// Sums of many incidents' durations may exceed int64 microseconds in a
+// pathological log (each can be up to ~10,000 years); a 128-bit accumulator
+// makes the mean exact whatever the count. __extension__ keeps -Wpedantic
+// quiet about the GCC/Clang type.
+__extension__ using WideMicros = __int128;
+
+struct Interval {
+  int64_t start_micros = 0;
+  int64_t end_micros = 0;
+};
+
+struct Window {
+  int64_t from_micros = 0;
+  int64_t to_micros = 0;
+  int64_t now_micros = 0;
+};
+
+// One incident's share of a window.
+struct Share {
+  bool listed = false;   // some period overlaps the window
+  bool ongoing = false;  // that overlap includes its open period
+  std::vector<Interval> parts;  // non-empty parts inside the window
+};
+
+// Stored instants come from validated RFC 3339 text, so clamping changes
+// nothing for a sound log; it only guarantees the arithmetic below cannot
+// overflow whatever the log holds.
+int64_t ClampInstant(int64_t micros) {
+  return std::clamp(micros, kDurationInstantMicrosMin, kDurationInstantMicrosMax);
+}
+
+// The period as an interval; an open one ends at now. nullopt when it is
+// open but has not begun by now. An end before the start (which the ingest
+// rules refuse) is read as an instantaneous period rather than a negative one.
+std::optional<Interval> EffectiveInterval(const Period& period, int64_t now_micros) {
+  const int64_t start = ClampInstant(period.start.unix_micros);
+  if (!period.end && start > now_micros) return std::nullopt;
+  const int64_t end = period.end ? ClampInstant(period.end->unix_micros) : now_micros;
+  return Interval{start, std::max(start, end)};
+}
+
+// Mirrors PeriodOverlaps: a non-empty part inside the window, or an
+// instantaneous period starting inside it.
+bool Overlaps(const Interval& interval, const Window& window) {
+  if (interval.start_micros == interval.end_micros) {
+    return interval.start_micros >= window.from_micros && interval.start_micros < window.to_micros;
+  }
+  return interval.start_micros < window.to_micros && interval.end_micros > window.from_micros;
+}
+
+Share ShareOf(const TicketState& state, const Window& window) {
+  Share share;
+  for (const Period& period : state.periods) {
+    const std::optional<Interval> interval = EffectiveInterval(period, window.now_micros);
+    if (!interval || !Overlaps(*interval, window)) continue;
+    share.listed = true;
+    if (!period.end) share.ongoing = true;
+    const int64_t start = std::max(interval->start_micros, window.from_micros);
+    const int64_t end = std::min(interval->end_micros, window.to_micros);
+    if (start < end) share.parts.push_back(Interval{start, end});
+  }
+  return share;
+}
+
+// Length of the union: sort by start, then sweep, counting each stretch of
+// time once however many intervals cover it.
+int64_t UnionMicros(std::vector<Interval> intervals) {
+  std::sort(intervals.begin(), intervals.end(),
+            [](const Interval& a, const Interval& b) { return a.start_micros < b.start_micros; });
+  int64_t total = 0;
+  int64_t covered_until = kDurationInstantMicrosMin;
+  for (const Interval& interval : intervals) {
+    const int64_t start = std::max(interval.start_micros, covered_until);
+    if (interval.end_micros > start) {
+      total += interval.end_micros - start;
+      covered_until = interval.end_micros;
+    }
+  }
+  return total;
+}
+
+// All figures are whole seconds, rounded down; durations are never negative,
+// so integer division is the floor.
+int64_t FloorSeconds(int64_t micros) { return micros / kMicrosPerSecond; }
+
+// A window of no length can hold no downtime: a local day that a zone skipped
+// entirely (Pacific/Apia's 2011-12-30) counts as fully available.
+double Availability(int64_t downtime_micros, int64_t window_micros) {
+  if (window_micros <= 0) return 1.0;
+  return 1.0 - static_cast<double>(downtime_micros) / static_cast<double>(window_micros);
+}
+
+bool InRange(int64_t micros) {
+  return micros >= kDurationInstantMicrosMin && micros <= kDurationInstantMicrosMax;
+}
+
+Status CheckInstant(int64_t micros, const char* field) {
+  if (InRange(micros)) return {};
+  return InvalidArgument(field, std::string(field) + " must lie between years 0001 and 9999");
+}
+
+bool NamesSystem(const TicketState& state, std::string_view system) {
+  return std::find(state.systems.begin(), state.systems.end(), system) != state.systems.end();
+}
+
+// The union of the given incidents' parts and the tickets that contributed.
+struct Coverage {
+  std::vector<Interval> parts;
+  std::vector<std::string> tickets;
+
+  void Add(const TicketState& state, const Share& share) {
+    // A system listed twice in one incident still names the ticket once.
+    if (tickets.empty() || tickets.back() != state.ticket) tickets.push_back(state.ticket);
+    parts.insert(parts.end(), share.parts.begin(), share.parts.end());
+  }
+};
+
+SystemDowntime ToSystemDowntime(const std::string& system, Coverage coverage, int64_t window_micros) {
+  const int64_t downtime_micros = UnionMicros(std::move(coverage.parts));
+  return SystemDowntime{.system = system,
+                        .downtime_seconds = FloorSeconds(downtime_micros),
+                        .availability = Availability(downtime_micros, window_micros),
+                        .tickets = std::move(coverage.tickets)};
+}
+
+// Total unclipped duration of a closed incident, for MTTR.
+int64_t UnclippedMicros(const TicketState& state, int64_t now_micros) {
+  std::vector<Interval> intervals;
+  for (const Period& period : state.periods) {
+    const std::optional<Interval> interval = EffectiveInterval(period, now_micros);
+    if (interval) intervals.push_back(*interval);
+  }
+  return UnionMicros(std::move(intervals));
+}
+
+bool ClosedInWindow(const TicketState& state, const Window& window) {
+  if (state.status != TicketStatus::kClosed || state.periods.empty()) return false;
+  const std::optional<Instant>& end = state.periods.back().end;
+  return end && end->unix_micros >= window.from_micros && end->unix_micros < window.to_micros;
+}
+
+void AddMttr(const TicketStore& store, const Window& window, DurationReport* report) {
+  WideMicros total_micros = 0;
+  for (const auto& [number, state] : store.all()) {
+    if (!ClosedInWindow(state, window)) continue;
+    total_micros += UnclippedMicros(state, window.now_micros);
+    report->mttr_tickets.push_back(state.ticket);
+  }
+  report->closed_count = report->mttr_tickets.size();
+  if (report->closed_count == 0) return;
+  const WideMicros mean_micros = total_micros / static_cast<WideMicros>(report->closed_count);
+  report->mttr_seconds = static_cast<int64_t>(mean_micros / kMicrosPerSecond);
+}
+
+// ---- time zones ----
+
+std::string FormatDate(const date::year_month_day& day) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(day.year()),
+                static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+  return text;
+}
+
+// Strict "YYYY-MM-DD": exactly ten characters, a real calendar date.
+std::optional<date::year_month_day> ParseDate(std::string_view text) {
+  constexpr size_t kDateLength = 10;
+  if (text.size() != kDateLength || text[4] != '-' || text[7] != '-') return std::nullopt;
+  int fields[3] = {0, 0, 0};
+  const size_t starts[3] = {0, 5, 8};
+  const size_t lengths[3] = {4, 2, 2};
+  for (size_t f = 0; f < 3; ++f) {
+    for (size_t i = starts[f]; i < starts[f] + lengths[f]; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      fields[f] = fields[f] * 10 + (text[i] - '0');
+    }
+  }
+  const date::year_month_day day{date::year{fields[0]}, date::month{static_cast<unsigned>(fields[1])},
+                                 date::day{static_cast<unsigned>(fields[2])}};
+  if (!day.ok()) return std::nullopt;
+  return day;
+}
+
+// The library reports an unknown zone (and an unreadable database) by
+// throwing; this is the one place we call it, so the exceptions stop here.
+Result<const date::time_zone*> FindZone(const std::string& name) {
+  if (name.empty() || name.size() > kTimezoneNameBytesMax) {
+    return InvalidArgument("timezone", "timezone must be an IANA time zone name of 1 to " +
+                                           std::to_string(kTimezoneNameBytesMax) + " bytes");
+  }
+  try {
+    (void)date::get_tzdb();
+  } catch (const std::exception& error) {
+    return MakeError(ErrorCode::kIoError, std::string("time zone database unavailable: ") + error.what(),
+                     "timezone");
+  }
+  try {
+    return date::locate_zone(name);
+  } catch (const std::exception&) {
+    return InvalidArgument("timezone", "timezone \"" + name + "\" is not a known IANA time zone");
+  }
+}
+
+using Micros = std::chrono::duration<int64_t, std::micro>;
+
+int64_t ToMicros(const date::sys_seconds& instant) {
+  return std::chrono::duration_cast<Micros>(instant.time_since_epoch()).count();
+}
+
+// First instant of a local day. `choose::earliest` picks the first of two
+// local midnights when clocks go back over it; where clocks skip midnight
+// the library answers the instant of the change, the day's first instant.
+// Both can throw only on a corrupt zone file, hence the catch.
+Result<int64_t> DayStartMicros(const date::time_zone& zone, date::local_days day) {
+  try {
+    return ToMicros(zone.to_sys(date::local_seconds{day.time_since_epoch()}, date::choose::earliest));
+  } catch (const std::exception& error) {
+    return MakeError(ErrorCode::kIoError, std::string("time zone conversion failed: ") + error.what(), "timezone");
+  }
+}
+
+Result<date::local_days> LastDay(const date::time_zone& zone, const DailyQuery& query) {
+  if (query.end_date.empty()) {
+    try {
+      const date::sys_time<Micros> now{Micros{query.now_micros}};
+      return date::floor<date::days>(zone.to_local(now));
+    } catch (const std::exception& error) {
+      return MakeError(ErrorCode::kIoError, std::string("time zone conversion failed: ") + error.what(),
+                       "timezone");
+    }
+  }
+  const std::optional<date::year_month_day> day = ParseDate(query.end_date);
+  if (!day) return InvalidArgument("end_date", "end_date must be a date written YYYY-MM-DD");
+  return date::local_days{*day};
+}
+
+Status CheckDailyQuery(const DailyQuery& query) {
+  if (query.days < 1 || query.days > kDailyDaysMax) {
+    return InvalidArgument("days", "days must be between 1 and " + std::to_string(kDailyDaysMax));
+  }
+  return CheckInstant(query.now_micros, "as_of");
+}
+
+// Downtime of one system (or, with an empty name, of any) over one window.
+Coverage CoverageOf(const TicketStore& store, const std::string& system, const Window& window) {
+  Coverage coverage;
+  for (const auto& [number, state] : store.all()) {
+    if (!system.empty() && !NamesSystem(state, system)) continue;
+    const Share share = ShareOf(state, window);
+    if (share.listed) coverage.Add(state, share);
+  }
+  return coverage;
+}
+
+DayFigure FigureOf(const TicketStore& store, const DailyQuery& query, date::local_days day, int64_t start_micros,
+                   int64_t end_micros) {
+  Coverage coverage = CoverageOf(store, query.system, Window{start_micros, end_micros, query.now_micros});
+  const int64_t downtime_micros = UnionMicros(std::move(coverage.parts));
+  return DayFigure{.date = FormatDate(date::year_month_day{day}),
+                   .start_micros = start_micros,
+                   .end_micros = end_micros,
+                   .downtime_seconds = FloorSeconds(downtime_micros),
+                   .availability = Availability(downtime_micros, end_micros - start_micros),
+                   .tickets = std::move(coverage.tickets)};
+}
+
+}  // namespace
+
+Result<DurationReport> ComputeDurations(const TicketStore& store, const DurationQuery& query) {
+  if (Status checked = CheckInstant(query.from_micros, "from"); !checked) return checked.error();
+  if (Status checked = CheckInstant(query.to_micros, "to"); !checked) return checked.error();
+  if (Status checked = CheckInstant(query.now_micros, "as_of"); !checked) return checked.error();
+  if (query.from_micros >= query.to_micros) return InvalidArgument("to", "to must be after from");
+
+  const Window window{query.from_micros, query.to_micros, query.now_micros};
+  DurationReport report;
+  report.query = query;
+  std::map<std::string, Coverage> by_system;  // ordered: systems come out sorted by name
+  for (const auto& [number, state] : store.all()) {
+    const Share share = ShareOf(state, window);
+    if (!share.listed) continue;
+    report.incidents.push_back(IncidentDuration{
+        .ticket = state.ticket, .seconds = FloorSeconds(UnionMicros(share.parts)), .ongoing = share.ongoing});
+    for (const std::string& system : state.systems) by_system[system].Add(state, share);
+  }
+  const int64_t window_micros = query.to_micros - query.from_micros;
+  for (auto& [system, coverage] : by_system) {
+    report.systems.push_back(ToSystemDowntime(system, std::move(coverage), window_micros));
+  }
+  AddMttr(store, window, &report);
+  return report;
+}
+
+Result<std::vector<DayFigure>> DailyAvailability(const TicketStore& store, const DailyQuery& query) {
+  if (Status checked = CheckDailyQuery(query); !checked) return checked.error();
+  Result<const date::time_zone*> zone = FindZone(query.timezone);
+  if (!zone) return zone.error();
+  Result<date::local_days> last_day = LastDay(**zone, query);
+  if (!last_day) return last_day.error();
+
+  const date::local_days first_day = *last_day - date::days{query.days - 1};
+  std::vector<DayFigure> figures;
+  figures.reserve(static_cast<size_t>(query.days));
+  Result<int64_t> start_micros = DayStartMicros(**zone, first_day);
+  if (!start_micros) return start_micros.error();
+  for (date::local_days day = first_day; day <= *last_day; day += date::days{1}) {
+    Result<int64_t> end_micros = DayStartMicros(**zone, day + date::days{1});
+    if (!end_micros) return end_micros.error();
+    if (!InRange(*start_micros) || !InRange(*end_micros)) {
+      return InvalidArgument("end_date", "the days must lie between the years 0001 and 9999");
+    }
+    figures.push_back(FigureOf(store, query, day, *start_micros, *end_micros));
+    start_micros = *end_micros;
+  }
+  return figures;
+}
+
+}  // namespace ledger::projections
