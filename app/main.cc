@@ -5,6 +5,8 @@
 //   incident-ledger export --data DIR > log.ndjson
 //   incident-ledger import --data NEWDIR < log.ndjson
 //   incident-ledger backup --data DIR --to DEST
+//   incident-ledger durations --data DIR [--from T] [--to T] [--by incident|system] [--as-of T] [--format json|csv]
+//   incident-ledger availability --data DIR [--system S] [--days N] [--end-date D] [--timezone ZONE] [--as-of T]
 //
 // Every subcommand takes --data DIR, the folder of the ledger's RocksDB
 // database (created if missing).
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "app/analyst_commands.h"
 #include "app/audit_commands.h"
 #include "http/api.h"
 #include "http/server.h"
@@ -41,6 +44,11 @@ void PrintUsage(std::FILE* out) {
                "  import  read an export from stdin into a new, empty --data folder, checking the chain\n"
                "  backup  write a consistent, verified RocksDB checkpoint of the ledger to --to DEST\n"
                "          (while the service runs, it asks the service to make it)\n"
+               "  durations     outage durations per incident and per system over a window\n"
+               "                --from T --to T (default: the last 7 days) --by incident|system\n"
+               "                --as-of T (as known then) --format json|csv\n"
+               "  availability  per-day availability: --system S --days N --end-date YYYY-MM-DD\n"
+               "                --timezone ZONE (IANA, default UTC) --as-of T\n"
                "  help    print this text\n");
 }
 
@@ -65,6 +73,8 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
       {"export", {"--data"}},
       {"import", {"--data"}},
       {"backup", {"--data", "--to"}},
+      {"durations", {"--data", "--from", "--to", "--by", "--as-of", "--format"}},
+      {"availability", {"--data", "--system", "--days", "--end-date", "--timezone", "--as-of"}},
   };
   const auto known = kOptions.find(arguments.command);
   if (known == kOptions.end()) return ledger::InvalidArgument("", "unknown command '" + arguments.command + "'");
@@ -185,6 +195,8 @@ int main(int argc, char** argv) {
   if (arguments->command == "verify") return ledger::app::Verify(arguments->options.at("--data"));
   if (arguments->command == "export") return ledger::app::Export(arguments->options.at("--data"));
   if (arguments->command == "import") return ledger::app::Import(arguments->options.at("--data"));
+  if (arguments->command == "durations") return ledger::app::Durations(arguments->options);
+  if (arguments->command == "availability") return ledger::app::Availability(arguments->options);
   if (arguments->command == "backup") {
     if (!arguments->options.contains("--to")) return Fail("--to DEST is required");
     return ledger::app::Backup(arguments->options.at("--data"), arguments->options.at("--to"));

@@ -12,6 +12,7 @@
 #include "common/time.h"
 #include "http/json_views.h"
 #include "ingest/command.h"
+#include "projections/durations_csv.h"
 
 namespace ledger::http {
 namespace {
@@ -89,6 +90,32 @@ Result<std::optional<Instant>> ParseTimeParameter(const Query& query, const std:
   Result<Instant> instant = ParseRfc3339(found->second, name);
   if (!instant) return instant.error();
   return std::optional<Instant>(*instant);
+}
+
+// The window [from, to) of a query. Without both ends it is 7 days: ending
+// at `now`, or from `from`, or up to `to`.
+struct Window {
+  int64_t from_micros = 0;
+  int64_t to_micros = 0;
+};
+
+Result<Window> ParseWindow(const Query& query, int64_t now_micros) {
+  Result<std::optional<Instant>> from = ParseTimeParameter(query, "from");
+  if (!from) return from.error();
+  Result<std::optional<Instant>> to = ParseTimeParameter(query, "to");
+  if (!to) return to.error();
+  Window window;
+  if (*from && *to) {
+    window = {(*from)->unix_micros, (*to)->unix_micros};
+  } else if (*from) {
+    window = {(*from)->unix_micros, (*from)->unix_micros + kDefaultWindowMicros};
+  } else if (*to) {
+    window = {(*to)->unix_micros - kDefaultWindowMicros, (*to)->unix_micros};
+  } else {
+    window = {now_micros - kDefaultWindowMicros, now_micros};
+  }
+  if (window.to_micros <= window.from_micros) return BadParameter("to", "to must be after from");
+  return window;
 }
 
 // The point in time a read asks for: ?as_of_seq=N or ?as_of=TIME (not both).
@@ -285,27 +312,12 @@ class Handlers {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "status", "system", "q", "cursor", "limit", "as_of_seq", "as_of"});
     if (!query) return Api::ErrorResponse(query.error());
     projections::TimelineQuery timeline;
-    Result<std::optional<Instant>> from = ParseTimeParameter(*query, "from");
-    if (!from) return Api::ErrorResponse(from.error());
-    Result<std::optional<Instant>> to = ParseTimeParameter(*query, "to");
-    if (!to) return Api::ErrorResponse(to.error());
     Result<AsOf> as_of = ParseAsOf(*query);
     if (!as_of) return Api::ErrorResponse(as_of.error());
-    const int64_t now = as_of->micros.value_or(NowMicros());
-    if (*from && *to) {
-      timeline.from_micros = (*from)->unix_micros;
-      timeline.to_micros = (*to)->unix_micros;
-    } else if (*from) {
-      timeline.from_micros = (*from)->unix_micros;
-      timeline.to_micros = timeline.from_micros + kDefaultWindowMicros;
-    } else if (*to) {
-      timeline.to_micros = (*to)->unix_micros;
-      timeline.from_micros = timeline.to_micros - kDefaultWindowMicros;
-    } else {
-      timeline.to_micros = now;
-      timeline.from_micros = now - kDefaultWindowMicros;
-    }
-    if (timeline.to_micros <= timeline.from_micros) return Api::ErrorResponse(BadParameter("to", "to must be after from"));
+    Result<Window> window = ParseWindow(*query, as_of->micros.value_or(NowMicros()));
+    if (!window) return Api::ErrorResponse(window.error());
+    timeline.from_micros = window->from_micros;
+    timeline.to_micros = window->to_micros;
     if (const auto status = query->find("status"); status != query->end()) {
       if (status->second == "open") {
         timeline.status = projections::TicketStatus::kOpen;
@@ -347,6 +359,60 @@ class Handlers {
       }
       json.EndObject();
       return Json(200, json.Take());
+    };
+    if (as_of->given()) {
+      Result<projections::TicketStore> store = StoreAsOf(*deps_.ledger, *as_of);
+      if (!store) return Api::ErrorResponse(store.error());
+      return render(*store);
+    }
+    HttpResponse response;
+    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) { response = render(store); });
+    return response;
+  }
+
+  HttpResponse Durations(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"from", "to", "by", "as_of", "as_of_seq", "format"});
+    if (!query) return Api::ErrorResponse(query.error());
+    Result<AsOf> as_of = ParseAsOf(*query);
+    if (!as_of) return Api::ErrorResponse(as_of.error());
+    const int64_t now = as_of->micros.value_or(NowMicros());
+    Result<Window> window = ParseWindow(*query, now);
+    if (!window) return Api::ErrorResponse(window.error());
+    DurationLists lists = DurationLists::kBoth;
+    if (const auto by = query->find("by"); by != query->end()) {
+      if (by->second == "incident") {
+        lists = DurationLists::kIncidents;
+      } else if (by->second == "system") {
+        lists = DurationLists::kSystems;
+      } else {
+        return Api::ErrorResponse(BadParameter("by", "by must be incident or system"));
+      }
+    }
+    bool csv = false;
+    if (const auto format = query->find("format"); format != query->end()) {
+      if (format->second == "csv") {
+        csv = true;
+      } else if (format->second != "json") {
+        return Api::ErrorResponse(BadParameter("format", "format must be json or csv"));
+      }
+    }
+    if (csv && lists == DurationLists::kBoth) {
+      return Api::ErrorResponse(BadParameter("by", "format=csv gives one list: add by=incident or by=system"));
+    }
+    const projections::DurationQuery duration_query{
+        .from_micros = window->from_micros, .to_micros = window->to_micros, .now_micros = now};
+    const auto render = [&](const projections::TicketStore& store) -> HttpResponse {
+      Result<projections::DurationReport> report = projections::ComputeDurations(store, duration_query);
+      if (!report) return Api::ErrorResponse(report.error());
+      if (!csv) return Json(200, DurationReportJson(*report, as_of->micros, lists));
+      HttpResponse response;
+      response.content_type = "text/csv; charset=utf-8";
+      response.body = lists == DurationLists::kIncidents ? projections::IncidentDurationsCsv(*report)
+                                                         : projections::SystemDowntimeCsv(*report);
+      response.headers.emplace_back("Content-Disposition", std::string("attachment; filename=\"durations-") +
+                                                               (lists == DurationLists::kIncidents ? "incidents" : "systems") +
+                                                               ".csv\"");
+      return response;
     };
     if (as_of->given()) {
       Result<projections::TicketStore> store = StoreAsOf(*deps_.ledger, *as_of);
@@ -505,6 +571,11 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
     route = "events";
     if (!is_get) return finish(MethodNotAllowed("GET"));
     return finish(handlers.Events(request, query));
+  }
+  if (path == "/api/v1/durations") {
+    route = "durations";
+    if (!is_get) return finish(MethodNotAllowed("GET"));
+    return finish(handlers.Durations(query));
   }
   if (path == "/api/v1/verify") {
     route = "verify";

@@ -132,6 +132,51 @@ std::string VerifyReportJson(const VerifyReport& report) {
   return json.Take();
 }
 
+std::string DurationReportJson(const projections::DurationReport& report, std::optional<int64_t> as_of_micros,
+                               DurationLists lists) {
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("from").String(FormatRfc3339Utc(report.query.from_micros));
+  json.Key("to").String(FormatRfc3339Utc(report.query.to_micros));
+  json.Key("as_of");
+  if (as_of_micros) {
+    json.String(FormatRfc3339Utc(*as_of_micros));
+  } else {
+    json.Null();
+  }
+  json.Key("computed_for").String(FormatRfc3339Utc(report.query.now_micros));
+  if (lists != DurationLists::kSystems) {
+    json.Key("incidents").BeginArray();
+    for (const projections::IncidentDuration& incident : report.incidents) {
+      json.BeginObject().Key("ticket").String(incident.ticket).Key("seconds").Int(incident.seconds);
+      json.Key("ongoing").Bool(incident.ongoing).EndObject();
+    }
+    json.EndArray();
+  }
+  if (lists != DurationLists::kIncidents) {
+    json.Key("systems").BeginArray();
+    for (const projections::SystemDowntime& system : report.systems) {
+      json.BeginObject().Key("system").String(system.system).Key("downtime_seconds").Int(system.downtime_seconds);
+      json.Key("availability").Double(system.availability).Key("tickets").BeginArray();
+      for (const std::string& ticket : system.tickets) json.String(ticket);
+      json.EndArray().EndObject();
+    }
+    json.EndArray();
+  }
+  json.Key("mttr_seconds");
+  if (report.mttr_seconds) {
+    json.Int(*report.mttr_seconds);
+  } else {
+    json.Null();
+  }
+  json.Key("mttr_tickets").BeginArray();
+  for (const std::string& ticket : report.mttr_tickets) json.String(ticket);
+  json.EndArray();
+  json.Key("closed_count").Uint(report.closed_count);
+  json.EndObject();
+  return json.Take();
+}
+
 std::string ErrorJson(const Error& error) {
   JsonWriter json;
   json.BeginObject().Key("error").BeginObject();

@@ -6,6 +6,7 @@
 
 #include "common/json_writer.h"
 #include "ledger/ledger.h"
+#include "projections/durations.h"
 #include "projections/tickets.h"
 
 namespace ledger::http {
@@ -23,6 +24,15 @@ void WriteTicket(JsonWriter* json, const projections::TicketState& state);
 
 // {"ok","events","head_seq","head_hash"} plus "bad_seq","problem" when not ok.
 std::string VerifyReportJson(const VerifyReport& report);
+
+// Which lists of a duration report to write.
+enum class DurationLists { kBoth, kIncidents, kSystems };
+
+// {"from","to","as_of","computed_for","incidents":[{"ticket","seconds","ongoing"}],
+//  "systems":[{"system","downtime_seconds","availability","tickets"}],
+//  "mttr_seconds","mttr_tickets","closed_count"}; as_of is null unless given.
+std::string DurationReportJson(const projections::DurationReport& report, std::optional<int64_t> as_of_micros,
+                               DurationLists lists);
 
 // {"error":{"code","message","field"}}
 std::string ErrorJson(const Error& error);

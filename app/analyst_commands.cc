@@ -1,0 +1,127 @@
+#include "app/analyst_commands.h"
+
+#include <cstdio>
+#include <optional>
+
+#include "common/json_writer.h"
+#include "common/time.h"
+#include "http/api.h"
+#include "http/json_views.h"
+#include "ledger/ledger.h"
+#include "projections/durations.h"
+#include "projections/durations_csv.h"
+
+namespace ledger::app {
+namespace {
+
+constexpr int64_t kDefaultWindowMicros = http::kDefaultWindowMicros;
+
+int Problem(const std::string& message) {
+  std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
+  return 2;
+}
+
+std::optional<std::string> Option(const std::map<std::string, std::string>& options, const std::string& name) {
+  const auto found = options.find(name);
+  if (found == options.end()) return std::nullopt;
+  return found->second;
+}
+
+Result<std::optional<int64_t>> TimeOption(const std::map<std::string, std::string>& options, const std::string& name) {
+  const std::optional<std::string> text = Option(options, name);
+  if (!text) return std::optional<int64_t>();
+  Result<Instant> instant = ParseRfc3339(*text, name);
+  if (!instant) return instant.error();
+  return std::optional<int64_t>(instant->unix_micros);
+}
+
+// Folds the log as it was known at `as_of` (every event when nullopt).
+Result<projections::TicketStore> LoadStore(const std::string& data, std::optional<int64_t> as_of_micros) {
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data, .read_only = true});
+  if (!opened) return opened.error();
+  projections::TicketStore store;
+  Status folded = (*opened)->ForEach(0, [&](const StoredEvent& stored) -> Status {
+    // recorded_at never decreases along seq: the first later event ends it.
+    if (as_of_micros && stored.event.recorded_at_micros() > *as_of_micros) {
+      return MakeError(ErrorCode::kUnavailable, "as_of reached");
+    }
+    store.Apply(stored.event);
+    return {};
+  });
+  if (!folded && folded.error().code != ErrorCode::kUnavailable) return folded.error();
+  return store;
+}
+
+void Print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
+}
+
+}  // namespace
+
+int Durations(const std::map<std::string, std::string>& options) {
+  Result<std::optional<int64_t>> from = TimeOption(options, "--from");
+  Result<std::optional<int64_t>> to = TimeOption(options, "--to");
+  Result<std::optional<int64_t>> as_of = TimeOption(options, "--as-of");
+  for (const auto* parsed : {&from, &to, &as_of}) {
+    if (!*parsed) return Problem(parsed->error().message);
+  }
+  const int64_t now = as_of->value_or(NowMicros());
+  int64_t to_micros = to->value_or(from->has_value() ? **from + kDefaultWindowMicros : now);
+  int64_t from_micros = from->value_or(to_micros - kDefaultWindowMicros);
+  const std::string by = Option(options, "--by").value_or("");
+  const std::string format = Option(options, "--format").value_or("json");
+  if (!by.empty() && by != "incident" && by != "system") return Problem("--by must be incident or system");
+  if (format != "json" && format != "csv") return Problem("--format must be json or csv");
+  if (format == "csv" && by.empty()) return Problem("--format csv gives one list: add --by incident or --by system");
+
+  Result<projections::TicketStore> store = LoadStore(options.at("--data"), *as_of);
+  if (!store) return Problem(store.error().message);
+  Result<projections::DurationReport> report = projections::ComputeDurations(
+      *store, projections::DurationQuery{.from_micros = from_micros, .to_micros = to_micros, .now_micros = now});
+  if (!report) return Problem(report.error().message);
+  if (format == "csv") {
+    Print(by == "incident" ? projections::IncidentDurationsCsv(*report) : projections::SystemDowntimeCsv(*report));
+    return 0;
+  }
+  const http::DurationLists lists = by == "incident" ? http::DurationLists::kIncidents
+                                    : by == "system" ? http::DurationLists::kSystems
+                                                     : http::DurationLists::kBoth;
+  Print(http::DurationReportJson(*report, *as_of, lists));
+  return 0;
+}
+
+int Availability(const std::map<std::string, std::string>& options) {
+  Result<std::optional<int64_t>> as_of = TimeOption(options, "--as-of");
+  if (!as_of) return Problem(as_of.error().message);
+  projections::DailyQuery query;
+  query.system = Option(options, "--system").value_or("");
+  query.timezone = Option(options, "--timezone").value_or("UTC");
+  query.end_date = Option(options, "--end-date").value_or("");
+  query.now_micros = as_of->value_or(NowMicros());
+  if (const std::optional<std::string> days = Option(options, "--days")) {
+    if (days->empty() || days->size() > 3 || days->find_first_not_of("0123456789") != std::string::npos) {
+      return Problem("--days must be a number from 1 to " + std::to_string(projections::kDailyDaysMax));
+    }
+    query.days = std::stoi(*days);
+  }
+  Result<projections::TicketStore> store = LoadStore(options.at("--data"), *as_of);
+  if (!store) return Problem(store.error().message);
+  Result<std::vector<projections::DayFigure>> days = projections::DailyAvailability(*store, query);
+  if (!days) return Problem(days.error().message);
+  JsonWriter json;
+  json.BeginObject().Key("system").String(query.system).Key("timezone").String(query.timezone).Key("days").BeginArray();
+  for (const projections::DayFigure& day : *days) {
+    json.BeginObject().Key("date").String(day.date);
+    json.Key("start").String(FormatRfc3339Utc(day.start_micros)).Key("end").String(FormatRfc3339Utc(day.end_micros));
+    json.Key("downtime_seconds").Int(day.downtime_seconds).Key("availability").Double(day.availability);
+    json.Key("tickets").BeginArray();
+    for (const std::string& ticket : day.tickets) json.String(ticket);
+    json.EndArray().EndObject();
+  }
+  json.EndArray().EndObject();
+  Print(json.Take());
+  return 0;
+}
+
+}  // namespace ledger::app
