@@ -1,6 +1,8 @@
 // incident-ledger: the service binary and its subcommands.
 //
 //   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N]
+//                          [--poll-csv PATH [--poll-interval 2m] [--mapping FILE] [--sheet-timezone ZONE]]
+//   incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]
 //   incident-ledger verify --data DIR
 //   incident-ledger export --data DIR > log.ndjson
 //   incident-ledger import --data NEWDIR < log.ndjson
@@ -20,6 +22,7 @@
 
 #include "app/analyst_commands.h"
 #include "app/audit_commands.h"
+#include "app/sheet_commands.h"
 #include "http/api.h"
 #include "http/server.h"
 #include "ingest/processor.h"
@@ -38,6 +41,12 @@ void PrintUsage(std::FILE* out) {
                "  serve   run the HTTP service\n"
                "          --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
                "          --threads N         HTTP worker threads (default 2)\n"
+               "          --poll-csv PATH     import a form-responses CSV sheet whenever the file changes\n"
+               "          --poll-interval D   how often to look at it (default 2m; e.g. 30s, 5m, 1h)\n"
+               "          --mapping FILE      JSON column mapping for the sheet (see README)\n"
+               "          --sheet-timezone Z  IANA zone of the sheet's M/D/YYYY H:MM:SS times\n"
+               "  import-csv FILE  import a form-responses CSV sheet once (service stopped);\n"
+               "          --mapping FILE, --sheet-timezone Z as for serve; JSON report on stdout\n"
                "  verify  walk the whole hash chain and report the head or the first bad seq\n"
                "          (works while the service runs: it opens the ledger read-only)\n"
                "  export  write every event as NDJSON to stdout (the lines of GET /api/v1/events)\n"
@@ -68,7 +77,7 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   if (argc < 2) return ledger::InvalidArgument("", "missing command");
   arguments.command = argv[1];
   static const std::map<std::string, std::vector<std::string>> kOptions = {
-      {"serve", {"--data", "--listen", "--threads"}},
+      {"serve", {"--data", "--listen", "--threads", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone"}},
       {"verify", {"--data"}},
       {"export", {"--data"}},
       {"import", {"--data"}},
@@ -156,6 +165,10 @@ int Serve(const Arguments& arguments) {
   ledger::http::Metrics metrics;
   log->SetCommitListener([&read_model](const std::vector<ledger::StoredEvent>& events) { read_model.Apply(events); });
   log->SetBatchSizeObserver([&metrics](size_t events) { metrics.ObserveBatchSize(events); });
+  ledger::Result<std::unique_ptr<ledger::app::SheetPolling>> sheet_polling =
+      ledger::app::StartSheetPolling(arguments.options, log.get(), processor->get());
+  if (!sheet_polling) return Fail(sheet_polling.error().message);
+  if (*sheet_polling) metrics.AddExtraSource([polling = sheet_polling->get()] { return polling->RenderMetrics(); });
 
   ledger::http::Api api(ledger::http::ApiDependencies{
       .ledger = log.get(), .processor = processor->get(), .read_model = &read_model, .metrics = &metrics});
@@ -170,6 +183,7 @@ int Serve(const Arguments& arguments) {
   std::fprintf(stderr, "incident-ledger: serving %s from %s (head seq %llu)\n", (*server)->url().c_str(),
                arguments.options.at("--data").c_str(), static_cast<unsigned long long>(log->head().seq));
   (*server)->Run();
+  if (*sheet_polling) (*sheet_polling)->Stop();  // its submissions go before the ledger stops taking any
   // Finish every queued append before the server's event loop goes away: an
   // answer may be lost, an acknowledged event never is.
   log->Shutdown();
@@ -186,6 +200,7 @@ int main(int argc, char** argv) {
     PrintUsage(stdout);
     return 0;
   }
+  if (argc >= 2 && std::strcmp(argv[1], "import-csv") == 0) return ledger::app::ImportCsv(argc, argv);
   ledger::Result<Arguments> arguments = ParseArguments(argc, argv);
   if (!arguments) {
     PrintUsage(stderr);

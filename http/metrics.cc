@@ -53,6 +53,7 @@ std::string Metrics::Render(const LedgerStats& stats, uint64_t head_seq, uint64_
   out += "# HELP ledger_http_open_connections Connections open now.\n";
   out += "# TYPE ledger_http_open_connections gauge\n";
   out += "ledger_http_open_connections " + std::to_string(open_connections_.load()) + "\n";
+  for (const auto& source : extra_sources_) out += source();
   return out;
 }
 

@@ -3,11 +3,13 @@
 // route, append latency, group-commit batch sizes. Thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/histogram.h"
 #include "ledger/ledger.h"
@@ -25,6 +27,10 @@ class Metrics {
   // The whole exposition, text format 0.0.4.
   std::string Render(const LedgerStats& stats, uint64_t head_seq, uint64_t projected_seq) const;
 
+  // Another part's metrics (complete HELP/TYPE/sample lines), appended to
+  // every Render; e.g. the sheet poller's. Add before the server starts.
+  void AddExtraSource(std::function<std::string()> source) { extra_sources_.push_back(std::move(source)); }
+
  private:
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, unsigned>, uint64_t> requests_;
@@ -32,6 +38,7 @@ class Metrics {
   Histogram append_seconds_;
   Histogram batch_events_;
   std::atomic<int64_t> open_connections_{0};
+  std::vector<std::function<std::string()>> extra_sources_;
 };
 
 }  // namespace ledger::http

@@ -442,6 +442,24 @@ Result<Command> ParseJsonSubmission(std::string_view body) {
   return BuildCommand(fields);
 }
 
+Result<Command> BuildCommandFromFields(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::map<std::string, RawField> raw_fields;
+  for (const auto& [name, value] : fields) {
+    const auto known = KnownFields().find(name);
+    if (known == KnownFields().end()) return UnknownField(name);
+    if (Trim(value).empty()) continue;  // blank means "not given", as in a form
+    RawField raw;
+    if (known->second == FieldKind::kList) {
+      raw.is_list = true;
+      raw.values = SplitCommas(value);
+    } else {
+      raw.value = value;
+    }
+    if (Status added = AddField(&raw_fields, name, std::move(raw)); !added) return added.error();
+  }
+  return BuildCommand(raw_fields);
+}
+
 Result<Command> ParseFormSubmission(std::string_view body) {
   std::map<std::string, RawField> fields;
   size_t start = 0;

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 #include "event.pb.h"
@@ -52,6 +54,13 @@ Result<Command> ParseJsonSubmission(std::string_view body);
 // Parses an application/x-www-form-urlencoded body; `systems` is
 // comma-separated (or repeated).
 Result<Command> ParseFormSubmission(std::string_view body);
+
+// Builds a command from named text fields, by the rules of a form body: the
+// names are the field names above, a blank value counts as not given,
+// `systems` is comma-separated, and a name given twice is refused. For
+// sources other than HTTP (the sheet importer, see sheet_import.h), so that
+// every submission passes the same checks.
+Result<Command> BuildCommandFromFields(const std::vector<std::pair<std::string, std::string>>& fields);
 
 // Normalizes what a user types for a ticket: "INC-7", "inc-7", "7" -> "INC-7".
 Result<std::string> NormalizeTicket(std::string_view text, std::string_view field = "ticket");

@@ -1,0 +1,156 @@
+#include "app/sheet_commands.h"
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "ingest/csv_reader.h"
+#include "ingest/sheet_import.h"
+
+namespace ledger::app {
+namespace {
+
+constexpr const char* kImportCsvUsage =
+    "usage: incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]";
+
+int Problem(const std::string& message) {
+  std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
+  return 2;
+}
+
+// Reads a whole file, refusing one larger than `bytes_max`.
+Result<std::string> ReadWholeFile(const std::string& path, size_t bytes_max, const std::string& what) {
+  std::error_code code;
+  if (!std::filesystem::is_regular_file(path, code)) {
+    return MakeError(ErrorCode::kIoError, "cannot read the " + what + " " + path + ": not a readable file");
+  }
+  const auto size = std::filesystem::file_size(path, code);
+  if (code) return MakeError(ErrorCode::kIoError, "cannot read the " + what + " " + path + ": " + code.message());
+  if (size > bytes_max) {
+    return MakeError(ErrorCode::kTooLarge, "the " + what + " " + path + " is " + std::to_string(size) +
+                                               " bytes; at most " + std::to_string(bytes_max) + " are read");
+  }
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << file.rdbuf();
+  if (!file) return MakeError(ErrorCode::kIoError, "cannot read the " + what + " " + path);
+  return buffer.str();
+}
+
+struct SheetSettings {
+  ingest::SheetMapping mapping = ingest::DefaultSheetMapping();
+  std::optional<ingest::SheetTimeZone> zone;
+};
+
+Result<SheetSettings> LoadSheetSettings(const std::map<std::string, std::string>& options) {
+  SheetSettings settings;
+  if (const auto mapping = options.find("--mapping"); mapping != options.end()) {
+    Result<std::string> text = ReadWholeFile(mapping->second, ingest::kMappingFileBytesMax, "mapping file");
+    if (!text) return text.error();
+    Result<ingest::SheetMapping> parsed = ingest::ParseSheetMapping(*text);
+    if (!parsed) return InvalidArgument("--mapping", "mapping file " + mapping->second + ": " + parsed.error().message);
+    settings.mapping = std::move(*parsed);
+  }
+  if (const auto zone = options.find("--sheet-timezone"); zone != options.end()) {
+    Result<ingest::SheetTimeZone> found = ingest::SheetTimeZone::Find(zone->second);
+    if (!found) return MakeError(found.error().code, "--sheet-timezone: " + found.error().message, "--sheet-timezone");
+    settings.zone = std::move(*found);
+  }
+  return settings;
+}
+
+void PrintReport(const std::string& file, const ingest::SheetImportReport& report) {
+  std::printf("%s\n", report.ToJson().c_str());
+  std::fflush(stdout);
+  for (const std::string& warning : report.warnings) {
+    std::fprintf(stderr, "incident-ledger: %s: warning: %s\n", file.c_str(), warning.c_str());
+  }
+  for (const std::string& line : report.RejectionLines()) {
+    std::fprintf(stderr, "incident-ledger: %s: %s\n", file.c_str(), line.c_str());
+  }
+  std::fprintf(stderr, "incident-ledger: %s: %s\n", file.c_str(), report.Summary().c_str());
+}
+
+}  // namespace
+
+int ImportCsv(int argc, char** argv) {
+  std::map<std::string, std::string> options;
+  std::vector<std::string> files;
+  for (int i = 2; i < argc; ++i) {
+    std::string name = argv[i];
+    if (!name.starts_with("--")) {
+      files.push_back(name);
+      continue;
+    }
+    std::string value;
+    if (const size_t equals = name.find('='); equals != std::string::npos) {
+      value = name.substr(equals + 1);
+      name = name.substr(0, equals);
+    } else {
+      if (i + 1 >= argc) return Problem(name + " needs a value\n" + kImportCsvUsage);
+      value = argv[++i];
+    }
+    if (name != "--data" && name != "--mapping" && name != "--sheet-timezone") {
+      return Problem("unknown option " + name + " for import-csv\n" + kImportCsvUsage);
+    }
+    if (options.contains(name)) return Problem(name + " is given more than once");
+    options[name] = value;
+  }
+  if (!options.contains("--data") || options["--data"].empty()) return Problem(std::string("--data DIR is required\n") + kImportCsvUsage);
+  if (files.size() != 1) return Problem(std::string("import-csv takes exactly one FILE\n") + kImportCsvUsage);
+  const std::string& file = files.front();
+
+  Result<SheetSettings> settings = LoadSheetSettings(options);
+  if (!settings) return Problem(settings.error().message);
+  Result<std::string> content = ReadWholeFile(file, ingest::kCsvFileBytesMax, "CSV file");
+  if (!content) return Problem(content.error().message);
+
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = options.at("--data")});
+  if (!opened) {
+    return Problem(opened.error().message + " (is the service running on " + options.at("--data") +
+                   "? stop it, or let it poll the file with serve --poll-csv)");
+  }
+  Result<std::unique_ptr<ingest::CommandProcessor>> processor = ingest::CommandProcessor::Create(opened->get());
+  if (!processor) return Problem("cannot load ticket state: " + processor.error().message);
+  ingest::LedgerSheetTarget target(opened->get(), processor->get());
+  const ingest::SheetImportReport report = ingest::ImportSheet(
+      *content,
+      ingest::SheetImportOptions{.mapping = &settings->mapping, .zone = settings->zone ? &*settings->zone : nullptr},
+      target);
+  (*opened)->Shutdown();
+  PrintReport(file, report);
+  if (report.file_error || report.retryable) return 2;
+  return report.rejected > 0 ? 1 : 0;
+}
+
+Result<std::unique_ptr<SheetPolling>> StartSheetPolling(const std::map<std::string, std::string>& options,
+                                                        Ledger* ledger, ingest::CommandProcessor* processor) {
+  const auto path = options.find("--poll-csv");
+  if (path == options.end()) {
+    for (const char* name : kSheetServeOptions) {
+      if (options.contains(name)) return InvalidArgument(name, std::string(name) + " needs --poll-csv PATH");
+    }
+    return std::unique_ptr<SheetPolling>();
+  }
+  if (path->second.empty()) return InvalidArgument("--poll-csv", "--poll-csv needs a file path");
+  Result<SheetSettings> settings = LoadSheetSettings(options);
+  if (!settings) return settings.error();
+  ingest::SheetPollerOptions poller_options;
+  poller_options.path = path->second;
+  if (const auto interval = options.find("--poll-interval"); interval != options.end()) {
+    Result<std::chrono::milliseconds> parsed = ingest::ParsePollInterval(interval->second);
+    if (!parsed) return parsed.error();
+    poller_options.interval = *parsed;
+  }
+  poller_options.mapping = std::move(settings->mapping);
+  poller_options.zone = std::move(settings->zone);
+  auto target = std::make_unique<ingest::LedgerSheetTarget>(ledger, processor);
+  std::unique_ptr<ingest::SheetPoller> poller = ingest::SheetPoller::Start(std::move(poller_options), target.get());
+  return std::make_unique<SheetPolling>(std::move(target), std::move(poller));
+}
+
+}  // namespace ledger::app

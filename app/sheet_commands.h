@@ -1,0 +1,55 @@
+#pragma once
+// The form-responses sheet on the command line:
+//
+//   incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]
+//     imports FILE once (the service must be stopped: it holds the ledger).
+//     Prints the report as JSON on stdout and a summary plus one line per
+//     rejected row on stderr. Exit code 0 when every row went in (appended or
+//     already present), 1 when some row was rejected, 2 when the file could
+//     not be imported at all (unreadable, malformed CSV, missing columns) or
+//     the arguments are wrong.
+//
+//   incident-ledger serve ... --poll-csv PATH [--poll-interval 2m]
+//                             [--mapping FILE] [--sheet-timezone ZONE]
+//     polls PATH while serving (see ingest/sheet_poller.h).
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "ingest/processor.h"
+#include "ingest/sheet_poller.h"
+#include "ledger/ledger.h"
+
+namespace ledger::app {
+
+// argv[1] is "import-csv".
+int ImportCsv(int argc, char** argv);
+
+// The serve options that concern the sheet, for the serve command's list.
+inline constexpr const char* kSheetServeOptions[] = {"--poll-csv", "--poll-interval", "--mapping",
+                                                     "--sheet-timezone"};
+
+// The poller and the target it submits to, stopped together.
+class SheetPolling {
+ public:
+  SheetPolling(std::unique_ptr<ingest::LedgerSheetTarget> target, std::unique_ptr<ingest::SheetPoller> poller)
+      : target_(std::move(target)), poller_(std::move(poller)) {}
+  ~SheetPolling() { Stop(); }
+  void Stop() { poller_->Stop(); }
+  std::string RenderMetrics() const { return poller_->RenderMetrics(); }
+
+ private:
+  std::unique_ptr<ingest::LedgerSheetTarget> target_;
+  std::unique_ptr<ingest::SheetPoller> poller_;
+};
+
+// Starts polling when `options` (serve's "--name" -> value) has --poll-csv;
+// answers nullptr when it has not. Fails on a bad --poll-interval, mapping
+// file or time zone, or a sheet option given without --poll-csv. Stop it
+// before the ledger shuts down.
+Result<std::unique_ptr<SheetPolling>> StartSheetPolling(const std::map<std::string, std::string>& options,
+                                                        Ledger* ledger, ingest::CommandProcessor* processor);
+
+}  // namespace ledger::app

@@ -1,0 +1,217 @@
+#include "ingest/sheet_poller.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/encoding.h"
+#include "common/time.h"
+
+namespace ledger::ingest {
+namespace {
+
+constexpr size_t kIntervalTextBytesMax = 16;
+
+std::string Now() { return FormatRfc3339Utc(NowMicros() / 1'000'000 * 1'000'000); }
+
+}  // namespace
+
+Result<std::chrono::milliseconds> ParsePollInterval(std::string_view text) {
+  const std::string rule = "--poll-interval must be a duration like 2m, 90s, 1h or 1500ms, from " +
+                           std::to_string(kSheetPollIntervalMin.count() / 1000) + "s to " +
+                           std::to_string(kSheetPollIntervalMax.count() / 3'600'000) + "h";
+  if (text.empty() || text.size() > kIntervalTextBytesMax) return InvalidArgument("--poll-interval", rule);
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 9) return InvalidArgument("--poll-interval", rule);
+  int64_t number = 0;
+  for (size_t i = 0; i < digits; ++i) number = number * 10 + (text[i] - '0');
+  const std::string_view unit = text.substr(digits);
+  int64_t unit_ms = 0;
+  if (unit == "ms") {
+    unit_ms = 1;
+  } else if (unit.empty() || unit == "s") {
+    unit_ms = 1000;
+  } else if (unit == "m") {
+    unit_ms = 60 * 1000;
+  } else if (unit == "h") {
+    unit_ms = 3600 * 1000;
+  } else {
+    return InvalidArgument("--poll-interval", rule);
+  }
+  const std::chrono::milliseconds interval{number * unit_ms};
+  if (interval < kSheetPollIntervalMin || interval > kSheetPollIntervalMax) {
+    return InvalidArgument("--poll-interval", rule);
+  }
+  return interval;
+}
+
+std::unique_ptr<SheetPoller> SheetPoller::Start(SheetPollerOptions options, SheetTarget* target) {
+  std::unique_ptr<SheetPoller> poller(new SheetPoller(std::move(options), target));
+  poller->thread_ = std::thread([raw = poller.get()] { raw->Loop(); });
+  return poller;
+}
+
+SheetPoller::SheetPoller(SheetPollerOptions options, SheetTarget* target)
+    : options_(std::move(options)), target_(target) {}
+
+SheetPoller::~SheetPoller() { Stop(); }
+
+void SheetPoller::Stop() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    stopping_.store(true);
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SheetPoller::Loop() {
+  Log("polling " + options_.path + " every " + std::to_string(options_.interval.count() / 1000) + "s" +
+      (options_.zone ? " (sheet time zone " + options_.zone->name() + ")" : ""));
+  while (!stopping_.load()) {
+    const std::chrono::milliseconds wait = Look();
+    std::unique_lock lock(wake_mutex_);
+    wake_.wait_for(lock, wait, [this] { return stopping_.load(); });
+  }
+}
+
+std::optional<SheetPoller::FileSignature> SheetPoller::Signature(std::string* error) const {
+  std::error_code code;
+  const auto status = std::filesystem::status(options_.path, code);
+  if (code || !std::filesystem::is_regular_file(status)) {
+    *error = code ? code.message() : "not a regular file";
+    return std::nullopt;
+  }
+  const auto size = std::filesystem::file_size(options_.path, code);
+  if (code) {
+    *error = code.message();
+    return std::nullopt;
+  }
+  const auto modified = std::filesystem::last_write_time(options_.path, code);
+  if (code) {
+    *error = code.message();
+    return std::nullopt;
+  }
+  return FileSignature{
+      .size = static_cast<int64_t>(size),
+      .modified_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(modified.time_since_epoch()).count()};
+}
+
+std::chrono::milliseconds SheetPoller::Look() {
+  std::string problem;
+  const std::optional<FileSignature> before = Signature(&problem);
+  if (!before) {
+    // Say it once per distinct problem, not at every look.
+    if (problem != last_problem_) Log("cannot read " + options_.path + ": " + problem + "; still polling");
+    last_problem_ = problem;
+    last_seen_.reset();
+    std::lock_guard lock(stats_mutex_);
+    ++file_errors_;
+    return options_.interval;
+  }
+  last_problem_.clear();
+  if (last_seen_ && *last_seen_ == *before) return options_.interval;
+
+  // Let a writer finish: the file must look the same across kSheetSettle
+  // and across the read.
+  {
+    std::unique_lock lock(wake_mutex_);
+    if (wake_.wait_for(lock, kSheetSettle, [this] { return stopping_.load(); })) return options_.interval;
+  }
+  if (static_cast<uint64_t>(before->size) > kCsvFileBytesMax) {
+    Log("not importing " + options_.path + ": it is " + std::to_string(before->size) + " bytes; at most " +
+        std::to_string(kCsvFileBytesMax) + " are read");
+    last_seen_ = before;
+    std::lock_guard lock(stats_mutex_);
+    ++file_errors_;
+    return options_.interval;
+  }
+  std::string content;
+  {
+    std::ifstream file(options_.path, std::ios::binary);
+    std::ostringstream buffer;
+    buffer << file.rdbuf();
+    if (!file.good() && !file.eof()) {
+      Log("cannot read " + options_.path + "; still polling");
+      return options_.interval;
+    }
+    content = buffer.str();
+  }
+  const std::optional<FileSignature> after = Signature(&problem);
+  if (!after || !(*after == *before) || content.size() != static_cast<size_t>(before->size)) {
+    return kSheetSettle;  // still being written: look again soon
+  }
+  last_seen_ = after;
+  const std::string digest = HexEncode(Sha256(content));
+  if (digest == last_imported_digest_) return options_.interval;
+  Import(content);
+  if (!stopping_.load()) {
+    std::lock_guard lock(stats_mutex_);
+    if (last_report_.retryable) {
+      last_seen_.reset();  // not the file's fault: read it again next time
+    } else {
+      last_imported_digest_ = digest;
+    }
+  }
+  return options_.interval;
+}
+
+void SheetPoller::Import(const std::string& content) {
+  const SheetImportOptions import_options{
+      .mapping = &options_.mapping, .zone = options_.zone ? &*options_.zone : nullptr, .stop = &stopping_};
+  SheetImportReport report = ImportSheet(content, import_options, *target_);
+  Log(options_.path + ": " + report.Summary());
+  for (const std::string& warning : report.warnings) Log(options_.path + ": warning: " + warning);
+  const std::vector<std::string> rejections = report.RejectionLines();
+  for (size_t i = 0; i < rejections.size() && i < kSheetRejectionLinesLogged; ++i) {
+    Log(options_.path + ": " + rejections[i]);
+  }
+  if (rejections.size() > kSheetRejectionLinesLogged) {
+    Log(options_.path + ": ... and " + std::to_string(rejections.size() - kSheetRejectionLinesLogged) +
+        " more rejected rows");
+  }
+  std::lock_guard lock(stats_mutex_);
+  ++imports_;
+  if (report.file_error) ++file_errors_;
+  rows_appended_total_ += report.appended;
+  rows_already_present_total_ += report.already_present;
+  rows_rejected_total_ += report.rejected;
+  last_import_unix_seconds_ = NowMicros() / 1'000'000;
+  last_report_ = std::move(report);
+}
+
+void SheetPoller::Log(const std::string& line) {
+  std::fprintf(options_.log, "incident-ledger: %s sheet poller: %s\n", Now().c_str(), line.c_str());
+  std::fflush(options_.log);
+}
+
+std::string SheetPoller::RenderMetrics() const {
+  std::lock_guard lock(stats_mutex_);
+  std::string out;
+  const auto metric = [&out](const char* name, const char* type, const char* help, const std::string& samples) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + samples;
+  };
+  metric("ledger_sheet_imports_total", "counter", "Imports of the polled CSV sheet (one per changed file).",
+         "ledger_sheet_imports_total " + std::to_string(imports_) + "\n");
+  metric("ledger_sheet_file_errors_total", "counter",
+         "Looks at the polled CSV sheet that found it unreadable or malformed.",
+         "ledger_sheet_file_errors_total " + std::to_string(file_errors_) + "\n");
+  metric("ledger_sheet_rows_total", "counter", "Rows of the polled CSV sheet, by outcome, over all imports.",
+         "ledger_sheet_rows_total{outcome=\"appended\"} " + std::to_string(rows_appended_total_) +
+             "\nledger_sheet_rows_total{outcome=\"already_present\"} " + std::to_string(rows_already_present_total_) +
+             "\nledger_sheet_rows_total{outcome=\"rejected\"} " + std::to_string(rows_rejected_total_) + "\n");
+  metric("ledger_sheet_last_import_rows", "gauge", "Rows of the latest import of the polled CSV sheet, by outcome.",
+         "ledger_sheet_last_import_rows{outcome=\"read\"} " + std::to_string(last_report_.rows_read) +
+             "\nledger_sheet_last_import_rows{outcome=\"appended\"} " + std::to_string(last_report_.appended) +
+             "\nledger_sheet_last_import_rows{outcome=\"already_present\"} " +
+             std::to_string(last_report_.already_present) + "\nledger_sheet_last_import_rows{outcome=\"rejected\"} " +
+             std::to_string(last_report_.rejected) + "\n");
+  metric("ledger_sheet_last_import_file_ok", "gauge", "1 when the latest import could read the file, 0 when not.",
+         "ledger_sheet_last_import_file_ok " + std::string(imports_ > 0 && !last_report_.file_error ? "1" : "0") + "\n");
+  metric("ledger_sheet_last_import_timestamp_seconds", "gauge", "Unix time of the latest import of the polled CSV sheet.",
+         "ledger_sheet_last_import_timestamp_seconds " + std::to_string(last_import_unix_seconds_) + "\n");
+  return out;
+}
+
+}  // namespace ledger::ingest

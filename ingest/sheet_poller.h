@@ -1,0 +1,107 @@
+#pragma once
+// Polls a form-responses CSV file while the service runs, and imports it
+// (ImportSheet, sheet_import.h) whenever its contents change.
+//
+// A background thread looks at the file every `interval`: when its size or
+// modification time differ from the last look, and it has not changed for
+// kSheetSettle (a writer may still be busy with it), it reads the file and,
+// unless the bytes are the ones it imported last, imports them. Rows already
+// in the ledger are recognised by their submission ids, so each re-read
+// appends only what is new. Write the file by renaming a finished copy over
+// it; a file caught half-written is read again once it settles.
+//
+// Nothing in the file can stop the service: an unreadable file, a malformed
+// CSV or bad rows are reported on the log stream (one summary per import,
+// one line per rejected row) and in RenderMetrics(), and the poller goes on
+// looking. An import that failed for a reason other than the file's content
+// (I/O error, shutdown) is tried again at the next look.
+//
+// Thread safety: Stop and RenderMetrics may be called from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/result.h"
+#include "ingest/sheet_import.h"
+
+namespace ledger::ingest {
+
+constexpr std::chrono::milliseconds kSheetSettle{1000};
+constexpr std::chrono::milliseconds kSheetPollIntervalMin{1000};
+constexpr std::chrono::milliseconds kSheetPollIntervalMax{24 * 3600 * 1000};
+constexpr std::chrono::milliseconds kSheetPollIntervalDefault{2 * 60 * 1000};
+constexpr size_t kSheetRejectionLinesLogged = 100;  // per import; the rest are counted
+
+// "2m", "90s", "1h", "1500ms", or a bare number of seconds; between
+// kSheetPollIntervalMin and kSheetPollIntervalMax.
+Result<std::chrono::milliseconds> ParsePollInterval(std::string_view text);
+
+struct SheetPollerOptions {
+  std::string path;
+  std::chrono::milliseconds interval = kSheetPollIntervalDefault;
+  SheetMapping mapping = DefaultSheetMapping();
+  std::optional<SheetTimeZone> zone;
+  std::FILE* log = stderr;
+};
+
+class SheetPoller {
+ public:
+  // Starts the thread; the first look is at once. `target` must outlive the
+  // poller (or its Stop).
+  static std::unique_ptr<SheetPoller> Start(SheetPollerOptions options, SheetTarget* target);
+  ~SheetPoller();
+  SheetPoller(const SheetPoller&) = delete;
+  SheetPoller& operator=(const SheetPoller&) = delete;
+
+  // Ends an import in progress between two rows and joins the thread.
+  void Stop();
+
+  // Prometheus text lines (ledger_sheet_*).
+  std::string RenderMetrics() const;
+
+ private:
+  SheetPoller(SheetPollerOptions options, SheetTarget* target);
+  void Loop();
+  // One look; returns how long to wait before the next.
+  std::chrono::milliseconds Look();
+  void Import(const std::string& content);
+  void Log(const std::string& line);
+
+  struct FileSignature {
+    int64_t size = -1;
+    int64_t modified_ns = 0;
+    bool operator==(const FileSignature&) const = default;
+  };
+  std::optional<FileSignature> Signature(std::string* error) const;
+
+  const SheetPollerOptions options_;
+  SheetTarget* const target_;
+  std::atomic<bool> stopping_{false};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  std::thread thread_;
+
+  // Poller thread only.
+  std::optional<FileSignature> last_seen_;
+  std::string last_imported_digest_;
+  std::string last_problem_;
+
+  // Figures for RenderMetrics.
+  mutable std::mutex stats_mutex_;
+  uint64_t imports_ = 0;
+  uint64_t file_errors_ = 0;
+  uint64_t rows_appended_total_ = 0;
+  uint64_t rows_already_present_total_ = 0;
+  uint64_t rows_rejected_total_ = 0;
+  SheetImportReport last_report_;
+  int64_t last_import_unix_seconds_ = 0;
+};
+
+}  // namespace ledger::ingest
