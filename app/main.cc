@@ -22,9 +22,12 @@
 
 #include "app/analyst_commands.h"
 #include "app/audit_commands.h"
+#include "app/projection_commands.h"
+#include "app/notifications.h"
 #include "app/sheet_commands.h"
 #include "http/api.h"
 #include "http/server.h"
+#include "http/web.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
@@ -45,6 +48,12 @@ void PrintUsage(std::FILE* out) {
                "          --poll-interval D   how often to look at it (default 2m; e.g. 30s, 5m, 1h)\n"
                "          --mapping FILE      JSON column mapping for the sheet (see README)\n"
                "          --sheet-timezone Z  IANA zone of the sheet's M/D/YYYY H:MM:SS times\n"
+               "          --smtp-url URL      mail notifications through this SMTP server (smtp://host:port,\n"
+               "                              smtps://host:port); without it they wait in the queue\n"
+               "          --smtp-from ADDR    sender address (required with --smtp-url)\n"
+               "          --smtp-starttls on  require STARTTLS; --smtp-user U --smtp-password-file F: log in\n"
+               "          --smtp-concurrency N (default 4), --smtp-retry-initial-ms N (1000),\n"
+               "          --smtp-retry-max-ms N (300000), --smtp-attempts-max N (8): see notify/README.md\n"
                "  import-csv FILE  import a form-responses CSV sheet once (service stopped);\n"
                "          --mapping FILE, --sheet-timezone Z as for serve; JSON report on stdout\n"
                "  verify  walk the whole hash chain and report the head or the first bad seq\n"
@@ -58,6 +67,7 @@ void PrintUsage(std::FILE* out) {
                "                --as-of T (as known then) --format json|csv\n"
                "  availability  per-day availability: --system S --days N --end-date YYYY-MM-DD\n"
                "                --timezone ZONE (IANA, default UTC) --as-of T\n"
+               "  rebuild       drop the saved projections and fold the log again from seq 1\n"
                "  help    print this text\n");
 }
 
@@ -77,13 +87,16 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   if (argc < 2) return ledger::InvalidArgument("", "missing command");
   arguments.command = argv[1];
   static const std::map<std::string, std::vector<std::string>> kOptions = {
-      {"serve", {"--data", "--listen", "--threads", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone"}},
+      {"serve", {"--data", "--listen", "--threads", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
+                 "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
+                 "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max"}},
       {"verify", {"--data"}},
       {"export", {"--data"}},
       {"import", {"--data"}},
       {"backup", {"--data", "--to"}},
       {"durations", {"--data", "--from", "--to", "--by", "--as-of", "--format"}},
       {"availability", {"--data", "--system", "--days", "--end-date", "--timezone", "--as-of"}},
+      {"rebuild", {"--data"}},
   };
   const auto known = kOptions.find(arguments.command);
   if (known == kOptions.end()) return ledger::InvalidArgument("", "unknown command '" + arguments.command + "'");
@@ -147,31 +160,57 @@ int Serve(const Arguments& arguments) {
   if (!opened) return Fail(opened.error().message);
   std::unique_ptr<ledger::Ledger> log = std::move(*opened);
 
-  // Every start folds the whole log, which checks every record's hash and
-  // link: a ledger that fails verification is refused, never served.
+  // The read model resumes from its checkpoint (DIR/projections) and folds
+  // only the events after it; a missing, outdated or mismatched checkpoint is
+  // rebuilt from seq 1. Every event folded is checked on the way in.
+  const std::string data = arguments.options.at("--data");
+  ledger::Result<std::unique_ptr<ledger::projections::ProjectionCheckpoints>> checkpoints =
+      ledger::projections::ProjectionCheckpoints::Open(ledger::app::ProjectionFolder(data));
+  if (!checkpoints) return Fail(checkpoints.error().message);
   ledger::projections::ReadModel read_model;
-  if (ledger::Status rebuilt = read_model.Rebuild(*log); !rebuilt) {
-    if (rebuilt.error().code == ledger::ErrorCode::kCorruption) {
-      return Fail("the ledger fails verification (" + rebuilt.error().message +
+  ledger::Result<ledger::projections::OpenReport> projected = read_model.Open(*log, checkpoints->get());
+  if (!projected) {
+    if (projected.error().code == ledger::ErrorCode::kCorruption) {
+      return Fail("the ledger fails verification (" + projected.error().message +
                   "); refusing to serve it. `incident-ledger verify --data DIR` names the first bad event; "
                   "restore from a backup or an export");
     }
-    return Fail("cannot build the read model: " + rebuilt.error().message);
+    return Fail("cannot build the read model: " + projected.error().message);
   }
+  ledger::app::ReportProjectionOpen(*projected);
   ledger::Result<std::unique_ptr<ledger::ingest::CommandProcessor>> processor =
-      ledger::ingest::CommandProcessor::Create(log.get());
+      ledger::ingest::CommandProcessor::Create(log.get(), [&read_model] { return read_model.CopyTickets(); });
   if (!processor) return Fail("cannot load ticket state: " + processor.error().message);
+  ledger::Result<std::unique_ptr<ledger::app::Notifications>> notifications =
+      ledger::app::Notifications::Create(arguments.options, log.get());
+  if (!notifications) return Fail("notifications: " + notifications.error().message);
 
   ledger::http::Metrics metrics;
-  log->SetCommitListener([&read_model](const std::vector<ledger::StoredEvent>& events) { read_model.Apply(events); });
+  // Committed events go to the read model first, then to the browsers' event
+  // streams, so that a page reacting to an event reads state that includes it.
+  ledger::http::EventHub event_hub(log.get(), {});
+  log->SetCommitListener([&read_model, &event_hub, notify = notifications->get()](
+                              const std::vector<ledger::StoredEvent>& events) {
+    read_model.Apply(events);
+    notify->OnCommit(events);
+    event_hub.Publish(events);
+  });
   log->SetBatchSizeObserver([&metrics](size_t events) { metrics.ObserveBatchSize(events); });
   ledger::Result<std::unique_ptr<ledger::app::SheetPolling>> sheet_polling =
       ledger::app::StartSheetPolling(arguments.options, log.get(), processor->get());
   if (!sheet_polling) return Fail(sheet_polling.error().message);
+  metrics.AddExtraSource([notify = notifications->get()] { return notify->RenderMetrics(); });
+  if (ledger::Status started = (*notifications)->StartDelivery(); !started) return Fail(started.error().message);
   if (*sheet_polling) metrics.AddExtraSource([polling = sheet_polling->get()] { return polling->RenderMetrics(); });
 
-  ledger::http::Api api(ledger::http::ApiDependencies{
-      .ledger = log.get(), .processor = processor->get(), .read_model = &read_model, .metrics = &metrics});
+  ledger::http::Web web(ledger::http::WebDependencies{
+      .ledger = log.get(), .processor = processor->get(), .read_model = &read_model, .event_hub = &event_hub});
+  ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
+                                                      .processor = processor->get(),
+                                                      .read_model = &read_model,
+                                                      .metrics = &metrics,
+                                                      .web = &web,
+                                                      .notifications = (*notifications)->routes()});
   ledger::Result<std::unique_ptr<ledger::http::Server>> server =
       ledger::http::Server::Start(*server_options, &api, &metrics);
   if (!server) return Fail(server.error().message);
@@ -182,15 +221,21 @@ int Serve(const Arguments& arguments) {
   std::fflush(stdout);
   std::fprintf(stderr, "incident-ledger: serving %s from %s (head seq %llu)\n", (*server)->url().c_str(),
                arguments.options.at("--data").c_str(), static_cast<unsigned long long>(log->head().seq));
+  // The whole chain is verified in the background, so that a start does not
+  // wait for it; a ledger that fails is not served on: the service stops and
+  // exits with status 2, naming the event.
+  ledger::app::ChainCheck chain_check(*log, [&server] { (*server)->RequestStop(); });
   (*server)->Run();
+  chain_check.Join();
   if (*sheet_polling) (*sheet_polling)->Stop();  // its submissions go before the ledger stops taking any
+  (*notifications)->Stop();  // its last receipts go before the ledger stops taking any
   // Finish every queued append before the server's event loop goes away: an
   // answer may be lost, an acknowledged event never is.
   log->Shutdown();
   server->reset();
   std::remove(url_file.c_str());
   std::fprintf(stderr, "incident-ledger: stopped at head seq %llu\n", static_cast<unsigned long long>(log->head().seq));
-  return 0;
+  return chain_check.failed() ? 2 : 0;
 }
 
 }  // namespace
@@ -211,6 +256,7 @@ int main(int argc, char** argv) {
   if (arguments->command == "export") return ledger::app::Export(arguments->options.at("--data"));
   if (arguments->command == "import") return ledger::app::Import(arguments->options.at("--data"));
   if (arguments->command == "durations") return ledger::app::Durations(arguments->options);
+  if (arguments->command == "rebuild") return ledger::app::Rebuild(arguments->options.at("--data"));
   if (arguments->command == "availability") return ledger::app::Availability(arguments->options);
   if (arguments->command == "backup") {
     if (!arguments->options.contains("--to")) return Fail("--to DEST is required");

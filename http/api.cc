@@ -11,6 +11,8 @@
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "http/json_views.h"
+#include "http/notifications_api.h"
+#include "http/web.h"
 #include "ingest/command.h"
 #include "projections/durations_csv.h"
 
@@ -533,7 +535,23 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
   };
   const bool is_get = request.method == "GET" || request.method == "HEAD";
 
+  // Pages, assets, the event stream and availability (web.h); the form's
+  // POST /submit answers from the ledger's writer thread, hence by value.
+  if (deps_.web != nullptr) {
+    if (std::optional<std::string> web_route = deps_.web->RouteFor(path)) {
+      Metrics* metrics = deps_.metrics;
+      deps_.web->Handle(request, [respond, metrics, start, web_route](HttpResponse response) {
+        metrics->CountRequest(*web_route, response.status, SecondsSince(start));
+        respond(std::move(response));
+      });
+      return;
+    }
+  }
+
   constexpr std::string_view kIncidentsPrefix = "/api/v1/incidents/";
+  if (deps_.notifications != nullptr && IsNotificationRoute(path)) {
+    return HandleNotificationRoute(*deps_.notifications, deps_.metrics, request, std::move(respond));
+  }
   if (path == "/api/v1/submissions") {
     route = "submissions";
     if (request.method != "POST") return finish(MethodNotAllowed("POST"));

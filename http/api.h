@@ -12,16 +12,21 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "http/metrics.h"
+#include "http/response_stream.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
 
 namespace ledger::http {
+
+class Web;
+struct NotificationRoutes;
 
 // Limits of the HTTP edge.
 constexpr size_t kBodyBytesMax = 64 * 1024;
@@ -36,6 +41,9 @@ struct HttpRequest {
   std::string target;  // path and query, as sent
   std::string content_type;
   std::string accept;
+  std::string accept_encoding;
+  std::string if_none_match;
+  std::string last_event_id;  // Server-Sent Events resume point, as sent
   std::string body;
 };
 
@@ -44,6 +52,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set for a streamed answer (Server-Sent Events): the server sends the
+  // headers, then whatever the stream yields; `body` is not sent.
+  std::shared_ptr<ResponseStream> stream;
 };
 
 using Respond = std::function<void(HttpResponse)>;
@@ -53,6 +64,8 @@ struct ApiDependencies {
   ingest::CommandProcessor* processor;
   projections::ReadModel* read_model;
   Metrics* metrics;
+  Web* web = nullptr;  // pages, assets, the event stream (web.h); none: API only
+  const NotificationRoutes* notifications = nullptr;  // subscriptions and the queue (notifications_api.h)
 };
 
 class Api {

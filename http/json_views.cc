@@ -2,6 +2,7 @@
 
 #include "common/encoding.h"
 #include "common/time.h"
+#include "http/notifications_api.h"
 
 namespace ledger::http {
 namespace {
@@ -59,6 +60,8 @@ void WriteEvent(JsonWriter* json, const StoredEvent& stored) {
   json->Key("payload");
   if (event.has_incident()) {
     WritePayload(json, event.incident());
+  } else if (WriteNotificationPayload(json, event)) {
+    // a subscription change or a delivery receipt
   } else {
     json->BeginObject().EndObject();
   }

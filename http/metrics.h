@@ -28,7 +28,8 @@ class Metrics {
   std::string Render(const LedgerStats& stats, uint64_t head_seq, uint64_t projected_seq) const;
 
   // Another part's metrics (complete HELP/TYPE/sample lines), appended to
-  // every Render; e.g. the sheet poller's. Add before the server starts.
+  // every Render; e.g. the sheet poller's, the notification queue's. Add
+  // before the server starts.
   void AddExtraSource(std::function<std::string()> source) { extra_sources_.push_back(std::move(source)); }
 
  private:

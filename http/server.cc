@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <atomic>
+#include <deque>
 #include <thread>
 #include <vector>
 
@@ -34,12 +35,23 @@ struct Shared {
 constexpr size_t kLingerBytesMax = 8 * 1024 * 1024;
 constexpr std::chrono::seconds kLingerTimeout{2};
 
+// One piece of a streamed answer waiting to be written.
+struct OutChunk {
+  std::string bytes;
+  bool last = false;    // the end of the stream
+  bool pulled = false;  // came from the stream (a heartbeat did not)
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Shared* shared) : stream_(std::move(socket)), shared_(shared) {
+  Session(tcp::socket&& socket, Shared* shared)
+      : stream_(std::move(socket)), shared_(shared), heartbeat_timer_(stream_.get_executor()) {
     shared_->metrics->SetOpenConnections(shared_->connections.fetch_add(1) + 1);
   }
-  ~Session() { shared_->metrics->SetOpenConnections(shared_->connections.fetch_sub(1) - 1); }
+  ~Session() {
+    if (source_) source_->Cancel();
+    shared_->metrics->SetOpenConnections(shared_->connections.fetch_sub(1) - 1);
+  }
 
   void Start(bool over_capacity) {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this(), over_capacity] {
@@ -95,6 +107,9 @@ class Session : public std::enable_shared_from_this<Session> {
     request.target = std::string(message.target());
     request.content_type = std::string(message[bhttp::field::content_type]);
     request.accept = std::string(message[bhttp::field::accept]);
+    request.accept_encoding = std::string(message[bhttp::field::accept_encoding]);
+    request.if_none_match = std::string(message[bhttp::field::if_none_match]);
+    request.last_event_id = std::string(message["Last-Event-ID"]);
     request.body = message.body();
     // No read deadline while the answer is being prepared (a submission waits
     // for its group commit); the write gets its own.
@@ -118,6 +133,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse response) {
+    if (response.stream && head_only_) {
+      response.stream->Cancel();
+      response.stream.reset();
+    }
+    if (response.stream) return StartStream(std::move(response));
     auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(response.status), version_);
     message->set(bhttp::field::server, "incident-ledger");
@@ -131,7 +151,9 @@ class Session : public std::enable_shared_from_this<Session> {
     message->keep_alive(keep_alive_);
     const size_t length = response.body.size();
     if (!head_only_) message->body() = std::move(response.body);
-    message->content_length(length);
+    // A 304 describes the representation it stands for and has no body of
+    // its own; a Content-Length of 0 there would misstate it.
+    if (response.status != 304) message->content_length(length);
     stream_.expires_after(kWriteTimeout);
     bhttp::async_write(stream_, *message, [self = shared_from_this(), message](beast::error_code error, size_t) {
       self->OnWrite(error);
@@ -160,6 +182,113 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // A streamed answer (Server-Sent Events): the headers, then chunks pulled
+  // from the stream one at a time (the next is asked for only once the last
+  // is written, so a slow client holds at most one chunk here), plus a
+  // heartbeat when idle. The connection closes when the stream ends, a write
+  // fails or times out, or the client sends anything (a closed socket reads
+  // as end of file; an event-stream client sends nothing after its request).
+  void StartStream(HttpResponse response) {
+    source_ = std::move(response.stream);
+    keep_alive_ = false;
+    chunked_ = version_ >= 11;
+    auto message = std::make_shared<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(response.status),
+                                                                       version_);
+    message->set(bhttp::field::server, "incident-ledger");
+    message->set(bhttp::field::content_type, response.content_type);
+    message->set(bhttp::field::cache_control, "no-store");
+    message->set("X-Content-Type-Options", "nosniff");
+    for (const auto& [name, value] : response.headers) message->set(name, value);
+    message->keep_alive(false);
+    if (chunked_) message->chunked(true);
+    auto serializer = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*message);
+    stream_.expires_after(kWriteTimeout);
+    bhttp::async_write_header(stream_, *serializer,
+                              [self = shared_from_this(), message, serializer](beast::error_code error, size_t) {
+                                if (error) return self->CloseStream();
+                                self->WatchForClientClose();
+                                self->ArmHeartbeat();
+                                self->PullChunk();
+                              });
+  }
+
+  void WatchForClientClose() {
+    stream_.socket().async_wait(tcp::socket::wait_read,
+                                [self = shared_from_this()](beast::error_code) { self->CloseStream(); });
+  }
+
+  void ArmHeartbeat() {
+    heartbeat_timer_.expires_after(source_->heartbeat_interval());
+    heartbeat_timer_.async_wait([self = shared_from_this()](beast::error_code error) {
+      if (error || self->stream_closed_) return;
+      if (!self->writing_ && self->outbox_.empty()) {
+        self->outbox_.push_back(OutChunk{.bytes = self->source_->Heartbeat()});
+        self->WriteChunk();
+      }
+      self->ArmHeartbeat();
+    });
+  }
+
+  // The stream may deliver from another thread (the ledger's writer); the
+  // bytes come back to this session's strand, and only if it still exists.
+  void PullChunk() {
+    if (stream_closed_) return;
+    std::weak_ptr<Session> weak = shared_from_this();
+    auto executor = stream_.get_executor();
+    source_->Next([weak, executor](std::optional<std::string> bytes) {
+      asio::post(executor, [weak, bytes = std::move(bytes)]() mutable {
+        if (std::shared_ptr<Session> self = weak.lock()) self->OnChunk(std::move(bytes));
+      });
+    });
+  }
+
+  void OnChunk(std::optional<std::string> bytes) {
+    if (stream_closed_) return;
+    if (!bytes) {
+      outbox_.push_back(OutChunk{.last = true});
+    } else if (bytes->empty()) {
+      // An empty chunk would end a chunked body; ask for more instead.
+      return PullChunk();
+    } else {
+      outbox_.push_back(OutChunk{.bytes = std::move(*bytes), .pulled = true});
+    }
+    WriteChunk();
+  }
+
+  void WriteChunk() {
+    if (writing_ || outbox_.empty() || stream_closed_) return;
+    writing_ = true;
+    auto chunk = std::make_shared<OutChunk>(std::move(outbox_.front()));
+    outbox_.pop_front();
+    stream_.expires_after(kWriteTimeout);
+    auto done = [self = shared_from_this(), chunk](beast::error_code error, size_t) {
+      self->OnChunkWritten(error, *chunk);
+    };
+    if (chunk->last) {
+      if (!chunked_) return CloseStream();
+      asio::async_write(stream_, bhttp::make_chunk_last(), std::move(done));
+    } else if (chunked_) {
+      asio::async_write(stream_, bhttp::make_chunk(asio::buffer(chunk->bytes)), std::move(done));
+    } else {
+      asio::async_write(stream_, asio::buffer(chunk->bytes), std::move(done));
+    }
+  }
+
+  void OnChunkWritten(beast::error_code error, const OutChunk& chunk) {
+    writing_ = false;
+    if (error || chunk.last) return CloseStream();
+    if (chunk.pulled) PullChunk();
+    WriteChunk();
+  }
+
+  void CloseStream() {
+    if (stream_closed_) return;
+    stream_closed_ = true;
+    heartbeat_timer_.cancel();
+    if (source_) source_->Cancel();
+    Close();
+  }
+
   void Close() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -176,6 +305,14 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t lingered_bytes_ = 0;
   std::vector<char> linger_buffer_;
   unsigned version_ = 11;
+
+  // Streaming (StartStream and below).
+  std::shared_ptr<ResponseStream> source_;
+  asio::steady_timer heartbeat_timer_;
+  std::deque<OutChunk> outbox_;
+  bool chunked_ = false;
+  bool writing_ = false;
+  bool stream_closed_ = false;
 };
 
 }  // namespace

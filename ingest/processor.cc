@@ -62,8 +62,12 @@ Status CheckPeriodTimes(const Command& command, const projections::TicketState& 
 
 }  // namespace
 
-Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(Ledger* ledger) {
+Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(Ledger* ledger) { return Create(ledger, {}); }
+
+Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(
+    Ledger* ledger, std::function<projections::TicketStore()> committed_state) {
   std::unique_ptr<CommandProcessor> processor(new CommandProcessor(ledger));
+  processor->committed_state_ = std::move(committed_state);
   if (Status loaded = processor->Reload(); !loaded) return loaded.error();
   CommandProcessor* raw = processor.get();
   ledger->SetBatchFailedListener([raw] {
@@ -76,6 +80,10 @@ Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(Ledger* ledge
 }
 
 Status CommandProcessor::Reload() {
+  if (committed_state_) {
+    state_ = committed_state_();
+    return {};
+  }
   projections::TicketStore fresh;
   Status folded = ledger_->ForEach(0, [&fresh](const StoredEvent& stored) -> Status {
     fresh.Apply(stored.event);

@@ -40,6 +40,11 @@ class CommandProcessor {
   // Folds the ledger's events into the processor's state and registers as the
   // ledger's batch-failed listener. `ledger` must outlive the processor.
   static Result<std::unique_ptr<CommandProcessor>> Create(Ledger* ledger);
+  // The same, but the state comes from `committed_state` (a copy of a read
+  // model that holds exactly the committed events), at start and after a
+  // failed append, instead of a fold of the whole log.
+  static Result<std::unique_ptr<CommandProcessor>> Create(Ledger* ledger,
+                                                          std::function<projections::TicketStore()> committed_state);
 
   // Queues the command; `done` runs on the ledger's writer thread.
   void SubmitAsync(Command command, SubmitCallback done);
@@ -51,6 +56,7 @@ class CommandProcessor {
   Status Reload();
 
   Ledger* ledger_;
+  std::function<projections::TicketStore()> committed_state_;  // may be empty: fold the log
   projections::TicketStore state_;  // ledger writer thread only, after Create
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <set>
 
 #include <date/date.h>
 #include <date/tz.h>
@@ -613,7 +614,9 @@ class Importer {
     row.ticket = result->ticket;
     row.seq = result->seq;
     ++(result->repeated ? report_.already_present : report_.appended);
-    if (action != Action::kCreate) return;
+    // A row repeated within the sheet (the same response twice) is one
+    // submission: only its first copy counts as a create.
+    if (action != Action::kCreate || !created_ids_.insert(row.submission_id).second) return;
     opened_at_[result->ticket] = result->stored.event.recorded_at_micros();
     const uint64_t number = TicketNumber(result->ticket);
     if (first_failed_create_row_ != 0) {
@@ -718,6 +721,7 @@ class Importer {
   std::string numbering_problem_;  // the first reason counting creates stops giving their numbers
   std::vector<std::pair<size_t, uint64_t>> lowest_after_;
   std::map<std::string, CreatedTicket> created_;
+  std::set<std::string> created_ids_;  // submission ids of the create rows counted so far
   std::map<std::string, int64_t> opened_at_;
 };
 

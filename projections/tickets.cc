@@ -111,12 +111,13 @@ void ApplyIncidentEvent(TicketState* state, const proto::Event& event) {
   state->updated_at_micros = event.recorded_at_micros();
 }
 
-void TicketStore::Apply(const proto::Event& event) {
-  if (!event.has_incident()) return;
+std::optional<uint64_t> TicketStore::Apply(const proto::Event& event) {
+  if (!event.has_incident()) return std::nullopt;
   const std::optional<uint64_t> number = ParseTicketNumber(event.ticket());
-  if (!number) return;
-  if (event.type() != proto::INCIDENT_OPENED && !tickets_.contains(*number)) return;
+  if (!number) return std::nullopt;
+  if (event.type() != proto::INCIDENT_OPENED && !tickets_.contains(*number)) return std::nullopt;
   ApplyIncidentEvent(&tickets_[*number], event);
+  return number;
 }
 
 const TicketState* TicketStore::Find(std::string_view ticket) const {

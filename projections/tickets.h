@@ -77,8 +77,15 @@ struct TimelinePage {
 class TicketStore {
  public:
   // Applies one event of any type; incident events update their ticket.
-  void Apply(const proto::Event& event);
+  // Answers the number of the ticket it changed, if any.
+  std::optional<uint64_t> Apply(const proto::Event& event);
   void Clear() { tickets_.clear(); }
+  // Puts a saved ticket back (see checkpoint.h).
+  void Put(TicketState state) { tickets_[state.ticket_number] = std::move(state); }
+  const TicketState* FindNumber(uint64_t ticket_number) const {
+    const auto found = tickets_.find(ticket_number);
+    return found == tickets_.end() ? nullptr : &found->second;
+  }
 
   const TicketState* Find(std::string_view ticket) const;
   size_t size() const { return tickets_.size(); }

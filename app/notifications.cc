@@ -1,0 +1,51 @@
+#include "app/notifications.h"
+
+#include <cstdio>
+
+namespace ledger::app {
+
+Result<std::unique_ptr<Notifications>> Notifications::Create(const std::map<std::string, std::string>& options,
+                                                             Ledger* log) {
+  Result<std::optional<notify::DeliveryOptions>> delivery = notify::ParseDeliveryOptions(options);
+  if (!delivery) return delivery.error();
+  std::unique_ptr<Notifications> notifications(new Notifications());
+  notifications->log_ = log;
+  notifications->delivery_options_ = std::move(*delivery);
+  if (Status rebuilt = notifications->model_.Rebuild(*log); !rebuilt) return rebuilt.error();
+  Result<std::unique_ptr<ingest::SubscriptionProcessor>> processor = ingest::SubscriptionProcessor::Create(log);
+  if (!processor) return processor.error();
+  notifications->subscriptions_ = std::move(*processor);
+  notifications->routes_ = http::NotificationRoutes{.subscriptions = notifications->subscriptions_.get(),
+                                                    .model = &notifications->model_};
+  return notifications;
+}
+
+Notifications::~Notifications() { Stop(); }
+
+void Notifications::OnCommit(const std::vector<StoredEvent>& events) {
+  model_.Apply(events);
+  if (notify::DeliveryWorker* worker = running_worker_.load()) worker->Wake();
+}
+
+Status Notifications::StartDelivery() {
+  if (!delivery_options_) {
+    std::fprintf(stderr, "incident-ledger: no --smtp-url: notifications are queued but not sent\n");
+    return {};
+  }
+  Result<std::unique_ptr<notify::DeliveryWorker>> worker =
+      notify::DeliveryWorker::Start(*delivery_options_, log_, &model_);
+  if (!worker) return worker.error();
+  worker_ = std::move(*worker);
+  running_worker_.store(worker_.get());
+  std::fprintf(stderr, "incident-ledger: mailing notifications through %s as %s\n", delivery_options_->smtp.url.c_str(),
+               delivery_options_->smtp.from.c_str());
+  return {};
+}
+
+void Notifications::Stop() {
+  if (worker_) worker_->Stop();
+}
+
+std::string Notifications::RenderMetrics() const { return notify::RenderNotificationMetrics(model_, worker_.get()); }
+
+}  // namespace ledger::app

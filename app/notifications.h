@@ -1,0 +1,56 @@
+#pragma once
+// The notification parts of `serve`, wired together: the queue projection
+// (folded from the log at start, then fed by the commit listener), the
+// subscription processor, and, with --smtp-url, the delivery worker.
+//
+// Order of use in Serve: Create; put OnCommit in the ledger's commit
+// listener (after the read model); StartDelivery; serve; Stop before the
+// ledger shuts down, so the last receipts still get appended.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "http/notifications_api.h"
+#include "ingest/subscriptions.h"
+#include "ledger/ledger.h"
+#include "notify/worker.h"
+#include "projections/notifications.h"
+
+namespace ledger::app {
+
+class Notifications {
+ public:
+  // Reads the --smtp-* options and folds the log. `log` must outlive this.
+  static Result<std::unique_ptr<Notifications>> Create(const std::map<std::string, std::string>& options, Ledger* log);
+  ~Notifications();
+
+  // For the commit listener (ledger writer thread): applies the events to
+  // the queue, then wakes the worker.
+  void OnCommit(const std::vector<StoredEvent>& events);
+  // Starts the delivery worker when an SMTP server is configured.
+  Status StartDelivery();
+  // Stops the worker (bounded; see DeliveryWorker::Stop). Idempotent.
+  void Stop();
+
+  const http::NotificationRoutes* routes() const { return &routes_; }
+  std::string RenderMetrics() const;
+
+ private:
+  Notifications() = default;
+  Ledger* log_ = nullptr;
+  projections::NotificationModel model_;
+  std::unique_ptr<ingest::SubscriptionProcessor> subscriptions_;
+  std::optional<notify::DeliveryOptions> delivery_options_;
+  std::unique_ptr<notify::DeliveryWorker> worker_;
+  // What OnCommit reads on the writer thread, which may already be running
+  // (the sheet poller) when StartDelivery sets the worker.
+  std::atomic<notify::DeliveryWorker*> running_worker_{nullptr};
+  http::NotificationRoutes routes_{};
+};
+
+}  // namespace ledger::app

@@ -1,0 +1,74 @@
+#include "app/projection_commands.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+namespace ledger::app {
+
+std::string ProjectionFolder(const std::string& data) { return (std::filesystem::path(data) / "projections").string(); }
+
+void ReportProjectionOpen(const projections::OpenReport& report) {
+  if (report.rebuilt) {
+    std::fprintf(stderr, "incident-ledger: projections rebuilt from seq 1 (%llu events): %s\n",
+                 static_cast<unsigned long long>(report.replayed_events), report.reason.c_str());
+  } else {
+    std::fprintf(stderr, "incident-ledger: projections resumed at seq %llu, caught up %llu events\n",
+                 static_cast<unsigned long long>(report.resumed_seq),
+                 static_cast<unsigned long long>(report.replayed_events));
+  }
+}
+
+int Rebuild(const std::string& data) {
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data});
+  if (!opened) {
+    std::fprintf(stderr, "incident-ledger: %s (stop the service first)\n", opened.error().message.c_str());
+    return 2;
+  }
+  std::error_code error;
+  std::filesystem::remove_all(ProjectionFolder(data), error);
+  if (error) {
+    std::fprintf(stderr, "incident-ledger: cannot drop %s: %s\n", ProjectionFolder(data).c_str(), error.message().c_str());
+    return 2;
+  }
+  Result<std::unique_ptr<projections::ProjectionCheckpoints>> checkpoints =
+      projections::ProjectionCheckpoints::Open(ProjectionFolder(data));
+  if (!checkpoints) {
+    std::fprintf(stderr, "incident-ledger: %s\n", checkpoints.error().message.c_str());
+    return 2;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  projections::ReadModel read_model;
+  Result<projections::OpenReport> report = read_model.Open(**opened, checkpoints->get());
+  if (!report) {
+    std::fprintf(stderr, "incident-ledger: rebuild failed: %s\n", report.error().message.c_str());
+    return report.error().code == ErrorCode::kCorruption ? 1 : 2;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("{\"rebuilt_events\":%llu,\"seconds\":%.3f,\"events_per_second\":%.0f}\n",
+              static_cast<unsigned long long>(report->replayed_events), seconds,
+              seconds > 0 ? static_cast<double>(report->replayed_events) / seconds : 0.0);
+  return 0;
+}
+
+ChainCheck::ChainCheck(const Ledger& ledger, std::function<void()> on_failure)
+    : thread_([this, &ledger, on_failure = std::move(on_failure)] {
+        Result<VerifyReport> report = ledger.Verify();
+        if (report && report->ok) return;
+        failed_.store(true);
+        if (report) {
+          std::fprintf(stderr,
+                       "incident-ledger: the ledger fails verification at event %llu: %s; refusing to serve it: "
+                       "stopping. Restore from a backup or an export.\n",
+                       static_cast<unsigned long long>(report->bad_seq), report->problem.c_str());
+        } else {
+          std::fprintf(stderr, "incident-ledger: cannot verify the ledger: %s; stopping\n", report.error().message.c_str());
+        }
+        on_failure();
+      }) {}
+
+void ChainCheck::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace ledger::app

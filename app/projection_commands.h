@@ -1,0 +1,40 @@
+#pragma once
+// Projection lifecycle for the binary: where checkpoints live, what a start
+// reports, the `rebuild` subcommand, and the background chain check of
+// `serve`.
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "ledger/ledger.h"
+#include "projections/read_model.h"
+
+namespace ledger::app {
+
+// DIR/projections: the read model's checkpoint database.
+std::string ProjectionFolder(const std::string& data);
+
+// One line on stderr: resumed at seq N (+M events) or rebuilt, and why.
+void ReportProjectionOpen(const projections::OpenReport& report);
+
+// rebuild --data DIR: drops the saved projections and folds the log from
+// seq 1 again, printing events per second.
+int Rebuild(const std::string& data);
+
+// Walks the whole chain on its own thread; on a failure prints the bad seq
+// and calls `on_failure` (which stops the server).
+class ChainCheck {
+ public:
+  ChainCheck(const Ledger& ledger, std::function<void()> on_failure);
+  ~ChainCheck() { Join(); }
+  void Join();
+  bool failed() const { return failed_.load(); }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::thread thread_;
+};
+
+}  // namespace ledger::app

@@ -1,0 +1,462 @@
+// The dashboard: a vis-timeline of the incidents in a date range, a sortable
+// table of the same incidents, per-system availability bars, all kept live
+// through the ledger's event stream (/api/v1/events/stream).
+"use strict";
+
+(function () {
+  const { el, formatTime, formatDuration, toLocalInput, dateToRfc3339, fetchJson, subscribe } = window.Ledger;
+
+  const HOUR = 3600 * 1000;
+  const DAY = 24 * HOUR;
+  const QUICK_RANGES = { "24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY, "90d": 90 * DAY };
+  const DEFAULT_RANGE = "7d";
+  const PAGE_LIMIT = 1000;
+  const PAGES_MAX = 20;
+  const ONGOING_REFRESH_MS = 30 * 1000;
+  const AVAILABILITY_DAYS = 90;
+  const SEVERITY_RANK = { minor: 1, major: 2, critical: 3 };
+
+  const state = {
+    relative: DEFAULT_RANGE,  // a quick range that slides with now, or null for fixed from/to
+    from: null,
+    to: null,
+    groupByIncident: false,
+    incidents: new Map(),     // ticket -> incident JSON (GET /api/v1/incidents/{ticket})
+    sortKey: "started_at",
+    sortDescending: true,
+  };
+
+  let timeline = null;
+  let items = null;
+  let groups = null;
+
+  // ---------------------------------------------------------------- the range
+
+  function readRangeFromUrl() {
+    const params = new URLSearchParams(location.search);
+    state.groupByIncident = params.get("rows") === "incident";
+    const from = params.get("from");
+    const to = params.get("to");
+    const range = params.get("range");
+    if (from || to) {
+      const fromDate = from ? new Date(from) : null;
+      const toDate = to ? new Date(to) : null;
+      if ((fromDate && Number.isNaN(fromDate.getTime())) || (toDate && Number.isNaN(toDate.getTime()))) {
+        showRangeError("The range in the address is not a valid date; showing the last 7 days.");
+      } else {
+        state.relative = null;
+        state.from = fromDate || new Date(toDate.getTime() - 7 * DAY);
+        state.to = toDate || new Date(fromDate.getTime() + 7 * DAY);
+        if (state.to <= state.from) {
+          showRangeError("The end of the range must be after its start; showing the last 7 days.");
+          state.relative = DEFAULT_RANGE;
+        }
+        return;
+      }
+    }
+    state.relative = QUICK_RANGES[range] ? range : DEFAULT_RANGE;
+  }
+
+  function currentWindow() {
+    if (state.relative) {
+      const now = Date.now();
+      return { from: new Date(now - QUICK_RANGES[state.relative]), to: new Date(now) };
+    }
+    return { from: state.from, to: state.to };
+  }
+
+  function writeRangeToUrl() {
+    const params = new URLSearchParams();
+    if (state.relative) {
+      params.set("range", state.relative);
+    } else {
+      params.set("from", dateToRfc3339(state.from));
+      params.set("to", dateToRfc3339(state.to));
+    }
+    if (state.groupByIncident) params.set("rows", "incident");
+    history.replaceState(null, "", "/?" + params.toString());
+  }
+
+  function showRangeError(message) {
+    const box = document.getElementById("range-error");
+    box.textContent = message;
+    box.hidden = !message;
+  }
+
+  function syncRangeInputs() {
+    const window_ = currentWindow();
+    document.getElementById("range-from").value = toLocalInput(window_.from);
+    document.getElementById("range-to").value = toLocalInput(window_.to);
+    document.getElementById("group-by-incident").checked = state.groupByIncident;
+    for (const link of document.querySelectorAll("[data-range]")) {
+      if (link.dataset.range === state.relative) link.setAttribute("aria-current", "true");
+      else link.removeAttribute("aria-current");
+    }
+  }
+
+  // ---------------------------------------------------------------- incidents
+
+  function periodsOf(incident) {
+    const periods = incident.periods && incident.periods.length
+      ? incident.periods : [{ started_at: incident.started_at, ended_at: incident.ended_at }];
+    return periods.map((period) => ({
+      start: new Date(period.started_at),
+      end: period.ended_at ? new Date(period.ended_at) : null,
+    }));
+  }
+
+  // Same rule as the API: a period overlaps [from, to); an ongoing one runs on.
+  function overlaps(incident, window_) {
+    return periodsOf(incident).some((period) => {
+      const end = period.end ? period.end.getTime() : Infinity;
+      const start = period.start.getTime();
+      if (start === end) return start >= window_.from.getTime() && start < window_.to.getTime();
+      return start < window_.to.getTime() && end > window_.from.getTime();
+    });
+  }
+
+  async function loadIncidents() {
+    const window_ = currentWindow();
+    const found = new Map();
+    let cursor = null;
+    for (let page = 0; page < PAGES_MAX; ++page) {
+      const params = new URLSearchParams({
+        from: window_.from.toISOString(),
+        // A sliding range also shows what opens after the page loaded.
+        to: new Date(window_.to.getTime() + (state.relative ? DAY : 0)).toISOString(),
+        limit: String(PAGE_LIMIT),
+      });
+      if (cursor) params.set("cursor", cursor);
+      const answer = await fetchJson("/api/v1/incidents?" + params.toString());
+      if (!answer.ok) {
+        showRangeError(answer.body && answer.body.error ? answer.body.error.message : "Cannot load incidents.");
+        break;
+      }
+      for (const incident of answer.body.incidents) found.set(incident.ticket, incident);
+      cursor = answer.body.next_cursor;
+      if (!cursor) break;
+    }
+    state.incidents = found;
+  }
+
+  async function refreshTicket(ticket) {
+    const answer = await fetchJson("/api/v1/incidents/" + encodeURIComponent(ticket));
+    if (answer.status === 404) {
+      state.incidents.delete(ticket);
+    } else if (answer.ok) {
+      const window_ = currentWindow();
+      if (state.relative) window_.to = new Date(Date.now() + DAY);
+      if (overlaps(answer.body, window_)) state.incidents.set(ticket, answer.body);
+      else state.incidents.delete(ticket);
+    }
+    render();
+  }
+
+  // ---------------------------------------------------------------- the timeline
+
+  function tooltip(incident, period) {
+    const now = Date.now();
+    const end = period.end
+      ? formatTime(period.end)
+      : "ongoing for " + formatDuration(now - period.start.getTime());
+    const facts = el("dl", {},
+      el("dt", {}, "Description"), el("dd", { class: "tip-description" }, incident.description || "—"),
+      el("dt", {}, "Systems"), el("dd", { class: "tip-systems" }, (incident.systems || []).join(", ") || "—"),
+      el("dt", {}, "Engineer"), el("dd", { class: "tip-engineer" }, incident.engineer || "—"),
+      el("dt", {}, "Severity"), el("dd", { class: "tip-severity" }, incident.severity),
+      el("dt", {}, "Start"), el("dd", { class: "tip-start" }, formatTime(period.start)),
+      el("dt", {}, "End"), el("dd", { class: "tip-end" }, end));
+    return el("div", { class: "tip" },
+      el("div", { class: "tip-heading" },
+        el("strong", { class: "tip-title" }, incident.title),
+        " ",
+        el("span", { class: "tip-ticket" }, incident.ticket)),
+      facts,
+      el("a", { class: "tip-link", href: "/incidents/" + encodeURIComponent(incident.ticket) },
+        "Open " + incident.ticket));
+  }
+
+  function buildTimelineData() {
+    const now = new Date();
+    const itemList = [];
+    const groupMap = new Map();
+    for (const incident of state.incidents.values()) {
+      const rowKeys = state.groupByIncident
+        ? ["incident:" + incident.ticket]
+        : ((incident.systems && incident.systems.length) ? incident.systems : ["(no system)"]).map((s) => "system:" + s);
+      for (const key of rowKeys) {
+        if (groupMap.has(key)) continue;
+        const label = state.groupByIncident
+          ? el("span", {}, el("span", { class: "group-ticket" }, incident.ticket), " ", incident.title)
+          : el("span", {}, key.slice("system:".length));
+        groupMap.set(key, { id: key, content: label, order: key });
+      }
+      periodsOf(incident).forEach((period, index) => {
+        const ongoing = !period.end;
+        for (const key of rowKeys) {
+          itemList.push({
+            id: incident.ticket + "|" + index + "|" + key,
+            group: key,
+            start: period.start,
+            end: ongoing ? (now > period.start ? now : period.start) : period.end,
+            type: "range",
+            content: el("span", { class: "bar-label" }, incident.ticket + " · " + incident.title),
+            title: tooltip(incident, period),
+            className: "ticket-" + incident.ticket + " severity-" + incident.severity + (ongoing ? " ongoing" : ""),
+            ticket: incident.ticket,
+          });
+        }
+      });
+    }
+    const groupList = Array.from(groupMap.values()).sort((a, b) => {
+      if (state.groupByIncident) {
+        return Number(b.id.split("-").pop()) - Number(a.id.split("-").pop());
+      }
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    });
+    groupList.forEach((group, index) => { group.order = index; });
+    return { itemList, groupList };
+  }
+
+  function renderTimeline() {
+    const { itemList, groupList } = buildTimelineData();
+    const container = document.getElementById("timeline");
+    document.getElementById("timeline-empty").hidden = itemList.length > 0;
+    if (!timeline) {
+      items = new vis.DataSet(itemList);
+      groups = new vis.DataSet(groupList);
+      const window_ = currentWindow();
+      const margin = (window_.to - window_.from) * 0.03;
+      timeline = new vis.Timeline(container, items, groups, {
+        start: new Date(window_.from.getTime()),
+        end: new Date(window_.to.getTime() + margin),
+        stack: true,
+        showCurrentTime: true,
+        zoomable: true,
+        moveable: true,
+        orientation: { axis: "top" },
+        groupOrder: "order",
+        tooltip: { followMouse: true, overflowMethod: "cap", delay: 100 },
+        margin: { item: 6 },
+        zoomMin: 60 * 1000,
+        zoomMax: 5 * 365 * DAY,
+      });
+      timeline.on("click", (properties) => {
+        if (!properties.item) return;
+        const item = items.get(properties.item);
+        if (item) location.href = "/incidents/" + encodeURIComponent(item.ticket);
+      });
+      return;
+    }
+    groups.clear();
+    groups.add(groupList);
+    items.clear();
+    items.add(itemList);
+  }
+
+  function moveTimelineToRange() {
+    if (!timeline) return;
+    const window_ = currentWindow();
+    const margin = (window_.to - window_.from) * 0.03;
+    timeline.setWindow(window_.from, new Date(window_.to.getTime() + margin), { animation: false });
+  }
+
+  // ---------------------------------------------------------------- the table
+
+  function sortValue(incident, key) {
+    switch (key) {
+      case "ticket": return Number(String(incident.ticket).split("-").pop());
+      case "systems": return (incident.systems || []).join(", ").toLowerCase();
+      case "severity": return SEVERITY_RANK[incident.severity] || 0;
+      case "started_at": return new Date(incident.started_at).getTime();
+      case "ended_at": return incident.ended_at ? new Date(incident.ended_at).getTime() : Infinity;
+      default: return String(incident[key] || "").toLowerCase();
+    }
+  }
+
+  function renderTable() {
+    const body = document.querySelector("#incident-table tbody");
+    const list = Array.from(state.incidents.values());
+    list.sort((a, b) => {
+      const left = sortValue(a, state.sortKey);
+      const right = sortValue(b, state.sortKey);
+      const order = left < right ? -1 : left > right ? 1 : 0;
+      return state.sortDescending ? -order : order;
+    });
+    const rows = list.map((incident) => el("tr", { class: incident.status === "open" ? "row-ongoing" : "" },
+      el("th", { scope: "row" },
+        el("a", { href: "/incidents/" + encodeURIComponent(incident.ticket) }, incident.ticket)),
+      el("td", {}, incident.title),
+      el("td", {}, (incident.systems || []).join(", ")),
+      el("td", {}, incident.engineer),
+      el("td", {}, el("span", { class: "badge severity-" + incident.severity }, incident.severity)),
+      el("td", {}, formatTime(incident.started_at)),
+      el("td", {}, incident.ended_at ? formatTime(incident.ended_at)
+        : "ongoing for " + formatDuration(Date.now() - new Date(incident.started_at).getTime()))));
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7, class: "empty" }, "No incidents in this range.")));
+    body.replaceChildren(...rows);
+    for (const header of document.querySelectorAll("#incident-table th[aria-sort]")) {
+      const key = header.querySelector("button").dataset.sort;
+      header.setAttribute("aria-sort", key === state.sortKey ? (state.sortDescending ? "descending" : "ascending") : "none");
+    }
+  }
+
+  function render() {
+    renderTimeline();
+    renderTable();
+  }
+
+  // ---------------------------------------------------------------- availability
+
+  function dayClass(day) {
+    if (day.downtime_seconds === 0) return "day day-up";
+    if (day.availability >= 0.99) return "day day-down-1";
+    if (day.availability >= 0.95) return "day day-down-2";
+    if (day.availability >= 0.75) return "day day-down-3";
+    return "day day-down-4";
+  }
+
+  function showDay(system, day, incidents) {
+    const detail = document.getElementById("availability-detail");
+    const dayStart = new Date(day.start).getTime();
+    const dayEnd = new Date(day.end).getTime();
+    const outages = day.tickets.map((ticket) => {
+      const incident = incidents[ticket] || { title: "", periods: [] };
+      const spans = incident.periods
+        .map((period) => ({
+          start: Math.max(new Date(period.started_at).getTime(), dayStart),
+          end: Math.min(period.ended_at ? new Date(period.ended_at).getTime() : Date.now(), dayEnd),
+        }))
+        .filter((span) => span.end > span.start)
+        .map((span) => formatTime(new Date(span.start)) + " – " + formatTime(new Date(span.end)));
+      return el("li", {}, el("a", { href: "/incidents/" + encodeURIComponent(ticket) }, ticket), " ",
+        incident.title, spans.length ? ": " + spans.join("; ") : "");
+    });
+    detail.replaceChildren(
+      el("strong", {}, system + ", " + day.date + ": "),
+      (day.availability * 100).toFixed(2) + "% available, down " + formatDuration(day.downtime_seconds * 1000),
+      outages.length ? el("ul", {}, ...outages) : "");
+  }
+
+  async function loadAvailability() {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    let answer = await fetchJson("/api/v1/availability?days=" + AVAILABILITY_DAYS + "&timezone=" + encodeURIComponent(zone));
+    if (!answer.ok) answer = await fetchJson("/api/v1/availability?days=" + AVAILABILITY_DAYS + "&timezone=UTC");
+    const box = document.getElementById("availability");
+    if (!answer.ok) {
+      box.replaceChildren(el("p", { class: "notice notice-error" }, "Cannot load availability."));
+      return;
+    }
+    const rows = answer.body.systems.map((system) => {
+      const down = system.days.reduce((sum, day) => sum + day.downtime_seconds, 0);
+      const total = system.days.reduce((sum, day) => sum + (new Date(day.end) - new Date(day.start)) / 1000, 0);
+      const bars = system.days.map((day) => {
+        const bar = el("span", {
+          class: dayClass(day), tabindex: 0, role: "img",
+          "aria-label": day.date + ": " + (day.availability * 100).toFixed(2) + "% available" +
+            (day.tickets.length ? ", " + day.tickets.join(", ") : ""),
+        });
+        bar.addEventListener("mouseenter", () => showDay(system.system, day, answer.body.incidents));
+        bar.addEventListener("focus", () => showDay(system.system, day, answer.body.incidents));
+        return bar;
+      });
+      return el("div", { class: "availability-row" },
+        el("span", { class: "availability-system" }, system.system),
+        el("span", { class: "availability-days" }, ...bars),
+        el("span", { class: "availability-total" }, total ? ((1 - down / total) * 100).toFixed(3) + "%" : ""));
+    });
+    if (!rows.length) rows.push(el("p", { class: "empty" }, "No systems have had an outage yet."));
+    box.replaceChildren(...rows);
+  }
+
+  // ---------------------------------------------------------------- live
+
+  function setLiveStatus(status) {
+    const badge = document.getElementById("live-status");
+    badge.className = "live live-" + status;
+    badge.textContent = status === "live" ? "live" : "disconnected — reconnecting…";
+  }
+
+  let availabilityTimer = null;
+  function onLedgerEvent(event) {
+    if (!event.ticket || !String(event.type).startsWith("INCIDENT_")) return;
+    refreshTicket(event.ticket);
+    clearTimeout(availabilityTimer);
+    availabilityTimer = setTimeout(loadAvailability, 1000);
+  }
+
+  function refreshOngoing() {
+    const anyOngoing = Array.from(state.incidents.values()).some((incident) => incident.status === "open");
+    if (anyOngoing) render();
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function wireControls() {
+    document.getElementById("range-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const from = new Date(document.getElementById("range-from").value);
+      const to = new Date(document.getElementById("range-to").value);
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
+        showRangeError("Enter both the start and the end of the range.");
+        return;
+      }
+      if (to <= from) {
+        showRangeError("The end of the range must be after its start.");
+        return;
+      }
+      showRangeError("");
+      state.relative = null;
+      state.from = from;
+      state.to = to;
+      await applyRange();
+    });
+    for (const link of document.querySelectorAll("[data-range]")) {
+      link.addEventListener("click", async (event) => {
+        event.preventDefault();
+        showRangeError("");
+        state.relative = link.dataset.range;
+        await applyRange();
+      });
+    }
+    document.getElementById("group-by-incident").addEventListener("change", (event) => {
+      state.groupByIncident = event.target.checked;
+      writeRangeToUrl();
+      render();
+    });
+    for (const button of document.querySelectorAll("#incident-table [data-sort]")) {
+      button.addEventListener("click", () => {
+        if (state.sortKey === button.dataset.sort) state.sortDescending = !state.sortDescending;
+        else { state.sortKey = button.dataset.sort; state.sortDescending = false; }
+        renderTable();
+      });
+    }
+  }
+
+  async function applyRange() {
+    writeRangeToUrl();
+    syncRangeInputs();
+    await loadIncidents();
+    render();
+    moveTimelineToRange();
+  }
+
+  async function start() {
+    readRangeFromUrl();
+    syncRangeInputs();
+    wireControls();
+    // The head before the list: every event after it is applied on top, so
+    // nothing committed in between is missed (applying one twice is harmless).
+    const health = await fetchJson("/healthz");
+    const headSeq = health.ok ? health.body.head_seq : 0;
+    subscribe(headSeq, onLedgerEvent, setLiveStatus);
+    await loadIncidents();
+    render();
+    writeRangeToUrl();
+    loadAvailability();
+    setInterval(refreshOngoing, ONGOING_REFRESH_MS);
+    document.body.dataset.ready = "true";
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();

@@ -1,0 +1,172 @@
+#include "http/event_hub.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "http/json_views.h"
+
+namespace ledger::http {
+
+std::string EventStreamFrame(const StoredEvent& stored) {
+  // EventJson is one line: JSON escapes every line break inside strings, so
+  // the event fits one "data:" field.
+  std::string frame = "id: " + std::to_string(stored.seq) + "\ndata: ";
+  frame += EventJson(stored);
+  frame += "\n\n";
+  return frame;
+}
+
+class EventHub::Stream : public ResponseStream {
+ public:
+  Stream(EventHub* hub, uint64_t cursor) : hub_(hub), cursor_(cursor) {}
+
+  ~Stream() override {
+    std::lock_guard<std::mutex> lock(hub_->mutex_);
+    hub_->streams_.erase(this);
+    hub_->waiting_.erase(this);
+  }
+
+  void Next(DeliverChunk deliver) override {
+    std::string bytes;
+    {
+      std::unique_lock<std::mutex> lock(hub_->mutex_);
+      if (cancelled_) return;
+      if (!greeted_) {
+        greeted_ = true;
+        bytes = "retry: " + std::to_string(kEventStreamRetryMillis) + "\n: events after seq " +
+                std::to_string(cursor_) + "\n\n";
+      } else {
+        uint64_t next_cursor = cursor_;
+        bool from_ledger = false;
+        bytes = hub_->RecentAfter(cursor_, &next_cursor, &from_ledger);
+        if (!bytes.empty()) {
+          cursor_ = next_cursor;
+        } else if (!from_ledger) {
+          pending_ = std::move(deliver);
+          hub_->waiting_.insert(this);
+          return;
+        } else {
+          lock.unlock();
+          return deliver(ReadFromLedger());
+        }
+      }
+    }
+    deliver(std::move(bytes));
+  }
+
+  std::chrono::milliseconds heartbeat_interval() const override { return hub_->options_.heartbeat_interval; }
+  std::string Heartbeat() const override { return ": heartbeat\n\n"; }
+
+  void Cancel() override {
+    DeliverChunk dropped;
+    std::lock_guard<std::mutex> lock(hub_->mutex_);
+    cancelled_ = true;
+    dropped = std::move(pending_);
+    pending_ = nullptr;
+    hub_->waiting_.erase(this);
+  }
+
+ private:
+  friend class EventHub;
+
+  // Events older than the recent frames: read them from the ledger, outside
+  // the hub's lock (only this stream's Next touches cursor_ meanwhile: it is
+  // not waiting). A read error ends the stream; the client reconnects with
+  // its Last-Event-ID.
+  std::optional<std::string> ReadFromLedger() {
+    Result<std::vector<StoredEvent>> events = hub_->ledger_->ReadAfter(cursor_, kStreamChunkEventsMax);
+    if (!events) return std::nullopt;
+    std::string bytes;
+    uint64_t last = cursor_;
+    for (const StoredEvent& stored : *events) {
+      bytes += EventStreamFrame(stored);
+      last = stored.seq;
+    }
+    std::lock_guard<std::mutex> lock(hub_->mutex_);
+    cursor_ = last;
+    return bytes;  // empty only if the ledger lags the hub; the server then asks again
+  }
+
+  EventHub* hub_;
+  uint64_t cursor_;  // the last seq handed out; under hub_->mutex_
+  bool greeted_ = false;
+  bool cancelled_ = false;
+  DeliverChunk pending_;
+};
+
+EventHub::EventHub(const Ledger* ledger, Options options)
+    : ledger_(ledger), options_(options), published_seq_(ledger->head().seq) {}
+
+EventHub::~EventHub() = default;
+
+void EventHub::Publish(const std::vector<StoredEvent>& events) {
+  if (events.empty()) return;
+  std::vector<std::pair<uint64_t, std::string>> frames;
+  frames.reserve(events.size());
+  for (const StoredEvent& stored : events) frames.emplace_back(stored.seq, EventStreamFrame(stored));
+
+  std::vector<std::pair<DeliverChunk, std::string>> ready;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& frame : frames) {
+      if (frame.first <= published_seq_) continue;  // already published (never expected)
+      published_seq_ = frame.first;
+      recent_.push_back(std::move(frame));
+    }
+    while (recent_.size() > options_.recent_events_max) recent_.pop_front();
+    for (Stream* stream : waiting_) {
+      uint64_t next_cursor = stream->cursor_;
+      bool from_ledger = false;
+      std::string bytes = RecentAfter(stream->cursor_, &next_cursor, &from_ledger);
+      if (bytes.empty() && !from_ledger) continue;
+      // An empty chunk for a stream that fell behind the recent frames makes
+      // the server ask again, and Next then reads from the ledger.
+      stream->cursor_ = next_cursor;
+      ready.emplace_back(std::move(stream->pending_), std::move(bytes));
+      stream->pending_ = nullptr;
+    }
+    std::erase_if(waiting_, [](Stream* stream) { return !stream->pending_; });
+  }
+  // Outside the lock: a deliver only posts to the stream's connection.
+  for (auto& [deliver, bytes] : ready) deliver(std::move(bytes));
+}
+
+std::string EventHub::RecentAfter(uint64_t cursor, uint64_t* next_cursor, bool* from_ledger) const {
+  *from_ledger = false;
+  if (cursor >= published_seq_) return {};
+  if (recent_.empty() || cursor + 1 < recent_.front().first) {
+    *from_ledger = true;
+    return {};
+  }
+  std::string bytes;
+  size_t index = static_cast<size_t>(cursor + 1 - recent_.front().first);
+  for (size_t taken = 0; index < recent_.size() && taken < kStreamChunkEventsMax; ++index, ++taken) {
+    bytes += recent_[index].second;
+    *next_cursor = recent_[index].first;
+  }
+  return bytes;
+}
+
+Result<std::shared_ptr<ResponseStream>> EventHub::Open(std::optional<uint64_t> after_seq) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (streams_.size() >= options_.streams_max) {
+    return MakeError(ErrorCode::kUnavailable, "too many open event streams (at most " +
+                                                  std::to_string(options_.streams_max) + "); try again shortly");
+  }
+  const uint64_t cursor = after_seq ? std::min(*after_seq, published_seq_) : published_seq_;
+  auto stream = std::make_shared<Stream>(this, cursor);
+  streams_.insert(stream.get());
+  return std::shared_ptr<ResponseStream>(std::move(stream));
+}
+
+size_t EventHub::open_streams() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return streams_.size();
+}
+
+uint64_t EventHub::published_seq() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return published_seq_;
+}
+
+}  // namespace ledger::http

@@ -1,0 +1,97 @@
+#pragma once
+// Fans committed events out to Server-Sent Events streams
+// (GET /api/v1/events/stream).
+//
+// The ledger's commit listener calls Publish on the writer thread. Publish
+// renders each event once as an SSE frame ("id: <seq>\ndata: <event JSON>\n\n"),
+// keeps the most recent kRecentEventsMax frames, and hands new frames to every
+// stream that is waiting for them. It never waits for a client: a stream
+// that is busy writing simply asks again later, and one that has fallen
+// further behind than the recent frames reads the rest from the ledger
+// (on its own thread, not the writer's). So memory stays bounded by
+// kRecentEventsMax frames however slow a client is, and a stream never skips
+// or repeats an event.
+//
+// A stream starts after a given seq (the client's Last-Event-ID, or the head
+// when none), sends every later event in seq order, and a comment line as a
+// heartbeat when idle. At most kEventStreamsMax streams are open at once.
+//
+// Thread safety: every method may be called from any thread. The hub must
+// outlive every stream it opened (the server's sessions hold them).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "http/response_stream.h"
+#include "ledger/ledger.h"
+
+namespace ledger::http {
+
+constexpr size_t kEventStreamsMax = 256;
+constexpr size_t kRecentEventsMax = 4096;
+// One chunk a stream hands the server: at most this many events...
+constexpr size_t kStreamChunkEventsMax = 256;
+// ...read from the ledger at a time when catching up.
+constexpr std::chrono::milliseconds kEventStreamHeartbeat{15'000};
+// Sent first: how long a client waits before reconnecting (EventSource's
+// "retry" field), in milliseconds.
+constexpr int kEventStreamRetryMillis = 2'000;
+
+// "id: <seq>\ndata: <EventJson>\n\n"
+std::string EventStreamFrame(const StoredEvent& stored);
+
+class EventHub {
+ public:
+  struct Options {
+    std::chrono::milliseconds heartbeat_interval = kEventStreamHeartbeat;
+    size_t streams_max = kEventStreamsMax;
+    size_t recent_events_max = kRecentEventsMax;
+  };
+
+  // `ledger` must outlive the hub; streams read older events from it. The
+  // hub starts at the ledger's current head: construct it before the first
+  // append that the commit listener will publish.
+  EventHub(const Ledger* ledger, Options options);
+  ~EventHub();
+  EventHub(const EventHub&) = delete;
+  EventHub& operator=(const EventHub&) = delete;
+
+  // Newly committed events, in seq order, continuing the last published.
+  void Publish(const std::vector<StoredEvent>& events);
+
+  // A stream of every event after `after_seq` (clamped to the head), or,
+  // without one, of every event after the current head. Fails with
+  // kUnavailable when kEventStreamsMax streams are open.
+  Result<std::shared_ptr<ResponseStream>> Open(std::optional<uint64_t> after_seq);
+
+  size_t open_streams() const;
+  uint64_t published_seq() const;
+
+ private:
+  class Stream;
+  friend class Stream;
+
+  // Under mutex_: the frames after `cursor` that the recent list holds, up to
+  // kStreamChunkEventsMax; sets *next_cursor. Empty when there are none or
+  // when `cursor` is older than the list (then *from_ledger is set).
+  std::string RecentAfter(uint64_t cursor, uint64_t* next_cursor, bool* from_ledger) const;
+
+  const Ledger* ledger_;
+  Options options_;
+  mutable std::mutex mutex_;
+  uint64_t published_seq_ = 0;
+  std::deque<std::pair<uint64_t, std::string>> recent_;  // (seq, frame), contiguous seqs
+  std::set<Stream*> streams_;
+  std::set<Stream*> waiting_;  // streams with a pending deliver
+};
+
+}  // namespace ledger::http

@@ -1,0 +1,420 @@
+#include "http/notifications_api.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "common/encoding.h"
+#include "common/time.h"
+#include "http/json_views.h"
+#include "ingest/command.h"
+
+namespace ledger::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Query = std::map<std::string, std::string>;
+
+constexpr std::string_view kSubscriptionsPath = "/api/v1/subscriptions";
+constexpr std::string_view kNotificationsPath = "/api/v1/notifications";
+constexpr size_t kQueryParametersMax = 16;
+constexpr size_t kCursorBytesMax = 1024;
+
+HttpResponse Json(unsigned status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+HttpResponse Error(const ledger::Error& error) { return Api::ErrorResponse(error); }
+
+HttpResponse MethodNotAllowed(const std::string& allowed) {
+  HttpResponse response = Api::ErrorResponse(
+      MakeError(ErrorCode::kInvalidArgument, "method not allowed; this path takes " + allowed, "method"));
+  response.status = 405;
+  response.headers.emplace_back("Allow", allowed);
+  return response;
+}
+
+std::string Printable(std::string_view text) {
+  std::string shown(text.substr(0, 64));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return shown;
+}
+
+Result<Query> ParseQuery(std::string_view text, const std::set<std::string>& allowed) {
+  Query query;
+  size_t start = 0;
+  size_t count = 0;
+  while (start < text.size()) {
+    size_t end = text.find('&', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view pair = text.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) continue;
+    if (++count > kQueryParametersMax) return InvalidArgument("", "too many query parameters");
+    const size_t equals = pair.find('=');
+    std::optional<std::string> name = ingest::PercentDecode(pair.substr(0, equals));
+    std::optional<std::string> value =
+        ingest::PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
+    if (!name || !value) return InvalidArgument("", "malformed %-escape in the query string");
+    if (!allowed.contains(*name)) {
+      std::string names;
+      for (const std::string& known : allowed) names += (names.empty() ? "" : ", ") + known;
+      return InvalidArgument(Printable(*name), "unknown query parameter '" + Printable(*name) + "'" +
+                                                   (names.empty() ? std::string() : "; accepted: " + names));
+    }
+    if (query.contains(*name)) return InvalidArgument(*name, *name + " is given more than once");
+    query.emplace(std::move(*name), std::move(*value));
+  }
+  return query;
+}
+
+Result<uint64_t> ParseCount(const Query& query, const std::string& name, uint64_t default_value, uint64_t minimum,
+                            uint64_t maximum) {
+  const auto found = query.find(name);
+  if (found == query.end()) return default_value;
+  const std::string& text = found->second;
+  const std::string rule =
+      name + " must be a whole number from " + std::to_string(minimum) + " to " + std::to_string(maximum);
+  if (text.empty() || text.size() > 19 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return InvalidArgument(name, rule);
+  }
+  const uint64_t value = std::stoull(text);
+  if (value < minimum || value > maximum) return InvalidArgument(name, rule);
+  return value;
+}
+
+std::string MediaType(std::string_view content_type) {
+  std::string media(content_type.substr(0, content_type.find(';')));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  std::transform(media.begin(), media.end(), media.begin(), [](unsigned char c) { return std::tolower(c); });
+  return media;
+}
+
+void WriteSystems(JsonWriter* json, const std::vector<std::string>& systems) {
+  json->BeginArray();
+  for (const std::string& system : systems) json->String(system);
+  json->EndArray();
+}
+
+void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& request,
+                        ingest::SubscriptionAction action, Respond respond) {
+  if (MediaType(request.content_type) != "application/json") {
+    HttpResponse response =
+        Api::ErrorResponse(InvalidArgument("Content-Type", "Content-Type must be application/json"));
+    response.status = 415;
+    respond(std::move(response));
+    return;
+  }
+  Result<ingest::SubscriptionCommand> command = ingest::ParseSubscriptionJson(request.body, action);
+  if (!command) {
+    respond(Error(command.error()));
+    return;
+  }
+  const std::string email = command->email;
+  routes.subscriptions->SubmitAsync(
+      std::move(*command), [respond = std::move(respond), email, action](Result<ingest::SubscriptionResult> result) {
+        if (!result) {
+          respond(Error(result.error()));
+          return;
+        }
+        JsonWriter json;
+        json.BeginObject();
+        json.Key("email").String(email);
+        json.Key("systems");
+        WriteSystems(&json, result->systems_now);
+        json.Key("seq").Uint(result->seq);
+        json.Key("changed").Bool(!result->repeated);
+        json.Key("event");
+        WriteEvent(&json, result->stored);
+        json.EndObject();
+        const bool created = action == ingest::SubscriptionAction::kAdd && !result->repeated;
+        respond(Json(created ? 201 : 200, json.Take()));
+      });
+}
+
+HttpResponse ListSubscriptions(const NotificationRoutes& routes, std::string_view query_text) {
+  Result<Query> query = ParseQuery(query_text, {"email", "system", "cursor", "limit"});
+  if (!query) return Error(query.error());
+  Result<uint64_t> limit = ParseCount(*query, "limit", kSubscriptionsPageDefault, 1, kSubscriptionsPageMax);
+  if (!limit) return Error(limit.error());
+  std::optional<std::string> email;
+  if (const auto found = query->find("email"); found != query->end()) {
+    Result<std::string> normalized = ingest::NormalizeEmail(found->second);
+    if (!normalized) return Error(normalized.error());
+    email = *normalized;
+  }
+  std::optional<std::string> system;
+  if (const auto found = query->find("system"); found != query->end()) {
+    if (found->second.empty() || found->second.size() > ingest::kSystemBytesMax) {
+      return Error(InvalidArgument("system", "system must be 1 to " + std::to_string(ingest::kSystemBytesMax) + " bytes"));
+    }
+    system = projections::FoldSystem(found->second);
+  }
+  std::string after;
+  if (const auto found = query->find("cursor"); found != query->end()) {
+    std::optional<std::string> decoded = HexDecode(found->second);
+    if (!decoded || found->second.size() > kCursorBytesMax) {
+      return Error(InvalidArgument("cursor", "cursor must be a next_cursor value from a previous page"));
+    }
+    after = *decoded;
+  }
+
+  HttpResponse response;
+  routes.model->Read([&](const projections::NotificationQueue& queue, uint64_t) {
+    const auto& by_email = queue.subscriptions().by_email();
+    JsonWriter json;
+    json.BeginObject();
+    json.Key("subscriptions").BeginArray();
+    size_t count = 0;
+    std::string last;
+    bool more = false;
+    for (auto it = after.empty() ? by_email.begin() : by_email.upper_bound(after); it != by_email.end(); ++it) {
+      const auto& [address, systems] = *it;
+      if (email && address != *email) continue;
+      if (system && !systems.contains(*system) && !systems.contains(std::string(projections::kAllSystems))) continue;
+      if (count == *limit) {
+        more = true;
+        break;
+      }
+      json.BeginObject();
+      json.Key("email").String(address);
+      json.Key("systems");
+      WriteSystems(&json, std::vector<std::string>(systems.begin(), systems.end()));
+      json.EndObject();
+      count += 1;
+      last = address;
+    }
+    json.EndArray();
+    json.Key("count").Uint(count);
+    json.Key("next_cursor");
+    if (more) {
+      json.String(HexEncode(last));
+    } else {
+      json.Null();
+    }
+    json.EndObject();
+    response = Json(200, json.Take());
+  });
+  return response;
+}
+
+void WriteJob(JsonWriter* json, const projections::Job& job, const projections::Notice* notice) {
+  json->BeginObject();
+  json->Key("event_seq").Uint(job.key.seq);
+  json->Key("event_type").String(notice != nullptr ? EventTypeName(notice->type) : "UNKNOWN");
+  json->Key("ticket").String(job.ticket);
+  json->Key("recipient").String(job.key.recipient);
+  json->Key("state").String(projections::JobStateName(job.state));
+  json->Key("attempts").Uint(job.attempts);
+  json->Key("last_error");
+  if (job.last_error.empty()) {
+    json->Null();
+  } else {
+    json->String(job.last_error);
+  }
+  json->Key("last_smtp_code").Uint(job.last_smtp_code);
+  json->Key("last_attempt_at");
+  if (job.last_attempt_at_micros == 0) {
+    json->Null();
+  } else {
+    json->String(FormatRfc3339Utc(job.last_attempt_at_micros));
+  }
+  json->Key("sent_at");
+  if (job.state == projections::JobState::kSent) {
+    json->String(FormatRfc3339Utc(job.sent_at_micros));
+  } else {
+    json->Null();
+  }
+  json->Key("message_id");
+  if (job.message_id.empty()) {
+    json->Null();
+  } else {
+    json->String(job.message_id);
+  }
+  json->EndObject();
+}
+
+// "<seq>:<recipient>", hex-encoded so that '+' in an address survives a query string.
+std::string JobCursor(const projections::JobKey& key) { return HexEncode(std::to_string(key.seq) + ":" + key.recipient); }
+
+std::optional<projections::JobKey> ParseJobCursor(std::string_view text) {
+  if (text.size() > kCursorBytesMax) return std::nullopt;
+  std::optional<std::string> decoded = HexDecode(text);
+  if (!decoded) return std::nullopt;
+  const size_t colon = decoded->find(':');
+  if (colon == std::string::npos || colon == 0 || colon > 19) return std::nullopt;
+  const std::string digits = decoded->substr(0, colon);
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  return projections::JobKey{std::stoull(digits), decoded->substr(colon + 1)};
+}
+
+HttpResponse ListNotifications(const NotificationRoutes& routes, std::string_view query_text) {
+  Result<Query> query = ParseQuery(query_text, {"state", "ticket", "seq", "recipient", "cursor", "limit"});
+  if (!query) return Error(query.error());
+  Result<uint64_t> limit = ParseCount(*query, "limit", kNotificationsPageDefault, 1, kNotificationsPageMax);
+  if (!limit) return Error(limit.error());
+  std::optional<projections::JobState> state;
+  if (const auto found = query->find("state"); found != query->end()) {
+    if (found->second == "pending") {
+      state = projections::JobState::kPending;
+    } else if (found->second == "sent") {
+      state = projections::JobState::kSent;
+    } else if (found->second == "failed") {
+      state = projections::JobState::kFailed;
+    } else {
+      return Error(InvalidArgument("state", "state must be pending, sent or failed"));
+    }
+  }
+  std::optional<std::string> ticket;
+  if (const auto found = query->find("ticket"); found != query->end()) {
+    Result<std::string> normalized = ingest::NormalizeTicket(found->second);
+    if (!normalized) return Error(normalized.error());
+    ticket = *normalized;
+  }
+  std::optional<uint64_t> seq;
+  if (query->contains("seq")) {
+    Result<uint64_t> value = ParseCount(*query, "seq", 0, 1, UINT64_MAX / 2);
+    if (!value) return Error(value.error());
+    seq = *value;
+  }
+  std::optional<std::string> recipient;
+  if (const auto found = query->find("recipient"); found != query->end()) {
+    Result<std::string> normalized = ingest::NormalizeEmail(found->second, "recipient");
+    if (!normalized) return Error(normalized.error());
+    recipient = *normalized;
+  }
+  std::optional<projections::JobKey> after;
+  if (const auto found = query->find("cursor"); found != query->end()) {
+    after = ParseJobCursor(found->second);
+    if (!after) return Error(InvalidArgument("cursor", "cursor must be a next_cursor value from a previous page"));
+  }
+
+  HttpResponse response;
+  routes.model->Read([&](const projections::NotificationQueue& queue, uint64_t) {
+    JsonWriter json;
+    json.BeginObject();
+    const projections::QueueCounts counts = queue.counts();
+    json.Key("counts").BeginObject();
+    json.Key("pending").Uint(counts.pending).Key("sent").Uint(counts.sent).Key("failed").Uint(counts.failed);
+    json.EndObject();
+    json.Key("notifications").BeginArray();
+    size_t count = 0;
+    std::optional<projections::JobKey> last;
+    bool more = false;
+    const auto visit = [&](const projections::Job& job) {
+      if (state && job.state != *state) return true;
+      if (ticket && job.ticket != *ticket) return true;
+      if (seq && job.key.seq != *seq) return true;
+      if (recipient && job.key.recipient != *recipient) return true;
+      if (count == *limit) {
+        more = true;
+        return false;
+      }
+      WriteJob(&json, job, queue.FindNotice(job.key.seq));
+      count += 1;
+      last = job.key;
+      return true;
+    };
+    if (state == projections::JobState::kPending) {
+      // The pending index is small and in the same order.
+      const auto& pending = queue.pending();
+      for (auto it = after ? pending.upper_bound(*after) : pending.begin(); it != pending.end(); ++it) {
+        if (!visit(*queue.Find(*it))) break;
+      }
+    } else {
+      const auto& jobs = queue.jobs();
+      auto it = after ? jobs.upper_bound(*after) : (seq ? jobs.lower_bound(projections::JobKey{*seq, ""}) : jobs.begin());
+      for (; it != jobs.end(); ++it) {
+        if (seq && it->first.seq > *seq) break;
+        if (!visit(it->second)) break;
+      }
+    }
+    json.EndArray();
+    json.Key("count").Uint(count);
+    json.Key("next_cursor");
+    if (more && last) {
+      json.String(JobCursor(*last));
+    } else {
+      json.Null();
+    }
+    json.EndObject();
+    response = Json(200, json.Take());
+  });
+  return response;
+}
+
+std::string PathOf(std::string_view target) { return std::string(target.substr(0, target.find('?'))); }
+std::string_view QueryOf(std::string_view target) {
+  const size_t mark = target.find('?');
+  return mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
+}
+
+}  // namespace
+
+bool IsNotificationRoute(std::string_view path) { return path == kSubscriptionsPath || path == kNotificationsPath; }
+
+void HandleNotificationRoute(const NotificationRoutes& routes, Metrics* metrics, const HttpRequest& request,
+                             Respond respond) {
+  const Clock::time_point start = Clock::now();
+  const std::string path = PathOf(request.target);
+  const std::string_view query = QueryOf(request.target);
+  const std::string route = path == kSubscriptionsPath ? "subscriptions" : "notifications";
+  Respond finish = [metrics, start, route, respond = std::move(respond)](HttpResponse response) {
+    metrics->CountRequest(route, response.status,
+                          std::chrono::duration<double>(Clock::now() - start).count());
+    respond(std::move(response));
+  };
+  const bool is_get = request.method == "GET" || request.method == "HEAD";
+  if (path == kNotificationsPath) {
+    if (!is_get) return finish(MethodNotAllowed("GET"));
+    return finish(ListNotifications(routes, query));
+  }
+  if (is_get) return finish(ListSubscriptions(routes, query));
+  if (request.method != "POST" && request.method != "DELETE") return finish(MethodNotAllowed("GET, POST, DELETE"));
+  if (!query.empty()) {
+    return finish(Error(InvalidArgument("", "subscription changes take no query parameters; send a JSON body")));
+  }
+  ChangeSubscription(routes, request,
+                     request.method == "POST" ? ingest::SubscriptionAction::kAdd : ingest::SubscriptionAction::kRemove,
+                     std::move(finish));
+}
+
+bool WriteNotificationPayload(JsonWriter* json, const proto::Event& event) {
+  if (event.has_subscription()) {
+    const proto::SubscriptionPayload& payload = event.subscription();
+    json->BeginObject();
+    json->Key("email").String(payload.email());
+    json->Key("systems").BeginArray();
+    for (const std::string& system : payload.systems()) json->String(system);
+    json->EndArray();
+    json->EndObject();
+    return true;
+  }
+  if (event.has_notification()) {
+    const proto::NotificationReceipt& receipt = event.notification();
+    json->BeginObject();
+    json->Key("incident_seq").Uint(receipt.incident_seq());
+    json->Key("recipient").String(receipt.recipient());
+    json->Key("ticket").String(receipt.ticket());
+    json->Key("attempt").Uint(receipt.attempt());
+    json->Key("message_id").String(receipt.message_id());
+    json->Key("smtp_code").Uint(receipt.smtp_code());
+    if (event.type() == proto::NOTIFICATION_FAILED) {
+      json->Key("error").String(receipt.error());
+      json->Key("server_unavailable").Bool(receipt.server_unavailable());
+      json->Key("gave_up").Bool(receipt.gave_up());
+    }
+    json->EndObject();
+    return true;
+  }
+  return false;
+}
+
+}  // namespace ledger::http

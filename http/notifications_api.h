@@ -1,0 +1,56 @@
+#pragma once
+// The notification routes of /api/v1, apart from api.cc so that the
+// subscription and queue contract lives in one place:
+//
+//   POST   /api/v1/subscriptions  {"email","systems":[...]|["*"],"actor"?}
+//          201 {"email","systems","seq","changed":true,"event"}; when the
+//          address already has all of them, 200 with "changed":false and the
+//          seq of the event that last changed the address (nothing appended)
+//   DELETE /api/v1/subscriptions  {"email","systems"?,"actor"?} (no systems
+//          or "*": all of them) -> 200 {"email","systems"(remaining),"seq",
+//          "changed":true,"event"}; 404 when none of them is subscribed
+//   GET    /api/v1/subscriptions?email=&system=&cursor=&limit=
+//          {"count","subscriptions":[{"email","systems"}],"next_cursor"};
+//          `system` lists who would be told about that system ("*" included)
+//   GET    /api/v1/notifications?state=&ticket=&seq=&recipient=&cursor=&limit=
+//          {"counts":{"pending","sent","failed"},"count","notifications":[job],
+//          "next_cursor"}, jobs in (event seq, recipient) order, where job is
+//          {"event_seq","event_type","ticket","recipient","state","attempts",
+//          "last_error","last_smtp_code","last_attempt_at","sent_at","message_id"}
+//
+// Thread safety: as Api::Handle.
+
+#include <string_view>
+
+#include "common/json_writer.h"
+#include "http/api.h"
+#include "http/metrics.h"
+#include "ingest/subscriptions.h"
+#include "projections/notifications.h"
+
+namespace ledger::http {
+
+constexpr size_t kSubscriptionsPageMax = 10'000;
+constexpr size_t kSubscriptionsPageDefault = 1'000;
+constexpr size_t kNotificationsPageMax = 10'000;
+constexpr size_t kNotificationsPageDefault = 100;
+
+struct NotificationRoutes {
+  ingest::SubscriptionProcessor* subscriptions;
+  const projections::NotificationModel* model;
+};
+
+// True for the paths above.
+bool IsNotificationRoute(std::string_view path);
+
+// Answers a request for one of those paths; `respond` is called exactly once
+// (for a subscription change, on the ledger's writer thread). Counts the
+// request in `metrics`.
+void HandleNotificationRoute(const NotificationRoutes& routes, Metrics* metrics, const HttpRequest& request,
+                             Respond respond);
+
+// The "payload" of a subscription or receipt event as JSON; false (nothing
+// written) for other events.
+bool WriteNotificationPayload(JsonWriter* json, const proto::Event& event);
+
+}  // namespace ledger::http

@@ -1,0 +1,811 @@
+#include "http/web.h"
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "common/encoding.h"
+#include "common/json_writer.h"
+#include "common/time.h"
+#include "http/html.h"
+#include "http/json_views.h"
+#include "ingest/command.h"
+#include "projections/durations.h"
+
+namespace ledger::http {
+namespace {
+
+// No inline script or style anywhere: a title that smuggles markup past the
+// escaping still could not run. vis-timeline styles its elements through the
+// DOM (element.style), which style-src does not govern.
+constexpr std::string_view kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+constexpr size_t kQueryParametersMax = 16;
+constexpr size_t kFormFieldsMax = 32;
+constexpr size_t kSubmissionIdRandomBytes = 16;
+
+using Query = std::map<std::string, std::string>;
+
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+std::string_view QueryOf(std::string_view target) {
+  const size_t mark = target.find('?');
+  return mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
+}
+
+// "a=1&b=2" -> pairs, percent-decoded ('+' is a space); nullopt when an
+// escape is malformed or there are more than `pairs_max`.
+std::optional<std::vector<std::pair<std::string, std::string>>> DecodePairs(std::string_view text, size_t pairs_max) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('&', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view pair = text.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) continue;
+    if (pairs.size() >= pairs_max) return std::nullopt;
+    const size_t equals = pair.find('=');
+    std::optional<std::string> name = ingest::PercentDecode(pair.substr(0, equals));
+    std::optional<std::string> value =
+        ingest::PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
+    if (!name || !value) return std::nullopt;
+    pairs.emplace_back(std::move(*name), std::move(*value));
+  }
+  return pairs;
+}
+
+// Query parameters, refusing unknown and repeated names (as the API does).
+Result<Query> ParseQuery(std::string_view text, const std::set<std::string>& allowed) {
+  std::optional<std::vector<std::pair<std::string, std::string>>> pairs = DecodePairs(text, kQueryParametersMax);
+  if (!pairs) return InvalidArgument("", "malformed query string (bad %-escape or too many parameters)");
+  Query query;
+  for (auto& [name, value] : *pairs) {
+    if (!allowed.contains(name)) {
+      std::string shown = name.substr(0, 64);
+      for (char& c : shown) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+      }
+      return InvalidArgument(shown, "unknown query parameter '" + shown + "'");
+    }
+    if (query.contains(name)) return InvalidArgument(name, name + " is given more than once");
+    query.emplace(std::move(name), std::move(value));
+  }
+  return query;
+}
+
+std::string MediaType(std::string_view content_type) {
+  std::string media(content_type.substr(0, content_type.find(';')));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  std::transform(media.begin(), media.end(), media.begin(), [](unsigned char c) { return std::tolower(c); });
+  return media;
+}
+
+std::optional<uint64_t> ParseUnsigned(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  uint64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
+}
+
+HttpResponse JsonAnswer(unsigned status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+void AddPageHeaders(HttpResponse* response) {
+  response->headers.emplace_back("Content-Security-Policy", std::string(kContentSecurityPolicy));
+  response->headers.emplace_back("Referrer-Policy", "same-origin");
+  response->headers.emplace_back("X-Frame-Options", "DENY");
+}
+
+HttpResponse HtmlAnswer(unsigned status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = "text/html; charset=utf-8";
+  response.body = std::move(body);
+  AddPageHeaders(&response);
+  return response;
+}
+
+// The frame every page shares. `title` and `main_html`'s user text are
+// escaped by the caller; `title` is escaped here.
+std::string Layout(std::string_view title, std::string_view current, std::string_view main_html,
+                   std::initializer_list<std::string_view> scripts) {
+  std::string page =
+      "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
+  AppendHtmlEscaped(&page, title);
+  page += " · Incident ledger</title>\n<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\n";
+  for (const std::string_view script : scripts) {
+    if (script.ends_with(".css")) page += "<link rel=\"stylesheet\" href=\"" + std::string(script) + "\">\n";
+  }
+  page += "<link rel=\"stylesheet\" href=\"/static/app.css\">\n";
+  page += "<script defer src=\"/static/common.js\"></script>\n";
+  for (const std::string_view script : scripts) {
+    if (script.ends_with(".js")) page += "<script defer src=\"" + std::string(script) + "\"></script>\n";
+  }
+  page += "</head>\n<body>\n<header class=\"site\"><a class=\"brand\" href=\"/\">Incident ledger</a><nav>";
+  const std::array<std::pair<std::string_view, std::string_view>, 2> links = {
+      std::pair{"/", "Dashboard"}, std::pair{"/submit", "Report or update an incident"}};
+  for (const auto& [href, label] : links) {
+    page += "<a href=\"" + std::string(href) + "\"";
+    if (href == current) page += " aria-current=\"page\"";
+    page += ">" + std::string(label) + "</a>";
+  }
+  page += "</nav></header>\n<main>\n";
+  page += main_html;
+  page += "</main>\n</body>\n</html>\n";
+  return page;
+}
+
+HttpResponse ErrorPage(unsigned status, std::string_view heading, std::string_view message) {
+  std::string main = "<h1>" + HtmlEscape(heading) + "</h1>\n<p class=\"notice notice-error\">" + HtmlEscape(message) +
+                     "</p>\n<p><a href=\"/\">Back to the dashboard</a></p>\n";
+  return HtmlAnswer(status, Layout(heading, "", main, {}));
+}
+
+HttpResponse PageMethodNotAllowed(std::string_view allowed) {
+  HttpResponse response = ErrorPage(405, "Method not allowed", "This page takes " + std::string(allowed) + ".");
+  response.headers.emplace_back("Allow", std::string(allowed));
+  return response;
+}
+
+std::string RandomSubmissionId() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::random_device device;
+  std::string id = "form-";
+  for (size_t i = 0; i < kSubmissionIdRandomBytes; ++i) {
+    const unsigned byte = device() & 0xffu;
+    id += kHex[byte >> 4];
+    id += kHex[byte & 0x0f];
+  }
+  return id;
+}
+
+std::string FormatTime(const Instant& instant) { return FormatRfc3339(instant); }
+
+// <time datetime="..">..</time>: incident.js shows it in the reader's zone.
+std::string TimeHtml(const Instant& instant) {
+  const std::string text = FormatTime(instant);
+  return "<time datetime=\"" + HtmlEscape(text) + "\">" + HtmlEscape(text) + "</time>";
+}
+
+std::string DurationText(int64_t micros) {
+  int64_t minutes = std::max<int64_t>(0, micros / 60'000'000);
+  const int64_t days = minutes / (24 * 60);
+  minutes -= days * 24 * 60;
+  const int64_t hours = minutes / 60;
+  minutes -= hours * 60;
+  std::string text;
+  if (days > 0) text += std::to_string(days) + " d ";
+  if (days > 0 || hours > 0) text += std::to_string(hours) + " h ";
+  text += std::to_string(minutes) + " min";
+  return text;
+}
+
+// ---------------------------------------------------------------- the form
+
+struct FormField {
+  std::string_view name;
+  std::string_view label;
+  std::string_view kind;  // "text", "textarea", "datetime", "select", "url"
+  std::string_view hint;
+};
+
+constexpr std::array<FormField, 11> kFormFields = {{
+    {"ticket", "Ticket number", "text",
+     "Required to update, close or reopen (e.g. INC-42). Leave it empty to open a new incident."},
+    {"title", "Title", "text", "Required for a new incident. Short: what is broken, for whom."},
+    {"description", "Description", "textarea", ""},
+    {"systems", "Affected systems", "text",
+     "Comma-separated; pick known ones below or type new ones. A new incident needs at least one."},
+    {"engineer", "Engineer responsible", "text", "Required for a new incident."},
+    {"severity", "Severity", "select", "A new incident without one is minor."},
+    {"started_at", "Outage started", "datetime",
+     "Your local time. Empty on a new incident: now. On an update: corrects the start."},
+    {"ended_at", "Outage ended", "datetime", "When closing: empty means now. Not for a new incident."},
+    {"note", "Update note", "textarea", "What changed; sent to the people affected."},
+    {"link", "Link", "url", "http:// or https:// (e.g. the help-desk ticket)."},
+    {"actor", "Your name", "text", "Who is submitting; recorded with the event."},
+}};
+
+constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kActions = {{
+    {"create", "Open a new incident"},
+    {"update", "Update an incident"},
+    {"close", "Close an incident"},
+    {"reopen", "Reopen an incident"},
+}};
+
+struct FormState {
+  std::map<std::string, std::string> values;
+  std::optional<Error> error;
+};
+
+std::string ErrorSlot(std::string_view field, const FormState& state) {
+  std::string html = "<p class=\"field-error\" id=\"error-" + std::string(field) + "\" data-error-for=\"" +
+                     std::string(field) + "\"";
+  if (state.error && state.error->field == field) {
+    html += ">";
+    AppendHtmlEscaped(&html, state.error->message);
+  } else {
+    html += " hidden>";
+  }
+  html += "</p>";
+  return html;
+}
+
+std::string_view ValueOf(const FormState& state, std::string_view name) {
+  const auto found = state.values.find(std::string(name));
+  return found == state.values.end() ? std::string_view() : std::string_view(found->second);
+}
+
+bool IsFormField(std::string_view name) {
+  if (name == "action" || name == "submission_id" || name == "utc_offset") return true;
+  return std::any_of(kFormFields.begin(), kFormFields.end(), [&](const FormField& field) { return field.name == name; });
+}
+
+std::string RenderForm(const FormState& state, const std::vector<std::string>& known_systems) {
+  std::string action(ValueOf(state, "action"));
+  if (action.empty()) action = "create";
+  std::string main = "<h1>Report or update an incident</h1>\n";
+  main +=
+      "<p class=\"lead\">Every submission is recorded for good; a correction is a new submission. "
+      "Fields left empty on an update stay as they are.</p>\n";
+  const bool general_error = state.error && !IsFormField(state.error->field);
+  main += "<div id=\"form-error\" class=\"notice notice-error\" role=\"alert\"";
+  if (general_error) {
+    main += ">";
+    if (!state.error->field.empty()) main += HtmlEscape(state.error->field) + ": ";
+    AppendHtmlEscaped(&main, state.error->message);
+  } else {
+    main += " hidden>";
+  }
+  main += "</div>\n<div id=\"form-result\" class=\"notice notice-ok\" role=\"status\" hidden></div>\n";
+  main += "<form id=\"submission-form\" class=\"submission\" method=\"post\" action=\"/submit\" novalidate>\n";
+  main += "<fieldset class=\"actions\"><legend>What are you recording?</legend>\n";
+  for (const auto& [value, label] : kActions) {
+    main += "<label class=\"choice\"><input type=\"radio\" name=\"action\" value=\"" + std::string(value) + "\"";
+    if (action == value) main += " checked";
+    main += "> " + std::string(label) + "</label>\n";
+  }
+  main += ErrorSlot("action", state) + "</fieldset>\n";
+
+  for (const FormField& field : kFormFields) {
+    const std::string name(field.name);
+    const std::string id = "f-" + name;
+    const std::string_view value = ValueOf(state, field.name);
+    const bool has_error = state.error && state.error->field == field.name;
+    main += "<div class=\"field field-" + name + (has_error ? " has-error" : "") + "\">\n";
+    main += "<label for=\"" + id + "\">" + std::string(field.label) + "</label>\n";
+    const std::string described =
+        " aria-describedby=\"" + (field.hint.empty() ? std::string() : "hint-" + name + " ") + "error-" + name + "\"" +
+        (has_error ? " aria-invalid=\"true\"" : "");
+    if (field.kind == "textarea") {
+      main += "<textarea id=\"" + id + "\" name=\"" + name + "\" rows=\"4\"" + described + ">";
+      AppendHtmlEscaped(&main, value);
+      main += "</textarea>\n";
+    } else if (field.kind == "select") {
+      main += "<select id=\"" + id + "\" name=\"" + name + "\"" + described + ">\n";
+      for (const std::string_view option : {"", "minor", "major", "critical"}) {
+        main += "<option value=\"" + std::string(option) + "\"";
+        if (option == value) main += " selected";
+        main += ">" + std::string(option.empty() ? "(unchanged / default)" : option) + "</option>\n";
+      }
+      main += "</select>\n";
+    } else {
+      std::string type = "text";
+      if (field.kind == "datetime") type = "datetime-local";
+      if (field.kind == "url") type = "url";
+      main += "<input id=\"" + id + "\" name=\"" + name + "\" type=\"" + type + "\"";
+      if (field.kind == "datetime") main += " step=\"60\"";
+      if (field.name == "ticket") main += " placeholder=\"INC-42\" autocomplete=\"off\"";
+      if (field.name == "systems") main += " list=\"known-systems\" autocomplete=\"off\"";
+      main += " value=\"";
+      AppendHtmlEscaped(&main, value);
+      main += "\"" + described + ">\n";
+    }
+    if (!field.hint.empty()) {
+      main += "<p class=\"hint\" id=\"hint-" + name + "\">" + std::string(field.hint);
+      if (field.kind == "datetime") {
+        main += "<span class=\"no-script-only\"> Without JavaScript the time is taken as UTC.</span>";
+      }
+      main += "</p>\n";
+    }
+    if (field.name == "systems" && !known_systems.empty()) {
+      main += "<datalist id=\"known-systems\">";
+      for (const std::string& system : known_systems) main += "<option value=\"" + HtmlEscape(system) + "\">";
+      main += "</datalist>\n<p class=\"known-systems\" aria-label=\"Known systems\">";
+      for (const std::string& system : known_systems) {
+        main += "<button type=\"button\" class=\"system-chip\" data-system=\"" + HtmlEscape(system) + "\">" +
+                HtmlEscape(system) + "</button> ";
+      }
+      main += "</p>\n";
+    }
+    main += ErrorSlot(field.name, state) + "\n</div>\n";
+  }
+  std::string submission_id(ValueOf(state, "submission_id"));
+  if (submission_id.empty()) submission_id = RandomSubmissionId();
+  main += "<input type=\"hidden\" name=\"submission_id\" value=\"" + HtmlEscape(submission_id) + "\">\n";
+  // Filled by submit.js; without it, times without an offset are UTC.
+  main += "<input type=\"hidden\" name=\"utc_offset\" value=\"Z\">\n";
+  main += "<p><button type=\"submit\" class=\"primary\">Record</button></p>\n</form>\n";
+  return Layout("Report or update an incident", "/submit", main, {"/static/submit.js"});
+}
+
+// A datetime-local value ("2026-11-24T08:40" or with seconds) gets the
+// form's offset; anything else (already RFC 3339, or malformed) is left for
+// the parser to accept or refuse by name.
+std::string WithOffset(const std::string& value, std::string_view offset) {
+  const bool local_minutes = value.size() == 16 && value[10] == 'T' && value[13] == ':';
+  const bool local_seconds = value.size() == 19 && value[10] == 'T' && value[13] == ':' && value[16] == ':';
+  if (!local_minutes && !local_seconds) return value;
+  return value + (local_minutes ? ":00" : "") + std::string(offset);
+}
+
+bool IsOffset(std::string_view text) {
+  if (text == "Z") return true;
+  return text.size() == 6 && (text[0] == '+' || text[0] == '-') && std::isdigit(static_cast<unsigned char>(text[1])) &&
+         std::isdigit(static_cast<unsigned char>(text[2])) && text[3] == ':' &&
+         std::isdigit(static_cast<unsigned char>(text[4])) && std::isdigit(static_cast<unsigned char>(text[5]));
+}
+
+// ---------------------------------------------------------------- the dashboard
+
+constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
+<form id="range-form" class="toolbar" method="get" action="/">
+  <label>From <input type="datetime-local" id="range-from" name="from" step="60"></label>
+  <label>To <input type="datetime-local" id="range-to" name="to" step="60"></label>
+  <button type="submit">Show</button>
+  <span class="quick-ranges" role="group" aria-label="Quick ranges">
+    <a href="/?range=24h" data-range="24h">24 h</a>
+    <a href="/?range=7d" data-range="7d">7 d</a>
+    <a href="/?range=30d" data-range="30d">30 d</a>
+    <a href="/?range=90d" data-range="90d">90 d</a>
+  </span>
+  <label class="group-toggle"><input type="checkbox" id="group-by-incident" name="rows" value="incident"> One row per incident</label>
+  <span id="live-status" class="live live-connecting" role="status" aria-live="polite">connecting…</span>
+</form>
+<p id="range-error" class="notice notice-error" role="alert" hidden></p>
+<ul class="legend" aria-label="Legend">
+  <li><span class="swatch severity-minor"></span>minor</li>
+  <li><span class="swatch severity-major"></span>major</li>
+  <li><span class="swatch severity-critical"></span>critical</li>
+  <li><span class="swatch ongoing"></span>ongoing (runs to now)</li>
+</ul>
+<div id="timeline" class="timeline" aria-hidden="true"></div>
+<p id="timeline-empty" class="empty" hidden>No incidents in this range.</p>
+<noscript><p class="notice">The timeline, the live updates and this page's tables need JavaScript. The
+<a href="/api/v1/incidents">incident list</a> is plain JSON, and the <a href="/submit">form</a> works without it.</p></noscript>
+<section aria-labelledby="table-heading">
+<h2 id="table-heading">Incidents in this range</h2>
+<table id="incident-table" class="incidents">
+<caption class="visually-hidden">Incidents whose outage overlaps the chosen range. Column headers sort.</caption>
+<thead><tr>
+<th scope="col" aria-sort="none"><button type="button" data-sort="ticket">Ticket</button></th>
+<th scope="col" aria-sort="none"><button type="button" data-sort="title">Title</button></th>
+<th scope="col" aria-sort="none"><button type="button" data-sort="systems">Systems</button></th>
+<th scope="col" aria-sort="none"><button type="button" data-sort="engineer">Engineer</button></th>
+<th scope="col" aria-sort="none"><button type="button" data-sort="severity">Severity</button></th>
+<th scope="col" aria-sort="descending"><button type="button" data-sort="started_at">Start</button></th>
+<th scope="col" aria-sort="none"><button type="button" data-sort="ended_at">End</button></th>
+</tr></thead>
+<tbody></tbody>
+</table>
+</section>
+<section aria-labelledby="availability-heading">
+<h2 id="availability-heading">Availability per system, last 90 days</h2>
+<p class="hint">One bar per day in your time zone; darker red means more downtime. Hover or focus a day for its outages.</p>
+<div id="availability" class="availability"></div>
+<div id="availability-detail" class="availability-detail" role="status" aria-live="polite"></div>
+</section>
+)";
+
+// ---------------------------------------------------------------- the incident page
+
+std::string PayloadHtml(const proto::Event& event) {
+  if (!event.has_incident()) return "";
+  const proto::IncidentPayload& payload = event.incident();
+  std::string html = "<dl class=\"changes\">";
+  const auto row = [&](std::string_view name, std::string value_html) {
+    html += "<dt>" + std::string(name) + "</dt><dd>" + value_html + "</dd>";
+  };
+  if (payload.has_title()) row("title", HtmlEscape(payload.title()));
+  if (payload.has_description()) row("description", "<span class=\"multiline\">" + HtmlEscape(payload.description()) + "</span>");
+  if (payload.has_systems()) {
+    std::string systems;
+    for (const std::string& system : payload.systems().names()) systems += (systems.empty() ? "" : ", ") + HtmlEscape(system);
+    row("systems", systems);
+  }
+  if (payload.has_engineer()) row("engineer", HtmlEscape(payload.engineer()));
+  if (payload.severity() != proto::SEVERITY_UNSPECIFIED) row("severity", projections::SeverityName(payload.severity()));
+  if (payload.has_started_at()) {
+    row("started_at", TimeHtml(Instant{payload.started_at().unix_micros(), payload.started_at().offset_minutes()}));
+  }
+  if (payload.has_ended_at()) {
+    row("ended_at", TimeHtml(Instant{payload.ended_at().unix_micros(), payload.ended_at().offset_minutes()}));
+  }
+  if (payload.has_note()) row("note", "<span class=\"multiline\">" + HtmlEscape(payload.note()) + "</span>");
+  if (payload.has_link()) row("link", HtmlEscape(payload.link()));
+  html += "</dl>";
+  return html;
+}
+
+std::string LinkHtml(std::string_view link) {
+  // The ingest rules admit only http:// and https:// links; checked again
+  // here so that no other scheme can ever become an href.
+  if (!link.starts_with("http://") && !link.starts_with("https://")) return HtmlEscape(link);
+  return "<a href=\"" + HtmlEscape(link) + "\" rel=\"noopener noreferrer\">" + HtmlEscape(link) + "</a>";
+}
+
+// `head_seq`: the ledger's head when the page was read (at most what the
+// state includes); incident.js follows the event stream from there.
+std::string RenderIncident(const projections::TicketState& state, const std::vector<StoredEvent>& events,
+                           std::optional<uint64_t> recorded_seq, int64_t now_micros, uint64_t head_seq) {
+  const bool open = state.status == projections::TicketStatus::kOpen;
+  std::string main = "<article id=\"incident\" data-ticket=\"" + HtmlEscape(state.ticket) + "\" data-head-seq=\"" +
+                     std::to_string(head_seq) + "\">\n";
+  if (recorded_seq) {
+    main += "<p class=\"notice notice-ok\" role=\"status\">Recorded as event " + std::to_string(*recorded_seq) + ".</p>\n";
+  }
+  main += "<h1><span class=\"ticket\">" + HtmlEscape(state.ticket) + "</span> <span id=\"incident-title\">" +
+          HtmlEscape(state.title) + "</span></h1>\n";
+  main += "<p><span class=\"badge status-" + std::string(projections::StatusName(state.status)) + "\">" +
+          (open ? "ongoing" : "closed") + "</span> <span class=\"badge severity-" +
+          projections::SeverityName(state.severity) + "\">" + projections::SeverityName(state.severity) + "</span></p>\n";
+  main += "<dl class=\"facts\">\n";
+  std::string systems;
+  for (const std::string& system : state.systems) systems += (systems.empty() ? "" : ", ") + HtmlEscape(system);
+  main += "<dt>Affected systems</dt><dd id=\"incident-systems\">" + systems + "</dd>\n";
+  main += "<dt>Engineer responsible</dt><dd id=\"incident-engineer\">" + HtmlEscape(state.engineer) + "</dd>\n";
+  const projections::Period& latest = state.periods.back();
+  main += "<dt>Started</dt><dd>" + TimeHtml(latest.start) + "</dd>\n";
+  main += "<dt>Ended</dt><dd>" + (latest.end ? TimeHtml(*latest.end) : std::string("ongoing")) + "</dd>\n";
+  if (!state.link.empty()) main += "<dt>Link</dt><dd>" + LinkHtml(state.link) + "</dd>\n";
+  main += "<dt>Version</dt><dd>" + std::to_string(state.version) + " (events " + std::to_string(state.opened_seq) +
+          "–" + std::to_string(state.last_seq) + ")</dd>\n";
+  main += "</dl>\n";
+  if (!state.description.empty()) {
+    main += "<h2>Description</h2>\n<p id=\"incident-description\" class=\"multiline\">" + HtmlEscape(state.description) + "</p>\n";
+  }
+  if (!state.last_note.empty()) {
+    main += "<h2>Latest note</h2>\n<p class=\"multiline\">" + HtmlEscape(state.last_note) + "</p>\n";
+  }
+  main += "<p class=\"actions\">";
+  const std::string ticket_query = UrlEncodeComponent(state.ticket);
+  main += "<a class=\"button\" href=\"/submit?action=update&amp;ticket=" + ticket_query + "\">Update</a> ";
+  main += open ? "<a class=\"button\" href=\"/submit?action=close&amp;ticket=" + ticket_query + "\">Close</a>"
+               : "<a class=\"button\" href=\"/submit?action=reopen&amp;ticket=" + ticket_query + "\">Reopen</a>";
+  main += " <a href=\"/api/v1/incidents/" + ticket_query + "\">JSON</a> <a href=\"/api/v1/incidents/" + ticket_query +
+          "/events\">events as JSON</a></p>\n";
+
+  main += "<h2>Outage periods</h2>\n<table class=\"periods\"><thead><tr><th scope=\"col\">Start</th><th scope=\"col\">End</th>"
+          "<th scope=\"col\">Duration</th></tr></thead><tbody>\n";
+  for (const projections::Period& period : state.periods) {
+    const int64_t end = period.end ? period.end->unix_micros : now_micros;
+    main += "<tr><td>" + TimeHtml(period.start) + "</td><td>" +
+            (period.end ? TimeHtml(*period.end) : std::string("ongoing")) + "</td><td>" +
+            DurationText(end - period.start.unix_micros) + (period.end ? "" : " so far") + "</td></tr>\n";
+  }
+  main += "</tbody></table>\n";
+
+  main += "<h2>History</h2>\n<p class=\"hint\">Every event of this ticket, in order, as recorded in the ledger "
+          "(each hash chains to the one before it in the whole log; <a href=\"/api/v1/verify\">verify the chain</a>).</p>\n";
+  main += "<table class=\"history\"><thead><tr><th scope=\"col\">Event</th><th scope=\"col\">Recorded</th>"
+          "<th scope=\"col\">By</th><th scope=\"col\">What</th><th scope=\"col\">Changes</th><th scope=\"col\">Hash</th>"
+          "</tr></thead><tbody>\n";
+  for (const StoredEvent& stored : events) {
+    const std::string hash = HexEncode(stored.hash);
+    main += "<tr><td>" + std::to_string(stored.seq) + "</td><td>" + TimeHtml(Instant{stored.event.recorded_at_micros(), 0}) +
+            "</td><td>" + HtmlEscape(stored.event.actor()) + "</td><td>" + EventTypeName(stored.event.type()) +
+            "</td><td>" + PayloadHtml(stored.event) + "</td><td><code title=\"" + hash + "\">" + hash.substr(0, 12) +
+            "…</code></td></tr>\n";
+  }
+  main += "</tbody></table>\n</article>\n";
+  return Layout(state.ticket + " " + state.title, "", main, {"/static/incident.js"});
+}
+
+}  // namespace
+
+Web::Web(WebDependencies dependencies) : deps_(dependencies) {}
+
+std::optional<std::string> Web::RouteFor(std::string_view path) const {
+  if (path == "/") return "page_dashboard";
+  if (path == "/submit") return "page_submit";
+  if (path.starts_with("/incidents/")) return "page_incident";
+  if (path.starts_with("/static/")) return "static";
+  if (path == "/api/v1/events/stream") return "events_stream";
+  if (path == "/api/v1/availability") return "availability";
+  return std::nullopt;
+}
+
+namespace {
+
+class WebHandlers {
+ public:
+  WebHandlers(const WebDependencies& deps, const StaticAssets& assets) : deps_(deps), assets_(assets) {}
+
+  HttpResponse Dashboard(std::string_view query_text) {
+    // The range lives in the URL (from, to, range, rows); dashboard.js reads
+    // it. Unknown parameters are refused here too, as in the API.
+    Result<Query> query = ParseQuery(query_text, {"from", "to", "range", "rows"});
+    if (!query) return ErrorPage(400, "Bad dashboard address", query.error().message);
+    return HtmlAnswer(200, Layout("Dashboard", "/", kDashboardMain,
+                                  {"/static/vendor/vis-timeline-graph2d.min.css",
+                                   "/static/vendor/vis-timeline-graph2d.min.js", "/static/dashboard.js"}));
+  }
+
+  HttpResponse FormPage(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"action", "ticket"});
+    if (!query) return ErrorPage(400, "Bad form address", query.error().message);
+    FormState state;
+    for (const auto& [name, value] : *query) state.values[name] = value;
+    return HtmlAnswer(200, RenderForm(state, KnownSystems()));
+  }
+
+  void SubmitForm(const HttpRequest& request, Respond respond) {
+    if (MediaType(request.content_type) != "application/x-www-form-urlencoded") {
+      return respond(ErrorPage(415, "Unsupported form encoding",
+                               "The form posts application/x-www-form-urlencoded; JSON goes to /api/v1/submissions."));
+    }
+    FormState state;
+    std::optional<std::vector<std::pair<std::string, std::string>>> pairs = DecodePairs(request.body, kFormFieldsMax);
+    if (!pairs) {
+      state.error = InvalidArgument("", "the form body is malformed (bad %-escape or too many fields)");
+      return respond(HtmlAnswer(400, RenderForm(state, KnownSystems())));
+    }
+    std::string offset = "Z";
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (const auto& [name, value] : *pairs) {
+      // Shown again on an error exactly as typed; repeated names are refused
+      // by the parser below.
+      state.values[name] = value;
+      if (name == "utc_offset") {
+        if (IsOffset(value)) offset = value;
+        continue;
+      }
+      fields.emplace_back(name, value);
+    }
+    for (auto& [name, value] : fields) {
+      if (name == "started_at" || name == "ended_at") value = WithOffset(value, offset);
+    }
+    // Re-encoded so that the form's fields pass exactly the checks of any
+    // other form body (ingest::ParseFormSubmission).
+    std::string body;
+    for (const auto& [name, value] : fields) {
+      if (!body.empty()) body += '&';
+      body += UrlEncodeComponent(name) + "=" + UrlEncodeComponent(value);
+    }
+    Result<ingest::Command> command = ingest::ParseFormSubmission(body);
+    std::vector<std::string> systems = KnownSystems();
+    if (!command) {
+      state.error = command.error();
+      return respond(HtmlAnswer(Api::StatusFor(command.error().code), RenderForm(state, systems)));
+    }
+    deps_.processor->SubmitAsync(
+        std::move(*command),
+        [respond = std::move(respond), state = std::move(state),
+         systems = std::move(systems)](Result<ingest::SubmissionResult> result) mutable {
+          if (!result) {
+            state.error = result.error();
+            return respond(HtmlAnswer(Api::StatusFor(result.error().code), RenderForm(state, systems)));
+          }
+          // Post/Redirect/Get: a reload of the result does not post again.
+          const std::string location =
+              "/incidents/" + UrlEncodeComponent(result->ticket) + "?recorded=" + std::to_string(result->seq);
+          HttpResponse response = HtmlAnswer(303, "<!doctype html><title>Recorded</title><p>Recorded: <a href=\"" +
+                                                      HtmlEscape(location) + "\">" + HtmlEscape(result->ticket) +
+                                                      "</a></p>\n");
+          response.headers.emplace_back("Location", location);
+          respond(std::move(response));
+        });
+  }
+
+  HttpResponse IncidentPage(std::string_view ticket_text, std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"recorded"});
+    if (!query) return ErrorPage(400, "Bad incident address", query.error().message);
+    std::optional<uint64_t> recorded;
+    if (const auto found = query->find("recorded"); found != query->end()) recorded = ParseUnsigned(found->second);
+    std::optional<std::string> decoded = ingest::PercentDecode(ticket_text);
+    Result<std::string> ticket = decoded ? ingest::NormalizeTicket(*decoded) : Result<std::string>(InvalidArgument("ticket", ""));
+    if (!ticket) return ErrorPage(404, "No such incident", "Ticket numbers look like INC-42.");
+    const uint64_t head_seq = deps_.ledger->head().seq;
+    std::optional<projections::TicketState> state;
+    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
+      if (const projections::TicketState* found = store.Find(*ticket)) state = *found;
+    });
+    if (!state) return ErrorPage(404, "No such incident", "There is no incident " + *ticket + ".");
+    Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
+    if (!events) return ErrorPage(Api::StatusFor(events.error().code), "Cannot read the history", events.error().message);
+    return HtmlAnswer(200, RenderIncident(*state, *events, recorded, NowMicros(), head_seq));
+  }
+
+  HttpResponse Asset(const HttpRequest& request, std::string_view path) {
+    std::optional<HttpResponse> answer = assets_.Answer(path.substr(1), request);
+    if (!answer) return Api::ErrorResponse(MakeError(ErrorCode::kNotFound, "no such asset", "path"));
+    return std::move(*answer);
+  }
+
+  // GET /api/v1/events/stream[?after=N]; a Last-Event-ID header (sent by
+  // EventSource when it reconnects) takes precedence over `after`.
+  HttpResponse EventStream(const HttpRequest& request, std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"after"});
+    if (!query) return Api::ErrorResponse(query.error());
+    std::optional<uint64_t> after;
+    if (const auto found = query->find("after"); found != query->end()) {
+      after = ParseUnsigned(found->second);
+      if (!after) return Api::ErrorResponse(InvalidArgument("after", "after must be a seq (a whole number)"));
+    }
+    if (!request.last_event_id.empty()) {
+      after = ParseUnsigned(request.last_event_id);
+      if (!after) return Api::ErrorResponse(InvalidArgument("Last-Event-ID", "Last-Event-ID must be a seq (a whole number)"));
+    }
+    HttpResponse response;
+    response.content_type = "text/event-stream; charset=utf-8";
+    response.headers.emplace_back("X-Accel-Buffering", "no");
+    if (request.method == "HEAD") return response;
+    Result<std::shared_ptr<ResponseStream>> stream = deps_.event_hub->Open(after);
+    if (!stream) {
+      HttpResponse busy = Api::ErrorResponse(stream.error());
+      busy.headers.emplace_back("Retry-After", "5");
+      return busy;
+    }
+    response.stream = std::move(*stream);
+    return response;
+  }
+
+  // GET /api/v1/availability?days=90&timezone=Europe/Berlin[&system=mail][&end_date=YYYY-MM-DD]
+  // {"timezone","days","now","systems":[{"system","days":[{"date","start","end",
+  //   "downtime_seconds","availability","tickets"}]}],
+  //  "incidents":{"INC-1":{"title","severity","status","periods":[{"started_at","ended_at"}]}}}
+  // Every system named by a current incident, by name, unless `system` picks one.
+  HttpResponse Availability(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"days", "timezone", "system", "end_date"});
+    if (!query) return Api::ErrorResponse(query.error());
+    int days = kAvailabilityDaysDefault;
+    if (const auto found = query->find("days"); found != query->end()) {
+      const std::optional<uint64_t> parsed = ParseUnsigned(found->second);
+      if (!parsed || *parsed < 1 || *parsed > static_cast<uint64_t>(kAvailabilityDaysMax)) {
+        return Api::ErrorResponse(
+            InvalidArgument("days", "days must be a whole number from 1 to " + std::to_string(kAvailabilityDaysMax)));
+      }
+      days = static_cast<int>(*parsed);
+    }
+    const std::string timezone = query->contains("timezone") ? query->at("timezone") : "UTC";
+    const std::string end_date = query->contains("end_date") ? query->at("end_date") : "";
+    const int64_t now = NowMicros();
+    HttpResponse response;
+    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
+      std::set<std::string> systems;
+      if (const auto found = query->find("system"); found != query->end()) {
+        systems.insert(found->second);
+      } else {
+        for (const auto& [number, state] : store.all()) systems.insert(state.systems.begin(), state.systems.end());
+      }
+      JsonWriter json;
+      json.BeginObject();
+      json.Key("timezone").String(timezone);
+      json.Key("days").Int(days);
+      json.Key("now").String(FormatRfc3339Utc(now));
+      json.Key("systems").BeginArray();
+      std::set<std::string> tickets;
+      size_t listed = 0;
+      for (const std::string& system : systems) {
+        if (++listed > kAvailabilitySystemsMax) break;
+        Result<std::vector<projections::DayFigure>> figures = projections::DailyAvailability(
+            store, projections::DailyQuery{
+                       .system = system, .timezone = timezone, .end_date = end_date, .days = days, .now_micros = now});
+        if (!figures) {
+          response = Api::ErrorResponse(figures.error());
+          return;
+        }
+        json.BeginObject().Key("system").String(system).Key("days").BeginArray();
+        for (const projections::DayFigure& day : *figures) {
+          json.BeginObject();
+          json.Key("date").String(day.date);
+          json.Key("start").String(FormatRfc3339Utc(day.start_micros));
+          json.Key("end").String(FormatRfc3339Utc(day.end_micros));
+          json.Key("downtime_seconds").Int(day.downtime_seconds);
+          json.Key("availability").Double(day.availability);
+          json.Key("tickets").BeginArray();
+          for (const std::string& ticket : day.tickets) {
+            json.String(ticket);
+            tickets.insert(ticket);
+          }
+          json.EndArray().EndObject();
+        }
+        json.EndArray().EndObject();
+      }
+      json.EndArray();
+      json.Key("incidents").BeginObject();
+      for (const std::string& ticket : tickets) {
+        const projections::TicketState* state = store.Find(ticket);
+        if (state == nullptr) continue;
+        json.Key(ticket).BeginObject();
+        json.Key("title").String(state->title);
+        json.Key("severity").String(projections::SeverityName(state->severity));
+        json.Key("status").String(projections::StatusName(state->status));
+        json.Key("periods").BeginArray();
+        for (const projections::Period& period : state->periods) {
+          json.BeginObject().Key("started_at").String(FormatRfc3339(period.start)).Key("ended_at");
+          if (period.end) {
+            json.String(FormatRfc3339(*period.end));
+          } else {
+            json.Null();
+          }
+          json.EndObject();
+        }
+        json.EndArray().EndObject();
+      }
+      json.EndObject();
+      json.EndObject();
+      response = JsonAnswer(200, json.Take());
+    });
+    return response;
+  }
+
+ private:
+  // Every system named by a current incident, sorted, at most
+  // kFormSystemsListedMax.
+  std::vector<std::string> KnownSystems() {
+    std::set<std::string> systems;
+    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
+      for (const auto& [number, state] : store.all()) {
+        for (const std::string& system : state.systems) {
+          if (systems.size() >= kFormSystemsListedMax) return;
+          systems.insert(system);
+        }
+      }
+    });
+    return {systems.begin(), systems.end()};
+  }
+
+  const WebDependencies& deps_;
+  const StaticAssets& assets_;
+};
+
+}  // namespace
+
+void Web::Handle(const HttpRequest& request, Respond respond) {
+  const std::string_view path = PathOf(request.target);
+  const std::string_view query = QueryOf(request.target);
+  const bool is_get = request.method == "GET" || request.method == "HEAD";
+  WebHandlers handlers(deps_, assets_);
+  if (path == "/submit") {
+    if (request.method == "POST") return handlers.SubmitForm(request, std::move(respond));
+    if (!is_get) return respond(PageMethodNotAllowed("GET, HEAD, POST"));
+    return respond(handlers.FormPage(query));
+  }
+  if (!is_get) {
+    HttpResponse response = path.starts_with("/api/") || path.starts_with("/static/")
+                                ? Api::ErrorResponse(InvalidArgument("method", "method not allowed; this path takes GET"))
+                                : PageMethodNotAllowed("GET, HEAD");
+    response.status = 405;
+    response.headers.emplace_back("Allow", "GET, HEAD");
+    return respond(std::move(response));
+  }
+  if (path == "/") return respond(handlers.Dashboard(query));
+  if (path.starts_with("/incidents/")) {
+    const std::string_view ticket = path.substr(std::string_view("/incidents/").size());
+    if (ticket.empty() || ticket.find('/') != std::string_view::npos) {
+      return respond(ErrorPage(404, "No such page", "Incident pages look like /incidents/INC-42."));
+    }
+    return respond(handlers.IncidentPage(ticket, query));
+  }
+  if (path.starts_with("/static/")) return respond(handlers.Asset(request, path));
+  if (path == "/api/v1/events/stream") return respond(handlers.EventStream(request, query));
+  if (path == "/api/v1/availability") return respond(handlers.Availability(query));
+  respond(ErrorPage(404, "No such page", "There is nothing at this address."));
+}
+
+}  // namespace ledger::http

@@ -1,0 +1,58 @@
+#pragma once
+// The browser side of the service: the dashboard (/), the help-desk form
+// (/submit), the incident page (/incidents/{ticket}), the embedded assets
+// (/static/...), and the two JSON routes the pages need beyond the contract's:
+// GET /api/v1/events/stream (Server-Sent Events, DESIGN.md) and
+// GET /api/v1/availability (per-system, per-day availability bars).
+//
+// Pages are rendered here from the read model, with every piece of user text
+// escaped (html.h), and served with a Content-Security-Policy that allows no
+// inline script or style. The form works without JavaScript: it posts to
+// POST /submit, which answers 303 to the incident page, or the form again
+// with the error next to the field it names. With JavaScript, submit.js
+// posts JSON to /api/v1/submissions instead and shows the same errors.
+//
+// No sockets here: Handle maps a request to a response like Api::Handle.
+// Thread safety: Handle may be called from many threads at once; `respond`
+// runs exactly once, possibly on the ledger's writer thread (POST /submit).
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/api.h"
+#include "http/event_hub.h"
+#include "http/static_assets.h"
+
+namespace ledger::http {
+
+// Limits of the pages' own routes.
+constexpr int kAvailabilityDaysMax = 366;
+constexpr int kAvailabilityDaysDefault = 90;
+constexpr size_t kAvailabilitySystemsMax = 200;
+constexpr size_t kFormSystemsListedMax = 500;  // known systems offered in the form
+
+struct WebDependencies {
+  Ledger* ledger;
+  ingest::CommandProcessor* processor;
+  projections::ReadModel* read_model;
+  EventHub* event_hub;
+};
+
+class Web {
+ public:
+  explicit Web(WebDependencies dependencies);
+
+  // The metrics label of `path` when it is one of the web routes, else
+  // nullopt (Api::Handle then routes it itself).
+  std::optional<std::string> RouteFor(std::string_view path) const;
+
+  // Answers a request whose path RouteFor claimed.
+  void Handle(const HttpRequest& request, Respond respond);
+
+ private:
+  WebDependencies deps_;
+  StaticAssets assets_;
+};
+
+}  // namespace ledger::http

@@ -1,0 +1,266 @@
+#include "notify/message.h"
+
+#include <ctime>
+
+#include "common/encoding.h"
+#include "common/time.h"
+#include "ingest/subscriptions.h"
+
+namespace ledger::notify {
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+constexpr std::string_view kSenderName = "Incident ledger";
+constexpr size_t kEncodedWordChunkBytes = 45;  // 45 bytes -> 60 base64 chars + 12 of framing = 72 < 75
+constexpr size_t kMessageIdHashHexDigits = 16;
+
+const char* ActionPhrase(proto::EventType type) {
+  switch (type) {
+    case proto::INCIDENT_OPENED: return "opened";
+    case proto::INCIDENT_CLOSED: return "closed";
+    case proto::INCIDENT_REOPENED: return "reopened";
+    default: return "updated";
+  }
+}
+
+const char* SubjectVerb(proto::EventType type) {
+  switch (type) {
+    case proto::INCIDENT_OPENED: return "Opened";
+    case proto::INCIDENT_CLOSED: return "Closed";
+    case proto::INCIDENT_REOPENED: return "Reopened";
+    default: return "Updated";
+  }
+}
+
+// Field names as a reader says them.
+std::string FieldLabel(std::string_view field) {
+  if (field == "started_at") return "start";
+  if (field == "ended_at") return "end";
+  return std::string(field);
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string joined;
+  for (const std::string& item : items) {
+    if (!joined.empty()) joined += separator;
+    joined += item;
+  }
+  return joined;
+}
+
+// Body text: keeps newlines and tabs, drops other control characters and
+// replaces invalid UTF-8, so the body is valid text/plain; charset=utf-8.
+std::string BodySafe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  if (!IsValidUtf8(text)) return HeaderSafe(text);
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\r') continue;
+    if ((byte < 0x20 && c != '\n' && c != '\t') || byte == 0x7f) continue;
+    out += c;
+  }
+  return out;
+}
+
+// Indents every line of a multi-line value by two spaces.
+std::string Indented(std::string_view text) {
+  std::string out = "  ";
+  for (const char c : text) {
+    out += c;
+    if (c == '\n') out += "  ";
+  }
+  return out;
+}
+
+// Length of the UTF-8 sequence starting with `lead` (1 for a stray byte).
+size_t SequenceLength(unsigned char lead) {
+  if (lead >= 0xf0) return 4;
+  if (lead >= 0xe0) return 3;
+  if (lead >= 0xc0) return 2;
+  return 1;
+}
+
+std::string DomainOf(std::string_view address) {
+  const size_t at = address.rfind('@');
+  return at == std::string_view::npos ? std::string("localhost") : std::string(address.substr(at + 1));
+}
+
+}  // namespace
+
+std::string HeaderSafe(std::string_view text) {
+  std::string valid;
+  if (IsValidUtf8(text)) {
+    valid = std::string(text);
+  } else {
+    for (const char c : text) valid += static_cast<unsigned char>(c) < 0x80 ? c : '?';
+  }
+  std::string out;
+  out.reserve(valid.size());
+  for (const char c : valid) {
+    const auto byte = static_cast<unsigned char>(c);
+    const char shown = (byte < 0x20 || byte == 0x7f) ? ' ' : c;
+    if (shown == ' ' && (out.empty() || out.back() == ' ')) continue;
+    out += shown;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string EncodeHeaderText(std::string_view text, size_t name_bytes) {
+  bool plain = name_bytes + 2 + text.size() <= kHeaderLineBytesMax;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f) plain = false;
+  }
+  // "=?" at the start of a word would be read as an encoded-word.
+  if (text.find("=?") != std::string_view::npos) plain = false;
+  if (plain) return std::string(text);
+  std::string out;
+  size_t position = 0;
+  while (position < text.size()) {
+    size_t end = position;
+    while (end < text.size()) {
+      const size_t length = SequenceLength(static_cast<unsigned char>(text[end]));
+      if (end + length - position > kEncodedWordChunkBytes) break;
+      end += length;
+    }
+    if (end == position) end = std::min(text.size(), position + 1);
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + Base64Encode(text.substr(position, end - position)) + "?=";
+    position = end;
+  }
+  return out;
+}
+
+std::string QuotedPrintable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() + text.size() / 8 + 8);
+  size_t line_bytes = 0;
+  const auto emit = [&](std::string_view piece) {
+    // Keep room for the soft break's "=" within the line limit.
+    if (line_bytes + piece.size() > kQuotedPrintableLineBytesMax - 1) {
+      out += "=\r\n";
+      line_bytes = 0;
+    }
+    out += piece;
+    line_bytes += piece.size();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    if (c == '\n') {
+      out += kCrlf;
+      line_bytes = 0;
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    const bool at_line_end = i + 1 == text.size() || text[i + 1] == '\n' || text[i + 1] == '\r';
+    const bool literal = (byte >= 33 && byte <= 126 && c != '=' && !(c == '.' && line_bytes == 0)) ||
+                         ((c == ' ' || c == '\t') && !at_line_end);
+    if (literal) {
+      emit(std::string_view(&c, 1));
+    } else {
+      const char escaped[3] = {'=', kHex[byte >> 4], kHex[byte & 0x0f]};
+      emit(std::string_view(escaped, 3));
+    }
+  }
+  return out;
+}
+
+std::string Rfc5322Date(int64_t unix_micros) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  int64_t seconds = unix_micros / 1'000'000;
+  if (unix_micros < 0 && unix_micros % 1'000'000 != 0) seconds -= 1;
+  const std::time_t time = static_cast<std::time_t>(seconds);
+  std::tm utc{};
+  gmtime_r(&time, &utc);
+  char text[64];
+  std::snprintf(text, sizeof(text), "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[utc.tm_wday], utc.tm_mday,
+                kMonths[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
+  return text;
+}
+
+std::string MessageIdFor(const projections::Notice& notice, std::string_view recipient, std::string_view from) {
+  std::string ticket = notice.ticket;
+  for (char& c : ticket) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  const Sha256Digest digest = Sha256(AsBytes(notice.event_hash), recipient);
+  return "<" + ticket + "." + std::to_string(notice.seq) + "." +
+         HexEncode(digest).substr(0, kMessageIdHashHexDigits) + "@" + DomainOf(from) + ">";
+}
+
+Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from) {
+  // Addresses were validated when subscribed and at startup; checking again
+  // here keeps a header from ever carrying anything but an addr-spec.
+  Result<std::string> to = ingest::NormalizeEmail(job.key.recipient, "recipient");
+  if (!to) return to.error();
+  if (*to != job.key.recipient) return InvalidArgument("recipient", "the recipient address is not normalised");
+  Result<std::string> sender = ingest::NormalizeEmail(from, "from");
+  if (!sender) return sender.error();
+
+  const projections::TicketState& state = notice.ticket_state;
+  const std::string title = HeaderSafe(state.title);
+  std::string what = SubjectVerb(notice.type);
+  std::vector<std::string> changed_labels;
+  for (const std::string& field : notice.changed) changed_labels.push_back(FieldLabel(field));
+  if (notice.type == proto::INCIDENT_UPDATED && !changed_labels.empty()) {
+    what += " (" + Join(changed_labels, ", ") + ")";
+  }
+
+  Mail mail;
+  mail.envelope_from = *sender;
+  mail.envelope_to = *to;
+  mail.message_id = MessageIdFor(notice, *to, *sender);
+  mail.subject = HeaderSafe("[" + notice.ticket + "] " + what + ": " + title);
+
+  const projections::Period& latest = state.periods.back();
+  std::string body;
+  body += notice.ticket + " was " + ActionPhrase(notice.type) + ".\n\n";
+  body += "Ticket:    " + notice.ticket + "\n";
+  body += "Title:     " + BodySafe(HeaderSafe(state.title)) + "\n";
+  std::string changed = Join(changed_labels, ", ");
+  if (notice.type == proto::INCIDENT_OPENED) {
+    changed = "opened";
+  } else if (notice.type != proto::INCIDENT_UPDATED) {
+    changed = ActionPhrase(notice.type) + (changed.empty() ? std::string() : "; " + changed);
+  }
+  body += "Changed:   " + changed + "\n";
+  body += "Status:    " + std::string(projections::StatusName(state.status)) + "\n";
+  body += "Severity:  " + std::string(projections::SeverityName(state.severity)) + "\n";
+  body += "Systems:   " + HeaderSafe(Join(state.systems, ", ")) + "\n";
+  body += "Engineer:  " + HeaderSafe(state.engineer) + "\n";
+  body += "Start:     " + FormatRfc3339(latest.start) + "\n";
+  body += "End:       " + (latest.end ? FormatRfc3339(*latest.end) : std::string("ongoing")) + "\n";
+  body += "Link:      " + (state.link.empty() ? std::string("(none)") : HeaderSafe(state.link)) + "\n";
+  const bool has_note = std::find(notice.changed.begin(), notice.changed.end(), "note") != notice.changed.end();
+  if (has_note && !state.last_note.empty()) body += "\nNote:\n" + Indented(BodySafe(state.last_note)) + "\n";
+  if (!state.description.empty()) body += "\nDescription:\n" + Indented(BodySafe(state.description)) + "\n";
+  body += "\n-- \n";
+  body += "You receive this because " + *to + " is subscribed to notices about " +
+          HeaderSafe(Join(notice.affected_systems, ", ")) + " (or all systems).\n";
+  body += "Ledger event " + std::to_string(notice.seq) + ", recorded " + FormatRfc3339Utc(notice.recorded_at_micros) +
+          ".\n";
+
+  std::string& text = mail.text;
+  text += "Date: " + Rfc5322Date(notice.recorded_at_micros) + std::string(kCrlf);
+  text += "From: " + std::string(kSenderName) + " <" + *sender + ">" + std::string(kCrlf);
+  text += "To: <" + *to + ">" + std::string(kCrlf);
+  text += "Subject: " + EncodeHeaderText(mail.subject, std::string_view("Subject").size()) + std::string(kCrlf);
+  text += "Message-ID: " + mail.message_id + std::string(kCrlf);
+  text += "MIME-Version: 1.0" + std::string(kCrlf);
+  text += "Content-Type: text/plain; charset=utf-8" + std::string(kCrlf);
+  text += "Content-Transfer-Encoding: quoted-printable" + std::string(kCrlf);
+  text += "Auto-Submitted: auto-generated" + std::string(kCrlf);
+  text += "X-Incident-Ticket: " + notice.ticket + std::string(kCrlf);
+  text += "X-Ledger-Seq: " + std::to_string(notice.seq) + std::string(kCrlf);
+  text += kCrlf;
+  text += QuotedPrintable(body);
+  return mail;
+}
+
+}  // namespace ledger::notify

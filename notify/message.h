@@ -1,0 +1,57 @@
+#pragma once
+// The notification mail: an RFC 5322 message, plain text, built from a queue
+// job and the notice of its incident event. Pure functions, no I/O.
+//
+// Everything in it that a user typed (title, systems, engineer, note,
+// description, link) is untrusted. It goes only into the subject (with CR,
+// LF and every other control character removed, then RFC 2047-encoded when
+// it is not plain ASCII) and into the text/plain body (quoted-printable, so
+// no line of the body can end the message or start a header). Addresses were
+// validated to plain ASCII when subscribed; they are checked again here.
+//
+// The same job always gives the same bytes: the Date header is the incident
+// event's recorded time, and the Message-ID is derived from the event's hash
+// and the recipient, so a mail client can drop a repeat of the same job.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "projections/notifications.h"
+
+namespace ledger::notify {
+
+constexpr size_t kHeaderLineBytesMax = 78;
+constexpr size_t kQuotedPrintableLineBytesMax = 76;
+
+struct Mail {
+  std::string envelope_from;  // bare address
+  std::string envelope_to;    // bare address
+  std::string message_id;     // with angle brackets
+  std::string subject;        // decoded (UTF-8), for logs and tests
+  std::string text;           // the whole message, CRLF line ends
+};
+
+// Composes the mail for `job`; `from` is the sender address (validated).
+// Fails with kInvalidArgument when an address is unsafe for a header.
+Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from);
+
+// "<inc-7.12.3f9a0c1d2b4e5f60@example.org>": ticket, event seq, and 16 hex
+// digits of SHA-256(event hash || recipient), at the sender's domain.
+std::string MessageIdFor(const projections::Notice& notice, std::string_view recipient, std::string_view from);
+
+// Header-safe text: CR, LF, tabs and other control characters become one
+// space; invalid UTF-8 is replaced; runs of spaces collapse.
+std::string HeaderSafe(std::string_view text);
+// An unstructured header value: as is when short printable ASCII, otherwise
+// RFC 2047 "B" encoded-words of at most 75 characters, folded with CRLF SP.
+// `text` must already be HeaderSafe.
+std::string EncodeHeaderText(std::string_view text, size_t name_bytes);
+// Quoted-printable (RFC 2045) of UTF-8 text whose lines end in LF or CRLF;
+// output lines end in CRLF and are at most 76 characters.
+std::string QuotedPrintable(std::string_view text);
+// RFC 5322 date-time in UTC: "Tue, 24 Nov 2026 07:40:00 +0000".
+std::string Rfc5322Date(int64_t unix_micros);
+
+}  // namespace ledger::notify

@@ -1,0 +1,557 @@
+#include "notify/worker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <curl/curl.h>
+
+#include "common/histogram.h"
+#include "common/time.h"
+#include "ingest/subscriptions.h"
+
+namespace ledger::notify {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using projections::Job;
+using projections::JobKey;
+
+constexpr std::string_view kReceiptActor = "notifier";
+constexpr size_t kReceiptErrorBytesMax = 500;
+constexpr size_t kPendingScanMax = 20'000;  // jobs looked at per dispatch pass
+constexpr auto kIdleRescan = std::chrono::seconds(5);
+constexpr auto kReceiptRetryDelay = std::chrono::seconds(1);
+constexpr auto kReceiptsWaitAtStop = std::chrono::seconds(5);
+constexpr size_t kPasswordFileBytesMax = 4096;
+constexpr size_t kUrlBytesMax = 2048;
+
+// curl_global_init is not thread-safe and must precede every handle; it is
+// reference counted here so that the last worker cleans up.
+std::mutex curl_global_mutex;
+int curl_global_users = 0;
+
+Status CurlGlobalAcquire() {
+  std::lock_guard lock(curl_global_mutex);
+  if (curl_global_users == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    return MakeError(ErrorCode::kUnavailable, "libcurl could not be initialised");
+  }
+  curl_global_users += 1;
+  return {};
+}
+
+void CurlGlobalRelease() {
+  std::lock_guard lock(curl_global_mutex);
+  curl_global_users -= 1;
+  if (curl_global_users == 0) curl_global_cleanup();
+}
+
+// Truncates at a UTF-8 boundary.
+std::string Truncated(std::string text, size_t bytes_max) {
+  if (text.size() <= bytes_max) return text;
+  size_t end = bytes_max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;
+  text.resize(end);
+  return text;
+}
+
+Result<uint64_t> ParseNumber(const std::map<std::string, std::string>& options, const std::string& name,
+                             uint64_t default_value, uint64_t minimum, uint64_t maximum) {
+  const auto found = options.find(name);
+  if (found == options.end()) return default_value;
+  const std::string& text = found->second;
+  const std::string rule = name + " must be a whole number from " + std::to_string(minimum) + " to " + std::to_string(maximum);
+  if (text.empty() || text.size() > 12 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return InvalidArgument(name, rule);
+  }
+  const uint64_t value = std::stoull(text);
+  if (value < minimum || value > maximum) return InvalidArgument(name, rule);
+  return value;
+}
+
+}  // namespace
+
+struct DeliveryWorker::State {
+  struct Task {
+    JobKey key;
+    std::string ticket;
+    Mail mail;
+    uint32_t attempt = 0;       // this attempt's number, 1-based
+    uint32_t job_failures = 0;  // counted failures before this attempt
+    std::string compose_error;  // set when no mail could be made: give up
+  };
+  struct Unrecorded {
+    proto::Event event;
+    JobKey key;
+  };
+
+  DeliveryOptions options;
+  Ledger* ledger = nullptr;
+  const projections::NotificationModel* model = nullptr;
+  SenderFactory factory;
+
+  std::mutex mutex;
+  std::condition_variable dispatcher_wake;
+  std::condition_variable task_ready;
+  std::condition_variable progress;  // a send finished or a receipt was appended
+  std::deque<Task> tasks;
+  std::set<JobKey> in_flight;  // dispatched, until its receipt is in the log
+  std::deque<Unrecorded> unrecorded;
+  SteadyClock::time_point unrecorded_retry_at;
+  size_t appends_outstanding = 0;
+  size_t sending = 0;
+  bool stopping = false;
+  bool woken = false;
+  uint32_t server_failures = 0;  // consecutive "server unavailable" outcomes
+  SteadyClock::time_point server_retry_at;
+
+  std::atomic<bool> abort{false};
+  std::mutex stop_mutex;
+  bool stopped = false;
+  std::thread dispatcher;
+  std::vector<std::thread> senders;
+
+  std::atomic<uint64_t> outcomes[5] = {};  // by SendOutcome
+  std::atomic<uint64_t> given_up{0};
+  std::atomic<uint64_t> receipt_append_failures{0};
+  Histogram send_seconds{LatencyBucketsSeconds()};
+};
+
+namespace {
+
+using State = DeliveryWorker::State;
+
+void Record(const std::shared_ptr<State>& state, proto::Event event, JobKey key) {
+  {
+    std::lock_guard lock(state->mutex);
+    state->appends_outstanding += 1;
+  }
+  auto shared_event = std::make_shared<proto::Event>(std::move(event));
+  // Must be called without state->mutex: after Shutdown the ledger answers
+  // at once, on this thread.
+  state->ledger->AppendAsync(
+      [shared_event](AppendContext&) -> Result<Decision> { return Decision{.event = *shared_event, .repeat_of_seq = {}}; },
+      [state, shared_event, key = std::move(key)](Result<Appended> appended) {
+        std::lock_guard lock(state->mutex);
+        state->appends_outstanding -= 1;
+        if (appended) {
+          state->in_flight.erase(key);
+        } else {
+          // Keep the job in flight so it is not sent again; retry the receipt.
+          state->receipt_append_failures += 1;
+          state->unrecorded.push_back(State::Unrecorded{*shared_event, key});
+          state->unrecorded_retry_at = SteadyClock::now() + kReceiptRetryDelay;
+        }
+        state->woken = true;
+        state->dispatcher_wake.notify_one();
+        state->progress.notify_all();
+      });
+}
+
+// When a pending job may be tried again (wall clock, micros); 0: now.
+int64_t ReadyAtMicros(const DeliveryOptions& options, const Job& job) {
+  if (job.job_failures == 0 || job.last_failure_server_unavailable) return 0;
+  return job.last_attempt_at_micros + RetryDelayMs(options, job.job_failures) * 1000;
+}
+
+// Picks up to `slots` ready jobs not in flight; builds their mails. Called
+// with state.mutex held.
+std::vector<State::Task> Pick(State& state, size_t slots, std::optional<int64_t>* next_ready_micros) {
+  std::vector<State::Task> picked;
+  state.model->Read([&](const projections::NotificationQueue& queue, uint64_t) {
+    const int64_t now = NowMicros();
+    size_t scanned = 0;
+    for (const JobKey& key : queue.pending()) {
+      if (picked.size() == slots || ++scanned > kPendingScanMax) break;
+      if (state.in_flight.contains(key)) continue;
+      const Job* job = queue.Find(key);
+      const projections::Notice* notice = queue.FindNotice(key.seq);
+      if (job == nullptr || notice == nullptr) continue;
+      const int64_t ready_at = ReadyAtMicros(state.options, *job);
+      if (ready_at > now) {
+        if (!*next_ready_micros || ready_at < **next_ready_micros) *next_ready_micros = ready_at;
+        continue;
+      }
+      State::Task task;
+      task.key = key;
+      task.ticket = job->ticket;
+      task.attempt = job->attempts + 1;
+      task.job_failures = job->job_failures;
+      Result<Mail> mail = ComposeMail(*notice, *job, state.options.smtp.from);
+      if (mail) {
+        task.mail = std::move(*mail);
+      } else {
+        task.compose_error = mail.error().message;
+      }
+      picked.push_back(std::move(task));
+    }
+  });
+  return picked;
+}
+
+void DispatchLoop(const std::shared_ptr<State>& shared) {
+  State& state = *shared;
+  std::unique_lock lock(state.mutex);
+  while (!state.stopping) {
+    const SteadyClock::time_point now = SteadyClock::now();
+    SteadyClock::time_point deadline = now + kIdleRescan;
+    if (!state.unrecorded.empty()) {
+      if (now >= state.unrecorded_retry_at) {
+        std::deque<State::Unrecorded> retry;
+        retry.swap(state.unrecorded);
+        lock.unlock();
+        for (State::Unrecorded& receipt : retry) Record(shared, std::move(receipt.event), std::move(receipt.key));
+        lock.lock();
+        continue;
+      }
+      deadline = std::min(deadline, state.unrecorded_retry_at);
+    }
+    const size_t concurrency = state.options.concurrency;
+    size_t slots = state.in_flight.size() < concurrency ? concurrency - state.in_flight.size() : 0;
+    if (state.server_failures > 0) {
+      if (now < state.server_retry_at) {
+        slots = 0;
+        deadline = std::min(deadline, state.server_retry_at);
+      } else {
+        slots = state.in_flight.empty() ? 1 : 0;  // probe with one job
+      }
+    }
+    if (slots > 0) {
+      std::optional<int64_t> next_ready_micros;
+      std::vector<State::Task> picked = Pick(state, slots, &next_ready_micros);
+      for (State::Task& task : picked) {
+        state.in_flight.insert(task.key);
+        state.tasks.push_back(std::move(task));
+        state.task_ready.notify_one();
+      }
+      if (next_ready_micros) {
+        const int64_t wait_micros = std::max<int64_t>(0, *next_ready_micros - NowMicros());
+        deadline = std::min(deadline, now + std::chrono::microseconds(wait_micros));
+      }
+    }
+    state.dispatcher_wake.wait_until(lock, deadline, [&state] { return state.woken || state.stopping; });
+    state.woken = false;
+  }
+}
+
+proto::Event MakeReceipt(const State::Task& task, const SendResult& result, bool gave_up) {
+  proto::Event event;
+  event.set_type(result.outcome == SendOutcome::kDelivered ? proto::NOTIFICATION_DELIVERED : proto::NOTIFICATION_FAILED);
+  event.set_actor(std::string(kReceiptActor));
+  proto::NotificationReceipt* receipt = event.mutable_notification();
+  receipt->set_incident_seq(task.key.seq);
+  receipt->set_recipient(task.key.recipient);
+  receipt->set_ticket(task.ticket);
+  receipt->set_attempt(task.attempt);
+  receipt->set_message_id(task.mail.message_id);
+  receipt->set_smtp_code(result.smtp_code);
+  if (result.outcome != SendOutcome::kDelivered) {
+    receipt->set_error(Truncated(result.error, kReceiptErrorBytesMax));
+    receipt->set_server_unavailable(result.outcome == SendOutcome::kServerUnavailable);
+    receipt->set_gave_up(gave_up);
+  }
+  return event;
+}
+
+void HandleResult(const std::shared_ptr<State>& shared, const State::Task& task, const SendResult& result) {
+  State& state = *shared;
+  state.outcomes[static_cast<size_t>(result.outcome)] += 1;
+  bool gave_up = false;
+  {
+    std::lock_guard lock(state.mutex);
+    state.sending -= 1;
+    state.progress.notify_all();
+    const SteadyClock::time_point now = SteadyClock::now();
+    switch (result.outcome) {
+      case SendOutcome::kAborted:
+        // Not recorded: the job stays pending and is sent after restart.
+        state.in_flight.erase(task.key);
+        return;
+      case SendOutcome::kDelivered:
+        if (state.server_failures > 0) std::fprintf(stderr, "incident-ledger: notify: SMTP server reachable again\n");
+        state.server_failures = 0;
+        break;
+      case SendOutcome::kServerUnavailable:
+        // Several sends fail together when the server goes away; count the
+        // outage once per waiting period.
+        if (state.server_failures == 0 || now >= state.server_retry_at) {
+          state.server_failures += 1;
+          const int64_t delay_ms = RetryDelayMs(state.options, state.server_failures);
+          state.server_retry_at = now + std::chrono::milliseconds(delay_ms);
+          std::fprintf(stderr, "incident-ledger: notify: SMTP server unavailable (%s); next try in %lld ms\n",
+                       result.error.c_str(), static_cast<long long>(delay_ms));
+        }
+        break;
+      case SendOutcome::kTransient:
+        gave_up = task.job_failures + 1 >= state.options.attempts_max;
+        break;
+      case SendOutcome::kPermanent:
+        gave_up = true;
+        break;
+    }
+  }
+  if (gave_up) {
+    state.given_up += 1;
+    std::fprintf(stderr, "incident-ledger: notify: gave up on event %llu to %s after %u attempts: %s\n",
+                 static_cast<unsigned long long>(task.key.seq), task.key.recipient.c_str(), task.attempt,
+                 result.error.c_str());
+  }
+  Record(shared, MakeReceipt(task, result, gave_up), task.key);
+}
+
+void SendLoop(const std::shared_ptr<State>& shared) {
+  State& state = *shared;
+  std::unique_ptr<MailSender> sender = state.factory(&state.abort);
+  while (true) {
+    State::Task task;
+    {
+      std::unique_lock lock(state.mutex);
+      state.task_ready.wait(lock, [&state] { return !state.tasks.empty() || state.stopping; });
+      if (state.stopping) return;
+      task = std::move(state.tasks.front());
+      state.tasks.pop_front();
+      state.sending += 1;
+    }
+    SendResult result;
+    if (!task.compose_error.empty()) {
+      result = SendResult{SendOutcome::kPermanent, 0, "cannot compose the mail: " + task.compose_error};
+    } else {
+      const SteadyClock::time_point start = SteadyClock::now();
+      result = sender->Send(task.mail);
+      state.send_seconds.Observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
+    }
+    HandleResult(shared, task, result);
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& ServeOptionNames() {
+  static const std::vector<std::string> kNames = {
+      "--smtp-url",         "--smtp-from",          "--smtp-starttls",      "--smtp-user",
+      "--smtp-password-file", "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms",
+      "--smtp-attempts-max",
+  };
+  return kNames;
+}
+
+Result<std::optional<DeliveryOptions>> ParseDeliveryOptions(const std::map<std::string, std::string>& options) {
+  const auto url = options.find("--smtp-url");
+  if (url == options.end()) {
+    for (const std::string& name : ServeOptionNames()) {
+      if (options.contains(name)) return InvalidArgument(name, name + " needs --smtp-url");
+    }
+    return std::optional<DeliveryOptions>();
+  }
+  DeliveryOptions delivery;
+  const std::string& url_text = url->second;
+  if (url_text.size() > kUrlBytesMax || !(url_text.starts_with("smtp://") || url_text.starts_with("smtps://")) ||
+      std::any_of(url_text.begin(), url_text.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20; })) {
+    return InvalidArgument("--smtp-url", "--smtp-url must look like smtp://host:port or smtps://host:port");
+  }
+  delivery.smtp.url = url_text;
+  const auto from = options.find("--smtp-from");
+  if (from == options.end()) return InvalidArgument("--smtp-from", "--smtp-from ADDRESS is required with --smtp-url");
+  Result<std::string> sender = ingest::NormalizeEmail(from->second, "--smtp-from");
+  if (!sender) return sender.error();
+  delivery.smtp.from = *sender;
+  if (const auto starttls = options.find("--smtp-starttls"); starttls != options.end()) {
+    if (starttls->second == "on" || starttls->second == "true" || starttls->second == "yes") {
+      delivery.smtp.starttls = true;
+    } else if (starttls->second != "off" && starttls->second != "false" && starttls->second != "no") {
+      return InvalidArgument("--smtp-starttls", "--smtp-starttls must be on or off");
+    }
+  }
+  if (const auto user = options.find("--smtp-user"); user != options.end()) delivery.smtp.username = user->second;
+  if (const auto password_file = options.find("--smtp-password-file"); password_file != options.end()) {
+    if (delivery.smtp.username.empty()) return InvalidArgument("--smtp-password-file", "--smtp-password-file needs --smtp-user");
+    std::ifstream file(password_file->second, std::ios::binary);
+    if (!file) return InvalidArgument("--smtp-password-file", "cannot read " + password_file->second);
+    std::string password(kPasswordFileBytesMax + 1, '\0');
+    file.read(password.data(), static_cast<std::streamsize>(password.size()));
+    password.resize(static_cast<size_t>(file.gcount()));
+    if (password.size() > kPasswordFileBytesMax) return InvalidArgument("--smtp-password-file", "the password file is too large");
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+    delivery.smtp.password = std::move(password);
+  }
+  Result<uint64_t> concurrency = ParseNumber(options, "--smtp-concurrency", delivery.concurrency, 1, kConcurrencyMax);
+  if (!concurrency) return concurrency.error();
+  delivery.concurrency = *concurrency;
+  Result<uint64_t> initial = ParseNumber(options, "--smtp-retry-initial-ms", 1'000, 1, kRetryDelayMsMax);
+  if (!initial) return initial.error();
+  Result<uint64_t> maximum = ParseNumber(options, "--smtp-retry-max-ms", 300'000, 1, kRetryDelayMsMax);
+  if (!maximum) return maximum.error();
+  if (*maximum < *initial) return InvalidArgument("--smtp-retry-max-ms", "--smtp-retry-max-ms must be at least --smtp-retry-initial-ms");
+  delivery.retry_delay_initial_ms = static_cast<int64_t>(*initial);
+  delivery.retry_delay_max_ms = static_cast<int64_t>(*maximum);
+  Result<uint64_t> attempts = ParseNumber(options, "--smtp-attempts-max", delivery.attempts_max, 1, kAttemptsMax);
+  if (!attempts) return attempts.error();
+  delivery.attempts_max = static_cast<uint32_t>(*attempts);
+  if (!delivery.smtp.username.empty() && !url_text.starts_with("smtps://") && !delivery.smtp.starttls) {
+    std::fprintf(stderr, "incident-ledger: warning: SMTP credentials will be sent without TLS; "
+                         "use smtps:// or --smtp-starttls on\n");
+  }
+  return std::optional<DeliveryOptions>(std::move(delivery));
+}
+
+int64_t RetryDelayMs(const DeliveryOptions& options, uint32_t failures) {
+  int64_t delay = options.retry_delay_initial_ms;
+  for (uint32_t i = 1; i < failures && delay < options.retry_delay_max_ms; ++i) delay *= 2;
+  return std::min(delay, options.retry_delay_max_ms);
+}
+
+Result<std::unique_ptr<DeliveryWorker>> DeliveryWorker::Start(DeliveryOptions options, Ledger* ledger,
+                                                              const projections::NotificationModel* model,
+                                                              SenderFactory factory) {
+  LEDGER_ASSERT(ledger != nullptr && model != nullptr);
+  if (options.concurrency == 0 || options.concurrency > kConcurrencyMax) {
+    return InvalidArgument("concurrency", "concurrency must be from 1 to " + std::to_string(kConcurrencyMax));
+  }
+  if (Status acquired = CurlGlobalAcquire(); !acquired) return acquired.error();
+  auto state = std::make_shared<State>();
+  state->options = std::move(options);
+  state->ledger = ledger;
+  state->model = model;
+  if (factory) {
+    state->factory = std::move(factory);
+  } else {
+    const SmtpOptions smtp = state->options.smtp;
+    state->factory = [smtp](const std::atomic<bool>* abort) { return MakeCurlSmtpSender(smtp, abort); };
+  }
+  for (size_t i = 0; i < state->options.concurrency; ++i) {
+    state->senders.emplace_back([state] { SendLoop(state); });
+  }
+  state->dispatcher = std::thread([state] { DispatchLoop(state); });
+  return std::unique_ptr<DeliveryWorker>(new DeliveryWorker(std::move(state)));
+}
+
+DeliveryWorker::~DeliveryWorker() { Stop(); }
+
+void DeliveryWorker::Stop() {
+  State& state = *state_;
+  std::lock_guard stop_lock(state.stop_mutex);
+  if (state.stopped) return;
+  {
+    std::unique_lock lock(state.mutex);
+    state.stopping = true;
+    state.dispatcher_wake.notify_all();
+    state.task_ready.notify_all();
+  }
+  state.dispatcher.join();
+  {
+    std::unique_lock lock(state.mutex);
+    state.progress.wait_for(lock, std::chrono::milliseconds(state.options.stop_grace_ms),
+                            [&state] { return state.sending == 0; });
+  }
+  state.abort = true;
+  for (std::thread& sender : state.senders) sender.join();
+  {
+    std::unique_lock lock(state.mutex);
+    if (!state.progress.wait_for(lock, kReceiptsWaitAtStop, [&state] { return state.appends_outstanding == 0; })) {
+      std::fprintf(stderr, "incident-ledger: notify: %zu receipts still unrecorded at stop\n", state.appends_outstanding);
+    }
+    if (!state.unrecorded.empty()) {
+      std::fprintf(stderr,
+                   "incident-ledger: notify: %zu delivery receipts could not be recorded; "
+                   "those mails will be sent again after restart\n",
+                   state.unrecorded.size());
+    }
+  }
+  state.stopped = true;
+  CurlGlobalRelease();
+}
+
+void DeliveryWorker::Wake() {
+  std::lock_guard lock(state_->mutex);
+  state_->woken = true;
+  state_->dispatcher_wake.notify_one();
+}
+
+std::string DeliveryWorker::RenderMetrics() const {
+  State& state = *state_;
+  std::string out;
+  out += "# HELP ledger_notification_attempts_total SMTP attempts since start, by outcome.\n";
+  out += "# TYPE ledger_notification_attempts_total counter\n";
+  for (const SendOutcome outcome : {SendOutcome::kDelivered, SendOutcome::kServerUnavailable, SendOutcome::kTransient,
+                                    SendOutcome::kPermanent, SendOutcome::kAborted}) {
+    out += "ledger_notification_attempts_total{outcome=\"" + std::string(SendOutcomeName(outcome)) + "\"} " +
+           std::to_string(state.outcomes[static_cast<size_t>(outcome)].load()) + "\n";
+  }
+  out += "# HELP ledger_notification_given_up_total Mails given up since start.\n";
+  out += "# TYPE ledger_notification_given_up_total counter\n";
+  out += "ledger_notification_given_up_total " + std::to_string(state.given_up.load()) + "\n";
+  out += "# HELP ledger_notification_receipt_append_failures_total Receipt appends that failed and were retried.\n";
+  out += "# TYPE ledger_notification_receipt_append_failures_total counter\n";
+  out += "ledger_notification_receipt_append_failures_total " + std::to_string(state.receipt_append_failures.load()) + "\n";
+  out += "# HELP ledger_notification_send_duration_seconds Time of one SMTP transaction.\n";
+  out += "# TYPE ledger_notification_send_duration_seconds histogram\n";
+  state.send_seconds.AppendPrometheus(&out, "ledger_notification_send_duration_seconds");
+  size_t in_flight = 0;
+  size_t unrecorded = 0;
+  bool available = true;
+  {
+    std::lock_guard lock(state.mutex);
+    in_flight = state.in_flight.size();
+    unrecorded = state.unrecorded.size();
+    available = state.server_failures == 0;
+  }
+  out += "# HELP ledger_notification_in_flight Mails being sent or whose receipt is being recorded.\n";
+  out += "# TYPE ledger_notification_in_flight gauge\n";
+  out += "ledger_notification_in_flight " + std::to_string(in_flight) + "\n";
+  out += "# HELP ledger_notification_receipts_unrecorded Receipts waiting to be appended again.\n";
+  out += "# TYPE ledger_notification_receipts_unrecorded gauge\n";
+  out += "ledger_notification_receipts_unrecorded " + std::to_string(unrecorded) + "\n";
+  out += "# HELP ledger_notification_smtp_available 1 unless the last attempt could not reach the SMTP server.\n";
+  out += "# TYPE ledger_notification_smtp_available gauge\n";
+  out += "ledger_notification_smtp_available " + std::string(available ? "1" : "0") + "\n";
+  return out;
+}
+
+std::string RenderNotificationMetrics(const projections::NotificationModel& model, const DeliveryWorker* worker) {
+  projections::QueueCounts counts;
+  int64_t oldest_pending_micros = 0;
+  uint64_t orphans = 0;
+  uint64_t duplicates = 0;
+  model.Read([&](const projections::NotificationQueue& queue, uint64_t) {
+    counts = queue.counts();
+    orphans = queue.orphan_receipts();
+    duplicates = queue.duplicate_deliveries();
+    if (!queue.pending().empty()) {
+      if (const projections::Notice* notice = queue.FindNotice(queue.pending().begin()->seq)) {
+        oldest_pending_micros = notice->recorded_at_micros;
+      }
+    }
+  });
+  std::string out;
+  out += "# HELP ledger_notification_jobs Notification jobs in the queue, by state.\n";
+  out += "# TYPE ledger_notification_jobs gauge\n";
+  out += "ledger_notification_jobs{state=\"pending\"} " + std::to_string(counts.pending) + "\n";
+  out += "ledger_notification_jobs{state=\"sent\"} " + std::to_string(counts.sent) + "\n";
+  out += "ledger_notification_jobs{state=\"failed\"} " + std::to_string(counts.failed) + "\n";
+  out += "# HELP ledger_notification_oldest_pending_seconds Age of the oldest pending job's incident event.\n";
+  out += "# TYPE ledger_notification_oldest_pending_seconds gauge\n";
+  const double age = oldest_pending_micros == 0 ? 0.0 : static_cast<double>(NowMicros() - oldest_pending_micros) / 1e6;
+  char age_text[64];
+  std::snprintf(age_text, sizeof(age_text), "%.3f", std::max(0.0, age));
+  out += "ledger_notification_oldest_pending_seconds " + std::string(age_text) + "\n";
+  out += "# HELP ledger_notification_orphan_receipts Receipts in the log naming no known job.\n";
+  out += "# TYPE ledger_notification_orphan_receipts gauge\n";
+  out += "ledger_notification_orphan_receipts " + std::to_string(orphans) + "\n";
+  out += "# HELP ledger_notification_duplicate_deliveries DELIVERED receipts for jobs already sent.\n";
+  out += "# TYPE ledger_notification_duplicate_deliveries gauge\n";
+  out += "ledger_notification_duplicate_deliveries " + std::to_string(duplicates) + "\n";
+  out += "# HELP ledger_notification_worker_running 1 when an SMTP server is configured.\n";
+  out += "# TYPE ledger_notification_worker_running gauge\n";
+  out += "ledger_notification_worker_running " + std::string(worker != nullptr ? "1" : "0") + "\n";
+  if (worker != nullptr) out += worker->RenderMetrics();
+  return out;
+}
+
+}  // namespace ledger::notify

@@ -1,0 +1,100 @@
+#pragma once
+// The delivery worker: sends the notification queue's pending jobs through
+// SMTP and appends each outcome to the ledger as a receipt event.
+//
+// Threads. One dispatcher picks pending jobs from the NotificationModel and
+// hands them to `concurrency` sender threads, each with its own SMTP
+// connection (so at most that many transactions run against the server at
+// once). A sender appends the receipt with Ledger::AppendAsync and moves on;
+// nothing here ever waits on the ledger writer, and the writer only ever
+// calls Wake() and the receipt callbacks, which take one short lock. So a
+// slow or dead SMTP server never slows a submission.
+//
+// Retries. A job whose message the server refused with a 4xx reply is tried
+// again after retry_delay_initial_ms, doubling up to retry_delay_max_ms; after
+// attempts_max such failures (or at once on a 5xx) it is given up (failed).
+// When the server cannot be reached at all, the worker stops sending (one
+// receipt records the failed attempt), waits with the same doubling delay,
+// and then probes with one job at a time until a mail goes through; such
+// failures never count against a job, so an outage loses nothing.
+//
+// Exactly once, nearly. A job is sent only while the queue shows it pending
+// and no receipt for it is on its way to the log. After a restart the queue
+// is folded from the log, so a job with a DELIVERED receipt is never sent
+// again. The window left open: a mail the server accepted whose receipt was
+// not yet durable when the process died (or whose append failed until
+// shutdown) is sent once more after restart, with the same Message-ID. Its
+// width is one SMTP reply plus one group commit.
+//
+// Thread safety: every public method may be called from any thread.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "ledger/ledger.h"
+#include "notify/smtp.h"
+#include "projections/notifications.h"
+
+namespace ledger::notify {
+
+constexpr size_t kConcurrencyMax = 64;
+constexpr uint32_t kAttemptsMax = 1000;
+constexpr int64_t kRetryDelayMsMax = 24LL * 3600 * 1000;
+
+struct DeliveryOptions {
+  SmtpOptions smtp;
+  size_t concurrency = 4;                 // sender threads = SMTP connections
+  int64_t retry_delay_initial_ms = 1'000;
+  int64_t retry_delay_max_ms = 300'000;   // the cap of the doubling
+  uint32_t attempts_max = 8;              // 4xx failures before a job is given up
+  int64_t stop_grace_ms = 3'000;          // how long Stop lets running sends finish
+};
+
+// The `serve` options this module reads, e.g. "--smtp-url".
+const std::vector<std::string>& ServeOptionNames();
+// Reads them from parsed command-line options; nullopt when --smtp-url is
+// absent (no worker: jobs stay pending). Reads --smtp-password-file.
+Result<std::optional<DeliveryOptions>> ParseDeliveryOptions(const std::map<std::string, std::string>& options);
+
+// Delay before retry number `failures` (1-based): initial * 2^(failures-1), capped.
+int64_t RetryDelayMs(const DeliveryOptions& options, uint32_t failures);
+
+using SenderFactory = std::function<std::unique_ptr<MailSender>(const std::atomic<bool>* abort)>;
+
+class DeliveryWorker {
+ public:
+  // Starts the threads. `ledger` and `model` must outlive the worker. With no
+  // factory, senders are libcurl SMTP senders.
+  static Result<std::unique_ptr<DeliveryWorker>> Start(DeliveryOptions options, Ledger* ledger,
+                                                       const projections::NotificationModel* model,
+                                                       SenderFactory factory = {});
+  // Stops: no new sends; running ones get stop_grace_ms, then are aborted;
+  // waits (bounded) for their receipts to be appended. Idempotent.
+  ~DeliveryWorker();
+  void Stop();
+
+  // New events are in the model: look for work. Cheap; never blocks long.
+  void Wake();
+
+  // Prometheus lines for the worker's counters.
+  std::string RenderMetrics() const;
+
+  struct State;
+
+ private:
+  explicit DeliveryWorker(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  std::shared_ptr<State> state_;
+};
+
+// Prometheus lines for the queue (jobs by state, oldest pending age, orphan
+// and duplicate receipts) and, when given, the worker.
+std::string RenderNotificationMetrics(const projections::NotificationModel& model, const DeliveryWorker* worker);
+
+}  // namespace ledger::notify

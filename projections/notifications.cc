@@ -1,0 +1,237 @@
+#include "projections/notifications.h"
+
+#include <algorithm>
+#include <mutex>
+
+namespace ledger::projections {
+namespace {
+
+bool IsIncidentEvent(proto::EventType type) {
+  return type == proto::INCIDENT_OPENED || type == proto::INCIDENT_UPDATED || type == proto::INCIDENT_CLOSED ||
+         type == proto::INCIDENT_REOPENED;
+}
+
+// The payload fields an incident event carried, in a fixed order.
+std::vector<std::string> ChangedFields(const proto::IncidentPayload& payload) {
+  std::vector<std::string> changed;
+  if (payload.has_title()) changed.emplace_back("title");
+  if (payload.has_description()) changed.emplace_back("description");
+  if (payload.has_systems()) changed.emplace_back("systems");
+  if (payload.has_engineer()) changed.emplace_back("engineer");
+  if (payload.severity() != proto::SEVERITY_UNSPECIFIED) changed.emplace_back("severity");
+  if (payload.has_started_at()) changed.emplace_back("started_at");
+  if (payload.has_ended_at()) changed.emplace_back("ended_at");
+  if (payload.has_note()) changed.emplace_back("note");
+  if (payload.has_link()) changed.emplace_back("link");
+  return changed;
+}
+
+}  // namespace
+
+std::string FoldSystem(std::string_view system) {
+  std::string folded(system);
+  for (char& c : folded) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return folded;
+}
+
+const char* JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kPending: return "pending";
+    case JobState::kSent: return "sent";
+    case JobState::kFailed: return "failed";
+  }
+  return "pending";
+}
+
+void SubscriptionSet::Apply(const proto::Event& event) {
+  if (!event.has_subscription()) return;
+  const proto::SubscriptionPayload& payload = event.subscription();
+  const std::string& email = payload.email();
+  if (event.type() == proto::SUBSCRIPTION_ADDED) {
+    for (const std::string& system : payload.systems()) {
+      const std::string folded = FoldSystem(system);
+      by_email_[email].insert(folded);
+      by_system_[folded].insert(email);
+    }
+  } else if (event.type() == proto::SUBSCRIPTION_REMOVED) {
+    const auto found = by_email_.find(email);
+    for (const std::string& system : payload.systems()) {
+      const std::string folded = FoldSystem(system);
+      if (found != by_email_.end()) found->second.erase(folded);
+      if (const auto emails = by_system_.find(folded); emails != by_system_.end()) {
+        emails->second.erase(email);
+        if (emails->second.empty()) by_system_.erase(emails);
+      }
+    }
+    if (found != by_email_.end() && found->second.empty()) by_email_.erase(found);
+  } else {
+    return;
+  }
+  last_change_seq_[email] = event.seq();
+}
+
+std::vector<std::string> SubscriptionSet::RecipientsFor(const std::vector<std::string>& systems) const {
+  std::set<std::string_view> recipients;
+  const auto add = [&](std::string_view folded) {
+    const auto found = by_system_.find(folded);
+    if (found == by_system_.end()) return;
+    for (const std::string& email : found->second) recipients.insert(email);
+  };
+  add(kAllSystems);
+  for (const std::string& system : systems) add(FoldSystem(system));
+  return std::vector<std::string>(recipients.begin(), recipients.end());
+}
+
+const std::set<std::string>* SubscriptionSet::Find(std::string_view email) const {
+  const auto found = by_email_.find(email);
+  return found == by_email_.end() ? nullptr : &found->second;
+}
+
+uint64_t SubscriptionSet::LastChangeSeq(std::string_view email) const {
+  const auto found = last_change_seq_.find(email);
+  return found == last_change_seq_.end() ? 0 : found->second;
+}
+
+void NotificationQueue::Apply(const StoredEvent& stored) {
+  const proto::Event& event = stored.event;
+  switch (event.type()) {
+    case proto::SUBSCRIPTION_ADDED:
+    case proto::SUBSCRIPTION_REMOVED:
+      subscriptions_.Apply(event);
+      return;
+    case proto::NOTIFICATION_DELIVERED:
+    case proto::NOTIFICATION_FAILED:
+      ApplyReceipt(event);
+      return;
+    default:
+      if (IsIncidentEvent(event.type())) ApplyIncident(stored);
+      return;
+  }
+}
+
+void NotificationQueue::ApplyIncident(const StoredEvent& stored) {
+  const proto::Event& event = stored.event;
+  if (!event.has_incident()) return;
+  std::vector<std::string> affected;
+  if (const TicketState* before = tickets_.Find(event.ticket())) affected = before->systems;
+  tickets_.Apply(event);
+  const TicketState* after = tickets_.Find(event.ticket());
+  // An event the ticket fold refused (e.g. an update of an unknown ticket,
+  // which the processor never appends) notifies nobody.
+  if (after == nullptr || after->last_seq != event.seq()) return;
+  for (const std::string& system : after->systems) {
+    if (std::find(affected.begin(), affected.end(), system) == affected.end()) affected.push_back(system);
+  }
+  const std::vector<std::string> recipients = subscriptions_.RecipientsFor(affected);
+  if (recipients.empty()) return;
+
+  Notice& notice = notices_[event.seq()];
+  notice.seq = event.seq();
+  notice.recorded_at_micros = event.recorded_at_micros();
+  notice.type = event.type();
+  notice.ticket = event.ticket();
+  notice.changed = ChangedFields(event.incident());
+  notice.ticket_state = *after;
+  notice.affected_systems = std::move(affected);
+  notice.event_hash = stored.hash;
+
+  for (const std::string& recipient : recipients) {
+    JobKey key{event.seq(), recipient};
+    Job& job = jobs_[key];
+    job.key = key;
+    job.ticket = event.ticket();
+    job.state = JobState::kPending;
+    pending_.insert(std::move(key));
+    counts_.pending += 1;
+  }
+}
+
+void NotificationQueue::SetState(Job* job, JobState state) {
+  if (job->state == state) return;
+  const auto count = [this](JobState of) -> uint64_t& {
+    switch (of) {
+      case JobState::kSent: return counts_.sent;
+      case JobState::kFailed: return counts_.failed;
+      default: return counts_.pending;
+    }
+  };
+  count(job->state) -= 1;
+  count(state) += 1;
+  if (job->state == JobState::kPending) pending_.erase(job->key);
+  if (state == JobState::kPending) pending_.insert(job->key);
+  job->state = state;
+}
+
+void NotificationQueue::ApplyReceipt(const proto::Event& event) {
+  if (!event.has_notification()) return;
+  const proto::NotificationReceipt& receipt = event.notification();
+  const auto found = jobs_.find(JobKey{receipt.incident_seq(), receipt.recipient()});
+  if (found == jobs_.end()) {
+    orphan_receipts_ += 1;
+    return;
+  }
+  Job& job = found->second;
+  if (job.state == JobState::kSent) {
+    if (event.type() == proto::NOTIFICATION_DELIVERED) duplicate_deliveries_ += 1;
+    return;
+  }
+  job.attempts += 1;
+  job.last_attempt_at_micros = event.recorded_at_micros();
+  job.last_receipt_seq = event.seq();
+  job.message_id = receipt.message_id();
+  job.last_smtp_code = receipt.smtp_code();
+  if (event.type() == proto::NOTIFICATION_DELIVERED) {
+    job.sent_at_micros = event.recorded_at_micros();
+    SetState(&job, JobState::kSent);
+    return;
+  }
+  job.last_error = receipt.error();
+  job.last_failure_server_unavailable = receipt.server_unavailable();
+  if (!receipt.server_unavailable()) job.job_failures += 1;
+  // A gave_up receipt ends a pending job; a failed one that gets another
+  // receipt (an operator retry, not offered yet) would go back to pending.
+  SetState(&job, receipt.gave_up() ? JobState::kFailed : JobState::kPending);
+}
+
+const Job* NotificationQueue::Find(const JobKey& key) const {
+  const auto found = jobs_.find(key);
+  return found == jobs_.end() ? nullptr : &found->second;
+}
+
+const Notice* NotificationQueue::FindNotice(uint64_t seq) const {
+  const auto found = notices_.find(seq);
+  return found == notices_.end() ? nullptr : &found->second;
+}
+
+Status NotificationModel::Rebuild(const Ledger& ledger) {
+  NotificationQueue rebuilt;
+  uint64_t last_seq = 0;
+  Status folded = ledger.ForEach(0, [&](const StoredEvent& stored) -> Status {
+    rebuilt.Apply(stored);
+    last_seq = stored.seq;
+    return {};
+  });
+  if (!folded) return folded;
+  std::unique_lock lock(mutex_);
+  queue_ = std::move(rebuilt);
+  applied_seq_ = last_seq;
+  return {};
+}
+
+void NotificationModel::Apply(const std::vector<StoredEvent>& events) {
+  std::unique_lock lock(mutex_);
+  for (const StoredEvent& stored : events) {
+    LEDGER_ASSERT(stored.seq == applied_seq_ + 1);
+    queue_.Apply(stored);
+    applied_seq_ = stored.seq;
+  }
+}
+
+void NotificationModel::Read(const std::function<void(const NotificationQueue&, uint64_t)>& visit) const {
+  std::shared_lock lock(mutex_);
+  visit(queue_, applied_seq_);
+}
+
+}  // namespace ledger::projections

@@ -1,0 +1,355 @@
+// Browser tests of the dashboard, the form and the incident page: the real
+// service binary, Debian's chromium, playwright-core. Screenshots go to
+// BROWSER_ARTIFACTS_DIR (ctest sets it to the build folder).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import { startService, launchBrowser, openPage, api, hoursAgo } from "./harness.mjs";
+
+const WAIT_MS = 15_000;
+let service;
+let chrome;
+const tickets = {};
+
+async function create(body) {
+  const answer = await api(service.url, "POST", "/api/v1/submissions", Object.assign({ action: "create" }, body));
+  assert.equal(answer.status, 201, answer.text);
+  return answer.json.ticket;
+}
+
+async function close(ticket, endedAt) {
+  const answer = await api(service.url, "POST", "/api/v1/submissions", { action: "close", ticket, ended_at: endedAt });
+  assert.equal(answer.status, 201, answer.text);
+}
+
+async function dashboard(query = "", options = {}) {
+  const opened = await openPage(chrome.browser, service.url, options);
+  await opened.page.goto(service.url + "/" + query);
+  await opened.page.waitForSelector("body[data-ready=true]", { timeout: WAIT_MS });
+  return opened;
+}
+
+async function finish(opened) {
+  assert.deepEqual(opened.foreignRequests(), [], "requests left the service");
+  assert.deepEqual(opened.record.dialogs, [], "a dialog opened: injected script ran");
+  assert.deepEqual(opened.record.consoleErrors, [], "console errors");
+  await opened.close();
+}
+
+before(async () => {
+  service = await startService();
+  chrome = await launchBrowser();
+  tickets.closed = await create({
+    title: "Mail delayed", description: "Outbound queue stuck at the relay", systems: ["mail", "vpn"],
+    engineer: "Ana Ruiz", severity: "major", started_at: hoursAgo(72), link: "https://helpdesk.example.org/t/4711",
+  });
+  await close(tickets.closed, hoursAgo(70));
+  tickets.ongoing = await create({
+    title: "VPN flapping", description: "Tunnels drop every few minutes", systems: ["vpn"], engineer: "Bo Chen",
+    severity: "critical", started_at: hoursAgo(5),
+  });
+  tickets.old = await create({
+    title: "Old printer outage", systems: ["print"], engineer: "Cy Park", severity: "minor", started_at: hoursAgo(20 * 24),
+  });
+  await close(tickets.old, hoursAgo(20 * 24 - 3));
+});
+
+after(async () => {
+  if (chrome) await chrome.close();
+  if (service) assert.equal(await service.stop(), 0, "service did not stop cleanly: " + service.stderr());
+});
+
+test("the timeline shows a bar per affected system for incidents in the default 7 days", async () => {
+  const opened = await dashboard();
+  const { page } = opened;
+  await page.waitForSelector(".vis-item.ticket-" + tickets.closed);
+  assert.equal(await page.locator(".vis-item.ticket-" + tickets.closed).count(), 2, "one bar per system: mail, vpn");
+  assert.equal(await page.locator(".vis-item.ticket-" + tickets.ongoing).count(), 1);
+  assert.equal(await page.locator(".vis-item.ticket-" + tickets.old).count(), 0, "20 days ago is outside 7 days");
+  assert.equal(await page.locator(".vis-item.ticket-" + tickets.ongoing + ".ongoing").count(), 1, "ongoing looks different");
+  assert.equal(await page.locator(".vis-item.ticket-" + tickets.closed + ".ongoing").count(), 0);
+  const groups = await page.locator(".vis-labelset .vis-label").allTextContents();
+  assert.deepEqual(groups.map((g) => g.trim()), ["mail", "vpn"]);
+  const table = await page.locator("#incident-table tbody").textContent();
+  assert.match(table, new RegExp(tickets.closed + "\\b"));
+  assert.match(table, new RegExp(tickets.ongoing + "\\b"));
+  assert.doesNotMatch(table, new RegExp(tickets.old + "\\b"));
+  assert.equal(await page.locator("#live-status").textContent(), "live");
+  assert.match(page.url(), /[?&]range=7d/);
+  await opened.screenshot("dashboard");
+  // One row per incident instead of per system.
+  await page.check("#group-by-incident");
+  await page.waitForFunction(() => document.querySelectorAll(".vis-labelset .vis-label").length === 2);
+  assert.equal(await page.locator(".vis-item.ticket-" + tickets.closed).count(), 1);
+  assert.match(page.url(), /rows=incident/);
+  await finish(opened);
+});
+
+test("a bar's tooltip shows every field", async () => {
+  const opened = await dashboard();
+  const { page } = opened;
+  await page.hover(".vis-item.ticket-" + tickets.closed + " >> nth=0");
+  const tip = page.locator("div.vis-tooltip");
+  await tip.waitFor({ state: "visible", timeout: WAIT_MS });
+  const closedIncident = (await api(service.url, "GET", "/api/v1/incidents/" + tickets.closed)).json;
+  const expectedStart = await page.evaluate((t) => window.Ledger.formatTime(t), closedIncident.started_at);
+  const expectedEnd = await page.evaluate((t) => window.Ledger.formatTime(t), closedIncident.ended_at);
+  assert.equal(await tip.locator(".tip-title").textContent(), "Mail delayed");
+  assert.equal(await tip.locator(".tip-ticket").textContent(), tickets.closed);
+  assert.equal(await tip.locator(".tip-description").textContent(), "Outbound queue stuck at the relay");
+  assert.equal(await tip.locator(".tip-systems").textContent(), "mail, vpn");
+  assert.equal(await tip.locator(".tip-engineer").textContent(), "Ana Ruiz");
+  assert.equal(await tip.locator(".tip-severity").textContent(), "major");
+  assert.equal(await tip.locator(".tip-start").textContent(), expectedStart);
+  assert.equal(await tip.locator(".tip-end").textContent(), expectedEnd);
+  assert.equal(await tip.locator("a.tip-link").getAttribute("href"), "/incidents/" + tickets.closed);
+  await opened.screenshot("tooltip-closed");
+
+  await page.mouse.move(5, 5);
+  await page.hover(".vis-item.ticket-" + tickets.ongoing);
+  await page.waitForFunction(
+    (title) => document.querySelector("div.vis-tooltip .tip-title")?.textContent === title, "VPN flapping",
+    { timeout: WAIT_MS });
+  assert.match(await tip.locator(".tip-end").textContent(), /^ongoing for (\d+ h )?\d+ min$/);
+  assert.match(await tip.locator(".tip-end").textContent(), /^ongoing for [45] h/);
+  await opened.screenshot("tooltip-ongoing");
+  await finish(opened);
+});
+
+test("changing the range shows the right incidents and lives in the URL", async () => {
+  const opened = await dashboard();
+  const { page } = opened;
+  await page.click("a[data-range='30d']");
+  await page.waitForSelector(".vis-item.ticket-" + tickets.old, { timeout: WAIT_MS });
+  assert.match(page.url(), /[?&]range=30d/);
+  assert.match(await page.locator("#incident-table tbody").textContent(), new RegExp(tickets.old + "\\b"));
+
+  // A fixed range around the old incident only, shared by URL.
+  const from = new Date(Date.now() - 21 * 24 * 3600e3).toISOString();
+  const to = new Date(Date.now() - 19 * 24 * 3600e3).toISOString();
+  await page.goto(service.url + "/?from=" + encodeURIComponent(from) + "&to=" + encodeURIComponent(to));
+  await page.waitForSelector("body[data-ready=true]");
+  await page.waitForSelector(".vis-item.ticket-" + tickets.old, { timeout: WAIT_MS });
+  assert.equal(await page.locator(".vis-item").count(), 1);
+  const rows = await page.locator("#incident-table tbody tr").count();
+  assert.equal(rows, 1);
+
+  // Typed into the range inputs (local time), submitted: the URL carries it.
+  await page.fill("#range-from", await page.evaluate(() => window.Ledger.toLocalInput(new Date(Date.now() - 80 * 3600e3))));
+  await page.fill("#range-to", await page.evaluate(() => window.Ledger.toLocalInput(new Date(Date.now() - 60 * 3600e3))));
+  await page.click("#range-form button[type=submit]");
+  await page.waitForSelector(".vis-item.ticket-" + tickets.closed, { timeout: WAIT_MS });
+  assert.equal(await page.locator(".vis-item.ticket-" + tickets.ongoing).count(), 0);
+  assert.equal(await page.locator(".vis-item.ticket-" + tickets.old).count(), 0);
+  const url = new URL(page.url());
+  assert.ok(url.searchParams.get("from") && url.searchParams.get("to"), page.url());
+  await finish(opened);
+});
+
+test("a hostile title, description, engineer and system are shown as text everywhere", async () => {
+  const hostile = {
+    title: "<img src=x onerror=alert(1)>",
+    description: "<script>alert(2)</script><b>bold</b>",
+    engineer: "<i>eve</i>",
+    systems: ["<svg onload=alert(3)>"],
+    severity: "critical",
+  };
+  const ticket = await create(hostile);
+  const opened = await dashboard();
+  const { page } = opened;
+  const bar = page.locator(".vis-item.ticket-" + ticket);
+  await bar.waitFor({ timeout: WAIT_MS });
+  assert.equal(await bar.locator(".bar-label").textContent(), ticket + " · " + hostile.title);
+  assert.equal(await page.locator("main img, main svg, main b, main i").count(), 0, "markup in user text was rendered");
+  await bar.hover();
+  const tip = page.locator("div.vis-tooltip");
+  await tip.waitFor({ state: "visible", timeout: WAIT_MS });
+  assert.equal(await tip.locator(".tip-title").textContent(), hostile.title);
+  assert.equal(await tip.locator(".tip-description").textContent(), hostile.description);
+  assert.equal(await tip.locator(".tip-engineer").textContent(), hostile.engineer);
+  assert.equal(await tip.locator(".tip-systems").textContent(), hostile.systems[0]);
+  assert.equal(await page.locator("div.vis-tooltip img, div.vis-tooltip script, div.vis-tooltip b").count(), 0);
+  assert.match(await page.locator("#incident-table tbody").textContent(), /<img src=x onerror=alert\(1\)>/);
+  await opened.screenshot("hostile-dashboard");
+
+  await page.goto(service.url + "/incidents/" + ticket);
+  await page.waitForSelector("body[data-ready=true]");
+  assert.equal(await page.locator("#incident-title").textContent(), hostile.title);
+  assert.equal(await page.locator("#incident-description").textContent(), hostile.description);
+  assert.match(await page.title(), /<img src=x onerror=alert\(1\)>/);
+  assert.equal(await page.locator("main img, main svg, main b, main i, main script").count(), 0);
+  await opened.screenshot("hostile-incident");
+  assert.ok(!opened.record.requests.some((url) => url.endsWith("/x")), "the browser fetched the hostile img src");
+  await finish(opened);
+});
+
+test("an incident submitted in one page appears live in an open dashboard, then closes, without reload", async () => {
+  const board = await dashboard();
+  await board.page.evaluate(() => { window.notReloaded = true; });
+  const form = await openPage(chrome.browser, service.url);
+  await form.page.goto(service.url + "/submit");
+  await form.page.waitForSelector("body[data-ready=true]");
+  await form.page.fill("#f-title", "DNS resolution failing");
+  await form.page.fill("#f-description", "Internal names do not resolve");
+  await form.page.fill("#f-systems", "dns");
+  await form.page.fill("#f-engineer", "Dee Okafor");
+  await form.page.selectOption("#f-severity", "critical");
+  await form.page.click("button[type=submit]");
+  await form.page.waitForSelector("#form-result:not([hidden])", { timeout: WAIT_MS });
+  const ticket = await form.page.locator("#result-link").textContent();
+  assert.match(ticket, /^INC-\d+$/);
+  assert.equal(await form.page.locator("#result-link").getAttribute("href"), "/incidents/" + ticket);
+
+  const bar = board.page.locator(".vis-item.ticket-" + ticket);
+  await bar.waitFor({ timeout: WAIT_MS });
+  assert.equal(await board.page.locator(".vis-item.ticket-" + ticket + ".ongoing").count(), 1);
+  assert.match(await board.page.locator("#incident-table tbody").textContent(), new RegExp(ticket + "\\b"));
+  await board.screenshot("live-opened");
+
+  await api(service.url, "POST", "/api/v1/submissions", { action: "update", ticket, title: "DNS resolution failing (partial)" });
+  await board.page.waitForFunction((t) => document.querySelector(".vis-item.ticket-" + t + " .bar-label")?.textContent
+    === t + " · DNS resolution failing (partial)", ticket, { timeout: WAIT_MS });
+  await close(ticket, new Date().toISOString().replace(/\.\d{3}Z$/, "Z"));
+  await board.page.waitForSelector(".vis-item.ticket-" + ticket + ":not(.ongoing)", { timeout: WAIT_MS });
+  assert.equal(await board.page.evaluate(() => window.notReloaded), true, "the dashboard reloaded");
+  await board.screenshot("live-closed");
+  await finish(form);
+  await finish(board);
+});
+
+test("the form works without JavaScript: creates, redirects to the incident, shows errors by the field", async () => {
+  const opened = await openPage(chrome.browser, service.url, { javaScript: false });
+  const { page } = opened;
+  await page.goto(service.url + "/submit");
+  await page.fill("#f-title", "Wiki read-only");
+  await page.fill("#f-systems", "wiki, sso");
+  await page.fill("#f-engineer", "Eli Novak");
+  await page.fill("#f-started_at", "2026-01-15T09:30");
+  await page.selectOption("#f-severity", "minor");
+  await Promise.all([page.waitForURL(/\/incidents\/INC-\d+\?recorded=\d+$/), page.click("button[type=submit]")]);
+  assert.equal(await page.locator("#incident-title").textContent(), "Wiki read-only");
+  assert.match(await page.locator(".notice-ok").textContent(), /Recorded as event \d+/);
+  const ticket = await page.locator("#incident").getAttribute("data-ticket");
+  const stored = (await api(service.url, "GET", "/api/v1/incidents/" + ticket)).json;
+  assert.deepEqual(stored.systems, ["wiki", "sso"]);
+  assert.equal(stored.started_at, "2026-01-15T09:30:00Z", "without JavaScript a local time is UTC");
+
+  // An update without a ticket: the form comes back, error by the ticket field.
+  await page.goto(service.url + "/submit");
+  await page.check("input[name=action][value=update]");
+  await page.fill("#f-note", "still read-only");
+  const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/submit")),
+    page.click("button[type=submit]")]);
+  assert.equal(response.status(), 400);
+  const error = page.locator("#error-ticket");
+  assert.equal(await error.isVisible(), true);
+  assert.match(await error.textContent(), /ticket/);
+  assert.equal(await page.inputValue("#f-note"), "still read-only", "what was typed is kept");
+  assert.equal(await page.locator(".field-ticket.has-error").count(), 1);
+  await opened.screenshot("form-no-js-error");
+  await finish(opened);
+});
+
+test("with JavaScript, the form shows errors next to the field they name", async () => {
+  const opened = await openPage(chrome.browser, service.url);
+  const { page } = opened;
+  await page.goto(service.url + "/submit");
+  await page.waitForSelector("body[data-ready=true]");
+  await page.check("input[name=action][value=close]");
+  assert.equal(await page.locator(".field-ticket.required").count(), 1, "the page says the ticket is required");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("#error-ticket:not([hidden])");
+  assert.match(await page.locator("#error-ticket").textContent(), /ticket is required/);
+
+  await page.fill("#f-ticket", "INC-999");
+  await page.click("button[type=submit]");
+  await page.waitForFunction(() => /INC-999/.test(document.getElementById("error-ticket").textContent));
+
+  await page.check("input[name=action][value=create]");
+  await page.fill("#f-ticket", "");
+  await page.fill("#f-title", "Bad link");
+  await page.fill("#f-systems", "mail");
+  await page.fill("#f-engineer", "Fay");
+  await page.fill("#f-link", "javascript:alert(1)");
+  await page.click("button[type=submit]");
+  await page.waitForSelector("#error-link:not([hidden])", { timeout: WAIT_MS });
+  assert.match(await page.locator("#error-link").textContent(), /link/);
+  assert.equal(await page.locator("#error-ticket").isVisible(), false, "the old error is cleared");
+  await opened.screenshot("form-js-error");
+  await finish(opened);
+});
+
+test("the incident page shows state, periods and the full history", async () => {
+  await api(service.url, "POST", "/api/v1/submissions", { action: "reopen", ticket: tickets.closed, started_at: hoursAgo(2) });
+  const opened = await openPage(chrome.browser, service.url);
+  const { page } = opened;
+  await page.goto(service.url + "/incidents/" + tickets.closed.toLowerCase());
+  await page.waitForSelector("body[data-ready=true]");
+  assert.equal(await page.locator("#incident-title").textContent(), "Mail delayed");
+  assert.equal(await page.locator("table.periods tbody tr").count(), 2);
+  const history = await page.locator("table.history tbody tr").allTextContents();
+  assert.equal(history.length, 3);
+  assert.match(history[0], /INCIDENT_OPENED/);
+  assert.match(history[1], /INCIDENT_CLOSED/);
+  assert.match(history[2], /INCIDENT_REOPENED/);
+  // Live: a new event for this ticket refreshes the page in place.
+  await page.evaluate(() => { window.notReloaded = true; });
+  await api(service.url, "POST", "/api/v1/submissions", { action: "update", ticket: tickets.closed, note: "relay replaced" });
+  await page.waitForFunction(() => document.querySelectorAll("table.history tbody tr").length === 4, null, { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => window.notReloaded), true);
+  await opened.screenshot("incident-page");
+  const missing = await page.goto(service.url + "/incidents/INC-4242");
+  assert.equal(missing.status(), 404);
+  await finish(opened);
+});
+
+// Reads an event stream until `until` matches what arrived (or times out).
+function readStream(url, headers, until) {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const request = http.get(url, { headers }, (response) => {
+      response.setEncoding("utf8");
+      response.on("data", (chunk) => {
+        text += chunk;
+        if (until(text)) { request.destroy(); resolve({ status: response.statusCode, headers: response.headers, text }); }
+      });
+    });
+    request.on("error", (error) => { if (!until(text)) reject(error); });
+    setTimeout(() => { request.destroy(); reject(new Error("stream timed out with: " + text)); }, WAIT_MS);
+  });
+}
+
+test("the event stream resumes after Last-Event-ID and sends each event's JSON with its seq as id", async () => {
+  const result = await readStream(service.url + "/api/v1/events/stream", { "Last-Event-ID": "1" },
+    (text) => /\nid: 3\n/.test(text));
+  assert.equal(result.status, 200);
+  assert.match(result.headers["content-type"], /^text\/event-stream/);
+  assert.doesNotMatch(result.text, /^id: 1$/m);
+  const frame = /id: 2\ndata: (.*)\n\n/.exec(result.text);
+  assert.ok(frame, result.text);
+  const event = JSON.parse(frame[1]);
+  assert.equal(event.seq, 2);
+  assert.equal(event.type, "INCIDENT_CLOSED");
+  const bad = await api(service.url, "GET", "/api/v1/events/stream?after=x");
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.field, "after");
+});
+
+test("assets are embedded, typed, compressed when accepted, and revalidated by ETag", async () => {
+  const script = await fetch(service.url + "/static/vendor/vis-timeline-graph2d.min.js", { headers: { "Accept-Encoding": "gzip" } });
+  assert.equal(script.status, 200);
+  assert.match(script.headers.get("content-type"), /^text\/javascript/);
+  assert.equal(script.headers.get("content-encoding"), "gzip");
+  const etag = script.headers.get("etag");
+  assert.match(etag, /^"[0-9a-f]{32}-gzip"$/);
+  const again = await fetch(service.url + "/static/vendor/vis-timeline-graph2d.min.js",
+    { headers: { "Accept-Encoding": "gzip", "If-None-Match": etag } });
+  assert.equal(again.status, 304);
+  const css = await fetch(service.url + "/static/app.css", { headers: { "Accept-Encoding": "identity" } });
+  assert.match(css.headers.get("content-type"), /^text\/css/);
+  assert.equal(css.headers.get("content-encoding"), null);
+  const page = await fetch(service.url + "/");
+  assert.match(page.headers.get("content-security-policy"), /script-src 'self'/);
+  assert.doesNotMatch(page.headers.get("content-security-policy"), /unsafe-inline/);
+  assert.equal((await fetch(service.url + "/static/nope.js")).status, 404);
+});

@@ -1,0 +1,113 @@
+// Shared set-up for the browser tests: the real service binary on a free
+// loopback port with a fresh data folder, and Debian's chromium driven by
+// playwright-core. Every page records the requests it makes, so a test can
+// assert that nothing left for another host.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { once } from "node:events";
+import { chromium } from "playwright-core";
+
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 30_000;
+export const CHROMIUM = process.env.CHROMIUM_BINARY || "/usr/bin/chromium";
+export const ARTIFACTS = process.env.BROWSER_ARTIFACTS_DIR || path.join(tmpdir(), "ledger-browser-artifacts");
+
+export async function startService() {
+  const binary = process.env.LEDGER_BINARY;
+  if (!binary) throw new Error("LEDGER_BINARY is not set (ctest sets it; see tests/CMakeLists.txt)");
+  const data = mkdtempSync(path.join(tmpdir(), "ledger-browser-"));
+  const child = spawn(binary, ["serve", "--data", data, "--listen", "127.0.0.1:0"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => { stderr += chunk; });
+  const url = await new Promise((resolve, reject) => {
+    let stdout = "";
+    const timer = setTimeout(() => reject(new Error("service did not start: " + stderr)), START_TIMEOUT_MS);
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stdout);
+      if (match) { clearTimeout(timer); resolve(match[1]); }
+    });
+    child.on("exit", (code) => { clearTimeout(timer); reject(new Error("service exited " + code + ": " + stderr)); });
+  });
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+        await once(child, "exit");
+        clearTimeout(timer);
+      }
+      rmSync(data, { recursive: true, force: true });
+      return child.exitCode;
+    },
+    stderr: () => stderr,
+  };
+}
+
+export async function launchBrowser() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  // playwright-core gives each launch a fresh, temporary profile of its own
+  // (it refuses --user-data-dir here).
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+      "--no-first-run", "--disable-component-update", "--disable-sync"],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+    },
+  };
+}
+
+// A page that records every request and every console error, and fails on
+// any dialog (an alert() would mean injected script ran).
+export async function openPage(browser, base, options = {}) {
+  const context = await browser.newContext({
+    javaScriptEnabled: options.javaScript !== false,
+    timezoneId: options.timezoneId || "Europe/Berlin",
+    locale: "en-GB",
+    viewport: { width: 1400, height: 1000 },
+  });
+  const page = await context.newPage();
+  const record = { requests: [], consoleErrors: [], dialogs: [] };
+  page.on("request", (request) => record.requests.push(request.url()));
+  page.on("console", (message) => { if (message.type() === "error") record.consoleErrors.push(message.text()); });
+  page.on("pageerror", (error) => record.consoleErrors.push(String(error)));
+  page.on("dialog", async (dialog) => { record.dialogs.push(dialog.message()); await dialog.dismiss(); });
+  return {
+    page,
+    context,
+    record,
+    // Every request went to the service (or stayed inside the page).
+    foreignRequests() {
+      return record.requests.filter((url) => !url.startsWith(base + "/") && !url.startsWith("data:"));
+    },
+    async screenshot(name) {
+      await page.screenshot({ path: path.join(ARTIFACTS, name + ".png"), fullPage: true });
+    },
+    close: () => context.close(),
+  };
+}
+
+export async function api(base, method, pathname, body) {
+  const response = await fetch(base + pathname, {
+    method,
+    headers: body ? { "Content-Type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch (error) { json = null; }
+  return { status: response.status, headers: response.headers, json, text };
+}
+
+export function hoursAgo(hours) {
+  return new Date(Date.now() - hours * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
