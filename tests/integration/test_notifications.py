@@ -1,0 +1,421 @@
+"""Notifications end to end: the real binary mails through a real SMTP server
+(Debian's python3-aiosmtpd) that the test starts on a loopback port, and the
+test reads back what the server received.
+
+- the right recipients (subscriptions in force at each event), one mail each,
+  with the right content, and the queue and receipts that say so
+- the SMTP server down, then up: nothing lost, nothing duplicated, and
+  submissions never slowed
+- SIGKILL mid-delivery, then restart: no delivery recorded before the kill is
+  sent again, and every job ends sent exactly once in the log
+
+Run: LEDGER_BINARY=build/debug/app/incident-ledger python3 tests/integration/test_notifications.py
+"""
+
+import os
+import sys
+
+try:
+    import aiosmtpd  # noqa: F401  (Debian: python3-aiosmtpd)
+except ImportError:
+    # ctest runs `python3` from PATH, which may be another interpreter than
+    # the system one that has Debian's packages.
+    SYSTEM_PYTHON = "/usr/bin/python3"
+    if os.path.exists(SYSTEM_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) \
+            and not os.environ.get("LEDGER_REEXECUTED"):
+        os.environ["LEDGER_REEXECUTED"] = "1"
+        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
+    sys.stderr.write("error: aiosmtpd is missing: install python3-aiosmtpd (scripts/install-deps --test)\n")
+    sys.exit(2)
+
+import asyncio
+import collections
+import email
+import email.policy
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from aiosmtpd.controller import Controller
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from service import ServiceTestCase, ledger_binary, require_binary_or_exit  # noqa: E402
+
+WAIT_SECONDS = 90
+FROM = "noc@example.org"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self, delay_seconds=0.0):
+        self.delay_seconds = delay_seconds
+        self.lock = threading.Lock()
+        self.messages = []  # (envelope recipients, parsed message)
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), message))
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        return "250 OK"
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.messages)
+
+    def by_job(self):
+        """{(X-Ledger-Seq, recipient): count}"""
+        counts = collections.Counter()
+        for recipients, message in self.snapshot():
+            for recipient in recipients:
+                counts[(int(message["X-Ledger-Seq"]), recipient)] += 1
+        return counts
+
+
+class SmtpServer:
+    def __init__(self, port=None, delay_seconds=0.0):
+        self.port = port or free_port()
+        self.mailbox = Mailbox(delay_seconds)
+        self.controller = None
+
+    def start(self):
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def url(self):
+        return "smtp://127.0.0.1:%d" % self.port
+
+
+def smtp_args(server, *more):
+    return ["--smtp-url", server.url, "--smtp-from", FROM, "--smtp-retry-initial-ms", "100",
+            "--smtp-retry-max-ms", "400"] + list(more)
+
+
+class NotificationTestCase(ServiceTestCase):
+
+    def start_smtp(self, **options):
+        server = SmtpServer(**options).start()
+        self.addCleanup(server.stop)
+        return server
+
+    def subscribe(self, service, address, systems, expect=201):
+        response = service.request("POST", "/api/v1/subscriptions", {"email": address, "systems": systems})
+        self.assertStatus(response, expect, "subscribe %s" % address)
+        return response.data
+
+    def unsubscribe(self, service, address, systems=None, expect=200):
+        body = {"email": address}
+        if systems is not None:
+            body["systems"] = systems
+        response = service.request("DELETE", "/api/v1/subscriptions", body)
+        self.assertStatus(response, expect, "unsubscribe %s" % address)
+        return response.data
+
+    def submit(self, service, fields):
+        response = service.submit(fields)
+        self.assertStatus(response, 201, "submit %r" % fields)
+        return response.data
+
+    def queue(self, service, query=""):
+        status, _, data = service.get("/api/v1/notifications" + query)
+        self.assertEqual(status, 200, data)
+        return data
+
+    def wait_until(self, what, condition, seconds=WAIT_SECONDS):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.05)
+        self.fail("timed out waiting for %s" % what)
+
+    def wait_all_sent(self, service, total):
+        def done():
+            counts = self.queue(service, "?limit=1")["counts"]
+            return counts if counts["sent"] == total and counts["pending"] == 0 else None
+        return self.wait_until("%d jobs sent" % total, done)
+
+    def all_jobs(self, service, query=""):
+        jobs = []
+        cursor = None
+        while True:
+            separator = "&" if query else "?"
+            path = query + ("%slimit=1000" % separator) + ("&cursor=%s" % cursor if cursor else "")
+            data = self.queue(service, path)
+            jobs.extend(data["notifications"])
+            cursor = data["next_cursor"]
+            if cursor is None:
+                return jobs
+
+
+class RecipientsAndContent(NotificationTestCase):
+
+    def test_right_recipients_one_each_right_content(self):
+        smtp = self.start_smtp()
+        service = self.start_service(extra_args=smtp_args(smtp))
+
+        added = self.subscribe(service, "  Ana.Ruiz@Example.ORG ", ["Mail", "vpn"])
+        self.assertEqual(added["email"], "ana.ruiz@example.org")
+        self.assertEqual(added["systems"], ["mail", "vpn"])
+        self.assertTrue(added["changed"])
+        self.assertEqual(added["event"]["type"], "SUBSCRIPTION_ADDED")
+        again = self.subscribe(service, "ana.ruiz@example.org", ["vpn"], expect=200)
+        self.assertFalse(again["changed"])
+        self.assertEqual(again["seq"], added["seq"])
+        self.subscribe(service, "bob@example.org", ["*"])
+        self.subscribe(service, "carol@example.org", ["dns"])
+        self.subscribe(service, "dave@example.org", ["mail"])
+
+        opened = self.submit(service, {
+            "action": "create", "title": "Mail delayed \u2014 St\u00f6rung", "systems": ["mail", "vpn"],
+            "engineer": "Ana Ruiz", "severity": "major", "started_at": "2026-11-24T08:40:00+01:00",
+            "link": "https://helpdesk.example.org/t/4711", "note": "MX queue growing"})
+        ticket = opened["ticket"]
+
+        self.unsubscribe(service, "dave@example.org", ["mail"])
+        self.subscribe(service, "erin@example.org", ["MAIL"])
+        updated = self.submit(service, {
+            "action": "update", "ticket": ticket,
+            "note": "Draining.\r\nBcc: victim@example.org\r\n.\r\nMAIL FROM:<evil@example.org>"})
+        closed = self.submit(service, {"action": "close", "ticket": ticket, "ended_at": "2026-11-24T10:05:00+01:00"})
+        # A system nobody watches but bob's "*": only bob.
+        other = self.submit(service, {"action": "create", "title": "Printer", "systems": ["printing"], "engineer": "Eve"})
+
+        expected = {
+            opened["seq"]: {"ana.ruiz@example.org", "bob@example.org", "dave@example.org"},
+            updated["seq"]: {"ana.ruiz@example.org", "bob@example.org", "erin@example.org"},
+            closed["seq"]: {"ana.ruiz@example.org", "bob@example.org", "erin@example.org"},
+            other["seq"]: {"bob@example.org"},
+        }
+        total = sum(len(recipients) for recipients in expected.values())
+        self.wait_all_sent(service, total)
+        time.sleep(0.5)  # anything extra would arrive now
+
+        received = smtp.mailbox.by_job()
+        self.assertEqual(set(received), {(seq, r) for seq, rs in expected.items() for r in rs})
+        self.assertTrue(all(count == 1 for count in received.values()), received)
+
+        messages = {(int(m["X-Ledger-Seq"]), rcpts[0]): m for rcpts, m in smtp.mailbox.snapshot()}
+        message_ids = [m["Message-ID"] for m in messages.values()]
+        self.assertEqual(len(set(message_ids)), len(message_ids))
+
+        first = messages[(opened["seq"], "ana.ruiz@example.org")]
+        self.assertEqual(first["From"].addresses[0].addr_spec, FROM)
+        self.assertEqual(first["To"].addresses[0].addr_spec, "ana.ruiz@example.org")
+        self.assertIn("[%s]" % ticket, first["Subject"])
+        self.assertIn("Mail delayed \u2014 St\u00f6rung", first["Subject"])
+        self.assertIn("Opened", first["Subject"])
+        body = first.get_content()
+        for part in ("Ticket:    %s" % ticket, "Title:     Mail delayed \u2014 St\u00f6rung", "Status:    open",
+                     "Systems:   mail, vpn", "Engineer:  Ana Ruiz", "Start:     2026-11-24T08:40:00+01:00",
+                     "End:       ongoing", "MX queue growing", "https://helpdesk.example.org/t/4711",
+                     "Severity:  major", "Changed:   opened"):
+            self.assertIn(part, body)
+
+        update_mail = messages[(updated["seq"], "erin@example.org")]
+        self.assertIn("Updated (note)", update_mail["Subject"])
+        self.assertIsNone(update_mail["Bcc"])
+        update_body = update_mail.get_content()
+        self.assertIn("Changed:   note", update_body)
+        self.assertIn("Bcc: victim@example.org", update_body)  # as text in the body, indented
+        self.assertNotIn("\nBcc:", update_body)
+        all_recipients = {r for rcpts, _ in smtp.mailbox.snapshot() for r in rcpts}
+        self.assertNotIn("victim@example.org", all_recipients)
+
+        close_mail = messages[(closed["seq"], "bob@example.org")]
+        self.assertIn("Closed", close_mail["Subject"])
+        close_body = close_mail.get_content()
+        self.assertIn("Status:    closed", close_body)
+        self.assertIn("End:       2026-11-24T10:05:00+01:00", close_body)
+
+        # Same Message-ID as the queue and the receipt say.
+        jobs = self.all_jobs(service)
+        self.assertEqual(len(jobs), total)
+        for job in jobs:
+            self.assertEqual(job["state"], "sent")
+            self.assertEqual(job["attempts"], 1)
+            self.assertEqual(job["ticket"], ticket if job["event_seq"] != other["seq"] else other["ticket"])
+            self.assertEqual(job["message_id"], messages[(job["event_seq"], job["recipient"])]["Message-ID"])
+
+        # Filters: by ticket and state; pagination.
+        by_ticket = self.all_jobs(service, "?ticket=%s&state=sent" % other["ticket"])
+        self.assertEqual([(j["event_seq"], j["recipient"]) for j in by_ticket], [(other["seq"], "bob@example.org")])
+        self.assertEqual(self.queue(service, "?state=pending")["notifications"], [])
+        page = self.queue(service, "?limit=2")
+        self.assertEqual(page["count"], 2)
+        self.assertIsNotNone(page["next_cursor"])
+        self.assertEqual(len(self.all_jobs(service)), total)
+
+        # The receipts are in the log, hash-chained like everything else.
+        events = service.all_events()
+        receipts = [e for e in events if e["type"] == "NOTIFICATION_DELIVERED"]
+        self.assertEqual(len(receipts), total)
+        self.assertEqual({(e["payload"]["incident_seq"], e["payload"]["recipient"]) for e in receipts},
+                         {(seq, r) for seq, rs in expected.items() for r in rs})
+        from service import verify_chain
+        verify_chain(events)
+
+        # The subscriptions as they stand now.
+        status, _, listed = service.get("/api/v1/subscriptions")
+        self.assertEqual(status, 200)
+        self.assertEqual({s["email"]: s["systems"] for s in listed["subscriptions"]}, {
+            "ana.ruiz@example.org": ["mail", "vpn"], "bob@example.org": ["*"], "carol@example.org": ["dns"],
+            "erin@example.org": ["mail"]})
+        status, _, mail_watchers = service.get("/api/v1/subscriptions?system=Mail")
+        self.assertEqual({s["email"] for s in mail_watchers["subscriptions"]},
+                         {"ana.ruiz@example.org", "bob@example.org", "erin@example.org"})
+
+        # Metrics.
+        status, _, metrics = service.get("/metrics")
+        self.assertIn('ledger_notification_jobs{state="sent"} %d' % total, metrics)
+        self.assertIn('ledger_notification_attempts_total{outcome="delivered"} %d' % total, metrics)
+        self.assertIn("ledger_notification_smtp_available 1", metrics)
+
+    def test_refusals(self):
+        service = self.start_service()
+        cases = [
+            ({"email": "not-an-address", "systems": ["mail"]}, "email"),
+            ({"email": "a@example.org\r\nBcc: b@example.org", "systems": ["mail"]}, "email"),
+            ({"email": "a@example.org"}, "systems"),
+            ({"email": "a@example.org", "systems": []}, "systems"),
+            ({"email": "a@example.org", "systems": ["mail"], "name": "A"}, "name"),
+        ]
+        for body, field in cases:
+            self.assertError(service.request("POST", "/api/v1/subscriptions", body), 400, "invalid_argument", field,
+                             repr(body))
+        self.assertError(service.request("DELETE", "/api/v1/subscriptions", {"email": "a@example.org"}),
+                         404, "not_found", "systems")
+        response = service.request("POST", "/api/v1/subscriptions", "email=a@example.org",
+                                   {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(response.status, 415)
+        response = service.request("PUT", "/api/v1/subscriptions", {})
+        self.assertEqual(response.status, 405)
+        self.assertError(service.get("/api/v1/notifications?state=lost"), 400, "invalid_argument", "state")
+        self.assertError(service.get("/api/v1/notifications?statu=sent"), 400, "invalid_argument", "statu")
+        self.assertError(service.get("/api/v1/notifications?cursor=zz"), 400, "invalid_argument", "cursor")
+        self.assertEqual(service.head_seq(), 0)  # no failed request appended anything
+
+    def test_without_smtp_jobs_wait_in_the_queue(self):
+        service = self.start_service()
+        self.subscribe(service, "a@example.org", ["mail"])
+        self.submit(service, {"action": "create", "title": "t", "systems": ["mail"], "engineer": "e"})
+        data = self.queue(service, "?state=pending")
+        self.assertEqual([j["recipient"] for j in data["notifications"]], ["a@example.org"])
+        self.assertEqual(data["notifications"][0]["attempts"], 0)
+        status, _, metrics = service.get("/metrics")
+        self.assertIn('ledger_notification_jobs{state="pending"} 1', metrics)
+        self.assertIn("ledger_notification_worker_running 0", metrics)
+
+
+class SmtpOutage(NotificationTestCase):
+
+    def test_down_then_up_loses_nothing_duplicates_nothing(self):
+        smtp = SmtpServer()  # not started: the port refuses connections
+        self.addCleanup(smtp.stop)
+        service = self.start_service(extra_args=smtp_args(smtp))
+        addresses = ["user%d@example.org" % i for i in range(8)]
+        for address in addresses:
+            self.subscribe(service, address, ["mail"])
+        opened = self.submit(service, {"action": "create", "title": "Mail down", "systems": ["mail"], "engineer": "e"})
+
+        def unavailable_seen():
+            _, _, metrics = service.get("/metrics")
+            return "ledger_notification_smtp_available 0" in metrics
+        self.wait_until("the worker to notice the server is down", unavailable_seen)
+
+        # Submissions are not slowed while the server is down.
+        started = time.monotonic()
+        updated = self.submit(service, {"action": "update", "ticket": opened["ticket"], "note": "still down"})
+        self.assertLess(time.monotonic() - started, 2.0)
+        counts = self.queue(service)["counts"]
+        self.assertEqual(counts["sent"], 0)
+        self.assertEqual(counts["failed"], 0)
+        failures = [e for e in service.all_events() if e["type"] == "NOTIFICATION_FAILED"]
+        self.assertTrue(failures)
+        self.assertTrue(all(e["payload"]["server_unavailable"] and not e["payload"]["gave_up"] for e in failures))
+
+        smtp.start()
+        self.wait_all_sent(service, 2 * len(addresses))
+        time.sleep(0.5)
+        received = smtp.mailbox.by_job()
+        self.assertEqual(set(received), {(seq, a) for seq in (opened["seq"], updated["seq"]) for a in addresses})
+        self.assertTrue(all(count == 1 for count in received.values()), received)
+
+        # And a restart sends nothing again.
+        service.restart()
+        time.sleep(1.0)
+        self.assertEqual(smtp.mailbox.by_job(), received)
+        self.assertEqual(self.queue(service)["counts"]["sent"], 2 * len(addresses))
+
+
+class KillMidDelivery(NotificationTestCase):
+
+    def export_events(self, data_dir):
+        output = subprocess.run([ledger_binary(), "export", "--data", data_dir], capture_output=True, check=True,
+                                timeout=60)
+        return [json.loads(line) for line in output.stdout.decode().splitlines() if line.strip()]
+
+    def test_sigkill_then_restart_resends_no_recorded_delivery(self):
+        smtp = self.start_smtp(delay_seconds=0.05)
+        concurrency = 2
+        service = self.start_service(extra_args=smtp_args(smtp, "--smtp-concurrency", str(concurrency)))
+        addresses = ["user%02d@example.org" % i for i in range(40)]
+        for address in addresses:
+            self.subscribe(service, address, ["mail"])
+        opened = self.submit(service, {"action": "create", "title": "Mail down", "systems": ["mail"], "engineer": "e"})
+
+        self.wait_until("some mail to arrive", lambda: len(smtp.mailbox.snapshot()) >= 10)
+        service.signal(signal.SIGKILL)
+        service.wait()
+        received_before = smtp.mailbox.by_job()
+
+        # What the log says was delivered when the process died.
+        recorded = {(e["payload"]["incident_seq"], e["payload"]["recipient"])
+                    for e in self.export_events(service.data_dir) if e["type"] == "NOTIFICATION_DELIVERED"}
+        self.assertTrue(recorded)
+        self.assertLess(len(recorded), len(addresses), "the kill came too late to test anything")
+
+        service.start()
+        self.wait_all_sent(service, len(addresses))
+        time.sleep(0.5)
+        received = smtp.mailbox.by_job()
+        jobs = {(opened["seq"], a) for a in addresses}
+        self.assertEqual(set(received), jobs)  # nothing lost
+        for job in recorded:
+            self.assertEqual(received[job], 1, "%r was recorded as delivered before the kill and sent again" % (job,))
+        duplicates = {job: count for job, count in received.items() if count > 1}
+        # Only mails in flight at the kill (accepted, receipt not yet durable)
+        # may go out twice.
+        self.assertLessEqual(len(duplicates), concurrency, duplicates)
+        for job in duplicates:
+            self.assertIn(job, received_before)
+        # The log records each job delivered exactly once.
+        delivered = collections.Counter((e["payload"]["incident_seq"], e["payload"]["recipient"])
+                                        for e in service.all_events() if e["type"] == "NOTIFICATION_DELIVERED")
+        self.assertEqual(set(delivered), jobs)
+        self.assertTrue(all(count == 1 for count in delivered.values()), delivered)
+
+
+if __name__ == "__main__":
+    require_binary_or_exit()
+    unittest.main(verbosity=2)
