@@ -368,6 +368,60 @@ class SmtpOutage(NotificationTestCase):
         self.assertEqual(self.queue(service)["counts"]["sent"], 2 * len(addresses))
 
 
+class PickyMailbox(Mailbox):
+    """Refuses some recipients at RCPT: 550 (permanent) or 451 (try later)."""
+
+    def __init__(self, replies):
+        super().__init__()
+        self.replies = replies
+        self.rcpt_attempts = collections.Counter()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            self.rcpt_attempts[address] += 1
+        reply = self.replies.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+class Rejections(NotificationTestCase):
+
+    def test_rejected_mail_retries_then_fails_visibly(self):
+        smtp = SmtpServer()
+        smtp.mailbox = PickyMailbox({"gone@example.org": "550 5.1.1 no such user",
+                                     "full@example.org": "451 4.2.2 mailbox full, try later"})
+        smtp.start()
+        self.addCleanup(smtp.stop)
+        service = self.start_service(extra_args=smtp_args(smtp, "--smtp-attempts-max", "3"))
+        for address in ("gone@example.org", "full@example.org", "fine@example.org"):
+            self.subscribe(service, address, ["mail"])
+        opened = self.submit(service, {"action": "create", "title": "t", "systems": ["mail"], "engineer": "e"})
+
+        def settled():
+            counts = self.queue(service)["counts"]
+            return counts if counts["pending"] == 0 else None
+        counts = self.wait_until("every job to settle", settled)
+        self.assertEqual(counts, {"pending": 0, "sent": 1, "failed": 2})
+        failed = {job["recipient"]: job for job in self.all_jobs(service, "?state=failed")}
+        self.assertEqual(set(failed), {"gone@example.org", "full@example.org"})
+        self.assertEqual(failed["gone@example.org"]["attempts"], 1)  # 5xx: given up at once
+        self.assertEqual(failed["gone@example.org"]["last_smtp_code"], 550)
+        self.assertEqual(failed["full@example.org"]["attempts"], 3)  # 4xx: retried up to the limit
+        self.assertEqual(failed["full@example.org"]["last_smtp_code"], 451)
+        self.assertIn("451", failed["full@example.org"]["last_error"])
+        self.assertEqual(smtp.mailbox.rcpt_attempts["full@example.org"], 3)
+        self.assertEqual(smtp.mailbox.by_job(), {(opened["seq"], "fine@example.org"): 1})
+        gave_up = [e for e in service.all_events() if e["type"] == "NOTIFICATION_FAILED" and e["payload"]["gave_up"]]
+        self.assertEqual({e["payload"]["recipient"] for e in gave_up}, {"gone@example.org", "full@example.org"})
+        _, _, metrics = service.get("/metrics")
+        self.assertIn('ledger_notification_jobs{state="failed"} 2', metrics)
+        self.assertIn("ledger_notification_given_up_total 2", metrics)
+        self.assertIn('ledger_notification_attempts_total{outcome="transient"} 3', metrics)
+        self.assertIn('ledger_notification_attempts_total{outcome="permanent"} 1', metrics)
+
+
 class KillMidDelivery(NotificationTestCase):
 
     def export_events(self, data_dir):
