@@ -1,6 +1,7 @@
 #include "ledger/ledger.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -23,6 +24,10 @@ namespace {
 // capped well below it at the HTTP edge.
 constexpr size_t kRecordBytesMax = 1 << 20;
 constexpr std::string_view kTicketNamePrefix = "INC-";
+// After a failed write, how long the writer waits for RocksDB to be ready to
+// resume before failing the next batch too.
+constexpr int kResumeAttemptsMax = 5;
+constexpr std::chrono::milliseconds kResumeRetryDelay{20};
 
 Error IoError(const rocksdb::Status& status, std::string_view what) {
   return MakeError(ErrorCode::kIoError, std::string(what) + ": " + status.ToString());
@@ -75,6 +80,11 @@ class Ledger::Impl {
     rocksdb::Options db_options;
     db_options.create_if_missing = true;
     db_options.paranoid_checks = true;
+    if (options_.env != nullptr) db_options.env = options_.env;
+    // The writer resumes RocksDB itself after a failed write (see
+    // ResumeAfterWriteFailure): RocksDB's own background retries would keep
+    // Resume() busy for seconds after the storage is back.
+    db_options.max_bgerror_resume_count = 0;
     rocksdb::DB* raw = nullptr;
     rocksdb::Status opened;
     if (options_.read_only) {
@@ -387,6 +397,18 @@ class Ledger::Impl {
 
   void ProcessBatch(std::vector<Request>& requests);
 
+  rocksdb::Status ResumeAfterWriteFailure() {
+    rocksdb::Status status;
+    for (int attempt = 0; attempt < kResumeAttemptsMax; ++attempt) {
+      status = db_->Resume();
+      if (!status.IsBusy()) return status;
+      // Busy: RocksDB's own recovery runs (a full disk is watched until space
+      // returns); once it succeeds, writes work again without a resume.
+      std::this_thread::sleep_for(kResumeRetryDelay);
+    }
+    return rocksdb::Status::OK();  // let the write itself say whether it works
+  }
+
   LedgerOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
 
@@ -400,6 +422,7 @@ class Ledger::Impl {
   Head head_;
   LedgerStats stats_;
   int64_t last_recorded_at_micros_ = 0;  // writer thread only (after Open)
+  bool write_failed_ = false;            // writer thread only
 };
 
 class Ledger::Impl::BatchContext final : public AppendContext {
@@ -536,7 +559,15 @@ void Ledger::Impl::ProcessBatch(std::vector<Request>& requests) {
     batch.Put(keys::kTicketCounterKey, counter);
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync_writes;
-    const rocksdb::Status written = db_->Write(write_options, &batch);
+    rocksdb::Status written;
+    if (write_failed_) {
+      // A failed write leaves RocksDB refusing writes until it is told to
+      // resume (or its own recovery finishes); try that first, so the ledger
+      // heals once the storage does.
+      written = ResumeAfterWriteFailure();
+    }
+    if (written.ok()) written = db_->Write(write_options, &batch);
+    write_failed_ = !written.ok();
     if (!written.ok()) {
       write_error = IoError(written, "the append could not be made durable");
       {

@@ -22,6 +22,10 @@
 // calls the batch-failed listener (whose caller must forget what its Decide
 // calls assumed); nothing of the batch is visible afterwards. Reads check
 // every record they return (see keys.h) and answer kCorruption on a mismatch.
+// After a failed write the next batch first asks RocksDB to resume: a full
+// disk heals by itself once space is free again; after any other I/O error
+// RocksDB keeps refusing writes (it cannot vouch for its log) and appends fail
+// with kIoError until the ledger is reopened (the service restarted).
 
 #include <cstdint>
 #include <functional>
@@ -35,6 +39,10 @@
 #include "common/result.h"
 #include "event.pb.h"
 
+namespace rocksdb {
+class Env;
+}
+
 namespace ledger {
 
 struct LedgerOptions {
@@ -45,6 +53,9 @@ struct LedgerOptions {
   // can be read (verify, export) by another process; appends then fail with
   // kUnavailable. Sees the log as it was when opened.
   bool read_only = false;
+  // The RocksDB environment; nullptr for the default. Tests pass one that
+  // fails writes or syncs on demand.
+  rocksdb::Env* env = nullptr;
 };
 
 struct StoredEvent {

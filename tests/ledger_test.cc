@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 
 #include "ledger/keys.h"
 #include "ledger/ledger.h"
@@ -267,6 +269,136 @@ TEST(Ledger, ShutdownRefusesNewAppends) {
   EXPECT_EQ(late.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(log->head().seq, 1u);
 }
+
+}  // namespace
+}  // namespace ledger
+
+// Storage that fails every write or sync while `failing` is set, as a full or
+// broken disk would.
+namespace ledger {
+namespace {
+
+class FaultyFile : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  FaultyFile(std::unique_ptr<rocksdb::FSWritableFile> file, const std::atomic<bool>* failing, bool no_space)
+      : FSWritableFileOwnerWrapper(std::move(file)), failing_(failing), no_space_(no_space) {}
+  rocksdb::IOStatus Injected() const {
+    return no_space_ ? rocksdb::IOStatus::NoSpace("injected: no space left") : rocksdb::IOStatus::IOError("injected: write failed");
+  }
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* debug) override {
+    if (failing_->load()) return Injected();
+    return FSWritableFileOwnerWrapper::Append(data, options, debug);
+  }
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                           const rocksdb::DataVerificationInfo& info, rocksdb::IODebugContext* debug) override {
+    if (failing_->load()) return Injected();
+    return FSWritableFileOwnerWrapper::Append(data, options, info, debug);
+  }
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* debug) override {
+    if (failing_->load()) return rocksdb::IOStatus::IOError("injected: sync failed");
+    return FSWritableFileOwnerWrapper::Sync(options, debug);
+  }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* debug) override {
+    if (failing_->load()) return rocksdb::IOStatus::IOError("injected: fsync failed");
+    return FSWritableFileOwnerWrapper::Fsync(options, debug);
+  }
+
+ private:
+  const std::atomic<bool>* failing_;
+  bool no_space_;
+};
+
+class FaultyFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit FaultyFileSystem(bool no_space) : FileSystemWrapper(rocksdb::FileSystem::Default()), no_space_(no_space) {}
+  const char* Name() const override { return "FaultyFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* debug) override {
+    rocksdb::IOStatus status = target()->NewWritableFile(name, options, result, debug);
+    if (status.ok()) *result = std::make_unique<FaultyFile>(std::move(*result), &failing, no_space_);
+    return status;
+  }
+  std::atomic<bool> failing{false};
+
+ private:
+  bool no_space_;
+};
+
+class StorageFaults : public ::testing::TestWithParam<bool> {
+ protected:
+  void ReopenAndAppend(const std::string& path, rocksdb::Env* env) {
+    Result<std::unique_ptr<Ledger>> reopened = Ledger::Open(LedgerOptions{.path = path, .env = env});
+    ASSERT_TRUE(reopened) << reopened.error().message;
+    Result<Appended> appended = (*reopened)->Append(NewTicket("second"));
+    ASSERT_TRUE(appended) << appended.error().message;
+    EXPECT_EQ(appended->stored.seq, 2u);
+    Result<VerifyReport> report = (*reopened)->Verify();
+    ASSERT_TRUE(report);
+    EXPECT_TRUE(report->ok) << report->problem;
+  }
+};
+
+// A broken disk (I/O errors) and a full one (no space): refused appends leave
+// nothing behind, and the ledger takes appends again once the storage works.
+TEST_P(StorageFaults, AFailedWriteAppendsNothingAndTheLedgerHealsWhenStorageDoes) {
+  TempDir dir;
+  auto file_system = std::make_shared<FaultyFileSystem>(GetParam());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
+  {
+    Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = dir.path(), .env = env.get()});
+    ASSERT_TRUE(opened) << opened.error().message;
+    Ledger& log = **opened;
+    int failed_batches = 0;
+    log.SetBatchFailedListener([&failed_batches] { ++failed_batches; });
+    ASSERT_TRUE(log.Append(NewTicket("first")));
+
+    file_system->failing = true;
+    Result<Appended> refused = log.Append(NewTicket("second"));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kIoError);
+    EXPECT_EQ(failed_batches, 1);
+    EXPECT_EQ(log.head().seq, 1u);
+    Result<Appended> still_refused = log.Append(NewTicket("third"));
+    ASSERT_FALSE(still_refused);
+    EXPECT_EQ(log.head().seq, 1u);
+
+    file_system->failing = false;
+    if (!GetParam()) {
+      // After an I/O error RocksDB refuses writes until reopened.
+      Result<Appended> after_error = log.Append(NewTicket("second"));
+      ASSERT_FALSE(after_error);
+      EXPECT_EQ(after_error.error().code, ErrorCode::kIoError);
+      EXPECT_EQ(log.head().seq, 1u);
+      opened->reset();  // the service restarts
+      return ReopenAndAppend(dir.path(), env.get());
+    }
+    // A full disk: RocksDB may need a moment to see the space come back.
+    Result<Appended> healed = log.Append(NewTicket("second"));
+    for (int attempt = 0; !healed && attempt < 300; ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      healed = log.Append(NewTicket("second"));
+    }
+    ASSERT_TRUE(healed) << healed.error().message;
+    EXPECT_EQ(healed->stored.seq, 2u);
+    EXPECT_EQ(healed->stored.event.ticket(), "INC-2");  // the refused creates kept no number
+    Result<std::vector<StoredEvent>> all = log.ReadAfter(0, 10);
+    ASSERT_TRUE(all);
+    EXPECT_EQ(all->size(), 2u);
+  }
+  // Nothing half-written survives a restart either.
+  auto log = OpenLedger(dir.path());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->head().seq, 2u);
+  Result<VerifyReport> report = log->Verify();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->events_checked, 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ledger, StorageFaults, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param_info) { return param_info.param ? "DiskFull" : "IoError"; });
 
 }  // namespace
 }  // namespace ledger
