@@ -1,0 +1,260 @@
+// pg_driver: PostgreSQL, driven through libpq, doing the work the service does.
+//
+//   pg_driver setup  --conninfo C --dir D
+//       Creates the tables, loads D/incidents.csv and D/periods.csv (written by
+//       `ledger_bench export`) with COPY, builds the indexes (a GiST index on
+//       the outage ranges for the overlap query), ANALYZEs, and reports the
+//       tables' size on disk.
+//   pg_driver insert --conninfo C --connections N --seconds S [--warmup W] --run-id R
+//       N connections, each inserting one event row per transaction
+//       (autocommit, synchronous_commit=on): the same JSON body the service's
+//       clients post, into an events table with a unique submission_id.
+//   pg_driver query  --conninfo C --connections N --seconds S [--warmup W] --windows FILE
+//       N connections answering the dashboard's question for the windows in
+//       FILE ("FROM TO" a line): incidents with an outage period overlapping
+//       [from, to), newest ticket first, the first 100, as one JSON document.
+//
+// Prints one JSON line per measurement (bench_common.h).
+
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/bench_common.h"
+
+namespace ledger::bench {
+namespace {
+
+using Options = std::map<std::string, std::string>;
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "pg_driver: %s\n", message.c_str());
+  std::exit(2);
+}
+
+std::string Need(const Options& options, const std::string& name) {
+  const auto found = options.find(name);
+  if (found == options.end()) Die("missing " + name);
+  return found->second;
+}
+
+PGconn* Connect(const std::string& conninfo) {
+  PGconn* connection = PQconnectdb(conninfo.c_str());
+  if (PQstatus(connection) != CONNECTION_OK) Die(std::string("cannot connect: ") + PQerrorMessage(connection));
+  return connection;
+}
+
+void Exec(PGconn* connection, const std::string& sql) {
+  PGresult* result = PQexec(connection, sql.c_str());
+  const ExecStatusType status = PQresultStatus(result);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    Die("`" + sql.substr(0, 80) + "` failed: " + PQresultErrorMessage(result));
+  }
+  PQclear(result);
+}
+
+std::string Scalar(PGconn* connection, const std::string& sql) {
+  PGresult* result = PQexec(connection, sql.c_str());
+  if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1) {
+    Die("`" + sql.substr(0, 80) + "` failed: " + PQresultErrorMessage(result));
+  }
+  std::string value = PQgetvalue(result, 0, 0);
+  PQclear(result);
+  return value;
+}
+
+void CopyFile(PGconn* connection, const std::string& table, const std::string& path) {
+  PGresult* result = PQexec(connection, ("COPY " + table + " FROM STDIN WITH (FORMAT csv)").c_str());
+  if (PQresultStatus(result) != PGRES_COPY_IN) Die("COPY " + table + ": " + PQresultErrorMessage(result));
+  PQclear(result);
+  std::ifstream file(path, std::ios::binary);
+  if (!file) Die("cannot read " + path);
+  std::vector<char> chunk(1 << 20);
+  while (file) {
+    file.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const std::streamsize got = file.gcount();
+    if (got > 0 && PQputCopyData(connection, chunk.data(), static_cast<int>(got)) != 1) {
+      Die("COPY " + table + ": " + PQerrorMessage(connection));
+    }
+  }
+  if (PQputCopyEnd(connection, nullptr) != 1) Die("COPY " + table + ": " + PQerrorMessage(connection));
+  result = PQgetResult(connection);
+  if (PQresultStatus(result) != PGRES_COMMAND_OK) Die("COPY " + table + ": " + PQresultErrorMessage(result));
+  PQclear(result);
+  while ((result = PQgetResult(connection)) != nullptr) PQclear(result);
+}
+
+int Setup(const Options& options) {
+  PGconn* connection = Connect(Need(options, "--conninfo"));
+  const std::string dir = Need(options, "--dir");
+  Exec(connection, "CREATE SEQUENCE tickets");
+  Exec(connection,
+       "CREATE TABLE events (seq bigserial PRIMARY KEY, recorded_at timestamptz NOT NULL DEFAULT now(), "
+       "submission_id text UNIQUE, actor text NOT NULL, ticket text NOT NULL DEFAULT 'INC-' || nextval('tickets'), "
+       "type text NOT NULL, payload jsonb NOT NULL)");
+  Exec(connection,
+       "CREATE TABLE incidents (ticket_number bigint PRIMARY KEY, ticket text NOT NULL, status text NOT NULL, "
+       "title text NOT NULL, description text NOT NULL, systems text[] NOT NULL, engineer text NOT NULL, "
+       "severity text NOT NULL, link text NOT NULL, version int NOT NULL)");
+  Exec(connection, "CREATE TABLE periods (ticket_number bigint NOT NULL REFERENCES incidents, during tstzrange NOT NULL)");
+  const Clock::time_point start = Clock::now();
+  CopyFile(connection, "incidents", dir + "/incidents.csv");
+  CopyFile(connection, "periods", dir + "/periods.csv");
+  Exec(connection, "CREATE INDEX periods_during ON periods USING gist (during)");
+  Exec(connection, "CREATE INDEX periods_ticket ON periods (ticket_number)");
+  Exec(connection, "ANALYZE");
+  const double seconds = SecondsBetween(start, Clock::now());
+  const std::string incidents = Scalar(connection, "SELECT count(*) FROM incidents");
+  const std::string bytes = Scalar(connection,
+                                   "SELECT pg_total_relation_size('incidents') + pg_total_relation_size('periods')");
+  PrintResult("pg_setup", "postgresql load + index",
+              LoadResult{.operations = std::stoull(incidents), .errors = 0, .seconds = seconds, .latencies_seconds = {}},
+              "\"incidents\":" + incidents + ",\"table_bytes\":" + bytes);
+  PQfinish(connection);
+  return 0;
+}
+
+// Runs one connection per thread; `prepare` sets up a connection, `run`
+// does one operation (false: it failed).
+LoadResult RunConnections(const Options& options, const std::function<void(PGconn*)>& prepare,
+                          const std::function<bool(PGconn*, uint64_t)>& run) {
+  const size_t connections = std::stoul(Need(options, "--connections"));
+  const double seconds = std::stod(Need(options, "--seconds"));
+  const double warmup = options.contains("--warmup") ? std::stod(options.at("--warmup")) : 0.5;
+  std::vector<PGconn*> opened;
+  for (size_t i = 0; i < connections; ++i) {
+    opened.push_back(Connect(Need(options, "--conninfo")));
+    prepare(opened.back());
+  }
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point counted_from =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
+  const Clock::time_point end =
+      counted_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::atomic<uint64_t> counter{0};
+  std::mutex merge_mutex;
+  LoadResult total;
+  total.seconds = seconds;
+  std::vector<std::thread> threads;
+  for (PGconn* connection : opened) {
+    threads.emplace_back([&, connection] {
+      LoadResult mine;
+      for (;;) {
+        const Clock::time_point before = Clock::now();
+        if (before >= end) break;
+        const bool ok = run(connection, counter.fetch_add(1));
+        const Clock::time_point after = Clock::now();
+        if (before < counted_from || after >= end) continue;
+        if (ok) {
+          mine.operations += 1;
+          mine.latencies_seconds.push_back(SecondsBetween(before, after));
+        } else {
+          mine.errors += 1;
+        }
+      }
+      std::lock_guard lock(merge_mutex);
+      total.operations += mine.operations;
+      total.errors += mine.errors;
+      total.latencies_seconds.insert(total.latencies_seconds.end(), mine.latencies_seconds.begin(),
+                                     mine.latencies_seconds.end());
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (PGconn* connection : opened) PQfinish(connection);
+  return total;
+}
+
+bool RunPrepared(PGconn* connection, const char* name, const std::vector<std::string>& parameters,
+                 ExecStatusType expected) {
+  std::vector<const char*> values;
+  for (const std::string& parameter : parameters) values.push_back(parameter.c_str());
+  PGresult* result = PQexecPrepared(connection, name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
+  const bool ok = PQresultStatus(result) == expected;
+  static std::atomic<bool> reported{false};
+  if (!ok && !reported.exchange(true)) std::fprintf(stderr, "pg_driver: %s", PQresultErrorMessage(result));
+  PQclear(result);
+  return ok;
+}
+
+void Prepare(PGconn* connection, const char* name, const std::string& sql, int parameters) {
+  PGresult* result = PQprepare(connection, name, sql.c_str(), parameters, nullptr);
+  if (PQresultStatus(result) != PGRES_COMMAND_OK) Die(std::string("prepare: ") + PQresultErrorMessage(result));
+  PQclear(result);
+}
+
+int Insert(const Options& options) {
+  const std::string run_id = Need(options, "--run-id");
+  LoadResult result = RunConnections(
+      options,
+      [](PGconn* connection) {
+        Exec(connection, "SET synchronous_commit = on");
+        Prepare(connection, "insert",
+                "INSERT INTO events (submission_id, actor, type, payload) "
+                "VALUES ($1, 'bench', 'INCIDENT_OPENED', $2::jsonb) RETURNING seq, ticket",
+                2);
+      },
+      [&run_id](PGconn* connection, uint64_t n) {
+        const std::string unique = run_id + "-" + std::to_string(n);
+        return RunPrepared(connection, "insert", {"bench-" + unique, CreateSubmissionJson(unique, n)}, PGRES_TUPLES_OK);
+      });
+  PrintResult("submit", "postgresql c=" + Need(options, "--connections"), std::move(result),
+              "\"connections\":" + Need(options, "--connections"));
+  return 0;
+}
+
+int Query(const Options& options) {
+  std::vector<std::pair<std::string, std::string>> windows;
+  std::ifstream file(Need(options, "--windows"));
+  for (std::string from, to; file >> from >> to;) windows.emplace_back(from, to);
+  if (windows.empty()) Die("no windows");
+  std::atomic<uint64_t> bytes{0};
+  LoadResult result = RunConnections(
+      options,
+      [](PGconn* connection) {
+        Prepare(connection, "overlap",
+                "SELECT json_build_object('count', count(*), 'incidents', "
+                "coalesce(json_agg(row_to_json(t) ORDER BY t.ticket_number DESC), '[]'))::text FROM ("
+                " SELECT i.*, (SELECT json_agg(json_build_object('start', lower(q.during), 'end', upper(q.during))"
+                "   ORDER BY lower(q.during)) FROM periods q WHERE q.ticket_number = i.ticket_number) AS periods"
+                " FROM incidents i WHERE i.ticket_number IN"
+                "  (SELECT p.ticket_number FROM periods p WHERE p.during && tstzrange($1::timestamptz, $2::timestamptz, '[)'))"
+                " ORDER BY i.ticket_number DESC LIMIT 100) t",
+                2);
+      },
+      [&windows, &bytes](PGconn* connection, uint64_t n) {
+        const auto& [from, to] = windows[n % windows.size()];
+        const char* values[2] = {from.c_str(), to.c_str()};
+        PGresult* answer = PQexecPrepared(connection, "overlap", 2, values, nullptr, nullptr, 0);
+        const bool ok = PQresultStatus(answer) == PGRES_TUPLES_OK && PQntuples(answer) == 1;
+        if (ok && n < 64) bytes.fetch_add(static_cast<uint64_t>(PQgetlength(answer, 0, 0)));
+        PQclear(answer);
+        return ok;
+      });
+  PrintResult("dashboard", "postgresql overlap query", std::move(result),
+              "\"connections\":" + Need(options, "--connections") + ",\"bytes_first_64\":" + std::to_string(bytes.load()));
+  return 0;
+}
+
+}  // namespace
+}  // namespace ledger::bench
+
+int main(int argc, char** argv) {
+  using namespace ledger::bench;
+  if (argc < 2) Die("usage: pg_driver setup|insert|query --conninfo C ...");
+  const std::string command = argv[1];
+  Options options;
+  for (int i = 2; i + 1 < argc; i += 2) options[argv[i]] = argv[i + 1];
+  if (command == "setup") return Setup(options);
+  if (command == "insert") return Insert(options);
+  if (command == "query") return Query(options);
+  Die("unknown command " + command);
+}
