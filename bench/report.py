@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Turns bench/run's measurements into one table (stdout and bench/RESULTS.md).
+
+usage: report.py RESULTS.jsonl MICRO.json MACHINE.txt OUT.md
+
+RESULTS.jsonl holds one JSON object per measured run (bench_common.h); each
+figure in the table is the median of its runs, with the lowest and highest
+beside it. bench/analysis.md (hand-written: where the time goes) is appended
+to the file as it is.
+"""
+import json
+import os
+import statistics
+import sys
+
+
+def load_runs(path):
+    runs = {}
+    with open(path) as lines:
+        for line in lines:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            record = json.loads(line)
+            runs.setdefault((record["bench"], record["label"]), []).append(record)
+    return runs
+
+
+def load_machine(path):
+    machine = {}
+    with open(path) as lines:
+        for line in lines:
+            key, _, value = line.rstrip("\n").partition("=")
+            machine[key] = value
+    return machine
+
+
+def rate(value):
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def ms(value):
+    return f"{value:.2f}" if value < 10 else f"{value:.0f}"
+
+
+class Figures:
+    """Median and spread of one measured thing."""
+
+    def __init__(self, records):
+        self.records = records
+
+    def median(self, field):
+        return statistics.median(r.get(field, 0) for r in self.records)
+
+    def spread(self, field):
+        values = [r.get(field, 0) for r in self.records]
+        return min(values), max(values)
+
+    def throughput(self, unit="/s", latency=True):
+        low, high = self.spread("ops_per_second")
+        text = f"{rate(self.median('ops_per_second'))}{unit}"
+        if len(self.records) > 1:
+            text += f" ({rate(low)}–{rate(high)})"
+        if latency and self.median("p99_ms") > 0:
+            text += f"; p50 {ms(self.median('p50_ms'))} ms, p99 {ms(self.median('p99_ms'))} ms"
+        errors = sum(r.get("errors", 0) for r in self.records)
+        if errors:
+            text += f"; {errors} errors"
+        return text
+
+
+def main():
+    results_path, micro_path, machine_path, out_path = sys.argv[1:5]
+    runs = load_runs(results_path)
+    machine = load_machine(machine_path)
+    incidents = int(machine.get("incidents", "0") or 0)
+
+    def get(bench, label):
+        records = runs.get((bench, label))
+        return Figures(records) if records else None
+
+    rows = []  # (workload, ours, peer, ratio, goal)
+
+    def ratio_of(ours, peer, field="ops_per_second"):
+        if not ours or not peer or peer.median(field) == 0:
+            return "—"
+        return f"{ours.median(field) / peer.median(field):.2f}×"
+
+    def missing(figures):
+        return figures.throughput() if figures else "not measured"
+
+    for clients in (1, 8, 64):
+        ours = get("submit", f"ledger c={clients}")
+        peer = get("submit", f"postgresql c={clients}")
+        goal = "≥ 5× PostgreSQL" if clients == 64 else ""
+        verdict = ""
+        if clients == 64 and ours and peer:
+            verdict = " (met)" if ours.median("ops_per_second") >= 5 * peer.median("ops_per_second") else " (not met)"
+        rows.append((f"1. Durable submissions over HTTP, {clients} client{'s' if clients > 1 else ''} "
+                     f"| PostgreSQL INSERT, synchronous_commit=on, via libpq",
+                     missing(ours), missing(peer), ratio_of(ours, peer), goal + verdict))
+
+    for writers in (1, 8, 64):
+        ours = get("append", f"ledger w={writers}")
+        peer = get("append", f"rocksdb w={writers}")
+        batch = f"; {ours.median('events_per_batch'):.1f} events/batch" if ours else ""
+        what = "one sync per event" if writers == 1 else "group commit"
+        rows.append((f"2. Ledger append in-process, {writers} writer{'s' if writers > 1 else ''} ({what}) "
+                     f"| bare RocksDB WriteBatch + sync, same writers",
+                     missing(ours) + batch, missing(peer), ratio_of(ours, peer), ""))
+
+    raw = get("rebuild", "raw RocksDB scan + parse")
+    events = int(raw.median("ops")) if raw else incidents * 5
+    for label, what in (("ledger tickets", "ticket read model, in-process"),
+                        ("ledger all projections", "tickets + notifications (what serve folds)"),
+                        ("incident-ledger rebuild (CLI)", "`incident-ledger rebuild` incl. checkpoint save")):
+        ours = get("rebuild", label)
+        verdict = ""
+        if ours and raw:
+            verdict = " (met)" if ours.median("ops_per_second") >= 0.8 * raw.median("ops_per_second") else " (not met)"
+        rows.append((f"3. Rebuild from {events:,} events: {what} | raw RocksDB scan + protobuf parse",
+                     ours.throughput(" events/s", latency=False) if ours else "not measured",
+                     raw.throughput(" events/s", latency=False) if raw else "not measured",
+                     ratio_of(ours, raw), "≥ 0.8× raw scan" + verdict))
+
+    for label, goal in (("ledger start-up, checkpoints", "< 1 s"), ("ledger start-up, no checkpoint", "")):
+        ours = get("startup", label)
+        if not ours:
+            continue
+        low, high = ours.spread("seconds")
+        text = f"{ours.median('seconds') * 1e3:,.0f} ms"
+        if len(ours.records) > 1:
+            text += f" ({low * 1e3:,.0f}–{high * 1e3:,.0f})"
+        verdict = ""
+        if goal:
+            verdict = " (met)" if ours.median("seconds") < 1 else " (not met)"
+        how = "with checkpoints" if "checkpoints" in label else "without a checkpoint (folds the log)"
+        rows.append((f"3b. Start-up to the first /healthz 200, {events:,} events, {how}",
+                     text, "", "—", goal + verdict))
+
+    dashboard = get("dashboard", "ledger GET /api/v1/incidents")
+    nginx = get("dashboard", "nginx static file")
+    postgres = get("dashboard", "postgresql overlap query")
+    verdict = ""
+    if dashboard and nginx:
+        met = dashboard.median("ops_per_second") >= 0.8 * nginx.median("ops_per_second") and dashboard.median("p99_ms") < 5
+        verdict = " (met)" if met else " (not met)"
+    static_bytes = int(machine.get("static_bytes", "0") or 0)
+    rows.append((f"4. Dashboard: one-week window, 64 connections | nginx, static file of the same size "
+                 f"({static_bytes:,} bytes)",
+                 missing(dashboard), missing(nginx), ratio_of(dashboard, nginx), "≥ 0.8× nginx, p99 < 5 ms" + verdict))
+    rows.append(("4. Dashboard: one-week window, 64 connections | PostgreSQL, same overlap query "
+                 "(GiST on tstzrange, JSON built in SQL), 64 libpq connections",
+                 missing(dashboard), missing(postgres), ratio_of(dashboard, postgres), ""))
+
+    startup = get("startup", "ledger start-up, checkpoints")
+    tickets = get("rebuild", "ledger tickets")
+    pg_load = get("pg_load", "postgresql COPY + index")
+    if incidents:
+        per = 100000 / incidents
+        service = f"{startup.median('rss_bytes') * per / 2**20:,.0f} MiB" if startup else "not measured"
+        model = f"{tickets.median('rss_bytes_per_100k') / 2**20:,.0f} MiB" if tickets else "not measured"
+        table = f"{pg_load.median('table_bytes') * per / 2**20:,.0f} MiB on disk" if pg_load else "not measured"
+        rows.append(("5. Memory per 100,000 incidents: the service's resident set after start-up "
+                     "| PostgreSQL tables + indexes (on disk; its memory is shared_buffers)",
+                     service + f" (the ticket read model alone: {model})", table, "—", ""))
+
+    generate = get("generate", "ledger via CommandProcessor, no sync")
+
+    lines = []
+    lines.append("| workload | ours | peer | ours / peer | goal |")
+    lines.append("| --- | --- | --- | --- | --- |")
+    for workload, ours, peer, ratio, goal in rows:
+        what, _, against = workload.partition(" | ")
+        peer_cell = f"{against}: {peer}" if against else "—"
+        lines.append(f"| {what} | {ours} | {peer_cell} | {ratio} | {goal} |")
+    table = "\n".join(lines)
+
+    micro_lines = ["| micro-benchmark | time per operation | counters |", "| --- | --- | --- |"]
+    try:
+        with open(micro_path) as micro_file:
+            micro = json.load(micro_file)
+        for bench in micro.get("benchmarks", []):
+            unit = bench.get("time_unit", "ns")
+            counters = ", ".join(f"{k} {v:,.0f}" for k, v in bench.items()
+                                 if k in ("incidents", "bytes") and isinstance(v, (int, float)))
+            if "bytes_per_second" in bench:
+                counters = (counters + ", " if counters else "") + f"{bench['bytes_per_second'] / 2**20:,.0f} MiB/s"
+            micro_lines.append(f"| {bench['name']} | {bench['real_time']:,.0f} {unit} | {counters} |")
+    except (OSError, ValueError):
+        micro_lines.append("| (not run) | | |")
+    micro_table = "\n".join(micro_lines)
+
+    versions = ", ".join(f"{k.split('.', 1)[1]} {v}" for k, v in machine.items() if k.startswith("version.") and v)
+    header = [
+        "# Benchmark results",
+        "",
+        "Written by `bench/run` (see README, \"Benchmarks\"); every peer measured in the same run, on the same "
+        "machine. Each figure is the median of "
+        f"{machine.get('runs', '?')} runs of {machine.get('seconds', '?')} s (lowest–highest in brackets). "
+        "Benchmarks measure and report; they never fail on a number.",
+        "",
+        f"- Machine: {machine.get('cores', '?')} cores, {machine.get('cpu', '?')}, {machine.get('memory', '?')}; "
+        f"disk {machine.get('disk', '?')}; {machine.get('os', '?')}; {machine.get('compiler', '?')}",
+        f"- Versions: {versions}",
+        f"- Run: commit {machine.get('commit', '?')}, {machine.get('date', '?')}; build "
+        f"{machine.get('build_seconds', '?')} s, whole run {machine.get('total_seconds', '?')} s",
+        f"- Data: {incidents:,} incidents over 10 years, {incidents * 5:,} events, generated in-process through "
+        "CommandProcessor with sync_writes=false"
+        + (f" in {generate.median('seconds'):.0f} s ({rate(generate.median('ops_per_second'))} events/s)" if generate else "")
+        + ".",
+        "- A shared, virtualised 2-core machine: the load generators run on the same two cores as the server "
+        "they drive, and other builds may have been running; read ratios rather than absolute figures. "
+        "fsync on this disk takes several milliseconds, which bounds every durable figure.",
+        "",
+    ]
+    text = "\n".join(header) + "\n" + table + "\n\n" + micro_table + "\n"
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as notes:
+            text += "\n" + notes.read()
+    with open(out_path, "w") as out:
+        out.write(text)
+    print(table)
+    print()
+    print(micro_table)
+
+
+if __name__ == "__main__":
+    main()
