@@ -29,10 +29,26 @@ async function dashboard(query = "", options = {}) {
   return opened;
 }
 
-async function finish(opened) {
+// The tickets the accessible table lists, in its order.
+async function tableTickets(page) {
+  return (await page.locator("#incident-table tbody th").allTextContents()).map((text) => text.trim());
+}
+
+// vis-timeline's standalone bundle also tries to inject its stylesheet as
+// <style> elements; the CSP blocks that (the same CSS is served as a file),
+// and Chromium logs each block. Anything else is an error.
+function realErrors(errors) {
+  return errors.filter((text) => !/^Applying inline style violates the following Content Security Policy directive 'style-src 'self''/.test(text));
+}
+
+// `allowHttpErrors`: the test asks for 4xx answers on purpose, which
+// Chromium logs as failed loads.
+async function finish(opened, { allowHttpErrors = false } = {}) {
   assert.deepEqual(opened.foreignRequests(), [], "requests left the service");
   assert.deepEqual(opened.record.dialogs, [], "a dialog opened: injected script ran");
-  assert.deepEqual(opened.record.consoleErrors, [], "console errors");
+  const errors = realErrors(opened.record.consoleErrors)
+    .filter((text) => !(allowHttpErrors && /^Failed to load resource: the server responded with a status of 4\d\d/.test(text)));
+  assert.deepEqual(errors, [], "console errors");
   await opened.close();
 }
 
@@ -70,10 +86,7 @@ test("the timeline shows a bar per affected system for incidents in the default 
   assert.equal(await page.locator(".vis-item.ticket-" + tickets.closed + ".ongoing").count(), 0);
   const groups = await page.locator(".vis-labelset .vis-label").allTextContents();
   assert.deepEqual(groups.map((g) => g.trim()), ["mail", "vpn"]);
-  const table = await page.locator("#incident-table tbody").textContent();
-  assert.match(table, new RegExp(tickets.closed + "\\b"));
-  assert.match(table, new RegExp(tickets.ongoing + "\\b"));
-  assert.doesNotMatch(table, new RegExp(tickets.old + "\\b"));
+  assert.deepEqual((await tableTickets(page)).sort(), [tickets.closed, tickets.ongoing].sort());
   assert.equal(await page.locator("#live-status").textContent(), "live");
   assert.match(page.url(), /[?&]range=7d/);
   await opened.screenshot("dashboard");
@@ -122,7 +135,7 @@ test("changing the range shows the right incidents and lives in the URL", async 
   await page.click("a[data-range='30d']");
   await page.waitForSelector(".vis-item.ticket-" + tickets.old, { timeout: WAIT_MS });
   assert.match(page.url(), /[?&]range=30d/);
-  assert.match(await page.locator("#incident-table tbody").textContent(), new RegExp(tickets.old + "\\b"));
+  assert.ok((await tableTickets(page)).includes(tickets.old));
 
   // A fixed range around the old incident only, shared by URL.
   const from = new Date(Date.now() - 21 * 24 * 3600e3).toISOString();
@@ -203,7 +216,7 @@ test("an incident submitted in one page appears live in an open dashboard, then 
   const bar = board.page.locator(".vis-item.ticket-" + ticket);
   await bar.waitFor({ timeout: WAIT_MS });
   assert.equal(await board.page.locator(".vis-item.ticket-" + ticket + ".ongoing").count(), 1);
-  assert.match(await board.page.locator("#incident-table tbody").textContent(), new RegExp(ticket + "\\b"));
+  assert.ok((await tableTickets(board.page)).includes(ticket));
   await board.screenshot("live-opened");
 
   await api(service.url, "POST", "/api/v1/submissions", { action: "update", ticket, title: "DNS resolution failing (partial)" });
@@ -247,7 +260,7 @@ test("the form works without JavaScript: creates, redirects to the incident, sho
   assert.equal(await page.inputValue("#f-note"), "still read-only", "what was typed is kept");
   assert.equal(await page.locator(".field-ticket.has-error").count(), 1);
   await opened.screenshot("form-no-js-error");
-  await finish(opened);
+  await finish(opened, { allowHttpErrors: true });
 });
 
 test("with JavaScript, the form shows errors next to the field they name", async () => {
@@ -276,7 +289,7 @@ test("with JavaScript, the form shows errors next to the field they name", async
   assert.match(await page.locator("#error-link").textContent(), /link/);
   assert.equal(await page.locator("#error-ticket").isVisible(), false, "the old error is cleared");
   await opened.screenshot("form-js-error");
-  await finish(opened);
+  await finish(opened, { allowHttpErrors: true });
 });
 
 test("the incident page shows state, periods and the full history", async () => {
@@ -300,7 +313,7 @@ test("the incident page shows state, periods and the full history", async () => 
   await opened.screenshot("incident-page");
   const missing = await page.goto(service.url + "/incidents/INC-4242");
   assert.equal(missing.status(), 404);
-  await finish(opened);
+  await finish(opened, { allowHttpErrors: true });
 });
 
 // Reads an event stream until `until` matches what arrived (or times out).

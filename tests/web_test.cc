@@ -1,0 +1,296 @@
+// Unit tests of the browser side's pure parts: escaping, gzip, asset
+// answers (ETag, 304), and the event hub that fans committed events out to
+// Server-Sent Events streams (ordering, catch-up from the ledger, the cap,
+// cancellation).
+#include <zlib.h>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "http/event_hub.h"
+#include "http/gzip.h"
+#include "http/html.h"
+#include "http/static_assets.h"
+#include "ledger/ledger.h"
+#include "test_util.h"
+
+namespace ledger::http {
+namespace {
+
+using testing::TempDir;
+
+std::string Gunzip(const std::string& compressed) {
+  z_stream stream{};
+  EXPECT_EQ(inflateInit2(&stream, 15 + 16), Z_OK);
+  std::string out(1 << 20, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+  stream.avail_in = static_cast<uInt>(compressed.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&stream, Z_FINISH), Z_STREAM_END);
+  out.resize(stream.total_out);
+  inflateEnd(&stream);
+  return out;
+}
+
+TEST(Html, EscapesEveryCharacterThatCouldEndTextOrAnAttribute) {
+  EXPECT_EQ(HtmlEscape("<img src=x onerror=\"alert('1')\">&amp;"),
+            "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;amp;");
+  EXPECT_EQ(HtmlEscape("plain ünïcode"), "plain ünïcode");
+}
+
+TEST(Html, UrlEncodesAllButUnreserved) {
+  EXPECT_EQ(UrlEncodeComponent("INC-7"), "INC-7");
+  EXPECT_EQ(UrlEncodeComponent("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+}
+
+TEST(Gzip, RoundTripsThroughZlib) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "incident " + std::to_string(i) + "\n";
+  Result<std::string> compressed = GzipCompress(text);
+  ASSERT_TRUE(compressed);
+  EXPECT_LT(compressed->size(), text.size() / 4);
+  EXPECT_EQ(Gunzip(*compressed), text);
+  Result<std::string> empty = GzipCompress("");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(Gunzip(*empty), "");
+}
+
+TEST(Gzip, ReadsAcceptEncoding) {
+  EXPECT_TRUE(AcceptsGzip("gzip, deflate, br"));
+  EXPECT_TRUE(AcceptsGzip("br;q=1.0, GZIP;q=0.5"));
+  EXPECT_TRUE(AcceptsGzip("*"));
+  EXPECT_FALSE(AcceptsGzip(""));
+  EXPECT_FALSE(AcceptsGzip("br, identity"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0.000"));
+  EXPECT_FALSE(AcceptsGzip("gzipx"));
+}
+
+TEST(StaticAssets, MatchesIfNoneMatchWeaklyInLists) {
+  EXPECT_TRUE(IfNoneMatchMatches("\"abc\"", "\"abc\""));
+  EXPECT_TRUE(IfNoneMatchMatches("\"x\", W/\"abc\"", "\"abc\""));
+  EXPECT_TRUE(IfNoneMatchMatches("*", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchMatches("\"abcd\"", "\"abc\""));
+  EXPECT_FALSE(IfNoneMatchMatches("", "\"abc\""));
+}
+
+TEST(StaticAssets, AnswersWithTypeEtagGzipAnd304) {
+  StaticAssets assets;
+  EXPECT_EQ(ContentTypeFor("static/app.css"), "text/css; charset=utf-8");
+  EXPECT_EQ(ContentTypeFor("static/x.js"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(ContentTypeFor("static/x.unknown"), "application/octet-stream");
+  ASSERT_TRUE(assets.Contains("static/vendor/vis-timeline-graph2d.min.js"));
+  ASSERT_TRUE(assets.Contains("static/app.css"));
+  EXPECT_FALSE(assets.Answer("static/../CMakeLists.txt", HttpRequest{}));
+
+  const auto header = [](const HttpResponse& response, const std::string& name) -> std::string {
+    for (const auto& [key, value] : response.headers) {
+      if (key == name) return value;
+    }
+    return "";
+  };
+  HttpRequest plain;
+  std::optional<HttpResponse> identity = assets.Answer("static/app.css", plain);
+  ASSERT_TRUE(identity);
+  EXPECT_EQ(identity->status, 200u);
+  EXPECT_EQ(header(*identity, "Content-Encoding"), "");
+  EXPECT_NE(identity->body.find(":root"), std::string::npos);
+
+  HttpRequest gzip_request;
+  gzip_request.accept_encoding = "gzip";
+  std::optional<HttpResponse> gzipped = assets.Answer("static/app.css", gzip_request);
+  ASSERT_TRUE(gzipped);
+  EXPECT_EQ(header(*gzipped, "Content-Encoding"), "gzip");
+  EXPECT_EQ(Gunzip(gzipped->body), identity->body);
+  EXPECT_NE(header(*gzipped, "ETag"), header(*identity, "ETag"));
+  EXPECT_EQ(header(*gzipped, "Vary"), "Accept-Encoding");
+
+  gzip_request.if_none_match = header(*gzipped, "ETag");
+  std::optional<HttpResponse> unchanged = assets.Answer("static/app.css", gzip_request);
+  ASSERT_TRUE(unchanged);
+  EXPECT_EQ(unchanged->status, 304u);
+  EXPECT_TRUE(unchanged->body.empty());
+  // The identity ETag does not validate the gzip representation.
+  gzip_request.if_none_match = header(*identity, "ETag");
+  EXPECT_EQ(assets.Answer("static/app.css", gzip_request)->status, 200u);
+}
+
+// ---------------------------------------------------------------- EventHub
+
+DecideFn Open(std::string title) {
+  return [title](AppendContext& context) -> Result<Decision> {
+    proto::Event event;
+    event.set_ticket(context.AllocateTicket());
+    event.set_type(proto::INCIDENT_OPENED);
+    event.set_version(1);
+    event.mutable_incident()->set_title(title);
+    return Decision{.event = event, .repeat_of_seq = {}};
+  };
+}
+
+struct HubFixture {
+  explicit HubFixture(EventHub::Options options = {}) {
+    Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = dir.path()});
+    EXPECT_TRUE(opened);
+    log = std::move(*opened);
+    hub = std::make_unique<EventHub>(log.get(), options);
+    log->SetCommitListener([this](const std::vector<StoredEvent>& events) {
+      if (publish) hub->Publish(events);
+    });
+  }
+  void Append(const std::string& title) { ASSERT_TRUE(log->Append(Open(title))); }
+
+  TempDir dir;
+  std::unique_ptr<Ledger> log;
+  std::unique_ptr<EventHub> hub;
+  bool publish = true;
+};
+
+// Pulls one chunk; nullopt when the stream is waiting (deliver not called).
+std::optional<std::optional<std::string>> Pull(ResponseStream& stream) {
+  std::optional<std::optional<std::string>> got;
+  stream.Next([&](std::optional<std::string> bytes) { got = std::move(bytes); });
+  return got;
+}
+
+TEST(EventHub, FramesCarryTheSeqAsIdAndTheEventJsonOnOneLine) {
+  HubFixture fixture;
+  fixture.Append("line one\nline two");
+  Result<std::vector<StoredEvent>> events = fixture.log->ReadAfter(0, 10);
+  ASSERT_TRUE(events);
+  const std::string frame = EventStreamFrame(events->at(0));
+  EXPECT_TRUE(frame.starts_with("id: 1\ndata: {\"seq\":1,"));
+  EXPECT_TRUE(frame.ends_with("}\n\n"));
+  EXPECT_EQ(std::count(frame.begin(), frame.end(), '\n'), 3);
+}
+
+TEST(EventHub, StartsAtTheHeadAndDeliversNewEventsToAWaitingStream) {
+  HubFixture fixture;
+  fixture.Append("before");
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(std::nullopt);
+  ASSERT_TRUE(stream);
+  auto greeting = Pull(**stream);
+  ASSERT_TRUE(greeting && *greeting);
+  EXPECT_NE((*greeting)->find("retry: "), std::string::npos);
+
+  std::optional<std::optional<std::string>> delivered;
+  (*stream)->Next([&](std::optional<std::string> bytes) { delivered = std::move(bytes); });
+  EXPECT_FALSE(delivered) << "nothing new yet: the stream waits";
+  fixture.Append("after");
+  ASSERT_TRUE(delivered && *delivered);
+  EXPECT_TRUE((*delivered)->starts_with("id: 2\n")) << **delivered;
+  EXPECT_EQ((*delivered)->find("id: 1\n"), std::string::npos);
+}
+
+TEST(EventHub, ResumesAfterAGivenSeqFromRecentEventsInOrder) {
+  HubFixture fixture;
+  for (int i = 0; i < 5; ++i) fixture.Append("e" + std::to_string(i));
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(2);
+  ASSERT_TRUE(stream);
+  Pull(**stream);  // greeting
+  auto chunk = Pull(**stream);
+  ASSERT_TRUE(chunk && *chunk);
+  const size_t three = (*chunk)->find("id: 3\n");
+  const size_t four = (*chunk)->find("id: 4\n");
+  const size_t five = (*chunk)->find("id: 5\n");
+  EXPECT_EQ(three, 0u);
+  EXPECT_LT(three, four);
+  EXPECT_LT(four, five);
+  EXPECT_EQ((*chunk)->find("id: 2\n"), std::string::npos);
+  EXPECT_FALSE(Pull(**stream)) << "caught up: waits";
+}
+
+TEST(EventHub, AStreamBehindTheRecentEventsCatchesUpFromTheLedger) {
+  HubFixture fixture(EventHub::Options{.recent_events_max = 2});
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(0);
+  ASSERT_TRUE(stream);
+  Pull(**stream);  // greeting
+  for (int i = 0; i < 6; ++i) fixture.Append("e" + std::to_string(i));
+  std::string received;
+  for (int pulls = 0; pulls < 10; ++pulls) {
+    auto chunk = Pull(**stream);
+    if (!chunk) break;
+    ASSERT_TRUE(*chunk);
+    received += **chunk;
+  }
+  for (int seq = 1; seq <= 6; ++seq) {
+    EXPECT_EQ(std::count(received.begin(), received.end(), '\n') % 3, 0);
+    const size_t at = received.find("id: " + std::to_string(seq) + "\n");
+    EXPECT_NE(at, std::string::npos) << "missing seq " << seq << " in " << received;
+    if (seq > 1) {
+      EXPECT_GT(at, received.find("id: " + std::to_string(seq - 1) + "\n"));
+    }
+  }
+}
+
+TEST(EventHub, AStreamThatFellBehindWhileWaitingIsWokenAndReadsTheLedger) {
+  HubFixture fixture(EventHub::Options{.recent_events_max = 1});
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(std::nullopt);
+  ASSERT_TRUE(stream);
+  Pull(**stream);  // greeting
+  std::optional<std::optional<std::string>> delivered;
+  (*stream)->Next([&](std::optional<std::string> bytes) { delivered = std::move(bytes); });
+  // Two events in one batch overflow the single recent slot.
+  fixture.publish = false;
+  fixture.Append("a");
+  fixture.Append("b");
+  fixture.publish = true;
+  std::vector<StoredEvent> both = *fixture.log->ReadAfter(0, 10);
+  fixture.hub->Publish(both);
+  ASSERT_TRUE(delivered && *delivered);
+  std::string received = **delivered;  // empty: ask again
+  auto chunk = Pull(**stream);
+  ASSERT_TRUE(chunk && *chunk);
+  received += **chunk;
+  EXPECT_NE(received.find("id: 1\n"), std::string::npos) << received;
+  EXPECT_NE(received.find("id: 2\n"), std::string::npos) << received;
+}
+
+TEST(EventHub, RefusesStreamsBeyondTheCapUntilOneCloses) {
+  HubFixture fixture(EventHub::Options{.streams_max = 1});
+  Result<std::shared_ptr<ResponseStream>> first = fixture.hub->Open(std::nullopt);
+  ASSERT_TRUE(first);
+  Result<std::shared_ptr<ResponseStream>> second = fixture.hub->Open(std::nullopt);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(fixture.hub->open_streams(), 1u);
+  first->reset();
+  EXPECT_EQ(fixture.hub->open_streams(), 0u);
+  EXPECT_TRUE(fixture.hub->Open(std::nullopt));
+}
+
+TEST(EventHub, ACancelledStreamIsNeverDelivered) {
+  HubFixture fixture;
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(std::nullopt);
+  ASSERT_TRUE(stream);
+  Pull(**stream);
+  bool called = false;
+  (*stream)->Next([&](std::optional<std::string>) { called = true; });
+  (*stream)->Cancel();
+  fixture.Append("x");
+  EXPECT_FALSE(called);
+  EXPECT_FALSE(Pull(**stream));
+  EXPECT_FALSE(called);
+}
+
+TEST(EventHub, ClampsAResumePointBeyondTheHead) {
+  HubFixture fixture;
+  fixture.Append("a");
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(99);
+  ASSERT_TRUE(stream);
+  Pull(**stream);
+  std::optional<std::optional<std::string>> delivered;
+  (*stream)->Next([&](std::optional<std::string> bytes) { delivered = std::move(bytes); });
+  fixture.Append("b");
+  ASSERT_TRUE(delivered && *delivered);
+  EXPECT_TRUE((*delivered)->starts_with("id: 2\n"));
+}
+
+}  // namespace
+}  // namespace ledger::http
