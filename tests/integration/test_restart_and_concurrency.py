@@ -170,6 +170,10 @@ class Client(threading.Thread):
                 if self.pair_every and number % self.pair_every == 7:
                     # The same submission from two connections at once: one event, two equal answers.
                     answers = [None, None]
+                    # A fresh connection for each pair: an idle keep-alive
+                    # connection is closed by the server after its read timeout.
+                    second.close()
+                    second = self.svc.connection()
 
                     def twin():
                         try:
