@@ -238,7 +238,6 @@
         groupOrder: "order",
         tooltip: { followMouse: true, overflowMethod: "cap", delay: 100 },
         margin: { item: 6 },
-        minHeight: 260,
         zoomMin: 60 * 1000,
         zoomMax: 5 * 365 * DAY,
       });

@@ -23,6 +23,9 @@ export async function startService() {
   });
   let stderr = "";
   child.stderr.on("data", (chunk) => { stderr += chunk; });
+  // Never outlive the test process, even when a hook fails before stop().
+  const killOnExit = () => { if (child.exitCode === null) child.kill("SIGKILL"); };
+  process.on("exit", killOnExit);
   const url = await new Promise((resolve, reject) => {
     let stdout = "";
     const timer = setTimeout(() => reject(new Error("service did not start: " + stderr)), START_TIMEOUT_MS);
@@ -42,6 +45,7 @@ export async function startService() {
         await once(child, "exit");
         clearTimeout(timer);
       }
+      process.off("exit", killOnExit);
       rmSync(data, { recursive: true, force: true });
       return child.exitCode;
     },
