@@ -87,7 +87,8 @@ test("the timeline shows a bar per affected system for incidents in the default 
   const groups = await page.locator(".vis-labelset .vis-label").allTextContents();
   assert.deepEqual(groups.map((g) => g.trim()), ["mail", "vpn"]);
   assert.deepEqual((await tableTickets(page)).sort(), [tickets.closed, tickets.ongoing].sort());
-  assert.equal(await page.locator("#live-status").textContent(), "live");
+  await page.waitForFunction(() => document.getElementById("live-status").textContent === "live", null,
+    { timeout: WAIT_MS });
   assert.match(page.url(), /[?&]range=7d/);
   await opened.screenshot("dashboard");
   // One row per incident instead of per system.
