@@ -1,5 +1,6 @@
 #include "projections/read_model.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
@@ -35,7 +36,12 @@ Result<OpenReport> ReadModel::Open(const Ledger& ledger, ProjectionCheckpoints* 
     applied_seq_ = 0;
     applied_hash_ = Sha256Digest{};
   }
-  if (Status caught_up = CatchUp(ledger, &report.replayed_events); !caught_up) return caught_up.error();
+  // A fold from seq 1 is saved once, whole, below; saving every change on
+  // the way as well would write each ticket once per event.
+  if (report.rebuilt) checkpoints_ = nullptr;
+  Status caught_up = CatchUp(ledger, &report.replayed_events);
+  checkpoints_ = checkpoints;
+  if (!caught_up) return caught_up.error();
   if (report.rebuilt && checkpoints_ != nullptr) {
     std::shared_lock lock(mutex_);
     if (Status saved = checkpoints_->SaveAll(tickets_, applied_seq_, applied_hash_); !saved) return saved.error();
@@ -55,6 +61,8 @@ Status ReadModel::CatchUp(const Ledger& ledger, uint64_t* replayed) {
   });
   if (!folded) return folded;
   if (checkpoints_ != nullptr && !changed.empty()) {
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     return checkpoints_->SaveChanged(tickets_, changed, applied_seq_, applied_hash_);
   }
   return {};

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <functional>
 
 namespace ledger::projections {
 namespace {
@@ -115,9 +117,54 @@ std::optional<uint64_t> TicketStore::Apply(const proto::Event& event) {
   if (!event.has_incident()) return std::nullopt;
   const std::optional<uint64_t> number = ParseTicketNumber(event.ticket());
   if (!number) return std::nullopt;
-  if (event.type() != proto::INCIDENT_OPENED && !tickets_.contains(*number)) return std::nullopt;
-  ApplyIncidentEvent(&tickets_[*number], event);
+  auto found = tickets_.find(*number);
+  if (found == tickets_.end()) {
+    if (event.type() != proto::INCIDENT_OPENED) return std::nullopt;
+    found = tickets_.emplace(*number, TicketState{}).first;
+  }
+  // Only these can move an outage period; notes and other fields leave the
+  // timeline index alone.
+  const bool moves_periods = event.type() != proto::INCIDENT_UPDATED || event.incident().has_started_at() ||
+                             event.incident().has_ended_at();
+  if (moves_periods) Unindex(*number, found->second);
+  ApplyIncidentEvent(&found->second, event);
+  if (moves_periods) Index(*number, found->second);
   return number;
+}
+
+void TicketStore::Clear() {
+  tickets_.clear();
+  period_starts_.clear();
+  ongoing_.clear();
+  longest_closed_micros_ = 0;
+}
+
+void TicketStore::Put(TicketState state) {
+  const uint64_t number = state.ticket_number;
+  auto [found, inserted] = tickets_.try_emplace(number);
+  if (!inserted) Unindex(number, found->second);
+  found->second = std::move(state);
+  Index(number, found->second);
+}
+
+// Both take the ticket's key in tickets_, which is what Query looks up.
+void TicketStore::Index(uint64_t ticket_number, const TicketState& state) {
+  for (const Period& period : state.periods) {
+    period_starts_.emplace(period.start.unix_micros, ticket_number);
+    if (!period.end) {
+      ongoing_.insert(ticket_number);
+    } else {
+      longest_closed_micros_ = std::max(longest_closed_micros_, period.end->unix_micros - period.start.unix_micros);
+    }
+  }
+}
+
+void TicketStore::Unindex(uint64_t ticket_number, const TicketState& state) {
+  for (const Period& period : state.periods) {
+    const auto found = period_starts_.find({period.start.unix_micros, ticket_number});
+    if (found != period_starts_.end()) period_starts_.erase(found);
+  }
+  ongoing_.erase(ticket_number);
 }
 
 const TicketState* TicketStore::Find(std::string_view ticket) const {
@@ -137,31 +184,69 @@ bool PeriodOverlaps(const Period& period, int64_t from_micros, int64_t to_micros
 }
 
 TimelinePage TicketStore::Query(const TimelineQuery& query) const {
+  // Past this many candidate tickets (and a quarter of all), walking every
+  // ticket in order is cheaper than sorting the candidates.
+  constexpr size_t kCandidatesMax = 4096;
   std::string folded;
   folded.reserve(query.text.size());
   for (const char c : query.text) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 
-  TimelinePage page;
-  auto iterator = query.before_ticket_number == 0 ? tickets_.end() : tickets_.lower_bound(query.before_ticket_number);
-  while (iterator != tickets_.begin()) {
-    --iterator;
-    const TicketState& state = iterator->second;
-    if (query.status && state.status != *query.status) continue;
+  const auto matches = [&](const TicketState& state) {
+    if (query.status && state.status != *query.status) return false;
     if (!query.system.empty() &&
         std::find(state.systems.begin(), state.systems.end(), query.system) == state.systems.end()) {
-      continue;
+      return false;
     }
     if (!std::any_of(state.periods.begin(), state.periods.end(), [&query](const Period& period) {
           return PeriodOverlaps(period, query.from_micros, query.to_micros);
         })) {
-      continue;
+      return false;
     }
-    if (!MatchesText(state, folded)) continue;
+    return MatchesText(state, folded);
+  };
+  TimelinePage page;
+  // Adds a match; false once the page is full (and the cursor set).
+  const auto add = [&page, &query](const TicketState& state) {
     if (page.incidents.size() == query.limit) {
       page.next_before_ticket_number = page.incidents.back()->ticket_number;
-      break;
+      return false;
     }
     page.incidents.push_back(&state);
+    return true;
+  };
+
+  // A closed period overlapping [from, to) starts before `to` and at most
+  // longest_closed_micros_ before `from`; an open one is in ongoing_.
+  const int64_t earliest_start = query.from_micros < INT64_MIN + longest_closed_micros_
+                                     ? INT64_MIN
+                                     : query.from_micros - longest_closed_micros_;
+  std::vector<uint64_t> candidates(ongoing_.begin(), ongoing_.end());
+  bool use_index = true;
+  for (auto it = period_starts_.lower_bound({earliest_start, 0}); it != period_starts_.end() && it->first < query.to_micros;
+       ++it) {
+    candidates.push_back(it->second);
+    if (candidates.size() > kCandidatesMax && candidates.size() > tickets_.size() / 4) {
+      use_index = false;
+      break;
+    }
+  }
+  if (use_index) {
+    std::sort(candidates.begin(), candidates.end(), std::greater<>());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    for (const uint64_t number : candidates) {
+      if (query.before_ticket_number != 0 && number >= query.before_ticket_number) continue;
+      const auto found = tickets_.find(number);
+      if (found == tickets_.end() || !matches(found->second)) continue;
+      if (!add(found->second)) break;
+    }
+    return page;
+  }
+
+  auto iterator = query.before_ticket_number == 0 ? tickets_.end() : tickets_.lower_bound(query.before_ticket_number);
+  while (iterator != tickets_.begin()) {
+    --iterator;
+    if (!matches(iterator->second)) continue;
+    if (!add(iterator->second)) break;
   }
   return page;
 }

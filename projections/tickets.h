@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,15 +74,19 @@ struct TimelinePage {
   uint64_t next_before_ticket_number = 0;     // 0: no more pages
 };
 
-// All tickets, keyed by ticket number.
+// All tickets, keyed by ticket number, with a timeline index: the start of
+// every outage period, the tickets with an ongoing one, and the longest closed
+// period seen. A window query then visits only the periods that start less
+// than that longest length before the window (plus the ongoing ones), not
+// every ticket.
 class TicketStore {
  public:
   // Applies one event of any type; incident events update their ticket.
   // Answers the number of the ticket it changed, if any.
   std::optional<uint64_t> Apply(const proto::Event& event);
-  void Clear() { tickets_.clear(); }
+  void Clear();
   // Puts a saved ticket back (see checkpoint.h).
-  void Put(TicketState state) { tickets_[state.ticket_number] = std::move(state); }
+  void Put(TicketState state);
   const TicketState* FindNumber(uint64_t ticket_number) const {
     const auto found = tickets_.find(ticket_number);
     return found == tickets_.end() ? nullptr : &found->second;
@@ -96,7 +101,13 @@ class TicketStore {
   TimelinePage Query(const TimelineQuery& query) const;
 
  private:
+  void Index(uint64_t ticket_number, const TicketState& state);
+  void Unindex(uint64_t ticket_number, const TicketState& state);
+
   std::map<uint64_t, TicketState> tickets_;
+  std::multiset<std::pair<int64_t, uint64_t>> period_starts_;  // (start micros, ticket number)
+  std::set<uint64_t> ongoing_;                                  // tickets whose latest period is open
+  int64_t longest_closed_micros_ = 0;                           // never shrinks: only widens the search
 };
 
 // True when a period overlaps [from, to). An ongoing period runs on forever;

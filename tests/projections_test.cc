@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "projections/tickets.h"
 
 namespace ledger::projections {
@@ -181,6 +184,98 @@ TEST(Timeline, PeriodOverlapEdges) {
   const Period instant{Instant{10, 0}, Instant{10, 0}};
   EXPECT_TRUE(PeriodOverlaps(instant, 10, 11));
   EXPECT_FALSE(PeriodOverlaps(instant, 11, 12));
+}
+
+// The timeline index must answer exactly what a walk over every ticket
+// answers: random histories (opens, closes, reopens, corrections, ongoing
+// outages), random windows, filters, limits and cursors; small stores use the
+// index, a wide window over a large one falls back to the walk.
+std::vector<uint64_t> ReferenceQuery(const TicketStore& store, const TimelineQuery& query, uint64_t* next) {
+  std::vector<uint64_t> found;
+  *next = 0;
+  const auto& all = store.all();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    const TicketState& state = it->second;
+    if (query.before_ticket_number != 0 && it->first >= query.before_ticket_number) continue;
+    if (query.status && state.status != *query.status) continue;
+    if (!query.system.empty() && std::find(state.systems.begin(), state.systems.end(), query.system) == state.systems.end()) {
+      continue;
+    }
+    if (!std::any_of(state.periods.begin(), state.periods.end(),
+                     [&](const Period& p) { return PeriodOverlaps(p, query.from_micros, query.to_micros); })) {
+      continue;
+    }
+    if (!query.text.empty() && state.title.find(query.text) == std::string::npos &&
+        state.ticket.find(query.text) == std::string::npos) {
+      continue;
+    }
+    if (found.size() == query.limit) {
+      *next = found.back();
+      break;
+    }
+    found.push_back(it->first);
+  }
+  return found;
+}
+
+TEST(Timeline, IndexAnswersLikeAWalkOverEveryTicket) {
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 random(seed);
+  const auto below = [&random](int64_t bound) { return static_cast<int64_t>(random() % static_cast<uint64_t>(bound)); };
+  for (const size_t tickets : {40, 300, 6000}) {
+    TicketStore store;
+    uint64_t seq = 0;
+    std::vector<int> events_of(tickets + 1, 0);
+    for (size_t n = 1; n <= tickets; ++n) {
+      const std::string ticket = "INC-" + std::to_string(n);
+      int64_t time = kBase + below(1000) * kHour;
+      proto::Event open = Open(++seq, ticket, time, time - below(50) * kHour);
+      open.mutable_incident()->set_title(n % 7 == 0 ? "disk full" : "slow");
+      if (n % 3 == 0) open.mutable_incident()->mutable_systems()->add_names("dns");
+      store.Apply(open);
+      uint32_t version = 1;
+      const int steps = static_cast<int>(below(5));
+      for (int step = 0; step < steps; ++step) {
+        const TicketState* state = store.Find(ticket);
+        time += below(100) * kHour;
+        proto::Event event;
+        if (state->status == TicketStatus::kOpen) {
+          event = Make(++seq, ticket, below(2) ? proto::INCIDENT_CLOSED : proto::INCIDENT_UPDATED, ++version, time);
+          if (below(2)) SetTime(event.mutable_incident()->mutable_ended_at(), time - below(10) * kHour);
+          if (below(3) == 0) SetTime(event.mutable_incident()->mutable_started_at(), time - below(200) * kHour);
+        } else {
+          event = Make(++seq, ticket, below(2) ? proto::INCIDENT_REOPENED : proto::INCIDENT_UPDATED, ++version, time);
+          if (below(2)) SetTime(event.mutable_incident()->mutable_started_at(), time);
+          if (below(3) == 0) SetTime(event.mutable_incident()->mutable_ended_at(), time - below(500) * kHour);
+          if (below(4) == 0) event.mutable_incident()->set_note("note only");
+        }
+        store.Apply(event);
+      }
+    }
+    TicketStore restored;
+    for (const auto& [number, state] : store.all()) restored.Put(state);
+    const TicketStore copied = store;
+    for (int round = 0; round < 300; ++round) {
+      TimelineQuery query;
+      query.from_micros = kBase + (below(1200) - 100) * kHour;
+      query.to_micros = query.from_micros + (1 + below(round % 10 == 0 ? 2000 : 200)) * kHour;
+      if (below(4) == 0) query.status = below(2) ? TicketStatus::kOpen : TicketStatus::kClosed;
+      if (below(4) == 0) query.system = "dns";
+      if (below(6) == 0) query.text = "disk";
+      query.limit = static_cast<size_t>(1 + below(120));
+      if (below(3) == 0) query.before_ticket_number = static_cast<uint64_t>(1 + below(static_cast<int64_t>(tickets)));
+      uint64_t expected_next = 0;
+      const std::vector<uint64_t> expected = ReferenceQuery(store, query, &expected_next);
+      for (const TicketStore* answering : std::initializer_list<const TicketStore*>{&store, &restored, &copied}) {
+        const TimelinePage page = answering->Query(query);
+        std::vector<uint64_t> got;
+        for (const TicketState* state : page.incidents) got.push_back(state->ticket_number);
+        ASSERT_EQ(got, expected) << "tickets " << tickets << " round " << round;
+        ASSERT_EQ(page.next_before_ticket_number, expected_next) << "tickets " << tickets << " round " << round;
+      }
+    }
+  }
 }
 
 TEST(Tickets, ParseTicketNumber) {
