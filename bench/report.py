@@ -215,7 +215,8 @@ def main():
         + ".",
         "- A shared, virtualised 2-core machine: the load generators run on the same two cores as the server "
         "they drive, and other builds may have been running; read ratios rather than absolute figures. "
-        "fsync on this disk takes several milliseconds, which bounds every durable figure.",
+        "The bare RocksDB single-writer row shows what one fsync costs on this disk; it bounds every "
+        "one-client durable figure.",
         "",
     ]
     text = "\n".join(header) + "\n" + table + "\n\n" + micro_table + "\n"
