@@ -67,7 +67,10 @@ void SheetPoller::Stop() {
 }
 
 void SheetPoller::Loop() {
-  Log("polling " + options_.path + " every " + std::to_string(options_.interval.count() / 1000) + "s" +
+  const int64_t interval_ms = options_.interval.count();
+  const std::string every = interval_ms % 1000 == 0 ? std::to_string(interval_ms / 1000) + "s"
+                                                    : std::to_string(interval_ms) + "ms";
+  Log("polling " + options_.path + " every " + every +
       (options_.zone ? " (sheet time zone " + options_.zone->name() + ")" : ""));
   while (!stopping_.load()) {
     const std::chrono::milliseconds wait = Look();

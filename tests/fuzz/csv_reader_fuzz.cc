@@ -64,10 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(table->records.size() <= limits.rows_max, "row limit");
   for (const auto& record : table->records) {
     Check(record.cells.size() <= limits.columns_max, "column limit");
-    // A lone empty cell would be an empty line, which is skipped... unless
-    // it is a quoted empty field ("") on its own line.
     for (const auto& cell : record.cells) {
       Check(cell.size() <= limits.field_bytes_max, "field limit");
+      Check(cell.find('\r') == std::string::npos, "no CR in a cell");
     }
   }
   const std::string again_text = QuoteAll(*table);
