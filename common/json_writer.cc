@@ -1,5 +1,6 @@
 #include "common/json_writer.h"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -26,10 +27,15 @@ size_t Utf8SequenceLength(std::string_view value, size_t i) {
   return IsValidUtf8(value.substr(i, length)) ? length : 0;
 }
 
-// Printable ASCII other than the characters AppendJsonEscaped escapes.
-bool IsPlainJsonByte(unsigned char c) {
-  return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
-}
+// Printable ASCII other than the characters AppendJsonEscaped escapes, as a
+// table: the test runs once per byte of every string written.
+constexpr std::array<bool, 256> kPlainJsonBytes = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x7f; ++c) plain[static_cast<size_t>(c)] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+  return plain;
+}();
+
+bool IsPlainJsonByte(unsigned char c) { return kPlainJsonBytes[c]; }
 
 }  // namespace
 

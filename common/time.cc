@@ -61,6 +61,16 @@ Error Bad(std::string_view field, std::string_view why) {
                                               "2026-11-24T09:30:00Z: " + std::string(why));
 }
 
+// Appends `value` (0 <= value < 10^width) as exactly `width` decimal digits.
+void AppendDigits(std::string* out, int64_t value, int width) {
+  char digits[8];
+  for (int i = width - 1; i >= 0; --i) {
+    digits[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out->append(digits, static_cast<size_t>(width));
+}
+
 }  // namespace
 
 Result<Instant> ParseRfc3339(std::string_view text, std::string_view field) {
@@ -138,24 +148,38 @@ std::string FormatRfc3339(const Instant& instant) {
   int64_t year = 0;
   unsigned month = 0, day = 0;
   CivilFromDays(days, &year, &month, &day);
-  char buffer[64];
-  int length = std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld",
-                             static_cast<long long>(year), month, day,
-                             static_cast<long long>(second_of_day / 3600),
-                             static_cast<long long>(second_of_day / 60 % 60),
-                             static_cast<long long>(second_of_day % 60));
-  std::string text(buffer, static_cast<size_t>(length));
-  if (micros != 0) {
-    length = std::snprintf(buffer, sizeof buffer, ".%06lld", static_cast<long long>(micros));
+  // Formatted by hand: snprintf was a tenth of the CPU of a large JSON answer.
+  std::string text;
+  text.reserve(40);
+  if (year >= 0 && year <= 9999) {
+    AppendDigits(&text, year, 4);
+  } else {
+    char buffer[32];
+    const int length = std::snprintf(buffer, sizeof buffer, "%04lld", static_cast<long long>(year));
     text.append(buffer, static_cast<size_t>(length));
+  }
+  text += '-';
+  AppendDigits(&text, month, 2);
+  text += '-';
+  AppendDigits(&text, day, 2);
+  text += 'T';
+  AppendDigits(&text, second_of_day / 3600, 2);
+  text += ':';
+  AppendDigits(&text, second_of_day / 60 % 60, 2);
+  text += ':';
+  AppendDigits(&text, second_of_day % 60, 2);
+  if (micros != 0) {
+    text += '.';
+    AppendDigits(&text, micros, 6);
   }
   if (instant.offset_minutes == 0) {
     text += 'Z';
   } else {
     const int32_t magnitude = std::abs(instant.offset_minutes);
-    length = std::snprintf(buffer, sizeof buffer, "%c%02d:%02d", instant.offset_minutes < 0 ? '-' : '+',
-                           magnitude / 60, magnitude % 60);
-    text.append(buffer, static_cast<size_t>(length));
+    text += instant.offset_minutes < 0 ? '-' : '+';
+    AppendDigits(&text, magnitude / 60, 2);
+    text += ':';
+    AppendDigits(&text, magnitude % 60, 2);
   }
   return text;
 }
