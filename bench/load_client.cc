@@ -47,6 +47,7 @@ using tcp = asio::ip::tcp;
 
 constexpr std::chrono::seconds kStartupTimeout{180};
 constexpr std::chrono::milliseconds kStartupPollInterval{1};
+constexpr size_t kReadBufferBytes = 256 * 1024;
 
 [[noreturn]] void Die(const std::string& message) {
   std::fprintf(stderr, "load_client: %s\n", message.c_str());
@@ -64,7 +65,11 @@ struct LoadSpec {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(asio::io_context& io, const LoadSpec& spec, size_t index)
-      : socket_(io), spec_(spec), index_(index), next_path_(index) {}
+      : socket_(io), spec_(spec), index_(index), next_path_(index) {
+    // Room for 64 KiB reads (Beast reads at most what the buffer has spare,
+    // up to 64 KiB): large answers then cost a few recv calls, not dozens.
+    buffer_.reserve(kReadBufferBytes);
+  }
 
   void Start() { Connect(); }
   const LoadResult& result() const { return result_; }
