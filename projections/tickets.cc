@@ -26,6 +26,14 @@ bool ContainsFolded(std::string_view haystack, std::string_view folded_needle) {
   return false;
 }
 
+// The timeline index's bucket of a time: its day since the epoch, rounded
+// down (also before 1970).
+int64_t DayOf(int64_t unix_micros) {
+  constexpr int64_t kMicrosPerDay = 86'400'000'000;
+  const int64_t day = unix_micros / kMicrosPerDay;
+  return unix_micros % kMicrosPerDay < 0 ? day - 1 : day;
+}
+
 bool MatchesText(const TicketState& state, std::string_view folded) {
   if (ContainsFolded(state.ticket, folded) || ContainsFolded(state.title, folded) ||
       ContainsFolded(state.description, folded) || ContainsFolded(state.engineer, folded)) {
@@ -150,7 +158,7 @@ void TicketStore::Put(TicketState state) {
 // Both take the ticket's key in tickets_, which is what Query looks up.
 void TicketStore::Index(uint64_t ticket_number, const TicketState& state) {
   for (const Period& period : state.periods) {
-    period_starts_.emplace(period.start.unix_micros, ticket_number);
+    period_starts_[DayOf(period.start.unix_micros)].emplace_back(period.start.unix_micros, ticket_number);
     if (!period.end) {
       ongoing_.insert(ticket_number);
     } else {
@@ -161,8 +169,14 @@ void TicketStore::Index(uint64_t ticket_number, const TicketState& state) {
 
 void TicketStore::Unindex(uint64_t ticket_number, const TicketState& state) {
   for (const Period& period : state.periods) {
-    const auto found = period_starts_.find({period.start.unix_micros, ticket_number});
-    if (found != period_starts_.end()) period_starts_.erase(found);
+    const auto bucket = period_starts_.find(DayOf(period.start.unix_micros));
+    if (bucket == period_starts_.end()) continue;
+    std::vector<std::pair<int64_t, uint64_t>>& entries = bucket->second;
+    const auto found = std::find(entries.begin(), entries.end(), std::make_pair(period.start.unix_micros, ticket_number));
+    if (found == entries.end()) continue;
+    *found = entries.back();
+    entries.pop_back();
+    if (entries.empty()) period_starts_.erase(bucket);
   }
   ongoing_.erase(ticket_number);
 }
@@ -222,13 +236,14 @@ TimelinePage TicketStore::Query(const TimelineQuery& query) const {
                                      : query.from_micros - longest_closed_micros_;
   std::vector<uint64_t> candidates(ongoing_.begin(), ongoing_.end());
   bool use_index = true;
-  for (auto it = period_starts_.lower_bound({earliest_start, 0}); it != period_starts_.end() && it->first < query.to_micros;
-       ++it) {
-    candidates.push_back(it->second);
-    if (candidates.size() > kCandidatesMax && candidates.size() > tickets_.size() / 4) {
-      use_index = false;
-      break;
+  const int64_t last_day = DayOf(query.to_micros - 1);
+  for (auto bucket = period_starts_.lower_bound(DayOf(earliest_start));
+       use_index && bucket != period_starts_.end() && bucket->first <= last_day; ++bucket) {
+    for (const auto& [start, number] : bucket->second) {
+      if (start < earliest_start || start >= query.to_micros) continue;
+      candidates.push_back(number);
     }
+    if (candidates.size() > kCandidatesMax && candidates.size() > tickets_.size() / 4) use_index = false;
   }
   if (use_index) {
     std::sort(candidates.begin(), candidates.end(), std::greater<>());
