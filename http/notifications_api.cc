@@ -8,17 +8,16 @@
 #include "common/encoding.h"
 #include "common/time.h"
 #include "http/json_views.h"
+#include "http/query_params.h"
 #include "ingest/command.h"
 
 namespace ledger::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Query = std::map<std::string, std::string>;
 
 constexpr std::string_view kSubscriptionsPath = "/api/v1/subscriptions";
 constexpr std::string_view kNotificationsPath = "/api/v1/notifications";
-constexpr size_t kQueryParametersMax = 16;
 constexpr size_t kCursorBytesMax = 1024;
 
 HttpResponse Json(unsigned status, std::string body) {
@@ -29,73 +28,6 @@ HttpResponse Json(unsigned status, std::string body) {
 }
 
 HttpResponse Error(const ledger::Error& error) { return Api::ErrorResponse(error); }
-
-HttpResponse MethodNotAllowed(const std::string& allowed) {
-  HttpResponse response = Api::ErrorResponse(
-      MakeError(ErrorCode::kInvalidArgument, "method not allowed; this path takes " + allowed, "method"));
-  response.status = 405;
-  response.headers.emplace_back("Allow", allowed);
-  return response;
-}
-
-std::string Printable(std::string_view text) {
-  std::string shown(text.substr(0, 64));
-  for (char& c : shown) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  return shown;
-}
-
-Result<Query> ParseQuery(std::string_view text, const std::set<std::string>& allowed) {
-  Query query;
-  size_t start = 0;
-  size_t count = 0;
-  while (start < text.size()) {
-    size_t end = text.find('&', start);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view pair = text.substr(start, end - start);
-    start = end + 1;
-    if (pair.empty()) continue;
-    if (++count > kQueryParametersMax) return InvalidArgument("", "too many query parameters");
-    const size_t equals = pair.find('=');
-    std::optional<std::string> name = ingest::PercentDecode(pair.substr(0, equals));
-    std::optional<std::string> value =
-        ingest::PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
-    if (!name || !value) return InvalidArgument("", "malformed %-escape in the query string");
-    if (!allowed.contains(*name)) {
-      std::string names;
-      for (const std::string& known : allowed) names += (names.empty() ? "" : ", ") + known;
-      return InvalidArgument(Printable(*name), "unknown query parameter '" + Printable(*name) + "'" +
-                                                   (names.empty() ? std::string() : "; accepted: " + names));
-    }
-    if (query.contains(*name)) return InvalidArgument(*name, *name + " is given more than once");
-    query.emplace(std::move(*name), std::move(*value));
-  }
-  return query;
-}
-
-Result<uint64_t> ParseCount(const Query& query, const std::string& name, uint64_t default_value, uint64_t minimum,
-                            uint64_t maximum) {
-  const auto found = query.find(name);
-  if (found == query.end()) return default_value;
-  const std::string& text = found->second;
-  const std::string rule =
-      name + " must be a whole number from " + std::to_string(minimum) + " to " + std::to_string(maximum);
-  if (text.empty() || text.size() > 19 ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return InvalidArgument(name, rule);
-  }
-  const uint64_t value = std::stoull(text);
-  if (value < minimum || value > maximum) return InvalidArgument(name, rule);
-  return value;
-}
-
-std::string MediaType(std::string_view content_type) {
-  std::string media(content_type.substr(0, content_type.find(';')));
-  while (!media.empty() && media.back() == ' ') media.pop_back();
-  std::transform(media.begin(), media.end(), media.begin(), [](unsigned char c) { return std::tolower(c); });
-  return media;
-}
 
 void WriteSystems(JsonWriter* json, const std::vector<std::string>& systems) {
   json->BeginArray();

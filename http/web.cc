@@ -13,6 +13,7 @@
 #include "common/time.h"
 #include "http/html.h"
 #include "http/json_views.h"
+#include "http/query_params.h"
 #include "ingest/command.h"
 #include "projections/durations.h"
 
@@ -26,64 +27,14 @@ constexpr std::string_view kContentSecurityPolicy =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-constexpr size_t kQueryParametersMax = 16;
 constexpr size_t kFormFieldsMax = 32;
 constexpr size_t kSubmissionIdRandomBytes = 16;
 
-using Query = std::map<std::string, std::string>;
 
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 std::string_view QueryOf(std::string_view target) {
   const size_t mark = target.find('?');
   return mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
-}
-
-// "a=1&b=2" -> pairs, percent-decoded ('+' is a space); nullopt when an
-// escape is malformed or there are more than `pairs_max`.
-std::optional<std::vector<std::pair<std::string, std::string>>> DecodePairs(std::string_view text, size_t pairs_max) {
-  std::vector<std::pair<std::string, std::string>> pairs;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('&', start);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view pair = text.substr(start, end - start);
-    start = end + 1;
-    if (pair.empty()) continue;
-    if (pairs.size() >= pairs_max) return std::nullopt;
-    const size_t equals = pair.find('=');
-    std::optional<std::string> name = ingest::PercentDecode(pair.substr(0, equals));
-    std::optional<std::string> value =
-        ingest::PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
-    if (!name || !value) return std::nullopt;
-    pairs.emplace_back(std::move(*name), std::move(*value));
-  }
-  return pairs;
-}
-
-// Query parameters, refusing unknown and repeated names (as the API does).
-Result<Query> ParseQuery(std::string_view text, const std::set<std::string>& allowed) {
-  std::optional<std::vector<std::pair<std::string, std::string>>> pairs = DecodePairs(text, kQueryParametersMax);
-  if (!pairs) return InvalidArgument("", "malformed query string (bad %-escape or too many parameters)");
-  Query query;
-  for (auto& [name, value] : *pairs) {
-    if (!allowed.contains(name)) {
-      std::string shown = name.substr(0, 64);
-      for (char& c : shown) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-      }
-      return InvalidArgument(shown, "unknown query parameter '" + shown + "'");
-    }
-    if (query.contains(name)) return InvalidArgument(name, name + " is given more than once");
-    query.emplace(std::move(name), std::move(value));
-  }
-  return query;
-}
-
-std::string MediaType(std::string_view content_type) {
-  std::string media(content_type.substr(0, content_type.find(';')));
-  while (!media.empty() && media.back() == ' ') media.pop_back();
-  std::transform(media.begin(), media.end(), media.begin(), [](unsigned char c) { return std::tolower(c); });
-  return media;
 }
 
 std::optional<uint64_t> ParseUnsigned(std::string_view text) {

@@ -8,6 +8,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <simdjson.h>
 
+#include "ingest/json_body.h"
+
 #include "common/encoding.h"
 #include "common/time.h"
 
@@ -383,19 +385,9 @@ std::optional<std::string> PercentDecode(std::string_view text) {
 }
 
 Result<Command> ParseJsonSubmission(std::string_view body) {
-  simdjson::dom::parser parser;
-  if (parser.allocate(std::max<size_t>(body.size(), 64), kJsonDepthMax) != simdjson::SUCCESS) {
-    return MakeError(ErrorCode::kTooLarge, "the body is too large to parse");
-  }
-  simdjson::padded_string padded(body);
-  simdjson::dom::element root;
-  if (const auto error = parser.parse(padded).get(root); error) {
-    if (error == simdjson::DEPTH_ERROR) return JsonError("", "the JSON body is nested too deeply");
-    if (error == simdjson::UTF8_ERROR) return JsonError("", "the JSON body is not valid UTF-8");
-    return JsonError("", std::string("the body is not valid JSON: ") + simdjson::error_message(error));
-  }
-  simdjson::dom::object object;
-  if (root.get_object().get(object) != simdjson::SUCCESS) return JsonError("", "the JSON body must be an object");
+  JsonObjectBody parsed;
+  if (Status body_ok = ParseJsonObjectBody(body, kJsonDepthMax, &parsed); !body_ok) return body_ok.error();
+  const simdjson::dom::object& object = parsed.object;
 
   std::map<std::string, RawField> fields;
   for (const auto [key, value] : object) {

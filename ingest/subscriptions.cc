@@ -6,6 +6,8 @@
 
 #include <simdjson.h>
 
+#include "ingest/json_body.h"
+
 #include "common/encoding.h"
 #include "ingest/command.h"
 
@@ -121,19 +123,9 @@ Result<std::string> NormalizeEmail(std::string_view text, std::string_view field
 }
 
 Result<SubscriptionCommand> ParseSubscriptionJson(std::string_view body, SubscriptionAction action) {
-  simdjson::dom::parser parser;
-  if (parser.allocate(std::max<size_t>(body.size(), 64), kSubscriptionJsonDepthMax) != simdjson::SUCCESS) {
-    return MakeError(ErrorCode::kTooLarge, "the body is too large to parse");
-  }
-  simdjson::padded_string padded(body);
-  simdjson::dom::element root;
-  if (const auto error = parser.parse(padded).get(root); error) {
-    if (error == simdjson::DEPTH_ERROR) return JsonError("", "the JSON body is nested too deeply");
-    if (error == simdjson::UTF8_ERROR) return JsonError("", "the JSON body is not valid UTF-8");
-    return JsonError("", std::string("the body is not valid JSON: ") + simdjson::error_message(error));
-  }
-  simdjson::dom::object object;
-  if (root.get_object().get(object) != simdjson::SUCCESS) return JsonError("", "the JSON body must be an object");
+  JsonObjectBody parsed;
+  if (Status body_ok = ParseJsonObjectBody(body, kSubscriptionJsonDepthMax, &parsed); !body_ok) return body_ok.error();
+  const simdjson::dom::object& object = parsed.object;
 
   SubscriptionCommand command;
   command.action = action;

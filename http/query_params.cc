@@ -1,0 +1,95 @@
+#include "http/query_params.h"
+
+#include <algorithm>
+
+#include "ingest/command.h"
+
+namespace ledger::http {
+namespace {
+
+constexpr size_t kShownNameBytesMax = 64;
+
+// A parameter name as it may be echoed in an error: cut, no control bytes.
+std::string Printable(std::string_view name) {
+  std::string shown(name.substr(0, kShownNameBytesMax));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return shown;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::pair<std::string, std::string>>> DecodePairs(std::string_view text, size_t pairs_max) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('&', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view pair = text.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) continue;
+    if (pairs.size() >= pairs_max) return std::nullopt;
+    const size_t equals = pair.find('=');
+    std::optional<std::string> name = ingest::PercentDecode(pair.substr(0, equals));
+    std::optional<std::string> value =
+        ingest::PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
+    if (!name || !value) return std::nullopt;
+    pairs.emplace_back(std::move(*name), std::move(*value));
+  }
+  return pairs;
+}
+
+Result<Query> ParseQuery(std::string_view text, const std::set<std::string>& allowed) {
+  std::optional<std::vector<std::pair<std::string, std::string>>> pairs = DecodePairs(text, kQueryParametersMax);
+  if (!pairs) {
+    return InvalidArgument("", "malformed query string: a bad %-escape or more than " +
+                                   std::to_string(kQueryParametersMax) + " parameters");
+  }
+  Query query;
+  for (auto& [name, value] : *pairs) {
+    if (!allowed.contains(name)) {
+      std::string names;
+      for (const std::string& known : allowed) names += (names.empty() ? "" : ", ") + known;
+      const std::string shown = Printable(name);
+      return InvalidArgument(shown, "unknown query parameter '" + shown + "'" +
+                                        (names.empty() ? std::string() : "; accepted: " + names));
+    }
+    if (query.contains(name)) return InvalidArgument(name, name + " is given more than once");
+    query.emplace(std::move(name), std::move(value));
+  }
+  return query;
+}
+
+Result<uint64_t> ParseCount(const Query& query, const std::string& name, uint64_t default_value, uint64_t minimum,
+                            uint64_t maximum) {
+  const auto found = query.find(name);
+  if (found == query.end()) return default_value;
+  const std::string& text = found->second;
+  const std::string rule =
+      name + " must be a whole number from " + std::to_string(minimum) + " to " + std::to_string(maximum);
+  if (text.empty() || text.size() > 19 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return InvalidArgument(name, rule);
+  }
+  const uint64_t value = std::stoull(text);
+  if (value < minimum || value > maximum) return InvalidArgument(name, rule);
+  return value;
+}
+
+std::string MediaType(std::string_view content_type) {
+  std::string media(content_type.substr(0, content_type.find(';')));
+  while (!media.empty() && media.back() == ' ') media.pop_back();
+  std::transform(media.begin(), media.end(), media.begin(), [](unsigned char c) { return std::tolower(c); });
+  return media;
+}
+
+HttpResponse MethodNotAllowed(const std::string& allowed) {
+  HttpResponse response = Api::ErrorResponse(
+      MakeError(ErrorCode::kInvalidArgument, "method not allowed; this path takes " + allowed, "method"));
+  response.status = 405;
+  response.headers.emplace_back("Allow", allowed);
+  return response;
+}
+
+}  // namespace ledger::http
