@@ -44,6 +44,14 @@ struct HttpRequest {
   std::string accept_encoding;
   std::string if_none_match;
   std::string last_event_id;  // Server-Sent Events resume point, as sent
+  // What access control reads (auth.h): credentials, and where a browser
+  // says the request came from.
+  std::string authorization;   // "Bearer TOKEN"
+  std::string cookie;          // the session cookie rides here
+  std::string csrf_token;      // X-CSRF-Token, sent by the pages' scripts
+  std::string host;
+  std::string origin;
+  std::string sec_fetch_site;  // "same-origin", "cross-site", ...
   std::string body;
 };
 

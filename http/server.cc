@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 
 #include "http/json_views.h"
+#include "http/request_from_beast.h"
 
 namespace ledger::http {
 namespace {
@@ -102,15 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = message.keep_alive();
     version_ = message.version();
     head_only_ = message.method() == bhttp::verb::head;
-    HttpRequest request;
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
-    request.content_type = std::string(message[bhttp::field::content_type]);
-    request.accept = std::string(message[bhttp::field::accept]);
-    request.accept_encoding = std::string(message[bhttp::field::accept_encoding]);
-    request.if_none_match = std::string(message[bhttp::field::if_none_match]);
-    request.last_event_id = std::string(message["Last-Event-ID"]);
-    request.body = message.body();
+    HttpRequest request = RequestFromBeast(message);
     // No read deadline while the answer is being prepared (a submission waits
     // for its group commit); the write gets its own.
     stream_.expires_never();
@@ -316,6 +309,25 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 }  // namespace
+
+HttpRequest RequestFromBeast(const bhttp::request<bhttp::string_body>& message) {
+  HttpRequest request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  request.content_type = std::string(message[bhttp::field::content_type]);
+  request.accept = std::string(message[bhttp::field::accept]);
+  request.accept_encoding = std::string(message[bhttp::field::accept_encoding]);
+  request.if_none_match = std::string(message[bhttp::field::if_none_match]);
+  request.last_event_id = std::string(message["Last-Event-ID"]);
+  request.authorization = std::string(message[bhttp::field::authorization]);
+  request.cookie = std::string(message[bhttp::field::cookie]);
+  request.csrf_token = std::string(message["X-CSRF-Token"]);
+  request.host = std::string(message[bhttp::field::host]);
+  request.origin = std::string(message[bhttp::field::origin]);
+  request.sec_fetch_site = std::string(message["Sec-Fetch-Site"]);
+  request.body = message.body();
+  return request;
+}
 
 class Server::Impl {
  public:
