@@ -1,8 +1,9 @@
 // incident-ledger: the service binary and its subcommands.
 //
-//   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N]
+//   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N] [--auth-file FILE]
 //                          [--poll-csv PATH [--poll-interval 2m] [--mapping FILE] [--sheet-timezone ZONE]]
 //   incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]
+//   incident-ledger add-token --auth-file FILE --name NAME --roles ROLES
 //   incident-ledger verify --data DIR
 //   incident-ledger export --data DIR > log.ndjson
 //   incident-ledger import --data NEWDIR < log.ndjson
@@ -13,6 +14,12 @@
 // Every subcommand takes --data DIR, the folder of the ledger's RocksDB
 // database (created if missing).
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -26,6 +33,7 @@
 #include "app/notifications.h"
 #include "app/sheet_commands.h"
 #include "http/api.h"
+#include "http/auth.h"
 #include "http/server.h"
 #include "http/web.h"
 #include "ingest/processor.h"
@@ -44,6 +52,8 @@ void PrintUsage(std::FILE* out) {
                "  serve   run the HTTP service\n"
                "          --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
                "          --threads N         HTTP worker threads (default 2)\n"
+               "          --auth-file FILE    tokens and their roles (see README); without it every request may\n"
+               "                              do everything, so the service listens on loopback addresses only\n"
                "          --poll-csv PATH     import a form-responses CSV sheet whenever the file changes\n"
                "          --poll-interval D   how often to look at it (default 2m; e.g. 30s, 5m, 1h)\n"
                "          --mapping FILE      JSON column mapping for the sheet (see README)\n"
@@ -56,6 +66,9 @@ void PrintUsage(std::FILE* out) {
                "          --smtp-retry-max-ms N (300000), --smtp-attempts-max N (8): see notify/README.md\n"
                "  import-csv FILE  import a form-responses CSV sheet once (service stopped);\n"
                "          --mapping FILE, --sheet-timezone Z as for serve; JSON report on stdout\n"
+               "  add-token --auth-file FILE --name NAME --roles ROLES\n"
+               "          make a new access token: appends its hash to FILE (created, mode 0600) and prints\n"
+               "          the token once on stdout; ROLES: viewer, helpdesk, auditor, admin, comma-separated\n"
                "  verify  walk the whole hash chain and report the head or the first bad seq\n"
                "          (works while the service runs: it opens the ledger read-only)\n"
                "  export  write every event as NDJSON to stdout (the lines of GET /api/v1/events)\n"
@@ -87,10 +100,11 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   if (argc < 2) return ledger::InvalidArgument("", "missing command");
   arguments.command = argv[1];
   static const std::map<std::string, std::vector<std::string>> kOptions = {
-      {"serve", {"--data", "--listen", "--threads", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
+      {"serve", {"--data", "--listen", "--threads", "--auth-file", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
                  "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
                  "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max"}},
       {"verify", {"--data"}},
+      {"add-token", {"--auth-file", "--name", "--roles"}},
       {"export", {"--data"}},
       {"import", {"--data"}},
       {"backup", {"--data", "--to"}},
@@ -116,7 +130,8 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
     if (arguments.options.contains(name)) return ledger::InvalidArgument(name, name + " is given more than once");
     arguments.options[name] = value;
   }
-  if (!arguments.options.contains("--data") || arguments.options["--data"].empty()) {
+  if (arguments.command != "add-token" &&
+      (!arguments.options.contains("--data") || arguments.options["--data"].empty())) {
     return ledger::InvalidArgument("--data", "--data DIR is required");
   }
   return arguments;
@@ -151,9 +166,78 @@ ledger::Result<ledger::http::ServerOptions> ParseServeOptions(const Arguments& a
   return options;
 }
 
+// 127.0.0.0/8 and ::1 (a host name is not an address; Server refuses it).
+bool IsLoopback(const std::string& host) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+// Without an auth file every request may do everything, so only this machine
+// may reach the service.
+ledger::Result<std::unique_ptr<ledger::http::AccessControl>> LoadAccessControl(
+    const Arguments& arguments, const ledger::http::ServerOptions& server_options) {
+  const auto path = arguments.options.find("--auth-file");
+  if (path == arguments.options.end()) {
+    if (!IsLoopback(server_options.host)) {
+      return ledger::InvalidArgument(
+          "--auth-file", "refusing to listen on " + server_options.host +
+                             " without --auth-file: anyone who reaches it could write to the ledger. Listen on "
+                             "127.0.0.1, or give --auth-file FILE (make tokens with `incident-ledger add-token`)");
+    }
+    std::fprintf(stderr,
+                 "incident-ledger: no --auth-file: every request may read, submit, audit and administer; "
+                 "listening on loopback only\n");
+    return std::make_unique<ledger::http::AccessControl>(std::nullopt);
+  }
+  ledger::Result<ledger::http::AuthFile> file = ledger::http::AuthFile::Load(path->second);
+  if (!file) return file.error();
+  std::fprintf(stderr, "incident-ledger: %zu access tokens from %s\n", file->entries().size(), path->second.c_str());
+  return std::make_unique<ledger::http::AccessControl>(std::move(*file));
+}
+
+int AddToken(const Arguments& arguments) {
+  for (const char* name : {"--auth-file", "--name", "--roles"}) {
+    if (!arguments.options.contains(name)) return Fail(std::string(name) + " is required");
+  }
+  ledger::Result<ledger::http::NewToken> made =
+      ledger::http::MakeToken(arguments.options.at("--name"), arguments.options.at("--roles"));
+  if (!made) return Fail(made.error().message);
+  const std::string& path = arguments.options.at("--auth-file");
+  // The new file is private to its owner; an existing one must still parse
+  // with the new line, so that a typo never locks everyone out at restart.
+  std::string existing;
+  if (std::FILE* in = std::fopen(path.c_str(), "rb")) {
+    char buffer[4096];
+    size_t read = 0;
+    while ((read = std::fread(buffer, 1, sizeof buffer, in)) > 0 && existing.size() <= ledger::http::kAuthFileBytesMax) {
+      existing.append(buffer, read);
+    }
+    std::fclose(in);
+  }
+  // An existing last line without its newline gets one first.
+  const std::string bytes = (!existing.empty() && existing.back() != '\n' ? "\n" : "") + made->line + "\n";
+  if (ledger::Result<ledger::http::AuthFile> parsed = ledger::http::AuthFile::Parse(existing + bytes); !parsed) {
+    return Fail(path + ": " + parsed.error().message);
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (fd < 0) return Fail("cannot write " + path + ": " + std::strerror(errno));
+  const bool written = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) return Fail("cannot write " + path + ": " + std::strerror(errno));
+  std::printf("%s\n", made->token.c_str());
+  std::fprintf(stderr, "incident-ledger: added '%s' to %s; the token above is shown only this once\n",
+               arguments.options.at("--name").c_str(), path.c_str());
+  return 0;
+}
+
 int Serve(const Arguments& arguments) {
   ledger::Result<ledger::http::ServerOptions> server_options = ParseServeOptions(arguments);
   if (!server_options) return Fail(server_options.error().message);
+  ledger::Result<std::unique_ptr<ledger::http::AccessControl>> access = LoadAccessControl(arguments, *server_options);
+  if (!access) return Fail(access.error().message);
 
   ledger::Result<std::unique_ptr<ledger::Ledger>> opened =
       ledger::Ledger::Open(ledger::LedgerOptions{.path = arguments.options.at("--data")});
@@ -204,13 +288,15 @@ int Serve(const Arguments& arguments) {
   if (*sheet_polling) metrics.AddExtraSource([polling = sheet_polling->get()] { return polling->RenderMetrics(); });
 
   ledger::http::Web web(ledger::http::WebDependencies{
-      .ledger = log.get(), .processor = processor->get(), .read_model = &read_model, .event_hub = &event_hub});
+      .ledger = log.get(), .processor = processor->get(), .read_model = &read_model, .event_hub = &event_hub,
+      .access = access->get()});
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
                                                       .processor = processor->get(),
                                                       .read_model = &read_model,
                                                       .metrics = &metrics,
                                                       .web = &web,
-                                                      .notifications = (*notifications)->routes()});
+                                                      .notifications = (*notifications)->routes(),
+                                                      .access = access->get()});
   ledger::Result<std::unique_ptr<ledger::http::Server>> server =
       ledger::http::Server::Start(*server_options, &api, &metrics);
   if (!server) return Fail(server.error().message);
@@ -252,6 +338,7 @@ int main(int argc, char** argv) {
     return Fail(arguments.error().message);
   }
   if (arguments->command == "serve") return Serve(*arguments);
+  if (arguments->command == "add-token") return AddToken(*arguments);
   if (arguments->command == "verify") return ledger::app::Verify(arguments->options.at("--data"));
   if (arguments->command == "export") return ledger::app::Export(arguments->options.at("--data"));
   if (arguments->command == "import") return ledger::app::Import(arguments->options.at("--data"));

@@ -18,6 +18,8 @@ enum class ErrorCode {
   kCorruption,       // stored data failed a check after reading
   kIoError,          // the storage failed; HTTP 503
   kUnavailable,      // shutting down or otherwise not accepting work; HTTP 503
+  kUnauthenticated,  // no valid credentials; HTTP 401
+  kPermissionDenied, // credentials without the right, or a cross-site write; HTTP 403
 };
 
 struct Error {

@@ -199,6 +199,8 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kCorruption: return "corruption";
     case ErrorCode::kIoError: return "io_error";
     case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kUnauthenticated: return "unauthenticated";
+    case ErrorCode::kPermissionDenied: return "permission_denied";
   }
   return "unknown";
 }

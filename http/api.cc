@@ -1,5 +1,7 @@
 #include "http/api.h"
 
+#include "http/auth.h"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -10,6 +12,7 @@
 
 #include "common/json_writer.h"
 #include "common/time.h"
+#include "http/auth.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "http/notifications_api.h"
@@ -156,7 +159,7 @@ class Handlers {
  public:
   explicit Handlers(const ApiDependencies& deps) : deps_(deps) {}
 
-  void Submit(const HttpRequest& request, Respond respond) {
+  void Submit(const HttpRequest& request, const Principal& principal, Respond respond) {
     const std::string media = MediaType(request.content_type);
     Result<ingest::Command> command = MakeError(ErrorCode::kInvalidArgument, "");
     if (media == "application/json") {
@@ -174,6 +177,7 @@ class Handlers {
       respond(Api::ErrorResponse(command.error()));
       return;
     }
+    command->actor = principal.RecordedActor(command->actor, ingest::kAnonymousActor);
     const Clock::time_point queued = Clock::now();
     Metrics* metrics = deps_.metrics;
     deps_.processor->SubmitAsync(
@@ -451,6 +455,8 @@ unsigned Api::StatusFor(ErrorCode code) {
     case ErrorCode::kCorruption: return 500;
     case ErrorCode::kIoError: return 503;
     case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kUnauthenticated: return 401;
+    case ErrorCode::kPermissionDenied: return 403;
   }
   return 500;
 }
@@ -469,12 +475,28 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
   };
   const bool is_get = request.method == "GET" || request.method == "HEAD";
 
+  // Access first (auth.h): who may call this route.
+  Principal principal{.roles = kAllRoles, .open_mode = true};
+  if (deps_.access != nullptr) {
+    Result<Principal> checked = deps_.access->Check(request);
+    if (!checked) {
+      route = "refused";
+      HttpResponse response = deps_.web != nullptr && Web::IsPage(path) ? deps_.web->Refusal(request, checked.error())
+                                                                         : ErrorResponse(checked.error());
+      if (checked.error().code == ErrorCode::kUnauthenticated) {
+        response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"incident-ledger\"");
+      }
+      return finish(std::move(response));
+    }
+    principal = std::move(*checked);
+  }
+
   // Pages, assets, the event stream and availability (web.h); the form's
   // POST /submit answers from the ledger's writer thread, hence by value.
   if (deps_.web != nullptr) {
     if (std::optional<std::string> web_route = deps_.web->RouteFor(path)) {
       Metrics* metrics = deps_.metrics;
-      deps_.web->Handle(request, [respond, metrics, start, web_route](HttpResponse response) {
+      deps_.web->Handle(request, principal, [respond, metrics, start, web_route](HttpResponse response) {
         metrics->CountRequest(*web_route, response.status, SecondsSince(start));
         respond(std::move(response));
       });
@@ -484,14 +506,14 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
 
   constexpr std::string_view kIncidentsPrefix = "/api/v1/incidents/";
   if (deps_.notifications != nullptr && IsNotificationRoute(path)) {
-    return HandleNotificationRoute(*deps_.notifications, deps_.metrics, request, std::move(respond));
+    return HandleNotificationRoute(*deps_.notifications, deps_.metrics, request, principal, std::move(respond));
   }
   if (path == "/api/v1/submissions") {
     route = "submissions";
     if (request.method != "POST") return finish(MethodNotAllowed("POST"));
     if (!query.empty()) return finish(Api::ErrorResponse(BadParameter("", "submissions take no query parameters")));
     Metrics* metrics = deps_.metrics;
-    handlers.Submit(request, [respond, metrics, start](HttpResponse response) {
+    handlers.Submit(request, principal, [respond, metrics, start](HttpResponse response) {
       metrics->CountRequest("submissions", response.status, SecondsSince(start));
       respond(std::move(response));
     });

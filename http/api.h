@@ -26,7 +26,9 @@
 namespace ledger::http {
 
 class Web;
+class AccessControl;
 struct NotificationRoutes;
+struct Principal;
 
 // Limits of the HTTP edge.
 constexpr size_t kBodyBytesMax = 64 * 1024;
@@ -74,6 +76,8 @@ struct ApiDependencies {
   Metrics* metrics;
   Web* web = nullptr;  // pages, assets, the event stream (web.h); none: API only
   const NotificationRoutes* notifications = nullptr;  // subscriptions and the queue (notifications_api.h)
+  // Who may call what (auth.h); none: every request has every role (tests).
+  const AccessControl* access = nullptr;
 };
 
 class Api {

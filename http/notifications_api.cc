@@ -35,7 +35,7 @@ void WriteSystems(JsonWriter* json, const std::vector<std::string>& systems) {
   json->EndArray();
 }
 
-void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& request,
+void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& request, const Principal& principal,
                         ingest::SubscriptionAction action, Respond respond) {
   if (MediaType(request.content_type) != "application/json") {
     HttpResponse response =
@@ -49,6 +49,7 @@ void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& req
     respond(Error(command.error()));
     return;
   }
+  command->actor = principal.RecordedActor(command->actor, ingest::kAnonymousActor);
   const std::string email = command->email;
   routes.subscriptions->SubmitAsync(
       std::move(*command), [respond = std::move(respond), email, action](Result<ingest::SubscriptionResult> result) {
@@ -293,7 +294,7 @@ std::string_view QueryOf(std::string_view target) {
 bool IsNotificationRoute(std::string_view path) { return path == kSubscriptionsPath || path == kNotificationsPath; }
 
 void HandleNotificationRoute(const NotificationRoutes& routes, Metrics* metrics, const HttpRequest& request,
-                             Respond respond) {
+                             const Principal& principal, Respond respond) {
   const Clock::time_point start = Clock::now();
   const std::string path = PathOf(request.target);
   const std::string_view query = QueryOf(request.target);
@@ -313,7 +314,7 @@ void HandleNotificationRoute(const NotificationRoutes& routes, Metrics* metrics,
   if (!query.empty()) {
     return finish(Error(InvalidArgument("", "subscription changes take no query parameters; send a JSON body")));
   }
-  ChangeSubscription(routes, request,
+  ChangeSubscription(routes, request, principal,
                      request.method == "POST" ? ingest::SubscriptionAction::kAdd : ingest::SubscriptionAction::kRemove,
                      std::move(finish));
 }

@@ -24,6 +24,7 @@
 
 #include "common/json_writer.h"
 #include "http/api.h"
+#include "http/auth.h"
 #include "http/metrics.h"
 #include "ingest/subscriptions.h"
 #include "projections/notifications.h"
@@ -45,9 +46,10 @@ bool IsNotificationRoute(std::string_view path);
 
 // Answers a request for one of those paths; `respond` is called exactly once
 // (for a subscription change, on the ledger's writer thread). Counts the
-// request in `metrics`.
+// request in `metrics`. `principal` (admitted by AccessControl) is recorded
+// as the change's actor.
 void HandleNotificationRoute(const NotificationRoutes& routes, Metrics* metrics, const HttpRequest& request,
-                             Respond respond);
+                             const Principal& principal, Respond respond);
 
 // The "payload" of a subscription or receipt event as JSON; false (nothing
 // written) for other events.

@@ -11,6 +11,7 @@
 #include "common/encoding.h"
 #include "common/json_writer.h"
 #include "common/time.h"
+#include "http/auth.h"
 #include "http/html.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
@@ -71,13 +72,16 @@ HttpResponse HtmlAnswer(unsigned status, std::string body) {
 
 // The frame every page shares. `title` and `main_html`'s user text are
 // escaped by the caller; `title` is escaped here.
-std::string Layout(std::string_view title, std::string_view current, std::string_view main_html,
-                   std::initializer_list<std::string_view> scripts) {
+std::string Layout(const Principal& viewer, std::string_view title, std::string_view current,
+                   std::string_view main_html, std::initializer_list<std::string_view> scripts) {
   std::string page =
       "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
   AppendHtmlEscaped(&page, title);
-  page += " · Incident ledger</title>\n<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\n";
+  page += " · Incident ledger</title>\n";
+  // submit.js and the sign-out form send it back (common.js: fetchJson).
+  if (viewer.signed_in()) page += "<meta name=\"csrf-token\" content=\"" + HtmlEscape(viewer.csrf_token) + "\">\n";
+  page += "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\n";
   for (const std::string_view script : scripts) {
     if (script.ends_with(".css")) page += "<link rel=\"stylesheet\" href=\"" + std::string(script) + "\">\n";
   }
@@ -90,24 +94,34 @@ std::string Layout(std::string_view title, std::string_view current, std::string
   const std::array<std::pair<std::string_view, std::string_view>, 2> links = {
       std::pair{"/", "Dashboard"}, std::pair{"/submit", "Report or update an incident"}};
   for (const auto& [href, label] : links) {
+    // The form only for those who may submit (signed out: every link, and
+    // the page asks to sign in).
+    if (href == "/submit" && viewer.roles != 0 && !viewer.Has(Role::kHelpdesk)) continue;
     page += "<a href=\"" + std::string(href) + "\"";
     if (href == current) page += " aria-current=\"page\"";
     page += ">" + std::string(label) + "</a>";
   }
-  page += "</nav></header>\n<main>\n";
+  page += "</nav>";
+  if (viewer.signed_in()) {
+    page += "<form class=\"session\" method=\"post\" action=\"/signout\"><span class=\"who\">";
+    AppendHtmlEscaped(&page, viewer.name);
+    page += "</span> <input type=\"hidden\" name=\"csrf_token\" value=\"" + HtmlEscape(viewer.csrf_token) +
+            "\"><button type=\"submit\" class=\"link\">Sign out</button></form>";
+  }
+  page += "</header>\n<main>\n";
   page += main_html;
   page += "</main>\n</body>\n</html>\n";
   return page;
 }
 
-HttpResponse ErrorPage(unsigned status, std::string_view heading, std::string_view message) {
+HttpResponse ErrorPage(const Principal& viewer, unsigned status, std::string_view heading, std::string_view message) {
   std::string main = "<h1>" + HtmlEscape(heading) + "</h1>\n<p class=\"notice notice-error\">" + HtmlEscape(message) +
                      "</p>\n<p><a href=\"/\">Back to the dashboard</a></p>\n";
-  return HtmlAnswer(status, Layout(heading, "", main, {}));
+  return HtmlAnswer(status, Layout(viewer, heading, "", main, {}));
 }
 
-HttpResponse PageMethodNotAllowed(std::string_view allowed) {
-  HttpResponse response = ErrorPage(405, "Method not allowed", "This page takes " + std::string(allowed) + ".");
+HttpResponse PageMethodNotAllowed(const Principal& viewer, std::string_view allowed) {
+  HttpResponse response = ErrorPage(viewer, 405, "Method not allowed", "This page takes " + std::string(allowed) + ".");
   response.headers.emplace_back("Allow", std::string(allowed));
   return response;
 }
@@ -206,7 +220,7 @@ bool IsFormField(std::string_view name) {
   return std::any_of(kFormFields.begin(), kFormFields.end(), [&](const FormField& field) { return field.name == name; });
 }
 
-std::string RenderForm(const FormState& state, const std::vector<std::string>& known_systems) {
+std::string RenderForm(const Principal& viewer, const FormState& state, const std::vector<std::string>& known_systems) {
   std::string action(ValueOf(state, "action"));
   if (action.empty()) action = "create";
   std::string main = "<h1>Report or update an incident</h1>\n";
@@ -290,8 +304,11 @@ std::string RenderForm(const FormState& state, const std::vector<std::string>& k
   main += "<input type=\"hidden\" name=\"submission_id\" value=\"" + HtmlEscape(submission_id) + "\">\n";
   // Filled by submit.js; without it, times without an offset are UTC.
   main += "<input type=\"hidden\" name=\"utc_offset\" value=\"Z\">\n";
+  if (viewer.signed_in()) {
+    main += "<input type=\"hidden\" name=\"csrf_token\" value=\"" + HtmlEscape(viewer.csrf_token) + "\">\n";
+  }
   main += "<p><button type=\"submit\" class=\"primary\">Record</button></p>\n</form>\n";
-  return Layout("Report or update an incident", "/submit", main, {"/static/submit.js"});
+  return Layout(viewer, "Report or update an incident", "/submit", main, {"/static/submit.js"});
 }
 
 // A datetime-local value ("2026-11-24T08:40" or with seconds) gets the
@@ -401,7 +418,7 @@ std::string LinkHtml(std::string_view link) {
 
 // `head_seq`: the ledger's head when the page was read (at most what the
 // state includes); incident.js follows the event stream from there.
-std::string RenderIncident(const projections::TicketState& state, const std::vector<StoredEvent>& events,
+std::string RenderIncident(const Principal& viewer, const projections::TicketState& state, const std::vector<StoredEvent>& events,
                            std::optional<uint64_t> recorded_seq, int64_t now_micros, uint64_t head_seq) {
   const bool open = state.status == projections::TicketStatus::kOpen;
   std::string main = "<article id=\"incident\" data-ticket=\"" + HtmlEscape(state.ticket) + "\" data-head-seq=\"" +
@@ -463,16 +480,77 @@ std::string RenderIncident(const projections::TicketState& state, const std::vec
             "…</code></td></tr>\n";
   }
   main += "</tbody></table>\n</article>\n";
-  return Layout(state.ticket + " " + state.title, "", main, {"/static/incident.js"});
+  return Layout(viewer, state.ticket + " " + state.title, "", main, {"/static/incident.js"});
+}
+
+// ---------------------------------------------------------------- sign-in
+
+constexpr size_t kNextBytesMax = 2048;
+
+// Where to go after signing in: a path of this service, never another site
+// ("//host", "/\\host" and absolute URLs fall back to the dashboard).
+std::string SafeNext(std::string_view next) {
+  if (next.empty() || next.size() > kNextBytesMax || next.front() != '/' || next.starts_with("//") ||
+      next.starts_with("/\\")) {
+    return "/";
+  }
+  for (const char c : next) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '\\') return "/";
+  }
+  return std::string(next);
+}
+
+HttpResponse SignInPage(const Principal& viewer, unsigned status, std::string_view next, std::string_view message,
+                        bool open_mode) {
+  std::string main = "<h1>Sign in</h1>\n";
+  if (open_mode) {
+    main += "<p class=\"notice notice-ok\">This service runs without an auth file: everyone who can reach it "
+            "(this machine only) may read and submit. Nobody needs to sign in.</p>\n<p><a href=\"/\">To the "
+            "dashboard</a></p>\n";
+    return HtmlAnswer(status, Layout(viewer, "Sign in", "", main, {}));
+  }
+  if (!message.empty()) {
+    main += "<p class=\"notice notice-error\" role=\"alert\">";
+    AppendHtmlEscaped(&main, message);
+    main += "</p>\n";
+  }
+  main += "<form class=\"signin\" method=\"post\" action=\"/signin\">\n"
+          "<div class=\"field\"><label for=\"f-token\">Access token</label>\n"
+          "<input id=\"f-token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required>\n"
+          "<p class=\"hint\">The token your administrator gave you. The browser then keeps a session for 12 hours; "
+          "the token itself is not stored.</p></div>\n"
+          "<input type=\"hidden\" name=\"next\" value=\"" +
+          HtmlEscape(SafeNext(next)) + "\">\n<p><button type=\"submit\" class=\"primary\">Sign in</button></p>\n</form>\n";
+  return HtmlAnswer(status, Layout(viewer, "Sign in", "", main, {}));
 }
 
 }  // namespace
 
 Web::Web(WebDependencies dependencies) : deps_(dependencies) {}
 
+HttpResponse Web::Refusal(const HttpRequest& request, const Error& error) const {
+  const std::string_view path = PathOf(request.target);
+  const bool open_mode = deps_.access == nullptr || deps_.access->open_mode();
+  if (error.code == ErrorCode::kUnauthenticated) {
+    const std::string next = request.method == "GET" || request.method == "HEAD" ? request.target : "/";
+    return SignInPage(Principal{}, 401, next, error.message, open_mode);
+  }
+  (void)path;
+  std::string main = "<h1>Not allowed</h1>\n<p class=\"notice notice-error\" role=\"alert\">";
+  AppendHtmlEscaped(&main, error.message);
+  main += "</p>\n<p><a href=\"/\">Back to the dashboard</a> · <a href=\"/signin\">Sign in with another token</a></p>\n";
+  return HtmlAnswer(403, Layout(Principal{}, "Not allowed", "", main, {}));
+}
+
+bool Web::IsPage(std::string_view path) {
+  return path == "/" || path == "/submit" || path == "/signin" || path == "/signout" || path.starts_with("/incidents/");
+}
+
 std::optional<std::string> Web::RouteFor(std::string_view path) const {
   if (path == "/") return "page_dashboard";
   if (path == "/submit") return "page_submit";
+  if (path == "/signin") return "page_signin";
+  if (path == "/signout") return "page_signout";
   if (path.starts_with("/incidents/")) return "page_incident";
   if (path.starts_with("/static/")) return "static";
   if (path == "/api/v1/events/stream") return "events_stream";
@@ -484,42 +562,44 @@ namespace {
 
 class WebHandlers {
  public:
-  WebHandlers(const WebDependencies& deps, const StaticAssets& assets) : deps_(deps), assets_(assets) {}
+  WebHandlers(const WebDependencies& deps, const StaticAssets& assets, const Principal& principal)
+      : deps_(deps), assets_(assets), principal_(principal) {}
 
   HttpResponse Dashboard(std::string_view query_text) {
     // The range lives in the URL (from, to, range, rows); dashboard.js reads
     // it. Unknown parameters are refused here too, as in the API.
     Result<Query> query = ParseQuery(query_text, {"from", "to", "range", "rows"});
-    if (!query) return ErrorPage(400, "Bad dashboard address", query.error().message);
-    return HtmlAnswer(200, Layout("Dashboard", "/", kDashboardMain,
+    if (!query) return ErrorPage(principal_, 400, "Bad dashboard address", query.error().message);
+    return HtmlAnswer(200, Layout(principal_, "Dashboard", "/", kDashboardMain,
                                   {"/static/vendor/vis-timeline-graph2d.min.css",
                                    "/static/vendor/vis-timeline-graph2d.min.js", "/static/dashboard.js"}));
   }
 
   HttpResponse FormPage(std::string_view query_text) {
     Result<Query> query = ParseQuery(query_text, {"action", "ticket"});
-    if (!query) return ErrorPage(400, "Bad form address", query.error().message);
+    if (!query) return ErrorPage(principal_, 400, "Bad form address", query.error().message);
     FormState state;
     for (const auto& [name, value] : *query) state.values[name] = value;
-    return HtmlAnswer(200, RenderForm(state, KnownSystems()));
+    return HtmlAnswer(200, RenderForm(principal_, state, KnownSystems()));
   }
 
   void SubmitForm(const HttpRequest& request, Respond respond) {
     if (MediaType(request.content_type) != "application/x-www-form-urlencoded") {
-      return respond(ErrorPage(415, "Unsupported form encoding",
+      return respond(ErrorPage(principal_, 415, "Unsupported form encoding",
                                "The form posts application/x-www-form-urlencoded; JSON goes to /api/v1/submissions."));
     }
     FormState state;
     std::optional<std::vector<std::pair<std::string, std::string>>> pairs = DecodePairs(request.body, kFormFieldsMax);
     if (!pairs) {
       state.error = InvalidArgument("", "the form body is malformed (bad %-escape or too many fields)");
-      return respond(HtmlAnswer(400, RenderForm(state, KnownSystems())));
+      return respond(HtmlAnswer(400, RenderForm(principal_, state, KnownSystems())));
     }
     std::string offset = "Z";
     std::vector<std::pair<std::string, std::string>> fields;
     for (const auto& [name, value] : *pairs) {
       // Shown again on an error exactly as typed; repeated names are refused
       // by the parser below.
+      if (name == "csrf_token") continue;  // checked before this handler runs (auth.h)
       state.values[name] = value;
       if (name == "utc_offset") {
         if (IsOffset(value)) offset = value;
@@ -541,15 +621,16 @@ class WebHandlers {
     std::vector<std::string> systems = KnownSystems();
     if (!command) {
       state.error = command.error();
-      return respond(HtmlAnswer(Api::StatusFor(command.error().code), RenderForm(state, systems)));
+      return respond(HtmlAnswer(Api::StatusFor(command.error().code), RenderForm(principal_, state, systems)));
     }
+    command->actor = principal_.RecordedActor(command->actor, ingest::kAnonymousActor);
     deps_.processor->SubmitAsync(
         std::move(*command),
-        [respond = std::move(respond), state = std::move(state),
-         systems = std::move(systems)](Result<ingest::SubmissionResult> result) mutable {
+        [respond = std::move(respond), state = std::move(state), systems = std::move(systems),
+         viewer = principal_](Result<ingest::SubmissionResult> result) mutable {
           if (!result) {
             state.error = result.error();
-            return respond(HtmlAnswer(Api::StatusFor(result.error().code), RenderForm(state, systems)));
+            return respond(HtmlAnswer(Api::StatusFor(result.error().code), RenderForm(viewer, state, systems)));
           }
           // Post/Redirect/Get: a reload of the result does not post again.
           const std::string location =
@@ -562,23 +643,67 @@ class WebHandlers {
         });
   }
 
+  HttpResponse SignInForm(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"next"});
+    if (!query) return ErrorPage(principal_, 400, "Bad sign-in address", query.error().message);
+    const std::string next = query->contains("next") ? query->at("next") : "/";
+    return SignInPage(principal_, 200, next, "", OpenMode());
+  }
+
+  // POST /signin (token, next): a session cookie and 303 to `next`.
+  HttpResponse SignIn(const HttpRequest& request) {
+    if (OpenMode()) return SignInPage(principal_, 200, "/", "", true);
+    if (MediaType(request.content_type) != "application/x-www-form-urlencoded") {
+      return SignInPage(principal_, 415, "/", "The sign-in form posts application/x-www-form-urlencoded.", false);
+    }
+    std::optional<std::vector<std::pair<std::string, std::string>>> pairs = DecodePairs(request.body, kFormFieldsMax);
+    if (!pairs) return SignInPage(principal_, 400, "/", "The sign-in form's body is malformed.", false);
+    std::string token;
+    std::string next = "/";
+    for (const auto& [name, value] : *pairs) {
+      if (name == "token") token = value;
+      if (name == "next") next = value;
+    }
+    std::optional<NewSession> session = deps_.access->SignIn(token);
+    if (!session) {
+      return SignInPage(principal_, 401, next, token.empty() ? "Enter your access token." : "That token is not valid.",
+                        false);
+    }
+    const std::string location = SafeNext(next);
+    HttpResponse response = HtmlAnswer(303, "<!doctype html><title>Signed in</title><p>Signed in: <a href=\"" +
+                                                HtmlEscape(location) + "\">continue</a></p>\n");
+    response.headers.emplace_back("Location", location);
+    response.headers.emplace_back("Set-Cookie", AccessControl::SessionCookieHeader(session->cookie_value));
+    return response;
+  }
+
+  // POST /signout: the session ends here and in the browser.
+  HttpResponse SignOut(const HttpRequest& request) {
+    if (deps_.access != nullptr) deps_.access->SignOut(request);
+    HttpResponse response = HtmlAnswer(303, "<!doctype html><title>Signed out</title><p>Signed out: <a "
+                                            "href=\"/signin\">sign in again</a></p>\n");
+    response.headers.emplace_back("Location", "/signin");
+    response.headers.emplace_back("Set-Cookie", AccessControl::ClearedCookieHeader());
+    return response;
+  }
+
   HttpResponse IncidentPage(std::string_view ticket_text, std::string_view query_text) {
     Result<Query> query = ParseQuery(query_text, {"recorded"});
-    if (!query) return ErrorPage(400, "Bad incident address", query.error().message);
+    if (!query) return ErrorPage(principal_, 400, "Bad incident address", query.error().message);
     std::optional<uint64_t> recorded;
     if (const auto found = query->find("recorded"); found != query->end()) recorded = ParseUnsigned(found->second);
     std::optional<std::string> decoded = ingest::PercentDecode(ticket_text);
     Result<std::string> ticket = decoded ? ingest::NormalizeTicket(*decoded) : Result<std::string>(InvalidArgument("ticket", ""));
-    if (!ticket) return ErrorPage(404, "No such incident", "Ticket numbers look like INC-42.");
+    if (!ticket) return ErrorPage(principal_, 404, "No such incident", "Ticket numbers look like INC-42.");
     const uint64_t head_seq = deps_.ledger->head().seq;
     std::optional<projections::TicketState> state;
     deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
       if (const projections::TicketState* found = store.Find(*ticket)) state = *found;
     });
-    if (!state) return ErrorPage(404, "No such incident", "There is no incident " + *ticket + ".");
+    if (!state) return ErrorPage(principal_, 404, "No such incident", "There is no incident " + *ticket + ".");
     Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
-    if (!events) return ErrorPage(Api::StatusFor(events.error().code), "Cannot read the history", events.error().message);
-    return HtmlAnswer(200, RenderIncident(*state, *events, recorded, NowMicros(), head_seq));
+    if (!events) return ErrorPage(principal_, Api::StatusFor(events.error().code), "Cannot read the history", events.error().message);
+    return HtmlAnswer(200, RenderIncident(principal_, *state, *events, recorded, NowMicros(), head_seq));
   }
 
   HttpResponse Asset(const HttpRequest& request, std::string_view path) {
@@ -706,6 +831,8 @@ class WebHandlers {
   }
 
  private:
+  bool OpenMode() const { return deps_.access == nullptr || deps_.access->open_mode(); }
+
   // Every system named by a current incident, sorted, at most
   // kFormSystemsListedMax.
   std::vector<std::string> KnownSystems() {
@@ -723,24 +850,34 @@ class WebHandlers {
 
   const WebDependencies& deps_;
   const StaticAssets& assets_;
+  const Principal& principal_;
 };
 
 }  // namespace
 
-void Web::Handle(const HttpRequest& request, Respond respond) {
+void Web::Handle(const HttpRequest& request, const Principal& principal, Respond respond) {
   const std::string_view path = PathOf(request.target);
   const std::string_view query = QueryOf(request.target);
   const bool is_get = request.method == "GET" || request.method == "HEAD";
-  WebHandlers handlers(deps_, assets_);
+  WebHandlers handlers(deps_, assets_, principal);
+  if (path == "/signin") {
+    if (request.method == "POST") return respond(handlers.SignIn(request));
+    if (!is_get) return respond(PageMethodNotAllowed(principal, "GET, HEAD, POST"));
+    return respond(handlers.SignInForm(query));
+  }
+  if (path == "/signout") {
+    if (request.method != "POST") return respond(PageMethodNotAllowed(principal, "POST"));
+    return respond(handlers.SignOut(request));
+  }
   if (path == "/submit") {
     if (request.method == "POST") return handlers.SubmitForm(request, std::move(respond));
-    if (!is_get) return respond(PageMethodNotAllowed("GET, HEAD, POST"));
+    if (!is_get) return respond(PageMethodNotAllowed(principal, "GET, HEAD, POST"));
     return respond(handlers.FormPage(query));
   }
   if (!is_get) {
     HttpResponse response = path.starts_with("/api/") || path.starts_with("/static/")
                                 ? Api::ErrorResponse(InvalidArgument("method", "method not allowed; this path takes GET"))
-                                : PageMethodNotAllowed("GET, HEAD");
+                                : PageMethodNotAllowed(principal, "GET, HEAD");
     response.status = 405;
     response.headers.emplace_back("Allow", "GET, HEAD");
     return respond(std::move(response));
@@ -749,14 +886,14 @@ void Web::Handle(const HttpRequest& request, Respond respond) {
   if (path.starts_with("/incidents/")) {
     const std::string_view ticket = path.substr(std::string_view("/incidents/").size());
     if (ticket.empty() || ticket.find('/') != std::string_view::npos) {
-      return respond(ErrorPage(404, "No such page", "Incident pages look like /incidents/INC-42."));
+      return respond(ErrorPage(principal, 404, "No such page", "Incident pages look like /incidents/INC-42."));
     }
     return respond(handlers.IncidentPage(ticket, query));
   }
   if (path.starts_with("/static/")) return respond(handlers.Asset(request, path));
   if (path == "/api/v1/events/stream") return respond(handlers.EventStream(request, query));
   if (path == "/api/v1/availability") return respond(handlers.Availability(query));
-  respond(ErrorPage(404, "No such page", "There is nothing at this address."));
+  respond(ErrorPage(principal, 404, "No such page", "There is nothing at this address."));
 }
 
 }  // namespace ledger::http

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "http/api.h"
+#include "http/auth.h"
 #include "http/event_hub.h"
 #include "http/static_assets.h"
 
@@ -37,6 +38,7 @@ struct WebDependencies {
   ingest::CommandProcessor* processor;
   projections::ReadModel* read_model;
   EventHub* event_hub;
+  AccessControl* access = nullptr;  // sessions for /signin and /signout; none: open mode
 };
 
 class Web {
@@ -47,8 +49,17 @@ class Web {
   // nullopt (Api::Handle then routes it itself).
   std::optional<std::string> RouteFor(std::string_view path) const;
 
-  // Answers a request whose path RouteFor claimed.
-  void Handle(const HttpRequest& request, Respond respond);
+  // Answers a request whose path RouteFor claimed, for `principal` (whom
+  // AccessControl::Check admitted; pages show who is signed in and carry
+  // the session's CSRF token).
+  void Handle(const HttpRequest& request, const Principal& principal, Respond respond);
+
+  // The page for a request AccessControl refused: 401 is the sign-in form
+  // (returning to the page asked for), 403 says what is missing.
+  HttpResponse Refusal(const HttpRequest& request, const Error& error) const;
+
+  // True for the paths of pages (refusals there answer HTML, not JSON).
+  static bool IsPage(std::string_view path);
 
  private:
   WebDependencies deps_;

@@ -17,7 +17,6 @@ namespace ledger::ingest {
 namespace {
 
 constexpr size_t kFieldNameBytesMax = 64;
-constexpr std::string_view kDefaultActor = "anonymous";
 
 // One submission's fields before their meaning is checked.
 struct RawField {
@@ -197,7 +196,7 @@ Result<Command> BuildCommand(const std::map<std::string, RawField>& fields) {
     if (!value) return value.error();
     command.expected_version = *value;
   }
-  command.actor = std::string(kDefaultActor);
+  command.actor = std::string(kAnonymousActor);
   if (const RawField* actor = field("actor")) {
     Result<std::string> value = CheckedLine("actor", actor->value, kActorBytesMax);
     if (!value) return value.error();

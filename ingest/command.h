@@ -29,6 +29,8 @@ constexpr size_t kNoteBytesMax = 8000;
 constexpr size_t kLinkBytesMax = 2000;
 constexpr size_t kSubmissionIdBytesMax = 128;
 constexpr size_t kActorBytesMax = 200;
+// The actor of a submission that names none.
+constexpr std::string_view kAnonymousActor = "anonymous";
 constexpr size_t kTicketTextBytesMax = 32;
 constexpr size_t kJsonDepthMax = 8;
 constexpr uint32_t kExpectedVersionMax = 1'000'000'000;

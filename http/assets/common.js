@@ -67,8 +67,20 @@ window.Ledger = (function () {
     return localInputToRfc3339(toLocalInput(date) + ":" + pad(date.getSeconds()));
   }
 
+  // A signed-in page carries its session's CSRF token in
+  // <meta name="csrf-token">; every request that changes something sends it.
+  function csrfToken() {
+    const meta = document.querySelector("meta[name=csrf-token]");
+    return meta ? meta.content : "";
+  }
+
   async function fetchJson(url, options) {
-    const response = await fetch(url, Object.assign({ headers: { Accept: "application/json" } }, options || {}));
+    const settings = Object.assign({ headers: { Accept: "application/json" } }, options || {});
+    const method = (settings.method || "GET").toUpperCase();
+    if (method !== "GET" && method !== "HEAD" && csrfToken()) {
+      settings.headers = Object.assign({}, settings.headers, { "X-CSRF-Token": csrfToken() });
+    }
+    const response = await fetch(url, settings);
     let body = null;
     try { body = await response.json(); } catch (error) { body = null; }
     return { status: response.status, ok: response.ok, body: body };

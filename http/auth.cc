@@ -1,0 +1,416 @@
+#include "http/auth.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "http/query_params.h"
+
+namespace ledger::http {
+namespace {
+
+constexpr std::string_view kHashPrefix = "sha256:";
+constexpr std::string_view kTokenPrefix = "ilt_";
+constexpr size_t kSessionRandomBytes = 32;
+constexpr size_t kCsrfRandomBytes = 32;
+constexpr size_t kFormFieldsMax = 64;
+
+constexpr std::array<Role, 4> kRoles = {Role::kViewer, Role::kHelpdesk, Role::kAuditor, Role::kAdmin};
+
+std::string RandomBase64Url(size_t bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string raw(bytes, '\0');
+  // RAND_bytes fails only when the system has no entropy source at all; a
+  // predictable token or session would be worse than stopping.
+  LEDGER_ASSERT(RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(raw.size())) == 1);
+  std::string text;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (const char c : raw) {
+    buffer = (buffer << 8) | static_cast<uint8_t>(c);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      text += kAlphabet[(buffer >> bits) & 0x3f];
+    }
+  }
+  if (bits > 0) text += kAlphabet[(buffer << (6 - bits)) & 0x3f];
+  return text;
+}
+
+bool IsNameByte(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '@' || c == '-';
+}
+
+Result<std::string> CheckedName(std::string_view name) {
+  if (name.empty() || name.size() > kTokenNameBytesMax || !std::all_of(name.begin(), name.end(), IsNameByte)) {
+    return InvalidArgument("name", "a token name is 1 to " + std::to_string(kTokenNameBytesMax) +
+                                       " of the characters A-Z a-z 0-9 . _ @ -");
+  }
+  return std::string(name);
+}
+
+Result<RoleSet> ParseRoles(std::string_view text) {
+  RoleSet roles = 0;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    size_t end = text.find(',', begin);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view name = text.substr(begin, end - begin);
+    const std::optional<Role> role = ParseRole(name);
+    if (!role) {
+      // The name is echoed only when it is printable and short.
+      const bool printable = name.size() <= 32 && std::all_of(name.begin(), name.end(), IsNameByte);
+      return InvalidArgument("roles", "unknown role" + (printable ? " '" + std::string(name) + "'" : std::string()) +
+                                          " (roles: viewer, helpdesk, auditor, admin, comma-separated)");
+    }
+    roles |= static_cast<RoleSet>(*role);
+    begin = end + 1;
+  }
+  return roles;
+}
+
+std::vector<std::string_view> SplitWhitespace(std::string_view line) {
+  std::vector<std::string_view> words;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    const size_t begin = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > begin) words.push_back(line.substr(begin, i - begin));
+  }
+  return words;
+}
+
+std::string HashKey(std::string_view cookie_value) { return std::string(AsBytes(Sha256(cookie_value))); }
+
+bool IsStateChanging(std::string_view method) { return method != "GET" && method != "HEAD" && method != "OPTIONS"; }
+
+// A browser says where a request came from: Sec-Fetch-Site (current
+// browsers) and Origin (on every cross-origin request and every POST).
+// Clients that are not browsers send neither, and pass.
+std::optional<Error> CrossSiteRefusal(const HttpRequest& request) {
+  const std::string_view site = request.sec_fetch_site;
+  if (!site.empty() && site != "same-origin" && site != "none") {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "cross-site request refused: a page of another site may not change this ledger");
+  }
+  if (request.origin.empty()) return std::nullopt;
+  if (request.host.empty() ||
+      (request.origin != "http://" + request.host && request.origin != "https://" + request.host)) {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "cross-origin request refused: the Origin header does not name this service");
+  }
+  return std::nullopt;
+}
+
+// The csrf_token field of a form body; empty when there is none.
+std::string FormCsrfToken(const HttpRequest& request) {
+  if (MediaType(request.content_type) != "application/x-www-form-urlencoded") return {};
+  std::optional<std::vector<std::pair<std::string, std::string>>> pairs = DecodePairs(request.body, kFormFieldsMax);
+  if (!pairs) return {};
+  for (const auto& [name, value] : *pairs) {
+    if (name == "csrf_token") return value;
+  }
+  return {};
+}
+
+Error NeedsCredentials() {
+  return MakeError(ErrorCode::kUnauthenticated,
+                   "this route needs credentials: send Authorization: Bearer TOKEN, or sign in at /signin");
+}
+
+}  // namespace
+
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kViewer: return "viewer";
+    case Role::kHelpdesk: return "helpdesk";
+    case Role::kAuditor: return "auditor";
+    case Role::kAdmin: return "admin";
+  }
+  return "unknown";
+}
+
+std::optional<Role> ParseRole(std::string_view name) {
+  for (const Role role : kRoles) {
+    if (RoleName(role) == name) return role;
+  }
+  return std::nullopt;
+}
+
+bool Grants(RoleSet held, Role needed) {
+  if ((held & static_cast<RoleSet>(Role::kAdmin)) != 0) return true;
+  if ((held & static_cast<RoleSet>(needed)) != 0) return true;
+  // Whoever submits or audits also reads.
+  return needed == Role::kViewer && held != 0;
+}
+
+std::string RoleSetText(RoleSet roles) {
+  std::string text;
+  for (const Role role : kRoles) {
+    if ((roles & static_cast<RoleSet>(role)) == 0) continue;
+    if (!text.empty()) text += ',';
+    text += RoleName(role);
+  }
+  return text;
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// ------------------------------------------------------------- the auth file
+
+Result<AuthFile> AuthFile::Parse(std::string_view text) {
+  AuthFile file;
+  std::set<std::string> names;
+  std::set<Sha256Digest> hashes;
+  size_t line_number = 0;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(begin, end - begin);
+    begin = end + 1;
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const auto at_line = [&](const std::string& message) {
+      return InvalidArgument("auth-file", "line " + std::to_string(line_number) + ": " + message);
+    };
+    if (!IsValidUtf8(line)) return at_line("not valid UTF-8");
+    const std::vector<std::string_view> words = SplitWhitespace(line);
+    if (words.empty() || words.front().starts_with('#')) continue;
+    if (words.size() != 3) {
+      return at_line("expected NAME ROLES sha256:HEX (3 words), found " + std::to_string(words.size()));
+    }
+    Result<std::string> name = CheckedName(words[0]);
+    if (!name) return at_line(name.error().message);
+    if (!names.insert(*name).second) return at_line("the name '" + *name + "' is given twice");
+    Result<RoleSet> roles = ParseRoles(words[1]);
+    if (!roles) return at_line(roles.error().message);
+    if (!words[2].starts_with(kHashPrefix)) {
+      return at_line("the third word must be sha256: and the token's hash in hex (never the token itself)");
+    }
+    const std::optional<std::string> hash = HexDecode(words[2].substr(kHashPrefix.size()));
+    if (!hash || hash->size() != kSha256Bytes) return at_line("the hash must be 64 hex digits after sha256:");
+    AuthEntry entry{.name = *name, .roles = *roles};
+    std::copy(hash->begin(), hash->end(), entry.token_hash.begin());
+    if (!hashes.insert(entry.token_hash).second) return at_line("the same token hash is given twice");
+    if (file.entries_.size() >= kAuthEntriesMax) {
+      return at_line("more than " + std::to_string(kAuthEntriesMax) + " tokens");
+    }
+    file.entries_.push_back(std::move(entry));
+  }
+  if (file.entries_.empty()) {
+    return InvalidArgument("auth-file", "no tokens in it: add one with `incident-ledger add-token`");
+  }
+  return file;
+}
+
+Result<AuthFile> AuthFile::Load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgument("auth-file", "cannot read the auth file " + path);
+  std::string text;
+  text.resize(kAuthFileBytesMax + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (in.bad()) return InvalidArgument("auth-file", "cannot read the auth file " + path);
+  if (text.size() > kAuthFileBytesMax) {
+    return InvalidArgument("auth-file",
+                           "the auth file " + path + " is larger than " + std::to_string(kAuthFileBytesMax) + " bytes");
+  }
+  Result<AuthFile> file = Parse(text);
+  if (!file) return InvalidArgument("auth-file", "auth file " + path + ", " + file.error().message);
+  return file;
+}
+
+const AuthEntry* AuthFile::Find(std::string_view token) const {
+  const Sha256Digest hash = Sha256(token);
+  const AuthEntry* found = nullptr;
+  // Every entry is compared, so that the time says nothing about which one
+  // (or whether one) matched.
+  for (const AuthEntry& entry : entries_) {
+    const bool equal = CRYPTO_memcmp(hash.data(), entry.token_hash.data(), hash.size()) == 0;
+    if (equal) found = &entry;
+  }
+  return found;
+}
+
+Result<NewToken> MakeToken(std::string_view name, std::string_view roles_text) {
+  Result<std::string> checked_name = CheckedName(name);
+  if (!checked_name) return checked_name.error();
+  Result<RoleSet> roles = ParseRoles(roles_text);
+  if (!roles) return roles.error();
+  NewToken made;
+  made.token = std::string(kTokenPrefix) + RandomBase64Url(kTokenRandomBytes);
+  made.line = *checked_name + " " + RoleSetText(*roles) + " " + std::string(kHashPrefix) + HexEncode(Sha256(made.token));
+  return made;
+}
+
+std::string Principal::RecordedActor(std::string_view given, std::string_view default_actor) const {
+  if (open_mode || name.empty()) return std::string(given);
+  if (given.empty() || given == default_actor || given == name) return name;
+  return std::string(given) + " (via " + name + ")";
+}
+
+// ---------------------------------------------------------------- sessions
+
+NewSession SessionStore::Create(const AuthEntry& entry) {
+  NewSession made{.cookie_value = RandomBase64Url(kSessionRandomBytes), .csrf_token = RandomBase64Url(kCsrfRandomBytes)};
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  if (sessions_.size() >= kSessionsMax) {
+    // Expired ones go first; if none has, the one closest to expiring.
+    std::erase_if(sessions_, [&](const auto& item) { return item.second.expires <= now; });
+    if (sessions_.size() >= kSessionsMax) {
+      const auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
+        return a.second.expires < b.second.expires;
+      });
+      sessions_.erase(oldest);
+    }
+  }
+  sessions_[HashKey(made.cookie_value)] =
+      Session{.principal = Principal{.name = entry.name, .roles = entry.roles, .csrf_token = made.csrf_token},
+              .expires = now + kSessionLifetime};
+  return made;
+}
+
+std::optional<Principal> SessionStore::Find(std::string_view cookie_value) {
+  const std::string key = HashKey(cookie_value);
+  std::lock_guard lock(mutex_);
+  const auto found = sessions_.find(key);
+  if (found == sessions_.end()) return std::nullopt;
+  if (found->second.expires <= std::chrono::steady_clock::now()) {
+    sessions_.erase(found);
+    return std::nullopt;
+  }
+  return found->second.principal;
+}
+
+void SessionStore::Remove(std::string_view cookie_value) {
+  const std::string key = HashKey(cookie_value);
+  std::lock_guard lock(mutex_);
+  sessions_.erase(key);
+}
+
+size_t SessionStore::size() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
+}
+
+// ------------------------------------------------------------ the checks
+
+std::optional<Role> RequiredRole(std::string_view /*method*/, std::string_view path) {
+  if (path == "/healthz" || path == "/signin" || path.starts_with("/static/")) return std::nullopt;
+  if (path == "/submit" || path == "/api/v1/submissions") return Role::kHelpdesk;
+  if (path == "/api/v1/events" || path == "/api/v1/verify") return Role::kAuditor;
+  if (path == "/api/v1/subscriptions" || path == "/api/v1/notifications" || path == "/api/v1/backup") {
+    return Role::kAdmin;
+  }
+  // The pages, the incident reads, durations, availability, the event
+  // stream the dashboard follows, /metrics, /signout, and any path without a
+  // route (which then answers 404 to whoever may read).
+  return Role::kViewer;
+}
+
+std::optional<std::string_view> CookieValue(std::string_view header, std::string_view name) {
+  size_t begin = 0;
+  while (begin < header.size()) {
+    size_t end = header.find(';', begin);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view pair = header.substr(begin, end - begin);
+    begin = end + 1;
+    while (!pair.empty() && (pair.front() == ' ' || pair.front() == '\t')) pair.remove_prefix(1);
+    const size_t equals = pair.find('=');
+    if (equals == std::string_view::npos) continue;
+    if (pair.substr(0, equals) == name) return pair.substr(equals + 1);
+  }
+  return std::nullopt;
+}
+
+AccessControl::AccessControl(std::optional<AuthFile> auth_file) : auth_file_(std::move(auth_file)) {}
+
+Result<Principal> AccessControl::Check(const HttpRequest& request) const {
+  const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
+  const std::optional<Role> needed = RequiredRole(request.method, path);
+  const bool state_changing = IsStateChanging(request.method);
+
+  // Credentials, when any are sent.
+  std::optional<std::string_view> bearer;
+  if (!request.authorization.empty()) {
+    constexpr std::string_view kScheme = "bearer ";
+    std::string scheme = request.authorization.substr(0, std::min(request.authorization.size(), kScheme.size()));
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (scheme != kScheme || request.authorization.size() == kScheme.size()) {
+      return MakeError(ErrorCode::kUnauthenticated, "the Authorization header must be 'Bearer TOKEN'",
+                       "Authorization");
+    }
+    bearer = std::string_view(request.authorization).substr(kScheme.size());
+  }
+  if (state_changing && !bearer) {
+    if (std::optional<Error> refusal = CrossSiteRefusal(request)) return *refusal;
+  }
+  if (!auth_file_) return Principal{.roles = kAllRoles, .open_mode = true};
+
+  std::optional<Principal> principal;
+  if (bearer) {
+    const AuthEntry* entry = bearer->size() <= kPresentedTokenBytesMax ? auth_file_->Find(*bearer) : nullptr;
+    if (entry == nullptr) {
+      return MakeError(ErrorCode::kUnauthenticated, "the Bearer token is not valid", "Authorization");
+    }
+    principal = Principal{.name = entry->name, .roles = entry->roles};
+  } else if (const std::optional<std::string_view> cookie = CookieValue(request.cookie, kSessionCookie)) {
+    principal = sessions_.Find(*cookie);
+    if (!principal && needed) {
+      return MakeError(ErrorCode::kUnauthenticated, "the session has expired or was signed out: sign in again at /signin");
+    }
+    if (principal && state_changing && needed) {
+      const std::string form_token = request.csrf_token.empty() ? FormCsrfToken(request) : std::string();
+      const std::string_view presented = request.csrf_token.empty() ? std::string_view(form_token) : request.csrf_token;
+      if (presented.empty() || !ConstantTimeEquals(presented, principal->csrf_token)) {
+        return MakeError(ErrorCode::kPermissionDenied,
+                         "missing or wrong CSRF token: reload the page and submit again", "csrf_token");
+      }
+    }
+  }
+  if (!needed) return principal ? *principal : Principal{};
+  if (!principal) return NeedsCredentials();
+  if (!principal->Has(*needed)) {
+    return MakeError(ErrorCode::kPermissionDenied, "'" + principal->name + "' has the role " +
+                                                       RoleSetText(principal->roles) + "; this route needs " +
+                                                       std::string(RoleName(*needed)));
+  }
+  return *principal;
+}
+
+std::optional<NewSession> AccessControl::SignIn(std::string_view token) {
+  if (!auth_file_ || token.size() > kPresentedTokenBytesMax) return std::nullopt;
+  const AuthEntry* entry = auth_file_->Find(token);
+  if (entry == nullptr) return std::nullopt;
+  return sessions_.Create(*entry);
+}
+
+void AccessControl::SignOut(const HttpRequest& request) {
+  if (const std::optional<std::string_view> cookie = CookieValue(request.cookie, kSessionCookie)) {
+    sessions_.Remove(*cookie);
+  }
+}
+
+std::string AccessControl::SessionCookieHeader(std::string_view cookie_value) {
+  return std::string(kSessionCookie) + "=" + std::string(cookie_value) + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+         std::to_string(std::chrono::seconds(kSessionLifetime).count());
+}
+
+std::string AccessControl::ClearedCookieHeader() {
+  return std::string(kSessionCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+}
+
+}  // namespace ledger::http

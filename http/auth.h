@@ -1,0 +1,180 @@
+#pragma once
+// Access control of the HTTP edge: who may call which route.
+//
+// Roles: viewer (pages and reads), helpdesk (submissions), auditor (the whole
+// log, verify), admin (subscriptions, the notification queue, backups). A
+// helpdesk or auditor token also reads what a viewer reads; admin may do
+// everything. Route -> role is one table, RequiredRole() in auth.cc.
+//
+// Credentials:
+//   - `Authorization: Bearer TOKEN` on any request (scripts, integrations);
+//   - a session cookie for browsers: POST /signin with a token once, then the
+//     HttpOnly, SameSite=Strict cookie `ledger_session`. Every state-changing
+//     request that rides on the cookie must carry the session's CSRF token
+//     (header X-CSRF-Token, or a `csrf_token` form field).
+// Tokens live in the auth file only as SHA-256 hashes (tokens are 256-bit
+// random strings made by `incident-ledger add-token`, so a fast hash is
+// enough); a presented token is hashed and compared with every entry in
+// constant time.
+//
+// Without an auth file the service is open: every request has every role,
+// and app/main.cc then listens on loopback addresses only. Whatever the mode,
+// a state-changing request a browser marks as coming from another site
+// (Origin or Sec-Fetch-Site) is refused unless it carries a Bearer token.
+//
+// Auth file: text, one token per line, `#` comments and blank lines ignored:
+//   NAME ROLES sha256:HEX
+//   ana        helpdesk          sha256:9f86d081884c7d65...
+//   audit-bot  auditor,viewer    sha256:...
+// NAME: 1-64 of A-Z a-z 0-9 . _ @ - (unique); ROLES: comma-separated.
+//
+// Thread safety: AccessControl and SessionStore may be used from any thread.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/encoding.h"
+#include "common/result.h"
+#include "http/api.h"
+
+namespace ledger::http {
+
+// Limits.
+constexpr size_t kAuthFileBytesMax = 1024 * 1024;
+constexpr size_t kAuthEntriesMax = 10'000;
+constexpr size_t kTokenNameBytesMax = 64;
+constexpr size_t kPresentedTokenBytesMax = 512;
+constexpr size_t kTokenRandomBytes = 32;
+constexpr size_t kSessionsMax = 10'000;
+constexpr std::chrono::hours kSessionLifetime{12};
+
+enum class Role : uint8_t { kViewer = 1, kHelpdesk = 2, kAuditor = 4, kAdmin = 8 };
+using RoleSet = uint8_t;
+constexpr RoleSet kAllRoles = 0x0f;
+
+std::string_view RoleName(Role role);
+// "viewer" -> kViewer; nullopt for anything else.
+std::optional<Role> ParseRole(std::string_view name);
+// True when holding `held` allows what `needed` allows (see the top).
+bool Grants(RoleSet held, Role needed);
+// "helpdesk,viewer"
+std::string RoleSetText(RoleSet roles);
+
+struct AuthEntry {
+  std::string name;
+  RoleSet roles = 0;
+  Sha256Digest token_hash{};
+};
+
+class AuthFile {
+ public:
+  // Fails with kInvalidArgument naming the line and what is wrong with it.
+  static Result<AuthFile> Parse(std::string_view text);
+  // Reads `path` (at most kAuthFileBytesMax) and parses it; errors name the file.
+  static Result<AuthFile> Load(const std::string& path);
+
+  // The entry whose token is `token`, comparing with every entry in constant
+  // time; nullptr when none.
+  const AuthEntry* Find(std::string_view token) const;
+  const std::vector<AuthEntry>& entries() const { return entries_; }
+
+ private:
+  std::vector<AuthEntry> entries_;
+};
+
+// A new random token ("ilt_" + base64url of kTokenRandomBytes) and the auth
+// file line that admits it.
+struct NewToken {
+  std::string token;
+  std::string line;
+};
+Result<NewToken> MakeToken(std::string_view name, std::string_view roles_text);
+
+// Who a request is from, once access is granted.
+struct Principal {
+  std::string name;        // the token's name; empty in open mode
+  RoleSet roles = 0;
+  std::string csrf_token;  // the session's, when it came with the cookie
+  bool open_mode = false;  // no auth file: nobody signs in
+
+  bool Has(Role role) const { return Grants(roles, role); }
+  bool signed_in() const { return !csrf_token.empty(); }
+  // The actor recorded on an event: the token's name, with the actor the
+  // submission named when it named another ("Maria (via form-bot)").
+  std::string RecordedActor(std::string_view given, std::string_view default_actor) const;
+};
+
+struct NewSession {
+  std::string cookie_value;  // what the browser sends back
+  std::string csrf_token;
+};
+
+class SessionStore {
+ public:
+  NewSession Create(const AuthEntry& entry);
+  // The session of a cookie value, when it exists and has not expired.
+  std::optional<Principal> Find(std::string_view cookie_value);
+  void Remove(std::string_view cookie_value);
+  size_t size() const;
+
+ private:
+  struct Session {
+    Principal principal;
+    std::chrono::steady_clock::time_point expires;
+  };
+  mutable std::mutex mutex_;
+  // Keyed by the SHA-256 of the cookie value, so that the map's own timing
+  // says nothing about a valid value.
+  std::unordered_map<std::string, Session> sessions_;
+};
+
+constexpr std::string_view kSessionCookie = "ledger_session";
+
+class AccessControl {
+ public:
+  // `auth_file` empty: open mode.
+  explicit AccessControl(std::optional<AuthFile> auth_file);
+
+  bool open_mode() const { return !auth_file_; }
+
+  // Checks credentials, role and, for state-changing requests, where the
+  // request came from and its CSRF token (the X-CSRF-Token header, or the
+  // `csrf_token` field of a form body). Refusals are kUnauthenticated (401:
+  // no or unknown credentials, an expired session) or kPermissionDenied (403:
+  // the wrong role, a missing or wrong CSRF token, a cross-site write), with
+  // a message saying which and what to do.
+  Result<Principal> Check(const HttpRequest& request) const;
+
+  // The sign-in page's work: a session for a valid token; nullopt when the
+  // token is unknown (or in open mode, where nobody signs in).
+  std::optional<NewSession> SignIn(std::string_view token);
+  void SignOut(const HttpRequest& request);
+
+  // Set-Cookie values: the session, and the one that removes it.
+  static std::string SessionCookieHeader(std::string_view cookie_value);
+  static std::string ClearedCookieHeader();
+
+ private:
+  std::optional<AuthFile> auth_file_;
+  mutable SessionStore sessions_;
+};
+
+// The role a route needs; nullopt for public routes (/healthz, /static/...,
+// /signin).
+std::optional<Role> RequiredRole(std::string_view method, std::string_view path);
+
+// The value of cookie `name` in a Cookie header; nullopt when absent.
+std::optional<std::string_view> CookieValue(std::string_view header, std::string_view name);
+
+// Compares two strings in time that depends only on their lengths.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace ledger::http
