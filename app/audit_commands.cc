@@ -1,6 +1,7 @@
 #include "app/audit_commands.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -84,6 +85,11 @@ int BackupThroughService(const std::string& data, const std::string& destination
   body += "}";
   std::string answer;
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  // A service with an auth file wants an admin token (never on the command
+  // line, where other users could read it in the process list).
+  const char* token = std::getenv("LEDGER_TOKEN");
+  const std::string authorization = token != nullptr ? std::string("Authorization: Bearer ") + token : std::string();
+  if (!authorization.empty()) headers = curl_slist_append(headers, authorization.c_str());
   const std::string endpoint = url + "/api/v1/backup";
   curl_easy_setopt(curl, CURLOPT_URL, endpoint.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -101,6 +107,10 @@ int BackupThroughService(const std::string& data, const std::string& destination
     return Problem("the ledger is in use, and its service at " + url + " did not answer: " + curl_easy_strerror(result));
   }
   std::printf("%s\n", answer.c_str());
+  if (status == 401 || status == 403) {
+    return Problem("the service refused the backup (HTTP " + std::to_string(status) +
+                   "): set LEDGER_TOKEN to a token with the admin role");
+  }
   if (status != 201) return Problem("the service refused the backup (HTTP " + std::to_string(status) + ")");
   return 0;
 }

@@ -1,7 +1,12 @@
 #include "http/server.h"
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <cerrno>
 #include <deque>
+#include <list>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -21,12 +26,69 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr std::chrono::milliseconds kShutdownPollInterval{20};
+// After accept fails for want of file descriptors, wait this long before the
+// next accept, rather than spinning on the error.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+// File descriptors kept free for RocksDB, the SMTP client and the sheet
+// poller when the connection limit is derived from RLIMIT_NOFILE.
+constexpr size_t kReservedFileDescriptors = 256;
+
+class Session;
+
+// Connections waiting for a request (idle keep-alive, or still sending its
+// headers and body), oldest first. When every connection slot is taken, a
+// new client takes the slot of the one that has waited longest: idle or
+// trickling clients can never shut others out.
+//
+// One mutex guards the list and every session's place in it (`slot`), so
+// that a session being destroyed (which removes itself, under the mutex)
+// and TakeOldest never both erase the same entry.
+class WaitingList {
+ public:
+  struct Entry;
+  using Position = std::list<Entry>::iterator;
+  struct Entry {
+    std::weak_ptr<Session> session;
+    std::optional<Position>* slot;  // the session's own record of this entry
+  };
+
+  void Add(std::weak_ptr<Session> session, std::optional<Position>* slot) {
+    std::lock_guard lock(mutex_);
+    if (*slot) return;
+    *slot = waiting_.insert(waiting_.end(), Entry{std::move(session), slot});
+  }
+  void Remove(std::optional<Position>* slot) {
+    std::lock_guard lock(mutex_);
+    if (!*slot) return;
+    waiting_.erase(**slot);
+    slot->reset();
+  }
+  // The oldest waiting session still alive, taken off the list (the caller
+  // closes it); nullptr when none waits.
+  std::shared_ptr<Session> TakeOldest() {
+    std::lock_guard lock(mutex_);
+    while (!waiting_.empty()) {
+      Entry entry = waiting_.front();
+      waiting_.pop_front();
+      entry.slot->reset();
+      if (std::shared_ptr<Session> session = entry.session.lock()) return session;
+    }
+    return nullptr;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::list<Entry> waiting_;
+};
 
 struct Shared {
   Api* api;
   Metrics* metrics;
+  size_t connections_max = kConnectionsMax;
+  WaitingList waiting;
   std::atomic<int64_t> connections{0};
   std::atomic<int64_t> requests_in_flight{0};
+  std::atomic<int64_t> evicted{0};
   std::atomic<bool> stopping{false};
 };
 
@@ -50,8 +112,15 @@ class Session : public std::enable_shared_from_this<Session> {
     shared_->metrics->SetOpenConnections(shared_->connections.fetch_add(1) + 1);
   }
   ~Session() {
+    StopWaiting();
     if (source_) source_->Cancel();
     shared_->metrics->SetOpenConnections(shared_->connections.fetch_sub(1) - 1);
+  }
+
+  // Closes the connection from any thread: its reads and writes end with
+  // operation_aborted, on its own strand.
+  void Evict() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
   }
 
   void Start(bool over_capacity) {
@@ -72,11 +141,16 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(kHeaderBytesMax);
     parser_->body_limit(kBodyBytesMax);
     stream_.expires_after(kRequestReadTimeout);
+    StartWaiting();
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code error, size_t) { self->OnRead(error); });
   }
 
+  void StartWaiting() { shared_->waiting.Add(weak_from_this(), &waiting_position_); }
+  void StopWaiting() { shared_->waiting.Remove(&waiting_position_); }
+
   void OnRead(beast::error_code error) {
+    StopWaiting();
     if (error == bhttp::error::end_of_stream || error == asio::error::eof ||
         error == beast::error::timeout || error == asio::error::connection_reset ||
         error == asio::error::operation_aborted) {
@@ -290,6 +364,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Shared* shared_;
+  // Where this session is in shared_->waiting while it waits for a request
+  // (guarded by the list's mutex).
+  std::optional<WaitingList::Position> waiting_position_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = false;
@@ -333,9 +410,26 @@ class Server::Impl {
  public:
   Impl(const ServerOptions& options, Api* api, Metrics* metrics)
       : options_(options), io_(static_cast<int>(std::max<size_t>(1, options.threads))), acceptor_(io_),
-        signals_(io_, SIGINT, SIGTERM), shutdown_timer_(io_) {
+        signals_(io_, SIGINT, SIGTERM), shutdown_timer_(io_), accept_retry_timer_(io_) {
     shared_.api = api;
     shared_.metrics = metrics;
+    shared_.connections_max = ConnectionsMax();
+  }
+
+  // kConnectionsMax, or fewer when the process may not open that many files.
+  // The soft RLIMIT_NOFILE is raised to the hard one first.
+  static size_t ConnectionsMax() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return kConnectionsMax;
+    if (limit.rlim_cur < limit.rlim_max) {
+      rlimit raised = limit;
+      raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? std::max<rlim_t>(limit.rlim_cur, 65536) : limit.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    if (limit.rlim_cur == RLIM_INFINITY) return kConnectionsMax;
+    const size_t files = static_cast<size_t>(limit.rlim_cur);
+    if (files <= kReservedFileDescriptors + 16) return 16;
+    return std::min(kConnectionsMax, files - kReservedFileDescriptors);
   }
 
   Status Listen() {
@@ -378,10 +472,26 @@ class Server::Impl {
     acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code error, tcp::socket socket) {
       if (error) {
         if (error == asio::error::operation_aborted || !acceptor_.is_open()) return;
+        if (error == asio::error::no_descriptors || error.value() == ENFILE || error == asio::error::no_buffer_space ||
+            error == asio::error::no_memory) {
+          // Out of file descriptors (or kernel memory): wait, then accept again.
+          accept_retry_timer_.expires_after(kAcceptRetryDelay);
+          accept_retry_timer_.async_wait([this](beast::error_code) {
+            if (acceptor_.is_open()) Accept();
+          });
+          return;
+        }
         Accept();
         return;
       }
-      const bool over_capacity = shared_.connections.load() >= static_cast<int64_t>(kConnectionsMax);
+      bool over_capacity = shared_.connections.load() >= static_cast<int64_t>(shared_.connections_max);
+      if (over_capacity) {
+        if (std::shared_ptr<Session> oldest = shared_.waiting.TakeOldest()) {
+          oldest->Evict();
+          shared_.evicted.fetch_add(1);
+          over_capacity = false;
+        }
+      }
       std::make_shared<Session>(std::move(socket), &shared_)->Start(over_capacity);
       Accept();
     });
@@ -393,6 +503,7 @@ class Server::Impl {
     shared_.stopping.store(true);
     beast::error_code ignored;
     acceptor_.close(ignored);
+    accept_retry_timer_.cancel();
     signals_.cancel(ignored);
     shutdown_deadline_ = std::chrono::steady_clock::now() + kShutdownGrace;
     PollShutdown();
@@ -417,6 +528,7 @@ class Server::Impl {
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
   asio::steady_timer shutdown_timer_;
+  asio::steady_timer accept_retry_timer_;
   tcp::endpoint bound_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point shutdown_deadline_;

@@ -5,8 +5,12 @@
 // another thread: submissions answer once durable).
 //
 // Limits: kBodyBytesMax (413 beyond), kHeaderBytesMax (431 beyond),
-// kRequestReadTimeout for a whole request including keep-alive idle time,
-// kConnectionsMax open at once (503 beyond, then close).
+// kRequestReadTimeout for a whole request including keep-alive idle time (a
+// client trickling its headers or body is cut off there), kConnectionsMax
+// open at once (fewer when RLIMIT_NOFILE is lower; the soft limit is raised
+// to the hard one). When every slot is taken, a new connection takes the
+// slot of the one that has waited longest for its request (idle or
+// trickling); only when every connection is busy does it get 503 and close.
 //
 // Thread safety: Start, then Run from one thread; RequestStop from any.
 

@@ -1,0 +1,285 @@
+"""Access control over real HTTP: every route without credentials (401), with a
+role that lacks the right (403) and with the right one; the browser session
+with its CSRF token; cross-site writes; the loopback-only default.
+
+Roles (http/auth.h): viewer reads; helpdesk submits; auditor reads the whole
+log and verifies it; admin does everything. helpdesk and auditor read too, so
+routes that need only viewer have no "wrong role": every token may use them.
+"""
+
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+
+import service
+from service import Service, ledger_binary
+
+ROLES = ("viewer", "helpdesk", "auditor", "admin")
+
+
+def add_token(auth_file, name, roles):
+    done = subprocess.run([ledger_binary(), "add-token", "--auth-file", auth_file, "--name", name, "--roles", roles],
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise AssertionError("add-token failed: %s" % done.stderr)
+    return done.stdout.strip()
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+CREATE = {"action": "create", "title": "Mail down", "systems": ["mail"], "engineer": "Ana",
+          "started_at": "2026-11-20T08:00:00Z"}
+
+
+class AccessTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.folder = tempfile.TemporaryDirectory(prefix="ledger-access-")
+        cls.auth_file = os.path.join(cls.folder.name, "auth.txt")
+        cls.tokens = {role: add_token(cls.auth_file, "t-" + role, role) for role in ROLES}
+        cls.service = Service(extra_args=["--auth-file", cls.auth_file])
+        cls.service.start()
+        status, _, body = cls.service.request("POST", "/api/v1/submissions", CREATE,
+                                              headers=bearer(cls.tokens["helpdesk"]))
+        assert status == 201, body
+        cls.ticket = body["ticket"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.service.close()
+        cls.folder.cleanup()
+
+    def call(self, method, path, body=None, headers=None):
+        return self.service.request(method, path, body, headers=headers)
+
+    # (method, path, body, headers, role needed, status with the right role)
+    def routes(self):
+        backup_to = os.path.join(self.folder.name, "backup-%d" % len(os.listdir(self.folder.name)))
+        ticket = self.ticket
+        return [
+            ("GET", "/", None, {}, "viewer", 200),
+            ("GET", "/incidents/" + ticket, None, {}, "viewer", 200),
+            ("GET", "/submit", None, {}, "helpdesk", 200),
+            ("POST", "/submit", service.form_encode({"action": "update", "ticket": ticket, "note": "form"}),
+             {"Content-Type": "application/x-www-form-urlencoded"}, "helpdesk", 303),
+            ("POST", "/api/v1/submissions", {"action": "update", "ticket": ticket, "note": "api"}, {}, "helpdesk", 201),
+            ("GET", "/api/v1/incidents", None, {}, "viewer", 200),
+            ("GET", "/api/v1/incidents/" + ticket, None, {}, "viewer", 200),
+            ("GET", "/api/v1/incidents/%s/events" % ticket, None, {}, "viewer", 200),
+            ("GET", "/api/v1/durations", None, {}, "viewer", 200),
+            ("GET", "/api/v1/availability?days=7", None, {}, "viewer", 200),
+            ("HEAD", "/api/v1/events/stream", None, {}, "viewer", 200),
+            ("GET", "/metrics", None, {}, "viewer", 200),
+            ("GET", "/api/v1/no-such-route", None, {}, "viewer", 404),
+            ("POST", "/signout", None, {}, "viewer", 303),
+            ("GET", "/api/v1/events", None, {}, "auditor", 200),
+            ("GET", "/api/v1/verify", None, {}, "auditor", 200),
+            ("GET", "/api/v1/subscriptions", None, {}, "admin", 200),
+            ("POST", "/api/v1/subscriptions", {"email": "ops@example.org", "systems": ["mail"]}, {}, "admin", 201),
+            ("DELETE", "/api/v1/subscriptions", {"email": "ops@example.org"}, {}, "admin", 200),
+            ("GET", "/api/v1/notifications", None, {}, "admin", 200),
+            ("POST", "/api/v1/backup", {"to": backup_to}, {}, "admin", 201),
+        ]
+
+    def grants(self, held, needed):
+        return held == "admin" or held == needed or needed == "viewer"
+
+    def test_every_route_refuses_without_credentials_and_with_the_wrong_role(self):
+        for method, path, body, headers, needed, right_status in self.routes():
+            with self.subTest(method=method, path=path, credentials="none"):
+                head_before = self.service.head_seq()
+                response = self.call(method, path, body, headers)
+                self.assertEqual(response.status, 401, response)
+                self.assertIn("Bearer", response.headers.get("WWW-Authenticate", ""))
+                self.assertEqual(self.service.head_seq(), head_before, "a refused request appended")
+            with self.subTest(method=method, path=path, credentials="unknown token"):
+                response = self.call(method, path, body, dict(headers, **bearer("ilt_not-a-real-token")))
+                self.assertEqual(response.status, 401, response)
+            with self.subTest(method=method, path=path, credentials="malformed header"):
+                response = self.call(method, path, body, dict(headers, Authorization="Basic dXNlcjpwYXNz"))
+                self.assertEqual(response.status, 401, response)
+            for role in ROLES:
+                if self.grants(role, needed):
+                    continue
+                with self.subTest(method=method, path=path, role=role):
+                    head_before = self.service.head_seq()
+                    response = self.call(method, path, body, dict(headers, **bearer(self.tokens[role])))
+                    self.assertEqual(response.status, 403, response)
+                    self.assertIn(needed, response.raw.decode("utf-8", "replace"))
+                    self.assertEqual(self.service.head_seq(), head_before, "a refused request appended")
+
+    def test_every_route_answers_the_right_roles(self):
+        for role in ROLES:
+            for method, path, body, headers, needed, right_status in self.routes():
+                if not self.grants(role, needed):
+                    continue
+                with self.subTest(method=method, path=path, role=role):
+                    response = self.call(method, path, body, dict(headers, **bearer(self.tokens[role])))
+                    self.assertEqual(response.status, right_status, response)
+
+    def test_public_routes_need_no_credentials(self):
+        for path in ("/healthz", "/static/app.css", "/signin"):
+            with self.subTest(path=path):
+                self.assertEqual(self.call("GET", path).status, 200)
+
+    def test_submissions_record_the_token_name_as_actor(self):
+        token = self.tokens["helpdesk"]
+        status, _, body = self.call("POST", "/api/v1/submissions", dict(CREATE, title="Who"), bearer(token))
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["event"]["actor"], "t-helpdesk")
+        status, _, body = self.call("POST", "/api/v1/submissions",
+                                    {"action": "update", "ticket": body["ticket"], "note": "n", "actor": "Maria"},
+                                    bearer(token))
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["event"]["actor"], "Maria (via t-helpdesk)")
+
+    def sign_in(self, role, next_path="/"):
+        response = self.call("POST", "/signin", service.form_encode({"token": self.tokens[role], "next": next_path}),
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(response.status, 303, response)
+        self.assertEqual(response.headers["Location"], next_path)
+        cookie = response.headers["Set-Cookie"]
+        for attribute in ("HttpOnly", "SameSite=Strict", "Path=/"):
+            self.assertIn(attribute, cookie)
+        return cookie.split(";")[0]
+
+    def test_browser_session_with_csrf_token(self):
+        cookie = self.sign_in("helpdesk", "/submit")
+        status, _, page = self.call("GET", "/submit", headers={"Cookie": cookie})
+        self.assertEqual(status, 200)
+        csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+        self.assertIn('name="csrf_token" value="%s"' % csrf, page)
+        form = {"action": "update", "ticket": self.ticket, "note": "from the page"}
+        form_headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+
+        head_before = self.service.head_seq()
+        refused = self.call("POST", "/submit", service.form_encode(form), form_headers)
+        self.assertEqual(refused.status, 403, refused)
+        self.assertIn("CSRF", refused.data)
+        wrong = self.call("POST", "/submit", service.form_encode(dict(form, csrf_token="x" * len(csrf))), form_headers)
+        self.assertEqual(wrong.status, 403, wrong)
+        api_without = self.call("POST", "/api/v1/submissions", form, {"Cookie": cookie})
+        self.assertEqual(api_without.status, 403, api_without)
+        self.assertEqual(self.service.head_seq(), head_before, "a request without the CSRF token appended")
+
+        accepted = self.call("POST", "/submit", service.form_encode(dict(form, csrf_token=csrf)), form_headers)
+        self.assertEqual(accepted.status, 303, accepted)
+        api = self.call("POST", "/api/v1/submissions", form, {"Cookie": cookie, "X-CSRF-Token": csrf})
+        self.assertEqual(api.status, 201, api)
+        self.assertEqual(api.data["event"]["actor"], "t-helpdesk")
+
+        # Another site's page, even with the cookie and token, is refused.
+        cross = self.call("POST", "/api/v1/submissions", form,
+                          {"Cookie": cookie, "X-CSRF-Token": csrf, "Origin": "http://evil.example"})
+        self.assertEqual(cross.status, 403, cross)
+        cross = self.call("POST", "/submit", service.form_encode(dict(form, csrf_token=csrf)),
+                          dict(form_headers, **{"Sec-Fetch-Site": "cross-site"}))
+        self.assertEqual(cross.status, 403, cross)
+
+        # A viewer's session reads but does not submit; the form is not offered.
+        viewer_cookie = self.sign_in("viewer")
+        status, _, page = self.call("GET", "/", headers={"Cookie": viewer_cookie})
+        self.assertEqual(status, 200)
+        navigation = re.search(r"<nav>.*?</nav>", page).group(0)
+        self.assertNotIn('href="/submit"', navigation)
+        self.assertEqual(self.call("GET", "/submit", headers={"Cookie": viewer_cookie}).status, 403)
+
+        # Signing out ends the session on the server.
+        signed_out = self.call("POST", "/signout", service.form_encode({"csrf_token": csrf}), form_headers)
+        self.assertEqual(signed_out.status, 303, signed_out)
+        self.assertIn("Max-Age=0", signed_out.headers["Set-Cookie"])
+        self.assertEqual(self.call("GET", "/submit", headers={"Cookie": cookie}).status, 401)
+
+    def test_sign_in_refuses_bad_tokens_and_foreign_redirects(self):
+        response = self.call("POST", "/signin", service.form_encode({"token": "ilt_wrong", "next": "/"}),
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(response.status, 401)
+        self.assertIn("not valid", response.data)
+        self.assertNotIn("Set-Cookie", response.headers)
+        for next_path in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+            with self.subTest(next_path=next_path):
+                response = self.call("POST", "/signin",
+                                     service.form_encode({"token": self.tokens["viewer"], "next": next_path}),
+                                     {"Content-Type": "application/x-www-form-urlencoded"})
+                self.assertEqual(response.status, 303)
+                self.assertEqual(response.headers["Location"], "/")
+
+    def test_pages_ask_to_sign_in_and_carry_security_headers(self):
+        response = self.call("GET", "/incidents/" + self.ticket, headers={"Accept": "text/html"})
+        self.assertEqual(response.status, 401)
+        self.assertIn('action="/signin"', response.data)
+        self.assertIn('name="next" value="/incidents/%s"' % self.ticket, response.data)
+        response = self.call("GET", "/", headers=bearer(self.tokens["viewer"]))
+        self.assertEqual(response.status, 200)
+        policy = response.headers["Content-Security-Policy"]
+        self.assertIn("script-src 'self'", policy)
+        self.assertNotIn("unsafe-inline", policy)
+        self.assertIn("frame-ancestors 'none'", policy)
+        self.assertEqual(response.headers["X-Content-Type-Options"], "nosniff")
+        self.assertEqual(response.headers["X-Frame-Options"], "DENY")
+
+    def test_static_paths_never_reach_the_filesystem(self):
+        for path in ("/static/../../../../etc/passwd", "/static/%2e%2e/%2e%2e/etc/passwd", "/static/app.css/..",
+                     "/static//etc/passwd", "/static/"):
+            with self.subTest(path=path):
+                response = self.call("GET", path)
+                self.assertEqual(response.status, 404, response)
+                self.assertNotIn("root:", response.raw.decode("utf-8", "replace"))
+
+
+class DefaultsTest(unittest.TestCase):
+    def run_serve(self, *arguments):
+        with tempfile.TemporaryDirectory(prefix="ledger-access-") as folder:
+            return subprocess.run([ledger_binary(), "serve", "--data", os.path.join(folder, "d")] + list(arguments),
+                                  capture_output=True, text=True, timeout=60)
+
+    def test_without_an_auth_file_only_loopback(self):
+        for address in ("0.0.0.0:0", "[::]:0"):
+            with self.subTest(address=address):
+                done = self.run_serve("--listen", address)
+                self.assertEqual(done.returncode, 2)
+                self.assertIn("without --auth-file", done.stderr)
+
+    def test_a_bad_auth_file_stops_the_start_naming_the_line(self):
+        with tempfile.TemporaryDirectory(prefix="ledger-access-") as folder:
+            cases = {
+                "ana viewer sha256:abc\n": "line 1",
+                "# tokens\nana boss sha256:" + "0" * 64 + "\n": "unknown role 'boss'",
+                "ana viewer ilt_plaintexttoken\n": "never the token itself",
+                "ana viewer sha256:%s\nana admin sha256:%s\n" % ("0" * 64, "1" * 64): "given twice",
+                "": "no tokens",
+            }
+            for text, expected in cases.items():
+                with self.subTest(text=text):
+                    path = os.path.join(folder, "auth.txt")
+                    with open(path, "w") as out:
+                        out.write(text)
+                    done = self.run_serve("--listen", "127.0.0.1:0", "--auth-file", path)
+                    self.assertEqual(done.returncode, 2)
+                    self.assertIn(expected, done.stderr)
+            done = self.run_serve("--listen", "127.0.0.1:0", "--auth-file", os.path.join(folder, "missing"))
+            self.assertEqual(done.returncode, 2)
+            self.assertIn("cannot read the auth file", done.stderr)
+
+    def test_open_mode_still_refuses_cross_site_writes(self):
+        with Service() as ledger:
+            status, _, _ = ledger.request("POST", "/api/v1/submissions", CREATE,
+                                          headers={"Origin": "http://evil.example"})
+            self.assertEqual(status, 403)
+            status, _, _ = ledger.request("POST", "/api/v1/submissions", CREATE,
+                                          headers={"Sec-Fetch-Site": "cross-site"})
+            self.assertEqual(status, 403)
+            self.assertEqual(ledger.head_seq(), 0)
+            status, _, body = ledger.request("POST", "/api/v1/submissions", CREATE,
+                                             headers={"Origin": ledger.url})
+            self.assertEqual(status, 201, body)
+            self.assertEqual(body["event"]["actor"], "anonymous")
+
+
+if __name__ == "__main__":
+    service.require_binary_or_exit()
+    unittest.main()
