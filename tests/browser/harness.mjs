@@ -14,11 +14,12 @@ const STOP_TIMEOUT_MS = 30_000;
 export const CHROMIUM = process.env.CHROMIUM_BINARY || "/usr/bin/chromium";
 export const ARTIFACTS = process.env.BROWSER_ARTIFACTS_DIR || path.join(tmpdir(), "ledger-browser-artifacts");
 
-export async function startService() {
+// `extraArgs` go to `serve` (e.g. ["--auth-file", FILE]).
+export async function startService(extraArgs = []) {
   const binary = process.env.LEDGER_BINARY;
   if (!binary) throw new Error("LEDGER_BINARY is not set (ctest sets it; see tests/CMakeLists.txt)");
   const data = mkdtempSync(path.join(tmpdir(), "ledger-browser-"));
-  const child = spawn(binary, ["serve", "--data", data, "--listen", "127.0.0.1:0"], {
+  const child = spawn(binary, ["serve", "--data", data, "--listen", "127.0.0.1:0", ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -100,10 +101,10 @@ export async function openPage(browser, base, options = {}) {
   };
 }
 
-export async function api(base, method, pathname, body) {
+export async function api(base, method, pathname, body, headers = {}) {
   const response = await fetch(base + pathname, {
     method,
-    headers: body ? { "Content-Type": "application/json" } : {},
+    headers: Object.assign(body ? { "Content-Type": "application/json" } : {}, headers),
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();
