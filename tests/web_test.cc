@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "http/auth.h"
 #include "http/event_hub.h"
 #include "http/gzip.h"
 #include "http/html.h"
@@ -294,3 +295,162 @@ TEST(EventHub, ClampsAResumePointBeyondTheHead) {
 
 }  // namespace
 }  // namespace ledger::http
+
+// ------------------------------------------------------------ access control
+
+namespace {
+
+using ledger::http::AccessControl;
+using ledger::http::AuthFile;
+using ledger::http::HttpRequest;
+using ledger::http::Role;
+
+std::string HashLine(const std::string& name, const std::string& roles, const std::string& token) {
+  return name + " " + roles + " sha256:" + ledger::HexEncode(ledger::Sha256(token));
+}
+
+HttpRequest Request(std::string method, std::string target) {
+  HttpRequest request;
+  request.method = std::move(method);
+  request.target = std::move(target);
+  request.host = "127.0.0.1:8080";
+  return request;
+}
+
+}  // namespace
+
+TEST(Auth, ParsesTheFileAndFindsTokensByHash) {
+  const std::string text = "# tokens\n\n" + HashLine("ana", "helpdesk", "token-ana") + "\r\n" +
+                           HashLine("audit-bot", "auditor,viewer", "token-audit") + "\n";
+  ledger::Result<AuthFile> file = AuthFile::Parse(text);
+  ASSERT_TRUE(file) << file.error().message;
+  ASSERT_EQ(file->entries().size(), 2u);
+  ASSERT_NE(file->Find("token-ana"), nullptr);
+  EXPECT_EQ(file->Find("token-ana")->name, "ana");
+  EXPECT_EQ(file->Find("token-audit")->name, "audit-bot");
+  EXPECT_EQ(file->Find("token-an"), nullptr);
+  EXPECT_EQ(file->Find(""), nullptr);
+}
+
+TEST(Auth, RefusesBadFilesNamingTheLine) {
+  const std::string good = HashLine("ana", "viewer", "t1");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "no tokens"},
+      {good + "\nbob viewer\n", "line 2: expected NAME ROLES"},
+      {"b\xff" "b viewer sha256:" + std::string(64, '0'), "line 1: not valid UTF-8"},
+      {"bob boss sha256:" + std::string(64, '0'), "unknown role 'boss'"},
+      {"bob viewer plain-token", "never the token itself"},
+      {"bob viewer sha256:abcd", "64 hex digits"},
+      {"bo/b viewer sha256:" + std::string(64, '0'), "token name"},
+      {good + "\n" + HashLine("ana", "admin", "t2"), "line 2: the name 'ana' is given twice"},
+      {good + "\n" + HashLine("bob", "admin", "t1"), "same token hash"},
+  };
+  for (const auto& [text, expected] : cases) {
+    ledger::Result<AuthFile> file = AuthFile::Parse(text);
+    ASSERT_FALSE(file) << text;
+    EXPECT_NE(file.error().message.find(expected), std::string::npos) << file.error().message;
+  }
+}
+
+TEST(Auth, MadeTokensAreRandomAndAdmittedByTheirLine) {
+  ledger::Result<ledger::http::NewToken> first = ledger::http::MakeToken("ana", "helpdesk");
+  ledger::Result<ledger::http::NewToken> second = ledger::http::MakeToken("bob", "admin");
+  ASSERT_TRUE(first && second);
+  EXPECT_NE(first->token, second->token);
+  EXPECT_EQ(first->token.size(), 4u + 43u);
+  EXPECT_EQ(first->line.find(first->token), std::string::npos) << "the line holds the token itself";
+  ledger::Result<AuthFile> file = AuthFile::Parse(first->line + "\n" + second->line + "\n");
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->Find(second->token)->name, "bob");
+  EXPECT_FALSE(ledger::http::MakeToken("ana", "root"));
+  EXPECT_FALSE(ledger::http::MakeToken("", "viewer"));
+}
+
+TEST(Auth, RolesGrantWhatTheyShould) {
+  using ledger::http::Grants;
+  const auto set = [](Role role) { return static_cast<ledger::http::RoleSet>(role); };
+  EXPECT_TRUE(Grants(set(Role::kHelpdesk), Role::kViewer));
+  EXPECT_TRUE(Grants(set(Role::kAuditor), Role::kViewer));
+  EXPECT_FALSE(Grants(set(Role::kViewer), Role::kHelpdesk));
+  EXPECT_FALSE(Grants(set(Role::kHelpdesk), Role::kAuditor));
+  EXPECT_FALSE(Grants(set(Role::kAuditor), Role::kAdmin));
+  EXPECT_TRUE(Grants(set(Role::kAdmin), Role::kAuditor));
+  EXPECT_FALSE(Grants(0, Role::kViewer));
+}
+
+TEST(Auth, ChecksBearerSessionsCsrfAndOrigin) {
+  ledger::Result<AuthFile> file =
+      AuthFile::Parse(HashLine("desk", "helpdesk", "token-desk") + "\n" + HashLine("wall", "viewer", "token-wall"));
+  ASSERT_TRUE(file);
+  AccessControl access(std::move(*file));
+
+  HttpRequest request = Request("POST", "/api/v1/submissions");
+  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kUnauthenticated);
+  request.authorization = "Bearer token-wall";
+  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kPermissionDenied);
+  request.authorization = "bearer token-desk";
+  ASSERT_TRUE(access.Check(request));
+  EXPECT_EQ(access.Check(request)->name, "desk");
+  request.authorization = "Bearer ";
+  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kUnauthenticated);
+  request.authorization = "Bearer " + std::string(10'000, 'a');
+  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kUnauthenticated);
+
+  std::optional<ledger::http::NewSession> session = access.SignIn("token-desk");
+  ASSERT_TRUE(session);
+  EXPECT_FALSE(access.SignIn("token-nobody"));
+  HttpRequest from_page = Request("POST", "/submit");
+  from_page.cookie = "other=1; ledger_session=" + session->cookie_value + "; x=y";
+  EXPECT_EQ(access.Check(from_page).error().field, "csrf_token");
+  from_page.csrf_token = session->csrf_token;
+  ASSERT_TRUE(access.Check(from_page));
+  from_page.origin = "http://evil.example";
+  EXPECT_EQ(access.Check(from_page).error().code, ledger::ErrorCode::kPermissionDenied);
+  from_page.origin = "http://127.0.0.1:8080";
+  EXPECT_TRUE(access.Check(from_page));
+  from_page.csrf_token.clear();
+  from_page.content_type = "application/x-www-form-urlencoded";
+  from_page.body = "action=create&csrf_token=" + session->csrf_token;
+  EXPECT_TRUE(access.Check(from_page));
+
+  HttpRequest read = Request("GET", "/api/v1/incidents");
+  read.cookie = "ledger_session=" + session->cookie_value;
+  EXPECT_TRUE(access.Check(read));  // reads need no CSRF token
+  access.SignOut(read);
+  EXPECT_EQ(access.Check(read).error().code, ledger::ErrorCode::kUnauthenticated);
+
+  EXPECT_TRUE(access.Check(Request("GET", "/healthz")));
+  EXPECT_TRUE(access.Check(Request("GET", "/static/app.css")));
+}
+
+TEST(Auth, OpenModeGrantsEverythingButCrossSiteWrites) {
+  AccessControl access(std::nullopt);
+  HttpRequest request = Request("POST", "/api/v1/subscriptions");
+  ASSERT_TRUE(access.Check(request));
+  EXPECT_TRUE(access.Check(request)->Has(Role::kAdmin));
+  request.sec_fetch_site = "cross-site";
+  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kPermissionDenied);
+  request.sec_fetch_site = "same-origin";
+  request.origin = "null";
+  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kPermissionDenied);
+  EXPECT_FALSE(access.SignIn("anything"));
+}
+
+TEST(Auth, ReadsCookiesAndComparesInConstantTime) {
+  using ledger::http::CookieValue;
+  EXPECT_EQ(CookieValue("a=1; ledger_session=abc; b=2", "ledger_session"), "abc");
+  EXPECT_EQ(CookieValue("xledger_session=abc", "ledger_session"), std::nullopt);
+  EXPECT_EQ(CookieValue("", "ledger_session"), std::nullopt);
+  EXPECT_TRUE(ledger::http::ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ledger::http::ConstantTimeEquals("abc", "abd"));
+  EXPECT_FALSE(ledger::http::ConstantTimeEquals("abc", "ab"));
+}
+
+TEST(Auth, RecordsWhoSubmitted) {
+  ledger::http::Principal principal{.name = "form-bot", .roles = 2};
+  EXPECT_EQ(principal.RecordedActor("anonymous", "anonymous"), "form-bot");
+  EXPECT_EQ(principal.RecordedActor("Maria", "anonymous"), "Maria (via form-bot)");
+  EXPECT_EQ(principal.RecordedActor("form-bot", "anonymous"), "form-bot");
+  ledger::http::Principal open{.roles = 15, .open_mode = true};
+  EXPECT_EQ(open.RecordedActor("Maria", "anonymous"), "Maria");
+}
