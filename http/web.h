@@ -1,6 +1,7 @@
 #pragma once
 // The browser side of the service: the dashboard (/), the help-desk form
-// (/submit), the incident page (/incidents/{ticket}), the embedded assets
+// (/submit), the incident page (/incidents/{ticket}), signing in and out
+// (/signin, /signout; see auth.h), the embedded assets
 // (/static/...), and the two JSON routes the pages need beyond the contract's:
 // GET /api/v1/events/stream (Server-Sent Events, DESIGN.md) and
 // GET /api/v1/availability (per-system, per-day availability bars).
