@@ -157,7 +157,7 @@ Result<std::string> ParseBackupRequest(std::string_view body) {
 
 class Handlers {
  public:
-  explicit Handlers(const ApiDependencies& deps) : deps_(deps) {}
+  Handlers(const ApiDependencies& deps, AnswerCache* answers) : deps_(deps), answers_(answers) {}
 
   void Submit(const HttpRequest& request, const Principal& principal, Respond respond) {
     const std::string media = MediaType(request.content_type);
@@ -305,8 +305,26 @@ class Handlers {
       if (!store) return Api::ErrorResponse(store.error());
       return render(*store);
     }
+    // The same question under the same applied seq has the same answer
+    // (answer_cache.h): the key is every parameter, the window resolved.
+    std::string key;
+    for (const auto& [name, value] : *query) {
+      if (name == "from" || name == "to") continue;
+      key += name;
+      key += '\0';
+      key += value;
+      key += '\0';
+    }
+    key += std::to_string(timeline.from_micros) + "/" + std::to_string(timeline.to_micros);
     HttpResponse response;
-    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) { response = render(store); });
+    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t applied_seq) {
+      if (std::shared_ptr<const std::string> cached = answers_->Find(key, applied_seq)) {
+        response = Json(200, *cached);
+        return;
+      }
+      response = render(store);
+      if (response.status == 200) answers_->Store(key, applied_seq, std::make_shared<const std::string>(response.body));
+    });
     return response;
   }
 
@@ -442,6 +460,7 @@ class Handlers {
 
  private:
   const ApiDependencies& deps_;
+  AnswerCache* answers_;
 };
 
 }  // namespace
@@ -467,7 +486,7 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
   const Clock::time_point start = Clock::now();
   const std::string_view path = PathOf(request.target);
   const std::string_view query = QueryOf(request.target);
-  Handlers handlers(deps_);
+  Handlers handlers(deps_, &answers_);
   std::string route = "not_found";
   const auto finish = [&](HttpResponse response) {
     deps_.metrics->CountRequest(route, response.status, SecondsSince(start));

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/answer_cache.h"
 #include "http/metrics.h"
 #include "http/response_stream.h"
 #include "ingest/processor.h"
@@ -92,6 +93,7 @@ class Api {
 
  private:
   ApiDependencies deps_;
+  AnswerCache answers_;  // GET /api/v1/incidents
 };
 
 }  // namespace ledger::http

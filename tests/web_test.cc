@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "http/answer_cache.h"
 #include "http/auth.h"
 #include "http/event_hub.h"
 #include "http/gzip.h"
@@ -453,4 +454,30 @@ TEST(Auth, RecordsWhoSubmitted) {
   EXPECT_EQ(principal.RecordedActor("form-bot", "anonymous"), "form-bot");
   ledger::http::Principal open{.roles = 15, .open_mode = true};
   EXPECT_EQ(open.RecordedActor("Maria", "anonymous"), "Maria");
+}
+
+TEST(AnswerCache, ServesOneSeqAndForgetsOnTheNext) {
+  ledger::http::AnswerCache cache;
+  EXPECT_EQ(cache.Find("a", 5), nullptr);
+  cache.Store("a", 5, std::make_shared<const std::string>("five"));
+  ASSERT_NE(cache.Find("a", 5), nullptr);
+  EXPECT_EQ(*cache.Find("a", 5), "five");
+  EXPECT_EQ(cache.Find("b", 5), nullptr);
+  // A reader still on seq 5 after the cache moved to 6 neither reads nor stores.
+  EXPECT_EQ(cache.Find("a", 6), nullptr);
+  cache.Store("a", 5, std::make_shared<const std::string>("stale"));
+  EXPECT_EQ(cache.Find("a", 6), nullptr);
+  EXPECT_EQ(cache.Find("a", 5), nullptr);
+  cache.Store("a", 6, std::make_shared<const std::string>("six"));
+  EXPECT_EQ(*cache.Find("a", 6), "six");
+  EXPECT_EQ(cache.hits(), 3u);
+}
+
+TEST(AnswerCache, StaysWithinItsEntryLimit) {
+  ledger::http::AnswerCache cache;
+  for (size_t i = 0; i < ledger::http::kAnswerCacheEntriesMax + 10; ++i) {
+    cache.Store(std::to_string(i), 1, std::make_shared<const std::string>("x"));
+  }
+  EXPECT_EQ(cache.Find("0", 1), nullptr);  // the oldest went first
+  EXPECT_NE(cache.Find(std::to_string(ledger::http::kAnswerCacheEntriesMax + 9), 1), nullptr);
 }

@@ -276,6 +276,20 @@ class IncidentListTest(ContractTestCase):
         self.assertEqual(self.tickets_of(self.listing("from=2025-01-09T00:00:00Z&to=2025-03-01T00:00:00Z")),
                          ["INC-5", "INC-4", "INC-2"])
 
+    def test_a_repeated_question_sees_every_change(self):
+        # The service keeps rendered answers until the next event (http/answer_cache.h).
+        query = "from=2025-01-01T00:00:00Z&to=2025-01-08T00:00:00Z"
+        first = self.listing(query)
+        self.assertEqual(self.listing(query), first)
+        self.submit_ok({"action": "update", "ticket": "INC-2", "title": "API latency (EU)"})
+        changed = self.listing(query)
+        self.assertEqual([i["title"] for i in changed["incidents"] if i["ticket"] == "INC-2"], ["API latency (EU)"])
+        self.submit_ok({"action": "close", "ticket": "INC-2", "ended_at": JAN % 4})
+        self.assertEqual([i["status"] for i in self.listing(query)["incidents"] if i["ticket"] == "INC-2"], ["closed"])
+        # The same window spelled with an offset is the same question.
+        self.assertEqual(self.listing("from=2025-01-01T01:00:00%2B01:00&to=2025-01-08T00:00:00Z")["incidents"],
+                         self.listing(query)["incidents"])
+
     def test_default_window_is_the_last_seven_days(self):
         # INC-2 and INC-4 are still open: an ongoing outage overlaps every later window.
         self.assertEqual(self.tickets_of(self.listing("")), ["INC-4", "INC-2"])
