@@ -7,6 +7,22 @@
 
 namespace ledger::http {
 
+namespace {
+
+bool IsIncidentEvent(const StoredEvent& stored) {
+  switch (stored.event.type()) {
+    case proto::INCIDENT_OPENED:
+    case proto::INCIDENT_UPDATED:
+    case proto::INCIDENT_CLOSED:
+    case proto::INCIDENT_REOPENED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 std::string EventStreamFrame(const StoredEvent& stored) {
   // EventJson is one line: JSON escapes every line break inside strings, so
   // the event fits one "data:" field.
@@ -18,7 +34,8 @@ std::string EventStreamFrame(const StoredEvent& stored) {
 
 class EventHub::Stream : public ResponseStream {
  public:
-  Stream(EventHub* hub, uint64_t cursor) : hub_(hub), cursor_(cursor) {}
+  Stream(EventHub* hub, uint64_t cursor, bool incidents_only)
+      : hub_(hub), cursor_(cursor), incidents_only_(incidents_only) {}
 
   ~Stream() override {
     std::lock_guard<std::mutex> lock(hub_->mutex_);
@@ -36,16 +53,21 @@ class EventHub::Stream : public ResponseStream {
         bytes = "retry: " + std::to_string(kEventStreamRetryMillis) + "\n: events after seq " +
                 std::to_string(cursor_) + "\n\n";
       } else {
-        uint64_t next_cursor = cursor_;
         bool from_ledger = false;
-        bytes = hub_->RecentAfter(cursor_, &next_cursor, &from_ledger);
-        if (!bytes.empty()) {
+        // Frames left out (incidents_only) move the cursor without bytes:
+        // look again from there.
+        while (bytes.empty() && !from_ledger) {
+          uint64_t next_cursor = cursor_;
+          bytes = hub_->RecentAfter(cursor_, incidents_only_, &next_cursor, &from_ledger);
+          if (next_cursor == cursor_) break;
           cursor_ = next_cursor;
-        } else if (!from_ledger) {
+        }
+        if (bytes.empty() && !from_ledger) {
           pending_ = std::move(deliver);
           hub_->waiting_.insert(this);
           return;
-        } else {
+        }
+        if (bytes.empty()) {
           lock.unlock();
           return deliver(ReadFromLedger());
         }
@@ -79,16 +101,19 @@ class EventHub::Stream : public ResponseStream {
     std::string bytes;
     uint64_t last = cursor_;
     for (const StoredEvent& stored : *events) {
-      bytes += EventStreamFrame(stored);
+      if (!incidents_only_ || IsIncidentEvent(stored)) bytes += EventStreamFrame(stored);
       last = stored.seq;
     }
     std::lock_guard<std::mutex> lock(hub_->mutex_);
     cursor_ = last;
-    return bytes;  // empty only if the ledger lags the hub; the server then asks again
+    // Empty when the ledger lags the hub or every event was left out; the
+    // server then asks again.
+    return bytes;
   }
 
   EventHub* hub_;
-  uint64_t cursor_;  // the last seq handed out; under hub_->mutex_
+  uint64_t cursor_;  // the last seq handed out (or left out); under hub_->mutex_
+  const bool incidents_only_;
   bool greeted_ = false;
   bool cancelled_ = false;
   DeliverChunk pending_;
@@ -101,24 +126,29 @@ EventHub::~EventHub() = default;
 
 void EventHub::Publish(const std::vector<StoredEvent>& events) {
   if (events.empty()) return;
-  std::vector<std::pair<uint64_t, std::string>> frames;
+  std::vector<Frame> frames;
   frames.reserve(events.size());
-  for (const StoredEvent& stored : events) frames.emplace_back(stored.seq, EventStreamFrame(stored));
+  for (const StoredEvent& stored : events) {
+    frames.push_back(Frame{.seq = stored.seq, .bytes = EventStreamFrame(stored), .incident = IsIncidentEvent(stored)});
+  }
 
   std::vector<std::pair<DeliverChunk, std::string>> ready;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& frame : frames) {
-      if (frame.first <= published_seq_) continue;  // already published (never expected)
-      published_seq_ = frame.first;
+    for (Frame& frame : frames) {
+      if (frame.seq <= published_seq_) continue;  // already published (never expected)
+      published_seq_ = frame.seq;
       recent_.push_back(std::move(frame));
     }
     while (recent_.size() > options_.recent_events_max) recent_.pop_front();
     for (Stream* stream : waiting_) {
       uint64_t next_cursor = stream->cursor_;
       bool from_ledger = false;
-      std::string bytes = RecentAfter(stream->cursor_, &next_cursor, &from_ledger);
-      if (bytes.empty() && !from_ledger) continue;
+      std::string bytes = RecentAfter(stream->cursor_, stream->incidents_only_, &next_cursor, &from_ledger);
+      if (bytes.empty() && !from_ledger) {
+        stream->cursor_ = next_cursor;  // past frames it does not get; it keeps waiting
+        continue;
+      }
       // An empty chunk for a stream that fell behind the recent frames makes
       // the server ask again, and Next then reads from the ledger.
       stream->cursor_ = next_cursor;
@@ -131,30 +161,31 @@ void EventHub::Publish(const std::vector<StoredEvent>& events) {
   for (auto& [deliver, bytes] : ready) deliver(std::move(bytes));
 }
 
-std::string EventHub::RecentAfter(uint64_t cursor, uint64_t* next_cursor, bool* from_ledger) const {
+std::string EventHub::RecentAfter(uint64_t cursor, bool incidents_only, uint64_t* next_cursor,
+                                  bool* from_ledger) const {
   *from_ledger = false;
   if (cursor >= published_seq_) return {};
-  if (recent_.empty() || cursor + 1 < recent_.front().first) {
+  if (recent_.empty() || cursor + 1 < recent_.front().seq) {
     *from_ledger = true;
     return {};
   }
   std::string bytes;
-  size_t index = static_cast<size_t>(cursor + 1 - recent_.front().first);
+  size_t index = static_cast<size_t>(cursor + 1 - recent_.front().seq);
   for (size_t taken = 0; index < recent_.size() && taken < kStreamChunkEventsMax; ++index, ++taken) {
-    bytes += recent_[index].second;
-    *next_cursor = recent_[index].first;
+    if (!incidents_only || recent_[index].incident) bytes += recent_[index].bytes;
+    *next_cursor = recent_[index].seq;
   }
   return bytes;
 }
 
-Result<std::shared_ptr<ResponseStream>> EventHub::Open(std::optional<uint64_t> after_seq) {
+Result<std::shared_ptr<ResponseStream>> EventHub::Open(std::optional<uint64_t> after_seq, bool incidents_only) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (streams_.size() >= options_.streams_max) {
     return MakeError(ErrorCode::kUnavailable, "too many open event streams (at most " +
                                                   std::to_string(options_.streams_max) + "); try again shortly");
   }
   const uint64_t cursor = after_seq ? std::min(*after_seq, published_seq_) : published_seq_;
-  auto stream = std::make_shared<Stream>(this, cursor);
+  auto stream = std::make_shared<Stream>(this, cursor, incidents_only);
   streams_.insert(stream.get());
   return std::shared_ptr<ResponseStream>(std::move(stream));
 }

@@ -69,9 +69,12 @@ class EventHub {
   void Publish(const std::vector<StoredEvent>& events);
 
   // A stream of every event after `after_seq` (clamped to the head), or,
-  // without one, of every event after the current head. Fails with
-  // kUnavailable when kEventStreamsMax streams are open.
-  Result<std::shared_ptr<ResponseStream>> Open(std::optional<uint64_t> after_seq);
+  // without one, of every event after the current head. With
+  // `incidents_only`, only INCIDENT_* events are sent (subscriptions and
+  // delivery receipts name people's addresses: readers who are not auditors
+  // do not see them). Fails with kUnavailable when kEventStreamsMax streams
+  // are open.
+  Result<std::shared_ptr<ResponseStream>> Open(std::optional<uint64_t> after_seq, bool incidents_only = false);
 
   size_t open_streams() const;
   uint64_t published_seq() const;
@@ -81,15 +84,23 @@ class EventHub {
   friend class Stream;
 
   // Under mutex_: the frames after `cursor` that the recent list holds, up to
-  // kStreamChunkEventsMax; sets *next_cursor. Empty when there are none or
-  // when `cursor` is older than the list (then *from_ledger is set).
-  std::string RecentAfter(uint64_t cursor, uint64_t* next_cursor, bool* from_ledger) const;
+  // kStreamChunkEventsMax (only incident events with `incidents_only`); sets
+  // *next_cursor to the last seq looked at, which may advance even when
+  // every frame was left out. Empty when there are none or when `cursor` is
+  // older than the list (then *from_ledger is set).
+  std::string RecentAfter(uint64_t cursor, bool incidents_only, uint64_t* next_cursor, bool* from_ledger) const;
+
+  struct Frame {
+    uint64_t seq;
+    std::string bytes;
+    bool incident;  // an INCIDENT_* event
+  };
 
   const Ledger* ledger_;
   Options options_;
   mutable std::mutex mutex_;
   uint64_t published_seq_ = 0;
-  std::deque<std::pair<uint64_t, std::string>> recent_;  // (seq, frame), contiguous seqs
+  std::deque<Frame> recent_;  // contiguous seqs
   std::set<Stream*> streams_;
   std::set<Stream*> waiting_;  // streams with a pending deliver
 };

@@ -730,7 +730,10 @@ class WebHandlers {
     response.content_type = "text/event-stream; charset=utf-8";
     response.headers.emplace_back("X-Accel-Buffering", "no");
     if (request.method == "HEAD") return response;
-    Result<std::shared_ptr<ResponseStream>> stream = deps_.event_hub->Open(after);
+    // Subscriptions and delivery receipts name people's addresses: only
+    // auditors (and admins) follow them; the pages need incidents alone.
+    Result<std::shared_ptr<ResponseStream>> stream =
+        deps_.event_hub->Open(after, /*incidents_only=*/!principal_.Has(Role::kAuditor));
     if (!stream) {
       HttpResponse busy = Api::ErrorResponse(stream.error());
       busy.headers.emplace_back("Retry-After", "5");

@@ -254,6 +254,52 @@ TEST(EventHub, AStreamThatFellBehindWhileWaitingIsWokenAndReadsTheLedger) {
   EXPECT_NE(received.find("id: 2\n"), std::string::npos) << received;
 }
 
+DecideFn Subscribe(std::string email) {
+  return [email](AppendContext&) -> Result<Decision> {
+    proto::Event event;
+    event.set_type(proto::SUBSCRIPTION_ADDED);
+    event.mutable_subscription()->set_email(email);
+    return Decision{.event = event, .repeat_of_seq = {}};
+  };
+}
+
+TEST(EventHub, AnIncidentsOnlyStreamLeavesOutSubscriptionsLiveAndFromTheLedger) {
+  HubFixture fixture(EventHub::Options{.recent_events_max = 2});
+  ASSERT_TRUE(fixture.log->Append(Subscribe("early@example.org")));  // 1
+  fixture.Append("a");                                                  // 2
+  ASSERT_TRUE(fixture.log->Append(Subscribe("mid@example.org")));    // 3
+  ASSERT_TRUE(fixture.log->Append(Subscribe("late@example.org")));   // 4 (only 3 and 4 are recent)
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(0, /*incidents_only=*/true);
+  ASSERT_TRUE(stream);
+  Pull(**stream);  // greeting
+  std::string received;
+  for (int pulls = 0; pulls < 10; ++pulls) {
+    auto chunk = Pull(**stream);
+    if (!chunk) break;  // waiting: caught up
+    ASSERT_TRUE(*chunk);
+    received += **chunk;
+  }
+  EXPECT_NE(received.find("id: 2\n"), std::string::npos) << received;
+  EXPECT_EQ(received.find("@example.org"), std::string::npos) << received;
+
+  // Live: a waiting stream stays waiting through a subscription, then gets the incident.
+  std::optional<std::optional<std::string>> delivered;
+  (*stream)->Next([&](std::optional<std::string> bytes) { delivered = std::move(bytes); });
+  ASSERT_TRUE(fixture.log->Append(Subscribe("live@example.org")));  // 5
+  EXPECT_FALSE(delivered);
+  fixture.Append("b");  // 6
+  ASSERT_TRUE(delivered && *delivered);
+  EXPECT_TRUE((*delivered)->starts_with("id: 6\n")) << **delivered;
+
+  // An auditor's stream gets everything.
+  Result<std::shared_ptr<ResponseStream>> full = fixture.hub->Open(4);
+  ASSERT_TRUE(full);
+  Pull(**full);
+  auto chunk = Pull(**full);
+  ASSERT_TRUE(chunk && *chunk);
+  EXPECT_NE((*chunk)->find("live@example.org"), std::string::npos);
+}
+
 TEST(EventHub, RefusesStreamsBeyondTheCapUntilOneCloses) {
   HubFixture fixture(EventHub::Options{.streams_max = 1});
   Result<std::shared_ptr<ResponseStream>> first = fixture.hub->Open(std::nullopt);
