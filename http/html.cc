@@ -1,9 +1,44 @@
 #include "http/html.h"
 
+#include "common/encoding.h"
+
 namespace ledger::http {
+namespace {
+
+// Length of the well-formed UTF-8 sequence starting at text[i], or 0.
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  const auto byte = static_cast<unsigned char>(text[i]);
+  size_t length = 0;
+  if (byte >= 0xc2 && byte <= 0xdf) {
+    length = 2;
+  } else if (byte >= 0xe0 && byte <= 0xef) {
+    length = 3;
+  } else if (byte >= 0xf0 && byte <= 0xf4) {
+    length = 4;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size() || !IsValidUtf8(text.substr(i, length))) return 0;
+  return length;
+}
+
+}  // namespace
 
 void AppendHtmlEscaped(std::string* out, std::string_view text) {
-  for (const char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      // Pages are UTF-8: text that is not (a query string may hold any
+      // bytes) shows U+FFFD instead of making the page invalid.
+      const size_t length = Utf8SequenceLength(text, i);
+      if (length == 0) {
+        *out += "\xEF\xBF\xBD";
+      } else {
+        out->append(text.substr(i, length));
+        i += length - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '&': *out += "&amp;"; break;
       case '<': *out += "&lt;"; break;

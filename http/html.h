@@ -10,7 +10,8 @@
 namespace ledger::http {
 
 // Escapes & < > " ' so that the text stays text inside element content and
-// inside a double- or single-quoted attribute value.
+// inside a double- or single-quoted attribute value. Bytes that are not
+// well-formed UTF-8 become U+FFFD, so that a page is always valid UTF-8.
 std::string HtmlEscape(std::string_view text);
 void AppendHtmlEscaped(std::string* out, std::string_view text);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/encoding.h"
 #include "ingest/command.h"
 
 namespace ledger::http {
@@ -9,14 +10,9 @@ namespace {
 
 constexpr size_t kShownNameBytesMax = 64;
 
-// A parameter name as it may be echoed in an error: cut, no control bytes.
-std::string Printable(std::string_view name) {
-  std::string shown(name.substr(0, kShownNameBytesMax));
-  for (char& c : shown) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  return shown;
-}
+// A parameter name as it may be echoed in an error: cut, no control bytes,
+// valid UTF-8.
+std::string Printable(std::string_view name) { return QuotableText(name, kShownNameBytesMax); }
 
 }  // namespace
 

@@ -40,13 +40,7 @@ const std::map<std::string_view, FieldKind>& KnownFields() {
   return kFields;
 }
 
-std::string Printable(std::string_view name) {
-  std::string shown;
-  for (const char c : name.substr(0, kFieldNameBytesMax)) {
-    shown += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-  }
-  return shown;
-}
+std::string Printable(std::string_view name) { return QuotableText(name, kFieldNameBytesMax); }
 
 Error UnknownField(std::string_view name) {
   std::string known;
@@ -465,7 +459,7 @@ Result<Command> ParseFormSubmission(std::string_view body) {
     if (!name) return InvalidArgument("", "the form body has a malformed %-escape in a field name");
     const std::optional<std::string> value =
         PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
-    if (!value) return InvalidArgument(*name, Printable(*name) + " has a malformed %-escape");
+    if (!value) return InvalidArgument(Printable(*name), Printable(*name) + " has a malformed %-escape");
     const auto known = KnownFields().find(*name);
     if (known == KnownFields().end()) return UnknownField(*name);
     // A plain HTML form sends every input, filled or not: blank means "not given".

@@ -15,6 +15,7 @@ namespace ledger::ingest {
 namespace {
 
 constexpr size_t kSubscriptionJsonDepthMax = 4;
+constexpr size_t kShownFieldBytesMax = 64;  // of an unknown field's name, in its error
 constexpr std::string_view kDefaultActor = "anonymous";
 constexpr std::string_view kDomainLabelsMin = "two";
 
@@ -135,8 +136,7 @@ Result<SubscriptionCommand> ParseSubscriptionJson(std::string_view body, Subscri
   for (const auto [key, value] : object) {
     const std::string name(key);
     if (name != "email" && name != "systems" && name != "actor") {
-      std::string shown;
-      for (const char c : name.substr(0, 64)) shown += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+      const std::string shown = QuotableText(name, kShownFieldBytesMax);
       return InvalidArgument(shown, "unknown field '" + shown + "'; accepted fields: actor, email, systems");
     }
     if (!seen_fields.insert(name).second) return InvalidArgument(name, name + " is given more than once");

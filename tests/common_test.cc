@@ -76,6 +76,19 @@ TEST(Encoding, Utf8Validation) {
   EXPECT_FALSE(IsValidUtf8("ok\xe2\x82"));        // truncated at the end
 }
 
+// Found by submission_form_fuzz: a form field name of invalid UTF-8 was
+// echoed as it was into the error message (and from there into pages).
+TEST(Encoding, QuotableTextIsValidUtf8AndCutAtCharacters) {
+  EXPECT_EQ(QuotableText("plain", 64), "plain");
+  EXPECT_EQ(QuotableText("a\x07" "b\x7f", 64), "a?b?");
+  EXPECT_EQ(QuotableText("sy\xd2stems\xff\xc0\xaf", 64), "sy?stems???");
+  EXPECT_EQ(QuotableText("\xed\xa0\x80", 64), "???");          // a surrogate is not a character
+  EXPECT_EQ(QuotableText("Z\xc3\xbcrich \xe6\x9d\xb1", 64), "Z\xc3\xbcrich \xe6\x9d\xb1");
+  EXPECT_EQ(QuotableText("ab\xe6\x9d\xb1", 4), "ab");              // never half a character
+  EXPECT_EQ(QuotableText("ok\xe2\x82", 64), "ok??");              // truncated at the end
+  EXPECT_TRUE(IsValidUtf8(QuotableText(std::string(63, 'x') + "\xc3\xbc", 64)));
+}
+
 TEST(JsonWriter, EscapesEverythingHostile) {
   JsonWriter json;
   json.BeginObject().Key("k\"").String("<script>&\n\x01\xe2\x80\xa8").Key("n").Int(-3).Key("a").BeginArray().Bool(true).Null().EndArray().EndObject();

@@ -101,6 +101,9 @@ TEST(ParseForm, DecodesAndSplitsSystems) {
   ExpectInvalid(ParseFormSubmission("action=create&title=%ZZ"), "title", "escape");
   ExpectInvalid(ParseFormSubmission("action=create&title=%ff&systems=a&engineer=e"), "title", "UTF-8");
   ExpectInvalid(ParseFormSubmission("action=create&bogus=1"), "bogus", "unknown field");
+  // Found by submission_form_fuzz: names that are not UTF-8 are quoted with '?'.
+  ExpectInvalid(ParseFormSubmission("action=create&sy%D2stems=s"), "sy?stems", "unknown field 'sy?stems'");
+  ExpectInvalid(ParseFormSubmission("%FF=%G1"), "?", "? has a malformed %-escape");
 }
 
 TEST(Digest, DependsOnContentNotArrival) {

@@ -44,6 +44,10 @@ TEST(Html, EscapesEveryCharacterThatCouldEndTextOrAnAttribute) {
   EXPECT_EQ(HtmlEscape("<img src=x onerror=\"alert('1')\">&amp;"),
             "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;amp;");
   EXPECT_EQ(HtmlEscape("plain ünïcode"), "plain ünïcode");
+  // Found by http_request_fuzz: /submit?action=upd%E1te put the byte into the
+  // form page as it was. Pages are UTF-8; other bytes show as U+FFFD.
+  EXPECT_EQ(HtmlEscape("upd\xe1te \xc3\x28 \xed\xa0\x80 ok\xe2\x82"),
+            "upd\uFFFDte \uFFFD( \uFFFD\uFFFD\uFFFD ok\uFFFD\uFFFD");
 }
 
 TEST(Html, UrlEncodesAllButUnreserved) {
