@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -233,7 +234,22 @@ int AddToken(const Arguments& arguments) {
   return 0;
 }
 
+// glibc's defaults give memory back to the kernel as soon as 128 KiB at the
+// top of the heap are free, and serve blocks over 128 KiB (a page of
+// incidents is ~100 KB) with mmap and munmap each time. Under load that is a
+// page fault for nearly every request (bench/analysis.md); a service that
+// will allocate the same sizes again keeps them instead.
+void TuneAllocator() {
+  constexpr int kTrimThresholdBytes = 64 * 1024 * 1024;
+  constexpr int kTopPadBytes = 16 * 1024 * 1024;
+  constexpr int kMmapThresholdBytes = 16 * 1024 * 1024;
+  (void)mallopt(M_TRIM_THRESHOLD, kTrimThresholdBytes);
+  (void)mallopt(M_TOP_PAD, kTopPadBytes);
+  (void)mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
+}
+
 int Serve(const Arguments& arguments) {
+  TuneAllocator();
   ledger::Result<ledger::http::ServerOptions> server_options = ParseServeOptions(arguments);
   if (!server_options) return Fail(server_options.error().message);
   ledger::Result<std::unique_ptr<ledger::http::AccessControl>> access = LoadAccessControl(arguments, *server_options);

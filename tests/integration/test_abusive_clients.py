@@ -20,7 +20,7 @@ from service import Service
 REQUEST_READ_TIMEOUT_SECONDS = 15
 PROBE_INTERVAL_SECONDS = 0.1
 PROBE_WAIT_MAX_SECONDS = 2.0
-IDLE_CONNECTIONS = 1100  # more than kConnectionsMax
+IDLE_CONNECTIONS = 2500  # more than twice kConnectionsMax
 
 
 class Prober:
