@@ -8,7 +8,6 @@ namespace ledger {
 namespace {
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
-constexpr int32_t kOffsetMinutesMax = 24 * 60 - 1;
 constexpr int kYearMin = 1;
 constexpr int kYearMax = 9999;
 

@@ -15,6 +15,19 @@ struct Instant {
   int32_t offset_minutes = 0;
 };
 
+// The instants ParseRfc3339 can produce (years 0001 to 9999 written with
+// any offset, here with a day to spare on either side) and the largest
+// offset, in minutes. Times read back from disk are checked against them
+// (IsRepresentable), so that a sum or difference of two never overflows.
+constexpr int64_t kInstantMicrosMin = (-62'135'596'800LL - 86'400) * 1'000'000;
+constexpr int64_t kInstantMicrosMax = (253'402'300'800LL + 86'400) * 1'000'000;
+constexpr int32_t kOffsetMinutesMax = 24 * 60 - 1;
+
+inline bool IsRepresentable(const Instant& instant) {
+  return instant.unix_micros >= kInstantMicrosMin && instant.unix_micros <= kInstantMicrosMax &&
+         instant.offset_minutes >= -kOffsetMinutesMax && instant.offset_minutes <= kOffsetMinutesMax;
+}
+
 // Parses an RFC 3339 date-time with a mandatory offset ("Z" or "+hh:mm"),
 // e.g. "2026-11-24T09:30:00.250+01:00". Fractions beyond microseconds are
 // rejected rather than rounded. `field` names the input in the error.

@@ -37,6 +37,24 @@ Error Corruption(uint64_t seq, std::string_view why) {
   return MakeError(ErrorCode::kCorruption, "event " + std::to_string(seq) + ": " + std::string(why));
 }
 
+// Every time a record holds must be one RFC 3339 text can name
+// (IsRepresentable, common/time.h): the service writes no others, and the
+// folds and renderings rely on it. A record whose hash checks may still hold
+// others: an import takes any export whose hashes chain.
+Status CheckTimes(uint64_t seq, const proto::Event& event) {
+  if (!IsRepresentable(Instant{event.recorded_at_micros(), 0})) return Corruption(seq, "recorded_at is out of range");
+  if (!event.has_incident()) return {};
+  const proto::IncidentPayload& payload = event.incident();
+  const auto representable = [](const proto::Timestamp& time) {
+    return IsRepresentable(Instant{time.unix_micros(), time.offset_minutes()});
+  };
+  if (payload.has_started_at() && !representable(payload.started_at())) {
+    return Corruption(seq, "started_at is out of range");
+  }
+  if (payload.has_ended_at() && !representable(payload.ended_at())) return Corruption(seq, "ended_at is out of range");
+  return {};
+}
+
 std::string EncodeHead(const Head& head) {
   std::string value;
   AppendBigEndian64(&value, head.seq);
@@ -65,6 +83,7 @@ Result<StoredEvent> DecodeStoredEvent(uint64_t seq, std::string_view value) {
   if (stored.event.seq() != seq) {
     return Corruption(seq, "record holds seq " + std::to_string(stored.event.seq()));
   }
+  if (Status times = CheckTimes(seq, stored.event); !times) return times.error();
   return stored;
 }
 

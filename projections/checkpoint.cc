@@ -48,6 +48,19 @@ std::string EncodeCount(uint64_t count) {
   return value;
 }
 
+// A saved ticket's times must be ones RFC 3339 text can name, as a ledger
+// record's must (ledger.cc): this projection saves no others, and the store
+// and the reports rely on it.
+bool TimesRepresentable(const proto::TicketSnapshot& snapshot) {
+  const auto representable = [](const proto::Timestamp& time) {
+    return IsRepresentable(Instant{time.unix_micros(), time.offset_minutes()});
+  };
+  for (const proto::PeriodSnapshot& period : snapshot.periods()) {
+    if (!representable(period.start()) || (period.has_end() && !representable(period.end()))) return false;
+  }
+  return IsRepresentable(Instant{snapshot.opened_at_micros(), 0}) && IsRepresentable(Instant{snapshot.updated_at_micros(), 0});
+}
+
 }  // namespace
 
 proto::TicketSnapshot ToSnapshot(const TicketState& state) {
@@ -149,7 +162,7 @@ Result<std::variant<LoadedProjection, std::string>> ProjectionCheckpoints::Load(
     if (!snapshot.ParseFromArray(iterator->value().data(), static_cast<int>(iterator->value().size())) ||
         iterator->key().size() != 9 ||
         ReadBigEndian64(std::string_view(iterator->key().data() + 1, 8)) != snapshot.ticket_number() ||
-        snapshot.periods().empty()) {
+        snapshot.periods().empty() || !TimesRepresentable(snapshot)) {
       return Answer(std::string("a saved ticket does not decode"));
     }
     loaded.tickets.Put(FromSnapshot(snapshot));

@@ -40,6 +40,22 @@ TEST(Rfc3339, RoundTripsAcrossYears) {
   }
 }
 
+// What the ledger accepts back from disk (IsRepresentable) covers every
+// time the parser can produce, and not much more.
+TEST(Rfc3339, EveryParsedTimeIsRepresentable) {
+  for (const char* text : {"0001-01-01T00:00:00+23:59", "0001-01-01T00:00:00-23:59", "9999-12-31T23:59:59.999999-23:59",
+                           "9999-12-31T23:59:59.999999+23:59", "1970-01-01T00:00:00Z"}) {
+    Result<Instant> parsed = ParseRfc3339(text, "t");
+    ASSERT_TRUE(parsed) << text;
+    EXPECT_TRUE(IsRepresentable(*parsed)) << text;
+    EXPECT_EQ(FormatRfc3339(*parsed), text);
+  }
+  EXPECT_FALSE(IsRepresentable(Instant{INT64_MIN, 0}));
+  EXPECT_FALSE(IsRepresentable(Instant{kInstantMicrosMax + 1, 0}));
+  EXPECT_FALSE(IsRepresentable(Instant{0, 24 * 60}));
+  EXPECT_FALSE(IsRepresentable(Instant{0, INT32_MIN}));
+}
+
 TEST(Rfc3339, RejectsWithTheFieldName) {
   for (const char* text : {"2026-11-24T09:30:00", "2026-11-24", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z",
                            "2026-11-24T24:00:00Z", "2026-11-24T09:30:60Z", "2026-11-24T09:30:00.Z",

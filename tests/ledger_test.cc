@@ -220,6 +220,43 @@ TEST(Ledger, DetectsATamperedRecord) {
   EXPECT_TRUE(one);
 }
 
+// Found by stored_event_fuzz: a record whose hashes check but whose times
+// no RFC 3339 text can name (INT64_MIN here) overflowed the timeline index
+// and the reports that fold it. An import takes any export whose hashes
+// chain, so decoding refuses it, and so does the import.
+TEST(Ledger, RefusesARecordHoldingATimeOutOfRange) {
+  proto::Event event;
+  event.set_seq(1);
+  event.set_ticket("INC-1");
+  event.set_type(proto::INCIDENT_OPENED);
+  event.set_version(1);
+  event.mutable_incident()->set_title("t");
+  event.mutable_incident()->mutable_started_at()->set_unix_micros(INT64_MIN);
+  const Sha256Digest prev_hash{};
+  ImportedEvent imported{.record = event.SerializeAsString(), .prev_hash = prev_hash};
+  imported.hash = Sha256(AsBytes(prev_hash), imported.record);
+  const std::string value = std::string(AsBytes(imported.prev_hash)) + std::string(AsBytes(imported.hash)) + imported.record;
+
+  Result<StoredEvent> decoded = DecodeStoredEvent(1, value);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(decoded.error().message, "event 1: started_at is out of range");
+
+  event.mutable_incident()->mutable_started_at()->set_unix_micros(0);
+  event.mutable_incident()->mutable_started_at()->set_offset_minutes(24 * 60);  // beyond +23:59
+  const std::string record = event.SerializeAsString();
+  const Sha256Digest hash = Sha256(AsBytes(prev_hash), record);
+  EXPECT_FALSE(DecodeStoredEvent(1, std::string(AsBytes(prev_hash)) + std::string(AsBytes(hash)) + record));
+
+  TempDir dir;
+  auto log = OpenLedger(dir.path());
+  ASSERT_TRUE(log);
+  Status refused = log->ImportVerbatim({imported});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("out of range"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(log->head().seq, 0u);
+}
+
 TEST(Ledger, DetectsAGapInTheLog) {
   TempDir dir;
   {

@@ -14,7 +14,8 @@
 //
 // Properties checked on every input:
 //   - decoding never crashes; a failure is kCorruption naming the seq, and
-//     with valid hashes only the protobuf decoding or the seq may fail;
+//     with valid hashes only the protobuf decoding, the seq or a time that
+//     RFC 3339 cannot name (common/time.h) may fail it;
 //   - a decoded event serializes and decodes back to the same bytes;
 //   - folding it into the ticket store (which already holds an open and a
 //     closed incident) and the notification queue never crashes, and leaves
@@ -34,6 +35,7 @@
 
 #include "common/encoding.h"
 #include "common/json_writer.h"
+#include "common/time.h"
 #include "http/event_hub.h"
 #include "http/json_views.h"
 #include "ledger/ledger.h"
@@ -181,8 +183,11 @@ void CheckReports(const TicketStore& store) {
   }
 }
 
+bool TimesRepresentable(const proto::Event& event);
+
 // The decoded event as everything downstream of the ledger sees it.
 void CheckEvent(const StoredEvent& stored) {
+  LEDGER_FUZZ_CHECK(TimesRepresentable(stored.event), "a decoded event holds only times RFC 3339 can name", "");
   std::string again;
   LEDGER_ASSERT(stored.event.SerializeToString(&again));
   proto::Event reparsed;
@@ -231,6 +236,27 @@ void CheckEvent(const StoredEvent& stored) {
   CheckReports(state.tickets);
 }
 
+bool Representable(const proto::Timestamp& time) {
+  return ledger::IsRepresentable(ledger::Instant{time.unix_micros(), time.offset_minutes()});
+}
+
+// The times a record may hold (ledger.cc's CheckTimes): RFC 3339's.
+bool TimesRepresentable(const proto::Event& event) {
+  if (!ledger::IsRepresentable(ledger::Instant{event.recorded_at_micros(), 0})) return false;
+  const proto::IncidentPayload& payload = event.incident();
+  return (!payload.has_started_at() || Representable(payload.started_at())) &&
+         (!payload.has_ended_at() || Representable(payload.ended_at()));
+}
+
+// ...and a saved ticket (checkpoint.cc).
+bool TimesRepresentable(const proto::TicketSnapshot& snapshot) {
+  for (const proto::PeriodSnapshot& period : snapshot.periods()) {
+    if (!Representable(period.start()) || (period.has_end() && !Representable(period.end()))) return false;
+  }
+  return ledger::IsRepresentable(ledger::Instant{snapshot.opened_at_micros(), 0}) &&
+         ledger::IsRepresentable(ledger::Instant{snapshot.updated_at_micros(), 0});
+}
+
 void CheckCorruption(const ledger::Error& error, uint64_t seq) {
   LEDGER_FUZZ_CHECK(error.code == ledger::ErrorCode::kCorruption, "a bad stored value is corruption", error.message);
   LEDGER_FUZZ_CHECK(error.message.starts_with("event " + std::to_string(seq) + ": "), "a corruption names the seq",
@@ -267,6 +293,13 @@ void CheckRecord(std::string_view record) {
                       "an undecodable record is reported as such", stored.error().message);
     return;
   }
+  if (!TimesRepresentable(event)) {
+    LEDGER_FUZZ_CHECK(!stored, "a record holding a time RFC 3339 cannot name is refused", "");
+    CheckCorruption(stored.error(), seq);
+    LEDGER_FUZZ_CHECK(stored.error().message.find("out of range") != std::string::npos,
+                      "a time out of range is reported as such", stored.error().message);
+    return;
+  }
   if (!stored) ledger::fuzz::PropertyFailed("a record with valid hashes decodes", stored.error().message);
   CheckEvent(*stored);
 }
@@ -275,7 +308,10 @@ void CheckSnapshot(std::string_view bytes) {
   proto::TicketSnapshot snapshot;
   // What ProjectionCheckpoints::Load accepts (the key's number is the
   // snapshot's own here).
-  if (!snapshot.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || snapshot.periods().empty()) return;
+  if (!snapshot.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || snapshot.periods().empty() ||
+      !TimesRepresentable(snapshot)) {
+    return;
+  }
   TicketState state = ledger::projections::FromSnapshot(snapshot);
   CheckSnapshotRoundTrip(state);
   Base base = BaseState();
