@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include <google/protobuf/arena.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -69,21 +70,55 @@ struct Request {
 
 }  // namespace
 
-Result<StoredEvent> DecodeStoredEvent(uint64_t seq, std::string_view value) {
+namespace {
+
+// The read check of a stored value (prev_hash | hash | record): its size and
+// hash. The link to the predecessor is the caller's to check.
+Status CheckStoredValue(uint64_t seq, std::string_view value) {
   if (value.size() < keys::kEventValueHeaderBytes) return Corruption(seq, "stored value too short");
-  StoredEvent stored;
-  stored.seq = seq;
-  std::copy_n(value.begin(), keys::kHashBytes, stored.prev_hash.begin());
-  std::copy_n(value.begin() + keys::kHashBytes, keys::kHashBytes, stored.hash.begin());
-  stored.record.assign(value.substr(keys::kEventValueHeaderBytes));
-  if (Sha256(AsBytes(stored.prev_hash), stored.record) != stored.hash) {
+  const std::string_view prev_hash = value.substr(0, keys::kHashBytes);
+  const std::string_view hash = value.substr(keys::kHashBytes, keys::kHashBytes);
+  if (AsBytes(Sha256(prev_hash, value.substr(keys::kEventValueHeaderBytes))) != hash) {
     return Corruption(seq, "hash does not match SHA-256(prev_hash || record)");
   }
-  if (!stored.event.ParseFromString(stored.record)) return Corruption(seq, "record is not a valid Event");
-  if (stored.event.seq() != seq) {
-    return Corruption(seq, "record holds seq " + std::to_string(stored.event.seq()));
+  return {};
+}
+
+// Decodes the record read under `seq`'s key into `event`, and checks what
+// only the decoded record can tell.
+Status ParseRecord(uint64_t seq, std::string_view record, proto::Event* event) {
+  if (!event->ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    return Corruption(seq, "record is not a valid Event");
   }
-  if (Status times = CheckTimes(seq, stored.event); !times) return times.error();
+  if (event->seq() != seq) return Corruption(seq, "record holds seq " + std::to_string(event->seq()));
+  return CheckTimes(seq, *event);
+}
+
+// Fills `stored` (reusing its buffers) from a value that passed
+// CheckStoredValue, and decodes its record.
+Status FillStoredEvent(uint64_t seq, std::string_view value, StoredEvent* stored) {
+  stored->seq = seq;
+  std::copy_n(value.begin(), keys::kHashBytes, stored->prev_hash.begin());
+  std::copy_n(value.begin() + keys::kHashBytes, keys::kHashBytes, stored->hash.begin());
+  stored->record.assign(value.substr(keys::kEventValueHeaderBytes));
+  return ParseRecord(seq, stored->record, &stored->event);
+}
+
+// Read-ahead scans hand the folding thread batches of this many raw values,
+// with at most this many batches read but not yet folded.
+constexpr size_t kReadAheadBatchEvents = 512;
+constexpr size_t kReadAheadBatches = 4;
+// Each batch decodes into an arena starting with a block this big (enough
+// for a batch of typical events; more is allocated and freed as needed).
+constexpr size_t kReadAheadArenaBytes = 1 << 20;
+constexpr size_t kScanReadaheadBytes = 2 << 20;
+
+}  // namespace
+
+Result<StoredEvent> DecodeStoredEvent(uint64_t seq, std::string_view value) {
+  if (Status checked = CheckStoredValue(seq, value); !checked) return checked.error();
+  StoredEvent stored;
+  if (Status filled = FillStoredEvent(seq, value, &stored); !filled) return filled.error();
   return stored;
 }
 
@@ -171,21 +206,237 @@ class Ledger::Impl {
     read_options.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_options));
     uint64_t expected_seq = after_seq + 1;
+    StoredEvent stored;  // refilled for every event
     for (iterator->Seek(keys::Event(expected_seq)); iterator->Valid(); iterator->Next()) {
       const rocksdb::Slice key = iterator->key();
       if (key.size() != 9 || key[0] != keys::kEventPrefix) return Corruption(expected_seq, "malformed event key");
       const uint64_t seq = keys::EventSeq(std::string_view(key.data(), key.size()));
       if (seq != expected_seq) return Corruption(expected_seq, "missing: the log jumps to " + std::to_string(seq));
-      Result<StoredEvent> stored = DecodeStoredEvent(seq, std::string_view(iterator->value().data(), iterator->value().size()));
-      if (!stored) return stored.error();
-      if (stored->prev_hash != previous_hash) return Corruption(seq, "prev_hash does not match the previous event's hash");
-      previous_hash = stored->hash;
-      if (Status visited = visit(*stored); !visited) return visited;
+      const std::string_view value(iterator->value().data(), iterator->value().size());
+      if (Status checked = CheckStoredValue(seq, value); !checked) return checked;
+      if (Status filled = FillStoredEvent(seq, value, &stored); !filled) return filled;
+      if (stored.prev_hash != previous_hash) return Corruption(seq, "prev_hash does not match the previous event's hash");
+      previous_hash = stored.hash;
+      if (Status visited = visit(stored); !visited) return visited;
       ++expected_seq;
     }
     if (!iterator->status().ok()) return IoError(iterator->status(), "reading the log");
     if (expected_seq != last_seq + 1) return Corruption(expected_seq, "missing: the log ends early");
     return {};
+  }
+
+  // A batch of raw stored values handed from the reader thread to the
+  // folding thread; with decode_ahead, also their records decoded into an
+  // arena that the next use of the batch recycles.
+  struct ReadAheadBatch {
+    ReadAheadBatch() {
+      google::protobuf::ArenaOptions options;
+      options.initial_block = arena_block.get();
+      options.initial_block_size = kReadAheadArenaBytes;
+      arena = std::make_unique<google::protobuf::Arena>(options);
+    }
+    uint64_t first_seq = 0;
+    std::string bytes;
+    std::vector<size_t> ends;              // end offset of each value in `bytes`
+    std::vector<const proto::Event*> events;  // decode_ahead: one per value, on `arena` (null: too short)
+    std::optional<Error> error;            // the reader stopped here: after these values
+    bool error_value_included = false;     // ...or at the last of them, once its hash is checked
+    bool last = false;
+    std::unique_ptr<char[]> arena_block = std::make_unique<char[]>(kReadAheadArenaBytes);
+    std::unique_ptr<google::protobuf::Arena> arena;
+  };
+
+  // The walk of ForEach, split in two: a reader thread walks the keys and
+  // checks them, copies the values into batches (and with `decode_ahead`
+  // decodes their records); the calling thread hands each full batch to
+  // `consume` in order, which checks each value's hash and link (see
+  // HashChecker) before using it. An error either side stops both at the
+  // first event that has it. The split keeps the two threads about equally
+  // busy: reading and decoding on one, hashing and folding on the other.
+  Status ReadAhead(uint64_t after_seq, bool decode_ahead,
+                   const std::function<Status(const ReadAheadBatch&)>& consume) const {
+    const Head at_start = head();
+    if (after_seq >= at_start.seq) return {};
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<std::unique_ptr<ReadAheadBatch>> ready;
+    std::vector<std::unique_ptr<ReadAheadBatch>> spare;
+    bool stop = false;
+    for (size_t i = 0; i < kReadAheadBatches; ++i) spare.push_back(std::make_unique<ReadAheadBatch>());
+
+    std::thread reader([&, after_seq] {
+      const auto take_spare = [&]() -> std::unique_ptr<ReadAheadBatch> {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return stop || !spare.empty(); });
+        if (stop) return nullptr;
+        std::unique_ptr<ReadAheadBatch> batch = std::move(spare.back());
+        spare.pop_back();
+        return batch;
+      };
+      const auto hand_over = [&](std::unique_ptr<ReadAheadBatch> batch) {
+        std::lock_guard lock(mutex);
+        ready.push_back(std::move(batch));
+        changed.notify_all();
+      };
+      const std::string upper = keys::Event(at_start.seq + 1);
+      rocksdb::Slice upper_slice(upper);
+      rocksdb::ReadOptions read_options;
+      read_options.iterate_upper_bound = &upper_slice;
+      read_options.fill_cache = false;  // one pass over the whole log would only churn the cache
+      read_options.readahead_size = kScanReadaheadBytes;
+      std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_options));
+      uint64_t expected_seq = after_seq + 1;
+      std::unique_ptr<ReadAheadBatch> batch = take_spare();
+      if (!batch) return;
+      const auto start_batch = [&] {
+        batch->first_seq = expected_seq;
+        batch->bytes.clear();
+        batch->ends.clear();
+        batch->events.clear();
+        batch->error.reset();
+        batch->error_value_included = false;
+        batch->last = false;
+        batch->arena->Reset();
+      };
+      start_batch();
+      for (iterator->Seek(keys::Event(expected_seq)); iterator->Valid(); iterator->Next()) {
+        const rocksdb::Slice key = iterator->key();
+        if (key.size() != 9 || key[0] != keys::kEventPrefix) {
+          batch->error = Corruption(expected_seq, "malformed event key");
+          break;
+        }
+        const uint64_t seq = keys::EventSeq(std::string_view(key.data(), key.size()));
+        if (seq != expected_seq) {
+          batch->error = Corruption(expected_seq, "missing: the log jumps to " + std::to_string(seq));
+          break;
+        }
+        const std::string_view value(iterator->value().data(), iterator->value().size());
+        if (decode_ahead) {
+          // A value too short to hold its hashes, or whose record does not
+          // decode, still goes to the folding thread, which checks its hash
+          // first (and reports a mismatch before this).
+          std::optional<Error> undecodable;
+          const proto::Event* event = nullptr;
+          if (value.size() >= keys::kEventValueHeaderBytes) {
+            auto* parsed = google::protobuf::Arena::CreateMessage<proto::Event>(batch->arena.get());
+            if (Status decoded = ParseRecord(seq, value.substr(keys::kEventValueHeaderBytes), parsed); !decoded) {
+              undecodable = decoded.error();
+            }
+            event = parsed;
+          }
+          batch->bytes.append(value);
+          batch->ends.push_back(batch->bytes.size());
+          batch->events.push_back(event);
+          if (undecodable) {
+            batch->error = std::move(undecodable);
+            batch->error_value_included = true;
+            break;
+          }
+        } else {
+          batch->bytes.append(value);
+          batch->ends.push_back(batch->bytes.size());
+        }
+        ++expected_seq;
+        if (batch->ends.size() == kReadAheadBatchEvents) {
+          hand_over(std::move(batch));
+          batch = take_spare();
+          if (!batch) return;
+          start_batch();
+        }
+      }
+      if (!batch->error && !iterator->status().ok()) batch->error = IoError(iterator->status(), "reading the log");
+      if (!batch->error && expected_seq != at_start.seq + 1) {
+        batch->error = Corruption(expected_seq, "missing: the log ends early");
+      }
+      batch->last = true;
+      hand_over(std::move(batch));
+    });
+
+    Status result;
+    for (bool done = false; !done;) {
+      std::unique_ptr<ReadAheadBatch> batch;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return !ready.empty(); });
+        batch = std::move(ready.front());
+        ready.pop_front();
+      }
+      result = consume(*batch);
+      if (result && batch->error) result = *batch->error;
+      done = !result || batch->last;
+      std::lock_guard lock(mutex);
+      spare.push_back(std::move(batch));
+      if (done) stop = true;
+      changed.notify_all();
+    }
+    reader.join();
+    return result;
+  }
+
+  // Checks values in seq order on the folding side of a ReadAhead: each
+  // one's hash, and its link to the one before.
+  class HashChecker {
+   public:
+    explicit HashChecker(const Sha256Digest& previous_hash) : previous_hash_(previous_hash) {}
+    Status Check(uint64_t seq, std::string_view value) {
+      if (Status checked = CheckStoredValue(seq, value); !checked) return checked;
+      if (value.substr(0, keys::kHashBytes) != AsBytes(previous_hash_)) {
+        return Corruption(seq, "prev_hash does not match the previous event's hash");
+      }
+      std::copy_n(value.begin() + keys::kHashBytes, keys::kHashBytes, previous_hash_.begin());
+      return {};
+    }
+    const Sha256Digest& last_hash() const { return previous_hash_; }
+
+   private:
+    Sha256Digest previous_hash_;
+  };
+
+  Result<Sha256Digest> HashBefore(uint64_t after_seq) const {
+    if (after_seq == 0) return Sha256Digest{};
+    Result<StoredEvent> previous = ReadEvent(after_seq);
+    if (!previous) return previous.error();
+    return previous->hash;
+  }
+
+  // Visits the values of one batch in order, hash-checked; the last value
+  // of a batch that stopped on it is checked but not visited.
+  static Status ForEachValue(const ReadAheadBatch& batch, HashChecker* checker,
+                             const std::function<Status(size_t index, std::string_view value)>& visit) {
+    size_t begin = 0;
+    for (size_t i = 0; i < batch.ends.size(); ++i) {
+      const std::string_view value(batch.bytes.data() + begin, batch.ends[i] - begin);
+      begin = batch.ends[i];
+      if (Status checked = checker->Check(batch.first_seq + i, value); !checked) return checked;
+      if (batch.error_value_included && i + 1 == batch.ends.size()) break;
+      if (Status visited = visit(i, value); !visited) return visited;
+    }
+    return {};
+  }
+
+  Status ForEachReadAhead(uint64_t after_seq, const std::function<Status(const StoredEvent&)>& visit) const {
+    Result<Sha256Digest> before = HashBefore(after_seq);
+    if (!before) return before.error();
+    HashChecker checker(*before);
+    StoredEvent stored;  // refilled for every event
+    return ReadAhead(after_seq, false, [&](const ReadAheadBatch& batch) -> Status {
+      return ForEachValue(batch, &checker, [&](size_t index, std::string_view value) -> Status {
+        if (Status filled = FillStoredEvent(batch.first_seq + index, value, &stored); !filled) return filled;
+        return visit(stored);
+      });
+    });
+  }
+
+  Status Scan(uint64_t after_seq, const std::function<Status(const ScannedEvent&)>& visit) const {
+    Result<Sha256Digest> before = HashBefore(after_seq);
+    if (!before) return before.error();
+    HashChecker checker(*before);
+    return ReadAhead(after_seq, true, [&](const ReadAheadBatch& batch) -> Status {
+      return ForEachValue(batch, &checker, [&](size_t index, std::string_view) -> Status {
+        return visit(ScannedEvent{
+            .seq = batch.first_seq + index, .hash = &checker.last_hash(), .event = batch.events[index]});
+      });
+    });
   }
 
   Result<std::vector<StoredEvent>> ReadTicket(std::string_view ticket) const {
@@ -240,24 +491,27 @@ class Ledger::Impl {
     rocksdb::ReadOptions read_options;
     read_options.iterate_upper_bound = &upper_slice;
     read_options.fill_cache = false;
+    read_options.readahead_size = kScanReadaheadBytes;
     std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_options));
     Sha256Digest previous_hash{};
     uint64_t expected_seq = 1;
+    StoredEvent stored;  // refilled for every event
     for (iterator->Seek(keys::Event(1)); iterator->Valid(); iterator->Next()) {
       const rocksdb::Slice key = iterator->key();
       if (key.size() != 9 || key[0] != keys::kEventPrefix) return fail(expected_seq, "malformed event key");
       const uint64_t seq = keys::EventSeq(std::string_view(key.data(), key.size()));
       if (seq != expected_seq) return fail(expected_seq, "missing: the log jumps to seq " + std::to_string(seq));
-      Result<StoredEvent> stored =
-          DecodeStoredEvent(seq, std::string_view(iterator->value().data(), iterator->value().size()));
-      if (!stored) {
-        std::string problem = stored.error().message;
+      const std::string_view value(iterator->value().data(), iterator->value().size());
+      Status decoded = CheckStoredValue(seq, value);
+      if (decoded) decoded = FillStoredEvent(seq, value, &stored);
+      if (!decoded) {
+        std::string problem = decoded.error().message;
         const std::string prefix = "event " + std::to_string(seq) + ": ";
         if (problem.starts_with(prefix)) problem = problem.substr(prefix.size());
         return fail(seq, problem);
       }
-      if (stored->prev_hash != previous_hash) return fail(seq, "prev_hash does not match the previous event's hash");
-      previous_hash = stored->hash;
+      if (stored.prev_hash != previous_hash) return fail(seq, "prev_hash does not match the previous event's hash");
+      previous_hash = stored.hash;
       report.events_checked += 1;
       ++expected_seq;
     }
@@ -682,6 +936,16 @@ Status Ledger::ForEach(uint64_t after_seq, const std::function<Status(const Stor
 Status Ledger::ForEach(uint64_t after_seq, size_t limit,
                        const std::function<Status(const StoredEvent&)>& visit) const {
   return impl_->ForEach(after_seq, limit, visit);
+}
+
+Status Ledger::Scan(uint64_t after_seq, const std::function<Status(const ScannedEvent&)>& visit) const {
+  return impl_->Scan(after_seq, visit);
+}
+
+Status Ledger::ForEach(uint64_t after_seq, const ScanOptions& options,
+                       const std::function<Status(const StoredEvent&)>& visit) const {
+  if (options.read_ahead) return impl_->ForEachReadAhead(after_seq, visit);
+  return impl_->ForEach(after_seq, SIZE_MAX, visit);
 }
 
 Result<std::vector<StoredEvent>> Ledger::ReadTicket(std::string_view ticket) const { return impl_->ReadTicket(ticket); }

@@ -121,6 +121,24 @@ struct ImportedEvent {
   Sha256Digest hash{};
 };
 
+struct ScanOptions {
+  // Reads the records and checks their hashes and links on a second thread,
+  // a few batches ahead of `visit` (which runs on the calling thread): for
+  // folds of the whole log, where reading and hashing would otherwise add
+  // to the fold's time. Every event `visit` sees has passed every check
+  // first, as without it; an error found ahead stops the scan at the event
+  // it names.
+  bool read_ahead = false;
+};
+
+// One event of Ledger::Scan; everything it points to is valid only while
+// the visitor runs.
+struct ScannedEvent {
+  uint64_t seq = 0;
+  const Sha256Digest* hash = nullptr;
+  const proto::Event* event = nullptr;
+};
+
 struct LedgerStats {
   uint64_t events_appended = 0;
   uint64_t batches_committed = 0;
@@ -159,10 +177,20 @@ class Ledger {
   Result<std::vector<StoredEvent>> ReadAfter(uint64_t after_seq, size_t limit) const;
   // Calls `visit` for every event after `after_seq` up to the head at the
   // time of the call, in order, with the same checks; stops at the first
-  // error (its own or the visitor's).
+  // error (its own or the visitor's). `visit` is handed one StoredEvent
+  // object, refilled for each event (so that a long scan allocates next to
+  // nothing): it must copy what it keeps.
   Status ForEach(uint64_t after_seq, const std::function<Status(const StoredEvent&)>& visit) const;
   // The same, for at most `limit` events.
   Status ForEach(uint64_t after_seq, size_t limit, const std::function<Status(const StoredEvent&)>& visit) const;
+  // The same, with options (see ScanOptions).
+  Status ForEach(uint64_t after_seq, const ScanOptions& options,
+                 const std::function<Status(const StoredEvent&)>& visit) const;
+  // The cheapest walk for a fold of the whole log: like ForEach with
+  // read_ahead (every check, in order, on a second thread ahead of `visit`),
+  // but the records are decoded there too, into memory recycled batch by
+  // batch, and `visit` sees only the seq, the hash and the decoded event.
+  Status Scan(uint64_t after_seq, const std::function<Status(const ScannedEvent&)>& visit) const;
   // One ticket's events in order (empty when the ticket is unknown).
   Result<std::vector<StoredEvent>> ReadTicket(std::string_view ticket) const;
   Result<StoredEvent> ReadEvent(uint64_t seq) const;

@@ -1,6 +1,9 @@
 #include <atomic>
+#include <functional>
+#include <future>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
@@ -305,6 +308,138 @@ TEST(Ledger, ShutdownRefusesNewAppends) {
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(log->head().seq, 1u);
+}
+
+// -- walks that read ahead on a second thread ----------------------------------
+
+// Enough events for several read-ahead batches.
+constexpr uint64_t kWalkEvents = 1500;
+
+std::unique_ptr<Ledger> LedgerWithEvents(const std::string& path, uint64_t count) {
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = path, .sync_writes = false});
+  EXPECT_TRUE(opened);
+  std::vector<std::future<Result<Appended>>> pending;
+  for (uint64_t i = 0; i < count; ++i) {
+    auto promise = std::make_shared<std::promise<Result<Appended>>>();
+    pending.push_back(promise->get_future());
+    (*opened)->AppendAsync(NewTicket(), [promise](Result<Appended> appended) { promise->set_value(std::move(appended)); });
+  }
+  for (auto& future : pending) EXPECT_TRUE(future.get());
+  return std::move(*opened);
+}
+
+// (seq, hash, record) of everything each walk hands out after `after_seq`.
+struct Walked {
+  std::vector<std::tuple<uint64_t, Sha256Digest, std::string>> events;
+  Status status;
+};
+
+Walked WalkForEach(const Ledger& log, uint64_t after_seq, const ScanOptions& options) {
+  Walked walked;
+  walked.status = log.ForEach(after_seq, options, [&](const StoredEvent& stored) -> Status {
+    walked.events.emplace_back(stored.seq, stored.hash, stored.event.SerializeAsString());
+    return {};
+  });
+  return walked;
+}
+
+Walked WalkScan(const Ledger& log, uint64_t after_seq) {
+  Walked walked;
+  walked.status = log.Scan(after_seq, [&](const ScannedEvent& scanned) -> Status {
+    walked.events.emplace_back(scanned.seq, *scanned.hash, scanned.event->SerializeAsString());
+    return {};
+  });
+  return walked;
+}
+
+TEST(LedgerWalks, ReadAheadAndScanHandOutWhatForEachDoes) {
+  TempDir dir;
+  auto log = LedgerWithEvents(dir.path(), kWalkEvents);
+  for (const uint64_t after : {uint64_t{0}, uint64_t{700}, kWalkEvents - 1, kWalkEvents}) {
+    SCOPED_TRACE("after " + std::to_string(after));
+    const Walked plain = WalkForEach(*log, after, ScanOptions{});
+    ASSERT_TRUE(plain.status);
+    EXPECT_EQ(plain.events.size(), kWalkEvents - after);
+    const Walked ahead = WalkForEach(*log, after, ScanOptions{.read_ahead = true});
+    ASSERT_TRUE(ahead.status) << ahead.status.error().message;
+    EXPECT_EQ(ahead.events, plain.events);
+    const Walked scanned = WalkScan(*log, after);
+    ASSERT_TRUE(scanned.status) << scanned.status.error().message;
+    EXPECT_EQ(scanned.events, plain.events);
+  }
+}
+
+// Replaces event `seq`'s stored value (the ledger must be closed).
+void RewriteEvent(const std::string& path, uint64_t seq, const std::function<void(std::string*)>& change) {
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string value;
+  ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), keys::Event(seq), &value).ok());
+  change(&value);
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), keys::Event(seq), value).ok());
+}
+
+// Every walk stops at the first bad event with the same error, having
+// handed out exactly the events before it.
+void ExpectEveryWalkStopsAt(const Ledger& log, uint64_t bad_seq, const std::string& problem) {
+  for (const bool scan : {false, true}) {
+    for (const bool read_ahead : {false, true}) {
+      if (scan && !read_ahead) continue;
+      SCOPED_TRACE(scan ? "Scan" : read_ahead ? "ForEach, read ahead" : "ForEach");
+      const Walked walked = scan ? WalkScan(log, 0) : WalkForEach(log, 0, ScanOptions{.read_ahead = read_ahead});
+      ASSERT_FALSE(walked.status);
+      EXPECT_EQ(walked.status.error().code, ErrorCode::kCorruption);
+      EXPECT_EQ(walked.status.error().message, "event " + std::to_string(bad_seq) + ": " + problem);
+      EXPECT_EQ(walked.events.size(), bad_seq - 1);
+    }
+  }
+}
+
+TEST(LedgerWalks, StopAtATamperedRecord) {
+  TempDir dir;
+  LedgerWithEvents(dir.path(), kWalkEvents).reset();
+  RewriteEvent(dir.path(), 1100, [](std::string* value) { value->back() ^= 0x01; });
+  auto log = OpenLedger(dir.path());
+  ExpectEveryWalkStopsAt(*log, 1100, "hash does not match SHA-256(prev_hash || record)");
+}
+
+TEST(LedgerWalks, StopAtABrokenLink) {
+  TempDir dir;
+  LedgerWithEvents(dir.path(), kWalkEvents).reset();
+  // A record that hashes right but does not chain from its predecessor.
+  RewriteEvent(dir.path(), 1030, [](std::string* value) {
+    (*value)[0] ^= 0x01;
+    const Sha256Digest hash = Sha256(value->substr(0, 32), value->substr(64));
+    value->replace(32, 32, AsBytes(hash));
+  });
+  auto log = OpenLedger(dir.path());
+  ExpectEveryWalkStopsAt(*log, 1030, "prev_hash does not match the previous event's hash");
+}
+
+TEST(LedgerWalks, StopAtARecordThatDoesNotDecode) {
+  TempDir dir;
+  LedgerWithEvents(dir.path(), kWalkEvents).reset();
+  // Hashes right, but the record is not an Event: reported as such.
+  RewriteEvent(dir.path(), 513, [](std::string* value) {
+    const std::string record = "\xff\xff\xff not protobuf";
+    *value = value->substr(0, 32) + std::string(AsBytes(Sha256(value->substr(0, 32), record))) + record;
+  });
+  auto log = OpenLedger(dir.path());
+  ExpectEveryWalkStopsAt(*log, 513, "record is not a valid Event");
+}
+
+TEST(LedgerWalks, StopAtAGap) {
+  TempDir dir;
+  LedgerWithEvents(dir.path(), kWalkEvents).reset();
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), keys::Event(1024)).ok());
+  }
+  auto log = OpenLedger(dir.path());
+  ExpectEveryWalkStopsAt(*log, 1024, "missing: the log jumps to 1025");
 }
 
 }  // namespace
