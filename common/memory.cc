@@ -1,0 +1,82 @@
+#include "common/memory.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
+namespace ledger {
+namespace {
+
+#if defined(__GLIBC__)
+// glibc's defaults, restored afterwards (mallopt cannot read them back).
+constexpr int kDefaultTopPadBytes = 128 * 1024;
+constexpr int kDefaultTrimThresholdBytes = 128 * 1024;
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+// Below this a reservation is not worth the system calls; above it, not
+// sensible for one heap growth.
+constexpr size_t kReservationBytesMin = size_t{16} << 20;
+constexpr size_t kReservationBytesMax = size_t{1} << 30;
+// Blocks taken to make the heap grow: small enough to come from the heap
+// (not mmap), large enough to get there quickly.
+constexpr size_t kGrowthProbeBytes = 64 * 1024;
+constexpr size_t kGrowthProbesMax = 64;
+// MADV_POPULATE_WRITE (Linux 5.14); older kernels answer EINVAL, harmlessly.
+constexpr int kMadvisePopulateWrite = 23;
+#endif
+
+}  // namespace
+
+HeapReservation::HeapReservation(size_t bytes) {
+#if defined(__GLIBC__)
+  if (bytes < kReservationBytesMin) return;
+  if (bytes > kReservationBytesMax) bytes = kReservationBytesMax;
+  // Keep freed memory at the top instead of trimming it, and make the next
+  // growth of the heap `bytes` larger than asked.
+  if (mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * kReservationBytesMax)) != 1) return;
+  trimming_changed_ = true;
+  if (mallopt(M_TOP_PAD, static_cast<int>(bytes)) != 1) return;
+  auto* const before = static_cast<char*>(sbrk(0));
+  std::vector<void*> probes;
+  while (static_cast<char*>(sbrk(0)) == before && probes.size() < kGrowthProbesMax) {
+    probes.push_back(std::malloc(kGrowthProbeBytes));
+  }
+  auto* const after = static_cast<char*>(sbrk(0));
+  for (void* probe : probes) std::free(probe);
+  mallopt(M_TOP_PAD, kDefaultTopPadBytes);
+  if (after <= before) return;
+  // Whole huge pages inside the new part of the heap.
+  const auto start = (reinterpret_cast<uintptr_t>(before) + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
+  const auto end = reinterpret_cast<uintptr_t>(after) & ~(kHugePageBytes - 1);
+  if (end <= start) return;
+  // Both are hints: a kernel without THP or without populate leaves the
+  // pages to be faulted in one by one, as before. Filling in takes a while
+  // (the hypervisor backs every page), so it runs beside the build, which
+  // meanwhile faults in what it reaches first; populating a page already
+  // there leaves it alone.
+  (void)madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
+  populate_ = std::thread([start, end] {
+    (void)madvise(reinterpret_cast<void*>(start), end - start, kMadvisePopulateWrite);
+  });
+  reserved_bytes_ = static_cast<size_t>(after - before);
+#else
+  (void)bytes;
+#endif
+}
+
+HeapReservation::~HeapReservation() {
+  if (populate_.joinable()) populate_.join();
+#if defined(__GLIBC__)
+  if (!trimming_changed_) return;
+  mallopt(M_TRIM_THRESHOLD, kDefaultTrimThresholdBytes);
+  // Hands back what the build left unused at the top of the heap.
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace ledger
