@@ -5,25 +5,43 @@
 namespace ledger::app {
 
 Result<std::unique_ptr<Notifications>> Notifications::Create(const std::map<std::string, std::string>& options,
-                                                             Ledger* log) {
-  Result<std::optional<notify::DeliveryOptions>> delivery = notify::ParseDeliveryOptions(options);
-  if (!delivery) return delivery.error();
+                                                             Ledger* log, const projections::ReadModel* read_model) {
   std::unique_ptr<Notifications> notifications(new Notifications());
   notifications->log_ = log;
-  notifications->delivery_options_ = std::move(*delivery);
-  if (Status rebuilt = notifications->model_.Rebuild(*log); !rebuilt) return rebuilt.error();
+  notifications->model_ = std::make_unique<projections::NotificationModel>(read_model);
+  Result<std::unique_ptr<ingest::SubscriptionProcessor>> processor = ingest::SubscriptionProcessor::Create(log, read_model);
+  if (!processor) return processor.error();
+  notifications->subscriptions_ = std::move(*processor);
+  return Finish(std::move(notifications), options);
+}
+
+Result<std::unique_ptr<Notifications>> Notifications::Create(const std::map<std::string, std::string>& options,
+                                                             Ledger* log) {
+  std::unique_ptr<Notifications> notifications(new Notifications());
+  notifications->log_ = log;
+  notifications->owns_queue_ = true;
+  notifications->model_ = std::make_unique<projections::NotificationModel>();
+  if (Status rebuilt = notifications->model_->Rebuild(*log); !rebuilt) return rebuilt.error();
   Result<std::unique_ptr<ingest::SubscriptionProcessor>> processor = ingest::SubscriptionProcessor::Create(log);
   if (!processor) return processor.error();
   notifications->subscriptions_ = std::move(*processor);
+  return Finish(std::move(notifications), options);
+}
+
+Result<std::unique_ptr<Notifications>> Notifications::Finish(std::unique_ptr<Notifications> notifications,
+                                                             const std::map<std::string, std::string>& options) {
+  Result<std::optional<notify::DeliveryOptions>> delivery = notify::ParseDeliveryOptions(options);
+  if (!delivery) return delivery.error();
+  notifications->delivery_options_ = std::move(*delivery);
   notifications->routes_ = http::NotificationRoutes{.subscriptions = notifications->subscriptions_.get(),
-                                                    .model = &notifications->model_};
+                                                    .model = notifications->model_.get()};
   return notifications;
 }
 
 Notifications::~Notifications() { Stop(); }
 
 void Notifications::OnCommit(const std::vector<StoredEvent>& events) {
-  model_.Apply(events);
+  if (owns_queue_) model_->Apply(events);
   if (notify::DeliveryWorker* worker = running_worker_.load()) worker->Wake();
 }
 
@@ -33,7 +51,7 @@ Status Notifications::StartDelivery() {
     return {};
   }
   Result<std::unique_ptr<notify::DeliveryWorker>> worker =
-      notify::DeliveryWorker::Start(*delivery_options_, log_, &model_);
+      notify::DeliveryWorker::Start(*delivery_options_, log_, model_.get());
   if (!worker) return worker.error();
   worker_ = std::move(*worker);
   running_worker_.store(worker_.get());
@@ -46,6 +64,6 @@ void Notifications::Stop() {
   if (worker_) worker_->Stop();
 }
 
-std::string Notifications::RenderMetrics() const { return notify::RenderNotificationMetrics(model_, worker_.get()); }
+std::string Notifications::RenderMetrics() const { return notify::RenderNotificationMetrics(*model_, worker_.get()); }
 
 }  // namespace ledger::app

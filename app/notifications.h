@@ -1,11 +1,12 @@
 #pragma once
 // The notification parts of `serve`, wired together: the queue projection
-// (folded from the log at start, then fed by the commit listener), the
-// subscription processor, and, with --smtp-url, the delivery worker.
+// (the one the ReadModel folds and checkpoints together with the tickets),
+// the subscription processor, and, with --smtp-url, the delivery worker.
 //
-// Order of use in Serve: Create; put OnCommit in the ledger's commit
-// listener (after the read model); StartDelivery; serve; Stop before the
-// ledger shuts down, so the last receipts still get appended.
+// Order of use in Serve: open the ReadModel; Create; put OnCommit in the
+// ledger's commit listener (after the read model's Apply); StartDelivery;
+// serve; Stop before the ledger shuts down, so the last receipts still get
+// appended.
 
 #include <atomic>
 #include <map>
@@ -20,17 +21,24 @@
 #include "ledger/ledger.h"
 #include "notify/worker.h"
 #include "projections/notifications.h"
+#include "projections/read_model.h"
 
 namespace ledger::app {
 
 class Notifications {
  public:
-  // Reads the --smtp-* options and folds the log. `log` must outlive this.
+  // Reads the --smtp-* options; the queue and the subscriptions are those of
+  // `read_model` (nothing is folded here). `log` and `read_model` must
+  // outlive this.
+  static Result<std::unique_ptr<Notifications>> Create(const std::map<std::string, std::string>& options, Ledger* log,
+                                                       const projections::ReadModel* read_model);
+  // The same with a queue of its own, folded from the whole log here and
+  // fed by OnCommit (for a caller without a ReadModel).
   static Result<std::unique_ptr<Notifications>> Create(const std::map<std::string, std::string>& options, Ledger* log);
   ~Notifications();
 
   // For the commit listener (ledger writer thread): applies the events to
-  // the queue, then wakes the worker.
+  // a queue of its own, if it has one, then wakes the worker.
   void OnCommit(const std::vector<StoredEvent>& events);
   // Starts the delivery worker when an SMTP server is configured.
   Status StartDelivery();
@@ -42,8 +50,11 @@ class Notifications {
 
  private:
   Notifications() = default;
+  static Result<std::unique_ptr<Notifications>> Finish(std::unique_ptr<Notifications> notifications,
+                                                       const std::map<std::string, std::string>& options);
   Ledger* log_ = nullptr;
-  projections::NotificationModel model_;
+  bool owns_queue_ = false;
+  std::unique_ptr<projections::NotificationModel> model_;
   std::unique_ptr<ingest::SubscriptionProcessor> subscriptions_;
   std::optional<notify::DeliveryOptions> delivery_options_;
   std::unique_ptr<notify::DeliveryWorker> worker_;

@@ -13,9 +13,12 @@ void ReportProjectionOpen(const projections::OpenReport& report) {
     std::fprintf(stderr, "incident-ledger: projections rebuilt from seq 1 (%llu events): %s\n",
                  static_cast<unsigned long long>(report.replayed_events), report.reason.c_str());
   } else {
-    std::fprintf(stderr, "incident-ledger: projections resumed at seq %llu, caught up %llu events\n",
+    std::fprintf(stderr,
+                 "incident-ledger: projections resumed at seq %llu, caught up %llu events; %llu tickets, each built "
+                 "from the checkpoint when first read, the rest in the background\n",
                  static_cast<unsigned long long>(report.resumed_seq),
-                 static_cast<unsigned long long>(report.replayed_events));
+                 static_cast<unsigned long long>(report.replayed_events),
+                 static_cast<unsigned long long>(report.tickets));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "ingest/processor.h"
 
+#include <cstdio>
 #include <future>
 
 namespace ledger::ingest {
@@ -62,31 +63,51 @@ Status CheckPeriodTimes(const Command& command, const projections::TicketState& 
 
 }  // namespace
 
-Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(Ledger* ledger) { return Create(ledger, {}); }
+Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(Ledger* ledger) {
+  return Create(ledger, std::function<projections::TicketStore()>());
+}
 
 Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(
     Ledger* ledger, std::function<projections::TicketStore()> committed_state) {
   std::unique_ptr<CommandProcessor> processor(new CommandProcessor(ledger));
   processor->committed_state_ = std::move(committed_state);
   if (Status loaded = processor->Reload(); !loaded) return loaded.error();
-  CommandProcessor* raw = processor.get();
-  ledger->SetBatchFailedListener([raw] {
-    // The state may hold events that never reached the disk; fold it again.
-    if (Status reloaded = raw->Reload(); !reloaded) {
-      std::fprintf(stderr, "cannot reload ticket state after a failed append: %s\n", reloaded.error().message.c_str());
-    }
-  });
+  processor->ListenForFailedBatches();
   return processor;
 }
 
+Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(Ledger* ledger,
+                                                                   const projections::ReadModel* committed) {
+  LEDGER_ASSERT(committed != nullptr);
+  std::unique_ptr<CommandProcessor> processor(new CommandProcessor(ledger));
+  processor->shared_ = committed;
+  processor->ListenForFailedBatches();
+  return processor;
+}
+
+void CommandProcessor::ListenForFailedBatches() {
+  ledger_->SetBatchFailedListener([this] {
+    // The state may hold events that never reached the disk: forget them.
+    if (Status reloaded = Reload(); !reloaded) {
+      std::fprintf(stderr, "cannot reload ticket state after a failed append: %s\n", reloaded.error().message.c_str());
+    }
+  });
+}
+
 Status CommandProcessor::Reload() {
+  if (shared_ != nullptr) {
+    // What is left is in the read model, which holds exactly the committed events.
+    pending_.clear();
+    pending_through_seq_ = 0;
+    return {};
+  }
   if (committed_state_) {
     state_ = committed_state_();
     return {};
   }
   projections::TicketStore fresh;
-  Status folded = ledger_->ForEach(0, [&fresh](const StoredEvent& stored) -> Status {
-    fresh.Apply(stored.event);
+  Status folded = ledger_->ForEach(0, ScanOptions{.read_ahead = true}, [&fresh](const StoredEvent& stored) -> Status {
+    (void)fresh.Apply(stored.event);  // the changed ticket's number is not needed here
     return {};
   });
   if (!folded) return folded;
@@ -115,43 +136,86 @@ Result<Decision> CommandProcessor::Decide(const Command& command, const std::str
   event.set_request_digest(digest);
   *event.mutable_incident() = command.payload;
 
-  if (command.action == Action::kCreate) {
-    event.set_ticket(context.AllocateTicket());
-    event.set_version(1);
+  Status checked;
+  const projections::TicketStore* committed_store = nullptr;
+  const auto decide_and_fold = [&](const TicketLookup& find) {
+    checked = CheckAgainst(command, context, find, &event);
+    if (!checked) return;
+    // Fold it now, with the seq and time the ledger will give it, so that
+    // the next decision in this batch sees it.
+    proto::Event applied = event;
+    applied.set_seq(context.next_seq());
+    applied.set_recorded_at_micros(context.recorded_at_micros());
+    FoldDecided(applied, committed_store);
+  };
+  if (shared_ == nullptr) {
+    decide_and_fold([this](std::string_view ticket) { return state_.Find(ticket); });
   } else {
-    const projections::TicketState* state = state_.Find(command.ticket);
-    if (state == nullptr) {
-      return MakeError(ErrorCode::kNotFound, "ticket " + command.ticket + " does not exist", "ticket");
-    }
-    if (command.expected_version && *command.expected_version != state->version) {
-      return MakeError(ErrorCode::kConflict,
-                       "expected_version is " + std::to_string(*command.expected_version) + " but " + command.ticket +
-                           " is at version " + std::to_string(state->version),
-                       "expected_version");
-    }
-    if (command.action == Action::kClose && state->status == projections::TicketStatus::kClosed) {
-      return MakeError(ErrorCode::kConflict, command.ticket + " is already closed", "action");
-    }
-    if (command.action == Action::kReopen && state->status == projections::TicketStatus::kOpen) {
-      return MakeError(ErrorCode::kConflict, command.ticket + " is open; only a closed incident can be reopened", "action");
-    }
-    if (command.action == Action::kUpdate && command.payload.has_ended_at() &&
-        state->status == projections::TicketStatus::kOpen) {
-      return InvalidArgument("ended_at", "ended_at can only be corrected once the incident is closed; "
-                                         "use action close to end the outage");
-    }
-    if (Status times = CheckPeriodTimes(command, *state, context.recorded_at_micros()); !times) return times.error();
-    event.set_ticket(command.ticket);
-    event.set_version(state->version + 1);
+    shared_->Read([&](const projections::TicketStore& committed, uint64_t applied_seq) {
+      // Once the read model has applied every event kept aside, it holds them.
+      if (!pending_.empty() && pending_through_seq_ <= applied_seq) pending_.clear();
+      committed_store = &committed;
+      decide_and_fold([&](std::string_view ticket) -> const projections::TicketState* {
+        const std::optional<uint64_t> number = projections::ParseTicketNumber(ticket);
+        if (!number) return nullptr;
+        if (const auto found = pending_.find(*number); found != pending_.end()) return &found->second;
+        return committed.FindNumber(*number);
+      });
+    });
   }
-
-  // Fold it now, with the seq and time the ledger will give it, so that the
-  // next decision in this batch sees it.
-  proto::Event applied = event;
-  applied.set_seq(context.next_seq());
-  applied.set_recorded_at_micros(context.recorded_at_micros());
-  state_.Apply(applied);
+  if (!checked) return checked.error();
   return Decision{.event = std::move(event), .repeat_of_seq = {}};
+}
+
+Status CommandProcessor::CheckAgainst(const Command& command, AppendContext& context, const TicketLookup& find,
+                                      proto::Event* event) {
+  if (command.action == Action::kCreate) {
+    event->set_ticket(context.AllocateTicket());
+    event->set_version(1);
+    return {};
+  }
+  const projections::TicketState* state = find(command.ticket);
+  if (state == nullptr) {
+    return MakeError(ErrorCode::kNotFound, "ticket " + command.ticket + " does not exist", "ticket");
+  }
+  if (command.expected_version && *command.expected_version != state->version) {
+    return MakeError(ErrorCode::kConflict,
+                     "expected_version is " + std::to_string(*command.expected_version) + " but " + command.ticket +
+                         " is at version " + std::to_string(state->version),
+                     "expected_version");
+  }
+  if (command.action == Action::kClose && state->status == projections::TicketStatus::kClosed) {
+    return MakeError(ErrorCode::kConflict, command.ticket + " is already closed", "action");
+  }
+  if (command.action == Action::kReopen && state->status == projections::TicketStatus::kOpen) {
+    return MakeError(ErrorCode::kConflict, command.ticket + " is open; only a closed incident can be reopened", "action");
+  }
+  if (command.action == Action::kUpdate && command.payload.has_ended_at() &&
+      state->status == projections::TicketStatus::kOpen) {
+    return InvalidArgument("ended_at", "ended_at can only be corrected once the incident is closed; "
+                                       "use action close to end the outage");
+  }
+  if (Status times = CheckPeriodTimes(command, *state, context.recorded_at_micros()); !times) return times;
+  event->set_ticket(command.ticket);
+  event->set_version(state->version + 1);
+  return {};
+}
+
+void CommandProcessor::FoldDecided(const proto::Event& applied, const projections::TicketStore* committed) {
+  if (shared_ == nullptr) {
+    (void)state_.Apply(applied);  // the number is the event's own
+    return;
+  }
+  const std::optional<uint64_t> number = projections::ParseTicketNumber(applied.ticket());
+  LEDGER_ASSERT(number.has_value());  // decided events name a ticket the ledger handed out
+  auto [found, inserted] = pending_.try_emplace(*number);
+  if (inserted && applied.type() != proto::INCIDENT_OPENED) {
+    const projections::TicketState* current = committed->FindNumber(*number);
+    LEDGER_ASSERT(current != nullptr);  // CheckAgainst found it
+    found->second = *current;
+  }
+  projections::ApplyIncidentEvent(&found->second, applied);
+  pending_through_seq_ = applied.seq();
 }
 
 void CommandProcessor::SubmitAsync(Command command, SubmitCallback done) {

@@ -12,15 +12,27 @@
 // A repeated submission_id with the same content answers the original event
 // and appends nothing.
 //
+// Ticket state. Created with a ReadModel, the processor keeps no ticket
+// store of its own: a decision reads the read model's tickets (under its
+// read lock; Decide runs on the ledger's writer thread, the only thread that
+// writes them, so they cannot change meanwhile) plus the few tickets that
+// earlier decisions of the same group commit changed, kept aside until the
+// read model has applied their events (or the batch failed). Created
+// without one, it folds the whole log into a store of its own (tools and
+// tests).
+//
 // Thread safety: SubmitAsync may be called from any thread.
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "ingest/command.h"
 #include "ledger/ledger.h"
+#include "projections/read_model.h"
 #include "projections/tickets.h"
 
 namespace ledger::ingest {
@@ -45,19 +57,37 @@ class CommandProcessor {
   // failed append, instead of a fold of the whole log.
   static Result<std::unique_ptr<CommandProcessor>> Create(Ledger* ledger,
                                                           std::function<projections::TicketStore()> committed_state);
+  // Shares the tickets of `committed` (see "Ticket state" above). The
+  // ledger's commit listener must apply every committed batch to it, in
+  // order, before the next batch is decided (as app/main.cc wires it);
+  // `committed` must outlive the processor. Costs nothing at start.
+  static Result<std::unique_ptr<CommandProcessor>> Create(Ledger* ledger, const projections::ReadModel* committed);
 
   // Queues the command; `done` runs on the ledger's writer thread.
   void SubmitAsync(Command command, SubmitCallback done);
   Result<SubmissionResult> Submit(Command command);
 
  private:
+  using TicketLookup = std::function<const projections::TicketState*(std::string_view ticket)>;
+
   explicit CommandProcessor(Ledger* ledger) : ledger_(ledger) {}
+  void ListenForFailedBatches();
   Result<Decision> Decide(const Command& command, const std::string& digest, AppendContext& context);
+  // The rules, against the ticket state `find` answers; fills in `event`.
+  Status CheckAgainst(const Command& command, AppendContext& context, const TicketLookup& find, proto::Event* event);
+  // Folds an event this processor decided into what its next decisions see.
+  void FoldDecided(const proto::Event& applied, const projections::TicketStore* committed);
   Status Reload();
 
   Ledger* ledger_;
+  const projections::ReadModel* shared_ = nullptr;  // set: tickets come from there (plus pending_)
   std::function<projections::TicketStore()> committed_state_;  // may be empty: fold the log
-  projections::TicketStore state_;  // ledger writer thread only, after Create
+  // Ledger writer thread only, after Create. Without shared_: every ticket.
+  projections::TicketStore state_;
+  // With shared_: tickets changed by decided events the read model has not
+  // applied yet, by number, and the highest seq among those events.
+  std::map<uint64_t, projections::TicketState> pending_;
+  uint64_t pending_through_seq_ = 0;
 };
 
 }  // namespace ledger::ingest

@@ -196,7 +196,23 @@ Result<std::unique_ptr<SubscriptionProcessor>> SubscriptionProcessor::Create(Led
   return processor;
 }
 
+Result<std::unique_ptr<SubscriptionProcessor>> SubscriptionProcessor::Create(Ledger* ledger,
+                                                                             const projections::ReadModel* committed) {
+  LEDGER_ASSERT(committed != nullptr);
+  std::unique_ptr<SubscriptionProcessor> processor(new SubscriptionProcessor(ledger));
+  processor->committed_ = committed;
+  if (Status loaded = processor->Reload(); !loaded) return loaded.error();
+  return processor;
+}
+
 Status SubscriptionProcessor::Reload() {
+  if (committed_ != nullptr) {
+    committed_->ReadNotifications([this](const projections::NotificationQueue& queue, uint64_t) {
+      state_ = queue.subscriptions();
+    });
+    reload_needed_ = false;
+    return {};
+  }
   projections::SubscriptionSet fresh;
   Status folded = ledger_->ForEach(0, [&fresh](const StoredEvent& stored) -> Status {
     fresh.Apply(stored.event);

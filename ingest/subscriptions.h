@@ -30,6 +30,7 @@
 #include "common/result.h"
 #include "ledger/ledger.h"
 #include "projections/notifications.h"
+#include "projections/read_model.h"
 
 namespace ledger::ingest {
 
@@ -66,6 +67,10 @@ class SubscriptionProcessor {
  public:
   // Folds the ledger's subscription events. `ledger` must outlive this.
   static Result<std::unique_ptr<SubscriptionProcessor>> Create(Ledger* ledger);
+  // Takes the subscriptions from `committed` instead (a copy, at start and
+  // after a failed batch): no fold of the log. The ledger's commit listener
+  // must apply every committed batch to `committed`, which must outlive this.
+  static Result<std::unique_ptr<SubscriptionProcessor>> Create(Ledger* ledger, const projections::ReadModel* committed);
 
   // Queues the command; `done` runs on the ledger's writer thread.
   void SubmitAsync(SubscriptionCommand command, SubscriptionCallback done);
@@ -78,6 +83,7 @@ class SubscriptionProcessor {
   Status Reload();
 
   Ledger* ledger_;
+  const projections::ReadModel* committed_ = nullptr;  // set: Reload copies from there
   projections::SubscriptionSet state_;  // ledger writer thread only, after Create
   // Set when an event this processor decided (and folded) did not reach the
   // log; the next decision folds the log again first.

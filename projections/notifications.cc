@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "projections/read_model.h"
+
 namespace ledger::projections {
 namespace {
 
@@ -72,6 +74,12 @@ void SubscriptionSet::Apply(const proto::Event& event) {
   last_change_seq_[email] = event.seq();
 }
 
+void SubscriptionSet::Restore(const std::string& email, const std::set<std::string>& systems, uint64_t last_change_seq) {
+  if (!systems.empty()) by_email_[email] = systems;
+  for (const std::string& system : systems) by_system_[system].insert(email);
+  last_change_seq_[email] = last_change_seq;
+}
+
 std::vector<std::string> SubscriptionSet::RecipientsFor(const std::vector<std::string>& systems) const {
   std::set<std::string_view> recipients;
   const auto add = [&](std::string_view folded) {
@@ -96,31 +104,44 @@ uint64_t SubscriptionSet::LastChangeSeq(std::string_view email) const {
 
 void NotificationQueue::Apply(const StoredEvent& stored) {
   const proto::Event& event = stored.event;
+  if (!IsIncidentEvent(event.type())) {
+    ApplyFollowing(event, stored.hash, nullptr, nullptr);
+    return;
+  }
+  std::vector<std::string> systems_before;
+  const TicketState* before = tickets_.Find(event.ticket());
+  if (before != nullptr) systems_before = before->systems;
+  const std::optional<uint64_t> changed = tickets_.Apply(event);
+  ApplyFollowing(event, stored.hash, before != nullptr ? &systems_before : nullptr,
+                 changed ? tickets_.FindNumber(*changed) : nullptr);
+}
+
+void NotificationQueue::ApplyFollowing(const proto::Event& event, const Sha256Digest& hash,
+                                       const std::vector<std::string>* systems_before, const TicketState* after) {
   switch (event.type()) {
     case proto::SUBSCRIPTION_ADDED:
     case proto::SUBSCRIPTION_REMOVED:
       subscriptions_.Apply(event);
+      if (tracking_ && event.has_subscription()) changes_.emails.insert(event.subscription().email());
       return;
     case proto::NOTIFICATION_DELIVERED:
     case proto::NOTIFICATION_FAILED:
       ApplyReceipt(event);
       return;
     default:
-      if (IsIncidentEvent(event.type())) ApplyIncident(stored);
+      if (IsIncidentEvent(event.type())) ApplyIncident(event, hash, systems_before, after);
       return;
   }
 }
 
-void NotificationQueue::ApplyIncident(const StoredEvent& stored) {
-  const proto::Event& event = stored.event;
-  if (!event.has_incident()) return;
-  std::vector<std::string> affected;
-  if (const TicketState* before = tickets_.Find(event.ticket())) affected = before->systems;
-  tickets_.Apply(event);
-  const TicketState* after = tickets_.Find(event.ticket());
+void NotificationQueue::ApplyIncident(const proto::Event& event, const Sha256Digest& hash,
+                                      const std::vector<std::string>* systems_before, const TicketState* after) {
+  if (!event.has_incident() || !wants_ticket_history()) return;
   // An event the ticket fold refused (e.g. an update of an unknown ticket,
   // which the processor never appends) notifies nobody.
   if (after == nullptr || after->last_seq != event.seq()) return;
+  std::vector<std::string> affected;
+  if (systems_before != nullptr) affected = *systems_before;
   for (const std::string& system : after->systems) {
     if (std::find(affected.begin(), affected.end(), system) == affected.end()) affected.push_back(system);
   }
@@ -135,7 +156,8 @@ void NotificationQueue::ApplyIncident(const StoredEvent& stored) {
   notice.changed = ChangedFields(event.incident());
   notice.ticket_state = *after;
   notice.affected_systems = std::move(affected);
-  notice.event_hash = stored.hash;
+  notice.event_hash = hash;
+  if (tracking_) changes_.notices.insert(event.seq());
 
   for (const std::string& recipient : recipients) {
     JobKey key{event.seq(), recipient};
@@ -143,9 +165,44 @@ void NotificationQueue::ApplyIncident(const StoredEvent& stored) {
     job.key = key;
     job.ticket = event.ticket();
     job.state = JobState::kPending;
+    if (tracking_) changes_.jobs.insert(key);
     pending_.insert(std::move(key));
     counts_.pending += 1;
   }
+}
+
+NotificationChanges NotificationQueue::TakeChanges() {
+  NotificationChanges taken = std::move(changes_);
+  changes_ = NotificationChanges{};
+  return taken;
+}
+
+void NotificationQueue::RestoreNotice(Notice notice) {
+  const uint64_t seq = notice.seq;
+  notices_[seq] = std::move(notice);
+}
+
+void NotificationQueue::RestoreJob(Job job) {
+  if (const auto found = jobs_.find(job.key); found != jobs_.end()) {
+    SetState(&found->second, job.state);  // moves the counts and the pending set along
+    found->second = std::move(job);
+    return;
+  }
+  switch (job.state) {
+    case JobState::kPending:
+      pending_.insert(job.key);
+      counts_.pending += 1;
+      break;
+    case JobState::kSent: counts_.sent += 1; break;
+    case JobState::kFailed: counts_.failed += 1; break;
+  }
+  JobKey key = job.key;
+  jobs_.emplace(std::move(key), std::move(job));
+}
+
+void NotificationQueue::RestoreCounters(uint64_t orphan_receipts, uint64_t duplicate_deliveries) {
+  orphan_receipts_ = orphan_receipts;
+  duplicate_deliveries_ = duplicate_deliveries;
 }
 
 void NotificationQueue::SetState(Job* job, JobState state) {
@@ -170,13 +227,16 @@ void NotificationQueue::ApplyReceipt(const proto::Event& event) {
   const auto found = jobs_.find(JobKey{receipt.incident_seq(), receipt.recipient()});
   if (found == jobs_.end()) {
     orphan_receipts_ += 1;
+    if (tracking_) changes_.counters = true;
     return;
   }
   Job& job = found->second;
   if (job.state == JobState::kSent) {
     if (event.type() == proto::NOTIFICATION_DELIVERED) duplicate_deliveries_ += 1;
+    if (tracking_) changes_.counters = true;
     return;
   }
+  if (tracking_) changes_.jobs.insert(found->first);
   job.attempts += 1;
   job.last_attempt_at_micros = event.recorded_at_micros();
   job.last_receipt_seq = event.seq();
@@ -206,6 +266,7 @@ const Notice* NotificationQueue::FindNotice(uint64_t seq) const {
 }
 
 Status NotificationModel::Rebuild(const Ledger& ledger) {
+  LEDGER_ASSERT(shared_ == nullptr);  // a view is fed by its ReadModel
   NotificationQueue rebuilt;
   uint64_t last_seq = 0;
   Status folded = ledger.ForEach(0, [&](const StoredEvent& stored) -> Status {
@@ -221,6 +282,7 @@ Status NotificationModel::Rebuild(const Ledger& ledger) {
 }
 
 void NotificationModel::Apply(const std::vector<StoredEvent>& events) {
+  LEDGER_ASSERT(shared_ == nullptr);
   std::unique_lock lock(mutex_);
   for (const StoredEvent& stored : events) {
     LEDGER_ASSERT(stored.seq == applied_seq_ + 1);
@@ -230,6 +292,10 @@ void NotificationModel::Apply(const std::vector<StoredEvent>& events) {
 }
 
 void NotificationModel::Read(const std::function<void(const NotificationQueue&, uint64_t)>& visit) const {
+  if (shared_ != nullptr) {
+    shared_->ReadNotifications(visit);
+    return;
+  }
   std::shared_lock lock(mutex_);
   visit(queue_, applied_seq_);
 }

@@ -18,9 +18,15 @@
 // count an attempt and keep the job pending. A receipt for a job already sent
 // is counted (duplicate_deliveries) but changes nothing.
 //
+// Two ways to fold. Standalone, NotificationQueue::Apply keeps a ticket store
+// of its own to know each ticket before and after an event. Shared, the
+// ReadModel folds tickets and notifications in one pass over the log and
+// hands ApplyFollowing the ticket's systems before the event and its state
+// after it, so the service holds one ticket store, not two.
+//
 // This module does no I/O and never sends mail: notify/ does, reading this
 // queue. Not thread-safe except NotificationModel, which guards a queue with
-// a reader-writer lock like ReadModel.
+// a reader-writer lock like ReadModel (or is a view of the ReadModel's).
 
 #include <compare>
 #include <cstdint>
@@ -47,6 +53,10 @@ class SubscriptionSet {
  public:
   // Applies SUBSCRIPTION_ADDED/REMOVED events; ignores every other event.
   void Apply(const proto::Event& event);
+  // Puts back one address as a checkpoint saved it (see checkpoint.h):
+  // its folded systems (maybe none) and the seq that last changed them.
+  void Restore(const std::string& email, const std::set<std::string>& systems, uint64_t last_change_seq);
+  bool empty() const { return by_system_.empty(); }
 
   // Recipients for an incident affecting `systems` (as the incident names
   // them): sorted, each once.
@@ -59,6 +69,9 @@ class SubscriptionSet {
   const std::set<std::string>* Find(std::string_view email) const;
   // Seq of the latest event that changed `email`'s subscriptions (0: none).
   uint64_t LastChangeSeq(std::string_view email) const;
+  // Every address any event named, with its last change (also those with no
+  // subscriptions left).
+  const std::map<std::string, uint64_t, std::less<>>& last_changes() const { return last_change_seq_; }
 
  private:
   std::map<std::string, std::set<std::string>, std::less<>> by_email_;
@@ -108,14 +121,49 @@ struct QueueCounts {
   uint64_t failed = 0;
 };
 
+// What changed in a NotificationQueue since the last TakeChanges, for a
+// checkpoint save: the records to write again.
+struct NotificationChanges {
+  std::set<std::string> emails;  // subscription records
+  std::set<uint64_t> notices;    // by incident event seq
+  std::set<JobKey> jobs;
+  bool counters = false;
+  bool empty() const { return emails.empty() && notices.empty() && jobs.empty() && !counters; }
+};
+
 class NotificationQueue {
  public:
-  // The fold. Takes the stored event because the Message-ID uses its hash.
+  // The standalone fold (keeps its own ticket store). Takes the stored event
+  // because the Message-ID uses its hash.
   void Apply(const StoredEvent& stored);
+  // The shared fold, for a caller that folds the tickets itself and calls
+  // this right after applying `event` (whose hash is `hash`) to them:
+  // `systems_before` is the
+  // ticket's systems before the event (nullptr when it did not exist),
+  // `after` its state after it (nullptr when the event changed no ticket).
+  // Both are read only for incident events and only while someone is
+  // subscribed (see wants_ticket_history). Do not mix with Apply on one queue.
+  void ApplyFollowing(const proto::Event& event, const Sha256Digest& hash,
+                      const std::vector<std::string>* systems_before, const TicketState* after);
+  // False while nobody is subscribed to anything: incident events then
+  // notify nobody, and a shared fold need not look up the ticket first.
+  bool wants_ticket_history() const { return !subscriptions_.empty(); }
+
+  // Records what each Apply changes, for TakeChanges (off by default).
+  void TrackChanges(bool on) { tracking_ = on; }
+  NotificationChanges TakeChanges();
+
+  // Loading a checkpoint (checkpoint.h): puts back saved records; the
+  // pending set and the counts follow from the jobs.
+  SubscriptionSet& mutable_subscriptions() { return subscriptions_; }
+  void RestoreNotice(Notice notice);
+  void RestoreJob(Job job);
+  void RestoreCounters(uint64_t orphan_receipts, uint64_t duplicate_deliveries);
 
   const Job* Find(const JobKey& key) const;
   const Notice* FindNotice(uint64_t seq) const;
   const std::map<JobKey, Job>& jobs() const { return jobs_; }
+  const std::map<uint64_t, Notice>& notices() const { return notices_; }
   const std::set<JobKey>& pending() const { return pending_; }
   QueueCounts counts() const { return counts_; }
   const SubscriptionSet& subscriptions() const { return subscriptions_; }
@@ -124,11 +172,12 @@ class NotificationQueue {
   uint64_t duplicate_deliveries() const { return duplicate_deliveries_; }
 
  private:
-  void ApplyIncident(const StoredEvent& stored);
+  void ApplyIncident(const proto::Event& event, const Sha256Digest& hash,
+                     const std::vector<std::string>* systems_before, const TicketState* after);
   void ApplyReceipt(const proto::Event& event);
   void SetState(Job* job, JobState state);
 
-  TicketStore tickets_;
+  TicketStore tickets_;  // the standalone fold's own; empty in a shared fold
   SubscriptionSet subscriptions_;
   std::map<uint64_t, Notice> notices_;
   std::map<JobKey, Job> jobs_;
@@ -136,13 +185,25 @@ class NotificationQueue {
   QueueCounts counts_;
   uint64_t orphan_receipts_ = 0;
   uint64_t duplicate_deliveries_ = 0;
+  bool tracking_ = false;
+  NotificationChanges changes_;
 };
 
-// A NotificationQueue kept current by the ledger's commit listener.
+class ReadModel;
+
+// A NotificationQueue kept current by the ledger's commit listener: either
+// its own (default-constructed; Rebuild, then Apply from the listener), or a
+// view of the queue a ReadModel folds together with the tickets (constructed
+// from it; Rebuild and Apply must not be called then: the ReadModel is fed).
+//
 // Thread safety: Apply and Rebuild take the write lock; Read holds the read
-// lock while `visit` runs, which must not call back into this object.
+// lock (the ReadModel's, for a view) while `visit` runs, which must not call
+// back into this object.
 class NotificationModel {
  public:
+  NotificationModel() = default;
+  explicit NotificationModel(const ReadModel* shared) : shared_(shared) {}
+
   // Folds every event from seq 1. Fails on a read error.
   Status Rebuild(const Ledger& ledger);
   // Applies newly committed events, in order.
@@ -150,6 +211,7 @@ class NotificationModel {
   void Read(const std::function<void(const NotificationQueue&, uint64_t applied_seq)>& visit) const;
 
  private:
+  const ReadModel* shared_ = nullptr;
   mutable std::shared_mutex mutex_;
   NotificationQueue queue_;
   uint64_t applied_seq_ = 0;

@@ -1,9 +1,15 @@
 #include "projections/tickets.h"
 
 #include <algorithm>
+#include <array>
+#include <bitset>
 #include <cctype>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
+
+#include "projections/ticket_codec.h"
 
 namespace ledger::projections {
 namespace {
@@ -121,27 +127,90 @@ void ApplyIncidentEvent(TicketState* state, const proto::Event& event) {
   state->updated_at_micros = event.recorded_at_micros();
 }
 
+struct TicketStore::Chunk {
+  std::array<std::atomic<Entry*>, kChunkSlots> entries{};  // built tickets; owned
+  std::bitset<kChunkSlots> present;                        // a ticket exists (built or not)
+};
+
+struct TicketStore::Lazy {
+  std::shared_ptr<const TicketSource> source;
+  TicketOutlines outlines;
+};
+
+TicketStore::TicketStore() = default;
+
+TicketStore::~TicketStore() { Clear(); }
+
+TicketStore::TicketStore(const TicketStore& other) { CopyFrom(other); }
+
+TicketStore& TicketStore::operator=(const TicketStore& other) {
+  if (this != &other) {
+    Clear();
+    CopyFrom(other);
+  }
+  return *this;
+}
+
+TicketStore::TicketStore(TicketStore&& other) noexcept { *this = std::move(other); }
+
+TicketStore& TicketStore::operator=(TicketStore&& other) noexcept {
+  if (this == &other) return *this;
+  Clear();
+  chunks_ = std::move(other.chunks_);
+  sparse_ = std::move(other.sparse_);
+  size_ = other.size_;
+  lazy_ = std::move(other.lazy_);
+  unbuilt_.store(other.unbuilt_.load());
+  period_starts_ = std::move(other.period_starts_);
+  ongoing_ = std::move(other.ongoing_);
+  longest_closed_micros_ = other.longest_closed_micros_;
+  other.chunks_.clear();
+  other.sparse_.clear();
+  other.size_ = 0;
+  other.unbuilt_.store(0);
+  other.period_starts_.clear();
+  other.ongoing_.clear();
+  other.longest_closed_micros_ = 0;
+  return *this;
+}
+
+void TicketStore::CopyFrom(const TicketStore& other) {
+  other.BuildAll();
+  for (const auto& [number, state] : other.all()) Insert(number, state);
+  period_starts_ = other.period_starts_;
+  ongoing_ = other.ongoing_;
+  longest_closed_micros_ = other.longest_closed_micros_;
+}
+
 std::optional<uint64_t> TicketStore::Apply(const proto::Event& event) {
   if (!event.has_incident()) return std::nullopt;
   const std::optional<uint64_t> number = ParseTicketNumber(event.ticket());
   if (!number) return std::nullopt;
-  auto found = tickets_.find(*number);
-  if (found == tickets_.end()) {
+  Entry* found = MutableEntryFor(*number);
+  if (found == nullptr) {
     if (event.type() != proto::INCIDENT_OPENED) return std::nullopt;
-    found = tickets_.emplace(*number, TicketState{}).first;
+    found = Insert(*number, TicketState{});
   }
   // Only these can move an outage period; notes and other fields leave the
   // timeline index alone.
   const bool moves_periods = event.type() != proto::INCIDENT_UPDATED || event.incident().has_started_at() ||
                              event.incident().has_ended_at();
-  if (moves_periods) Unindex(*number, found->second);
+  if (moves_periods) Unindex(*number, found->second.periods);
   ApplyIncidentEvent(&found->second, event);
-  if (moves_periods) Index(*number, found->second);
+  if (moves_periods) Index(*number, found->second.periods);
   return number;
 }
 
 void TicketStore::Clear() {
-  tickets_.clear();
+  for (const std::unique_ptr<Chunk>& chunk : chunks_) {
+    if (!chunk) continue;
+    for (std::atomic<Entry*>& slot : chunk->entries) delete slot.exchange(nullptr);
+  }
+  chunks_.clear();
+  sparse_.clear();
+  size_ = 0;
+  lazy_.reset();
+  unbuilt_.store(0);
   period_starts_.clear();
   ongoing_.clear();
   longest_closed_micros_ = 0;
@@ -149,15 +218,219 @@ void TicketStore::Clear() {
 
 void TicketStore::Put(TicketState state) {
   const uint64_t number = state.ticket_number;
-  auto [found, inserted] = tickets_.try_emplace(number);
-  if (!inserted) Unindex(number, found->second);
-  found->second = std::move(state);
-  Index(number, found->second);
+  if (Entry* found = MutableEntryFor(number)) {
+    Unindex(number, found->second.periods);
+    found->second = std::move(state);
+    Index(number, found->second.periods);
+    return;
+  }
+  Entry* made = Insert(number, std::move(state));
+  Index(number, made->second.periods);
 }
 
-// Both take the ticket's key in tickets_, which is what Query looks up.
-void TicketStore::Index(uint64_t ticket_number, const TicketState& state) {
-  for (const Period& period : state.periods) {
+TicketStore::Entry* TicketStore::Insert(uint64_t ticket_number, TicketState state) {
+  if (ticket_number >= kDenseNumbersMax) {
+    std::unique_ptr<Entry>& slot = sparse_[ticket_number];
+    LEDGER_ASSERT(!slot);
+    slot = std::make_unique<Entry>(ticket_number, std::move(state));
+    ++size_;
+    return slot.get();
+  }
+  const uint64_t chunk_index = ticket_number >> kChunkBits;
+  if (chunk_index >= chunks_.size()) chunks_.resize(chunk_index + 1);
+  if (!chunks_[chunk_index]) chunks_[chunk_index] = std::make_unique<Chunk>();
+  Chunk& chunk = *chunks_[chunk_index];
+  const uint64_t slot = ticket_number & (kChunkSlots - 1);
+  LEDGER_ASSERT(!chunk.present[slot]);
+  auto* made = new Entry(ticket_number, std::move(state));
+  chunk.entries[slot].store(made, std::memory_order_release);
+  chunk.present[slot] = true;
+  ++size_;
+  return made;
+}
+
+const TicketStore::Entry* TicketStore::EntryFor(uint64_t ticket_number) const {
+  if (ticket_number >= kDenseNumbersMax) {
+    const auto found = sparse_.find(ticket_number);
+    return found == sparse_.end() ? nullptr : found->second.get();
+  }
+  const uint64_t chunk_index = ticket_number >> kChunkBits;
+  if (chunk_index >= chunks_.size() || !chunks_[chunk_index]) return nullptr;
+  Chunk& chunk = *chunks_[chunk_index];
+  const uint64_t slot = ticket_number & (kChunkSlots - 1);
+  if (const Entry* built = chunk.entries[slot].load(std::memory_order_acquire)) return built;
+  if (!chunk.present[slot]) return nullptr;
+  return Build(ticket_number, &chunk.entries[slot]);
+}
+
+TicketStore::Entry* TicketStore::MutableEntryFor(uint64_t ticket_number) {
+  // The store owns every entry; only the const lookups hand them out const.
+  return const_cast<Entry*>(EntryFor(ticket_number));
+}
+
+const TicketStore::Entry* TicketStore::Build(uint64_t ticket_number, std::atomic<Entry*>* slot) const {
+  std::lock_guard lock(build_mutex_);
+  if (const Entry* built = slot->load(std::memory_order_relaxed)) return built;
+  LEDGER_ASSERT(lazy_ != nullptr);
+  const TicketOutlines& outlines = lazy_->outlines;
+  const auto position = std::lower_bound(outlines.numbers.begin(), outlines.numbers.end(), ticket_number);
+  LEDGER_ASSERT(position != outlines.numbers.end() && *position == ticket_number);
+  const size_t index = static_cast<size_t>(position - outlines.numbers.begin());
+  const std::vector<Period> periods(outlines.periods.begin() + outlines.period_offsets[index],
+                                    outlines.periods.begin() + outlines.period_offsets[index + 1]);
+  Result<TicketState> loaded = lazy_->source->Load(ticket_number, periods);
+  if (!loaded) {
+    // The source has already tried the ledger itself; nothing can answer
+    // for this ticket now.
+    std::fprintf(stderr, "incident-ledger: cannot load ticket %llu: %s; stopping\n",
+                 static_cast<unsigned long long>(ticket_number), loaded.error().message.c_str());
+    std::abort();
+  }
+  loaded->ticket_number = ticket_number;
+  auto* made = new Entry(ticket_number, std::move(*loaded));
+  slot->store(made, std::memory_order_release);
+  unbuilt_.fetch_sub(1, std::memory_order_acq_rel);
+  return made;
+}
+
+void TicketStore::Install(uint64_t ticket_number, TicketState state) const {
+  if (ticket_number >= kDenseNumbersMax || lazy_ == nullptr) return;
+  const uint64_t chunk_index = ticket_number >> kChunkBits;
+  if (chunk_index >= chunks_.size() || !chunks_[chunk_index]) return;
+  Chunk& chunk = *chunks_[chunk_index];
+  const uint64_t slot = ticket_number & (kChunkSlots - 1);
+  if (!chunk.present[slot]) return;
+  std::lock_guard lock(build_mutex_);
+  if (chunk.entries[slot].load(std::memory_order_relaxed) != nullptr) return;
+  const TicketOutlines& outlines = lazy_->outlines;
+  const auto position = std::lower_bound(outlines.numbers.begin(), outlines.numbers.end(), ticket_number);
+  if (position == outlines.numbers.end() || *position != ticket_number) return;
+  const size_t index = static_cast<size_t>(position - outlines.numbers.begin());
+  const std::vector<Period> periods(outlines.periods.begin() + outlines.period_offsets[index],
+                                    outlines.periods.begin() + outlines.period_offsets[index + 1]);
+  if (!SamePeriods(state.periods, periods)) return;  // left for Build, whose source looks closer
+  state.ticket_number = ticket_number;
+  auto* made = new Entry(ticket_number, std::move(state));
+  chunk.entries[slot].store(made, std::memory_order_release);
+  unbuilt_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void TicketStore::ReleaseSourceIfBuilt() {
+  if (unbuilt_.load(std::memory_order_acquire) == 0) lazy_.reset();
+}
+
+bool TicketStore::Unbuilt(uint64_t ticket_number) const {
+  const uint64_t chunk_index = ticket_number >> kChunkBits;
+  if (ticket_number >= kDenseNumbersMax || chunk_index >= chunks_.size() || !chunks_[chunk_index]) return false;
+  const Chunk& chunk = *chunks_[chunk_index];
+  const uint64_t slot = ticket_number & (kChunkSlots - 1);
+  return chunk.present[slot] && chunk.entries[slot].load(std::memory_order_acquire) == nullptr;
+}
+
+void TicketStore::BuildAll() const {
+  if (unbuilt_.load(std::memory_order_acquire) == 0) return;
+  // One sequential pass over the source is several times cheaper than a
+  // lookup per ticket; what it leaves out is built one by one.
+  lazy_->source->Scan([this](uint64_t number) { return Unbuilt(number); },
+                      [this](uint64_t number, TicketState state) { Install(number, std::move(state)); });
+  if (unbuilt_.load(std::memory_order_acquire) == 0) return;
+  for (const uint64_t number : lazy_->outlines.numbers) (void)EntryFor(number);  // builds it
+}
+
+Status TicketStore::AttachSource(std::shared_ptr<const TicketSource> source, TicketOutlines outlines) {
+  Clear();
+  const size_t count = outlines.numbers.size();
+  if (outlines.period_offsets.size() != count + 1 || outlines.period_offsets.front() != 0 ||
+      outlines.period_offsets.back() != outlines.periods.size()) {
+    return MakeError(ErrorCode::kCorruption, "ticket outlines do not add up");
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if ((i > 0 && outlines.numbers[i] <= outlines.numbers[i - 1]) ||
+        outlines.period_offsets[i + 1] <= outlines.period_offsets[i]) {
+      return MakeError(ErrorCode::kCorruption, "ticket outlines are out of order or without periods");
+    }
+  }
+  lazy_ = std::make_unique<Lazy>(Lazy{std::move(source), std::move(outlines)});
+  const TicketOutlines& kept = lazy_->outlines;
+  size_t unbuilt = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t number = kept.numbers[i];
+    const std::vector<Period> periods(kept.periods.begin() + kept.period_offsets[i],
+                                      kept.periods.begin() + kept.period_offsets[i + 1]);
+    Index(number, periods);
+    if (number >= kDenseNumbersMax) continue;
+    const uint64_t chunk_index = number >> kChunkBits;
+    if (chunk_index >= chunks_.size()) chunks_.resize(chunk_index + 1);
+    if (!chunks_[chunk_index]) chunks_[chunk_index] = std::make_unique<Chunk>();
+    chunks_[chunk_index]->present[number & (kChunkSlots - 1)] = true;
+    ++size_;
+    ++unbuilt;
+  }
+  unbuilt_.store(unbuilt);
+  // The few outliers beyond the dense range are built now: their map has no
+  // slot to build into later.
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t number = kept.numbers[i];
+    if (number < kDenseNumbersMax) continue;
+    const std::vector<Period> periods(kept.periods.begin() + kept.period_offsets[i],
+                                      kept.periods.begin() + kept.period_offsets[i + 1]);
+    Result<TicketState> loaded = lazy_->source->Load(number, periods);
+    if (!loaded) {
+      Clear();
+      return loaded.error();
+    }
+    loaded->ticket_number = number;
+    sparse_[number] = std::make_unique<Entry>(number, std::move(*loaded));
+    ++size_;
+  }
+  return {};
+}
+
+const TicketStore::Entry* TicketStore::EntryAtOrAfter(uint64_t from) const {
+  for (uint64_t chunk_index = from >> kChunkBits; from < kDenseNumbersMax && chunk_index < chunks_.size();
+       ++chunk_index, from = chunk_index << kChunkBits) {
+    if (!chunks_[chunk_index]) continue;
+    const Chunk& chunk = *chunks_[chunk_index];
+    for (uint64_t slot = from & (kChunkSlots - 1); slot < kChunkSlots; ++slot) {
+      if (chunk.present[slot]) return EntryFor((chunk_index << kChunkBits) | slot);
+    }
+  }
+  const auto found = sparse_.lower_bound(std::max(from, kDenseNumbersMax));
+  return found == sparse_.end() ? nullptr : found->second.get();
+}
+
+const TicketStore::Entry* TicketStore::EntryBefore(uint64_t below) const {
+  if (below > kDenseNumbersMax) {
+    const auto found = sparse_.lower_bound(below);
+    if (found != sparse_.begin()) return std::prev(found)->second.get();
+    below = kDenseNumbersMax;
+  }
+  if (below == 0 || chunks_.empty()) return nullptr;
+  const uint64_t last = std::min<uint64_t>(below - 1, (uint64_t{chunks_.size()} << kChunkBits) - 1);
+  for (uint64_t chunk_index = last >> kChunkBits;; --chunk_index) {
+    if (chunks_[chunk_index]) {
+      const Chunk& chunk = *chunks_[chunk_index];
+      const uint64_t top = chunk_index == (last >> kChunkBits) ? (last & (kChunkSlots - 1)) : kChunkSlots - 1;
+      for (uint64_t slot = top + 1; slot-- > 0;) {
+        if (chunk.present[slot]) return EntryFor((chunk_index << kChunkBits) | slot);
+      }
+    }
+    if (chunk_index == 0) return nullptr;
+  }
+}
+
+const TicketStore::Entry* TicketStore::LastEntry() const {
+  if (!sparse_.empty()) return sparse_.rbegin()->second.get();
+  return EntryBefore(kDenseNumbersMax);
+}
+
+TicketStore::Range TicketStore::all() const {
+  BuildAll();
+  return Range(this);
+}
+
+void TicketStore::Index(uint64_t ticket_number, const std::vector<Period>& periods) {
+  for (const Period& period : periods) {
     period_starts_[DayOf(period.start.unix_micros)].emplace_back(period.start.unix_micros, ticket_number);
     if (!period.end) {
       ongoing_.insert(ticket_number);
@@ -167,8 +440,8 @@ void TicketStore::Index(uint64_t ticket_number, const TicketState& state) {
   }
 }
 
-void TicketStore::Unindex(uint64_t ticket_number, const TicketState& state) {
-  for (const Period& period : state.periods) {
+void TicketStore::Unindex(uint64_t ticket_number, const std::vector<Period>& periods) {
+  for (const Period& period : periods) {
     const auto bucket = period_starts_.find(DayOf(period.start.unix_micros));
     if (bucket == period_starts_.end()) continue;
     std::vector<std::pair<int64_t, uint64_t>>& entries = bucket->second;
@@ -184,8 +457,7 @@ void TicketStore::Unindex(uint64_t ticket_number, const TicketState& state) {
 const TicketState* TicketStore::Find(std::string_view ticket) const {
   const std::optional<uint64_t> number = ParseTicketNumber(ticket);
   if (!number) return nullptr;
-  const auto found = tickets_.find(*number);
-  return found == tickets_.end() ? nullptr : &found->second;
+  return FindNumber(*number);
 }
 
 bool PeriodOverlaps(const Period& period, int64_t from_micros, int64_t to_micros) {
@@ -243,25 +515,24 @@ TimelinePage TicketStore::Query(const TimelineQuery& query) const {
       if (start < earliest_start || start >= query.to_micros) continue;
       candidates.push_back(number);
     }
-    if (candidates.size() > kCandidatesMax && candidates.size() > tickets_.size() / 4) use_index = false;
+    if (candidates.size() > kCandidatesMax && candidates.size() > size_ / 4) use_index = false;
   }
   if (use_index) {
     std::sort(candidates.begin(), candidates.end(), std::greater<>());
     candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
     for (const uint64_t number : candidates) {
       if (query.before_ticket_number != 0 && number >= query.before_ticket_number) continue;
-      const auto found = tickets_.find(number);
-      if (found == tickets_.end() || !matches(found->second)) continue;
-      if (!add(found->second)) break;
+      const TicketState* found = FindNumber(number);
+      if (found == nullptr || !matches(*found)) continue;
+      if (!add(*found)) break;
     }
     return page;
   }
 
-  auto iterator = query.before_ticket_number == 0 ? tickets_.end() : tickets_.lower_bound(query.before_ticket_number);
-  while (iterator != tickets_.begin()) {
-    --iterator;
-    if (!matches(iterator->second)) continue;
-    if (!add(iterator->second)) break;
+  for (const Entry* entry = query.before_ticket_number == 0 ? LastEntry() : EntryBefore(query.before_ticket_number);
+       entry != nullptr; entry = EntryBefore(entry->first)) {
+    if (!matches(entry->second)) continue;
+    if (!add(entry->second)) break;
   }
   return page;
 }

@@ -8,10 +8,16 @@
 // the latest period, also after close. The state's started_at/ended_at are
 // those of the latest period.
 //
-// Not thread-safe: callers serialize access (see read_model.h).
+// Thread safety: see TicketStore.
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <iterator>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/result.h"
 #include "common/time.h"
 #include "event.pb.h"
 
@@ -75,43 +82,194 @@ struct TimelinePage {
   uint64_t next_before_ticket_number = 0;     // 0: no more pages
 };
 
+// Where a lazily loaded TicketStore gets the tickets it has not built yet
+// (projections/checkpoint.h implements it over a saved checkpoint).
+class TicketSource {
+ public:
+  virtual ~TicketSource() = default;
+  // The state of ticket `number`, whose periods the store already knows
+  // (`periods`, what its timeline index holds: a state with other periods
+  // is served as it is, and the index is then out of date for that ticket
+  // until the next start). Called from any thread that reads the store, one
+  // call at a time. An error is fatal to the store.
+  virtual Result<TicketState> Load(uint64_t number, const std::vector<Period>& periods) const = 0;
+  // Every ticket it holds, in number order, for a store that needs them all
+  // at once: hands `found` those `wanted` answers true for. What it cannot
+  // read is left out (Load is asked for it afterwards).
+  virtual void Scan(const std::function<bool(uint64_t number)>& wanted,
+                    const std::function<void(uint64_t number, TicketState state)>& found) const = 0;
+};
+
+// What a lazily loaded store knows of each ticket before it is built: its
+// number and outage periods, enough for the timeline index and size().
+struct TicketOutlines {
+  std::vector<uint64_t> numbers;         // strictly increasing
+  std::vector<uint32_t> period_offsets;  // numbers.size() + 1 offsets into `periods`
+  std::vector<Period> periods;
+};
+
 // All tickets, keyed by ticket number, with a timeline index: the start of
 // every outage period, the tickets with an ongoing one, and the longest closed
 // period seen. A window query then visits only the periods that start less
 // than that longest length before the window (plus the ongoing ones), not
 // every ticket.
+//
+// Storage. Ticket numbers are handed out densely from 1, so tickets live in
+// fixed slots of chunks indexed by number (a lookup is two array reads, no
+// tree walk); numbers from kDenseNumbersMax up (never handed out in practice)
+// go to a map. Each ticket is one heap block that never moves until the
+// ticket is replaced or the store cleared.
+//
+// Lazy loading. AttachSource gives the store every ticket's number and
+// periods (from a checkpoint) without building the tickets; a ticket is built
+// from the source the first time anything reads it (Find, FindNumber, Query's
+// candidates, all(), Apply), or by Install from a background fill. Readers
+// only see built tickets, so laziness is invisible except in timing.
+//
+// Thread safety: not thread-safe for writers. Apply, Clear, Put,
+// AttachSource and assignment need exclusive access; the const methods and
+// Install may run concurrently with each other (building a ticket takes an
+// internal mutex), as under ReadModel's shared lock. Pointers and references
+// handed out stay valid until the next Apply, Put, Clear or assignment.
 class TicketStore {
  public:
+  using Entry = std::pair<const uint64_t, TicketState>;
+  static constexpr uint64_t kChunkBits = 12;
+  static constexpr uint64_t kChunkSlots = uint64_t{1} << kChunkBits;
+  static constexpr uint64_t kDenseNumbersMax = uint64_t{1} << 28;
+
+  // Every ticket in ascending number, as (number, state) pairs; builds every
+  // ticket not built yet first.
+  class Range;
+
+  TicketStore();
+  ~TicketStore();
+  // A copy has every ticket built (the source is not shared).
+  TicketStore(const TicketStore& other);
+  TicketStore& operator=(const TicketStore& other);
+  TicketStore(TicketStore&& other) noexcept;
+  TicketStore& operator=(TicketStore&& other) noexcept;
+
   // Applies one event of any type; incident events update their ticket.
   // Answers the number of the ticket it changed, if any.
   std::optional<uint64_t> Apply(const proto::Event& event);
   void Clear();
-  // Puts a saved ticket back (see checkpoint.h).
+  // Puts a saved ticket back, replacing one of the same number.
   void Put(TicketState state);
-  const TicketState* FindNumber(uint64_t ticket_number) const {
-    const auto found = tickets_.find(ticket_number);
-    return found == tickets_.end() ? nullptr : &found->second;
-  }
+  // Replaces the contents with the tickets named by `outlines`, built on
+  // first use from `source`. Tickets numbered kDenseNumbersMax or more are
+  // built at once. Fails (leaving the store empty) when `outlines` is not
+  // well-formed or a ticket built at once cannot be loaded.
+  Status AttachSource(std::shared_ptr<const TicketSource> source, TicketOutlines outlines);
+  // For a background fill: sets ticket `number` to `state` (as the source
+  // would build it) unless it is built already, is not a lazily loaded
+  // ticket, or `state`'s periods are not the ones the index holds (then the
+  // source builds it when asked). Safe beside the const methods.
+  void Install(uint64_t number, TicketState state) const;
+  // Drops the source and the outlines once every ticket is built (needs
+  // exclusive access, like Apply).
+  void ReleaseSourceIfBuilt();
+  // Lazily loaded tickets not built yet (0 once every ticket is built).
+  size_t unbuilt() const { return unbuilt_.load(std::memory_order_acquire); }
 
+  const TicketState* FindNumber(uint64_t ticket_number) const {
+    const Entry* entry = EntryFor(ticket_number);
+    return entry == nullptr ? nullptr : &entry->second;
+  }
   const TicketState* Find(std::string_view ticket) const;
-  size_t size() const { return tickets_.size(); }
-  const std::map<uint64_t, TicketState>& all() const { return tickets_; }
+  size_t size() const { return size_; }
+  Range all() const;
 
   // Incidents with an outage period overlapping the window, filtered, one
   // page. Pointers stay valid until the next Apply or Clear.
   TimelinePage Query(const TimelineQuery& query) const;
 
  private:
-  void Index(uint64_t ticket_number, const TicketState& state);
-  void Unindex(uint64_t ticket_number, const TicketState& state);
+  struct Chunk;
+  struct Lazy;
+  friend class Range;
 
-  std::map<uint64_t, TicketState> tickets_;
+  const Entry* EntryFor(uint64_t ticket_number) const;
+  Entry* MutableEntryFor(uint64_t ticket_number);
+  bool Unbuilt(uint64_t ticket_number) const;
+  const Entry* Build(uint64_t ticket_number, std::atomic<Entry*>* slot) const;
+  Entry* Insert(uint64_t ticket_number, TicketState state);
+  // The first ticket numbered `from` or above (built), or nullptr.
+  const Entry* EntryAtOrAfter(uint64_t from) const;
+  // The last ticket numbered below `below` (built), or nullptr.
+  const Entry* EntryBefore(uint64_t below) const;
+  const Entry* LastEntry() const;
+  void BuildAll() const;
+  void CopyFrom(const TicketStore& other);
+  void Index(uint64_t ticket_number, const std::vector<Period>& periods);
+  void Unindex(uint64_t ticket_number, const std::vector<Period>& periods);
+
+  std::vector<std::unique_ptr<Chunk>> chunks_;  // chunk i: numbers [i * kChunkSlots, (i + 1) * kChunkSlots)
+  std::map<uint64_t, std::unique_ptr<Entry>> sparse_;  // numbers >= kDenseNumbersMax
+  size_t size_ = 0;
+  // Set while some tickets are still to be built from a source.
+  std::unique_ptr<Lazy> lazy_;
+  mutable std::atomic<size_t> unbuilt_{0};
+  mutable std::mutex build_mutex_;
   // (start micros, ticket number) of every period, bucketed by the day it
   // starts in: a window query reads a few short contiguous runs instead of
   // chasing one tree node per period.
   std::map<int64_t, std::vector<std::pair<int64_t, uint64_t>>> period_starts_;
   std::set<uint64_t> ongoing_;         // tickets whose latest period is open
   int64_t longest_closed_micros_ = 0;  // never shrinks: only widens the search
+};
+
+class TicketStore::Range {
+ public:
+  class Iterator {
+   public:
+    using value_type = Entry;
+    using reference = const Entry&;
+    using pointer = const Entry*;
+    using difference_type = std::ptrdiff_t;
+    using iterator_category = std::bidirectional_iterator_tag;
+
+    Iterator() = default;
+    reference operator*() const { return *current_; }
+    pointer operator->() const { return current_; }
+    Iterator& operator++() {
+      current_ = current_->first == UINT64_MAX ? nullptr : store_->EntryAtOrAfter(current_->first + 1);
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator before = *this;
+      ++*this;
+      return before;
+    }
+    Iterator& operator--() {
+      current_ = current_ == nullptr ? store_->LastEntry() : store_->EntryBefore(current_->first);
+      return *this;
+    }
+    Iterator operator--(int) {
+      Iterator before = *this;
+      --*this;
+      return before;
+    }
+    bool operator==(const Iterator& other) const { return current_ == other.current_; }
+
+   private:
+    friend class Range;
+    Iterator(const TicketStore* store, const Entry* current) : store_(store), current_(current) {}
+    const TicketStore* store_ = nullptr;
+    const Entry* current_ = nullptr;
+  };
+
+  Iterator begin() const { return Iterator(store_, store_->EntryAtOrAfter(0)); }
+  Iterator end() const { return Iterator(store_, nullptr); }
+  std::reverse_iterator<Iterator> rbegin() const { return std::reverse_iterator<Iterator>(end()); }
+  std::reverse_iterator<Iterator> rend() const { return std::reverse_iterator<Iterator>(begin()); }
+  size_t size() const { return store_->size(); }
+  bool empty() const { return store_->size() == 0; }
+
+ private:
+  friend class TicketStore;
+  explicit Range(const TicketStore* store) : store_(store) {}
+  const TicketStore* store_;
 };
 
 // True when a period overlaps [from, to). An ongoing period runs on forever;

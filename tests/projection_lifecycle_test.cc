@@ -1,15 +1,28 @@
 // Projection lifecycle: applied event by event, rebuilt from scratch, and
-// resumed from a checkpoint taken at a random seq all give the same state
-// (seeded; the seed is printed). Plus the checks that force a rebuild.
+// resumed from a checkpoint taken at a random seq all give the same state,
+// tickets and notifications alike (seeded; the seed is printed). Plus the
+// checks that force a rebuild, the lazily built tickets of a resumed store
+// and their fallback to the ledger, and the processors that share the read
+// model's state.
 
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 
 #include "ingest/command.h"
 #include "ingest/processor.h"
+#include "ingest/subscriptions.h"
 #include "projections/read_model.h"
+#include "projections/ticket_codec.h"
 #include "test_util.h"
 
 namespace ledger::projections {
@@ -17,17 +30,38 @@ namespace {
 
 using testing::TempDir;
 
-// Every ticket's saved form, for comparing whole states.
-std::map<uint64_t, std::string> Fingerprint(const ReadModel& model) {
-  std::map<uint64_t, std::string> fingerprint;
+// The whole state, record by record, for comparing: every ticket in its
+// saved form, every notification record, and the applied seq.
+using Fingerprint = std::map<std::string, std::string>;
+
+Fingerprint TicketsFingerprint(const TicketStore& store) {
+  Fingerprint fingerprint;
+  for (const auto& [number, state] : store.all()) {
+    std::string bytes;
+    EncodeTicket(state, &bytes);
+    fingerprint["ticket " + std::to_string(number)] = bytes;
+  }
+  return fingerprint;
+}
+
+Fingerprint NotificationsFingerprint(const NotificationQueue& queue) {
+  Fingerprint fingerprint;
+  ForEachNotificationRecord(queue, [&](const std::string& key, const std::string& value) { fingerprint[key] = value; });
+  const QueueCounts counts = queue.counts();
+  fingerprint["counts"] = std::to_string(counts.pending) + "/" + std::to_string(counts.sent) + "/" + std::to_string(counts.failed);
+  std::string pending;
+  for (const JobKey& key : queue.pending()) pending += std::to_string(key.seq) + key.recipient + ";";
+  fingerprint["pending"] = pending;
+  return fingerprint;
+}
+
+Fingerprint FingerprintOf(const ReadModel& model) {
+  Fingerprint fingerprint;
   model.Read([&](const TicketStore& store, uint64_t applied_seq) {
-    fingerprint[0] = std::to_string(applied_seq);
-    for (const auto& [number, state] : store.all()) {
-      std::string bytes;
-      LEDGER_ASSERT(ToSnapshot(state).SerializeToString(&bytes));
-      fingerprint[number] = bytes;
-    }
+    fingerprint = TicketsFingerprint(store);
+    fingerprint["applied_seq"] = std::to_string(applied_seq);
   });
+  model.ReadNotifications([&](const NotificationQueue& queue, uint64_t) { fingerprint.merge(NotificationsFingerprint(queue)); });
   return fingerprint;
 }
 
@@ -58,6 +92,46 @@ std::string RandomSubmission(std::mt19937_64& rng, const ReadModel& model, int s
   return R"({"action":")" + std::string(open ? "close" : "reopen") + R"(","ticket":")" + ticket + "\"}";
 }
 
+ingest::SubscriptionCommand RandomSubscription(std::mt19937_64& rng) {
+  static const char* kEmails[] = {"ana@example.org", "bo@example.org", "cy@example.org"};
+  static const char* kSystems[] = {"mail", "vpn", "dns", "*"};
+  ingest::SubscriptionCommand command;
+  command.action = rng() % 3 == 0 ? ingest::SubscriptionAction::kRemove : ingest::SubscriptionAction::kAdd;
+  command.email = kEmails[rng() % 3];
+  command.systems = {kSystems[rng() % 4]};
+  command.actor = "test";
+  return command;
+}
+
+// A delivery receipt for a random job of `model`'s queue (or for none).
+proto::Event RandomReceipt(std::mt19937_64& rng, const ReadModel& model) {
+  proto::Event event;
+  event.set_type(rng() % 2 == 0 ? proto::NOTIFICATION_DELIVERED : proto::NOTIFICATION_FAILED);
+  proto::NotificationReceipt* receipt = event.mutable_notification();
+  receipt->set_incident_seq(1 + rng() % 50);
+  receipt->set_recipient("ana@example.org");
+  model.ReadNotifications([&](const NotificationQueue& queue, uint64_t) {
+    if (queue.jobs().empty() || rng() % 5 == 0) return;  // an orphan now and then
+    auto job = queue.jobs().begin();
+    std::advance(job, static_cast<long>(rng() % queue.jobs().size()));
+    receipt->set_incident_seq(job->first.seq);
+    receipt->set_recipient(job->first.recipient);
+    receipt->set_ticket(job->second.ticket);
+  });
+  receipt->set_attempt(1);
+  receipt->set_message_id("<m@example.org>");
+  receipt->set_error(event.type() == proto::NOTIFICATION_FAILED ? "451 later" : "");
+  receipt->set_gave_up(rng() % 3 == 0);
+  return event;
+}
+
+Status AppendEvent(Ledger& log, proto::Event event) {
+  Result<Appended> appended =
+      log.Append([&event](AppendContext&) -> Result<Decision> { return Decision{.event = event, .repeat_of_seq = {}}; });
+  if (!appended) return appended.error();
+  return {};
+}
+
 TEST(ProjectionLifecycle, IncrementalRebuiltAndResumedAgree) {
   const uint64_t seed = std::random_device{}();
   std::printf("projection lifecycle seed: %llu\n", static_cast<unsigned long long>(seed));
@@ -69,9 +143,11 @@ TEST(ProjectionLifecycle, IncrementalRebuiltAndResumedAgree) {
   ReadModel incremental;
   ASSERT_TRUE(incremental.Open(*log, incremental_checkpoints.get()));
   log->SetCommitListener([&](const std::vector<StoredEvent>& events) { incremental.Apply(events); });
-  auto processor = std::move(*ingest::CommandProcessor::Create(log.get()));
+  // Wired as the service wires them: both decide against the read model.
+  auto processor = std::move(*ingest::CommandProcessor::Create(log.get(), &incremental));
+  auto subscriptions = std::move(*ingest::SubscriptionProcessor::Create(log.get(), &incremental));
 
-  const int steps = 150 + static_cast<int>(rng() % 100);
+  const int steps = 200 + static_cast<int>(rng() % 100);
   const int resume_at = static_cast<int>(rng() % steps);
   std::unique_ptr<ProjectionCheckpoints> resumed_checkpoints;
   for (int step = 0; step < steps; ++step) {
@@ -80,6 +156,17 @@ TEST(ProjectionLifecycle, IncrementalRebuiltAndResumedAgree) {
       resumed_checkpoints = OpenCheckpoints(dir.Sub("resumed"));
       ReadModel snapshot;
       ASSERT_TRUE(snapshot.Open(*log, resumed_checkpoints.get()));
+    }
+    const uint64_t kind = rng() % 10;
+    if (kind < 2) {
+      Result<ingest::SubscriptionResult> done = subscriptions->Submit(RandomSubscription(rng));
+      ASSERT_TRUE(done || done.error().code == ErrorCode::kNotFound) << done.error().message;
+      continue;
+    }
+    if (kind < 3) {
+      Status appended = AppendEvent(*log, RandomReceipt(rng, incremental));
+      ASSERT_TRUE(appended) << appended.error().message;
+      continue;
     }
     Result<ingest::Command> command = ingest::ParseJsonSubmission(RandomSubmission(rng, incremental, step));
     ASSERT_TRUE(command) << command.error().message;
@@ -92,8 +179,10 @@ TEST(ProjectionLifecycle, IncrementalRebuiltAndResumedAgree) {
   ASSERT_TRUE(rebuilt_report);
   EXPECT_TRUE(rebuilt_report->rebuilt);
 
+  // Resumed without the background fill: tickets are built as they are read.
   ReadModel resumed;
-  Result<OpenReport> resumed_report = resumed.Open(*log, resumed_checkpoints.get());
+  Result<OpenReport> resumed_report =
+      resumed.Open(*log, resumed_checkpoints.get(), ReadModelOptions{.background_fill = false});
   ASSERT_TRUE(resumed_report);
   EXPECT_FALSE(resumed_report->rebuilt) << resumed_report->reason;
   EXPECT_EQ(resumed_report->replayed_events, log->head().seq - resumed_report->resumed_seq);
@@ -104,26 +193,101 @@ TEST(ProjectionLifecycle, IncrementalRebuiltAndResumedAgree) {
   ASSERT_TRUE(reopened_report);
   EXPECT_FALSE(reopened_report->rebuilt) << reopened_report->reason;
   EXPECT_EQ(reopened_report->replayed_events, 0u);
+  reopened.FinishFill();
 
-  const auto expected = Fingerprint(incremental);
-  EXPECT_GT(expected.size(), 10u);
-  EXPECT_EQ(Fingerprint(rebuilt), expected);
-  EXPECT_EQ(Fingerprint(resumed), expected);
-  EXPECT_EQ(Fingerprint(reopened), expected);
+  const Fingerprint expected = FingerprintOf(incremental);
+  EXPECT_GT(expected.size(), 30u);
+  EXPECT_EQ(FingerprintOf(rebuilt), expected);
+  EXPECT_EQ(FingerprintOf(resumed), expected);
+  EXPECT_EQ(FingerprintOf(reopened), expected);
+
+  // The notification side equals the standalone fold, which keeps a ticket
+  // store of its own.
+  NotificationModel standalone;
+  ASSERT_TRUE(standalone.Rebuild(*log));
+  Fingerprint standalone_notifications;
+  standalone.Read([&](const NotificationQueue& queue, uint64_t) { standalone_notifications = NotificationsFingerprint(queue); });
+  Fingerprint shared_notifications;
+  incremental.ReadNotifications([&](const NotificationQueue& queue, uint64_t) {
+    shared_notifications = NotificationsFingerprint(queue);
+  });
+  EXPECT_EQ(shared_notifications, standalone_notifications);
+  log->Shutdown();
+}
+
+// The queries a dashboard asks first are answered by a resumed store that
+// has built only what they read, with the same answers as a full one.
+TEST(ProjectionLifecycle, ResumedStoreAnswersBeforeBuildingEverything) {
+  TempDir dir;
+  auto log = std::move(*Ledger::Open(LedgerOptions{.path = dir.Sub("ledger"), .sync_writes = false}));
+  auto processor = std::move(*ingest::CommandProcessor::Create(log.get()));
+  for (int i = 0; i < 60; ++i) {
+    const std::string day = "2020-01-" + std::string(i / 2 + 1 < 10 ? "0" : "") + std::to_string(i / 2 + 1);
+    ASSERT_TRUE(processor->Submit(*ingest::ParseJsonSubmission(
+        R"({"action":"create","title":"t","systems":["a"],"engineer":"e","started_at":")" + day + "T08:00:00Z\"}")));
+    ASSERT_TRUE(processor->Submit(*ingest::ParseJsonSubmission(R"({"action":"close","ticket":"INC-)" +
+                                                                std::to_string(i + 1) + R"(","ended_at":")" + day +
+                                                                "T09:00:00Z\"}")));
+  }
+  auto checkpoints = OpenCheckpoints(dir.Sub("projections"));
+  {
+    ReadModel saved;
+    ASSERT_TRUE(saved.Open(*log, checkpoints.get()));
+  }
+  ReadModel full;
+  ASSERT_TRUE(full.Open(*log, nullptr));
+  ReadModel lazy;
+  Result<OpenReport> report = lazy.Open(*log, checkpoints.get(), ReadModelOptions{.background_fill = false});
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->rebuilt) << report->reason;
+  EXPECT_EQ(report->tickets, 60u);
+
+  TimelineQuery week;
+  week.from_micros = ParseRfc3339("2020-01-10T00:00:00Z", "from")->unix_micros;
+  week.to_micros = ParseRfc3339("2020-01-17T00:00:00Z", "to")->unix_micros;
+  std::vector<std::string> expected;
+  full.Read([&](const TicketStore& store, uint64_t) {
+    for (const TicketState* state : store.Query(week).incidents) expected.push_back(state->ticket);
+  });
+  lazy.Read([&](const TicketStore& store, uint64_t) {
+    EXPECT_EQ(store.size(), 60u);
+    std::vector<std::string> answered;
+    for (const TicketState* state : store.Query(week).incidents) answered.push_back(state->ticket);
+    EXPECT_EQ(answered, expected);
+    ASSERT_NE(store.Find("INC-2"), nullptr);
+    EXPECT_EQ(store.Find("INC-2")->title, "t");
+    EXPECT_EQ(store.Find("INC-61"), nullptr);
+    EXPECT_GT(store.unbuilt(), 30u);  // most tickets were never read
+  });
+  EXPECT_FALSE(expected.empty());
+  EXPECT_EQ(FingerprintOf(lazy), FingerprintOf(full));  // reads every ticket
+  lazy.Read([&](const TicketStore& store, uint64_t) { EXPECT_EQ(store.unbuilt(), 0u); });
 }
 
 class CheckpointChecks : public ::testing::Test {
  protected:
+  // Three tickets, a subscriber told about them, and a delivery receipt:
+  // records of every kind in the checkpoint.
   void SetUp() override {
     log_ = std::move(*Ledger::Open(LedgerOptions{.path = dir_.Sub("ledger")}));
+    auto subscriptions = std::move(*ingest::SubscriptionProcessor::Create(log_.get()));
+    ASSERT_TRUE(subscriptions->Submit(ingest::SubscriptionCommand{
+        .action = ingest::SubscriptionAction::kAdd, .email = "ana@example.org", .systems = {"a"}, .actor = "t"}));
     auto processor = std::move(*ingest::CommandProcessor::Create(log_.get()));
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(processor->Submit(
           *ingest::ParseJsonSubmission(R"({"action":"create","title":"t","systems":["a"],"engineer":"e"})")));
     }
+    proto::Event receipt;
+    receipt.set_type(proto::NOTIFICATION_DELIVERED);
+    receipt.mutable_notification()->set_incident_seq(2);
+    receipt.mutable_notification()->set_recipient("ana@example.org");
+    ASSERT_TRUE(AppendEvent(*log_, receipt));
     auto checkpoints = OpenCheckpoints(dir_.Sub("projections"));
     ReadModel model;
     ASSERT_TRUE(model.Open(*log_, checkpoints.get()));
+    expected_ = FingerprintOf(model);
+    EXPECT_EQ(expected_.count("u" + std::string("ana@example.org")), 1u);
   }
 
   void Poke(const std::string& key, const std::string& value) {
@@ -133,52 +297,247 @@ class CheckpointChecks : public ::testing::Test {
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, value).ok());
   }
 
+  static std::string NumberKey(char prefix, uint64_t number) {
+    std::string key(1, prefix);
+    AppendBigEndian64(&key, number);
+    return key;
+  }
+
+  // Opens the read model again: whatever it did, its state must be the one
+  // the log folds to.
   OpenReport Reopen() {
     auto checkpoints = OpenCheckpoints(dir_.Sub("projections"));
     ReadModel model;
     Result<OpenReport> report = model.Open(*log_, checkpoints.get());
     EXPECT_TRUE(report);
-    size_t tickets = 0;
-    model.Read([&](const TicketStore& store, uint64_t) { tickets = store.size(); });
-    EXPECT_EQ(tickets, 3u);
+    EXPECT_EQ(FingerprintOf(model), expected_);
     return *report;
+  }
+
+  void ExpectRebuiltBecause(const std::string& words) {
+    const OpenReport report = Reopen();
+    EXPECT_TRUE(report.rebuilt);
+    EXPECT_NE(report.reason.find(words), std::string::npos) << report.reason;
+    EXPECT_FALSE(Reopen().rebuilt);  // and the rebuild was saved
   }
 
   TempDir dir_;
   std::unique_ptr<Ledger> log_;
+  Fingerprint expected_;
 };
 
 TEST_F(CheckpointChecks, ResumesWhenSound) {
   const OpenReport report = Reopen();
   EXPECT_FALSE(report.rebuilt) << report.reason;
-  EXPECT_EQ(report.resumed_seq, 3u);
+  EXPECT_EQ(report.resumed_seq, 5u);
+  EXPECT_EQ(report.tickets, 3u);
 }
 
-TEST_F(CheckpointChecks, VersionChangeRebuilds) {
-  Poke("mversion", "0");
-  const OpenReport report = Reopen();
-  EXPECT_TRUE(report.rebuilt);
-  EXPECT_NE(report.reason.find("version"), std::string::npos) << report.reason;
-  EXPECT_FALSE(Reopen().rebuilt);  // and the rebuild was saved
+TEST_F(CheckpointChecks, TicketVersionChangeRebuilds) {
+  Poke("mversion", "1");
+  ExpectRebuiltBecause("ticket projection version 1");
 }
 
-TEST_F(CheckpointChecks, UndecodableTicketRebuilds) {
-  std::string key = "k";
-  AppendBigEndian64(&key, 2);
-  Poke(key, "\xff\xff not a snapshot");
-  const OpenReport report = Reopen();
-  EXPECT_TRUE(report.rebuilt);
-  EXPECT_NE(report.reason.find("decode"), std::string::npos) << report.reason;
+TEST_F(CheckpointChecks, NotificationVersionChangeRebuilds) {
+  Poke("mnotifications_version", "0");
+  ExpectRebuiltBecause("notification projection version 0");
+}
+
+TEST_F(CheckpointChecks, UndecodableOutlineRebuilds) {
+  Poke(NumberKey('p', 2), "\xff\xff not periods");
+  ExpectRebuiltBecause("outline does not decode");
+}
+
+TEST_F(CheckpointChecks, UndecodableSubscriptionRebuilds) {
+  Poke("uana@example.org", "\xff\xff");
+  ExpectRebuiltBecause("subscription does not decode");
+}
+
+TEST_F(CheckpointChecks, UndecodableNoticeRebuilds) {
+  Poke(NumberKey('n', 2), "\x01");
+  ExpectRebuiltBecause("notice does not decode");
+}
+
+TEST_F(CheckpointChecks, UndecodableJobRebuilds) {
+  Poke(NumberKey('j', 2) + "ana@example.org", "");
+  ExpectRebuiltBecause("job does not decode");
+}
+
+TEST_F(CheckpointChecks, MissingTicketCountRebuilds) {
+  Poke("mticket_count", "x");
+  ExpectRebuiltBecause("no ticket count");
 }
 
 TEST_F(CheckpointChecks, CheckpointOfAnotherHistoryRebuilds) {
   std::string applied;
-  AppendBigEndian64(&applied, 3);
+  AppendBigEndian64(&applied, 5);
   applied.append(32, '\x07');
   Poke("mapplied_seq", applied);
+  ExpectRebuiltBecause("different ledger");
+}
+
+// A saved ticket is only read when something needs it: one that does not
+// decode then is folded again from its own events (and said so), and the
+// checkpoint stays usable.
+TEST_F(CheckpointChecks, UndecodableTicketIsFoldedFromItsEvents) {
+  Poke(NumberKey('k', 2), "\xff\xff not a ticket");
+  ::testing::internal::CaptureStderr();
   const OpenReport report = Reopen();
-  EXPECT_TRUE(report.rebuilt);
-  EXPECT_NE(report.reason.find("different ledger"), std::string::npos) << report.reason;
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(report.rebuilt) << report.reason;
+  EXPECT_NE(logged.find("INC-2 is unusable"), std::string::npos) << logged;
+  EXPECT_NE(logged.find("folding it again from its events"), std::string::npos) << logged;
+}
+
+// A saved ticket whose periods disagree with what the index was built from
+// is folded from the ledger too; when the ledger disagrees with the index
+// as well, the checkpoint is marked so that the next start rebuilds.
+TEST_F(CheckpointChecks, OutlineDisagreeingWithTheLedgerInvalidates) {
+  std::vector<Period> periods{Period{Instant{1'000'000, 0}, Instant{2'000'000, 0}}};
+  std::string bytes;
+  EncodePeriods(periods, &bytes);
+  Poke(NumberKey('p', 3), bytes);
+  {
+    auto checkpoints = OpenCheckpoints(dir_.Sub("projections"));
+    ReadModel model;
+    ::testing::internal::CaptureStderr();
+    Result<OpenReport> report = model.Open(*log_, checkpoints.get());
+    ASSERT_TRUE(report);
+    EXPECT_FALSE(report->rebuilt);
+    model.Read([](const TicketStore& store, uint64_t) {
+      ASSERT_NE(store.FindNumber(3), nullptr);
+      EXPECT_EQ(store.FindNumber(3)->title, "t");
+    });
+    model.FinishFill();
+    const std::string logged = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(logged.find("marked for a rebuild"), std::string::npos) << logged;
+  }
+  ExpectRebuiltBecause("marked unusable");
+}
+
+// -- the processors decide against the shared read model ------------------------
+
+// Storage whose writes fail while `failing` is set, as a full disk would.
+class FullDiskFile : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  FullDiskFile(std::unique_ptr<rocksdb::FSWritableFile> file, const std::atomic<bool>* failing)
+      : FSWritableFileOwnerWrapper(std::move(file)), failing_(failing) {}
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* debug) override {
+    if (failing_->load()) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    return FSWritableFileOwnerWrapper::Append(data, options, debug);
+  }
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                           const rocksdb::DataVerificationInfo& info, rocksdb::IODebugContext* debug) override {
+    if (failing_->load()) return rocksdb::IOStatus::NoSpace("injected: no space left");
+    return FSWritableFileOwnerWrapper::Append(data, options, info, debug);
+  }
+
+ private:
+  const std::atomic<bool>* failing_;
+};
+
+class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  FullDiskFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "FullDiskFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* debug) override {
+    rocksdb::IOStatus status = target()->NewWritableFile(name, options, result, debug);
+    if (status.ok()) *result = std::make_unique<FullDiskFile>(std::move(*result), &failing);
+    return status;
+  }
+  std::atomic<bool> failing{false};
+};
+
+// A close decided in a batch that never reached the disk is forgotten: the
+// next close of the same ticket is not refused as a repeat.
+TEST(SharedProcessor, FailedBatchLeavesNothingAssumed) {
+  TempDir dir;
+  auto file_system = std::make_shared<FullDiskFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(file_system);
+  auto log = std::move(*Ledger::Open(LedgerOptions{.path = dir.Sub("ledger"), .env = env.get()}));
+  ReadModel model;
+  ASSERT_TRUE(model.Open(*log, nullptr));
+  log->SetCommitListener([&](const std::vector<StoredEvent>& events) { model.Apply(events); });
+  auto processor = std::move(*ingest::CommandProcessor::Create(log.get(), &model));
+  const auto submit = [&](const std::string& json) { return processor->Submit(*ingest::ParseJsonSubmission(json)); };
+  ASSERT_TRUE(submit(R"({"action":"create","title":"t","systems":["a"],"engineer":"e"})"));
+
+  file_system->failing = true;
+  Result<ingest::SubmissionResult> refused = submit(R"({"action":"close","ticket":"INC-1"})");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kIoError);
+  file_system->failing = false;
+  Result<ingest::SubmissionResult> closed = submit(R"({"action":"close","ticket":"INC-1"})");
+  for (int attempt = 0; !closed && closed.error().code == ErrorCode::kIoError && attempt < 300; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // RocksDB may take a moment to resume
+    closed = submit(R"({"action":"close","ticket":"INC-1"})");
+  }
+  ASSERT_TRUE(closed) << closed.error().message;
+  EXPECT_EQ(closed->version, 2u);
+  model.Read([](const TicketStore& store, uint64_t applied_seq) {
+    EXPECT_EQ(applied_seq, 2u);
+    EXPECT_EQ(store.Find("INC-1")->status, TicketStatus::kClosed);
+  });
+  log->Shutdown();
+}
+
+// Decisions of one group commit see each other before the read model has
+// applied any of them: a create, its update and its close queued together
+// all go in, a second close in the same batch is refused.
+TEST(SharedProcessor, DecisionsOfOneBatchSeeEachOther) {
+  TempDir dir;
+  auto log = std::move(*Ledger::Open(LedgerOptions{.path = dir.Sub("ledger")}));
+  ReadModel model;
+  ASSERT_TRUE(model.Open(*log, nullptr));
+  log->SetCommitListener([&](const std::vector<StoredEvent>& events) { model.Apply(events); });
+  auto processor = std::move(*ingest::CommandProcessor::Create(log.get(), &model));
+  // Holds the writer in a decision of its own until the four below are
+  // queued, so that they make up the next batch together.
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  log->AppendAsync(
+      [&entered, released](AppendContext&) -> Result<Decision> {
+        entered.set_value();
+        released.wait();
+        return MakeError(ErrorCode::kInvalidArgument, "only holds the writer");
+      },
+      [](Result<Appended>) {});
+  entered.get_future().wait();
+  std::mutex mutex;
+  std::condition_variable done_changed;
+  std::map<size_t, Result<ingest::SubmissionResult>> results;
+  const std::vector<std::string> bodies = {
+      R"({"action":"create","title":"t","systems":["a"],"engineer":"e"})",
+      R"({"action":"update","ticket":"INC-1","note":"n","expected_version":1})",
+      R"({"action":"close","ticket":"INC-1","expected_version":2})",
+      R"({"action":"close","ticket":"INC-1"})",
+  };
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    processor->SubmitAsync(*ingest::ParseJsonSubmission(bodies[i]), [&, i](Result<ingest::SubmissionResult> result) {
+      std::lock_guard lock(mutex);
+      results.emplace(i, std::move(result));
+      done_changed.notify_all();
+    });
+  }
+  release.set_value();
+  {
+    std::unique_lock lock(mutex);
+    done_changed.wait(lock, [&] { return results.size() == bodies.size(); });
+    for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(results.at(i)) << i << ": " << results.at(i).error().message;
+    ASSERT_FALSE(results.at(3));
+    EXPECT_EQ(results.at(3).error().code, ErrorCode::kConflict);
+  }
+  EXPECT_EQ(log->stats().batches_committed, 1u);  // the three events went in together
+  model.Read([](const TicketStore& store, uint64_t applied_seq) {
+    EXPECT_EQ(applied_seq, 3u);
+    EXPECT_EQ(store.Find("INC-1")->version, 3u);
+    EXPECT_EQ(store.Find("INC-1")->status, TicketStatus::kClosed);
+  });
+  log->Shutdown();
 }
 
 }  // namespace

@@ -1,0 +1,88 @@
+#pragma once
+// The compact binary form projection state is saved in (checkpoint.h): a
+// ticket, its outage periods alone, and the varint/length-prefixed pieces
+// the notification records are built from. Pure; no I/O.
+//
+// Why not protobuf: a start reads these back for every ticket, and decoding
+// straight into TicketState (one allocation per long string, none for the
+// message) is several times cheaper than parsing a message and copying it
+// out. The layout (all integers LEB128 varints, signed ones zigzag-encoded,
+// strings as varint length then bytes):
+//
+//   ticket:  string ticket | byte status (0 open, 1 closed) | string title |
+//            string description | varint systems count, each a string |
+//            string engineer | varint severity | string link |
+//            string last_note | periods | varint version |
+//            varint opened_seq | varint last_seq | zigzag opened_at_micros |
+//            zigzag updated_at_micros
+//   periods: varint count, each: zigzag start micros | zigzag start offset |
+//            byte has_end, and if 1: zigzag end micros | zigzag end offset
+//
+// Decoders check every length against what is left and against the limits
+// below, every time against what RFC 3339 can name (IsRepresentable, as the
+// ledger checks its records), and answer false for anything malformed or
+// with bytes left over.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "projections/tickets.h"
+
+namespace ledger::projections {
+
+// Limits a decoder enforces: far above anything the ingest rules let in.
+constexpr size_t kCodecStringBytesMax = size_t{1} << 24;
+constexpr size_t kCodecSystemsMax = 1 << 16;
+constexpr size_t kCodecPeriodsMax = 1 << 20;
+
+class ByteWriter {
+ public:
+  explicit ByteWriter(std::string* out) : out_(out) {}
+  void Varint(uint64_t value);
+  void Signed(int64_t value);  // zigzag
+  void Byte(uint8_t value) { out_->push_back(static_cast<char>(value)); }
+  void String(std::string_view text);
+  void Raw(std::string_view bytes) { out_->append(bytes); }
+
+ private:
+  std::string* out_;
+};
+
+class ByteReader {
+ public:
+  explicit ByteReader(std::string_view bytes) : rest_(bytes) {}
+  [[nodiscard]] bool Varint(uint64_t* value);
+  [[nodiscard]] bool Varint32(uint32_t* value);
+  [[nodiscard]] bool Signed(int64_t* value);
+  [[nodiscard]] bool Signed32(int32_t* value);
+  [[nodiscard]] bool Byte(uint8_t* value);
+  [[nodiscard]] bool String(std::string* text);
+  [[nodiscard]] bool StringView(std::string_view* text);
+  [[nodiscard]] bool Raw(size_t size, std::string_view* bytes);
+  bool done() const { return rest_.empty(); }
+
+ private:
+  std::string_view rest_;
+};
+
+void EncodeTicket(const TicketState& state, std::string* out);
+// Decodes into `state` (overwriting it); the ticket number is not part of
+// the encoding (it is the key's) and is left alone.
+[[nodiscard]] bool DecodeTicket(std::string_view bytes, TicketState* state);
+
+void EncodePeriods(const std::vector<Period>& periods, std::string* out);
+[[nodiscard]] bool DecodePeriods(std::string_view bytes, std::vector<Period>* periods);
+// The same pieces inside a longer record.
+void WritePeriods(ByteWriter* writer, const std::vector<Period>& periods);
+[[nodiscard]] bool ReadPeriods(ByteReader* reader, std::vector<Period>* periods);
+void WriteTicket(ByteWriter* writer, const TicketState& state);
+[[nodiscard]] bool ReadTicket(ByteReader* reader, TicketState* state);
+
+// A zigzag time in microseconds, refused unless IsRepresentable.
+[[nodiscard]] bool ReadMicros(ByteReader* reader, int64_t* unix_micros);
+
+bool SamePeriods(const std::vector<Period>& a, const std::vector<Period>& b);
+
+}  // namespace ledger::projections
