@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "common/memory.h"
+
 namespace ledger::app {
 
 std::string ProjectionFolder(const std::string& data) { return (std::filesystem::path(data) / "projections").string(); }
@@ -41,6 +43,7 @@ int Rebuild(const std::string& data) {
     return 2;
   }
   const auto start = std::chrono::steady_clock::now();
+  const HeapReservation reserved((*opened)->head().seq * kRebuildHeapBytesPerEvent);
   projections::ReadModel read_model;
   Result<projections::OpenReport> report = read_model.Open(**opened, checkpoints->get());
   if (!report) {

@@ -49,7 +49,9 @@
 #include <thread>
 #include <vector>
 
+#include "app/projection_commands.h"
 #include "bench/bench_common.h"
+#include "common/memory.h"
 #include "common/encoding.h"
 #include "common/time.h"
 #include "ingest/processor.h"
@@ -382,6 +384,8 @@ int Rebuild(const Options& options) {
   projections::ReadModel read_model;
   projections::TicketStore store;
   const Clock::time_point start = Clock::now();
+  // As `incident-ledger rebuild` readies its heap (app/projection_commands.h).
+  const HeapReservation reserved((*opened)->head().seq * app::kRebuildHeapBytesPerEvent);
   size_t tickets = 0;
   if (what == "all") {
     // What a start without a checkpoint and `incident-ledger rebuild` fold:

@@ -26,8 +26,6 @@ constexpr size_t kReservationBytesMax = size_t{1} << 30;
 // (not mmap), large enough to get there quickly.
 constexpr size_t kGrowthProbeBytes = 64 * 1024;
 constexpr size_t kGrowthProbesMax = 64;
-// MADV_POPULATE_WRITE (Linux 5.14); older kernels answer EINVAL, harmlessly.
-constexpr int kMadvisePopulateWrite = 23;
 #endif
 
 }  // namespace
@@ -54,15 +52,11 @@ HeapReservation::HeapReservation(size_t bytes) {
   const auto start = (reinterpret_cast<uintptr_t>(before) + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
   const auto end = reinterpret_cast<uintptr_t>(after) & ~(kHugePageBytes - 1);
   if (end <= start) return;
-  // Both are hints: a kernel without THP or without populate leaves the
-  // pages to be faulted in one by one, as before. Filling in takes a while
-  // (the hypervisor backs every page), so it runs beside the build, which
-  // meanwhile faults in what it reaches first; populating a page already
-  // there leaves it alone.
+  // A hint: a kernel without THP leaves the pages to be faulted in one by
+  // one, as before. Filling them in up front (MADV_POPULATE_WRITE) was
+  // tried and lost: it zeroes the whole reservation, used or not, on the
+  // core the build's reader thread needs.
   (void)madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
-  populate_ = std::thread([start, end] {
-    (void)madvise(reinterpret_cast<void*>(start), end - start, kMadvisePopulateWrite);
-  });
   reserved_bytes_ = static_cast<size_t>(after - before);
 #else
   (void)bytes;
@@ -70,7 +64,6 @@ HeapReservation::HeapReservation(size_t bytes) {
 }
 
 HeapReservation::~HeapReservation() {
-  if (populate_.joinable()) populate_.join();
 #if defined(__GLIBC__)
   if (!trimming_changed_) return;
   mallopt(M_TRIM_THRESHOLD, kDefaultTrimThresholdBytes);

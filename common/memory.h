@@ -6,17 +6,17 @@
 // tickets that was a third of a rebuild's time.
 
 #include <cstddef>
-#include <thread>
 
 namespace ledger {
 
 // While alive, the main malloc arena (the calling thread's, when that is the
-// main thread) has `bytes` more heap than it needs, backed by transparent huge
-// pages where the kernel allows (THP "madvise" mode) and filled in by one
-// system call on a thread of its own; malloc hands that memory out with a
-// fault per 2 MiB at most.
-// Destruction restores glibc's default trimming, so what the build did not
-// use goes back to the system at the next free at the top of the heap.
+// main thread) has `bytes` more heap than it needs, marked for transparent
+// huge pages (THP "madvise" mode, as Debian ships it); malloc hands that
+// memory out with one fault per 2 MiB instead of per 4 KiB.
+// Destruction restores glibc's default trimming and trims, so what the build
+// did not use goes back to the system: for processes that leave malloc's
+// settings at their defaults (the `rebuild` command, the benchmarks), not
+// for one that tunes them itself (`serve`, app/main.cc).
 //
 // Best effort: does nothing (and costs nothing) where the heap cannot grow
 // in place, off glibc, or on older kernels. Not thread-safe: create it while
@@ -34,7 +34,6 @@ class HeapReservation {
  private:
   size_t reserved_bytes_ = 0;
   bool trimming_changed_ = false;
-  std::thread populate_;
 };
 
 }  // namespace ledger

@@ -476,13 +476,6 @@ Status ProjectionCheckpoints::SaveAll(const TicketStore& tickets, const Notifica
   // records for 200,000 tickets would otherwise go through. The old records
   // are deleted first; a crash in between leaves no checkpoint (a rebuild
   // at the next start), never a mix.
-  std::lock_guard lock(validity_mutex_);
-  rocksdb::WriteOptions synced;
-  synced.sync = true;
-  // Every key starts with a letter: this range is all of them.
-  rocksdb::Status written = db_->DeleteRange(synced, db_->DefaultColumnFamily(), std::string(1, '\0'), std::string(1, '\x7f'));
-  if (!written.ok()) return IoError(written, "dropping the old projection checkpoint");
-
   const std::string file = db_->GetName() + "/" + std::string(kRebuildTableFile);
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
   rocksdb::Status status = writer.Open(file);
@@ -517,6 +510,13 @@ Status ProjectionCheckpoints::SaveAll(const TicketStore& tickets, const Notifica
     put(EmailKey(email), EncodeSubscriptions(subscriptions.Find(email), seq));
   }
   if (status.ok()) status = writer.Finish();
+  std::lock_guard lock(validity_mutex_);
+  if (status.ok()) {
+    rocksdb::WriteOptions synced;
+    synced.sync = true;
+    // Every key starts with a letter: this range is all of them.
+    status = db_->DeleteRange(synced, db_->DefaultColumnFamily(), std::string(1, '\0'), std::string(1, '\x7f'));
+  }
   if (status.ok()) {
     rocksdb::IngestExternalFileOptions ingest;
     ingest.move_files = true;

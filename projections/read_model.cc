@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <mutex>
 
-#include "common/memory.h"
 #include "projections/ticket_codec.h"
 
 namespace ledger::projections {
@@ -16,10 +15,6 @@ constexpr uint64_t kReadAheadEventsMin = 16384;
 // The background fill builds tickets in batches of this many, taking the
 // read lock once per batch.
 constexpr size_t kFillBatchTickets = 256;
-// What a fold from seq 1 is expected to allocate per event (the generated
-// ledger: ~1 KiB of ticket state per incident of five events), reserved up
-// front (see common/memory.h).
-constexpr size_t kFoldHeapBytesPerEvent = 256;
 
 bool IsIncidentEvent(proto::EventType type) {
   return type == proto::INCIDENT_OPENED || type == proto::INCIDENT_UPDATED || type == proto::INCIDENT_CLOSED ||
@@ -176,7 +171,6 @@ Status ReadModel::FoldFrom(const Ledger& ledger, uint64_t* replayed, std::vector
   // Changed ticket numbers are only needed for an incremental save.
   std::vector<uint64_t>* noted = applied_seq_ == 0 ? nullptr : changed;
   if (ledger.head().seq > applied_seq_ + kReadAheadEventsMin) {
-    const HeapReservation reserved((ledger.head().seq - applied_seq_) * kFoldHeapBytesPerEvent);
     return ledger.Scan(applied_seq_, [&](const ScannedEvent& scanned) -> Status {
       Fold(*scanned.event, *scanned.hash, noted);
       applied_seq_ = scanned.seq;
