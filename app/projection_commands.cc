@@ -1,5 +1,8 @@
 #include "app/projection_commands.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +10,12 @@
 #include "common/memory.h"
 
 namespace ledger::app {
+namespace {
+
+// The background chain check's niceness (0 is normal, 19 the lowest).
+constexpr int kChainCheckNice = 10;
+
+}  // namespace
 
 std::string ProjectionFolder(const std::string& data) { return (std::filesystem::path(data) / "projections").string(); }
 
@@ -59,6 +68,11 @@ int Rebuild(const std::string& data) {
 
 ChainCheck::ChainCheck(const Ledger& ledger, std::function<void()> on_failure)
     : thread_([this, &ledger, on_failure = std::move(on_failure)] {
+        // Nothing waits for the check, while the first requests and the
+        // read model's background fill do wait for the CPU it would take on
+        // a small machine: it yields to them. (Best effort: an error only
+        // leaves it at the normal priority.)
+        (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kChainCheckNice);
         Result<VerifyReport> report = ledger.Verify();
         if (report && report->ok) return;
         failed_.store(true);

@@ -28,8 +28,9 @@ int Rebuild(const std::string& data);
 // holds ~1 KiB of ticket state per incident of five events.
 constexpr size_t kRebuildHeapBytesPerEvent = 256;
 
-// Walks the whole chain on its own thread; on a failure prints the bad seq
-// and calls `on_failure` (which stops the server).
+// Walks the whole chain on its own thread, at a lower CPU priority than the
+// service's other threads; on a failure prints the bad seq and calls
+// `on_failure` (which stops the server).
 class ChainCheck {
  public:
   ChainCheck(const Ledger& ledger, std::function<void()> on_failure);

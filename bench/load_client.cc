@@ -8,10 +8,12 @@
 //       submission_id per request, expects 201); --targets cycles through the
 //       GET paths in FILE (one a line), --path GETs one path (expects 200).
 //       Requests that start during the warm-up are not counted.
-//   load_client startup --port P [--label L] -- COMMAND ARGS...
+//   load_client startup --port P [--label L] [--then "PATH PATH..."] -- COMMAND ARGS...
 //       Starts COMMAND, polls GET /healthz every millisecond until it answers
-//       200, reports the time from spawn and the process's resident memory
-//       then, and stops it with SIGTERM.
+//       200 and reports the time from spawn; with --then, GETs each PATH in
+//       turn (each must answer 200) and reports when each answer came, also
+//       from spawn (then_ms). Then reads the process's resident memory and
+//       stops it with SIGTERM.
 //
 // Prints one JSON line (bench_common.h). Binds nothing; talks to 127.0.0.1.
 
@@ -27,6 +29,7 @@
 #include <boost/beast/http.hpp>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -230,22 +233,25 @@ int Load(const Options& options) {
   return 0;
 }
 
-// One GET /healthz on a fresh connection; true on 200.
-bool Healthy(const tcp::endpoint& endpoint) {
+// One GET on a fresh connection; the status, or 0 when there was no answer.
+unsigned Get(const tcp::endpoint& endpoint, const std::string& path) {
   asio::io_context io;
   tcp::socket socket(io);
   beast::error_code error;
   socket.connect(endpoint, error);
-  if (error) return false;
-  http::request<http::empty_body> request(http::verb::get, "/healthz", 11);
+  if (error) return 0;
+  http::request<http::empty_body> request(http::verb::get, path, 11);
   request.set(http::field::host, "127.0.0.1");
   http::write(socket, request, error);
-  if (error) return false;
+  if (error) return 0;
   beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(socket, buffer, response, error);
-  return !error && response.result_int() == 200;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  http::read(socket, buffer, parser, error);
+  return error ? 0 : parser.get().result_int();
 }
+
+bool Healthy(const tcp::endpoint& endpoint) { return Get(endpoint, "/healthz") == 200; }
 
 double ResidentBytesOf(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -280,6 +286,24 @@ int Startup(const Options& options, std::vector<char*> command) {
     std::this_thread::sleep_for(kStartupPollInterval);
   }
   const double seconds = SecondsBetween(start, Clock::now());
+  // Then the first answers that need the service's state, each timed from
+  // the spawn too: a start that only answers /healthz early is not ready.
+  std::string then_ms;
+  if (healthy && options.contains("--then")) {
+    std::string paths = options.at("--then");
+    for (size_t begin = 0; begin <= paths.size();) {
+      const size_t end = std::min(paths.find(' ', begin), paths.size());
+      const std::string path = paths.substr(begin, end - begin);
+      begin = end + 1;
+      if (path.empty()) continue;
+      const unsigned answered = Get(Endpoint(options), path);
+      if (answered != 200) {
+        kill(pid, SIGTERM);
+        Die(path + " answered " + std::to_string(answered));
+      }
+      then_ms += (then_ms.empty() ? "" : ",") + std::to_string(SecondsBetween(start, Clock::now()) * 1e3);
+    }
+  }
   const double resident = ResidentBytesOf(pid);
   kill(pid, SIGTERM);
   int status = 0;
@@ -288,7 +312,9 @@ int Startup(const Options& options, std::vector<char*> command) {
   LoadResult result{.operations = 1, .errors = 0, .seconds = seconds, .latencies_seconds = {seconds}};
   char extra[128];
   std::snprintf(extra, sizeof extra, "\"rss_bytes\":%.0f", resident);
-  PrintResult("startup", options.contains("--label") ? options.at("--label") : "startup", std::move(result), extra);
+  std::string extra_json = extra;
+  if (!then_ms.empty()) extra_json += ",\"then_ms\":[" + then_ms + "]";
+  PrintResult("startup", options.contains("--label") ? options.at("--label") : "startup", std::move(result), extra_json);
   return 0;
 }
 
