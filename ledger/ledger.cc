@@ -56,6 +56,15 @@ Status CheckTimes(uint64_t seq, const proto::Event& event) {
   return {};
 }
 
+// An incident's severity must be one this service knows: protobuf keeps
+// whatever number an open enum is sent, the folds would carry it on, and a
+// saved ticket holding it would not load again (ticket_codec.h). The service
+// writes no others.
+Status CheckSeverity(uint64_t seq, const proto::Event& event) {
+  if (!event.has_incident() || proto::Severity_IsValid(event.incident().severity())) return {};
+  return Corruption(seq, "severity " + std::to_string(event.incident().severity()) + " is not a known value");
+}
+
 std::string EncodeHead(const Head& head) {
   std::string value;
   AppendBigEndian64(&value, head.seq);
@@ -91,7 +100,8 @@ Status ParseRecord(uint64_t seq, std::string_view record, proto::Event* event) {
     return Corruption(seq, "record is not a valid Event");
   }
   if (event->seq() != seq) return Corruption(seq, "record holds seq " + std::to_string(event->seq()));
-  return CheckTimes(seq, *event);
+  if (Status times = CheckTimes(seq, *event); !times) return times;
+  return CheckSeverity(seq, *event);
 }
 
 // Fills `stored` (reusing its buffers) from a value that passed

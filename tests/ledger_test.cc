@@ -260,6 +260,31 @@ TEST(Ledger, RefusesARecordHoldingATimeOutOfRange) {
   EXPECT_EQ(log->head().seq, 0u);
 }
 
+// Found by stored_event_fuzz: protobuf keeps any number sent for an enum;
+// an imported incident event with severity 6 was folded as it was, and the
+// saved ticket holding it did not load again at the next start.
+TEST(Ledger, RefusesARecordWithAnUnknownSeverity) {
+  proto::Event event;
+  event.set_seq(1);
+  event.set_ticket("INC-1");
+  event.set_type(proto::INCIDENT_OPENED);
+  event.set_version(1);
+  event.mutable_incident()->set_title("t");
+  event.mutable_incident()->set_severity(static_cast<proto::Severity>(6));
+  const Sha256Digest prev_hash{};
+  const std::string record = event.SerializeAsString();
+  const Sha256Digest hash = Sha256(AsBytes(prev_hash), record);
+  Result<StoredEvent> decoded = DecodeStoredEvent(1, std::string(AsBytes(prev_hash)) + std::string(AsBytes(hash)) + record);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(decoded.error().message, "event 1: severity 6 is not a known value");
+
+  event.mutable_incident()->set_severity(proto::CRITICAL);
+  const std::string known = event.SerializeAsString();
+  const Sha256Digest known_hash = Sha256(AsBytes(prev_hash), known);
+  EXPECT_TRUE(DecodeStoredEvent(1, std::string(AsBytes(prev_hash)) + std::string(AsBytes(known_hash)) + known));
+}
+
 TEST(Ledger, DetectsAGapInTheLog) {
   TempDir dir;
   {

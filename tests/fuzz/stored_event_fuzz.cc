@@ -1,7 +1,8 @@
 // Fuzz target for what is read back from disk: a stored event value
 // (ledger::DecodeStoredEvent, which every ledger read goes through), the
 // event it holds as the projections fold and the API renders it, and a saved
-// ticket snapshot as projections/checkpoint.h loads it. A hostile record is
+// ticket and ticket outline as projections/checkpoint.h loads them
+// (projections/ticket_codec.h). A hostile record is
 // not only a disk fault: `incident-ledger import` appends any export whose
 // hashes chain, and anyone can compute SHA-256.
 // Built like csv_reader_fuzz (see tests/fuzz/README.md).
@@ -10,17 +11,21 @@
 //   0: seq (8 bytes, big-endian) | stored value (prev_hash | hash | record)
 //   1: a record; the target puts valid hashes in front of it, so that the
 //      fuzzer reaches the protobuf decoding and the folds
-//   2: a proto.TicketSnapshot, as a checkpoint holds it
+//   2: a saved ticket (DecodeTicket), as a checkpoint holds it
+//   3: a saved ticket outline, its periods (DecodePeriods)
 //
 // Properties checked on every input:
 //   - decoding never crashes; a failure is kCorruption naming the seq, and
-//     with valid hashes only the protobuf decoding, the seq or a time that
-//     RFC 3339 cannot name (common/time.h) may fail it;
+//     with valid hashes only the protobuf decoding, the seq, an unknown
+//     severity or a time that RFC 3339 cannot name (common/time.h) may fail
+//     it;
 //   - a decoded event serializes and decodes back to the same bytes;
 //   - folding it into the ticket store (which already holds an open and a
 //     closed incident) and the notification queue never crashes, and leaves
 //     the timeline index answering as a walk over every ticket does;
-//   - every ticket survives the checkpoint's snapshot round trip;
+//   - every ticket survives the checkpoint's encoding, and a saved ticket or
+//     outline that decodes holds only times RFC 3339 can name and reads back
+//     the same once encoded again;
 //   - the event's and every ticket's JSON, the event-stream frame and the
 //     duration and availability reports are valid JSON with figures in range.
 
@@ -39,10 +44,10 @@
 #include "http/event_hub.h"
 #include "http/json_views.h"
 #include "ledger/ledger.h"
-#include "projection.pb.h"
 #include "projections/checkpoint.h"
 #include "projections/durations.h"
 #include "projections/notifications.h"
+#include "projections/ticket_codec.h"
 #include "projections/tickets.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -54,7 +59,9 @@ using ledger::projections::TicketState;
 using ledger::projections::TicketStore;
 namespace proto = ledger::proto;
 
-enum Mode : uint8_t { kStoredValue = 0, kRecord = 1, kSnapshot = 2, kModes = 3 };
+enum Mode : uint8_t { kStoredValue = 0, kRecord = 1, kSavedTicket = 2, kSavedOutline = 3, kModes = 4 };
+// The number a saved ticket is put back under (the key's, in a checkpoint).
+constexpr uint64_t kSavedTicketNumber = 3;
 
 // 2026-11-24T08:40:00Z, and the moment open periods run to.
 constexpr int64_t kBaseMicros = 1'795'509'600'000'000;
@@ -127,14 +134,20 @@ void CheckJson(const std::string& text, const char* property) {
   LEDGER_FUZZ_CHECK(ledger::fuzz::IsJson(text), property, text);
 }
 
-void CheckSnapshotRoundTrip(const TicketState& state) {
+void CheckSavedRoundTrip(const TicketState& state) {
   std::string once;
-  LEDGER_ASSERT(ledger::projections::ToSnapshot(state).SerializeToString(&once));
-  proto::TicketSnapshot snapshot;
-  LEDGER_FUZZ_CHECK(snapshot.ParseFromString(once), "a saved ticket decodes", state.ticket);
+  ledger::projections::EncodeTicket(state, &once);
+  TicketState decoded;
+  LEDGER_FUZZ_CHECK(ledger::projections::DecodeTicket(once, &decoded), "a saved ticket decodes", state.ticket);
   std::string twice;
-  LEDGER_ASSERT(ledger::projections::ToSnapshot(ledger::projections::FromSnapshot(snapshot)).SerializeToString(&twice));
-  LEDGER_FUZZ_CHECK(once == twice, "a ticket survives its checkpoint snapshot", state.ticket);
+  ledger::projections::EncodeTicket(decoded, &twice);
+  LEDGER_FUZZ_CHECK(once == twice, "a ticket survives its checkpoint encoding", state.ticket);
+  std::string outline;
+  ledger::projections::EncodePeriods(state.periods, &outline);
+  std::vector<ledger::projections::Period> periods;
+  LEDGER_FUZZ_CHECK(ledger::projections::DecodePeriods(outline, &periods) &&
+                        ledger::projections::SamePeriods(periods, state.periods),
+                    "a ticket's periods survive the checkpoint's outline", state.ticket);
 }
 
 // The timeline index must answer what a walk over every ticket answers.
@@ -220,7 +233,7 @@ void CheckEvent(const StoredEvent& stored) {
     ledger::JsonWriter writer;
     ledger::http::WriteTicket(&writer, ticket);
     CheckJson(writer.text(), "a ticket's JSON is valid");
-    CheckSnapshotRoundTrip(ticket);
+    CheckSavedRoundTrip(ticket);
   }
   if (changed) {
     const TicketState* ticket = state.tickets.FindNumber(*changed);
@@ -248,13 +261,17 @@ bool TimesRepresentable(const proto::Event& event) {
          (!payload.has_ended_at() || Representable(payload.ended_at()));
 }
 
-// ...and a saved ticket (checkpoint.cc).
-bool TimesRepresentable(const proto::TicketSnapshot& snapshot) {
-  for (const proto::PeriodSnapshot& period : snapshot.periods()) {
-    if (!Representable(period.start()) || (period.has_end() && !Representable(period.end()))) return false;
+// ...and saved periods and tickets (ticket_codec.h).
+bool TimesRepresentable(const std::vector<ledger::projections::Period>& periods) {
+  for (const ledger::projections::Period& period : periods) {
+    if (!ledger::IsRepresentable(period.start) || (period.end && !ledger::IsRepresentable(*period.end))) return false;
   }
-  return ledger::IsRepresentable(ledger::Instant{snapshot.opened_at_micros(), 0}) &&
-         ledger::IsRepresentable(ledger::Instant{snapshot.updated_at_micros(), 0});
+  return true;
+}
+
+bool TimesRepresentable(const TicketState& state) {
+  return TimesRepresentable(state.periods) && ledger::IsRepresentable(ledger::Instant{state.opened_at_micros, 0}) &&
+         ledger::IsRepresentable(ledger::Instant{state.updated_at_micros, 0});
 }
 
 void CheckCorruption(const ledger::Error& error, uint64_t seq) {
@@ -293,27 +310,33 @@ void CheckRecord(std::string_view record) {
                       "an undecodable record is reported as such", stored.error().message);
     return;
   }
-  if (!TimesRepresentable(event)) {
-    LEDGER_FUZZ_CHECK(!stored, "a record holding a time RFC 3339 cannot name is refused", "");
+  const bool severity_known = !event.has_incident() || proto::Severity_IsValid(event.incident().severity());
+  const bool times_representable = TimesRepresentable(event);
+  if (!severity_known || !times_representable) {
+    LEDGER_FUZZ_CHECK(!stored, "a record holding an unknown severity or a time out of range is refused", "");
     CheckCorruption(stored.error(), seq);
-    LEDGER_FUZZ_CHECK(stored.error().message.find("out of range") != std::string::npos,
-                      "a time out of range is reported as such", stored.error().message);
+    const std::string& message = stored.error().message;
+    LEDGER_FUZZ_CHECK((!severity_known && message.find("severity") != std::string::npos) ||
+                          (!times_representable && message.find("out of range") != std::string::npos),
+                      "the refusal says what is wrong with the record", message);
     return;
   }
   if (!stored) ledger::fuzz::PropertyFailed("a record with valid hashes decodes", stored.error().message);
   CheckEvent(*stored);
 }
 
-void CheckSnapshot(std::string_view bytes) {
-  proto::TicketSnapshot snapshot;
-  // What ProjectionCheckpoints::Load accepts (the key's number is the
-  // snapshot's own here).
-  if (!snapshot.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || snapshot.periods().empty() ||
-      !TimesRepresentable(snapshot)) {
-    return;
-  }
-  TicketState state = ledger::projections::FromSnapshot(snapshot);
-  CheckSnapshotRoundTrip(state);
+// A saved ticket as ProjectionCheckpoints::LoadTicket decodes it, put back
+// into the store.
+void CheckSavedTicket(std::string_view bytes) {
+  TicketState state;
+  if (!ledger::projections::DecodeTicket(bytes, &state)) return;
+  LEDGER_FUZZ_CHECK(TimesRepresentable(state), "a saved ticket holds only times RFC 3339 can name", "");
+  // The encoding need not be the only one a decoder takes (a varint may be
+  // padded), but what it writes must read back as the same ticket.
+  CheckSavedRoundTrip(state);
+  if (state.periods.empty()) return;  // the outline check refuses those
+  state.ticket_number = kSavedTicketNumber;
+  const std::vector<ledger::projections::Period> periods = state.periods;
   Base base = BaseState();
   base.tickets.Put(std::move(state));
   for (const auto& [number, ticket] : base.tickets.all()) {
@@ -321,10 +344,22 @@ void CheckSnapshot(std::string_view bytes) {
     ledger::http::WriteTicket(&writer, ticket);
     CheckJson(writer.text(), "a loaded ticket's JSON is valid");
   }
-  for (const proto::PeriodSnapshot& period : snapshot.periods()) {
-    CheckTimeline(base.tickets, Saturated(period.start().unix_micros(), -1), Saturated(period.start().unix_micros(), 1));
+  for (const ledger::projections::Period& period : periods) {
+    CheckTimeline(base.tickets, Saturated(period.start.unix_micros, -1), Saturated(period.start.unix_micros, 1));
   }
   CheckReports(base.tickets);
+}
+
+// A saved outline (a ticket's periods), as a start reads it.
+void CheckSavedOutline(std::string_view bytes) {
+  std::vector<ledger::projections::Period> periods;
+  if (!ledger::projections::DecodePeriods(bytes, &periods)) return;
+  LEDGER_FUZZ_CHECK(TimesRepresentable(periods), "a saved outline holds only times RFC 3339 can name", "");
+  std::string once;
+  ledger::projections::EncodePeriods(periods, &once);
+  std::vector<ledger::projections::Period> again;
+  LEDGER_FUZZ_CHECK(ledger::projections::DecodePeriods(once, &again) && ledger::projections::SamePeriods(again, periods),
+                    "a saved outline reads back the same once encoded", "");
 }
 
 }  // namespace
@@ -335,7 +370,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   switch (data[0] % kModes) {
     case kStoredValue: CheckStoredValue(rest); break;
     case kRecord: CheckRecord(rest); break;
-    case kSnapshot: CheckSnapshot(rest); break;
+    case kSavedTicket: CheckSavedTicket(rest); break;
+    case kSavedOutline: CheckSavedOutline(rest); break;
   }
   return 0;
 }

@@ -1,5 +1,5 @@
-// Writes the seed corpus of stored_event_fuzz: the stored values, records
-// and ticket snapshots of a real ledger, in the target's input format (see
+// Writes the seed corpus of stored_event_fuzz: the stored values, records,
+// saved tickets and outlines of a real ledger, in the target's input format (see
 // stored_event_fuzz.cc). The ledger gets every kind of event the service
 // appends: incidents opened, updated, closed and reopened through the
 // command processor, subscriptions added and removed through theirs, and a
@@ -22,8 +22,7 @@
 #include "ingest/processor.h"
 #include "ingest/subscriptions.h"
 #include "ledger/ledger.h"
-#include "projection.pb.h"
-#include "projections/checkpoint.h"
+#include "projections/ticket_codec.h"
 #include "projections/tickets.h"
 
 namespace {
@@ -128,9 +127,12 @@ int main(int argc, char** argv) {
       (void)tickets.Apply(stored.event);  // which ticket changed does not matter here
     }
     for (const auto& [number, state] : tickets.all()) {
-      std::string snapshot(1, '\2');
-      if (!ledger::projections::ToSnapshot(state).AppendToString(&snapshot)) Fail("serialize a snapshot");
-      Write(output / ("snapshot-" + state.ticket), snapshot);
+      std::string saved(1, '\2');
+      ledger::projections::EncodeTicket(state, &saved);
+      Write(output / ("ticket-" + state.ticket), saved);
+      std::string outline(1, '\3');
+      ledger::projections::EncodePeriods(state.periods, &outline);
+      Write(output / ("outline-" + state.ticket), outline);
     }
     std::printf("stored_event_seeds: %zu events, %zu tickets written to %s\n", events.size(), tickets.size(),
                 output.c_str());
