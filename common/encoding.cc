@@ -151,21 +151,30 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  const auto byte = static_cast<uint8_t>(text[i]);
+  size_t length = 0;
+  if (byte >= 0xc2 && byte <= 0xdf) {
+    length = 2;
+  } else if (byte >= 0xe0 && byte <= 0xef) {
+    length = 3;
+  } else if (byte >= 0xf0 && byte <= 0xf4) {
+    length = 4;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size() || !IsValidUtf8(text.substr(i, length))) return 0;
+  return length;
+}
+
 std::string QuotableText(std::string_view text, size_t bytes_max) {
   std::string shown;
   size_t i = 0;
   while (i < text.size()) {
     const auto byte = static_cast<uint8_t>(text[i]);
-    size_t length = 1;
-    if (byte >= 0xc2 && byte <= 0xdf) {
-      length = 2;
-    } else if (byte >= 0xe0 && byte <= 0xef) {
-      length = 3;
-    } else if (byte >= 0xf0 && byte <= 0xf4) {
-      length = 4;
-    }
+    size_t length = byte < 0x80 ? 1 : Utf8SequenceLength(text, i);
     std::string_view piece = text.substr(i, length);
-    if (byte >= 0x80 && (piece.size() != length || length == 1 || !IsValidUtf8(piece))) {
+    if (length == 0) {
       piece = "?";
       length = 1;
     } else if (byte < 0x20 || byte == 0x7f) {

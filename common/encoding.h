@@ -38,6 +38,10 @@ uint64_t ReadBigEndian64(std::string_view bytes);  // bytes.size() must be >= 8
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
 bool IsValidUtf8(std::string_view text);
 
+// Length of the well-formed UTF-8 sequence of 2 to 4 bytes starting at
+// text[i], or 0 when none starts there (ASCII included: callers handle it).
+size_t Utf8SequenceLength(std::string_view text, size_t i);
+
 // Text from a request, made fit to quote in an error message (which ends up
 // in JSON, pages and logs): control characters and every byte that is not
 // part of well-formed UTF-8 become '?', and it is cut to at most `bytes_max`

@@ -10,23 +10,6 @@ namespace ledger {
 
 namespace {
 
-// Length of the well-formed UTF-8 sequence starting at value[i], or 0.
-size_t Utf8SequenceLength(std::string_view value, size_t i) {
-  const auto byte = static_cast<unsigned char>(value[i]);
-  size_t length = 0;
-  if (byte >= 0xc2 && byte <= 0xdf) {
-    length = 2;
-  } else if (byte >= 0xe0 && byte <= 0xef) {
-    length = 3;
-  } else if (byte >= 0xf0 && byte <= 0xf4) {
-    length = 4;
-  } else {
-    return 0;
-  }
-  if (i + length > value.size()) return 0;
-  return IsValidUtf8(value.substr(i, length)) ? length : 0;
-}
-
 // Printable ASCII other than the characters AppendJsonEscaped escapes, as a
 // table: the test runs once per byte of every string written.
 constexpr std::array<bool, 256> kPlainJsonBytes = [] {

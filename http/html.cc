@@ -3,26 +3,6 @@
 #include "common/encoding.h"
 
 namespace ledger::http {
-namespace {
-
-// Length of the well-formed UTF-8 sequence starting at text[i], or 0.
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
-  const auto byte = static_cast<unsigned char>(text[i]);
-  size_t length = 0;
-  if (byte >= 0xc2 && byte <= 0xdf) {
-    length = 2;
-  } else if (byte >= 0xe0 && byte <= 0xef) {
-    length = 3;
-  } else if (byte >= 0xf0 && byte <= 0xf4) {
-    length = 4;
-  } else {
-    return 0;
-  }
-  if (i + length > text.size() || !IsValidUtf8(text.substr(i, length))) return 0;
-  return length;
-}
-
-}  // namespace
 
 void AppendHtmlEscaped(std::string* out, std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
