@@ -115,12 +115,16 @@ Status FillStoredEvent(uint64_t seq, std::string_view value, StoredEvent* stored
 }
 
 // Read-ahead scans hand the folding thread batches of this many raw values,
-// with at most this many batches read but not yet folded.
+// with at most this many batches read but not yet folded (enough to ride out
+// the folding thread's stalls on fresh memory, ~8,000 events).
 constexpr size_t kReadAheadBatchEvents = 512;
-constexpr size_t kReadAheadBatches = 4;
+constexpr size_t kReadAheadBatches = 16;
+// The reader decodes a batch itself when this many are already waiting for
+// the folding thread (see ReadAhead).
+constexpr size_t kDecodeAheadBacklog = 2;
 // Each batch decodes into an arena starting with a block this big (enough
 // for a batch of typical events; more is allocated and freed as needed).
-constexpr size_t kReadAheadArenaBytes = 1 << 20;
+constexpr size_t kReadAheadArenaBytes = 512 << 10;
 constexpr size_t kScanReadaheadBytes = 2 << 20;
 
 }  // namespace
@@ -236,7 +240,7 @@ class Ledger::Impl {
   }
 
   // A batch of raw stored values handed from the reader thread to the
-  // folding thread; with decode_ahead, also their records decoded into an
+  // folding thread, maybe with their records decoded (`decoded`), into an
   // arena that the next use of the batch recycles.
   struct ReadAheadBatch {
     ReadAheadBatch() {
@@ -248,7 +252,8 @@ class Ledger::Impl {
     uint64_t first_seq = 0;
     std::string bytes;
     std::vector<size_t> ends;              // end offset of each value in `bytes`
-    std::vector<const proto::Event*> events;  // decode_ahead: one per value, on `arena` (null: too short)
+    bool decoded = false;                  // the reader decoded the records: `events`
+    std::vector<const proto::Event*> events;  // one per value, on `arena` (null: too short)
     std::optional<Error> error;            // the reader stopped here: after these values
     bool error_value_included = false;     // ...or at the last of them, once its hash is checked
     bool last = false;
@@ -257,14 +262,18 @@ class Ledger::Impl {
   };
 
   // The walk of ForEach, split in two: a reader thread walks the keys and
-  // checks them, copies the values into batches (and with `decode_ahead`
-  // decodes their records); the calling thread hands each full batch to
-  // `consume` in order, which checks each value's hash and link (see
-  // HashChecker) before using it. An error either side stops both at the
-  // first event that has it. The split keeps the two threads about equally
-  // busy: reading and decoding on one, hashing and folding on the other.
-  Status ReadAhead(uint64_t after_seq, bool decode_ahead,
-                   const std::function<Status(const ReadAheadBatch&)>& consume) const {
+  // checks them, copies the values into batches; the calling thread hands
+  // each full batch to `consume` in order, which checks each value's hash
+  // and link (see HashChecker) before using it. An error either side stops
+  // both at the first event that has it.
+  //
+  // With `may_decode`, the reader also decodes a batch's records whenever
+  // the folding thread is ahead of it, i.e. kDecodeAheadBacklog batches or
+  // more are waiting for it; `consume` decodes the others itself. Which
+  // side is the slower one depends on the fold and on what else runs on
+  // the machine, so the work goes to whichever thread has time.
+  Status ReadAhead(uint64_t after_seq, bool may_decode,
+                   const std::function<Status(ReadAheadBatch&)>& consume) const {
     const Head at_start = head();
     if (after_seq >= at_start.seq) return {};
     std::mutex mutex;
@@ -281,6 +290,7 @@ class Ledger::Impl {
         if (stop) return nullptr;
         std::unique_ptr<ReadAheadBatch> batch = std::move(spare.back());
         spare.pop_back();
+        batch->decoded = may_decode && ready.size() >= kDecodeAheadBacklog;
         return batch;
       };
       const auto hand_over = [&](std::unique_ptr<ReadAheadBatch> batch) {
@@ -306,7 +316,6 @@ class Ledger::Impl {
         batch->error.reset();
         batch->error_value_included = false;
         batch->last = false;
-        batch->arena->Reset();
       };
       start_batch();
       for (iterator->Seek(keys::Event(expected_seq)); iterator->Valid(); iterator->Next()) {
@@ -321,7 +330,7 @@ class Ledger::Impl {
           break;
         }
         const std::string_view value(iterator->value().data(), iterator->value().size());
-        if (decode_ahead) {
+        if (batch->decoded) {
           // A value too short to hold its hashes, or whose record does not
           // decode, still goes to the folding thread, which checks its hash
           // first (and reports a mismatch before this).
@@ -372,6 +381,7 @@ class Ledger::Impl {
         ready.pop_front();
       }
       result = consume(*batch);
+      batch->arena->Reset();  // frees what was decoded there, on this thread
       if (result && batch->error) result = *batch->error;
       done = !result || batch->last;
       std::lock_guard lock(mutex);
@@ -429,7 +439,7 @@ class Ledger::Impl {
     if (!before) return before.error();
     HashChecker checker(*before);
     StoredEvent stored;  // refilled for every event
-    return ReadAhead(after_seq, false, [&](const ReadAheadBatch& batch) -> Status {
+    return ReadAhead(after_seq, false, [&](ReadAheadBatch& batch) -> Status {
       return ForEachValue(batch, &checker, [&](size_t index, std::string_view value) -> Status {
         if (Status filled = FillStoredEvent(batch.first_seq + index, value, &stored); !filled) return filled;
         return visit(stored);
@@ -441,10 +451,18 @@ class Ledger::Impl {
     Result<Sha256Digest> before = HashBefore(after_seq);
     if (!before) return before.error();
     HashChecker checker(*before);
-    return ReadAhead(after_seq, true, [&](const ReadAheadBatch& batch) -> Status {
-      return ForEachValue(batch, &checker, [&](size_t index, std::string_view) -> Status {
-        return visit(ScannedEvent{
-            .seq = batch.first_seq + index, .hash = &checker.last_hash(), .event = batch.events[index]});
+    return ReadAhead(after_seq, true, [&](ReadAheadBatch& batch) -> Status {
+      return ForEachValue(batch, &checker, [&](size_t index, std::string_view value) -> Status {
+        const proto::Event* event = batch.decoded ? batch.events[index] : nullptr;
+        if (!batch.decoded) {
+          auto* parsed = google::protobuf::Arena::CreateMessage<proto::Event>(batch.arena.get());
+          const uint64_t seq = batch.first_seq + index;
+          if (Status decoded = ParseRecord(seq, value.substr(keys::kEventValueHeaderBytes), parsed); !decoded) {
+            return decoded;
+          }
+          event = parsed;
+        }
+        return visit(ScannedEvent{.seq = batch.first_seq + index, .hash = &checker.last_hash(), .event = event});
       });
     });
   }
