@@ -122,9 +122,10 @@ constexpr size_t kReadAheadBatches = 16;
 // The reader decodes a batch itself when this many are already waiting for
 // the folding thread (see ReadAhead).
 constexpr size_t kDecodeAheadBacklog = 2;
-// Each batch decodes into an arena starting with a block this big (enough
-// for a batch of typical events; more is allocated and freed as needed).
-constexpr size_t kReadAheadArenaBytes = 512 << 10;
+// Each batch decodes into an arena starting with a block this big: enough
+// for a batch of typical events, so that decoding rarely asks malloc for a
+// block (each such large request makes glibc consolidate its free lists).
+constexpr size_t kReadAheadArenaBytes = 2 << 20;
 constexpr size_t kScanReadaheadBytes = 2 << 20;
 
 }  // namespace
@@ -247,6 +248,8 @@ class Ledger::Impl {
       google::protobuf::ArenaOptions options;
       options.initial_block = arena_block.get();
       options.initial_block_size = kReadAheadArenaBytes;
+      options.start_block_size = kReadAheadArenaBytes / 4;  // a batch that overflows grows in few, large steps
+      options.max_block_size = kReadAheadArenaBytes;
       arena = std::make_unique<google::protobuf::Arena>(options);
     }
     uint64_t first_seq = 0;
@@ -257,7 +260,7 @@ class Ledger::Impl {
     std::optional<Error> error;            // the reader stopped here: after these values
     bool error_value_included = false;     // ...or at the last of them, once its hash is checked
     bool last = false;
-    std::unique_ptr<char[]> arena_block = std::make_unique<char[]>(kReadAheadArenaBytes);
+    std::unique_ptr<char[]> arena_block = std::make_unique_for_overwrite<char[]>(kReadAheadArenaBytes);
     std::unique_ptr<google::protobuf::Arena> arena;
   };
 
