@@ -394,7 +394,7 @@ int Rebuild(const Options& options) {
     read_model.Read([&tickets](const projections::TicketStore& built, uint64_t) { tickets = built.size(); });
   } else {
     Status folded = (*opened)->Scan(0, [&store](const ScannedEvent& scanned) -> Status {
-      (void)store.Apply(*scanned.event);  // the changed ticket is not needed
+      (void)store.Take(scanned.event);  // the changed ticket is not needed
       return {};
     });
     if (!folded) Die(folded.error().message);

@@ -256,7 +256,7 @@ class Ledger::Impl {
     std::string bytes;
     std::vector<size_t> ends;              // end offset of each value in `bytes`
     bool decoded = false;                  // the reader decoded the records: `events`
-    std::vector<const proto::Event*> events;  // one per value, on `arena` (null: too short)
+    std::vector<proto::Event*> events;     // one per value, on `arena` (null: too short)
     std::optional<Error> error;            // the reader stopped here: after these values
     bool error_value_included = false;     // ...or at the last of them, once its hash is checked
     bool last = false;
@@ -338,7 +338,7 @@ class Ledger::Impl {
           // decode, still goes to the folding thread, which checks its hash
           // first (and reports a mismatch before this).
           std::optional<Error> undecodable;
-          const proto::Event* event = nullptr;
+          proto::Event* event = nullptr;
           if (value.size() >= keys::kEventValueHeaderBytes) {
             auto* parsed = google::protobuf::Arena::CreateMessage<proto::Event>(batch->arena.get());
             if (Status decoded = ParseRecord(seq, value.substr(keys::kEventValueHeaderBytes), parsed); !decoded) {
@@ -456,7 +456,7 @@ class Ledger::Impl {
     HashChecker checker(*before);
     return ReadAhead(after_seq, true, [&](ReadAheadBatch& batch) -> Status {
       return ForEachValue(batch, &checker, [&](size_t index, std::string_view value) -> Status {
-        const proto::Event* event = batch.decoded ? batch.events[index] : nullptr;
+        proto::Event* event = batch.decoded ? batch.events[index] : nullptr;
         if (!batch.decoded) {
           auto* parsed = google::protobuf::Arena::CreateMessage<proto::Event>(batch.arena.get());
           const uint64_t seq = batch.first_seq + index;

@@ -132,11 +132,12 @@ struct ScanOptions {
 };
 
 // One event of Ledger::Scan; everything it points to is valid only while
-// the visitor runs.
+// the visitor runs, and the event is dropped afterwards: the visitor may
+// move what it keeps out of it.
 struct ScannedEvent {
   uint64_t seq = 0;
   const Sha256Digest* hash = nullptr;
-  const proto::Event* event = nullptr;
+  proto::Event* event = nullptr;
 };
 
 struct LedgerStats {

@@ -149,19 +149,21 @@ Result<OpenReport> ReadModel::Open(const Ledger& ledger, ProjectionCheckpoints* 
   return report;
 }
 
-void ReadModel::Fold(const proto::Event& event, const Sha256Digest& hash, std::vector<uint64_t>* changed) {
+void ReadModel::Fold(const proto::Event& event, const Sha256Digest& hash, std::vector<uint64_t>* changed,
+                     proto::Event* takeable) {
+  const auto apply = [&]() { return takeable != nullptr ? tickets_.Take(takeable) : tickets_.Apply(event); };
   if (IsIncidentEvent(event.type()) && notifications_.wants_ticket_history()) {
     // The notification side needs the ticket's systems from before the event.
     const TicketState* before = tickets_.Find(event.ticket());
     std::vector<std::string> systems_before;
     if (before != nullptr) systems_before = before->systems;
-    const std::optional<uint64_t> number = tickets_.Apply(event);
+    const std::optional<uint64_t> number = apply();
     notifications_.ApplyFollowing(event, hash, before != nullptr ? &systems_before : nullptr,
                                   number ? tickets_.FindNumber(*number) : nullptr);
     if (number && changed != nullptr) changed->push_back(*number);
     return;
   }
-  const std::optional<uint64_t> number = tickets_.Apply(event);
+  const std::optional<uint64_t> number = apply();
   if (number && changed != nullptr) changed->push_back(*number);
   notifications_.ApplyFollowing(event, hash, nullptr, nullptr);  // incident events notify nobody now
 }
@@ -172,7 +174,7 @@ Status ReadModel::FoldFrom(const Ledger& ledger, uint64_t* replayed, std::vector
   std::vector<uint64_t>* noted = applied_seq_ == 0 ? nullptr : changed;
   if (ledger.head().seq > applied_seq_ + kReadAheadEventsMin) {
     return ledger.Scan(applied_seq_, [&](const ScannedEvent& scanned) -> Status {
-      Fold(*scanned.event, *scanned.hash, noted);
+      Fold(*scanned.event, *scanned.hash, noted, scanned.event);
       applied_seq_ = scanned.seq;
       applied_hash_ = *scanned.hash;
       *replayed += 1;

@@ -85,8 +85,10 @@ class ReadModel {
 
  private:
   // One event into both projections; the changed ticket's number, if any,
-  // goes to `changed`.
-  void Fold(const proto::Event& event, const Sha256Digest& hash, std::vector<uint64_t>* changed);
+  // goes to `changed`. With `takeable` (the same event, writable, dropped
+  // afterwards) the ticket fold moves its text instead of copying it.
+  void Fold(const proto::Event& event, const Sha256Digest& hash, std::vector<uint64_t>* changed,
+            proto::Event* takeable = nullptr);
   Status FoldFrom(const Ledger& ledger, uint64_t* replayed, std::vector<uint64_t>* changed);
   Status SaveAll();
   void StartFill();

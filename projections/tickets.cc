@@ -75,9 +75,14 @@ const char* SeverityName(proto::Severity severity) {
 
 const char* StatusName(TicketStatus status) { return status == TicketStatus::kOpen ? "open" : "closed"; }
 
-void ApplyIncidentEvent(TicketState* state, const proto::Event& event) {
+namespace {
+
+// The fold itself. With `takeable` (the same event, writable) the text is
+// moved out of the event instead of copied.
+void FoldIncident(TicketState* state, const proto::Event& event, proto::Event* takeable) {
   if (!event.has_incident()) return;
   const proto::IncidentPayload& payload = event.incident();
+  proto::IncidentPayload* const take = takeable != nullptr ? takeable->mutable_incident() : nullptr;
   const Instant recorded{event.recorded_at_micros(), 0};
 
   if (event.type() == proto::INCIDENT_OPENED) {
@@ -89,13 +94,22 @@ void ApplyIncidentEvent(TicketState* state, const proto::Event& event) {
     state->periods.clear();
     state->periods.push_back(Period{payload.has_started_at() ? FromProto(payload.started_at()) : recorded, {}});
   }
-  if (payload.has_title()) state->title = payload.title();
-  if (payload.has_description()) state->description = payload.description();
-  if (payload.has_systems()) state->systems.assign(payload.systems().names().begin(), payload.systems().names().end());
-  if (payload.has_engineer()) state->engineer = payload.engineer();
+  if (payload.has_title()) state->title = take ? std::move(*take->mutable_title()) : payload.title();
+  if (payload.has_description()) {
+    state->description = take ? std::move(*take->mutable_description()) : payload.description();
+  }
+  if (payload.has_systems()) {
+    if (take) {
+      state->systems.clear();
+      for (std::string& name : *take->mutable_systems()->mutable_names()) state->systems.push_back(std::move(name));
+    } else {
+      state->systems.assign(payload.systems().names().begin(), payload.systems().names().end());
+    }
+  }
+  if (payload.has_engineer()) state->engineer = take ? std::move(*take->mutable_engineer()) : payload.engineer();
   if (payload.severity() != proto::SEVERITY_UNSPECIFIED) state->severity = payload.severity();
-  if (payload.has_link()) state->link = payload.link();
-  if (payload.has_note()) state->last_note = payload.note();
+  if (payload.has_link()) state->link = take ? std::move(*take->mutable_link()) : payload.link();
+  if (payload.has_note()) state->last_note = take ? std::move(*take->mutable_note()) : payload.note();
 
   switch (event.type()) {
     case proto::INCIDENT_OPENED:
@@ -126,6 +140,12 @@ void ApplyIncidentEvent(TicketState* state, const proto::Event& event) {
   state->last_seq = event.seq();
   state->updated_at_micros = event.recorded_at_micros();
 }
+
+}  // namespace
+
+void ApplyIncidentEvent(TicketState* state, const proto::Event& event) { FoldIncident(state, event, nullptr); }
+
+void TakeIncidentEvent(TicketState* state, proto::Event* event) { FoldIncident(state, *event, event); }
 
 struct TicketStore::Chunk {
   std::array<std::atomic<Entry*>, kChunkSlots> entries{};  // built tickets; owned
@@ -182,7 +202,11 @@ void TicketStore::CopyFrom(const TicketStore& other) {
   longest_closed_micros_ = other.longest_closed_micros_;
 }
 
-std::optional<uint64_t> TicketStore::Apply(const proto::Event& event) {
+std::optional<uint64_t> TicketStore::Apply(const proto::Event& event) { return Fold(event, nullptr); }
+
+std::optional<uint64_t> TicketStore::Take(proto::Event* event) { return Fold(*event, event); }
+
+std::optional<uint64_t> TicketStore::Fold(const proto::Event& event, proto::Event* takeable) {
   if (!event.has_incident()) return std::nullopt;
   const std::optional<uint64_t> number = ParseTicketNumber(event.ticket());
   if (!number) return std::nullopt;
@@ -196,7 +220,7 @@ std::optional<uint64_t> TicketStore::Apply(const proto::Event& event) {
   const bool moves_periods = event.type() != proto::INCIDENT_UPDATED || event.incident().has_started_at() ||
                              event.incident().has_ended_at();
   if (moves_periods) Unindex(*number, found->second.periods);
-  ApplyIncidentEvent(&found->second, event);
+  FoldIncident(&found->second, event, takeable);
   if (moves_periods) Index(*number, found->second.periods);
   return number;
 }

@@ -66,6 +66,11 @@ const char* StatusName(TicketStatus status);
 // The fold: applies one incident event to `state` (a fresh state for an
 // opening event). Events of other types leave it unchanged.
 void ApplyIncidentEvent(TicketState* state, const proto::Event& event);
+// The same fold, moving the event's text into `state` instead of copying it,
+// for a caller that drops the event right after (a rebuild). The event's
+// text fields are left empty; which fields it carried (has_*) still reads
+// as before.
+void TakeIncidentEvent(TicketState* state, proto::Event* event);
 
 struct TimelineQuery {
   int64_t from_micros = 0;  // the window [from, to)
@@ -153,6 +158,9 @@ class TicketStore {
   // Applies one event of any type; incident events update their ticket.
   // Answers the number of the ticket it changed, if any.
   std::optional<uint64_t> Apply(const proto::Event& event);
+  // The same, moving the event's text instead of copying it (see
+  // TakeIncidentEvent).
+  std::optional<uint64_t> Take(proto::Event* event);
   void Clear();
   // Puts a saved ticket back, replacing one of the same number.
   void Put(TicketState state);
@@ -189,6 +197,7 @@ class TicketStore {
   struct Lazy;
   friend class Range;
 
+  std::optional<uint64_t> Fold(const proto::Event& event, proto::Event* takeable);
   const Entry* EntryFor(uint64_t ticket_number) const;
   Entry* MutableEntryFor(uint64_t ticket_number);
   bool Unbuilt(uint64_t ticket_number) const;
