@@ -8,6 +8,7 @@ import collections
 import http.client
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
@@ -99,6 +100,37 @@ class RestartTest(ServiceTestCase):
         metrics = svc.get("/metrics").data
         self.assertIn("\nledger_head_seq 7\n", metrics)
         self.assertIn("\nledger_projection_applied_seq 7\n", metrics)
+
+    def test_projection_checkpoint_resumes_and_a_missing_one_is_rebuilt_and_said_so(self):
+        svc = self.start_service()
+        subscribed = svc.request("POST", "/api/v1/subscriptions", {"email": "ana@example.org", "systems": ["db"]})
+        self.assertStatus(subscribed, 201)
+        for title in ("DB down", "DB slow"):
+            self.submit_ok(svc, {"action": "create", "title": title, "systems": ["db"], "engineer": "Ada"})
+        self.submit_ok(svc, {"action": "close", "ticket": "INC-1", "note": "back"})
+        head = svc.head_seq()
+
+        def state():
+            window = "/api/v1/incidents?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+            return (svc.get(window).data, svc.get("/api/v1/incidents/INC-1").data,
+                    svc.get("/api/v1/notifications").data, svc.get("/api/v1/subscriptions").data)
+
+        before = state()
+        self.assertEqual(len(before[2]["notifications"]), 3, before[2])  # one per incident event, to ana@
+        self.assertEqual(svc.restart(), 0)
+        log = svc.read_log()
+        self.assertIn("projections rebuilt from seq 1 (0 events): no checkpoint saved yet", log)
+        self.assertIn("projections resumed at seq %d, caught up 0 events; 2 tickets" % head, log)
+        self.assertEqual(state(), before, "a start resumed from the checkpoint answers as before")
+
+        # The checkpoint is disposable: without it the start folds the log
+        # again (every projection), says why, and answers the same.
+        self.assertEqual(svc.stop(), 0)
+        shutil.rmtree(os.path.join(svc.data_dir, "projections"))
+        svc.start()
+        self.assertEqual(state(), before, "a start rebuilt from the log answers as before")
+        self.assertEqual(svc.stop(), 0)
+        self.assertIn("projections rebuilt from seq 1 (%d events): no checkpoint saved yet" % head, svc.log)
 
     def test_ticket_counter_survives_when_the_last_events_are_not_creates(self):
         svc = self.start_service()
