@@ -131,11 +131,12 @@ struct TicketOutlines {
 // candidates, all(), Apply), or by Install from a background fill. Readers
 // only see built tickets, so laziness is invisible except in timing.
 //
-// Thread safety: not thread-safe for writers. Apply, Clear, Put,
-// AttachSource and assignment need exclusive access; the const methods and
-// Install may run concurrently with each other (building a ticket takes an
-// internal mutex), as under ReadModel's shared lock. Pointers and references
-// handed out stay valid until the next Apply, Put, Clear or assignment.
+// Thread safety: not thread-safe for writers. Apply, Take, Clear, Put,
+// AttachSource, ReleaseSourceIfBuilt and assignment need exclusive access;
+// the const methods and Install may run concurrently with each other
+// (building a ticket takes an internal mutex), as under ReadModel's shared
+// lock. Pointers and references handed out stay valid until the next Apply,
+// Take, Put, Clear or assignment.
 class TicketStore {
  public:
   using Entry = std::pair<const uint64_t, TicketState>;
