@@ -279,10 +279,10 @@ int Serve(const Arguments& arguments) {
   }
   ledger::app::ReportProjectionOpen(*projected);
   ledger::Result<std::unique_ptr<ledger::ingest::CommandProcessor>> processor =
-      ledger::ingest::CommandProcessor::Create(log.get(), [&read_model] { return read_model.CopyTickets(); });
+      ledger::ingest::CommandProcessor::Create(log.get(), &read_model);
   if (!processor) return Fail("cannot load ticket state: " + processor.error().message);
   ledger::Result<std::unique_ptr<ledger::app::Notifications>> notifications =
-      ledger::app::Notifications::Create(arguments.options, log.get());
+      ledger::app::Notifications::Create(arguments.options, log.get(), &read_model);
   if (!notifications) return Fail("notifications: " + notifications.error().message);
 
   ledger::http::Metrics metrics;
