@@ -308,7 +308,7 @@ size_t SessionStore::size() const {
 
 // ------------------------------------------------------------ the checks
 
-std::optional<Role> RequiredRole(std::string_view /*method*/, std::string_view path) {
+std::optional<Role> RequiredRole(std::string_view path) {
   if (path == "/healthz" || path == "/signin" || path.starts_with("/static/")) return std::nullopt;
   if (path == "/submit" || path == "/api/v1/submissions") return Role::kHelpdesk;
   if (path == "/api/v1/events" || path == "/api/v1/verify") return Role::kAuditor;
@@ -340,7 +340,7 @@ AccessControl::AccessControl(std::optional<AuthFile> auth_file) : auth_file_(std
 
 Result<Principal> AccessControl::Check(const HttpRequest& request) const {
   const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
-  const std::optional<Role> needed = RequiredRole(request.method, path);
+  const std::optional<Role> needed = RequiredRole(path);
   const bool state_changing = IsStateChanging(request.method);
 
   // Credentials, when any are sent.

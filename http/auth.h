@@ -169,7 +169,7 @@ class AccessControl {
 
 // The role a route needs; nullopt for public routes (/healthz, /static/...,
 // /signin).
-std::optional<Role> RequiredRole(std::string_view method, std::string_view path);
+std::optional<Role> RequiredRole(std::string_view path);
 
 // The value of cookie `name` in a Cookie header; nullopt when absent.
 std::optional<std::string_view> CookieValue(std::string_view header, std::string_view name);

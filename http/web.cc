@@ -529,13 +529,11 @@ HttpResponse SignInPage(const Principal& viewer, unsigned status, std::string_vi
 Web::Web(WebDependencies dependencies) : deps_(dependencies) {}
 
 HttpResponse Web::Refusal(const HttpRequest& request, const Error& error) const {
-  const std::string_view path = PathOf(request.target);
   const bool open_mode = deps_.access == nullptr || deps_.access->open_mode();
   if (error.code == ErrorCode::kUnauthenticated) {
     const std::string next = request.method == "GET" || request.method == "HEAD" ? request.target : "/";
     return SignInPage(Principal{}, 401, next, error.message, open_mode);
   }
-  (void)path;
   std::string main = "<h1>Not allowed</h1>\n<p class=\"notice notice-error\" role=\"alert\">";
   AppendHtmlEscaped(&main, error.message);
   main += "</p>\n<p><a href=\"/\">Back to the dashboard</a> · <a href=\"/signin\">Sign in with another token</a></p>\n";
