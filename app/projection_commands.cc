@@ -60,8 +60,8 @@ int Rebuild(const std::string& data) {
     return report.error().code == ErrorCode::kCorruption ? 1 : 2;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("{\"rebuilt_events\":%llu,\"seconds\":%.3f,\"events_per_second\":%.0f}\n",
-              static_cast<unsigned long long>(report->replayed_events), seconds,
+  std::printf("{\"rebuilt_events\":%llu,\"seconds\":%.3f,\"save_seconds\":%.3f,\"events_per_second\":%.0f}\n",
+              static_cast<unsigned long long>(report->replayed_events), seconds, report->save_seconds,
               seconds > 0 ? static_cast<double>(report->replayed_events) / seconds : 0.0);
   return 0;
 }

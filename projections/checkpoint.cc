@@ -3,8 +3,10 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <rocksdb/db.h>
+#include <rocksdb/table.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/write_batch.h>
 
@@ -32,6 +34,10 @@ constexpr size_t kNoticeChangedMax = 64;
 // SaveAll writes its table here (inside the database's folder) before
 // ingesting it.
 constexpr std::string_view kRebuildTableFile = "rebuild.sst";
+// Below this many tickets SaveAll writes one table on one thread.
+constexpr size_t kSaveSplitTicketsMin = 4096;
+// The block size of SaveAll's tables.
+constexpr size_t kSaveBlockBytes = 16 << 10;
 // Read-ahead for the scans of a start and of the background fill.
 constexpr size_t kScanReadaheadBytes = 2 << 20;
 
@@ -468,29 +474,82 @@ Status ProjectionCheckpoints::SaveChanged(const TicketStore& tickets, const std:
   return {};
 }
 
+namespace {
+
+// One table file of SaveAll, written in key order.
+class TableFile {
+ public:
+  TableFile(std::string path, const rocksdb::Options& options)
+      : path_(std::move(path)), writer_(rocksdb::EnvOptions(), options) {
+    status_ = writer_.Open(path_);
+  }
+  void Put(const std::string& key, const std::string& value) {
+    if (!status_.ok()) return;
+    status_ = writer_.Put(key, value);
+    ++entries_;
+  }
+  // Finishes the file (synced); a file with no entries is not written.
+  rocksdb::Status Finish() {
+    if (status_.ok() && entries_ > 0) status_ = writer_.Finish();
+    return status_;
+  }
+  bool empty() const { return entries_ == 0; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  rocksdb::SstFileWriter writer_;
+  rocksdb::Status status_;
+  size_t entries_ = 0;
+};
+
+void PutTickets(TableFile* file, const std::vector<const TicketStore::Entry*>& entries, size_t begin, size_t end) {
+  std::string value;
+  for (size_t i = begin; i < end; ++i) {
+    value.clear();
+    EncodeTicket(entries[i]->second, &value);
+    file->Put(NumberKey(kTicketPrefix, entries[i]->first), value);
+  }
+}
+
+}  // namespace
+
 Status ProjectionCheckpoints::SaveAll(const TicketStore& tickets, const NotificationQueue& queue, uint64_t applied_seq,
                                       const Sha256Digest& applied_hash) {
-  // Everything is written into one table file in key order and ingested
-  // whole: RocksDB makes an ingestion visible atomically, and it skips the
-  // write-ahead log, the memtable and the later flush that ~70 MB of
+  // Everything is written into table files in key order and ingested
+  // together: RocksDB makes an ingestion visible atomically, and it skips
+  // the write-ahead log, the memtable and the later flush that ~70 MB of
   // records for 200,000 tickets would otherwise go through. The old records
   // are deleted first; a crash in between leaves no checkpoint (a rebuild
   // at the next start), never a mix.
-  const std::string file = db_->GetName() + "/" + std::string(kRebuildTableFile);
-  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
-  rocksdb::Status status = writer.Open(file);
-  std::string value;
-  const auto put = [&](const std::string& key, const std::string& record) {
-    if (status.ok()) status = writer.Put(key, record);
-  };
-  // In key order: 'j' jobs, 'k' tickets, 'm' metadata, 'n' notices,
-  // 'p' outlines, 'u' subscriptions.
-  for (const auto& [key, job] : queue.jobs()) put(JobKeyOf(key), EncodeJob(job));
-  for (const auto& [number, state] : tickets.all()) {
-    value.clear();
-    EncodeTicket(state, &value);
-    put(NumberKey(kTicketPrefix, number), value);
-  }
+  //
+  // Encoding and compressing the tickets is most of the work, so the first
+  // part of them goes to a table of its own written on a second thread:
+  // file 1 holds 'j' jobs and the first tickets, file 2 the other tickets,
+  // 'm' metadata, 'n' notices, 'p' outlines and 'u' subscriptions. The two
+  // key ranges do not overlap.
+  std::vector<const TicketStore::Entry*> entries;
+  entries.reserve(tickets.size());
+  for (const TicketStore::Entry& entry : tickets.all()) entries.push_back(&entry);
+  // File 2 also holds the outlines, the notices and the rest, about a third
+  // of the work for 200,000 tickets: file 1 takes three quarters of them.
+  const size_t split = entries.size() < kSaveSplitTicketsMin ? 0 : entries.size() * 3 / 4;
+  rocksdb::Options options = db_->GetOptions();
+  // 16 KiB blocks rather than 4 KiB: a third smaller once compressed
+  // (~31 MB for 200,000 tickets instead of ~44 MB) and a little faster to
+  // write; a ticket built on first use reads one block either way.
+  rocksdb::BlockBasedTableOptions table;
+  table.block_size = kSaveBlockBytes;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  TableFile first(db_->GetName() + "/" + std::string(kRebuildTableFile) + ".1", options);
+  TableFile second(db_->GetName() + "/" + std::string(kRebuildTableFile) + ".2", options);
+  rocksdb::Status first_status;
+  std::thread writer([&] {
+    for (const auto& [key, job] : queue.jobs()) first.Put(JobKeyOf(key), EncodeJob(job));
+    PutTickets(&first, entries, 0, split);
+    first_status = first.Finish();
+  });
+  PutTickets(&second, entries, split, entries.size());
   std::map<std::string, std::string> metadata = {
       {std::string(kAppliedKey), EncodeApplied(applied_seq, applied_hash)},
       {std::string(kNotificationCountersKey), EncodeCounters(queue)},
@@ -498,18 +557,25 @@ Status ProjectionCheckpoints::SaveAll(const TicketStore& tickets, const Notifica
       {std::string(kCountKey), EncodeCount(tickets.size())},
       {std::string(kVersionKey), std::to_string(kTicketProjectionVersion)},
   };
-  for (const auto& [key, record] : metadata) put(key, record);
-  for (const auto& [seq, notice] : queue.notices()) put(NumberKey(kNoticePrefix, seq), EncodeNotice(notice));
-  for (const auto& [number, state] : tickets.all()) {
+  for (const auto& [key, record] : metadata) second.Put(key, record);
+  for (const auto& [seq, notice] : queue.notices()) second.Put(NumberKey(kNoticePrefix, seq), EncodeNotice(notice));
+  std::string value;
+  for (const TicketStore::Entry* entry : entries) {
     value.clear();
-    EncodePeriods(state.periods, &value);
-    put(NumberKey(kOutlinePrefix, number), value);
+    EncodePeriods(entry->second.periods, &value);
+    second.Put(NumberKey(kOutlinePrefix, entry->first), value);
   }
   const SubscriptionSet& subscriptions = queue.subscriptions();
   for (const auto& [email, seq] : subscriptions.last_changes()) {
-    put(EmailKey(email), EncodeSubscriptions(subscriptions.Find(email), seq));
+    second.Put(EmailKey(email), EncodeSubscriptions(subscriptions.Find(email), seq));
   }
-  if (status.ok()) status = writer.Finish();
+  rocksdb::Status status = second.Finish();
+  writer.join();
+  if (status.ok()) status = first_status;
+  std::vector<std::string> files;
+  for (const TableFile* file : {&first, &second}) {
+    if (!file->empty()) files.push_back(file->path());
+  }
   std::lock_guard lock(validity_mutex_);
   if (status.ok()) {
     rocksdb::WriteOptions synced;
@@ -520,10 +586,11 @@ Status ProjectionCheckpoints::SaveAll(const TicketStore& tickets, const Notifica
   if (status.ok()) {
     rocksdb::IngestExternalFileOptions ingest;
     ingest.move_files = true;
-    status = db_->IngestExternalFile({file}, ingest);
+    status = db_->IngestExternalFile(files, ingest);
   }
   if (!status.ok()) {
-    std::remove(file.c_str());  // a leftover only wastes space: nothing reads it
+    // A leftover only wastes space: nothing reads it.
+    for (const TableFile* file : {&first, &second}) std::remove(file->path().c_str());
     return IoError(status, "saving the projection checkpoint");
   }
   invalidated_ = false;

@@ -1,6 +1,7 @@
 #include "projections/read_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 
@@ -128,7 +129,9 @@ Result<OpenReport> ReadModel::Open(const Ledger& ledger, ProjectionCheckpoints* 
   if (report.rebuilt) {
     // A fold from seq 1 is saved once, whole: saving every change on the
     // way as well would write each ticket once per event.
+    const auto save_start = std::chrono::steady_clock::now();
     if (Status saved = SaveAll(); !saved) return saved.error();
+    report.save_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - save_start).count();
     notifications_.TrackChanges(checkpoints_ != nullptr);
   } else if (checkpoints_ != nullptr && report.replayed_events > 0) {
     std::sort(changed.begin(), changed.end());

@@ -50,6 +50,7 @@ struct OpenReport {
   uint64_t resumed_seq = 0;      // the checkpoint's seq when resumed
   uint64_t replayed_events = 0;  // events folded at open
   uint64_t tickets = 0;          // tickets in the store after open
+  double save_seconds = 0;       // of those the whole save took, after a rebuild
 };
 
 class ReadModel {
