@@ -104,6 +104,17 @@ def main():
                      f"| PostgreSQL INSERT, synchronous_commit=on, via libpq",
                      missing(ours), missing(peer), ratio_of(ours, peer), goal + verdict))
 
+    ceiling = get("http", "ledger GET /healthz c=64")
+    peer = get("submit", "postgresql c=64")
+    note = ""
+    if ceiling and peer:
+        above = ceiling.median("ops_per_second") < 5 * peer.median("ops_per_second")
+        note = ("5× PostgreSQL is above this ceiling: out of reach on this machine" if above
+                else "5× PostgreSQL is below this ceiling")
+    rows.append(("1. Ceiling over HTTP: GET /healthz (an empty answer, no work), 64 connections, same load generator "
+                 "| PostgreSQL INSERT at 64 clients (the row above)",
+                 missing(ceiling), missing(peer), ratio_of(ceiling, peer), note))
+
     for writers in (1, 8, 64):
         ours = get("append", f"ledger w={writers}")
         peer = get("append", f"rocksdb w={writers}")

@@ -319,11 +319,15 @@ class Handlers {
     HttpResponse response;
     deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t applied_seq) {
       if (std::shared_ptr<const std::string> cached = answers_->Find(key, applied_seq)) {
-        response = Json(200, *cached);
+        response.shared_body = std::move(cached);
         return;
       }
       response = render(store);
-      if (response.status == 200) answers_->Store(key, applied_seq, std::make_shared<const std::string>(response.body));
+      if (response.status == 200) {
+        response.shared_body = std::make_shared<const std::string>(std::move(response.body));
+        response.body.clear();
+        answers_->Store(key, applied_seq, response.shared_body);
+      }
     });
     return response;
   }

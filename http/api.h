@@ -62,6 +62,9 @@ struct HttpResponse {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // When set, sent instead of `body`: bytes shared with a cache, so that a
+  // cached answer of ~100 KB is not copied for every request.
+  std::shared_ptr<const std::string> shared_body;
   std::vector<std::pair<std::string, std::string>> headers;
   // Set for a streamed answer (Server-Sent Events): the server sends the
   // headers, then whatever the stream yields; `body` is not sent.

@@ -205,8 +205,28 @@ class Session : public std::enable_shared_from_this<Session> {
       response.stream.reset();
     }
     if (response.stream) return StartStream(std::move(response));
+    if (response.shared_body) {
+      // The bytes are shared with the answer cache: sent from where they
+      // are, kept alive until the write ends.
+      std::shared_ptr<const std::string> bytes = std::move(response.shared_body);
+      auto message = std::make_shared<bhttp::response<bhttp::span_body<const char>>>(
+          static_cast<bhttp::status>(response.status), version_);
+      const size_t length = bytes->size();
+      if (!head_only_) message->body() = {bytes->data(), length};
+      return Send(std::move(message), response, length, std::move(bytes));
+    }
     auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(response.status), version_);
+    const size_t length = response.body.size();
+    if (!head_only_) message->body() = std::move(response.body);
+    Send(std::move(message), response, length, nullptr);
+  }
+
+  // Sets the headers every answer carries and writes `message`; `keep`
+  // holds bytes the body points into until the write is done.
+  template <class Message>
+  void Send(std::shared_ptr<Message> message, const HttpResponse& response, size_t length,
+            std::shared_ptr<const std::string> keep) {
     message->set(bhttp::field::server, "incident-ledger");
     message->set(bhttp::field::content_type, response.content_type);
     message->set(bhttp::field::cache_control, "no-store");
@@ -216,15 +236,14 @@ class Session : public std::enable_shared_from_this<Session> {
     // keep-alive clients cannot hold the shutdown open.
     if (shared_->stopping.load()) keep_alive_ = false;
     message->keep_alive(keep_alive_);
-    const size_t length = response.body.size();
-    if (!head_only_) message->body() = std::move(response.body);
     // A 304 describes the representation it stands for and has no body of
     // its own; a Content-Length of 0 there would misstate it.
     if (response.status != 304) message->content_length(length);
     stream_.expires_after(kWriteTimeout);
-    bhttp::async_write(stream_, *message, [self = shared_from_this(), message](beast::error_code error, size_t) {
-      self->OnWrite(error);
-    });
+    bhttp::async_write(stream_, *message,
+                       [self = shared_from_this(), message, keep = std::move(keep)](beast::error_code error, size_t) {
+                         self->OnWrite(error);
+                       });
   }
 
   void OnWrite(beast::error_code error) {

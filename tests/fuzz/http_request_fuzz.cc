@@ -240,7 +240,9 @@ HttpResponse Handle(Service& current, const HttpRequest& request) {
   std::unique_lock<std::mutex> lock(answer->mutex);
   const bool answered = answer->done.wait_for(lock, kRespondTimeout, [&answer] { return answer->calls > 0; });
   LEDGER_FUZZ_CHECK(answered, "respond is called", Describe(request));
-  return std::move(answer->response);
+  HttpResponse response = std::move(answer->response);
+  if (response.shared_body) response.body = *response.shared_body;  // as the server sends it
+  return response;
 }
 
 const std::string* Header(const HttpResponse& response, std::string_view name) {
