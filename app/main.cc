@@ -292,7 +292,7 @@ int Serve(const Arguments& arguments) {
   log->SetCommitListener([&read_model, &event_hub, notify = notifications->get()](
                               const std::vector<ledger::StoredEvent>& events) {
     read_model.Apply(events);
-    notify->OnCommit(events);
+    notify->OnCommit();
     event_hub.Publish(events);
   });
   log->SetBatchSizeObserver([&metrics](size_t events) { metrics.ObserveBatchSize(events); });

@@ -15,19 +15,6 @@ Result<std::unique_ptr<Notifications>> Notifications::Create(const std::map<std:
   return Finish(std::move(notifications), options);
 }
 
-Result<std::unique_ptr<Notifications>> Notifications::Create(const std::map<std::string, std::string>& options,
-                                                             Ledger* log) {
-  std::unique_ptr<Notifications> notifications(new Notifications());
-  notifications->log_ = log;
-  notifications->owns_queue_ = true;
-  notifications->model_ = std::make_unique<projections::NotificationModel>();
-  if (Status rebuilt = notifications->model_->Rebuild(*log); !rebuilt) return rebuilt.error();
-  Result<std::unique_ptr<ingest::SubscriptionProcessor>> processor = ingest::SubscriptionProcessor::Create(log);
-  if (!processor) return processor.error();
-  notifications->subscriptions_ = std::move(*processor);
-  return Finish(std::move(notifications), options);
-}
-
 Result<std::unique_ptr<Notifications>> Notifications::Finish(std::unique_ptr<Notifications> notifications,
                                                              const std::map<std::string, std::string>& options) {
   Result<std::optional<notify::DeliveryOptions>> delivery = notify::ParseDeliveryOptions(options);
@@ -40,8 +27,7 @@ Result<std::unique_ptr<Notifications>> Notifications::Finish(std::unique_ptr<Not
 
 Notifications::~Notifications() { Stop(); }
 
-void Notifications::OnCommit(const std::vector<StoredEvent>& events) {
-  if (owns_queue_) model_->Apply(events);
+void Notifications::OnCommit() {
   if (notify::DeliveryWorker* worker = running_worker_.load()) worker->Wake();
 }
 

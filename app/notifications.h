@@ -32,14 +32,11 @@ class Notifications {
   // outlive this.
   static Result<std::unique_ptr<Notifications>> Create(const std::map<std::string, std::string>& options, Ledger* log,
                                                        const projections::ReadModel* read_model);
-  // The same with a queue of its own, folded from the whole log here and
-  // fed by OnCommit (for a caller without a ReadModel).
-  static Result<std::unique_ptr<Notifications>> Create(const std::map<std::string, std::string>& options, Ledger* log);
   ~Notifications();
 
-  // For the commit listener (ledger writer thread): applies the events to
-  // a queue of its own, if it has one, then wakes the worker.
-  void OnCommit(const std::vector<StoredEvent>& events);
+  // For the commit listener (ledger writer thread), after the read model
+  // has applied the events: wakes the worker.
+  void OnCommit();
   // Starts the delivery worker when an SMTP server is configured.
   Status StartDelivery();
   // Stops the worker (bounded; see DeliveryWorker::Stop). Idempotent.
@@ -53,7 +50,6 @@ class Notifications {
   static Result<std::unique_ptr<Notifications>> Finish(std::unique_ptr<Notifications> notifications,
                                                        const std::map<std::string, std::string>& options);
   Ledger* log_ = nullptr;
-  bool owns_queue_ = false;
   std::unique_ptr<projections::NotificationModel> model_;
   std::unique_ptr<ingest::SubscriptionProcessor> subscriptions_;
   std::optional<notify::DeliveryOptions> delivery_options_;

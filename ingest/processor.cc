@@ -64,13 +64,7 @@ Status CheckPeriodTimes(const Command& command, const projections::TicketState& 
 }  // namespace
 
 Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(Ledger* ledger) {
-  return Create(ledger, std::function<projections::TicketStore()>());
-}
-
-Result<std::unique_ptr<CommandProcessor>> CommandProcessor::Create(
-    Ledger* ledger, std::function<projections::TicketStore()> committed_state) {
   std::unique_ptr<CommandProcessor> processor(new CommandProcessor(ledger));
-  processor->committed_state_ = std::move(committed_state);
   if (Status loaded = processor->Reload(); !loaded) return loaded.error();
   processor->ListenForFailedBatches();
   return processor;
@@ -99,10 +93,6 @@ Status CommandProcessor::Reload() {
     // What is left is in the read model, which holds exactly the committed events.
     pending_.clear();
     pending_through_seq_ = 0;
-    return {};
-  }
-  if (committed_state_) {
-    state_ = committed_state_();
     return {};
   }
   projections::TicketStore fresh;

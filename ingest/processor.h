@@ -52,11 +52,6 @@ class CommandProcessor {
   // Folds the ledger's events into the processor's state and registers as the
   // ledger's batch-failed listener. `ledger` must outlive the processor.
   static Result<std::unique_ptr<CommandProcessor>> Create(Ledger* ledger);
-  // The same, but the state comes from `committed_state` (a copy of a read
-  // model that holds exactly the committed events), at start and after a
-  // failed append, instead of a fold of the whole log.
-  static Result<std::unique_ptr<CommandProcessor>> Create(Ledger* ledger,
-                                                          std::function<projections::TicketStore()> committed_state);
   // Shares the tickets of `committed` (see "Ticket state" above). The
   // ledger's commit listener must apply every committed batch to it, in
   // order, before the next batch is decided (as app/main.cc wires it);
@@ -81,7 +76,6 @@ class CommandProcessor {
 
   Ledger* ledger_;
   const projections::ReadModel* shared_ = nullptr;  // set: tickets come from there (plus pending_)
-  std::function<projections::TicketStore()> committed_state_;  // may be empty: fold the log
   // Ledger writer thread only, after Create. Without shared_: every ticket.
   projections::TicketStore state_;
   // With shared_: tickets changed by decided events the read model has not

@@ -11,7 +11,6 @@
 #include <rocksdb/write_batch.h>
 
 #include "common/encoding.h"
-#include "projection.pb.h"
 #include "projections/ticket_codec.h"
 
 namespace ledger::projections {
@@ -57,17 +56,6 @@ std::string JobKeyOf(const JobKey& key) {
 
 Error IoError(const rocksdb::Status& status, const std::string& what) {
   return MakeError(ErrorCode::kIoError, what + ": " + status.ToString());
-}
-
-proto::Timestamp ToTimestamp(const Instant& instant) {
-  proto::Timestamp timestamp;
-  timestamp.set_unix_micros(instant.unix_micros);
-  timestamp.set_offset_minutes(instant.offset_minutes);
-  return timestamp;
-}
-
-Instant FromTimestamp(const proto::Timestamp& timestamp) {
-  return Instant{timestamp.unix_micros(), timestamp.offset_minutes()};
 }
 
 std::string EncodeApplied(uint64_t applied_seq, const Sha256Digest& applied_hash) {
@@ -243,56 +231,6 @@ void ForEachNotificationRecord(const NotificationQueue& queue,
   for (const auto& [email, seq] : subscriptions.last_changes()) {
     visit(EmailKey(email), EncodeSubscriptions(subscriptions.Find(email), seq));
   }
-}
-
-proto::TicketSnapshot ToSnapshot(const TicketState& state) {
-  proto::TicketSnapshot snapshot;
-  snapshot.set_ticket(state.ticket);
-  snapshot.set_ticket_number(state.ticket_number);
-  snapshot.set_closed(state.status == TicketStatus::kClosed);
-  snapshot.set_title(state.title);
-  snapshot.set_description(state.description);
-  for (const std::string& system : state.systems) snapshot.add_systems(system);
-  snapshot.set_engineer(state.engineer);
-  snapshot.set_severity(state.severity);
-  snapshot.set_link(state.link);
-  snapshot.set_last_note(state.last_note);
-  for (const Period& period : state.periods) {
-    proto::PeriodSnapshot* saved = snapshot.add_periods();
-    *saved->mutable_start() = ToTimestamp(period.start);
-    if (period.end) *saved->mutable_end() = ToTimestamp(*period.end);
-  }
-  snapshot.set_version(state.version);
-  snapshot.set_opened_seq(state.opened_seq);
-  snapshot.set_last_seq(state.last_seq);
-  snapshot.set_opened_at_micros(state.opened_at_micros);
-  snapshot.set_updated_at_micros(state.updated_at_micros);
-  return snapshot;
-}
-
-TicketState FromSnapshot(const proto::TicketSnapshot& snapshot) {
-  TicketState state;
-  state.ticket = snapshot.ticket();
-  state.ticket_number = snapshot.ticket_number();
-  state.status = snapshot.closed() ? TicketStatus::kClosed : TicketStatus::kOpen;
-  state.title = snapshot.title();
-  state.description = snapshot.description();
-  state.systems.assign(snapshot.systems().begin(), snapshot.systems().end());
-  state.engineer = snapshot.engineer();
-  state.severity = snapshot.severity();
-  state.link = snapshot.link();
-  state.last_note = snapshot.last_note();
-  for (const proto::PeriodSnapshot& saved : snapshot.periods()) {
-    Period period{FromTimestamp(saved.start()), std::nullopt};
-    if (saved.has_end()) period.end = FromTimestamp(saved.end());
-    state.periods.push_back(period);
-  }
-  state.version = snapshot.version();
-  state.opened_seq = snapshot.opened_seq();
-  state.last_seq = snapshot.last_seq();
-  state.opened_at_micros = snapshot.opened_at_micros();
-  state.updated_at_micros = snapshot.updated_at_micros();
-  return state;
 }
 
 ProjectionCheckpoints::ProjectionCheckpoints(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}

@@ -49,7 +49,6 @@
 #include <vector>
 
 #include "ledger/ledger.h"
-#include "projection.pb.h"
 #include "projections/notifications.h"
 #include "projections/tickets.h"
 
@@ -114,10 +113,5 @@ class ProjectionCheckpoints {
 // key order: for SaveAll, and for tests comparing whole states.
 void ForEachNotificationRecord(const NotificationQueue& queue,
                                const std::function<void(const std::string& key, const std::string& value)>& visit);
-
-// The ticket state <-> the protobuf snapshot form checkpoints used up to
-// version 1 (still the form the fuzz targets exchange). Pure.
-proto::TicketSnapshot ToSnapshot(const TicketState& state);
-TicketState FromSnapshot(const proto::TicketSnapshot& snapshot);
 
 }  // namespace ledger::projections

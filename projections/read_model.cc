@@ -251,11 +251,6 @@ void ReadModel::ReadNotifications(const std::function<void(const NotificationQue
   visit(notifications_, applied_seq_);
 }
 
-TicketStore ReadModel::CopyTickets() const {
-  std::shared_lock lock(mutex_);
-  return tickets_;
-}
-
 uint64_t ReadModel::applied_seq() const {
   std::shared_lock lock(mutex_);
   return applied_seq_;

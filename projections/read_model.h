@@ -76,8 +76,6 @@ class ReadModel {
 
   void Read(const std::function<void(const TicketStore&, uint64_t applied_seq)>& visit) const;
   void ReadNotifications(const std::function<void(const NotificationQueue&, uint64_t applied_seq)>& visit) const;
-  // A copy with every ticket built (tests, tools).
-  TicketStore CopyTickets() const;
 
   uint64_t applied_seq() const;
 
