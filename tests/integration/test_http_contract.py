@@ -595,6 +595,33 @@ class HealthAndMetricsTest(ContractTestCase):
         self.assertEqual(head.status, 200)
         self.assertEqual(head.raw, b"")
 
+    def test_incident_list_repeated_answers_alike_until_the_next_event(self):
+        # The list is answered from a cache of rendered answers until the next
+        # event (http/answer_cache.h), sent from the cached bytes themselves.
+        window = "/api/v1/incidents?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+        self.submit_ok(create_fields(title="First <b>outage</b>"))
+        connection = self.svc.connection()
+        try:
+            bodies = []
+            for _ in range(3):  # on one keep-alive connection, then on fresh ones
+                bodies.append(service.send(connection, "GET", window).raw)
+        finally:
+            connection.close()
+        fresh = self.svc.get(window)
+        self.assertStatus(fresh, 200)
+        self.assertEqual(int(fresh.headers.get("Content-Length")), len(fresh.raw))
+        bodies.append(fresh.raw)
+        self.assertEqual(len(set(bodies)), 1, "repeated answers differ")
+        self.assertEqual([i["title"] for i in json.loads(bodies[0])["incidents"]], ["First <b>outage</b>"])
+        head = self.svc.request("HEAD", window)
+        self.assertEqual(head.status, 200)
+        self.assertEqual(head.raw, b"")
+        self.assertEqual(int(head.headers.get("Content-Length")), len(bodies[0]))
+        # A new event: the next answer includes it.
+        self.submit_ok(create_fields(title="Second"))
+        titles = sorted(i["title"] for i in self.svc.get(window).data["incidents"])
+        self.assertEqual(titles, ["First <b>outage</b>", "Second"])
+
     def test_metrics_prometheus_text(self):
         self.submit_ok(create_fields())
         self.submit_ok({"action": "update", "ticket": "INC-1", "note": "x"})
