@@ -199,6 +199,31 @@ ledger::Result<std::unique_ptr<ledger::http::AccessControl>> LoadAccessControl(
   return std::make_unique<ledger::http::AccessControl>(std::move(*file));
 }
 
+// SIGHUP: reads the auth file again (see http/auth.h). A file that cannot be
+// read or parsed changes nothing, and the log says why.
+void ReloadAccessControl(const Arguments& arguments, ledger::http::AccessControl* access) {
+  const auto path = arguments.options.find("--auth-file");
+  if (path == arguments.options.end()) {
+    std::fprintf(stderr, "incident-ledger: SIGHUP: no --auth-file to read again; every request still may do everything\n");
+    return;
+  }
+  ledger::Result<ledger::http::AuthFile> file = ledger::http::AuthFile::Load(path->second);
+  if (!file) {
+    std::fprintf(stderr, "incident-ledger: SIGHUP: keeping the tokens in use: %s\n", file.error().message.c_str());
+    return;
+  }
+  const size_t tokens = file->entries().size();
+  ledger::Result<ledger::http::SessionsRetained> retained = access->Reload(std::move(*file));
+  if (!retained) {
+    std::fprintf(stderr, "incident-ledger: SIGHUP: %s\n", retained.error().message.c_str());
+    return;
+  }
+  std::fprintf(stderr,
+               "incident-ledger: SIGHUP: %zu access tokens from %s; %zu signed-in sessions kept, %zu ended (their "
+               "token is gone)\n",
+               tokens, path->second.c_str(), retained->kept, retained->ended);
+}
+
 int AddToken(const Arguments& arguments) {
   for (const char* name : {"--auth-file", "--name", "--roles"}) {
     if (!arguments.options.contains(name)) return Fail(std::string(name) + " is required");
@@ -254,6 +279,7 @@ int Serve(const Arguments& arguments) {
   if (!server_options) return Fail(server_options.error().message);
   ledger::Result<std::unique_ptr<ledger::http::AccessControl>> access = LoadAccessControl(arguments, *server_options);
   if (!access) return Fail(access.error().message);
+  server_options->on_reload = [&arguments, control = access->get()] { ReloadAccessControl(arguments, control); };
 
   ledger::Result<std::unique_ptr<ledger::Ledger>> opened =
       ledger::Ledger::Open(ledger::LedgerOptions{.path = arguments.options.at("--data")});

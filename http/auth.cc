@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -279,8 +280,29 @@ NewSession SessionStore::Create(const AuthEntry& entry) {
   }
   sessions_[HashKey(made.cookie_value)] =
       Session{.principal = Principal{.name = entry.name, .roles = entry.roles, .csrf_token = made.csrf_token},
+              .token_hash = entry.token_hash,
               .expires = now + kSessionLifetime};
   return made;
+}
+
+SessionsRetained SessionStore::Retain(const AuthFile& file) {
+  std::map<Sha256Digest, const AuthEntry*> by_hash;
+  for (const AuthEntry& entry : file.entries()) by_hash.emplace(entry.token_hash, &entry);
+  SessionsRetained retained;
+  std::lock_guard lock(mutex_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    const auto entry = by_hash.find(it->second.token_hash);
+    if (entry == by_hash.end()) {
+      it = sessions_.erase(it);
+      ++retained.ended;
+      continue;
+    }
+    it->second.principal.name = entry->second->name;
+    it->second.principal.roles = entry->second->roles;
+    ++retained.kept;
+    ++it;
+  }
+  return retained;
 }
 
 std::optional<Principal> SessionStore::Find(std::string_view cookie_value) {
@@ -336,7 +358,29 @@ std::optional<std::string_view> CookieValue(std::string_view header, std::string
   return std::nullopt;
 }
 
-AccessControl::AccessControl(std::optional<AuthFile> auth_file) : auth_file_(std::move(auth_file)) {}
+AccessControl::AccessControl(std::optional<AuthFile> auth_file) : open_mode_(!auth_file) {
+  if (auth_file) auth_file_ = std::make_shared<const AuthFile>(std::move(*auth_file));
+}
+
+std::shared_ptr<const AuthFile> AccessControl::File() const {
+  std::lock_guard lock(file_mutex_);
+  return auth_file_;
+}
+
+Result<SessionsRetained> AccessControl::Reload(AuthFile auth_file) {
+  if (open_mode_) {
+    return MakeError(ErrorCode::kConflict,
+                     "the service was started without --auth-file: restart it with one to require tokens");
+  }
+  auto replacement = std::make_shared<const AuthFile>(std::move(auth_file));
+  {
+    std::lock_guard lock(file_mutex_);
+    auth_file_ = replacement;
+  }
+  // A session made between the swap and this pass was made from the new
+  // file, so it survives it.
+  return sessions_.Retain(*replacement);
+}
 
 Result<Principal> AccessControl::Check(const HttpRequest& request) const {
   const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
@@ -358,11 +402,12 @@ Result<Principal> AccessControl::Check(const HttpRequest& request) const {
   if (state_changing && !bearer) {
     if (std::optional<Error> refusal = CrossSiteRefusal(request)) return *refusal;
   }
-  if (!auth_file_) return Principal{.roles = kAllRoles, .open_mode = true};
+  if (open_mode_) return Principal{.roles = kAllRoles, .open_mode = true};
 
   std::optional<Principal> principal;
   if (bearer) {
-    const AuthEntry* entry = bearer->size() <= kPresentedTokenBytesMax ? auth_file_->Find(*bearer) : nullptr;
+    const std::shared_ptr<const AuthFile> file = File();
+    const AuthEntry* entry = bearer->size() <= kPresentedTokenBytesMax ? file->Find(*bearer) : nullptr;
     if (entry == nullptr) {
       return MakeError(ErrorCode::kUnauthenticated, "the Bearer token is not valid", "Authorization");
     }
@@ -392,8 +437,9 @@ Result<Principal> AccessControl::Check(const HttpRequest& request) const {
 }
 
 std::optional<NewSession> AccessControl::SignIn(std::string_view token) {
-  if (!auth_file_ || token.size() > kPresentedTokenBytesMax) return std::nullopt;
-  const AuthEntry* entry = auth_file_->Find(token);
+  if (open_mode_ || token.size() > kPresentedTokenBytesMax) return std::nullopt;
+  const std::shared_ptr<const AuthFile> file = File();
+  const AuthEntry* entry = file->Find(token);
   if (entry == nullptr) return std::nullopt;
   return sessions_.Create(*entry);
 }

@@ -28,6 +28,11 @@
 //   audit-bot  auditor,viewer    sha256:...
 // NAME: 1-64 of A-Z a-z 0-9 . _ @ - (unique); ROLES: comma-separated.
 //
+// The file is read at start and again on SIGHUP (app/main.cc calls Reload):
+// a token removed from it stops working at once, Bearer and sessions alike,
+// and a session takes its token's new roles. A file that does not parse on
+// reload changes nothing (the tokens in use stay).
+//
 // Thread safety: AccessControl and SessionStore may be used from any thread.
 
 #include <array>
@@ -117,9 +122,18 @@ struct NewSession {
   std::string csrf_token;
 };
 
+// What a reload did to the sessions.
+struct SessionsRetained {
+  size_t kept = 0;
+  size_t ended = 0;
+};
+
 class SessionStore {
  public:
   NewSession Create(const AuthEntry& entry);
+  // After the auth file changed: ends the sessions whose token is no longer
+  // in `file`; the others take their entry's name and roles.
+  SessionsRetained Retain(const AuthFile& file);
   // The session of a cookie value, when it exists and has not expired.
   std::optional<Principal> Find(std::string_view cookie_value);
   void Remove(std::string_view cookie_value);
@@ -128,6 +142,7 @@ class SessionStore {
  private:
   struct Session {
     Principal principal;
+    Sha256Digest token_hash{};  // the token it was made with
     std::chrono::steady_clock::time_point expires;
   };
   mutable std::mutex mutex_;
@@ -140,10 +155,14 @@ constexpr std::string_view kSessionCookie = "ledger_session";
 
 class AccessControl {
  public:
-  // `auth_file` empty: open mode.
+  // `auth_file` empty: open mode (for good: a reload cannot leave it).
   explicit AccessControl(std::optional<AuthFile> auth_file);
 
-  bool open_mode() const { return !auth_file_; }
+  bool open_mode() const { return open_mode_; }
+
+  // Replaces the tokens with those of `auth_file` (see the top); fails in
+  // open mode. Requests being checked meanwhile see the old or the new file.
+  Result<SessionsRetained> Reload(AuthFile auth_file);
 
   // Checks credentials, role and, for state-changing requests, where the
   // request came from and its CSRF token (the X-CSRF-Token header, or the
@@ -163,7 +182,12 @@ class AccessControl {
   static std::string ClearedCookieHeader();
 
  private:
-  std::optional<AuthFile> auth_file_;
+  // The file in use; null in open mode. Replaced whole by Reload.
+  std::shared_ptr<const AuthFile> File() const;
+
+  bool open_mode_;
+  mutable std::mutex file_mutex_;
+  std::shared_ptr<const AuthFile> auth_file_;
   mutable SessionStore sessions_;
 };
 

@@ -429,7 +429,7 @@ class Server::Impl {
  public:
   Impl(const ServerOptions& options, Api* api, Metrics* metrics)
       : options_(options), io_(static_cast<int>(std::max<size_t>(1, options.threads))), acceptor_(io_),
-        signals_(io_, SIGINT, SIGTERM), shutdown_timer_(io_), accept_retry_timer_(io_) {
+        signals_(io_, SIGINT, SIGTERM), reload_signals_(io_, SIGHUP), shutdown_timer_(io_), accept_retry_timer_(io_) {
     shared_.api = api;
     shared_.metrics = metrics;
     shared_.connections_max = ConnectionsMax();
@@ -467,7 +467,20 @@ class Server::Impl {
     signals_.async_wait([this](beast::error_code error_code, int) {
       if (!error_code) BeginShutdown();
     });
+    WaitForReload();
     return {};
+  }
+
+  void WaitForReload() {
+    reload_signals_.async_wait([this](beast::error_code error_code, int) {
+      if (error_code) return;  // cancelled: stopping
+      if (options_.on_reload) {
+        options_.on_reload();
+      } else {
+        std::fprintf(stderr, "incident-ledger: SIGHUP: nothing to reload\n");
+      }
+      WaitForReload();
+    });
   }
 
   std::string url() const {
@@ -524,6 +537,7 @@ class Server::Impl {
     acceptor_.close(ignored);
     accept_retry_timer_.cancel();
     signals_.cancel(ignored);
+    reload_signals_.cancel(ignored);
     shutdown_deadline_ = std::chrono::steady_clock::now() + kShutdownGrace;
     PollShutdown();
   }
@@ -546,6 +560,7 @@ class Server::Impl {
   asio::io_context io_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
+  asio::signal_set reload_signals_;
   asio::steady_timer shutdown_timer_;
   asio::steady_timer accept_retry_timer_;
   tcp::endpoint bound_;

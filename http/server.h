@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,9 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port
   size_t threads = 2;
+  // Called (on a server thread) for each SIGHUP, e.g. to read the auth file
+  // again; SIGHUP never stops the server. Unset: SIGHUP is logged and ignored.
+  std::function<void()> on_reload;
 };
 
 class Server {

@@ -474,6 +474,48 @@ TEST(Auth, ChecksBearerSessionsCsrfAndOrigin) {
   EXPECT_TRUE(access.Check(Request("GET", "/static/app.css")));
 }
 
+TEST(Auth, ReloadEndsTheSessionsOfRemovedTokensAndRenewsRoles) {
+  ledger::Result<AuthFile> first =
+      AuthFile::Parse(HashLine("desk", "helpdesk", "token-desk") + "\n" + HashLine("wall", "viewer", "token-wall"));
+  ASSERT_TRUE(first);
+  AccessControl access(std::move(*first));
+  std::optional<ledger::http::NewSession> desk = access.SignIn("token-desk");
+  std::optional<ledger::http::NewSession> wall = access.SignIn("token-wall");
+  ASSERT_TRUE(desk && wall);
+  const auto with_cookie = [](const ledger::http::NewSession& session) {
+    HttpRequest read = Request("GET", "/api/v1/notifications");
+    read.cookie = "ledger_session=" + session.cookie_value;
+    return read;
+  };
+  EXPECT_EQ(access.Check(with_cookie(*wall)).error().code, ledger::ErrorCode::kPermissionDenied);
+
+  // "desk" is gone; "wall" (same token) is now an admin, under a new name.
+  ledger::Result<AuthFile> second =
+      AuthFile::Parse(HashLine("wall-board", "admin", "token-wall") + "\n" + HashLine("new", "viewer", "token-new"));
+  ASSERT_TRUE(second);
+  ledger::Result<ledger::http::SessionsRetained> retained = access.Reload(std::move(*second));
+  ASSERT_TRUE(retained);
+  EXPECT_EQ(retained->kept, 1u);
+  EXPECT_EQ(retained->ended, 1u);
+  EXPECT_EQ(access.Check(with_cookie(*desk)).error().code, ledger::ErrorCode::kUnauthenticated);
+  ledger::Result<ledger::http::Principal> renewed = access.Check(with_cookie(*wall));
+  ASSERT_TRUE(renewed);
+  EXPECT_EQ(renewed->name, "wall-board");
+  HttpRequest bearer = Request("GET", "/api/v1/incidents");
+  bearer.authorization = "Bearer token-desk";
+  EXPECT_EQ(access.Check(bearer).error().code, ledger::ErrorCode::kUnauthenticated);
+  bearer.authorization = "Bearer token-new";
+  EXPECT_TRUE(access.Check(bearer));
+  EXPECT_FALSE(access.SignIn("token-desk"));
+  EXPECT_TRUE(access.SignIn("token-new"));
+
+  AccessControl open(std::nullopt);
+  ledger::Result<AuthFile> any = AuthFile::Parse(HashLine("x", "viewer", "token-x"));
+  ASSERT_TRUE(any);
+  EXPECT_FALSE(open.Reload(std::move(*any))) << "open mode stays open";
+  EXPECT_TRUE(open.open_mode());
+}
+
 TEST(Auth, OpenModeGrantsEverythingButCrossSiteWrites) {
   AccessControl access(std::nullopt);
   HttpRequest request = Request("POST", "/api/v1/subscriptions");

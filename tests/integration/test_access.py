@@ -9,8 +9,10 @@ routes that need only viewer have no "wrong role": every token may use them.
 
 import os
 import re
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
 import service
@@ -278,6 +280,65 @@ class DefaultsTest(unittest.TestCase):
                                              headers={"Origin": ledger.url})
             self.assertEqual(status, 201, body)
             self.assertEqual(body["event"]["actor"], "anonymous")
+
+
+class ReloadTest(unittest.TestCase):
+    """SIGHUP reads the auth file again: new tokens work, removed ones stop at
+    once (Bearer and signed-in sessions), a bad file changes nothing."""
+
+    def wait_for_log(self, ledger, text, seconds=10):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if text in ledger.read_log():
+                return
+            time.sleep(0.05)
+        self.fail("the service did not log %r; its log:\n%s" % (text, ledger.read_log()[-4000:]))
+
+    def test_sighup_reloads_the_auth_file(self):
+        with tempfile.TemporaryDirectory(prefix="ledger-access-") as folder:
+            auth_file = os.path.join(folder, "auth.txt")
+            old = add_token(auth_file, "old-desk", "helpdesk")
+            with Service(extra_args=["--auth-file", auth_file]) as ledger:
+                signed_in = ledger.request("POST", "/signin", service.form_encode({"token": old, "next": "/"}),
+                                           {"Content-Type": "application/x-www-form-urlencoded"})
+                self.assertEqual(signed_in.status, 303)
+                cookie = {"Cookie": signed_in.headers["Set-Cookie"].split(";")[0]}
+                self.assertEqual(ledger.request("GET", "/api/v1/incidents", headers=cookie).status, 200)
+
+                # A token added while the service runs works after SIGHUP.
+                new = add_token(auth_file, "new-admin", "admin")
+                self.assertEqual(ledger.request("GET", "/api/v1/notifications", headers=bearer(new)).status, 401)
+                ledger.process.send_signal(signal.SIGHUP)
+                self.wait_for_log(ledger, "SIGHUP: 2 access tokens")
+                self.assertEqual(ledger.request("GET", "/api/v1/notifications", headers=bearer(new)).status, 200)
+                self.assertEqual(ledger.request("GET", "/api/v1/incidents", headers=cookie).status, 200)
+
+                # A file that does not parse changes nothing.
+                with open(auth_file) as handle:
+                    good = handle.read()
+                with open(auth_file, "a") as handle:
+                    handle.write("broken line\n")
+                ledger.process.send_signal(signal.SIGHUP)
+                self.wait_for_log(ledger, "SIGHUP: keeping the tokens in use")
+                self.assertIn("line 3", ledger.read_log())
+                self.assertEqual(ledger.request("POST", "/api/v1/submissions", CREATE, headers=bearer(old)).status, 201)
+
+                # Removing a token ends its Bearer use and its sessions.
+                with open(auth_file, "w") as handle:
+                    handle.write("\n".join(line for line in good.splitlines() if not line.startswith("old-desk")) + "\n")
+                ledger.process.send_signal(signal.SIGHUP)
+                self.wait_for_log(ledger, "SIGHUP: 1 access tokens")
+                self.assertIn("0 signed-in sessions kept, 1 ended", ledger.read_log())
+                self.assertEqual(ledger.request("POST", "/api/v1/submissions", CREATE, headers=bearer(old)).status, 401)
+                self.assertEqual(ledger.request("GET", "/api/v1/incidents", headers=cookie).status, 401)
+                self.assertEqual(ledger.request("GET", "/api/v1/incidents", headers=bearer(new)).status, 200)
+                self.assertEqual(ledger.head_seq(), 1)
+
+    def test_sighup_without_an_auth_file_changes_nothing(self):
+        with Service() as ledger:
+            ledger.process.send_signal(signal.SIGHUP)
+            self.wait_for_log(ledger, "SIGHUP: no --auth-file")
+            self.assertEqual(ledger.request("POST", "/api/v1/submissions", CREATE).status, 201)
 
 
 if __name__ == "__main__":
