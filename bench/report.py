@@ -231,6 +231,9 @@ def main():
         "CommandProcessor with sync_writes=false"
         + (f" in {generate.median('seconds'):.0f} s ({rate(generate.median('ops_per_second'))} events/s)" if generate else "")
         + ".",
+        f"- HTTP servers, ours (`serve --threads`) and nginx (`worker_processes`) alike: "
+        f"{machine.get('server_workers', '?')} worker(s), one per core the load generator leaves them "
+        "(it runs on the same machine). PostgreSQL runs its usual process per connection.",
         "- A shared, virtualised 2-core machine: the load generators run on the same two cores as the server "
         "they drive, and other builds may have been running; read ratios rather than absolute figures. "
         "The bare RocksDB single-writer row shows what one fsync costs on this disk; it bounds every "
