@@ -222,7 +222,8 @@ def main():
         "",
         "Written by `bench/run` (see README, \"Benchmarks\"); every peer measured in the same run, on the same "
         "machine. Each figure is the median of "
-        f"{machine.get('runs', '?')} runs of {machine.get('seconds', '?')} s (lowest–highest in brackets). "
+        f"{machine.get('runs', '?')} runs of {machine.get('seconds', '?')} s, the rebuild rows of twice as many "
+        "(lowest–highest in brackets). "
         "Benchmarks measure and report; they never fail on a number.",
         "",
         f"- Machine: {machine.get('cores', '?')} cores, {machine.get('cpu', '?')}, {machine.get('memory', '?')}; "
