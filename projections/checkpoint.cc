@@ -71,6 +71,24 @@ std::string EncodeCount(uint64_t count) {
   return value;
 }
 
+void WriteStrings(ByteWriter* writer, const std::vector<std::string>& strings) {
+  writer->Varint(strings.size());
+  for (const std::string& text : strings) writer->String(text);
+}
+
+bool ReadStrings(ByteReader* reader, size_t count_max, std::vector<std::string>* strings) {
+  uint64_t count = 0;
+  // Every string takes at least its one-byte length.
+  if (!reader->Varint(&count) || count > count_max || count > reader->remaining()) return false;
+  strings->resize(count);
+  for (std::string& text : *strings) {
+    if (!reader->String(&text)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string EncodeSubscriptions(const std::set<std::string>* systems, uint64_t last_change_seq) {
   std::string value;
   ByteWriter writer(&value);
@@ -85,28 +103,16 @@ std::string EncodeSubscriptions(const std::set<std::string>* systems, uint64_t l
 bool DecodeSubscriptions(std::string_view bytes, std::set<std::string>* systems, uint64_t* last_change_seq) {
   ByteReader reader(bytes);
   uint64_t count = 0;
-  if (!reader.Varint(last_change_seq) || !reader.Varint(&count) || count > kEmailRecordSystemsMax) return false;
+  if (!reader.Varint(last_change_seq) || !reader.Varint(&count) || count > kEmailRecordSystemsMax ||
+      count > reader.remaining()) {
+    return false;
+  }
   for (uint64_t i = 0; i < count; ++i) {
     std::string system;
     if (!reader.String(&system)) return false;
     systems->insert(std::move(system));
   }
   return reader.done();
-}
-
-void WriteStrings(ByteWriter* writer, const std::vector<std::string>& strings) {
-  writer->Varint(strings.size());
-  for (const std::string& text : strings) writer->String(text);
-}
-
-bool ReadStrings(ByteReader* reader, size_t count_max, std::vector<std::string>* strings) {
-  uint64_t count = 0;
-  if (!reader->Varint(&count) || count > count_max) return false;
-  strings->resize(count);
-  for (std::string& text : *strings) {
-    if (!reader->String(&text)) return false;
-  }
-  return true;
 }
 
 // notice: zigzag recorded_at_micros | varint type | string ticket |
@@ -179,6 +185,8 @@ bool DecodeJob(std::string_view bytes, Job* job) {
   job->last_failure_server_unavailable = unavailable == 1;
   return true;
 }
+
+namespace {
 
 std::string EncodeCounters(const NotificationQueue& queue) {
   std::string value;

@@ -43,6 +43,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -108,6 +109,19 @@ class ProjectionCheckpoints {
   std::mutex validity_mutex_;
   bool invalidated_ = false;
 };
+
+// The saved forms of the notification side's records (a subscriber's
+// systems, a notice, a delivery job). A Decode fails on anything its Encode
+// would not have written, never reading past the bytes or reserving more
+// than they can hold: a checkpoint is a file, and a damaged one only means
+// a rebuild. Exposed for the checkpoint_record_fuzz target.
+std::string EncodeSubscriptions(const std::set<std::string>* systems, uint64_t last_change_seq);
+[[nodiscard]] bool DecodeSubscriptions(std::string_view bytes, std::set<std::string>* systems,
+                                       uint64_t* last_change_seq);
+std::string EncodeNotice(const Notice& notice);
+[[nodiscard]] bool DecodeNotice(uint64_t seq, std::string_view bytes, Notice* notice);
+std::string EncodeJob(const Job& job);
+[[nodiscard]] bool DecodeJob(std::string_view bytes, Job* job);
 
 // The records of the notification side as they are saved (key, value), in
 // key order: for SaveAll, and for tests comparing whole states.

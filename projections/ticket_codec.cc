@@ -4,6 +4,9 @@ namespace ledger::projections {
 namespace {
 
 constexpr int kVarintBytesMax = 10;
+// A period's smallest encoding: a one-byte start time, a one-byte offset and
+// the byte that says whether an end follows.
+constexpr size_t kPeriodBytesMin = 3;
 
 uint64_t ZigZag(int64_t value) {
   return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
@@ -122,7 +125,11 @@ void WritePeriods(ByteWriter* writer, const std::vector<Period>& periods) {
 
 bool ReadPeriods(ByteReader* reader, std::vector<Period>* periods) {
   uint64_t count = 0;
-  if (!reader->Varint(&count) || count > kCodecPeriodsMax) return false;
+  // Each period takes at least kPeriodBytesMin bytes: a count the rest of
+  // the record cannot hold is refused before anything is reserved for it.
+  if (!reader->Varint(&count) || count > kCodecPeriodsMax || count > reader->remaining() / kPeriodBytesMin) {
+    return false;
+  }
   periods->clear();
   periods->reserve(count);
   for (uint64_t i = 0; i < count; ++i) {

@@ -62,6 +62,7 @@ class ByteReader {
   [[nodiscard]] bool StringView(std::string_view* text);
   [[nodiscard]] bool Raw(size_t size, std::string_view* bytes);
   bool done() const { return rest_.empty(); }
+  size_t remaining() const { return rest_.size(); }
 
  private:
   std::string_view rest_;
