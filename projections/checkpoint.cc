@@ -520,7 +520,11 @@ Status ProjectionCheckpoints::SaveAll(const TicketStore& tickets, const Notifica
   if (status.ok()) status = first_status;
   std::vector<std::string> files;
   for (const TableFile* file : {&first, &second}) {
-    if (!file->empty()) files.push_back(file->path());
+    if (file->empty()) {
+      std::remove(file->path().c_str());  // opened, never written
+    } else {
+      files.push_back(file->path());
+    }
   }
   std::lock_guard lock(validity_mutex_);
   if (status.ok()) {
