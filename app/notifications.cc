@@ -21,7 +21,8 @@ Result<std::unique_ptr<Notifications>> Notifications::Finish(std::unique_ptr<Not
   if (!delivery) return delivery.error();
   notifications->delivery_options_ = std::move(*delivery);
   notifications->routes_ = http::NotificationRoutes{.subscriptions = notifications->subscriptions_.get(),
-                                                    .model = notifications->model_.get()};
+                                                    .model = notifications->model_.get(),
+                                                    .ledger = notifications->log_};
   return notifications;
 }
 

@@ -334,7 +334,8 @@ std::optional<Role> RequiredRole(std::string_view path) {
   if (path == "/healthz" || path == "/signin" || path.starts_with("/static/")) return std::nullopt;
   if (path == "/submit" || path == "/api/v1/submissions") return Role::kHelpdesk;
   if (path == "/api/v1/events" || path == "/api/v1/verify") return Role::kAuditor;
-  if (path == "/api/v1/subscriptions" || path == "/api/v1/notifications" || path == "/api/v1/backup") {
+  if (path == "/api/v1/subscriptions" || path == "/api/v1/notifications" || path == "/api/v1/notifications/retry" ||
+      path == "/api/v1/backup") {
     return Role::kAdmin;
   }
   // The pages, the incident reads, durations, availability, the event

@@ -43,6 +43,7 @@ const char* EventTypeName(proto::EventType type) {
     case proto::SUBSCRIPTION_REMOVED: return "SUBSCRIPTION_REMOVED";
     case proto::NOTIFICATION_DELIVERED: return "NOTIFICATION_DELIVERED";
     case proto::NOTIFICATION_FAILED: return "NOTIFICATION_FAILED";
+    case proto::NOTIFICATION_RETRY_REQUESTED: return "NOTIFICATION_RETRY_REQUESTED";
     default: return "UNKNOWN";
   }
 }
@@ -61,7 +62,7 @@ void WriteEvent(JsonWriter* json, const StoredEvent& stored) {
   if (event.has_incident()) {
     WritePayload(json, event.incident());
   } else if (WriteNotificationPayload(json, event)) {
-    // a subscription change or a delivery receipt
+    // a subscription change, a delivery receipt or a retry
   } else {
     json->BeginObject().EndObject();
   }

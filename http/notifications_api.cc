@@ -10,6 +10,7 @@
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "ingest/command.h"
+#include "ingest/notification_retry.h"
 
 namespace ledger::http {
 namespace {
@@ -18,6 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kSubscriptionsPath = "/api/v1/subscriptions";
 constexpr std::string_view kNotificationsPath = "/api/v1/notifications";
+constexpr std::string_view kRetryPath = "/api/v1/notifications/retry";
 constexpr size_t kCursorBytesMax = 1024;
 
 HttpResponse Json(unsigned status, std::string body) {
@@ -69,6 +71,70 @@ void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& req
         json.EndObject();
         const bool created = action == ingest::SubscriptionAction::kAdd && !result->repeated;
         respond(Json(created ? 201 : 200, json.Take()));
+      });
+}
+
+// POST /api/v1/notifications/retry: see ingest/notification_retry.h.
+void RetryNotifications(const NotificationRoutes& routes, const HttpRequest& request, const Principal& principal,
+                        Respond respond) {
+  if (MediaType(request.content_type) != "application/json") {
+    HttpResponse response =
+        Api::ErrorResponse(InvalidArgument("Content-Type", "Content-Type must be application/json"));
+    response.status = 415;
+    respond(std::move(response));
+    return;
+  }
+  Result<ingest::RetryCommand> command = ingest::ParseRetryJson(request.body);
+  if (!command) {
+    respond(Error(command.error()));
+    return;
+  }
+  command->actor = principal.RecordedActor(command->actor, ingest::kAnonymousActor);
+  auto plan = std::make_shared<ingest::RetryPlan>();
+  routes.model->Read([&](const projections::NotificationQueue& queue, uint64_t) {
+    *plan = ingest::PlanRetry(queue, *command);
+  });
+  const auto answer = [plan](const StoredEvent* stored) {
+    JsonWriter json;
+    json.BeginObject();
+    json.Key("retried").Uint(static_cast<uint64_t>(plan->event.retry().jobs_size()));
+    json.Key("remaining").Uint(plan->remaining);
+    json.Key("jobs").BeginArray();
+    for (const proto::RetriedJob& job : plan->event.retry().jobs()) {
+      json.BeginObject();
+      json.Key("event_seq").Uint(job.incident_seq());
+      json.Key("recipient").String(job.recipient());
+      json.Key("ticket").String(job.ticket());
+      json.EndObject();
+    }
+    json.EndArray();
+    json.Key("seq");
+    if (stored != nullptr) {
+      json.Uint(stored->seq);
+    } else {
+      json.Null();
+    }
+    json.Key("event");
+    if (stored != nullptr) {
+      WriteEvent(&json, *stored);
+    } else {
+      json.Null();
+    }
+    json.EndObject();
+    return Json(stored != nullptr ? 201 : 200, json.Take());
+  };
+  if (plan->event.retry().jobs_size() == 0) {
+    respond(answer(nullptr));  // nothing failed matches: nothing appended
+    return;
+  }
+  routes.ledger->AppendAsync(
+      [plan](AppendContext&) -> Result<Decision> { return Decision{.event = plan->event, .repeat_of_seq = {}}; },
+      [respond = std::move(respond), answer](Result<Appended> appended) {
+        if (!appended) {
+          respond(Error(appended.error()));
+          return;
+        }
+        respond(answer(&appended->stored));
       });
 }
 
@@ -255,10 +321,12 @@ HttpResponse ListNotifications(const NotificationRoutes& routes, std::string_vie
       last = job.key;
       return true;
     };
-    if (state == projections::JobState::kPending) {
-      // The pending index is small and in the same order.
-      const auto& pending = queue.pending();
-      for (auto it = after ? pending.upper_bound(*after) : pending.begin(); it != pending.end(); ++it) {
+    if (state == projections::JobState::kPending || state == projections::JobState::kFailed) {
+      // These indexes are small and in the same order.
+      const auto& index = state == projections::JobState::kPending ? queue.pending() : queue.failed();
+      auto it = after ? index.upper_bound(*after) : (seq ? index.lower_bound(projections::JobKey{*seq, ""}) : index.begin());
+      for (; it != index.end(); ++it) {
+        if (seq && it->seq > *seq) break;
         if (!visit(*queue.Find(*it))) break;
       }
     } else {
@@ -291,20 +359,29 @@ std::string_view QueryOf(std::string_view target) {
 
 }  // namespace
 
-bool IsNotificationRoute(std::string_view path) { return path == kSubscriptionsPath || path == kNotificationsPath; }
+bool IsNotificationRoute(std::string_view path) {
+  return path == kSubscriptionsPath || path == kNotificationsPath || path == kRetryPath;
+}
 
 void HandleNotificationRoute(const NotificationRoutes& routes, Metrics* metrics, const HttpRequest& request,
                              const Principal& principal, Respond respond) {
   const Clock::time_point start = Clock::now();
   const std::string path = PathOf(request.target);
   const std::string_view query = QueryOf(request.target);
-  const std::string route = path == kSubscriptionsPath ? "subscriptions" : "notifications";
+  const std::string route = path == kSubscriptionsPath ? "subscriptions"
+                            : path == kRetryPath        ? "notifications_retry"
+                                                        : "notifications";
   Respond finish = [metrics, start, route, respond = std::move(respond)](HttpResponse response) {
     metrics->CountRequest(route, response.status,
                           std::chrono::duration<double>(Clock::now() - start).count());
     respond(std::move(response));
   };
   const bool is_get = request.method == "GET" || request.method == "HEAD";
+  if (path == kRetryPath) {
+    if (request.method != "POST") return finish(MethodNotAllowed("POST"));
+    if (!query.empty()) return finish(Error(InvalidArgument("", "a retry takes no query parameters; send a JSON body")));
+    return RetryNotifications(routes, request, principal, std::move(finish));
+  }
   if (path == kNotificationsPath) {
     if (!is_get) return finish(MethodNotAllowed("GET"));
     return finish(ListNotifications(routes, query));
@@ -326,6 +403,20 @@ bool WriteNotificationPayload(JsonWriter* json, const proto::Event& event) {
     json->Key("email").String(payload.email());
     json->Key("systems").BeginArray();
     for (const std::string& system : payload.systems()) json->String(system);
+    json->EndArray();
+    json->EndObject();
+    return true;
+  }
+  if (event.has_retry()) {
+    json->BeginObject();
+    json->Key("jobs").BeginArray();
+    for (const proto::RetriedJob& job : event.retry().jobs()) {
+      json->BeginObject();
+      json->Key("incident_seq").Uint(job.incident_seq());
+      json->Key("recipient").String(job.recipient());
+      json->Key("ticket").String(job.ticket());
+      json->EndObject();
+    }
     json->EndArray();
     json->EndObject();
     return true;

@@ -17,6 +17,13 @@
 //          "next_cursor"}, jobs in (event seq, recipient) order, where job is
 //          {"event_seq","event_type","ticket","recipient","state","attempts",
 //          "last_error","last_smtp_code","last_attempt_at","sent_at","message_id"}
+//   POST   /api/v1/notifications/retry {"ticket"?,"seq"?,"recipient"?,"actor"?}
+//          retries the failed jobs matching every filter given (none: all of
+//          them), at most ingest::kRetryJobsMax per request, as one
+//          NOTIFICATION_RETRY_REQUESTED event (ingest/notification_retry.h):
+//          201 {"retried","remaining","jobs":[{"event_seq","recipient",
+//          "ticket"}],"seq","event"}; when no failed job matches, 200 with
+//          "retried":0 and "seq" and "event" null (nothing appended)
 //
 // Thread safety: as Api::Handle.
 
@@ -39,6 +46,7 @@ constexpr size_t kNotificationsPageDefault = 100;
 struct NotificationRoutes {
   ingest::SubscriptionProcessor* subscriptions;
   const projections::NotificationModel* model;
+  Ledger* ledger;  // where a retry is appended
 };
 
 // True for the paths above.
@@ -51,7 +59,7 @@ bool IsNotificationRoute(std::string_view path);
 void HandleNotificationRoute(const NotificationRoutes& routes, Metrics* metrics, const HttpRequest& request,
                              const Principal& principal, Respond respond);
 
-// The "payload" of a subscription or receipt event as JSON; false (nothing
+// The "payload" of a subscription, receipt or retry event as JSON; false (nothing
 // written) for other events.
 bool WriteNotificationPayload(JsonWriter* json, const proto::Event& event);
 

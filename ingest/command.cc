@@ -192,9 +192,9 @@ Result<Command> BuildCommand(const std::map<std::string, RawField>& fields) {
   }
   command.actor = std::string(kAnonymousActor);
   if (const RawField* actor = field("actor")) {
-    Result<std::string> value = CheckedLine("actor", actor->value, kActorBytesMax);
+    Result<std::string> value = CheckedActor(actor->value);
     if (!value) return value.error();
-    if (!value->empty()) command.actor = *value;
+    command.actor = std::move(*value);
   }
 
   proto::IncidentPayload& payload = command.payload;
@@ -475,6 +475,13 @@ Result<Command> ParseFormSubmission(std::string_view body) {
     if (Status added = AddField(&fields, *name, std::move(raw)); !added) return added.error();
   }
   return BuildCommand(fields);
+}
+
+Result<std::string> CheckedActor(std::string_view text) {
+  Result<std::string> actor = CheckedLine("actor", text, kActorBytesMax);
+  if (!actor) return actor.error();
+  if (actor->empty()) return std::string(kAnonymousActor);
+  return actor;
 }
 
 }  // namespace ledger::ingest

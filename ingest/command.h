@@ -67,6 +67,10 @@ Result<Command> BuildCommandFromFields(const std::vector<std::pair<std::string, 
 // Normalizes what a user types for a ticket: "INC-7", "inc-7", "7" -> "INC-7".
 Result<std::string> NormalizeTicket(std::string_view text, std::string_view field = "ticket");
 
+// Checks who a request says made it (one line of at most kActorBytesMax,
+// trimmed); blank: kAnonymousActor.
+Result<std::string> CheckedActor(std::string_view text);
+
 // Decodes application/x-www-form-urlencoded percent escapes ('+' is a space).
 // Fails on a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view text);

@@ -128,6 +128,9 @@ void NotificationQueue::ApplyFollowing(const proto::Event& event, const Sha256Di
     case proto::NOTIFICATION_FAILED:
       ApplyReceipt(event);
       return;
+    case proto::NOTIFICATION_RETRY_REQUESTED:
+      ApplyRetry(event);
+      return;
     default:
       if (IsIncidentEvent(event.type())) ApplyIncident(event, hash, systems_before, after);
       return;
@@ -194,7 +197,10 @@ void NotificationQueue::RestoreJob(Job job) {
       counts_.pending += 1;
       break;
     case JobState::kSent: counts_.sent += 1; break;
-    case JobState::kFailed: counts_.failed += 1; break;
+    case JobState::kFailed:
+      failed_.insert(job.key);
+      counts_.failed += 1;
+      break;
   }
   JobKey key = job.key;
   jobs_.emplace(std::move(key), std::move(job));
@@ -217,7 +223,9 @@ void NotificationQueue::SetState(Job* job, JobState state) {
   count(job->state) -= 1;
   count(state) += 1;
   if (job->state == JobState::kPending) pending_.erase(job->key);
+  if (job->state == JobState::kFailed) failed_.erase(job->key);
   if (state == JobState::kPending) pending_.insert(job->key);
+  if (state == JobState::kFailed) failed_.insert(job->key);
   job->state = state;
 }
 
@@ -250,9 +258,25 @@ void NotificationQueue::ApplyReceipt(const proto::Event& event) {
   job.last_error = receipt.error();
   job.last_failure_server_unavailable = receipt.server_unavailable();
   if (!receipt.server_unavailable()) job.job_failures += 1;
-  // A gave_up receipt ends a pending job; a failed one that gets another
-  // receipt (an operator retry, not offered yet) would go back to pending.
+  // A gave_up receipt ends a pending job. A receipt for a job already
+  // failed (the worker never sends one; only a retry makes it pending
+  // again) is folded the same way.
   SetState(&job, receipt.gave_up() ? JobState::kFailed : JobState::kPending);
+}
+
+void NotificationQueue::ApplyRetry(const proto::Event& event) {
+  if (!event.has_retry()) return;
+  for (const proto::RetriedJob& retried : event.retry().jobs()) {
+    const auto found = jobs_.find(JobKey{retried.incident_seq(), retried.recipient()});
+    if (found == jobs_.end() || found->second.state != JobState::kFailed) continue;
+    Job& job = found->second;
+    // Attempts and the last error stay as history; the retry limit counts
+    // again from zero, and the job is ready at once.
+    job.job_failures = 0;
+    job.last_failure_server_unavailable = false;
+    SetState(&job, JobState::kPending);
+    if (tracking_) changes_.jobs.insert(found->first);
+  }
 }
 
 const Job* NotificationQueue::Find(const JobKey& key) const {

@@ -16,7 +16,10 @@
 // Job states: pending until a NOTIFICATION_DELIVERED receipt (sent) or a
 // NOTIFICATION_FAILED receipt with gave_up (failed). Other FAILED receipts
 // count an attempt and keep the job pending. A receipt for a job already sent
-// is counted (duplicate_deliveries) but changes nothing.
+// is counted (duplicate_deliveries) but changes nothing. A
+// NOTIFICATION_RETRY_REQUESTED event makes the failed jobs it names pending
+// again, their retry limit counting from zero (attempts and the last error
+// stay); it leaves jobs in other states, and jobs it does not know, alone.
 //
 // Two ways to fold. Standalone, NotificationQueue::Apply keeps a ticket store
 // of its own to know each ticket before and after an event. Shared, the
@@ -165,6 +168,7 @@ class NotificationQueue {
   const std::map<JobKey, Job>& jobs() const { return jobs_; }
   const std::map<uint64_t, Notice>& notices() const { return notices_; }
   const std::set<JobKey>& pending() const { return pending_; }
+  const std::set<JobKey>& failed() const { return failed_; }
   QueueCounts counts() const { return counts_; }
   const SubscriptionSet& subscriptions() const { return subscriptions_; }
   // Receipts naming no known job, and DELIVERED receipts for jobs already sent.
@@ -175,6 +179,7 @@ class NotificationQueue {
   void ApplyIncident(const proto::Event& event, const Sha256Digest& hash,
                      const std::vector<std::string>* systems_before, const TicketState* after);
   void ApplyReceipt(const proto::Event& event);
+  void ApplyRetry(const proto::Event& event);
   void SetState(Job* job, JobState state);
 
   TicketStore tickets_;  // the standalone fold's own; empty in a shared fold
@@ -182,6 +187,7 @@ class NotificationQueue {
   std::map<uint64_t, Notice> notices_;
   std::map<JobKey, Job> jobs_;
   std::set<JobKey> pending_;
+  std::set<JobKey> failed_;
   QueueCounts counts_;
   uint64_t orphan_receipts_ = 0;
   uint64_t duplicate_deliveries_ = 0;

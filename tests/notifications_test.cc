@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "ingest/notification_retry.h"
 #include "ingest/subscriptions.h"
 #include "notify/message.h"
 #include "notify/smtp.h"
@@ -67,6 +68,16 @@ class EventLog {
     receipt->set_error(type == proto::NOTIFICATION_FAILED ? "451 try later" : "");
     receipt->set_server_unavailable(server_unavailable);
     receipt->set_gave_up(gave_up);
+    return Add(std::move(event));
+  }
+  const StoredEvent& Retry(const std::vector<JobKey>& jobs) {
+    proto::Event event = Base(proto::NOTIFICATION_RETRY_REQUESTED);
+    for (const JobKey& key : jobs) {
+      proto::RetriedJob* job = event.mutable_retry()->add_jobs();
+      job->set_incident_seq(key.seq);
+      job->set_recipient(key.recipient);
+      job->set_ticket("INC-1");
+    }
     return Add(std::move(event));
   }
   void FoldInto(NotificationQueue* queue) const {
@@ -238,6 +249,120 @@ TEST(QueueFold, DuplicateAndOrphanReceiptsChangeNothing) {
   EXPECT_EQ(queue.orphan_receipts(), 1u);
   EXPECT_EQ(queue.counts().sent, 1u);
   EXPECT_EQ(queue.counts().pending, 0u);
+}
+
+TEST(QueueFold, ARetryMakesTheFailedJobsItNamesPendingWithAFreshRetryLimit) {
+  EventLog log;
+  for (const char* email : {"a@example.org", "b@example.org", "c@example.org"}) log.Subscribe(email, {"mail"});
+  const uint64_t opened = log.Open("INC-1", {"mail"}).seq;
+  log.Receipt(proto::NOTIFICATION_DELIVERED, opened, "a@example.org");
+  log.Receipt(proto::NOTIFICATION_FAILED, opened, "b@example.org");
+  log.Receipt(proto::NOTIFICATION_FAILED, opened, "b@example.org", false, /*gave_up=*/true);
+  log.Receipt(proto::NOTIFICATION_FAILED, opened, "c@example.org", false, /*gave_up=*/true);
+  NotificationQueue queue;
+  log.FoldInto(&queue);
+  EXPECT_EQ(queue.failed(), (std::set<JobKey>{JobKey{opened, "b@example.org"}, JobKey{opened, "c@example.org"}}));
+
+  // b is retried; a (sent), an unknown job and c (not named) stay as they are.
+  EventLog more = log;
+  more.Retry({JobKey{opened, "a@example.org"}, JobKey{opened, "b@example.org"}, JobKey{opened + 99, "x@example.org"}});
+  NotificationQueue retried;
+  more.FoldInto(&retried);
+  const projections::Job* b = retried.Find(JobKey{opened, "b@example.org"});
+  EXPECT_EQ(b->state, JobState::kPending);
+  EXPECT_EQ(b->job_failures, 0u);  // a fresh budget of attempts
+  EXPECT_EQ(b->attempts, 2u);      // history stays
+  EXPECT_EQ(b->last_error, "451 try later");
+  EXPECT_EQ(retried.Find(JobKey{opened, "a@example.org"})->state, JobState::kSent);
+  EXPECT_EQ(retried.Find(JobKey{opened, "c@example.org"})->state, JobState::kFailed);
+  EXPECT_EQ(retried.pending(), (std::set<JobKey>{JobKey{opened, "b@example.org"}}));
+  EXPECT_EQ(retried.failed(), (std::set<JobKey>{JobKey{opened, "c@example.org"}}));
+  EXPECT_EQ(retried.counts().pending, 1u);
+  EXPECT_EQ(retried.counts().sent, 1u);
+  EXPECT_EQ(retried.counts().failed, 1u);
+  EXPECT_EQ(retried.orphan_receipts(), 0u);
+
+  // Then delivered: sent like any other job; a second retry of it changes nothing.
+  more.Receipt(proto::NOTIFICATION_DELIVERED, opened, "b@example.org");
+  more.Retry({JobKey{opened, "b@example.org"}});
+  NotificationQueue delivered;
+  more.FoldInto(&delivered);
+  EXPECT_EQ(delivered.Find(JobKey{opened, "b@example.org"})->state, JobState::kSent);
+  EXPECT_EQ(delivered.Find(JobKey{opened, "b@example.org"})->attempts, 3u);
+  EXPECT_EQ(delivered.counts().sent, 2u);
+  EXPECT_EQ(delivered.counts().failed, 1u);
+}
+
+TEST(Retry, ParsesFiltersAndRefusesWhatItCannotUse) {
+  Result<ingest::RetryCommand> all = ingest::ParseRetryJson("{}");
+  ASSERT_TRUE(all) << all.error().message;
+  EXPECT_FALSE(all->ticket || all->seq || all->recipient);
+  EXPECT_EQ(all->actor, "anonymous");
+
+  Result<ingest::RetryCommand> some =
+      ingest::ParseRetryJson(R"({"ticket":"inc-7","seq":12,"recipient":" Ana@Example.ORG ","actor":"Bo"})");
+  ASSERT_TRUE(some) << some.error().message;
+  EXPECT_EQ(some->ticket, "INC-7");
+  EXPECT_EQ(some->seq, 12u);
+  EXPECT_EQ(some->recipient, "ana@example.org");
+  EXPECT_EQ(some->actor, "Bo");
+
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"[]", ""},
+      {"not json", ""},
+      {R"({"state":"failed"})", "state"},
+      {R"({"seq":0})", "seq"},
+      {R"({"seq":-3})", "seq"},
+      {R"({"seq":"12"})", "seq"},
+      {R"({"seq":1.5})", "seq"},
+      {R"({"ticket":"mail"})", "ticket"},
+      {R"({"recipient":"nobody"})", "recipient"},
+      {R"({"ticket":"INC-1","ticket":"INC-2"})", "ticket"},
+      {R"({"actor":"two\nlines"})", "actor"},
+      {R"({"recipient":{"a":1}})", "recipient"},
+  };
+  for (const auto& [body, field] : refused) {
+    Result<ingest::RetryCommand> parsed = ingest::ParseRetryJson(body);
+    ASSERT_FALSE(parsed) << body;
+    EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument) << body;
+    if (!field.empty()) {
+      EXPECT_EQ(parsed.error().field, field) << body << ": " << parsed.error().message;
+    }
+  }
+}
+
+TEST(Retry, PlansTheFailedJobsEveryFilterMatches) {
+  EventLog log;
+  for (const char* email : {"a@example.org", "b@example.org"}) log.Subscribe(email, {"mail"});
+  const uint64_t first = log.Open("INC-1", {"mail"}).seq;
+  const uint64_t second = log.Open("INC-2", {"mail"}).seq;
+  log.Receipt(proto::NOTIFICATION_FAILED, first, "a@example.org", false, true);
+  log.Receipt(proto::NOTIFICATION_FAILED, first, "b@example.org", false, true);
+  log.Receipt(proto::NOTIFICATION_FAILED, second, "a@example.org", false, true);
+  log.Receipt(proto::NOTIFICATION_DELIVERED, second, "b@example.org");
+  NotificationQueue queue;
+  log.FoldInto(&queue);
+
+  const auto planned = [&](ingest::RetryCommand command) {
+    std::vector<std::string> jobs;
+    const ingest::RetryPlan plan = ingest::PlanRetry(queue, command);
+    EXPECT_EQ(plan.event.type(), proto::NOTIFICATION_RETRY_REQUESTED);
+    EXPECT_EQ(plan.remaining, 0u);
+    for (const proto::RetriedJob& job : plan.event.retry().jobs()) {
+      jobs.push_back(std::to_string(job.incident_seq()) + " " + job.recipient() + " " + job.ticket());
+    }
+    return jobs;
+  };
+  const std::string s1 = std::to_string(first);
+  const std::string s2 = std::to_string(second);
+  EXPECT_EQ(planned({}), (std::vector<std::string>{s1 + " a@example.org INC-1", s1 + " b@example.org INC-1",
+                                                    s2 + " a@example.org INC-2"}));
+  EXPECT_EQ(planned({.ticket = "INC-2"}), (std::vector<std::string>{s2 + " a@example.org INC-2"}));
+  EXPECT_EQ(planned({.seq = first, .recipient = "b@example.org"}), (std::vector<std::string>{s1 + " b@example.org INC-1"}));
+  EXPECT_EQ(planned({.recipient = "a@example.org"}),
+            (std::vector<std::string>{s1 + " a@example.org INC-1", s2 + " a@example.org INC-2"}));
+  EXPECT_EQ(planned({.seq = second, .recipient = "b@example.org"}), std::vector<std::string>{});  // sent, not failed
+  EXPECT_EQ(planned({.ticket = "INC-3"}), std::vector<std::string>{});
 }
 
 TEST(QueueFold, NoticeHoldsTheTicketAsItStoodAtTheEvent) {

@@ -20,6 +20,7 @@
 
 #include "ingest/command.h"
 #include "ingest/processor.h"
+#include "ingest/notification_retry.h"
 #include "ingest/subscriptions.h"
 #include "projections/read_model.h"
 #include "projections/ticket_codec.h"
@@ -166,6 +167,18 @@ TEST(ProjectionLifecycle, IncrementalRebuiltAndResumedAgree) {
     if (kind < 3) {
       Status appended = AppendEvent(*log, RandomReceipt(rng, incremental));
       ASSERT_TRUE(appended) << appended.error().message;
+      continue;
+    }
+    if (kind == 3 && rng() % 2 == 0) {
+      // A retry of every failed job, or of one address's, as the route plans it.
+      ingest::RetryCommand retry{.actor = "test"};
+      if (rng() % 2 == 0) retry.recipient = "ana@example.org";
+      ingest::RetryPlan plan;
+      incremental.ReadNotifications([&](const NotificationQueue& queue, uint64_t) { plan = ingest::PlanRetry(queue, retry); });
+      if (plan.event.retry().jobs_size() > 0) {
+        Status appended = AppendEvent(*log, plan.event);
+        ASSERT_TRUE(appended) << appended.error().message;
+      }
       continue;
     }
     Result<ingest::Command> command = ingest::ParseJsonSubmission(RandomSubmission(rng, incremental, step));

@@ -117,7 +117,7 @@ class Service {
     processor_ = Must(ledger::ingest::CommandProcessor::Create(log_.get(), &read_model_), "create the command processor");
     subscriptions_ = Must(ledger::ingest::SubscriptionProcessor::Create(log_.get(), &read_model_),
                           "create the subscription processor");
-    routes_ = ledger::http::NotificationRoutes{.subscriptions = subscriptions_.get(), .model = &notification_model_};
+    routes_ = ledger::http::NotificationRoutes{.subscriptions = subscriptions_.get(), .model = &notification_model_, .ledger = log_.get()};
     event_hub_ = std::make_unique<ledger::http::EventHub>(log_.get(), ledger::http::EventHub::Options{});
     access_ = std::make_unique<ledger::http::AccessControl>(Must(ledger::http::AuthFile::Parse(AuthFileText()),
                                                                  "parse the auth file"));

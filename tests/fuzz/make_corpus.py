@@ -165,6 +165,8 @@ HTTP_REQUESTS = {
     "delete-subscription": http("DELETE", "/api/v1/subscriptions", [JSON_TYPE], JSON_BODIES["unsubscribe-all"]),
     "get-subscriptions": http("GET", "/api/v1/subscriptions?system=mail"),
     "get-notifications": http("GET", "/api/v1/notifications?state=pending&ticket=INC-1&limit=5"),
+    "post-notifications-retry": http("POST", "/api/v1/notifications/retry", [JSON_TYPE],
+                                     '{"ticket":"INC-1","recipient":"ana.ruiz@example.org"}'),
     "put-405": http("PUT", "/api/v1/incidents", [JSON_TYPE], "{}"),
     "get-not-found": http("GET", "/nowhere?x=%ZZ"),
     "pipelined-create-then-read": http("POST", "/api/v1/submissions", [JSON_TYPE], JSON_BODIES["create-minimal"])

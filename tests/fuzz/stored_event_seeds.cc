@@ -71,6 +71,20 @@ void AppendReceipt(ledger::Ledger& log, bool delivered) {
              "append a receipt");
 }
 
+void AppendRetry(ledger::Ledger& log) {
+  ledger::proto::Event event;
+  event.set_type(ledger::proto::NOTIFICATION_RETRY_REQUESTED);
+  event.set_actor("admin");
+  ledger::proto::RetriedJob* job = event.mutable_retry()->add_jobs();
+  job->set_incident_seq(2);
+  job->set_recipient("ana.ruiz@example.org");
+  job->set_ticket("INC-1");
+  (void)Must(log.Append([&event](ledger::AppendContext&) -> ledger::Result<ledger::Decision> {
+               return ledger::Decision{.event = event, .repeat_of_seq = {}};
+             }),
+             "append a retry");
+}
+
 std::string TypeName(ledger::proto::EventType type) {
   std::string name = ledger::proto::EventType_Name(type);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -110,6 +124,7 @@ int main(int argc, char** argv) {
     AppendReceipt(*log, /*delivered=*/true);
     Subscribe(*subscriptions, R"({"email":"ana.ruiz@example.org","systems":["*"]})",
               ledger::ingest::SubscriptionAction::kRemove);
+    AppendRetry(*log);
 
     ledger::projections::TicketStore tickets;
     const std::vector<ledger::StoredEvent> events = Must(log->ReadAfter(0, 1000), "read the events");

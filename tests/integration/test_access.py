@@ -84,6 +84,7 @@ class AccessTest(unittest.TestCase):
             ("POST", "/api/v1/subscriptions", {"email": "ops@example.org", "systems": ["mail"]}, {}, "admin", 201),
             ("DELETE", "/api/v1/subscriptions", {"email": "ops@example.org"}, {}, "admin", 200),
             ("GET", "/api/v1/notifications", None, {}, "admin", 200),
+            ("POST", "/api/v1/notifications/retry", {}, {}, "admin", 200),  # no failed job: nothing to retry
             ("POST", "/api/v1/backup", {"to": backup_to}, {}, "admin", 201),
         ]
 

@@ -422,6 +422,91 @@ class Rejections(NotificationTestCase):
         self.assertIn('ledger_notification_attempts_total{outcome="permanent"} 1', metrics)
 
 
+    def test_failed_jobs_are_retried_by_hand_once_the_cause_is_fixed(self):
+        smtp = SmtpServer()
+        smtp.mailbox = PickyMailbox({"gone@example.org": "550 5.1.1 no such user",
+                                     "relay@example.org": "554 5.7.1 relaying denied"})
+        smtp.start()
+        self.addCleanup(smtp.stop)
+        service = self.start_service(extra_args=smtp_args(smtp, "--smtp-attempts-max", "3"))
+        for address in ("gone@example.org", "relay@example.org", "fine@example.org"):
+            self.subscribe(service, address, ["mail"])
+        opened = self.submit(service, {"action": "create", "title": "t", "systems": ["mail"], "engineer": "e"})
+        ticket = opened["ticket"]
+
+        def counts_when_settled():
+            counts = self.queue(service)["counts"]
+            return counts if counts["pending"] == 0 else None
+        self.assertEqual(self.wait_until("every job to settle", counts_when_settled),
+                         {"pending": 0, "sent": 1, "failed": 2})
+
+        # Refusals name the problem and append nothing.
+        head = service.head_seq()
+        retry = "/api/v1/notifications/retry"
+        bad = [
+            (service.request("POST", retry, "{}", {"Content-Type": "text/plain"}), 415, "Content-Type"),
+            (service.request("POST", retry, {"state": "failed"}), 400, "state"),
+            (service.request("POST", retry, {"seq": "x"}), 400, "seq"),
+            (service.request("POST", retry, {"recipient": "not an address"}), 400, "recipient"),
+            (service.request("POST", retry, "{\"ticket\": ", {"Content-Type": "application/json"}), 400, ""),
+            (service.request("POST", retry + "?ticket=" + ticket, {}), 400, ""),
+        ]
+        for response, status, field in bad:
+            self.assertStatus(response, status, "refused retry")
+            self.assertEqual(response.data["error"]["field"], field, response.data)
+        self.assertEqual(service.request("GET", retry).status, 405)
+        # No failed job matches: 200, nothing appended.
+        none = service.request("POST", retry, {"recipient": "fine@example.org"})
+        self.assertStatus(none, 200, "retry of nothing")
+        self.assertEqual((none.data["retried"], none.data["seq"], none.data["event"]), (0, None, None))
+        self.assertEqual(service.head_seq(), head)
+
+        # The relay is fixed: retry its job alone.
+        del smtp.mailbox.replies["relay@example.org"]
+        retried = service.request("POST", retry, {"ticket": ticket, "recipient": "RELAY@example.org", "actor": "Bo"})
+        self.assertStatus(retried, 201, "retry")
+        self.assertEqual(retried.data["retried"], 1)
+        self.assertEqual(retried.data["remaining"], 0)
+        self.assertEqual(retried.data["jobs"],
+                         [{"event_seq": opened["seq"], "recipient": "relay@example.org", "ticket": ticket}])
+        event = retried.data["event"]
+        self.assertEqual((event["type"], event["actor"], event["seq"]), ("NOTIFICATION_RETRY_REQUESTED", "Bo", head + 1))
+        # The payload names its fields as the stored event does (and receipts do).
+        self.assertEqual(event["payload"],
+                         {"jobs": [{"incident_seq": opened["seq"], "recipient": "relay@example.org", "ticket": ticket}]})
+
+        def relay_job():
+            jobs = self.all_jobs(service, "?recipient=relay@example.org")
+            return jobs[0] if jobs and jobs[0]["state"] == "sent" else None
+        sent = self.wait_until("the retried job to be sent", relay_job)
+        self.assertEqual(sent["attempts"], 2)
+        self.assertEqual(smtp.mailbox.by_job(), {(opened["seq"], "fine@example.org"): 1,
+                                                 (opened["seq"], "relay@example.org"): 1})
+        self.assertEqual(self.queue(service)["counts"], {"pending": 0, "sent": 2, "failed": 1})
+
+        # Everything failed, retried again: the address that does not exist fails again, once.
+        again = service.request("POST", retry, {})
+        self.assertStatus(again, 201, "retry of all")
+        self.assertEqual([job["recipient"] for job in again.data["jobs"]], ["gone@example.org"])
+
+        def gone_failed_twice():
+            jobs = self.all_jobs(service, "?state=failed")
+            return jobs if jobs and jobs[0]["attempts"] == 2 else None
+        failed = self.wait_until("the second attempt to fail", gone_failed_twice)
+        self.assertEqual([job["recipient"] for job in failed], ["gone@example.org"])
+        self.assertEqual(smtp.mailbox.rcpt_attempts["gone@example.org"], 2)
+
+        # The log says it all, and a restart folds the same queue and sends nothing.
+        events = service.all_events()
+        self.assertEqual([e["type"] for e in events].count("NOTIFICATION_RETRY_REQUESTED"), 2)
+        before = self.all_jobs(service)
+        service.restart()
+        self.assertEqual(self.all_jobs(service), before)
+        time.sleep(0.5)
+        self.assertEqual(smtp.mailbox.rcpt_attempts["gone@example.org"], 2)
+        self.assertEqual(len(smtp.mailbox.snapshot()), 2)
+
+
 class HungServer(NotificationTestCase):
 
     def test_sigterm_while_smtp_hangs_stops_promptly(self):
