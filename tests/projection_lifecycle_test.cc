@@ -53,6 +53,9 @@ Fingerprint NotificationsFingerprint(const NotificationQueue& queue) {
   std::string pending;
   for (const JobKey& key : queue.pending()) pending += std::to_string(key.seq) + key.recipient + ";";
   fingerprint["pending"] = pending;
+  std::string failed;
+  for (const JobKey& key : queue.failed()) failed += std::to_string(key.seq) + key.recipient + ";";
+  fingerprint["failed"] = failed;
   return fingerprint;
 }
 
