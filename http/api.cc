@@ -167,10 +167,7 @@ class Handlers {
     } else if (media == "application/x-www-form-urlencoded") {
       command = ingest::ParseFormSubmission(request.body);
     } else {
-      HttpResponse response = Api::ErrorResponse(InvalidArgument(
-          "Content-Type", "Content-Type must be application/json or application/x-www-form-urlencoded"));
-      response.status = 415;
-      respond(std::move(response));
+      respond(Api::UnsupportedMediaType("application/json or application/x-www-form-urlencoded"));
       return;
     }
     if (!command) {
@@ -432,11 +429,7 @@ class Handlers {
   // POST {"to": "/absolute/new/folder"}: a RocksDB checkpoint of the live
   // ledger, then a verification of the copy.
   HttpResponse Backup(const HttpRequest& request) {
-    if (MediaType(request.content_type) != "application/json") {
-      HttpResponse response = Api::ErrorResponse(InvalidArgument("Content-Type", "Content-Type must be application/json"));
-      response.status = 415;
-      return response;
-    }
+    if (MediaType(request.content_type) != "application/json") return Api::UnsupportedMediaType("application/json");
     Result<std::string> destination = ParseBackupRequest(request.body);
     if (!destination) return Api::ErrorResponse(destination.error());
     if (Status made = deps_.ledger->Checkpoint(*destination); !made) return Api::ErrorResponse(made.error());
@@ -485,6 +478,13 @@ unsigned Api::StatusFor(ErrorCode code) {
 }
 
 HttpResponse Api::ErrorResponse(const Error& error) { return Json(StatusFor(error.code), ErrorJson(error)); }
+
+HttpResponse Api::UnsupportedMediaType(std::string_view accepted) {
+  HttpResponse response =
+      ErrorResponse(InvalidArgument("Content-Type", "Content-Type must be " + std::string(accepted)));
+  response.status = 415;
+  return response;
+}
 
 void Api::Handle(const HttpRequest& request, Respond respond) {
   const Clock::time_point start = Clock::now();

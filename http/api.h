@@ -92,6 +92,8 @@ class Api {
 
   // Response for an error (JSON body, status from its code).
   static HttpResponse ErrorResponse(const Error& error);
+  // 415 naming the Content-Type a route takes (e.g. "application/json").
+  static HttpResponse UnsupportedMediaType(std::string_view accepted);
   static unsigned StatusFor(ErrorCode code);
 
  private:

@@ -40,10 +40,7 @@ void WriteSystems(JsonWriter* json, const std::vector<std::string>& systems) {
 void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& request, const Principal& principal,
                         ingest::SubscriptionAction action, Respond respond) {
   if (MediaType(request.content_type) != "application/json") {
-    HttpResponse response =
-        Api::ErrorResponse(InvalidArgument("Content-Type", "Content-Type must be application/json"));
-    response.status = 415;
-    respond(std::move(response));
+    respond(Api::UnsupportedMediaType("application/json"));
     return;
   }
   Result<ingest::SubscriptionCommand> command = ingest::ParseSubscriptionJson(request.body, action);
@@ -78,10 +75,7 @@ void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& req
 void RetryNotifications(const NotificationRoutes& routes, const HttpRequest& request, const Principal& principal,
                         Respond respond) {
   if (MediaType(request.content_type) != "application/json") {
-    HttpResponse response =
-        Api::ErrorResponse(InvalidArgument("Content-Type", "Content-Type must be application/json"));
-    response.status = 415;
-    respond(std::move(response));
+    respond(Api::UnsupportedMediaType("application/json"));
     return;
   }
   Result<ingest::RetryCommand> command = ingest::ParseRetryJson(request.body);

@@ -388,16 +388,22 @@ class PickyMailbox(Mailbox):
 
 class Rejections(NotificationTestCase):
 
-    def test_rejected_mail_retries_then_fails_visibly(self):
+    def open_incident_for(self, replies):
+        """A service mailing through a PickyMailbox with `replies` (3 attempts at most), those
+        addresses and fine@example.org subscribed to mail, and an incident about mail opened."""
         smtp = SmtpServer()
-        smtp.mailbox = PickyMailbox({"gone@example.org": "550 5.1.1 no such user",
-                                     "full@example.org": "451 4.2.2 mailbox full, try later"})
+        smtp.mailbox = PickyMailbox(replies)
         smtp.start()
         self.addCleanup(smtp.stop)
         service = self.start_service(extra_args=smtp_args(smtp, "--smtp-attempts-max", "3"))
-        for address in ("gone@example.org", "full@example.org", "fine@example.org"):
+        for address in list(replies) + ["fine@example.org"]:
             self.subscribe(service, address, ["mail"])
         opened = self.submit(service, {"action": "create", "title": "t", "systems": ["mail"], "engineer": "e"})
+        return smtp, service, opened
+
+    def test_rejected_mail_retries_then_fails_visibly(self):
+        smtp, service, opened = self.open_incident_for({"gone@example.org": "550 5.1.1 no such user",
+                                                        "full@example.org": "451 4.2.2 mailbox full, try later"})
 
         def settled():
             counts = self.queue(service)["counts"]
@@ -421,17 +427,9 @@ class Rejections(NotificationTestCase):
         self.assertIn('ledger_notification_attempts_total{outcome="transient"} 3', metrics)
         self.assertIn('ledger_notification_attempts_total{outcome="permanent"} 1', metrics)
 
-
     def test_failed_jobs_are_retried_by_hand_once_the_cause_is_fixed(self):
-        smtp = SmtpServer()
-        smtp.mailbox = PickyMailbox({"gone@example.org": "550 5.1.1 no such user",
-                                     "relay@example.org": "554 5.7.1 relaying denied"})
-        smtp.start()
-        self.addCleanup(smtp.stop)
-        service = self.start_service(extra_args=smtp_args(smtp, "--smtp-attempts-max", "3"))
-        for address in ("gone@example.org", "relay@example.org", "fine@example.org"):
-            self.subscribe(service, address, ["mail"])
-        opened = self.submit(service, {"action": "create", "title": "t", "systems": ["mail"], "engineer": "e"})
+        smtp, service, opened = self.open_incident_for({"gone@example.org": "550 5.1.1 no such user",
+                                                        "relay@example.org": "554 5.7.1 relaying denied"})
         ticket = opened["ticket"]
 
         def counts_when_settled():
