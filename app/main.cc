@@ -23,6 +23,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
@@ -281,6 +282,20 @@ int Serve(const Arguments& arguments) {
   ledger::Result<std::unique_ptr<ledger::http::AccessControl>> access = LoadAccessControl(arguments, *server_options);
   if (!access) return Fail(access.error().message);
   server_options->on_reload = [&arguments, control = access->get()] { ReloadAccessControl(arguments, control); };
+  if (!(*access)->open_mode()) {
+    // Browser sessions outlive a restart (DIR/sessions); a file that cannot
+    // be used signs everyone out, which the log says.
+    const std::string sessions_path = (std::filesystem::path(arguments.options.at("--data")) / "sessions").string();
+    ledger::Result<ledger::http::SessionsRestored> restored = (*access)->PersistSessions(sessions_path);
+    if (!restored) {
+      std::fprintf(stderr, "incident-ledger: %s\n", restored.error().message.c_str());
+    } else if (restored->restored + restored->expired + restored->ended > 0) {
+      std::fprintf(stderr,
+                   "incident-ledger: %zu signed-in sessions kept from before the start (%zu expired, %zu whose token "
+                   "is gone)\n",
+                   restored->restored, restored->expired, restored->ended);
+    }
+  }
 
   ledger::Result<std::unique_ptr<ledger::Ledger>> opened =
       ledger::Ledger::Open(ledger::LedgerOptions{.path = arguments.options.at("--data")});

@@ -1,6 +1,14 @@
 #include "http/auth.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -264,24 +272,176 @@ std::string Principal::RecordedActor(std::string_view given, std::string_view de
 
 // ---------------------------------------------------------------- sessions
 
+namespace {
+
+constexpr std::string_view kSessionsFileHeader = "# incident-ledger sessions 1";
+
+// Unix seconds of a steady-clock instant, and back.
+int64_t ToUnixSeconds(std::chrono::steady_clock::time_point at) {
+  const auto offset = at - std::chrono::steady_clock::now();
+  return std::chrono::duration_cast<std::chrono::seconds>((std::chrono::system_clock::now() + offset).time_since_epoch())
+      .count();
+}
+
+std::chrono::steady_clock::time_point FromUnixSeconds(int64_t seconds) {
+  const auto at = std::chrono::system_clock::time_point(std::chrono::seconds(seconds));
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(at - std::chrono::system_clock::now());
+}
+
+// Writes `text` to `path` through a synced temporary file and a rename, so
+// that a crash leaves the old file or the new one, never a mix.
+Status WriteFileAtomically(const std::string& path, std::string_view text) {
+  const std::string temporary = path + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return MakeError(ErrorCode::kIoError, "cannot create " + temporary + ": " + std::strerror(errno));
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t wrote = ::write(fd, text.data() + written, text.size() - written);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0) break;
+    written += static_cast<size_t>(wrote);
+  }
+  const bool ok = written == text.size() && ::fsync(fd) == 0;
+  const int saved_errno = errno;
+  ::close(fd);
+  if (!ok || ::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(ok ? errno : saved_errno);
+    ::unlink(temporary.c_str());
+    return MakeError(ErrorCode::kIoError, "cannot write " + path + ": " + why);
+  }
+  return {};
+}
+
+std::optional<Sha256Digest> DigestFromHex(std::string_view hex) {
+  std::optional<std::string> bytes = HexDecode(hex);
+  if (!bytes || bytes->size() != kSha256Bytes) return std::nullopt;
+  Sha256Digest digest{};
+  std::copy(bytes->begin(), bytes->end(), digest.begin());
+  return digest;
+}
+
+bool IsBase64UrlText(std::string_view text) {
+  return !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+Result<SessionsRestored> SessionStore::Persist(std::string path, const AuthFile& file) {
+  path_ = std::move(path);
+  const auto refused = [this](const std::string& why) {
+    return InvalidArgument("sessions", "the sessions file " + path_ + " " + why + "; nobody stays signed in from it");
+  };
+  std::error_code missing;
+  if (!std::filesystem::exists(path_, missing) && !missing) return SessionsRestored{};
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) return refused("cannot be read");
+  std::string text(kSessionsFileBytesMax + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (in.bad()) return refused("cannot be read");
+  if (text.size() > kSessionsFileBytesMax) return refused("is larger than " + std::to_string(kSessionsFileBytesMax) + " bytes");
+
+  std::map<Sha256Digest, const AuthEntry*> by_hash;
+  for (const AuthEntry& entry : file.entries()) by_hash.emplace(entry.token_hash, &entry);
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t latest = now + std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count();
+  std::unordered_map<std::string, Session> loaded;
+  SessionsRestored restored;
+  size_t line_number = 0;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    ++line_number;
+    if (line_number == 1) {
+      if (line != kSessionsFileHeader) return refused("does not start with '" + std::string(kSessionsFileHeader) + "'");
+      continue;
+    }
+    if (line.empty()) continue;
+    const auto bad = [&](const std::string& why) { return refused("line " + std::to_string(line_number) + ": " + why); };
+    std::istringstream fields(line);
+    std::string key_hex, token_hex, expires_text, csrf, extra;
+    if (!(fields >> key_hex >> token_hex >> expires_text >> csrf) || (fields >> extra)) {
+      return bad("expected SESSION_KEY TOKEN_HASH EXPIRES CSRF_TOKEN");
+    }
+    const std::optional<Sha256Digest> key = DigestFromHex(key_hex);
+    const std::optional<Sha256Digest> token_hash = DigestFromHex(token_hex);
+    if (!key || !token_hash) return bad("a session key or token hash is not 64 hex digits");
+    int64_t expires = 0;
+    const auto [end, parsed] = std::from_chars(expires_text.data(), expires_text.data() + expires_text.size(), expires);
+    if (parsed != std::errc() || end != expires_text.data() + expires_text.size() || expires < 0) {
+      return bad("the expiry is not Unix seconds");
+    }
+    if (!IsBase64UrlText(csrf)) return bad("the CSRF token is malformed");
+    if (loaded.size() == kSessionsMax) return bad("more than " + std::to_string(kSessionsMax) + " sessions");
+    if (expires <= now) {
+      ++restored.expired;
+      continue;
+    }
+    const auto entry = by_hash.find(*token_hash);
+    if (entry == by_hash.end()) {
+      ++restored.ended;
+      continue;
+    }
+    // A clock set back cannot lengthen a session beyond its lifetime.
+    loaded[std::string(AsBytes(*key))] =
+        Session{.principal = Principal{.name = entry->second->name, .roles = entry->second->roles, .csrf_token = csrf},
+                .token_hash = *token_hash,
+                .expires = FromUnixSeconds(std::min(expires, latest))};
+  }
+  restored.restored = loaded.size();
+  {
+    std::lock_guard lock(mutex_);
+    sessions_ = std::move(loaded);
+  }
+  if (restored.expired > 0 || restored.ended > 0) Save();
+  return restored;
+}
+
+void SessionStore::Save() {
+  if (path_.empty()) return;
+  std::lock_guard saving(save_mutex_);
+  std::string text(kSessionsFileHeader);
+  text += '\n';
+  {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, session] : sessions_) {
+      if (session.expires <= now) continue;
+      text += HexEncode(key) + " " + HexEncode(AsBytes(session.token_hash)) + " " +
+              std::to_string(ToUnixSeconds(session.expires)) + " " + session.principal.csrf_token + "\n";
+    }
+  }
+  if (Status written = WriteFileAtomically(path_, text); !written) {
+    std::fprintf(stderr, "incident-ledger: signed-in sessions not saved (they last until the service stops): %s\n",
+                 written.error().message.c_str());
+  }
+}
+
 NewSession SessionStore::Create(const AuthEntry& entry) {
   NewSession made{.cookie_value = RandomBase64Url(kSessionRandomBytes), .csrf_token = RandomBase64Url(kCsrfRandomBytes)};
   const auto now = std::chrono::steady_clock::now();
-  std::lock_guard lock(mutex_);
-  if (sessions_.size() >= kSessionsMax) {
-    // Expired ones go first; if none has, the one closest to expiring.
-    std::erase_if(sessions_, [&](const auto& item) { return item.second.expires <= now; });
+  {
+    std::lock_guard lock(mutex_);
     if (sessions_.size() >= kSessionsMax) {
-      const auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
-        return a.second.expires < b.second.expires;
-      });
-      sessions_.erase(oldest);
+      // Expired ones go first; if none has, the one closest to expiring.
+      std::erase_if(sessions_, [&](const auto& item) { return item.second.expires <= now; });
+      if (sessions_.size() >= kSessionsMax) {
+        const auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
+          return a.second.expires < b.second.expires;
+        });
+        sessions_.erase(oldest);
+      }
     }
+    sessions_[HashKey(made.cookie_value)] =
+        Session{.principal = Principal{.name = entry.name, .roles = entry.roles, .csrf_token = made.csrf_token},
+                .token_hash = entry.token_hash,
+                .expires = now + kSessionLifetime};
   }
-  sessions_[HashKey(made.cookie_value)] =
-      Session{.principal = Principal{.name = entry.name, .roles = entry.roles, .csrf_token = made.csrf_token},
-              .token_hash = entry.token_hash,
-              .expires = now + kSessionLifetime};
+  Save();
   return made;
 }
 
@@ -289,19 +449,22 @@ SessionsRetained SessionStore::Retain(const AuthFile& file) {
   std::map<Sha256Digest, const AuthEntry*> by_hash;
   for (const AuthEntry& entry : file.entries()) by_hash.emplace(entry.token_hash, &entry);
   SessionsRetained retained;
-  std::lock_guard lock(mutex_);
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    const auto entry = by_hash.find(it->second.token_hash);
-    if (entry == by_hash.end()) {
-      it = sessions_.erase(it);
-      ++retained.ended;
-      continue;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      const auto entry = by_hash.find(it->second.token_hash);
+      if (entry == by_hash.end()) {
+        it = sessions_.erase(it);
+        ++retained.ended;
+        continue;
+      }
+      it->second.principal.name = entry->second->name;
+      it->second.principal.roles = entry->second->roles;
+      ++retained.kept;
+      ++it;
     }
-    it->second.principal.name = entry->second->name;
-    it->second.principal.roles = entry->second->roles;
-    ++retained.kept;
-    ++it;
   }
+  if (retained.ended > 0) Save();
   return retained;
 }
 
@@ -319,8 +482,12 @@ std::optional<Principal> SessionStore::Find(std::string_view cookie_value) {
 
 void SessionStore::Remove(std::string_view cookie_value) {
   const std::string key = HashKey(cookie_value);
-  std::lock_guard lock(mutex_);
-  sessions_.erase(key);
+  size_t erased = 0;
+  {
+    std::lock_guard lock(mutex_);
+    erased = sessions_.erase(key);
+  }
+  if (erased > 0) Save();
 }
 
 size_t SessionStore::size() const {
@@ -366,6 +533,13 @@ AccessControl::AccessControl(std::optional<AuthFile> auth_file) : open_mode_(!au
 std::shared_ptr<const AuthFile> AccessControl::File() const {
   std::lock_guard lock(file_mutex_);
   return auth_file_;
+}
+
+Result<SessionsRestored> AccessControl::PersistSessions(std::string path) {
+  if (open_mode_) {
+    return MakeError(ErrorCode::kConflict, "the service runs without --auth-file: nobody signs in, so there are no sessions to keep");
+  }
+  return sessions_.Persist(std::move(path), *File());
 }
 
 Result<SessionsRetained> AccessControl::Reload(AuthFile auth_file) {

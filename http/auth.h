@@ -28,6 +28,9 @@
 //   audit-bot  auditor,viewer    sha256:...
 // NAME: 1-64 of A-Z a-z 0-9 . _ @ - (unique); ROLES: comma-separated.
 //
+// Sessions last kSessionLifetime and survive a restart: `serve` keeps them in
+// DIR/sessions (SessionStore::Persist).
+//
 // The file is read at start and again on SIGHUP (app/main.cc calls Reload):
 // a token removed from it stops working at once, Bearer and sessions alike,
 // and a session takes its token's new roles. A file that does not parse on
@@ -128,8 +131,33 @@ struct SessionsRetained {
   size_t ended = 0;
 };
 
+// What a start took back from the sessions file.
+struct SessionsRestored {
+  size_t restored = 0;
+  size_t expired = 0;
+  size_t ended = 0;  // their token is no longer in the auth file
+};
+
+// The sessions file (DIR/sessions, mode 0600): a header line, then one line
+// per session, `SESSION_KEY TOKEN_HASH EXPIRES CSRF_TOKEN`: the SHA-256 of
+// the cookie value and of the token it was made with (hex), when it expires
+// (Unix seconds), and its CSRF token. The cookie value itself is never
+// written, so the file does not let anyone in; names and roles come from the
+// auth file when it is read back.
+constexpr size_t kSessionsFileBytesMax = 4 * 1024 * 1024;
+
 class SessionStore {
  public:
+  // Keeps the sessions in the file at `path` from now on: rewritten whole
+  // (write, sync, rename) after every sign-in, sign-out and reload, so that a
+  // restart signs nobody out. First takes back the sessions saved there that
+  // have not expired and whose token is still in `file`. A missing file is
+  // no error; one that cannot be read or does not parse is kInvalidArgument
+  // naming the file and line, and nothing in it is used (the next save
+  // replaces it). A save that fails is said on stderr; the sessions then
+  // last until the process stops.
+  Result<SessionsRestored> Persist(std::string path, const AuthFile& file);
+
   NewSession Create(const AuthEntry& entry);
   // After the auth file changed: ends the sessions whose token is no longer
   // in `file`; the others take their entry's name and roles.
@@ -145,10 +173,17 @@ class SessionStore {
     Sha256Digest token_hash{};  // the token it was made with
     std::chrono::steady_clock::time_point expires;
   };
+  // Writes the sessions file, when there is one.
+  void Save();
+
   mutable std::mutex mutex_;
   // Keyed by the SHA-256 of the cookie value, so that the map's own timing
   // says nothing about a valid value.
   std::unordered_map<std::string, Session> sessions_;
+  // Held while the file is written, so that saves land in the order their
+  // contents were taken. Taken before mutex_, never after.
+  std::mutex save_mutex_;
+  std::string path_;  // set once by Persist, before any other call
 };
 
 constexpr std::string_view kSessionCookie = "ledger_session";
@@ -159,6 +194,10 @@ class AccessControl {
   explicit AccessControl(std::optional<AuthFile> auth_file);
 
   bool open_mode() const { return open_mode_; }
+
+  // Keeps the browser sessions in the file at `path` across restarts (see
+  // SessionStore::Persist); fails in open mode, where nobody signs in.
+  Result<SessionsRestored> PersistSessions(std::string path);
 
   // Replaces the tokens with those of `auth_file` (see the top); fails in
   // open mode. Requests being checked meanwhile see the old or the new file.

@@ -5,6 +5,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -514,6 +517,96 @@ TEST(Auth, ReloadEndsTheSessionsOfRemovedTokensAndRenewsRoles) {
   ASSERT_TRUE(any);
   EXPECT_FALSE(open.Reload(std::move(*any))) << "open mode stays open";
   EXPECT_TRUE(open.open_mode());
+}
+
+TEST(Auth, SessionsOutliveARestartThroughTheirFile) {
+  ledger::testing::TempDir dir;
+  const std::string path = dir.Sub("sessions");
+  const auto auth = [](const std::string& text) {
+    ledger::Result<AuthFile> file = AuthFile::Parse(text);
+    EXPECT_TRUE(file);
+    return std::move(*file);
+  };
+  const std::string tokens = HashLine("desk", "helpdesk", "token-desk") + "\n" + HashLine("wall", "viewer", "token-wall");
+  const auto with_cookie = [](const ledger::http::NewSession& session) {
+    HttpRequest read = Request("GET", "/api/v1/incidents");
+    read.cookie = "ledger_session=" + session.cookie_value;
+    return read;
+  };
+
+  std::optional<ledger::http::NewSession> desk, wall, gone;
+  {
+    AccessControl before(auth(tokens));
+    ledger::Result<ledger::http::SessionsRestored> none = before.PersistSessions(path);
+    ASSERT_TRUE(none) << none.error().message;  // no file yet
+    EXPECT_EQ(none->restored, 0u);
+    desk = before.SignIn("token-desk");
+    wall = before.SignIn("token-wall");
+    gone = before.SignIn("token-wall");
+    ASSERT_TRUE(desk && wall && gone);
+    HttpRequest sign_out = Request("POST", "/signout");
+    sign_out.cookie = "ledger_session=" + gone->cookie_value;
+    before.SignOut(sign_out);
+  }
+  // The file holds hashes, never a cookie value; only its owner reads it.
+  std::ifstream in(path);
+  const std::string saved((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(saved.find(desk->cookie_value), std::string::npos);
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  // Restarted with "wall" removed from the auth file: desk stays signed in,
+  // with its CSRF token; wall's session ends; the signed-out one stays out.
+  AccessControl after(auth(HashLine("desk", "helpdesk,auditor", "token-desk")));
+  ledger::Result<ledger::http::SessionsRestored> restored = after.PersistSessions(path);
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ(restored->restored, 1u);
+  EXPECT_EQ(restored->ended, 1u);
+  ledger::Result<ledger::http::Principal> principal = after.Check(with_cookie(*desk));
+  ASSERT_TRUE(principal) << principal.error().message;
+  EXPECT_EQ(principal->name, "desk");
+  EXPECT_TRUE(principal->Has(Role::kAuditor));  // the roles the auth file gives now
+  EXPECT_EQ(principal->csrf_token, desk->csrf_token);
+  EXPECT_EQ(after.Check(with_cookie(*wall)).error().code, ledger::ErrorCode::kUnauthenticated);
+  EXPECT_EQ(after.Check(with_cookie(*gone)).error().code, ledger::ErrorCode::kUnauthenticated);
+
+  // Expired lines are dropped; a malformed file names its line and signs
+  // nobody in.
+  const std::string header = "# incident-ledger sessions 1\n";
+  const std::string key = ledger::HexEncode(ledger::Sha256("cookie"));
+  const std::string token_hash = ledger::HexEncode(ledger::Sha256("token-desk"));
+  const auto write = [&](const std::string& text) { std::ofstream(path, std::ios::trunc) << text; };
+  write(header + key + " " + token_hash + " 1000 csrfcsrf\n");
+  AccessControl expired(auth(tokens));
+  restored = expired.PersistSessions(path);
+  ASSERT_TRUE(restored);
+  EXPECT_EQ(restored->expired, 1u);
+  EXPECT_EQ(restored->restored, 0u);
+  const std::vector<std::pair<std::string, std::string>> malformed = {
+      {"not the header\n", "does not start with"},
+      {header + key + " " + token_hash + " 99999999999\n", "line 2"},
+      {header + "\n" + key + " zz 99999999999 csrf\n", "line 3"},
+      {header + key + " " + token_hash + " soon csrf\n", "expiry"},
+      {header + key + " " + token_hash + " 99999999999 bad<csrf>\n", "CSRF"},
+      {header + std::string(ledger::http::kSessionsFileBytesMax, 'x'), "larger than"},
+  };
+  for (const auto& [text, named] : malformed) {
+    write(text);
+    AccessControl refused(auth(tokens));
+    ledger::Result<ledger::http::SessionsRestored> outcome = refused.PersistSessions(path);
+    ASSERT_FALSE(outcome) << text.substr(0, 80);
+    EXPECT_NE(outcome.error().message.find(named), std::string::npos) << outcome.error().message;
+    EXPECT_NE(outcome.error().message.find(path), std::string::npos) << outcome.error().message;
+    // The next sign-in replaces the file with a sound one.
+    ASSERT_TRUE(refused.SignIn("token-desk"));
+    AccessControl again(auth(tokens));
+    ledger::Result<ledger::http::SessionsRestored> reread = again.PersistSessions(path);
+    ASSERT_TRUE(reread) << reread.error().message;
+    EXPECT_EQ(reread->restored, 1u);
+  }
+
+  AccessControl open(std::nullopt);
+  EXPECT_FALSE(open.PersistSessions(path)) << "nobody signs in in open mode";
 }
 
 TEST(Auth, OpenModeGrantsEverythingButCrossSiteWrites) {

@@ -283,6 +283,57 @@ class DefaultsTest(unittest.TestCase):
             self.assertEqual(body["event"]["actor"], "anonymous")
 
 
+class SessionsAcrossRestartsTest(unittest.TestCase):
+    """A browser signed in before a restart is still signed in after it, with
+    the same CSRF token; one that signed out stays out; DIR/sessions holds no
+    cookie and only its owner may read it; a broken file signs everyone out,
+    which the log says, and the service serves on."""
+
+    def test_a_restart_signs_nobody_out(self):
+        with tempfile.TemporaryDirectory(prefix="ledger-access-") as folder:
+            auth_file = os.path.join(folder, "auth.txt")
+            desk = add_token(auth_file, "desk", "helpdesk")
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            with Service(extra_args=["--auth-file", auth_file]) as ledger:
+                def sign_in():
+                    response = ledger.request("POST", "/signin", service.form_encode({"token": desk, "next": "/"}), form)
+                    self.assertEqual(response.status, 303, response)
+                    cookie = response.headers["Set-Cookie"].split(";")[0]
+                    page = ledger.request("GET", "/submit", headers={"Cookie": cookie}).data
+                    return cookie, re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+                kept, kept_csrf = sign_in()
+                left, left_csrf = sign_in()
+                signed_out = ledger.request("POST", "/signout", service.form_encode({"csrf_token": left_csrf}),
+                                            dict(form, Cookie=left))
+                self.assertEqual(signed_out.status, 303, signed_out)
+
+                sessions = os.path.join(ledger.data_dir, "sessions")
+                self.assertEqual(os.stat(sessions).st_mode & 0o777, 0o600)
+                with open(sessions) as handle:
+                    saved = handle.read()
+                for secret in (kept, left, desk):
+                    self.assertNotIn(secret.split("=")[-1], saved)
+
+                ledger.restart()
+                self.assertIn("1 signed-in sessions kept from before the start", ledger.read_log())
+                submitted = ledger.request("POST", "/submit", service.form_encode(
+                    {"action": "create", "title": "After the restart", "systems": "mail", "engineer": "Ana",
+                     "csrf_token": kept_csrf}), dict(form, Cookie=kept))
+                self.assertEqual(submitted.status, 303, submitted)
+                self.assertEqual(ledger.head_seq(), 1)
+                self.assertEqual(ledger.request("GET", "/api/v1/incidents", headers={"Cookie": left}).status, 401)
+
+                # A file that does not parse: everyone signs in again; nothing else changes.
+                with open(sessions, "w") as handle:
+                    handle.write("garbage\n")
+                ledger.restart()
+                self.assertIn("the sessions file %s does not start with" % sessions, ledger.read_log())
+                self.assertEqual(ledger.request("GET", "/api/v1/incidents", headers={"Cookie": kept}).status, 401)
+                again, _ = sign_in()
+                self.assertEqual(ledger.request("GET", "/api/v1/incidents", headers={"Cookie": again}).status, 200)
+                self.assertEqual(ledger.request("GET", "/api/v1/incidents", headers=bearer(desk)).status, 200)
+
+
 class ReloadTest(unittest.TestCase):
     """SIGHUP reads the auth file again: new tokens work, removed ones stop at
     once (Bearer and signed-in sessions), a bad file changes nothing."""
