@@ -71,6 +71,37 @@ void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& req
       });
 }
 
+HttpResponse RetryAnswer(const ingest::RetryOutcome& outcome) {
+  const proto::NotificationRetry& retry = outcome.plan.event.retry();
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("retried").Uint(static_cast<uint64_t>(retry.jobs_size()));
+  json.Key("remaining").Uint(outcome.plan.remaining);
+  json.Key("jobs").BeginArray();
+  for (const proto::RetriedJob& job : retry.jobs()) {
+    json.BeginObject();
+    json.Key("event_seq").Uint(job.incident_seq());
+    json.Key("recipient").String(job.recipient());
+    json.Key("ticket").String(job.ticket());
+    json.EndObject();
+  }
+  json.EndArray();
+  json.Key("seq");
+  if (outcome.stored) {
+    json.Uint(outcome.stored->seq);
+  } else {
+    json.Null();
+  }
+  json.Key("event");
+  if (outcome.stored) {
+    WriteEvent(&json, *outcome.stored);
+  } else {
+    json.Null();
+  }
+  json.EndObject();
+  return Json(outcome.stored ? 201 : 200, json.Take());
+}
+
 // POST /api/v1/notifications/retry: see ingest/notification_retry.h.
 void RetryNotifications(const NotificationRoutes& routes, const HttpRequest& request, const Principal& principal,
                         Respond respond) {
@@ -84,52 +115,10 @@ void RetryNotifications(const NotificationRoutes& routes, const HttpRequest& req
     return;
   }
   command->actor = principal.RecordedActor(command->actor, ingest::kAnonymousActor);
-  auto plan = std::make_shared<ingest::RetryPlan>();
-  routes.model->Read([&](const projections::NotificationQueue& queue, uint64_t) {
-    *plan = ingest::PlanRetry(queue, *command);
-  });
-  const auto answer = [plan](const StoredEvent* stored) {
-    JsonWriter json;
-    json.BeginObject();
-    json.Key("retried").Uint(static_cast<uint64_t>(plan->event.retry().jobs_size()));
-    json.Key("remaining").Uint(plan->remaining);
-    json.Key("jobs").BeginArray();
-    for (const proto::RetriedJob& job : plan->event.retry().jobs()) {
-      json.BeginObject();
-      json.Key("event_seq").Uint(job.incident_seq());
-      json.Key("recipient").String(job.recipient());
-      json.Key("ticket").String(job.ticket());
-      json.EndObject();
-    }
-    json.EndArray();
-    json.Key("seq");
-    if (stored != nullptr) {
-      json.Uint(stored->seq);
-    } else {
-      json.Null();
-    }
-    json.Key("event");
-    if (stored != nullptr) {
-      WriteEvent(&json, *stored);
-    } else {
-      json.Null();
-    }
-    json.EndObject();
-    return Json(stored != nullptr ? 201 : 200, json.Take());
-  };
-  if (plan->event.retry().jobs_size() == 0) {
-    respond(answer(nullptr));  // nothing failed matches: nothing appended
-    return;
-  }
-  routes.ledger->AppendAsync(
-      [plan](AppendContext&) -> Result<Decision> { return Decision{.event = plan->event, .repeat_of_seq = {}}; },
-      [respond = std::move(respond), answer](Result<Appended> appended) {
-        if (!appended) {
-          respond(Error(appended.error()));
-          return;
-        }
-        respond(answer(&appended->stored));
-      });
+  ingest::SubmitRetryAsync(routes.ledger, *routes.model, std::move(*command),
+                           [respond = std::move(respond)](Result<ingest::RetryOutcome> outcome) {
+                             respond(outcome ? RetryAnswer(*outcome) : Error(outcome.error()));
+                           });
 }
 
 HttpResponse ListSubscriptions(const NotificationRoutes& routes, std::string_view query_text) {

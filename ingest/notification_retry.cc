@@ -1,5 +1,6 @@
 #include "ingest/notification_retry.h"
 
+#include <memory>
 #include <set>
 
 #include <simdjson.h>
@@ -86,6 +87,26 @@ RetryPlan PlanRetry(const projections::NotificationQueue& queue, const RetryComm
     retried->set_ticket(job.ticket);
   }
   return plan;
+}
+
+void SubmitRetryAsync(Ledger* ledger, const projections::NotificationModel& model, RetryCommand command,
+                      RetryCallback done) {
+  auto outcome = std::make_shared<RetryOutcome>();
+  model.Read([&](const projections::NotificationQueue& queue, uint64_t) { outcome->plan = PlanRetry(queue, command); });
+  if (outcome->plan.event.retry().jobs_size() == 0) {
+    done(std::move(*outcome));  // nothing failed matches: nothing to append
+    return;
+  }
+  ledger->AppendAsync(
+      [outcome](AppendContext&) -> Result<Decision> { return Decision{.event = outcome->plan.event, .repeat_of_seq = {}}; },
+      [outcome, done = std::move(done)](Result<Appended> appended) {
+        if (!appended) {
+          done(appended.error());
+          return;
+        }
+        outcome->stored = std::move(appended->stored);
+        done(std::move(*outcome));
+      });
 }
 
 }  // namespace ledger::ingest

@@ -16,11 +16,13 @@
 // ones are counted (`remaining`) and a repeat of the request takes them.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/result.h"
+#include "ledger/ledger.h"
 #include "projections/notifications.h"
 #include "event.pb.h"
 
@@ -46,5 +48,18 @@ struct RetryPlan {
 // The failed jobs of `queue` that `command` names, in (event seq, recipient)
 // order, as the event to append (without seq and time: the ledger sets them).
 RetryPlan PlanRetry(const projections::NotificationQueue& queue, const RetryCommand& command);
+
+struct RetryOutcome {
+  RetryPlan plan;
+  std::optional<StoredEvent> stored;  // the appended event; none when no job matched
+};
+using RetryCallback = std::function<void(Result<RetryOutcome>)>;
+
+// Plans the retry against `model` and appends its event, unless no job
+// matched; `done` runs once, on the ledger's writer thread after an append,
+// else on this one. Two retries of one job at once both list it; the fold
+// retries it once.
+void SubmitRetryAsync(Ledger* ledger, const projections::NotificationModel& model, RetryCommand command,
+                      RetryCallback done);
 
 }  // namespace ledger::ingest
