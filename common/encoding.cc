@@ -1,6 +1,9 @@
 #include "common/encoding.h"
 
-#include <memory>
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of the EVP
+// interface, but remain part of libcrypto; see Sha256 below for why they are
+// used here.
+#define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -10,19 +13,17 @@
 namespace ledger {
 
 Sha256Digest Sha256(std::string_view first, std::string_view second) {
-  // One fetched algorithm for the process and one context per thread, reused:
-  // fetching and allocating them for every call cost as much as hashing a
-  // whole ~300-byte event record.
-  static EVP_MD* const kAlgorithm = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  LEDGER_ASSERT(kAlgorithm != nullptr && context != nullptr);
+  // libcrypto's SHA256_* functions on a context on the stack: the EVP
+  // interface allocates and frees its context state at every
+  // EVP_DigestInit_ex2 (OpenSSL 3.0), one malloc and free per hash, which a
+  // rebuild makes a million times, on a thread that allocates heavily
+  // anyway. Same code underneath (SHA extensions where the CPU has them).
+  SHA256_CTX context;
   Sha256Digest digest{};
-  LEDGER_ASSERT(EVP_DigestInit_ex2(context.get(), kAlgorithm, nullptr) == 1);
-  LEDGER_ASSERT(EVP_DigestUpdate(context.get(), first.data(), first.size()) == 1);
-  LEDGER_ASSERT(EVP_DigestUpdate(context.get(), second.data(), second.size()) == 1);
-  unsigned int length = 0;
-  LEDGER_ASSERT(EVP_DigestFinal_ex(context.get(), digest.data(), &length) == 1);
-  LEDGER_ASSERT(length == kSha256Bytes);
+  LEDGER_ASSERT(SHA256_Init(&context) == 1);
+  LEDGER_ASSERT(SHA256_Update(&context, first.data(), first.size()) == 1);
+  LEDGER_ASSERT(SHA256_Update(&context, second.data(), second.size()) == 1);
+  LEDGER_ASSERT(SHA256_Final(digest.data(), &context) == 1);
   return digest;
 }
 

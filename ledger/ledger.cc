@@ -307,7 +307,14 @@ class Ledger::Impl {
         if (stop) return nullptr;
         std::unique_ptr<ReadAheadBatch> batch = std::move(spare.back());
         spare.pop_back();
-        batch->decoded = may_decode && ready.size() >= kDecodeAheadBacklog;
+        const bool backlog = ready.size() >= kDecodeAheadBacklog;
+        lock.unlock();
+        // What this thread decoded is freed here, where it was allocated:
+        // freed on the folding thread, each string went back to this
+        // thread's malloc arena under its lock, and the heap of small free
+        // chunks that left made malloc stop to consolidate.
+        if (batch->decoded) batch->arena->Reset();
+        batch->decoded = may_decode && backlog;
         return batch;
       };
       const auto hand_over = [&](std::unique_ptr<ReadAheadBatch> batch) {
@@ -398,7 +405,8 @@ class Ledger::Impl {
         ready.pop_front();
       }
       result = consume(*batch);
-      batch->arena->Reset();  // frees what was decoded there, on this thread
+      // What this thread decoded it frees; the reader frees its own.
+      if (!batch->decoded) batch->arena->Reset();
       if (result && batch->error) result = *batch->error;
       done = !result || batch->last;
       std::lock_guard lock(mutex);
