@@ -293,7 +293,9 @@ std::chrono::steady_clock::time_point FromUnixSeconds(int64_t seconds) {
 // that a crash leaves the old file or the new one, never a mix.
 Status WriteFileAtomically(const std::string& path, std::string_view text) {
   const std::string temporary = path + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A leftover from a crash would keep its own mode through O_TRUNC.
+  ::unlink(temporary.c_str());
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return MakeError(ErrorCode::kIoError, "cannot create " + temporary + ": " + std::strerror(errno));
   size_t written = 0;
   while (written < text.size()) {
