@@ -3,11 +3,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <vector>
 
+#include "common/file.h"
 #include "ingest/csv_reader.h"
 #include "ingest/sheet_import.h"
 
@@ -20,25 +19,6 @@ constexpr const char* kImportCsvUsage =
 int Problem(const std::string& message) {
   std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
   return 2;
-}
-
-// Reads a whole file, refusing one larger than `bytes_max`.
-Result<std::string> ReadWholeFile(const std::string& path, size_t bytes_max, const std::string& what) {
-  std::error_code code;
-  if (!std::filesystem::is_regular_file(path, code)) {
-    return MakeError(ErrorCode::kIoError, "cannot read the " + what + " " + path + ": not a readable file");
-  }
-  const auto size = std::filesystem::file_size(path, code);
-  if (code) return MakeError(ErrorCode::kIoError, "cannot read the " + what + " " + path + ": " + code.message());
-  if (size > bytes_max) {
-    return MakeError(ErrorCode::kTooLarge, "the " + what + " " + path + " is " + std::to_string(size) +
-                                               " bytes; at most " + std::to_string(bytes_max) + " are read");
-  }
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << file.rdbuf();
-  if (!file) return MakeError(ErrorCode::kIoError, "cannot read the " + what + " " + path);
-  return buffer.str();
 }
 
 struct SheetSettings {

@@ -1,15 +1,9 @@
 #include "http/auth.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <map>
 #include <set>
@@ -18,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "common/file.h"
 #include "http/query_params.h"
 
 namespace ledger::http {
@@ -225,18 +220,13 @@ Result<AuthFile> AuthFile::Parse(std::string_view text) {
 }
 
 Result<AuthFile> AuthFile::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return InvalidArgument("auth-file", "cannot read the auth file " + path);
-  std::string text;
-  text.resize(kAuthFileBytesMax + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (in.bad()) return InvalidArgument("auth-file", "cannot read the auth file " + path);
-  if (text.size() > kAuthFileBytesMax) {
+  Result<std::string> text = ReadWholeFile(path, kAuthFileBytesMax, "auth file");
+  if (!text && text.error().code == ErrorCode::kTooLarge) {
     return InvalidArgument("auth-file",
                            "the auth file " + path + " is larger than " + std::to_string(kAuthFileBytesMax) + " bytes");
   }
-  Result<AuthFile> file = Parse(text);
+  if (!text) return InvalidArgument("auth-file", "cannot read the auth file " + path);
+  Result<AuthFile> file = Parse(*text);
   if (!file) return InvalidArgument("auth-file", "auth file " + path + ", " + file.error().message);
   return file;
 }
@@ -289,32 +279,6 @@ std::chrono::steady_clock::time_point FromUnixSeconds(int64_t seconds) {
          std::chrono::duration_cast<std::chrono::steady_clock::duration>(at - std::chrono::system_clock::now());
 }
 
-// Writes `text` to `path` through a synced temporary file and a rename, so
-// that a crash leaves the old file or the new one, never a mix.
-Status WriteFileAtomically(const std::string& path, std::string_view text) {
-  const std::string temporary = path + ".tmp";
-  // A leftover from a crash would keep its own mode through O_TRUNC.
-  ::unlink(temporary.c_str());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return MakeError(ErrorCode::kIoError, "cannot create " + temporary + ": " + std::strerror(errno));
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t wrote = ::write(fd, text.data() + written, text.size() - written);
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0) break;
-    written += static_cast<size_t>(wrote);
-  }
-  const bool ok = written == text.size() && ::fsync(fd) == 0;
-  const int saved_errno = errno;
-  ::close(fd);
-  if (!ok || ::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(ok ? errno : saved_errno);
-    ::unlink(temporary.c_str());
-    return MakeError(ErrorCode::kIoError, "cannot write " + path + ": " + why);
-  }
-  return {};
-}
-
 std::optional<Sha256Digest> DigestFromHex(std::string_view hex) {
   std::optional<std::string> bytes = HexDecode(hex);
   if (!bytes || bytes->size() != kSha256Bytes) return std::nullopt;
@@ -338,13 +302,11 @@ Result<SessionsRestored> SessionStore::Persist(std::string path, const AuthFile&
   };
   std::error_code missing;
   if (!std::filesystem::exists(path_, missing) && !missing) return SessionsRestored{};
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) return refused("cannot be read");
-  std::string text(kSessionsFileBytesMax + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (in.bad()) return refused("cannot be read");
-  if (text.size() > kSessionsFileBytesMax) return refused("is larger than " + std::to_string(kSessionsFileBytesMax) + " bytes");
+  Result<std::string> text = ReadWholeFile(path_, kSessionsFileBytesMax, "sessions file");
+  if (!text && text.error().code == ErrorCode::kTooLarge) {
+    return refused("is larger than " + std::to_string(kSessionsFileBytesMax) + " bytes");
+  }
+  if (!text) return refused("cannot be read");
 
   std::map<Sha256Digest, const AuthEntry*> by_hash;
   for (const AuthEntry& entry : file.entries()) by_hash.emplace(entry.token_hash, &entry);
@@ -354,7 +316,7 @@ Result<SessionsRestored> SessionStore::Persist(std::string path, const AuthFile&
   std::unordered_map<std::string, Session> loaded;
   SessionsRestored restored;
   size_t line_number = 0;
-  std::istringstream lines(text);
+  std::istringstream lines(*text);
   std::string line;
   while (std::getline(lines, line)) {
     ++line_number;

@@ -71,21 +71,29 @@ void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& req
       });
 }
 
+// The jobs a retry names, as an array; `seq_key` names each job's incident
+// event ("event_seq" as the queue lists jobs, "incident_seq" as the stored
+// payload has it).
+void WriteRetriedJobs(JsonWriter* json, const proto::NotificationRetry& retry, std::string_view seq_key) {
+  json->BeginArray();
+  for (const proto::RetriedJob& job : retry.jobs()) {
+    json->BeginObject();
+    json->Key(seq_key).Uint(job.incident_seq());
+    json->Key("recipient").String(job.recipient());
+    json->Key("ticket").String(job.ticket());
+    json->EndObject();
+  }
+  json->EndArray();
+}
+
 HttpResponse RetryAnswer(const ingest::RetryOutcome& outcome) {
   const proto::NotificationRetry& retry = outcome.plan.event.retry();
   JsonWriter json;
   json.BeginObject();
   json.Key("retried").Uint(static_cast<uint64_t>(retry.jobs_size()));
   json.Key("remaining").Uint(outcome.plan.remaining);
-  json.Key("jobs").BeginArray();
-  for (const proto::RetriedJob& job : retry.jobs()) {
-    json.BeginObject();
-    json.Key("event_seq").Uint(job.incident_seq());
-    json.Key("recipient").String(job.recipient());
-    json.Key("ticket").String(job.ticket());
-    json.EndObject();
-  }
-  json.EndArray();
+  json.Key("jobs");
+  WriteRetriedJobs(&json, retry, "event_seq");
   json.Key("seq");
   if (outcome.stored) {
     json.Uint(outcome.stored->seq);
@@ -392,15 +400,8 @@ bool WriteNotificationPayload(JsonWriter* json, const proto::Event& event) {
   }
   if (event.has_retry()) {
     json->BeginObject();
-    json->Key("jobs").BeginArray();
-    for (const proto::RetriedJob& job : event.retry().jobs()) {
-      json->BeginObject();
-      json->Key("incident_seq").Uint(job.incident_seq());
-      json->Key("recipient").String(job.recipient());
-      json->Key("ticket").String(job.ticket());
-      json->EndObject();
-    }
-    json->EndArray();
+    json->Key("jobs");
+    WriteRetriedJobs(json, event.retry(), "incident_seq");
     json->EndObject();
     return true;
   }

@@ -5,7 +5,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
-#include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -13,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "common/file.h"
 #include "common/histogram.h"
 #include "common/time.h"
 #include "ingest/subscriptions.h"
@@ -372,12 +372,12 @@ Result<std::optional<DeliveryOptions>> ParseDeliveryOptions(const std::map<std::
   if (const auto user = options.find("--smtp-user"); user != options.end()) delivery.smtp.username = user->second;
   if (const auto password_file = options.find("--smtp-password-file"); password_file != options.end()) {
     if (delivery.smtp.username.empty()) return InvalidArgument("--smtp-password-file", "--smtp-password-file needs --smtp-user");
-    std::ifstream file(password_file->second, std::ios::binary);
-    if (!file) return InvalidArgument("--smtp-password-file", "cannot read " + password_file->second);
-    std::string password(kPasswordFileBytesMax + 1, '\0');
-    file.read(password.data(), static_cast<std::streamsize>(password.size()));
-    password.resize(static_cast<size_t>(file.gcount()));
-    if (password.size() > kPasswordFileBytesMax) return InvalidArgument("--smtp-password-file", "the password file is too large");
+    Result<std::string> read = ReadWholeFile(password_file->second, kPasswordFileBytesMax, "password file");
+    if (!read && read.error().code == ErrorCode::kTooLarge) {
+      return InvalidArgument("--smtp-password-file", "the password file is too large");
+    }
+    if (!read) return InvalidArgument("--smtp-password-file", "cannot read " + password_file->second);
+    std::string password = std::move(*read);
     while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
     delivery.smtp.password = std::move(password);
   }
