@@ -54,6 +54,10 @@ void PrintUsage(std::FILE* out) {
                "  serve   run the HTTP service\n"
                "          --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
                "          --threads N         HTTP worker threads (default 2)\n"
+               "          --work-threads N    threads for long requests: figures, as_of reads, verify, backup\n"
+               "                              (default 2)\n"
+               "          --work-queue N      long requests waiting at most (default 64; beyond: 503, Retry-After)\n"
+               "          --work-budget-ms N  time one long request may take (default 30000; then 503)\n"
                "          --auth-file FILE    tokens and their roles (see README; read again on SIGHUP; signed-in\n"
                "                              browsers stay signed in across restarts, kept in DIR/sessions);\n"
                "                              without it every request may do everything, so the service\n"
@@ -104,7 +108,7 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   if (argc < 2) return ledger::InvalidArgument("", "missing command");
   arguments.command = argv[1];
   static const std::map<std::string, std::vector<std::string>> kOptions = {
-      {"serve", {"--data", "--listen", "--threads", "--auth-file", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
+      {"serve", {"--data", "--listen", "--threads", "--work-threads", "--work-queue", "--work-budget-ms", "--auth-file", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
                  "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
                  "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max"}},
       {"verify", {"--data"}},
@@ -276,10 +280,49 @@ void TuneAllocator() {
   (void)mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
 }
 
+// A whole number option in [min, max], or `fallback` when not given.
+ledger::Result<uint64_t> NumberOption(const Arguments& arguments, const std::string& name, uint64_t fallback,
+                                      uint64_t min, uint64_t max) {
+  const auto found = arguments.options.find(name);
+  if (found == arguments.options.end()) return fallback;
+  const std::string& text = found->second;
+  const auto refuse = [&] {
+    return ledger::InvalidArgument(name, name + " must be a whole number from " + std::to_string(min) + " to " +
+                                             std::to_string(max));
+  };
+  if (text.empty() || text.size() > 9 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return refuse();
+  }
+  const uint64_t value = std::stoull(text);
+  if (value < min || value > max) return refuse();
+  return value;
+}
+
+ledger::Result<ledger::http::WorkPoolOptions> ParseWorkPoolOptions(const Arguments& arguments) {
+  constexpr uint64_t kWorkThreadsMax = 64;
+  constexpr uint64_t kWorkQueueMax = 10'000;
+  constexpr uint64_t kWorkBudgetMsMax = 3'600'000;
+  ledger::Result<uint64_t> threads =
+      NumberOption(arguments, "--work-threads", ledger::http::kWorkThreadsDefault, 1, kWorkThreadsMax);
+  if (!threads) return threads.error();
+  ledger::Result<uint64_t> queue =
+      NumberOption(arguments, "--work-queue", ledger::http::kWorkQueueMaxDefault, 1, kWorkQueueMax);
+  if (!queue) return queue.error();
+  ledger::Result<uint64_t> budget = NumberOption(arguments, "--work-budget-ms",
+                                                 static_cast<uint64_t>(ledger::http::kWorkBudgetDefault.count()), 1,
+                                                 kWorkBudgetMsMax);
+  if (!budget) return budget.error();
+  return ledger::http::WorkPoolOptions{.threads = *threads,
+                                       .queue_max = *queue,
+                                       .budget = std::chrono::milliseconds(static_cast<int64_t>(*budget))};
+}
+
 int Serve(const Arguments& arguments) {
   TuneAllocator();
   ledger::Result<ledger::http::ServerOptions> server_options = ParseServeOptions(arguments);
   if (!server_options) return Fail(server_options.error().message);
+  ledger::Result<ledger::http::WorkPoolOptions> pool_options = ParseWorkPoolOptions(arguments);
+  if (!pool_options) return Fail(pool_options.error().message);
   ledger::Result<std::unique_ptr<ledger::http::AccessControl>> access = LoadAccessControl(arguments, *server_options);
   if (!access) return Fail(access.error().message);
   server_options->on_reload = [&arguments, control = access->get()] { ReloadAccessControl(arguments, control); };
@@ -346,16 +389,23 @@ int Serve(const Arguments& arguments) {
   if (ledger::Status started = (*notifications)->StartDelivery(); !started) return Fail(started.error().message);
   if (*sheet_polling) metrics.AddExtraSource([polling = sheet_polling->get()] { return polling->RenderMetrics(); });
 
-  ledger::http::Web web(ledger::http::WebDependencies{
-      .ledger = log.get(), .processor = processor->get(), .read_model = &read_model, .event_hub = &event_hub,
-      .access = access->get()});
+  // Long requests run here, never on the server's socket threads.
+  ledger::http::WorkPool pool(*pool_options);
+  ledger::http::Web web(ledger::http::WebDependencies{.ledger = log.get(),
+                                                      .processor = processor->get(),
+                                                      .read_model = &read_model,
+                                                      .event_hub = &event_hub,
+                                                      .access = access->get(),
+                                                      .pool = &pool});
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
                                                       .processor = processor->get(),
                                                       .read_model = &read_model,
                                                       .metrics = &metrics,
                                                       .web = &web,
                                                       .notifications = (*notifications)->routes(),
-                                                      .access = access->get()});
+                                                      .access = access->get(),
+                                                      .pool = &pool});
+  metrics.AddExtraSource([&pool] { return ledger::http::RenderWorkPoolMetrics(pool.stats()); });
   ledger::Result<std::unique_ptr<ledger::http::Server>> server =
       ledger::http::Server::Start(*server_options, &api, &metrics);
   if (!server) return Fail(server.error().message);
@@ -371,6 +421,9 @@ int Serve(const Arguments& arguments) {
   // exits with status 2, naming the event.
   ledger::app::ChainCheck chain_check(*log, [&server] { (*server)->RequestStop(); });
   (*server)->Run();
+  // Long requests still running are told to stop and answer before the
+  // server's event loop goes away.
+  pool.Stop();
   chain_check.Join();
   if (*sheet_polling) (*sheet_polling)->Stop();  // its submissions go before the ledger stops taking any
   (*notifications)->Stop();  // its last receipts go before the ledger stops taking any

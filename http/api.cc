@@ -18,6 +18,7 @@
 #include "http/notifications_api.h"
 #include "http/web.h"
 #include "ingest/command.h"
+#include "projections/as_of.h"
 #include "projections/durations_csv.h"
 
 namespace ledger::http {
@@ -73,11 +74,7 @@ Result<Window> ParseWindow(const Query& query, int64_t now_micros) {
 }
 
 // The point in time a read asks for: ?as_of_seq=N or ?as_of=TIME (not both).
-struct AsOf {
-  std::optional<uint64_t> seq;
-  std::optional<int64_t> micros;
-  bool given() const { return seq || micros; }
-};
+using AsOf = projections::AsOfPoint;
 
 Result<AsOf> ParseAsOf(const Query& query) {
   AsOf as_of;
@@ -96,26 +93,7 @@ Result<AsOf> ParseAsOf(const Query& query) {
 }
 
 bool Within(const AsOf& as_of, const proto::Event& event) {
-  if (as_of.seq && event.seq() > *as_of.seq) return false;
-  if (as_of.micros && event.recorded_at_micros() > *as_of.micros) return false;
-  return true;
-}
-
-// Folds the whole log up to an earlier moment into a fresh store. Events are
-// in seq order and recorded_at never decreases along seq, so the fold stops
-// at the first event past the moment.
-Result<projections::TicketStore> StoreAsOf(const Ledger& ledger, const AsOf& as_of) {
-  projections::TicketStore store;
-  constexpr std::string_view kStop = "stop";
-  Status folded = ledger.ForEach(0, [&](const StoredEvent& stored) -> Status {
-    if (!Within(as_of, stored.event)) return MakeError(ErrorCode::kUnavailable, std::string(kStop));
-    store.Apply(stored.event);
-    return {};
-  });
-  if (!folded && !(folded.error().code == ErrorCode::kUnavailable && folded.error().message == kStop)) {
-    return folded.error();
-  }
-  return store;
+  return as_of.Includes(event.seq(), event.recorded_at_micros());
 }
 
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
@@ -245,7 +223,13 @@ class Handlers {
     return Json(200, json.Take());
   }
 
-  HttpResponse Incidents(std::string_view query_text) {
+  // Whether the list is asked as of an earlier point (long work: offloaded).
+  static bool AsksAsOf(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"from", "to", "status", "system", "q", "cursor", "limit", "as_of_seq", "as_of"});
+    return query && (query->contains("as_of_seq") || query->contains("as_of"));
+  }
+
+  HttpResponse Incidents(std::string_view query_text, const StopToken& stop = StopToken()) {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "status", "system", "q", "cursor", "limit", "as_of_seq", "as_of"});
     if (!query) return Api::ErrorResponse(query.error());
     projections::TimelineQuery timeline;
@@ -298,7 +282,8 @@ class Handlers {
       return Json(200, json.Take());
     };
     if (as_of->given()) {
-      Result<projections::TicketStore> store = StoreAsOf(*deps_.ledger, *as_of);
+      Result<projections::TicketStore> store = projections::TicketsAsOf(
+          *deps_.read_model, *deps_.ledger, *as_of, timeline.from_micros, timeline.to_micros, stop);
       if (!store) return Api::ErrorResponse(store.error());
       return render(*store);
     }
@@ -329,7 +314,7 @@ class Handlers {
     return response;
   }
 
-  HttpResponse Durations(std::string_view query_text) {
+  HttpResponse Durations(std::string_view query_text, const StopToken& stop) {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "by", "as_of", "as_of_seq", "format"});
     if (!query) return Api::ErrorResponse(query.error());
     Result<AsOf> as_of = ParseAsOf(*query);
@@ -361,7 +346,7 @@ class Handlers {
     const projections::DurationQuery duration_query{
         .from_micros = window->from_micros, .to_micros = window->to_micros, .now_micros = now};
     const auto render = [&](const projections::TicketStore& store) -> HttpResponse {
-      Result<projections::DurationReport> report = projections::ComputeDurations(store, duration_query);
+      Result<projections::DurationReport> report = projections::ComputeDurations(store, duration_query, stop);
       if (!report) return Api::ErrorResponse(report.error());
       if (!csv) return Json(200, DurationReportJson(*report, as_of->micros, lists));
       HttpResponse response;
@@ -374,7 +359,10 @@ class Handlers {
       return response;
     };
     if (as_of->given()) {
-      Result<projections::TicketStore> store = StoreAsOf(*deps_.ledger, *as_of);
+      // MTTR's closing instants lie in [from, to): the microsecond before
+      // `from` keeps incidents that closed right at it.
+      Result<projections::TicketStore> store = projections::TicketsAsOf(
+          *deps_.read_model, *deps_.ledger, *as_of, window->from_micros - 1, window->to_micros, stop);
       if (!store) return Api::ErrorResponse(store.error());
       return render(*store);
     }
@@ -418,10 +406,10 @@ class Handlers {
     return Json(200, json.Take());
   }
 
-  HttpResponse Verify(std::string_view query_text) {
+  HttpResponse Verify(std::string_view query_text, const StopToken& stop) {
     Result<Query> query = ParseQuery(query_text, {});
     if (!query) return Api::ErrorResponse(query.error());
-    Result<VerifyReport> report = deps_.ledger->Verify();
+    Result<VerifyReport> report = deps_.ledger->Verify(stop);
     if (!report) return Api::ErrorResponse(report.error());
     return Json(200, VerifyReportJson(*report));
   }
@@ -478,6 +466,32 @@ unsigned Api::StatusFor(ErrorCode code) {
 }
 
 HttpResponse Api::ErrorResponse(const Error& error) { return Json(StatusFor(error.code), ErrorJson(error)); }
+
+void Api::Offload(WorkPool* pool, const HttpRequest& request, LongWork work, Respond respond) {
+  if (pool == nullptr) return respond(work(StopToken()));
+  // Both the task and this thread may need to answer (the queue may refuse
+  // the task), so the respond function is shared rather than moved in.
+  auto shared_respond = std::make_shared<Respond>(std::move(respond));
+  const bool queued = pool->Submit(
+      [work = std::move(work), shared_respond](const StopToken& stop) {
+        // Nobody waits, or the time ran out while queued: answer without
+        // starting.
+        if (stop.ShouldStop()) {
+          (*shared_respond)(ErrorResponse(stop.Reason()));
+          return false;
+        }
+        HttpResponse response = work(stop);
+        const bool stopped = response.status == 503 && stop.ShouldStop();
+        (*shared_respond)(std::move(response));
+        return !stopped;
+      },
+      request.abandoned);
+  if (queued) return;
+  HttpResponse busy = ErrorResponse(
+      MakeError(ErrorCode::kUnavailable, "the service is busy with long requests; try again in a few seconds"));
+  busy.headers.emplace_back("Retry-After", "2");
+  (*shared_respond)(std::move(busy));
+}
 
 HttpResponse Api::UnsupportedMediaType(std::string_view accepted) {
   HttpResponse response =
@@ -542,9 +556,23 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
     });
     return;
   }
+  // Work that can take long runs on the pool (work_pool.h); its answer is
+  // counted when it comes.
+  const auto offload = [&](LongWork work) {
+    Metrics* metrics = deps_.metrics;
+    Offload(deps_.pool, request, std::move(work), [respond, metrics, start, route](HttpResponse response) {
+      metrics->CountRequest(route, response.status, SecondsSince(start));
+      respond(std::move(response));
+    });
+  };
   if (path == "/api/v1/incidents") {
     route = "incidents";
     if (!is_get) return finish(MethodNotAllowed("GET"));
+    if (Handlers::AsksAsOf(query)) {
+      return offload([deps = &deps_, answers = &answers_, query = std::string(query)](const StopToken& stop) {
+        return Handlers(*deps, answers).Incidents(query, stop);
+      });
+    }
     return finish(handlers.Incidents(query));
   }
   if (path.starts_with(kIncidentsPrefix)) {
@@ -572,17 +600,24 @@ void Api::Handle(const HttpRequest& request, Respond respond) {
   if (path == "/api/v1/durations") {
     route = "durations";
     if (!is_get) return finish(MethodNotAllowed("GET"));
-    return finish(handlers.Durations(query));
+    return offload([deps = &deps_, answers = &answers_, query = std::string(query)](const StopToken& stop) {
+      return Handlers(*deps, answers).Durations(query, stop);
+    });
   }
   if (path == "/api/v1/verify") {
     route = "verify";
     if (!is_get) return finish(MethodNotAllowed("GET"));
-    return finish(handlers.Verify(query));
+    return offload([deps = &deps_, answers = &answers_, query = std::string(query)](const StopToken& stop) {
+      return Handlers(*deps, answers).Verify(query, stop);
+    });
   }
   if (path == "/api/v1/backup") {
     route = "backup";
     if (request.method != "POST") return finish(MethodNotAllowed("POST"));
-    return finish(handlers.Backup(request));
+    // A backup, once started, runs to the end: its copy is then whole.
+    return offload([deps = &deps_, answers = &answers_, request](const StopToken&) {
+      return Handlers(*deps, answers).Backup(request);
+    });
   }
   if (path == "/healthz") {
     route = "healthz";

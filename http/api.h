@@ -10,6 +10,7 @@
 // is called exactly once, possibly on another thread (the ledger's writer
 // thread for submissions), and must not block.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "http/answer_cache.h"
 #include "http/metrics.h"
 #include "http/response_stream.h"
+#include "http/work_pool.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
@@ -56,6 +58,9 @@ struct HttpRequest {
   std::string origin;
   std::string sec_fetch_site;  // "same-origin", "cross-site", ...
   std::string body;
+  // Raised by the server when the client's connection closes before the
+  // answer is written (null outside the server): long work stops then.
+  std::shared_ptr<std::atomic<bool>> abandoned;
 };
 
 struct HttpResponse {
@@ -82,7 +87,14 @@ struct ApiDependencies {
   const NotificationRoutes* notifications = nullptr;  // subscriptions and the queue (notifications_api.h)
   // Who may call what (auth.h); none: every request has every role (tests).
   const AccessControl* access = nullptr;
+  // Where work that can take long runs (work_pool.h); none: on the calling
+  // thread, with no budget (tests).
+  WorkPool* pool = nullptr;
 };
+
+// The long work of a request (see Api::Offload): a response from a token
+// it heeds.
+using LongWork = std::function<HttpResponse(const StopToken& stop)>;
 
 class Api {
  public:
@@ -95,6 +107,12 @@ class Api {
   // 415 naming the Content-Type a route takes (e.g. "application/json").
   static HttpResponse UnsupportedMediaType(std::string_view accepted);
   static unsigned StatusFor(ErrorCode code);
+
+  // Runs `work` on `pool` (on this thread when pool is null) and hands its
+  // answer to `respond`; answers 503 with Retry-After at once when the
+  // pool's queue is full. The work stops when `request`'s client goes away
+  // or the pool's time budget runs out, and then answers 503 naming why.
+  static void Offload(WorkPool* pool, const HttpRequest& request, LongWork work, Respond respond);
 
  private:
   ApiDependencies deps_;

@@ -57,4 +57,22 @@ std::string Metrics::Render(const LedgerStats& stats, uint64_t head_seq, uint64_
   return out;
 }
 
+std::string RenderWorkPoolMetrics(const WorkPoolStats& stats) {
+  std::string out;
+  out += "# HELP ledger_work_queued Long requests waiting for a work thread.\n";
+  out += "# TYPE ledger_work_queued gauge\n";
+  out += "ledger_work_queued " + std::to_string(stats.queued) + "\n";
+  out += "# HELP ledger_work_running Long requests running on a work thread.\n";
+  out += "# TYPE ledger_work_running gauge\n";
+  out += "ledger_work_running " + std::to_string(stats.running) + "\n";
+  out += "# HELP ledger_work_total Long requests by how they ended: completed, rejected (queue full), "
+         "abandoned (the client went away), expired (past the time budget).\n";
+  out += "# TYPE ledger_work_total counter\n";
+  out += "ledger_work_total{outcome=\"completed\"} " + std::to_string(stats.completed) + "\n";
+  out += "ledger_work_total{outcome=\"rejected\"} " + std::to_string(stats.rejected) + "\n";
+  out += "ledger_work_total{outcome=\"abandoned\"} " + std::to_string(stats.abandoned) + "\n";
+  out += "ledger_work_total{outcome=\"expired\"} " + std::to_string(stats.expired) + "\n";
+  return out;
+}
+
 }  // namespace ledger::http

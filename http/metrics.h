@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/histogram.h"
+#include "http/work_pool.h"
 #include "ledger/ledger.h"
 
 namespace ledger::http {
@@ -41,5 +42,8 @@ class Metrics {
   std::atomic<int64_t> open_connections_{0};
   std::vector<std::function<std::string()>> extra_sources_;
 };
+
+// The work pool's figures (work_pool.h) as exposition text.
+std::string RenderWorkPoolMetrics(const WorkPoolStats& stats);
 
 }  // namespace ledger::http

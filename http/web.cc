@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <utility>
@@ -48,12 +51,6 @@ std::optional<uint64_t> ParseUnsigned(std::string_view text) {
   return value;
 }
 
-HttpResponse JsonAnswer(unsigned status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
 
 void AddPageHeaders(HttpResponse* response) {
   response->headers.emplace_back("Content-Security-Policy", std::string(kContentSecurityPolicy));
@@ -526,8 +523,6 @@ HttpResponse SignInPage(const Principal& viewer, unsigned status, std::string_vi
 
 }  // namespace
 
-Web::Web(WebDependencies dependencies) : deps_(dependencies) {}
-
 HttpResponse Web::Refusal(const HttpRequest& request, const Error& error) const {
   const bool open_mode = deps_.access == nullptr || deps_.access->open_mode();
   if (error.code == ErrorCode::kUnauthenticated) {
@@ -555,6 +550,182 @@ std::optional<std::string> Web::RouteFor(std::string_view path) const {
   if (path == "/api/v1/availability") return "availability";
   return std::nullopt;
 }
+
+namespace {
+
+// GET /api/v1/availability?days=90&timezone=Europe/Berlin[&system=mail][&end_date=YYYY-MM-DD]
+// {"timezone","days","now","systems":[{"system","days":[{"date","start","end",
+//   "downtime_seconds","availability","tickets"}]}],
+//  "incidents":{"INC-1":{"title","severity","status","periods":[{"started_at","ended_at"}]}}}
+// Every system named by a current incident, by name, unless `system` picks one.
+struct AvailabilityRequest {
+  int days = kAvailabilityDaysDefault;
+  std::string timezone = "UTC";
+  std::string end_date;  // empty: the last day is today in the zone
+  std::optional<std::string> system;
+  std::string key;  // the parameters, for the answer cache
+};
+
+Result<AvailabilityRequest> ParseAvailabilityRequest(std::string_view query_text) {
+  Result<Query> query = ParseQuery(query_text, {"days", "timezone", "system", "end_date"});
+  if (!query) return query.error();
+  AvailabilityRequest request;
+  if (const auto found = query->find("days"); found != query->end()) {
+    const std::optional<uint64_t> parsed = ParseUnsigned(found->second);
+    if (!parsed || *parsed < 1 || *parsed > static_cast<uint64_t>(kAvailabilityDaysMax)) {
+      return InvalidArgument("days", "days must be a whole number from 1 to " + std::to_string(kAvailabilityDaysMax));
+    }
+    request.days = static_cast<int>(*parsed);
+  }
+  if (const auto found = query->find("timezone"); found != query->end()) request.timezone = found->second;
+  if (const auto found = query->find("end_date"); found != query->end()) request.end_date = found->second;
+  if (const auto found = query->find("system"); found != query->end()) request.system = found->second;
+  request.key = std::to_string(request.days) + '\0' + request.timezone + '\0' + request.end_date + '\0' +
+                (request.system ? "=" + *request.system : std::string("*"));
+  return request;
+}
+
+// One rendered answer and how long it holds.
+struct AvailabilityAnswer {
+  std::shared_ptr<const std::string> body;
+  std::string etag;
+  uint64_t applied_seq = 0;  // the read model's seq it was computed at
+  int64_t valid_until_micros = 0;  // INT64_MAX: until the next event
+};
+
+// The answer changes when an event is applied, when the last day shown ends
+// (the days move on, or the last one is complete), and, while an incident
+// shown is ongoing, as its time runs: then it holds kOngoingFreshness.
+constexpr int64_t kOngoingFreshnessMicros = 10'000'000;
+constexpr size_t kAvailabilityAnswersMax = 64;
+
+Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& read_model,
+                                               const AvailabilityRequest& request, const StopToken& stop) {
+  const int64_t now = NowMicros();
+  Result<AvailabilityAnswer> answer = MakeError(ErrorCode::kUnavailable, "not computed");
+  read_model.Read([&](const projections::TicketStore& store, uint64_t applied_seq) {
+    std::vector<std::string> systems;
+    if (request.system) {
+      systems.push_back(*request.system);
+    } else if (!store.SystemsInUse(&systems)) {
+      std::set<std::string> named;
+      for (const auto& [number, state] : store.all()) named.insert(state.systems.begin(), state.systems.end());
+      systems.assign(named.begin(), named.end());
+    }
+    if (systems.size() > kAvailabilitySystemsMax) systems.resize(kAvailabilitySystemsMax);
+    Result<std::vector<projections::SystemDays>> figures = projections::DailyAvailabilityOfSystems(
+        store,
+        projections::DailyQuery{
+            .system = {}, .timezone = request.timezone, .end_date = request.end_date, .days = request.days, .now_micros = now},
+        systems, stop);
+    if (!figures) {
+      answer = figures.error();
+      return;
+    }
+    JsonWriter json;
+    json.BeginObject();
+    json.Key("timezone").String(request.timezone);
+    json.Key("days").Int(request.days);
+    json.Key("now").String(FormatRfc3339Utc(now));
+    json.Key("systems").BeginArray();
+    std::set<std::string> tickets;
+    int64_t last_day_end = INT64_MAX;
+    for (const projections::SystemDays& system : *figures) {
+      json.BeginObject().Key("system").String(system.system).Key("days").BeginArray();
+      for (const projections::DayFigure& day : system.days) {
+        json.BeginObject();
+        json.Key("date").String(day.date);
+        json.Key("start").String(FormatRfc3339Utc(day.start_micros));
+        json.Key("end").String(FormatRfc3339Utc(day.end_micros));
+        json.Key("downtime_seconds").Int(day.downtime_seconds);
+        json.Key("availability").Double(day.availability);
+        json.Key("tickets").BeginArray();
+        for (const std::string& ticket : day.tickets) {
+          json.String(ticket);
+          tickets.insert(ticket);
+        }
+        json.EndArray().EndObject();
+      }
+      json.EndArray().EndObject();
+      if (!system.days.empty()) last_day_end = system.days.back().end_micros;
+    }
+    json.EndArray();
+    bool ongoing = false;
+    json.Key("incidents").BeginObject();
+    for (const std::string& ticket : tickets) {
+      const projections::TicketState* state = store.Find(ticket);
+      if (state == nullptr) continue;
+      json.Key(ticket).BeginObject();
+      json.Key("title").String(state->title);
+      json.Key("severity").String(projections::SeverityName(state->severity));
+      json.Key("status").String(projections::StatusName(state->status));
+      json.Key("periods").BeginArray();
+      for (const projections::Period& period : state->periods) {
+        json.BeginObject().Key("started_at").String(FormatRfc3339(period.start)).Key("ended_at");
+        if (period.end) {
+          json.String(FormatRfc3339(*period.end));
+        } else {
+          json.Null();
+          ongoing = true;
+        }
+        json.EndObject();
+      }
+      json.EndArray().EndObject();
+    }
+    json.EndObject();
+    json.EndObject();
+    int64_t valid_until = INT64_MAX;
+    if (last_day_end > now) valid_until = last_day_end;
+    if (ongoing) valid_until = std::min(valid_until, now + kOngoingFreshnessMicros);
+    answer = AvailabilityAnswer{.body = std::make_shared<const std::string>(json.Take()),
+                                .etag = "\"availability-" + std::to_string(applied_seq) + "-" + std::to_string(now) + "\"",
+                                .applied_seq = applied_seq,
+                                .valid_until_micros = valid_until};
+  });
+  return answer;
+}
+
+HttpResponse AvailabilityResponse(const AvailabilityAnswer& answer, std::string_view if_none_match) {
+  HttpResponse response;
+  response.headers.emplace_back("ETag", answer.etag);
+  // Kept by the browser, but asked again every time (the ETag answers 304
+  // while nothing changed).
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  if (IfNoneMatchMatches(if_none_match, answer.etag)) {
+    response.status = 304;
+    return response;
+  }
+  response.shared_body = answer.body;
+  return response;
+}
+
+}  // namespace
+
+// Rendered availability answers by their parameters (see AvailabilityAnswer
+// for how long each holds). Thread-safe.
+class AvailabilityCache {
+ public:
+  std::optional<AvailabilityAnswer> Find(const std::string& key, uint64_t applied_seq, int64_t now_micros) {
+    std::lock_guard lock(mutex_);
+    const auto found = answers_.find(key);
+    if (found == answers_.end()) return std::nullopt;
+    const AvailabilityAnswer& answer = found->second;
+    if (answer.applied_seq != applied_seq || now_micros >= answer.valid_until_micros) return std::nullopt;
+    return answer;
+  }
+  void Store(const std::string& key, const AvailabilityAnswer& answer) {
+    std::lock_guard lock(mutex_);
+    if (answers_.size() >= kAvailabilityAnswersMax && !answers_.contains(key)) answers_.clear();
+    answers_[key] = answer;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, AvailabilityAnswer> answers_;
+};
+
+Web::Web(WebDependencies dependencies)
+    : deps_(dependencies), availability_(std::make_shared<AvailabilityCache>()) {}
 
 namespace {
 
@@ -741,95 +912,6 @@ class WebHandlers {
     return response;
   }
 
-  // GET /api/v1/availability?days=90&timezone=Europe/Berlin[&system=mail][&end_date=YYYY-MM-DD]
-  // {"timezone","days","now","systems":[{"system","days":[{"date","start","end",
-  //   "downtime_seconds","availability","tickets"}]}],
-  //  "incidents":{"INC-1":{"title","severity","status","periods":[{"started_at","ended_at"}]}}}
-  // Every system named by a current incident, by name, unless `system` picks one.
-  HttpResponse Availability(std::string_view query_text) {
-    Result<Query> query = ParseQuery(query_text, {"days", "timezone", "system", "end_date"});
-    if (!query) return Api::ErrorResponse(query.error());
-    int days = kAvailabilityDaysDefault;
-    if (const auto found = query->find("days"); found != query->end()) {
-      const std::optional<uint64_t> parsed = ParseUnsigned(found->second);
-      if (!parsed || *parsed < 1 || *parsed > static_cast<uint64_t>(kAvailabilityDaysMax)) {
-        return Api::ErrorResponse(
-            InvalidArgument("days", "days must be a whole number from 1 to " + std::to_string(kAvailabilityDaysMax)));
-      }
-      days = static_cast<int>(*parsed);
-    }
-    const std::string timezone = query->contains("timezone") ? query->at("timezone") : "UTC";
-    const std::string end_date = query->contains("end_date") ? query->at("end_date") : "";
-    const int64_t now = NowMicros();
-    HttpResponse response;
-    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
-      std::set<std::string> systems;
-      if (const auto found = query->find("system"); found != query->end()) {
-        systems.insert(found->second);
-      } else {
-        for (const auto& [number, state] : store.all()) systems.insert(state.systems.begin(), state.systems.end());
-      }
-      JsonWriter json;
-      json.BeginObject();
-      json.Key("timezone").String(timezone);
-      json.Key("days").Int(days);
-      json.Key("now").String(FormatRfc3339Utc(now));
-      json.Key("systems").BeginArray();
-      std::set<std::string> tickets;
-      size_t listed = 0;
-      for (const std::string& system : systems) {
-        if (++listed > kAvailabilitySystemsMax) break;
-        Result<std::vector<projections::DayFigure>> figures = projections::DailyAvailability(
-            store, projections::DailyQuery{
-                       .system = system, .timezone = timezone, .end_date = end_date, .days = days, .now_micros = now});
-        if (!figures) {
-          response = Api::ErrorResponse(figures.error());
-          return;
-        }
-        json.BeginObject().Key("system").String(system).Key("days").BeginArray();
-        for (const projections::DayFigure& day : *figures) {
-          json.BeginObject();
-          json.Key("date").String(day.date);
-          json.Key("start").String(FormatRfc3339Utc(day.start_micros));
-          json.Key("end").String(FormatRfc3339Utc(day.end_micros));
-          json.Key("downtime_seconds").Int(day.downtime_seconds);
-          json.Key("availability").Double(day.availability);
-          json.Key("tickets").BeginArray();
-          for (const std::string& ticket : day.tickets) {
-            json.String(ticket);
-            tickets.insert(ticket);
-          }
-          json.EndArray().EndObject();
-        }
-        json.EndArray().EndObject();
-      }
-      json.EndArray();
-      json.Key("incidents").BeginObject();
-      for (const std::string& ticket : tickets) {
-        const projections::TicketState* state = store.Find(ticket);
-        if (state == nullptr) continue;
-        json.Key(ticket).BeginObject();
-        json.Key("title").String(state->title);
-        json.Key("severity").String(projections::SeverityName(state->severity));
-        json.Key("status").String(projections::StatusName(state->status));
-        json.Key("periods").BeginArray();
-        for (const projections::Period& period : state->periods) {
-          json.BeginObject().Key("started_at").String(FormatRfc3339(period.start)).Key("ended_at");
-          if (period.end) {
-            json.String(FormatRfc3339(*period.end));
-          } else {
-            json.Null();
-          }
-          json.EndObject();
-        }
-        json.EndArray().EndObject();
-      }
-      json.EndObject();
-      json.EndObject();
-      response = JsonAnswer(200, json.Take());
-    });
-    return response;
-  }
 
  private:
   bool OpenMode() const { return deps_.access == nullptr || deps_.access->open_mode(); }
@@ -839,6 +921,12 @@ class WebHandlers {
   std::vector<std::string> KnownSystems() {
     std::set<std::string> systems;
     deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
+      std::vector<std::string> in_use;
+      if (store.SystemsInUse(&in_use)) {
+        if (in_use.size() > kFormSystemsListedMax) in_use.resize(kFormSystemsListedMax);
+        systems.insert(in_use.begin(), in_use.end());
+        return;
+      }
       for (const auto& [number, state] : store.all()) {
         for (const std::string& system : state.systems) {
           if (systems.size() >= kFormSystemsListedMax) return;
@@ -893,7 +981,25 @@ void Web::Handle(const HttpRequest& request, const Principal& principal, Respond
   }
   if (path.starts_with("/static/")) return respond(handlers.Asset(request, path));
   if (path == "/api/v1/events/stream") return respond(handlers.EventStream(request, query));
-  if (path == "/api/v1/availability") return respond(handlers.Availability(query));
+  if (path == "/api/v1/availability") {
+    Result<AvailabilityRequest> asked = ParseAvailabilityRequest(query);
+    if (!asked) return respond(Api::ErrorResponse(asked.error()));
+    if (std::optional<AvailabilityAnswer> cached =
+            availability_->Find(asked->key, deps_.read_model->applied_seq(), NowMicros())) {
+      return respond(AvailabilityResponse(*cached, request.if_none_match));
+    }
+    // Figures over many days and systems: on the pool (work_pool.h).
+    return Api::Offload(
+        deps_.pool, request,
+        [cache = availability_, read_model = deps_.read_model, asked = std::move(*asked),
+         if_none_match = request.if_none_match](const StopToken& stop) {
+          Result<AvailabilityAnswer> answer = ComputeAvailability(*read_model, asked, stop);
+          if (!answer) return Api::ErrorResponse(answer.error());
+          cache->Store(asked.key, *answer);
+          return AvailabilityResponse(*answer, if_none_match);
+        },
+        std::move(respond));
+  }
   respond(ErrorPage(principal, 404, "No such page", "There is nothing at this address."));
 }
 

@@ -17,6 +17,7 @@
 // Thread safety: Handle may be called from many threads at once; `respond`
 // runs exactly once, possibly on the ledger's writer thread (POST /submit).
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,7 +41,10 @@ struct WebDependencies {
   projections::ReadModel* read_model;
   EventHub* event_hub;
   AccessControl* access = nullptr;  // sessions for /signin and /signout; none: open mode
+  WorkPool* pool = nullptr;         // long work (availability); none: on the calling thread
 };
+
+class AvailabilityCache;
 
 class Web {
  public:
@@ -65,6 +69,7 @@ class Web {
  private:
   WebDependencies deps_;
   StaticAssets assets_;
+  std::shared_ptr<AvailabilityCache> availability_;  // GET /api/v1/availability answers
 };
 
 }  // namespace ledger::http

@@ -526,7 +526,7 @@ class Ledger::Impl {
     return head_;
   }
 
-  Result<VerifyReport> Verify() const {
+  Result<VerifyReport> Verify(const StopToken& stop) const {
     VerifyReport report;
     const Head at_start = head();
     report.head_seq = at_start.seq;
@@ -549,7 +549,9 @@ class Ledger::Impl {
     Sha256Digest previous_hash{};
     uint64_t expected_seq = 1;
     StoredEvent stored;  // refilled for every event
+    StopCheck check(stop);
     for (iterator->Seek(keys::Event(1)); iterator->Valid(); iterator->Next()) {
+      if (check.Tick()) return stop.Reason();
       const rocksdb::Slice key = iterator->key();
       if (key.size() != 9 || key[0] != keys::kEventPrefix) return fail(expected_seq, "malformed event key");
       const uint64_t seq = keys::EventSeq(std::string_view(key.data(), key.size()));
@@ -1004,7 +1006,7 @@ Status Ledger::ForEach(uint64_t after_seq, const ScanOptions& options,
 Result<std::vector<StoredEvent>> Ledger::ReadTicket(std::string_view ticket) const { return impl_->ReadTicket(ticket); }
 Result<StoredEvent> Ledger::ReadEvent(uint64_t seq) const { return impl_->ReadEvent(seq); }
 Head Ledger::head() const { return impl_->head(); }
-Result<VerifyReport> Ledger::Verify() const { return impl_->Verify(); }
+Result<VerifyReport> Ledger::Verify(const StopToken& stop) const { return impl_->Verify(stop); }
 Status Ledger::Checkpoint(const std::string& destination) const { return impl_->Checkpoint(destination); }
 Status Ledger::ImportVerbatim(const std::vector<ImportedEvent>& events) { return impl_->ImportVerbatim(events); }
 LedgerStats Ledger::stats() const { return impl_->stats(); }

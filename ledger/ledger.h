@@ -37,6 +37,7 @@
 
 #include "common/encoding.h"
 #include "common/result.h"
+#include "common/stop.h"
 #include "event.pb.h"
 
 namespace rocksdb {
@@ -202,8 +203,9 @@ class Ledger {
   // Walks every event from seq 1 in constant memory: seq continuity, each
   // record's hash and link, the head record, nothing beyond the head.
   // Corruption is reported in the VerifyReport; only an I/O failure is an
-  // Error.
-  Result<VerifyReport> Verify() const;
+  // Error, and `stop`'s reason when it says to stop (checked every few
+  // hundred events).
+  Result<VerifyReport> Verify(const StopToken& stop = StopToken()) const;
 
   // Writes a consistent RocksDB checkpoint (hard links where possible) to
   // `destination`, which must not exist yet.

@@ -65,18 +65,56 @@ bool Overlaps(const Interval& interval, const Window& window) {
   return interval.start_micros < window.to_micros && interval.end_micros > window.from_micros;
 }
 
-Share ShareOf(const TicketState& state, const Window& window) {
-  Share share;
+// A period as it counts at a moment: its interval, and whether it is open.
+struct EffectivePeriod {
+  Interval interval;
+  bool open = false;
+};
+
+// A ticket's periods as they count at `now_micros`, with the span they
+// cover (to skip windows they cannot touch without looking closer).
+struct EffectivePeriods {
+  const TicketState* state = nullptr;
+  std::vector<EffectivePeriod> periods;
+  int64_t first_start_micros = kDurationInstantMicrosMax;
+  int64_t last_end_micros = kDurationInstantMicrosMin;
+
+  // False when no period can overlap the window: an overlap needs a start
+  // before its end, and an end after its start (or at it, if instantaneous).
+  bool MayOverlap(const Window& window) const {
+    return first_start_micros < window.to_micros && last_end_micros >= window.from_micros;
+  }
+};
+
+EffectivePeriods EffectivePeriodsOf(const TicketState& state, int64_t now_micros) {
+  EffectivePeriods effective{.state = &state};
+  effective.periods.reserve(state.periods.size());
   for (const Period& period : state.periods) {
-    const std::optional<Interval> interval = EffectiveInterval(period, window.now_micros);
-    if (!interval || !Overlaps(*interval, window)) continue;
+    const std::optional<Interval> interval = EffectiveInterval(period, now_micros);
+    if (!interval) continue;
+    effective.periods.push_back(EffectivePeriod{*interval, !period.end});
+    effective.first_start_micros = std::min(effective.first_start_micros, interval->start_micros);
+    effective.last_end_micros = std::max(effective.last_end_micros, interval->end_micros);
+  }
+  return effective;
+}
+
+Share ShareOf(const EffectivePeriods& effective, const Window& window) {
+  Share share;
+  for (const EffectivePeriod& period : effective.periods) {
+    const Interval& interval = period.interval;
+    if (!Overlaps(interval, window)) continue;
     share.listed = true;
-    if (!period.end) share.ongoing = true;
-    const int64_t start = std::max(interval->start_micros, window.from_micros);
-    const int64_t end = std::min(interval->end_micros, window.to_micros);
+    if (period.open) share.ongoing = true;
+    const int64_t start = std::max(interval.start_micros, window.from_micros);
+    const int64_t end = std::min(interval.end_micros, window.to_micros);
     if (start < end) share.parts.push_back(Interval{start, end});
   }
   return share;
+}
+
+Share ShareOf(const TicketState& state, const Window& window) {
+  return ShareOf(EffectivePeriodsOf(state, window.now_micros), window);
 }
 
 // Length of the union: sort by start, then sweep, counting each stretch of
@@ -156,12 +194,14 @@ bool ClosedInWindow(const TicketState& state, const Window& window) {
   return end && end->unix_micros >= window.from_micros && end->unix_micros < window.to_micros;
 }
 
-void AddMttr(const TicketStore& store, const Window& window, DurationReport* report) {
+// `candidates`: every ticket with a period overlapping [from - 1 µs, to), in
+// ticket order; a closed period ending in [from, to) overlaps that.
+void AddMttr(const std::vector<const TicketState*>& candidates, const Window& window, DurationReport* report) {
   WideMicros total_micros = 0;
-  for (const auto& [number, state] : store.all()) {
-    if (!ClosedInWindow(state, window)) continue;
-    total_micros += UnclippedMicros(state, window.now_micros);
-    report->mttr_tickets.push_back(state.ticket);
+  for (const TicketState* state : candidates) {
+    if (!ClosedInWindow(*state, window)) continue;
+    total_micros += UnclippedMicros(*state, window.now_micros);
+    report->mttr_tickets.push_back(state->ticket);
   }
   report->closed_count = report->mttr_tickets.size();
   if (report->closed_count == 0) return;
@@ -257,32 +297,51 @@ Status CheckDailyQuery(const DailyQuery& query) {
   return CheckInstant(query.now_micros, "as_of");
 }
 
-// Downtime of one system (or, with an empty name, of any) over one window.
-Coverage CoverageOf(const TicketStore& store, const std::string& system, const Window& window) {
-  Coverage coverage;
-  for (const auto& [number, state] : store.all()) {
-    if (!system.empty() && !NamesSystem(state, system)) continue;
-    const Share share = ShareOf(state, window);
-    if (share.listed) coverage.Add(state, share);
+// One local day: its date and its first and last-plus-one instants.
+struct Day {
+  date::local_days date;
+  int64_t start_micros = 0;
+  int64_t end_micros = 0;
+};
+
+Result<std::vector<Day>> DaysOf(const date::time_zone& zone, date::local_days first_day, date::local_days last_day) {
+  std::vector<Day> days;
+  Result<int64_t> start_micros = DayStartMicros(zone, first_day);
+  if (!start_micros) return start_micros.error();
+  for (date::local_days day = first_day; day <= last_day; day += date::days{1}) {
+    Result<int64_t> end_micros = DayStartMicros(zone, day + date::days{1});
+    if (!end_micros) return end_micros.error();
+    if (!InRange(*start_micros) || !InRange(*end_micros)) {
+      return InvalidArgument("end_date", "the days must lie between the years 0001 and 9999");
+    }
+    days.push_back(Day{day, *start_micros, *end_micros});
+    start_micros = *end_micros;
   }
-  return coverage;
+  return days;
 }
 
-DayFigure FigureOf(const TicketStore& store, const DailyQuery& query, date::local_days day, int64_t start_micros,
-                   int64_t end_micros) {
-  Coverage coverage = CoverageOf(store, query.system, Window{start_micros, end_micros, query.now_micros});
+// The figure of one day over the incidents of one system (`incidents`, in
+// ticket order, already those naming it).
+DayFigure FigureOf(const std::vector<const EffectivePeriods*>& incidents, const Day& day, int64_t now_micros) {
+  const Window window{day.start_micros, day.end_micros, now_micros};
+  Coverage coverage;
+  for (const EffectivePeriods* incident : incidents) {
+    if (!incident->MayOverlap(window)) continue;
+    const Share share = ShareOf(*incident, window);
+    if (share.listed) coverage.Add(*incident->state, share);
+  }
   const int64_t downtime_micros = UnionMicros(std::move(coverage.parts));
-  return DayFigure{.date = FormatDate(date::year_month_day{day}),
-                   .start_micros = start_micros,
-                   .end_micros = end_micros,
+  return DayFigure{.date = FormatDate(date::year_month_day{day.date}),
+                   .start_micros = day.start_micros,
+                   .end_micros = day.end_micros,
                    .downtime_seconds = FloorSeconds(downtime_micros),
-                   .availability = Availability(downtime_micros, end_micros - start_micros),
+                   .availability = Availability(downtime_micros, day.end_micros - day.start_micros),
                    .tickets = std::move(coverage.tickets)};
 }
 
 }  // namespace
 
-Result<DurationReport> ComputeDurations(const TicketStore& store, const DurationQuery& query) {
+Result<DurationReport> ComputeDurations(const TicketStore& store, const DurationQuery& query, const StopToken& stop) {
   if (Status checked = CheckInstant(query.from_micros, "from"); !checked) return checked.error();
   if (Status checked = CheckInstant(query.to_micros, "to"); !checked) return checked.error();
   if (Status checked = CheckInstant(query.now_micros, "as_of"); !checked) return checked.error();
@@ -292,43 +351,66 @@ Result<DurationReport> ComputeDurations(const TicketStore& store, const Duration
   DurationReport report;
   report.query = query;
   std::map<std::string, Coverage> by_system;  // ordered: systems come out sorted by name
-  for (const auto& [number, state] : store.all()) {
-    const Share share = ShareOf(state, window);
+  // Only tickets near the window can count (MTTR's closing instants lie in
+  // [from, to), hence the microsecond before `from`).
+  const std::vector<const TicketState*> candidates = store.Overlapping(query.from_micros - 1, query.to_micros);
+  StopCheck check(stop);
+  for (const TicketState* state : candidates) {
+    if (check.Tick()) return stop.Reason();
+    const Share share = ShareOf(*state, window);
     if (!share.listed) continue;
     report.incidents.push_back(IncidentDuration{
-        .ticket = state.ticket, .seconds = FloorSeconds(UnionMicros(share.parts)), .ongoing = share.ongoing});
-    for (const std::string& system : state.systems) by_system[system].Add(state, share);
+        .ticket = state->ticket, .seconds = FloorSeconds(UnionMicros(share.parts)), .ongoing = share.ongoing});
+    for (const std::string& system : state->systems) by_system[system].Add(*state, share);
   }
+  if (stop.ShouldStop()) return stop.Reason();
   const int64_t window_micros = query.to_micros - query.from_micros;
   for (auto& [system, coverage] : by_system) {
     report.systems.push_back(ToSystemDowntime(system, std::move(coverage), window_micros));
   }
-  AddMttr(store, window, &report);
+  AddMttr(candidates, window, &report);
   return report;
 }
 
-Result<std::vector<DayFigure>> DailyAvailability(const TicketStore& store, const DailyQuery& query) {
+Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& store, const DailyQuery& query,
+                                                           const std::vector<std::string>& systems,
+                                                           const StopToken& stop) {
   if (Status checked = CheckDailyQuery(query); !checked) return checked.error();
   Result<const date::time_zone*> zone = FindZone(query.timezone);
   if (!zone) return zone.error();
   Result<date::local_days> last_day = LastDay(**zone, query);
   if (!last_day) return last_day.error();
+  Result<std::vector<Day>> days = DaysOf(**zone, *last_day - date::days{query.days - 1}, *last_day);
+  if (!days) return days.error();
 
-  const date::local_days first_day = *last_day - date::days{query.days - 1};
-  std::vector<DayFigure> figures;
-  figures.reserve(static_cast<size_t>(query.days));
-  Result<int64_t> start_micros = DayStartMicros(**zone, first_day);
-  if (!start_micros) return start_micros.error();
-  for (date::local_days day = first_day; day <= *last_day; day += date::days{1}) {
-    Result<int64_t> end_micros = DayStartMicros(**zone, day + date::days{1});
-    if (!end_micros) return end_micros.error();
-    if (!InRange(*start_micros) || !InRange(*end_micros)) {
-      return InvalidArgument("end_date", "the days must lie between the years 0001 and 9999");
-    }
-    figures.push_back(FigureOf(store, query, day, *start_micros, *end_micros));
-    start_micros = *end_micros;
+  // Every incident that can touch one of the days, once, with its periods
+  // as they count now; then each system's days over its own share of them.
+  std::vector<EffectivePeriods> incidents;
+  for (const TicketState* state : store.Overlapping(days->front().start_micros, days->back().end_micros)) {
+    incidents.push_back(EffectivePeriodsOf(*state, query.now_micros));
   }
-  return figures;
+  std::vector<SystemDays> answer;
+  answer.reserve(systems.size());
+  std::vector<const EffectivePeriods*> naming;
+  for (const std::string& system : systems) {
+    if (stop.ShouldStop()) return stop.Reason();
+    naming.clear();
+    for (const EffectivePeriods& incident : incidents) {
+      if (system.empty() || NamesSystem(*incident.state, system)) naming.push_back(&incident);
+    }
+    SystemDays figures{.system = system, .days = {}};
+    figures.days.reserve(days->size());
+    for (const Day& day : *days) figures.days.push_back(FigureOf(naming, day, query.now_micros));
+    answer.push_back(std::move(figures));
+  }
+  return answer;
+}
+
+Result<std::vector<DayFigure>> DailyAvailability(const TicketStore& store, const DailyQuery& query,
+                                                 const StopToken& stop) {
+  Result<std::vector<SystemDays>> figures = DailyAvailabilityOfSystems(store, query, {query.system}, stop);
+  if (!figures) return figures.error();
+  return std::move(figures->front().days);
 }
 
 }  // namespace ledger::projections

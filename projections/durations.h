@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/stop.h"
 #include "projections/tickets.h"
 
 namespace ledger::projections {
@@ -97,7 +98,11 @@ struct DurationReport {
 // Fails with kInvalidArgument when an instant lies outside
 // [kDurationInstantMicrosMin, kDurationInstantMicrosMax] (field "from", "to"
 // or "as_of" for now_micros) or when from >= to (field "to").
-Result<DurationReport> ComputeDurations(const TicketStore& store, const DurationQuery& query);
+// Costs in proportion to the incidents near the window (TicketStore::
+// Overlapping), not the whole history. Fails with `stop`'s reason when it
+// says to stop.
+Result<DurationReport> ComputeDurations(const TicketStore& store, const DurationQuery& query,
+                                        const StopToken& stop = StopToken());
 
 struct DailyQuery {
   std::string system;            // one system; empty: any system (every incident counts)
@@ -129,6 +134,21 @@ struct DayFigure {
 // YYYY-MM-DD date, or days reaching outside the kDurationInstantMicros range;
 // "days" outside 1..kDailyDaysMax; "as_of" for now_micros out of that range.
 // Fails with kIoError when the system time zone database cannot be loaded.
-Result<std::vector<DayFigure>> DailyAvailability(const TicketStore& store, const DailyQuery& query);
+// Fails with `stop`'s reason when it says to stop.
+Result<std::vector<DayFigure>> DailyAvailability(const TicketStore& store, const DailyQuery& query,
+                                                 const StopToken& stop = StopToken());
+
+struct SystemDays {
+  std::string system;
+  std::vector<DayFigure> days;
+};
+
+// The same figures for each of `systems` (query.system is not read; an
+// empty name means any system), in that order, from one look at the
+// incidents that overlap the days: the cost grows with those incidents, the
+// days and the systems, not with the whole history.
+Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& store, const DailyQuery& query,
+                                                           const std::vector<std::string>& systems,
+                                                           const StopToken& stop = StopToken());
 
 }  // namespace ledger::projections

@@ -184,6 +184,7 @@ TicketStore& TicketStore::operator=(TicketStore&& other) noexcept {
   period_starts_ = std::move(other.period_starts_);
   ongoing_ = std::move(other.ongoing_);
   longest_closed_micros_ = other.longest_closed_micros_;
+  system_uses_ = std::move(other.system_uses_);
   other.chunks_.clear();
   other.sparse_.clear();
   other.size_ = 0;
@@ -191,6 +192,7 @@ TicketStore& TicketStore::operator=(TicketStore&& other) noexcept {
   other.period_starts_.clear();
   other.ongoing_.clear();
   other.longest_closed_micros_ = 0;
+  other.system_uses_.clear();
   return *this;
 }
 
@@ -219,8 +221,11 @@ std::optional<uint64_t> TicketStore::Fold(const proto::Event& event, proto::Even
   // timeline index alone.
   const bool moves_periods = event.type() != proto::INCIDENT_UPDATED || event.incident().has_started_at() ||
                              event.incident().has_ended_at();
+  const bool moves_systems = event.incident().has_systems();
   if (moves_periods) Unindex(*number, found->second.periods);
+  if (moves_systems) CountSystems(found->second, -1);
   FoldIncident(&found->second, event, takeable);
+  if (moves_systems) CountSystems(found->second, +1);
   if (moves_periods) Index(*number, found->second.periods);
   return number;
 }
@@ -238,13 +243,16 @@ void TicketStore::Clear() {
   period_starts_.clear();
   ongoing_.clear();
   longest_closed_micros_ = 0;
+  system_uses_.clear();
 }
 
 void TicketStore::Put(TicketState state) {
   const uint64_t number = state.ticket_number;
   if (Entry* found = MutableEntryFor(number)) {
     Unindex(number, found->second.periods);
+    CountSystems(found->second, -1);
     found->second = std::move(state);
+    CountSystems(found->second, +1);
     Index(number, found->second.periods);
     return;
   }
@@ -257,6 +265,7 @@ TicketStore::Entry* TicketStore::Insert(uint64_t ticket_number, TicketState stat
     std::unique_ptr<Entry>& slot = sparse_[ticket_number];
     LEDGER_ASSERT(!slot);
     slot = std::make_unique<Entry>(ticket_number, std::move(state));
+    CountSystems(slot->second, +1);
     ++size_;
     return slot.get();
   }
@@ -267,6 +276,7 @@ TicketStore::Entry* TicketStore::Insert(uint64_t ticket_number, TicketState stat
   const uint64_t slot = ticket_number & (kChunkSlots - 1);
   LEDGER_ASSERT(!chunk.present[slot]);
   auto* made = new Entry(ticket_number, std::move(state));
+  CountSystems(made->second, +1);
   chunk.entries[slot].store(made, std::memory_order_release);
   chunk.present[slot] = true;
   ++size_;
@@ -312,6 +322,7 @@ const TicketStore::Entry* TicketStore::Build(uint64_t ticket_number, std::atomic
   }
   loaded->ticket_number = ticket_number;
   auto* made = new Entry(ticket_number, std::move(*loaded));
+  CountSystems(made->second, +1);
   slot->store(made, std::memory_order_release);
   unbuilt_.fetch_sub(1, std::memory_order_acq_rel);
   return made;
@@ -335,6 +346,7 @@ void TicketStore::Install(uint64_t ticket_number, TicketState state) const {
   if (!SamePeriods(state.periods, periods)) return;  // left for Build, whose source looks closer
   state.ticket_number = ticket_number;
   auto* made = new Entry(ticket_number, std::move(state));
+  CountSystems(made->second, +1);
   chunk.entries[slot].store(made, std::memory_order_release);
   unbuilt_.fetch_sub(1, std::memory_order_acq_rel);
 }
@@ -404,7 +416,9 @@ Status TicketStore::AttachSource(std::shared_ptr<const TicketSource> source, Tic
       return loaded.error();
     }
     loaded->ticket_number = number;
-    sparse_[number] = std::make_unique<Entry>(number, std::move(*loaded));
+    std::unique_ptr<Entry>& made = sparse_[number];
+    made = std::make_unique<Entry>(number, std::move(*loaded));
+    CountSystems(made->second, +1);
     ++size_;
   }
   return {};
@@ -493,10 +507,71 @@ bool PeriodOverlaps(const Period& period, int64_t from_micros, int64_t to_micros
   return end > from_micros;
 }
 
-TimelinePage TicketStore::Query(const TimelineQuery& query) const {
+std::optional<std::vector<uint64_t>> TicketStore::Candidates(int64_t from_micros, int64_t to_micros) const {
   // Past this many candidate tickets (and a quarter of all), walking every
   // ticket in order is cheaper than sorting the candidates.
   constexpr size_t kCandidatesMax = 4096;
+  // A closed period overlapping [from, to) starts before `to` and at most
+  // longest_closed_micros_ before `from`; an open one is in ongoing_.
+  const int64_t earliest_start =
+      from_micros < INT64_MIN + longest_closed_micros_ ? INT64_MIN : from_micros - longest_closed_micros_;
+  std::vector<uint64_t> candidates(ongoing_.begin(), ongoing_.end());
+  const int64_t last_day = DayOf(to_micros - 1);
+  for (auto bucket = period_starts_.lower_bound(DayOf(earliest_start));
+       bucket != period_starts_.end() && bucket->first <= last_day; ++bucket) {
+    for (const auto& [start, number] : bucket->second) {
+      if (start < earliest_start || start >= to_micros) continue;
+      candidates.push_back(number);
+    }
+    if (candidates.size() > kCandidatesMax && candidates.size() > size_ / 4) return std::nullopt;
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  return candidates;
+}
+
+std::vector<const TicketState*> TicketStore::Overlapping(int64_t from_micros, int64_t to_micros) const {
+  const auto overlaps = [from_micros, to_micros](const TicketState& state) {
+    return std::any_of(state.periods.begin(), state.periods.end(), [&](const Period& period) {
+      return PeriodOverlaps(period, from_micros, to_micros);
+    });
+  };
+  std::vector<const TicketState*> found;
+  if (std::optional<std::vector<uint64_t>> candidates = Candidates(from_micros, to_micros)) {
+    found.reserve(candidates->size());
+    for (const uint64_t number : *candidates) {
+      const TicketState* state = FindNumber(number);
+      if (state != nullptr && overlaps(*state)) found.push_back(state);
+    }
+    return found;
+  }
+  for (const auto& [number, state] : all()) {
+    if (overlaps(state)) found.push_back(&state);
+  }
+  return found;
+}
+
+bool TicketStore::SystemsInUse(std::vector<std::string>* systems) const {
+  if (unbuilt_.load(std::memory_order_acquire) != 0) return false;
+  systems->clear();
+  systems->reserve(system_uses_.size());
+  for (const auto& [system, uses] : system_uses_) systems->push_back(system);
+  return true;
+}
+
+void TicketStore::CountSystems(const TicketState& state, int delta) const {
+  for (const std::string& system : state.systems) {
+    if (delta > 0) {
+      ++system_uses_[system];
+      continue;
+    }
+    const auto found = system_uses_.find(system);
+    if (found == system_uses_.end()) continue;
+    if (--found->second == 0) system_uses_.erase(found);
+  }
+}
+
+TimelinePage TicketStore::Query(const TimelineQuery& query) const {
   std::string folded;
   folded.reserve(query.text.size());
   for (const char c : query.text) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -525,28 +600,10 @@ TimelinePage TicketStore::Query(const TimelineQuery& query) const {
     return true;
   };
 
-  // A closed period overlapping [from, to) starts before `to` and at most
-  // longest_closed_micros_ before `from`; an open one is in ongoing_.
-  const int64_t earliest_start = query.from_micros < INT64_MIN + longest_closed_micros_
-                                     ? INT64_MIN
-                                     : query.from_micros - longest_closed_micros_;
-  std::vector<uint64_t> candidates(ongoing_.begin(), ongoing_.end());
-  bool use_index = true;
-  const int64_t last_day = DayOf(query.to_micros - 1);
-  for (auto bucket = period_starts_.lower_bound(DayOf(earliest_start));
-       use_index && bucket != period_starts_.end() && bucket->first <= last_day; ++bucket) {
-    for (const auto& [start, number] : bucket->second) {
-      if (start < earliest_start || start >= query.to_micros) continue;
-      candidates.push_back(number);
-    }
-    if (candidates.size() > kCandidatesMax && candidates.size() > size_ / 4) use_index = false;
-  }
-  if (use_index) {
-    std::sort(candidates.begin(), candidates.end(), std::greater<>());
-    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-    for (const uint64_t number : candidates) {
-      if (query.before_ticket_number != 0 && number >= query.before_ticket_number) continue;
-      const TicketState* found = FindNumber(number);
+  if (std::optional<std::vector<uint64_t>> candidates = Candidates(query.from_micros, query.to_micros)) {
+    for (auto number = candidates->rbegin(); number != candidates->rend(); ++number) {
+      if (query.before_ticket_number != 0 && *number >= query.before_ticket_number) continue;
+      const TicketState* found = FindNumber(*number);
       if (found == nullptr || !matches(*found)) continue;
       if (!add(*found)) break;
     }

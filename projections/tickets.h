@@ -193,6 +193,18 @@ class TicketStore {
   // page. Pointers stay valid until the next Apply or Clear.
   TimelinePage Query(const TimelineQuery& query) const;
 
+  // Every ticket with a period that overlaps [from, to) (PeriodOverlaps: an
+  // open period runs on forever), in ascending ticket number, found through
+  // the timeline index: the cost grows with the periods near the window,
+  // not with the whole history (it walks every ticket only when the
+  // candidates are a large share of them anyway).
+  std::vector<const TicketState*> Overlapping(int64_t from_micros, int64_t to_micros) const;
+
+  // Every system some ticket names now, by name (bytewise), with how many
+  // tickets name it. False (and `systems` untouched) while tickets are
+  // still to be built from a source: the caller then reads all() instead.
+  bool SystemsInUse(std::vector<std::string>* systems) const;
+
  private:
   struct Chunk;
   struct Lazy;
@@ -213,6 +225,11 @@ class TicketStore {
   void CopyFrom(const TicketStore& other);
   void Index(uint64_t ticket_number, const std::vector<Period>& periods);
   void Unindex(uint64_t ticket_number, const std::vector<Period>& periods);
+  // Sorted, distinct numbers of the tickets that may overlap [from, to);
+  // nullopt when they are so many that walking every ticket is cheaper.
+  std::optional<std::vector<uint64_t>> Candidates(int64_t from_micros, int64_t to_micros) const;
+  // Adds (+1) or removes (-1) the systems `state` names to system_uses_.
+  void CountSystems(const TicketState& state, int delta) const;
 
   std::vector<std::unique_ptr<Chunk>> chunks_;  // chunk i: numbers [i * kChunkSlots, (i + 1) * kChunkSlots)
   std::map<uint64_t, std::unique_ptr<Entry>> sparse_;  // numbers >= kDenseNumbersMax
@@ -227,6 +244,10 @@ class TicketStore {
   std::map<int64_t, std::vector<std::pair<int64_t, uint64_t>>> period_starts_;
   std::set<uint64_t> ongoing_;         // tickets whose latest period is open
   int64_t longest_closed_micros_ = 0;  // never shrinks: only widens the search
+  // How many tickets name each system. Written by the writer methods, and by
+  // Build/Install under build_mutex_ (which is why it is mutable); read only
+  // once unbuilt_ is 0, when no build can write it any more.
+  mutable std::map<std::string, uint32_t, std::less<>> system_uses_;
 };
 
 class TicketStore::Range {

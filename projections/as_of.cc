@@ -1,0 +1,53 @@
+#include "projections/as_of.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace ledger::projections {
+namespace {
+
+bool AnyPeriodOverlaps(const TicketState& state, int64_t from_micros, int64_t to_micros) {
+  return std::any_of(state.periods.begin(), state.periods.end(),
+                     [&](const Period& period) { return PeriodOverlaps(period, from_micros, to_micros); });
+}
+
+}  // namespace
+
+Result<TicketStore> TicketsAsOf(const ReadModel& model, const Ledger& ledger, const AsOfPoint& point,
+                                int64_t from_micros, int64_t to_micros, const StopToken& stop) {
+  TicketStore then;
+  std::vector<std::string> changed_since;  // tickets with events after the point
+  bool stopped = false;
+  model.Read([&](const TicketStore& now, uint64_t) {
+    StopCheck check(stop);
+    for (const auto& [number, state] : now.all()) {
+      if (check.Tick()) {
+        stopped = true;
+        return;
+      }
+      if (!point.Includes(state.opened_seq, state.opened_at_micros)) continue;  // opened later
+      if (!point.Includes(state.last_seq, state.updated_at_micros)) {
+        changed_since.push_back(state.ticket);
+        continue;
+      }
+      if (AnyPeriodOverlaps(state, from_micros, to_micros)) then.Put(state);
+    }
+  });
+  if (stopped) return stop.Reason();
+  for (const std::string& ticket : changed_since) {
+    if (stop.ShouldStop()) return stop.Reason();
+    Result<std::vector<StoredEvent>> events = ledger.ReadTicket(ticket);
+    if (!events) return events.error();
+    TicketStore one;
+    for (const StoredEvent& stored : *events) {
+      if (point.Includes(stored.event.seq(), stored.event.recorded_at_micros())) one.Apply(stored.event);
+    }
+    for (const auto& [number, state] : one.all()) {
+      if (AnyPeriodOverlaps(state, from_micros, to_micros)) then.Put(state);
+    }
+  }
+  return then;
+}
+
+}  // namespace ledger::projections

@@ -1,0 +1,50 @@
+#pragma once
+// "As known then": the tickets as they stood at an earlier point of the log,
+// answered from the live read model instead of a fold from seq 1.
+//
+// A ticket's state at seq N is the fold of its own events up to N. Every
+// ticket whose latest event is at or before N stands then as it stands now,
+// so only the tickets that changed after N (few, for any point but the very
+// recent past) are folded again, from their own events (the ledger's ticket
+// index). The cost is one look at every ticket's seqs under the read lock,
+// plus a refold of those tickets: never a scan of the log.
+//
+// Thread safety: TicketsAsOf takes the read model's read lock while it looks
+// at the current tickets and reads the ledger after releasing it; callable
+// from any thread.
+
+#include <cstdint>
+#include <optional>
+
+#include "common/result.h"
+#include "common/stop.h"
+#include "ledger/ledger.h"
+#include "projections/read_model.h"
+#include "projections/tickets.h"
+
+namespace ledger::projections {
+
+// A point of the log: ?as_of_seq=N (the events up to seq N) or ?as_of=TIME
+// (those recorded up to then), or both (both must hold).
+struct AsOfPoint {
+  std::optional<uint64_t> seq;
+  std::optional<int64_t> micros;
+
+  bool given() const { return seq || micros; }
+  // The event was recorded at or before the point.
+  bool Includes(uint64_t event_seq, int64_t recorded_at_micros) const {
+    if (seq && event_seq > *seq) return false;
+    if (micros && recorded_at_micros > *micros) return false;
+    return true;
+  }
+};
+
+// Every ticket that existed at `point` and whose periods as they stood then
+// overlap [from, to) (PeriodOverlaps), as it stood then, in a store of its
+// own (with its timeline index). Events committed but not yet applied to the
+// read model are not seen. Fails with the ledger's error when a ticket's
+// events cannot be read, and with `stop`'s reason when it says to stop.
+Result<TicketStore> TicketsAsOf(const ReadModel& model, const Ledger& ledger, const AsOfPoint& point,
+                                int64_t from_micros, int64_t to_micros, const StopToken& stop);
+
+}  // namespace ledger::projections
