@@ -14,6 +14,34 @@
 //       turn (each must answer 200) and reports when each answer came, also
 //       from spawn (then_ms). Then reads the process's resident memory and
 //       stops it with SIGTERM.
+//   load_client get --port P --connections N --seconds S [--warmup W] [--timeout T]
+//                   [--label L] [--bench B] (--targets FILE | --path PATH)
+//       Like `load`, for answers that may be slow: one thread per connection,
+//       each GET with a client-side time limit (--timeout, default 30 s; a
+//       request over it is an error, counted in "timeouts", and the
+//       connection is opened afresh). No request starts after the end; every
+//       request not wholly inside the warm-up is counted when it is done,
+//       also when that is after the end (so a run lasts at most W + S + T
+//       seconds, and a request slower than the warm-up still counts); the
+//       rate is over the time from the warm-up's end to the last answer.
+//       Errors are counted in the warm-up too. Reports the answers' body
+//       sizes ("bytes": the median).
+//   load_client page --port P --connections N --seconds S [--warmup W] [--timeout T]
+//                    [--timezone Z] [--label L] [--bench B]
+//                    [--probe PATH --probe-label L [--probe-interval-ms I]]
+//       The dashboard as a browser with an empty cache loads it: one
+//       operation is the whole sequence of requests, in the browser's order,
+//       on one keep-alive connection: GET /, the stylesheets and scripts the
+//       HTML names (in document order), GET /healthz, the icon the HTML
+//       names, every page of /api/v1/incidents for the default week (from
+//       now - 7 d to now + 1 d, limit=1000, following next_cursor as
+//       dashboard.js does) and /api/v1/availability?days=90&timezone=Z
+//       (default UTC; then with UTC if that is refused, as dashboard.js
+//       does). The event stream (/api/v1/events/stream) is not opened. A
+//       page load counts as one operation when every answer is 200; it is an
+//       error otherwise. Counting and time limits as in `get`. With --probe,
+//       one more connection GETs PATH every I ms (default 5) while the
+//       page loads run and reports its latencies as a second line.
 //
 // Prints one JSON line (bench_common.h). Binds nothing; talks to 127.0.0.1.
 
@@ -23,16 +51,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -318,12 +353,407 @@ int Startup(const Options& options, std::vector<char*> command) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------
+// `get` and `page`: one thread per connection, every request with a time
+// limit, so that one slow answer cannot hold a run longer than the limit.
+
+constexpr double kRequestTimeoutSecondsDefault = 30;
+constexpr uint64_t kBodyLimitBytes = 1024ULL * 1024 * 1024;
+constexpr size_t kIncidentPagesMax = 20;  // dashboard.js: PAGES_MAX
+constexpr int64_t kDayMillis = 24LL * 3600 * 1000;
+constexpr std::chrono::milliseconds kRetryPause{10};
+// What Chromium sends with each kind of request (the server answers assets
+// gzip-compressed to clients that accept it).
+constexpr const char* kAcceptHtml =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+constexpr const char* kAcceptJson = "application/json";
+constexpr const char* kAcceptAny = "*/*";
+constexpr const char* kBrowserEncodings = "gzip, deflate, br, zstd";
+
+struct Fetched {
+  unsigned status = 0;  // 0: no answer
+  bool timed_out = false;
+  std::string body;
+  std::string error;  // why there was no answer
+};
+
+// One keep-alive connection; each Get (connect when needed, write, read)
+// gets an answer within the time limit or fails, and a connection that
+// failed is opened afresh by the next Get.
+class Session {
+ public:
+  Session(tcp::endpoint endpoint, std::chrono::milliseconds timeout, std::string accept_encoding)
+      : endpoint_(endpoint), timeout_(timeout), accept_encoding_(std::move(accept_encoding)) {}
+
+  Fetched Get(const std::string& target, const char* accept) {
+    Fetched fetched;
+    beast::error_code error;
+    const Clock::time_point deadline = Clock::now() + timeout_;
+    if (!stream_) {
+      stream_.emplace(io_);
+      stream_->expires_at(deadline);
+      stream_->async_connect(endpoint_, [&error](beast::error_code e) { error = e; });
+      Run();
+      if (error) return Fail(&fetched, error);
+      stream_->socket().set_option(tcp::no_delay(true));
+    }
+    http::request<http::empty_body> request(http::verb::get, target, 11);
+    request.set(http::field::host, "127.0.0.1");
+    request.set(http::field::accept, accept);
+    if (!accept_encoding_.empty()) request.set(http::field::accept_encoding, accept_encoding_);
+    request.keep_alive(true);
+    stream_->expires_at(deadline);
+    http::async_write(*stream_, request, [&error](beast::error_code e, size_t) { error = e; });
+    Run();
+    if (error) return Fail(&fetched, error);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kBodyLimitBytes);
+    http::async_read(*stream_, buffer_, parser, [&error](beast::error_code e, size_t) { error = e; });
+    Run();
+    if (error) return Fail(&fetched, error);
+    stream_->expires_never();
+    fetched.status = parser.get().result_int();
+    const bool keep_alive = parser.get().keep_alive();
+    fetched.body = std::move(parser.get().body());
+    if (!keep_alive) Close();
+    return fetched;
+  }
+
+ private:
+  void Run() {
+    io_.restart();
+    io_.run();
+  }
+
+  Fetched Fail(Fetched* fetched, const beast::error_code& error) {
+    fetched->timed_out = error == beast::error::timeout;
+    fetched->error = fetched->timed_out ? "no answer within the time limit" : error.message();
+    Close();
+    return std::move(*fetched);
+  }
+
+  void Close() {
+    if (stream_) {
+      beast::error_code ignored;
+      stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream_->close();
+    }
+    stream_.reset();
+    buffer_.clear();
+  }
+
+  asio::io_context io_;
+  tcp::endpoint endpoint_;
+  std::chrono::milliseconds timeout_;
+  std::string accept_encoding_;
+  std::optional<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+};
+
+// One operation: a GET, or a whole page load.
+struct Outcome {
+  bool ok = false;
+  bool timed_out = false;
+  size_t requests = 0;
+  size_t bytes = 0;      // body bytes received
+  std::string failure;  // the first thing that went wrong
+};
+
+// Adds one answer to `outcome`; false (and the outcome failed) unless it is a 200.
+bool Take(Outcome* outcome, const std::string& target, const Fetched& fetched) {
+  outcome->requests += 1;
+  outcome->bytes += fetched.body.size();
+  if (fetched.status == 200) return true;
+  outcome->ok = false;
+  outcome->timed_out = fetched.timed_out;
+  outcome->failure = target + ": " +
+                     (fetched.status == 0 ? fetched.error
+                                          : "status " + std::to_string(fetched.status) + " " + fetched.body.substr(0, 200));
+  return false;
+}
+
+std::string PercentEncode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// Date.prototype.toISOString: "2026-11-24T07:40:00.000Z".
+std::string IsoMillis(int64_t unix_millis) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_millis / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[96];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(unix_millis % 1000));
+  return text;
+}
+
+int64_t NowUnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The value of `name="..."` inside one tag; empty when absent.
+std::string AttributeOf(std::string_view tag, std::string_view name) {
+  const std::string key = " " + std::string(name) + "=\"";
+  const size_t at = tag.find(key);
+  if (at == std::string_view::npos) return {};
+  const size_t begin = at + key.size();
+  const size_t end = tag.find('"', begin);
+  return end == std::string_view::npos ? std::string() : std::string(tag.substr(begin, end - begin));
+}
+
+// What a browser fetches for the page's HTML: the stylesheets and scripts
+// with src, in document order (`assets`), and the icon (`icons`: Chromium
+// asks for it once the scripts have run).
+void SubresourcesOf(const std::string& html, std::vector<std::string>* assets, std::vector<std::string>* icons) {
+  for (size_t at = html.find('<'); at != std::string::npos; at = html.find('<', at + 1)) {
+    const size_t end = html.find('>', at);
+    if (end == std::string::npos) break;
+    const std::string_view tag(html.data() + at, end - at);
+    if (tag.starts_with("<script")) {
+      if (std::string src = AttributeOf(tag, "src"); !src.empty()) assets->push_back(std::move(src));
+    } else if (tag.starts_with("<link")) {
+      const std::string rel = AttributeOf(tag, "rel");
+      std::string href = AttributeOf(tag, "href");
+      if (href.empty()) continue;
+      if (rel == "stylesheet") assets->push_back(std::move(href));
+      if (rel == "icon" || rel == "shortcut icon") icons->push_back(std::move(href));
+    }
+  }
+}
+
+// "next_cursor":"123" -> 123; null or absent -> empty.
+std::string NextCursorOf(const std::string& body) {
+  static constexpr std::string_view kKey = "\"next_cursor\":\"";
+  const size_t at = body.rfind(kKey);
+  if (at == std::string::npos) return {};
+  const size_t begin = at + kKey.size();
+  const size_t end = body.find('"', begin);
+  return end == std::string::npos ? std::string() : body.substr(begin, end - begin);
+}
+
+// One page load of the dashboard (see the `page` mode above).
+Outcome LoadDashboardPage(Session* session, const std::string& timezone) {
+  Outcome outcome;
+  outcome.ok = true;
+  const Fetched html = session->Get("/", kAcceptHtml);
+  if (!Take(&outcome, "/", html)) return outcome;
+  std::vector<std::string> assets;
+  std::vector<std::string> icons;
+  SubresourcesOf(html.body, &assets, &icons);
+  for (const std::string& asset : assets) {
+    if (!Take(&outcome, asset, session->Get(asset, kAcceptAny))) return outcome;
+  }
+  if (!Take(&outcome, "/healthz", session->Get("/healthz", kAcceptJson))) return outcome;
+  for (const std::string& icon : icons) {
+    if (!Take(&outcome, icon, session->Get(icon, kAcceptAny))) return outcome;
+  }
+  // dashboard.js loadIncidents(): the sliding 7-day range, to a day ahead.
+  const int64_t now = NowUnixMillis();
+  const std::string window = "from=" + PercentEncode(IsoMillis(now - 7 * kDayMillis)) +
+                             "&to=" + PercentEncode(IsoMillis(now + kDayMillis)) + "&limit=1000";
+  std::string cursor;
+  for (size_t page = 0; page < kIncidentPagesMax; ++page) {
+    const std::string target = "/api/v1/incidents?" + window + (cursor.empty() ? "" : "&cursor=" + cursor);
+    const Fetched answer = session->Get(target, kAcceptJson);
+    if (!Take(&outcome, target, answer)) return outcome;
+    cursor = NextCursorOf(answer.body);
+    if (cursor.empty()) break;
+  }
+  // dashboard.js loadAvailability(): the browser's zone, then UTC if refused.
+  std::string target = "/api/v1/availability?days=90&timezone=" + PercentEncode(timezone);
+  Fetched availability = session->Get(target, kAcceptJson);
+  if (availability.status != 200 && availability.status != 0 && timezone != "UTC") {
+    outcome.requests += 1;
+    outcome.bytes += availability.body.size();
+    target = "/api/v1/availability?days=90&timezone=UTC";
+    availability = session->Get(target, kAcceptJson);
+  }
+  Take(&outcome, target, availability);
+  return outcome;
+}
+
+struct Window {
+  Clock::time_point counted_from;  // the end of the warm-up
+  Clock::time_point end;           // no operation starts after it
+};
+
+struct Tally {
+  LoadResult result;
+  uint64_t timeouts = 0;
+  uint64_t requests = 0;  // in counted operations
+  std::vector<double> bytes;  // per counted operation
+  Clock::time_point last_done{};
+  std::string first_failure;
+};
+
+// Runs `operation` back to back until `window.end` (at most every `interval`).
+Tally RunLoop(Session* session, const Window& window, std::chrono::milliseconds interval,
+              const std::function<Outcome(Session*, uint64_t)>& operation) {
+  Tally tally;
+  for (uint64_t n = 0;; ++n) {
+    const Clock::time_point started = Clock::now();
+    if (started >= window.end) break;
+    const Outcome outcome = operation(session, n);
+    const Clock::time_point done = Clock::now();
+    if (outcome.timed_out) tally.timeouts += 1;
+    if (!outcome.ok) {
+      tally.result.errors += 1;
+      if (tally.first_failure.empty()) tally.first_failure = outcome.failure;
+      if (!outcome.timed_out) std::this_thread::sleep_for(kRetryPause);  // no busy loop against a refusing port
+    } else if (done > window.counted_from) {  // not wholly in the warm-up
+      tally.result.operations += 1;
+      tally.result.latencies_seconds.push_back(SecondsBetween(started, done));
+      tally.requests += outcome.requests;
+      tally.bytes.push_back(static_cast<double>(outcome.bytes));
+      tally.last_done = std::max(tally.last_done, done);
+    }
+    if (interval.count() > 0) std::this_thread::sleep_until(started + interval);
+  }
+  return tally;
+}
+
+void Merge(Tally* total, Tally&& one) {
+  total->result.operations += one.result.operations;
+  total->result.errors += one.result.errors;
+  total->result.latencies_seconds.insert(total->result.latencies_seconds.end(), one.result.latencies_seconds.begin(),
+                                         one.result.latencies_seconds.end());
+  total->timeouts += one.timeouts;
+  total->requests += one.requests;
+  total->bytes.insert(total->bytes.end(), one.bytes.begin(), one.bytes.end());
+  total->last_done = std::max(total->last_done, one.last_done);
+  if (total->first_failure.empty()) total->first_failure = std::move(one.first_failure);
+}
+
+void PrintTally(const std::string& bench, const std::string& label, Tally tally, const Window& window,
+                std::string extra) {
+  if (!tally.first_failure.empty()) std::fprintf(stderr, "load_client: %s: %s\n", label.c_str(), tally.first_failure.c_str());
+  // Operations still going at the end count when they are done: the rate
+  // is over the time from the warm-up's end until the last of them.
+  tally.result.seconds = SecondsBetween(window.counted_from, std::max(window.end, tally.last_done));
+  const double operations = static_cast<double>(std::max<uint64_t>(tally.result.operations, 1));
+  char figures[256];
+  std::snprintf(figures, sizeof figures, "\"timeouts\":%llu,\"requests_per_operation\":%.2f,\"bytes\":%.0f",
+                static_cast<unsigned long long>(tally.timeouts), static_cast<double>(tally.requests) / operations,
+                Quantile(&tally.bytes, 0.5));
+  extra += (extra.empty() ? "" : ",") + std::string(figures);
+  PrintResult(bench, label, std::move(tally.result), extra);
+}
+
+Window WindowFrom(const Options& options) {
+  const double seconds = std::stod(Need(options, "--seconds"));
+  const double warmup = options.contains("--warmup") ? std::stod(options.at("--warmup")) : 0.5;
+  Window window;
+  window.counted_from =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
+  window.end = window.counted_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  return window;
+}
+
+std::chrono::milliseconds TimeoutFrom(const Options& options) {
+  const double seconds = options.contains("--timeout") ? std::stod(options.at("--timeout")) : kRequestTimeoutSecondsDefault;
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1e3));
+}
+
+// Runs `operation` on N connections, one thread each; the tally of them all.
+Tally RunConnections(const Options& options, size_t connections, const Window& window, const std::string& encodings,
+                     const std::function<Outcome(Session*, uint64_t)>& operation) {
+  const tcp::endpoint endpoint = Endpoint(options);
+  const std::chrono::milliseconds timeout = TimeoutFrom(options);
+  std::mutex merge_mutex;
+  Tally total;
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < connections; ++i) {
+    threads.emplace_back([&, i] {
+      Session session(endpoint, timeout, encodings);
+      Tally mine = RunLoop(&session, window, std::chrono::milliseconds(0),
+                           [&](Session* s, uint64_t n) { return operation(s, n * connections + i); });
+      std::lock_guard lock(merge_mutex);
+      Merge(&total, std::move(mine));
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return total;
+}
+
+int GetMode(const Options& options) {
+  const size_t connections = std::stoul(Need(options, "--connections"));
+  std::vector<std::string> paths;
+  if (options.contains("--targets")) {
+    std::ifstream file(options.at("--targets"));
+    for (std::string line; std::getline(file, line);) {
+      if (!line.empty()) paths.push_back(line);
+    }
+    if (paths.empty()) Die("no paths in " + options.at("--targets"));
+  } else {
+    paths.push_back(Need(options, "--path"));
+  }
+  const Window window = WindowFrom(options);
+  Tally total = RunConnections(options, connections, window, "", [&paths](Session* session, uint64_t n) {
+    Outcome outcome;
+    outcome.ok = true;
+    const std::string& target = paths[n % paths.size()];
+    Take(&outcome, target, session->Get(target, kAcceptJson));
+    return outcome;
+  });
+  PrintTally(options.contains("--bench") ? options.at("--bench") : "http",
+             options.contains("--label") ? options.at("--label") : "http", std::move(total), window,
+             "\"connections\":" + std::to_string(connections));
+  return 0;
+}
+
+int PageMode(const Options& options) {
+  const size_t connections = std::stoul(Need(options, "--connections"));
+  const std::string timezone = options.contains("--timezone") ? options.at("--timezone") : "UTC";
+  const std::string bench = options.contains("--bench") ? options.at("--bench") : "page";
+  const Window window = WindowFrom(options);
+  // The probe: one more connection, a GET every interval, for the same window.
+  Tally probe;
+  std::thread prober;
+  if (options.contains("--probe")) {
+    const std::string path = options.at("--probe");
+    const std::chrono::milliseconds interval(
+        options.contains("--probe-interval-ms") ? std::stol(options.at("--probe-interval-ms")) : 5);
+    prober = std::thread([&, path, interval] {
+      Session session(Endpoint(options), TimeoutFrom(options), "");
+      std::this_thread::sleep_until(window.counted_from);  // every page loader is busy by then
+      probe = RunLoop(&session, window, interval, [&path](Session* s, uint64_t) {
+        Outcome outcome;
+        outcome.ok = true;
+        Take(&outcome, path, s->Get(path, kAcceptJson));
+        return outcome;
+      });
+    });
+  }
+  Tally total = RunConnections(options, connections, window, kBrowserEncodings,
+                               [&timezone](Session* session, uint64_t) { return LoadDashboardPage(session, timezone); });
+  if (prober.joinable()) prober.join();
+  PrintTally(bench, options.contains("--label") ? options.at("--label") : "dashboard page", std::move(total), window,
+             "\"connections\":" + std::to_string(connections));
+  if (options.contains("--probe")) {
+    PrintTally(bench, options.contains("--probe-label") ? options.at("--probe-label") : "probe " + options.at("--probe"),
+               std::move(probe), window, "\"connections\":1,\"beside_connections\":" + std::to_string(connections));
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace ledger::bench
 
 int main(int argc, char** argv) {
   using namespace ledger::bench;
-  if (argc < 2) Die("usage: load_client load|startup --port P ...");
+  if (argc < 2) Die("usage: load_client load|get|page|startup --port P ...");
   const std::string mode = argv[1];
   Options options;
   std::vector<char*> command;
@@ -339,6 +769,8 @@ int main(int argc, char** argv) {
   try {
     if (mode == "load") return Load(options);
     if (mode == "startup") return Startup(options, command);
+    if (mode == "get") return GetMode(options);
+    if (mode == "page") return PageMode(options);
   } catch (const std::exception& exception) {
     Die(exception.what());
   }

@@ -5,8 +5,9 @@
 //   pg_driver load   --conninfo C --dir D
 //       Loads D/incidents.csv and D/periods.csv (written by `ledger_bench
 //       export`) with COPY, builds the indexes (a GiST index on the outage
-//       ranges for the overlap query), ANALYZEs, and reports the tables' size
-//       on disk.
+//       ranges for the overlap query), derives the catalog of systems (every
+//       system a current incident names, as the service lists them), ANALYZEs,
+//       and reports the tables' size on disk.
 //   pg_driver insert --conninfo C --connections N --seconds S [--warmup W] --run-id R
 //       N connections, each inserting one event row per transaction
 //       (autocommit, synchronous_commit=on): the same JSON body the service's
@@ -15,6 +16,16 @@
 //       N connections answering the dashboard's question for the windows in
 //       FILE ("FROM TO" a line): incidents with an outage period overlapping
 //       [from, to), newest ticket first, the first 100, as one JSON document.
+//   pg_driver availability --conninfo C --connections N --seconds S [--warmup W]
+//                          [--days D] [--timezone Z] [--out FILE]
+//       The dashboard's 90-day availability (GET /api/v1/availability?days=D
+//       &timezone=Z, default 90 and UTC) in one statement: the local days
+//       from generate_series, the GiST-indexed periods that overlap each day
+//       (open ones stop at now), per system and day the union of the periods
+//       (range_agg: overlaps merged) and its length, every system of the
+//       catalog every day, and the tickets named, as the same JSON document.
+//       Each statement may take 30 s (statement_timeout). --out writes the
+//       last answer to FILE (to check it against the service's).
 //
 // Prints one JSON line per measurement (bench_common.h).
 
@@ -120,6 +131,8 @@ int Load(const Options& options) {
   CopyFile(connection, "periods", dir + "/periods.csv");
   Exec(connection, "CREATE INDEX periods_during ON periods USING gist (during)");
   Exec(connection, "CREATE INDEX periods_ticket ON periods (ticket_number)");
+  Exec(connection, "CREATE TABLE systems AS SELECT DISTINCT unnest(systems) AS system FROM incidents");
+  Exec(connection, "ALTER TABLE systems ADD PRIMARY KEY (system)");
   Exec(connection, "ANALYZE");
   const double seconds = SecondsBetween(start, Clock::now());
   const std::string incidents = Scalar(connection, "SELECT count(*) FROM incidents");
@@ -258,12 +271,93 @@ int Query(const Options& options) {
   return 0;
 }
 
+// One statement for GET /api/v1/availability (web.cc: Availability; the
+// figures as projections/durations.h DailyAvailability defines them).
+// $1: the zone, $2: the number of days, ending today in the zone.
+constexpr const char* kAvailabilitySql = R"sql(
+WITH days AS (
+  SELECT d::date AS date, d AT TIME ZONE $1 AS day_start, (d + interval '1 day') AT TIME ZONE $1 AS day_end
+  FROM generate_series(date_trunc('day', now() AT TIME ZONE $1) - ($2::int - 1) * interval '1 day',
+                       date_trunc('day', now() AT TIME ZONE $1), interval '1 day') AS d),
+hits AS MATERIALIZED (
+  SELECT s.system, days.date, p.ticket_number,
+         p.during * tstzrange(days.day_start, least(days.day_end, now()), '[)') AS clipped
+  FROM days
+  JOIN periods p ON p.during && tstzrange(days.day_start, least(days.day_end, now()), '[)')
+  CROSS JOIN LATERAL unnest((SELECT i.systems FROM incidents i WHERE i.ticket_number = p.ticket_number)) AS s(system)),
+per_day AS (
+  SELECT system, date, range_agg(clipped) AS down,
+         array_agg(DISTINCT ticket_number ORDER BY ticket_number) AS numbers
+  FROM hits GROUP BY system, date),
+grid AS MATERIALIZED (
+  SELECT c.system, days.date, days.day_start, days.day_end,
+         coalesce((SELECT extract(epoch FROM sum(upper(r) - lower(r))) FROM unnest(pd.down) AS r), 0) AS down,
+         extract(epoch FROM days.day_end - days.day_start) AS length,
+         pd.numbers
+  FROM systems c CROSS JOIN days
+  LEFT JOIN per_day pd ON pd.system = c.system AND pd.date = days.date)
+SELECT json_build_object(
+  'timezone', $1::text, 'days', $2::int, 'now', now(),
+  'systems', (SELECT coalesce(json_agg(json_build_object('system', system, 'days', days) ORDER BY system), '[]')
+              FROM (SELECT system, json_agg(json_build_object(
+                      'date', date, 'start', day_start, 'end', day_end,
+                      'downtime_seconds', floor(down)::bigint,
+                      'availability', CASE WHEN length > 0 THEN 1 - down / length ELSE 1 END,
+                      'tickets', CASE WHEN numbers IS NULL THEN '[]'::json ELSE
+                                   (SELECT json_agg(i.ticket ORDER BY i.ticket_number)
+                                    FROM incidents i WHERE i.ticket_number = ANY (numbers)) END) ORDER BY date) AS days
+                    FROM grid GROUP BY system) AS per_system),
+  'incidents', (SELECT coalesce(json_object_agg(i.ticket, json_build_object(
+                  'title', i.title, 'severity', i.severity, 'status', i.status,
+                  'periods', (SELECT json_agg(json_build_object('started_at', lower(q.during), 'ended_at', upper(q.during))
+                                              ORDER BY lower(q.during))
+                              FROM periods q WHERE q.ticket_number = i.ticket_number))), '{}')
+                FROM incidents i WHERE i.ticket_number IN (SELECT ticket_number FROM hits)))::text
+)sql";
+
+int Availability(const Options& options) {
+  const std::string days = options.contains("--days") ? options.at("--days") : "90";
+  const std::string timezone = options.contains("--timezone") ? options.at("--timezone") : "UTC";
+  std::mutex last_mutex;
+  std::string last;
+  LoadResult result = RunConnections(
+      options,
+      [](PGconn* connection) {
+        Exec(connection, "SET statement_timeout = '30s'");
+        // The JIT compiles this statement for ~0.8 s on every execution
+        // (its estimated cost is over jit_above_cost) to save a few ms: off,
+        // as anyone serving this query would set it.
+        Exec(connection, "SET jit = off");
+        Prepare(connection, "availability", kAvailabilitySql, 2);
+      },
+      [&](PGconn* connection, uint64_t) {
+        const char* values[2] = {timezone.c_str(), days.c_str()};
+        PGresult* answer = PQexecPrepared(connection, "availability", 2, values, nullptr, nullptr, 0);
+        const bool ok = PQresultStatus(answer) == PGRES_TUPLES_OK && PQntuples(answer) == 1;
+        static std::atomic<bool> reported{false};
+        if (!ok && !reported.exchange(true)) std::fprintf(stderr, "pg_driver: %s", PQresultErrorMessage(answer));
+        if (ok) {
+          std::lock_guard lock(last_mutex);
+          last.assign(PQgetvalue(answer, 0, 0), static_cast<size_t>(PQgetlength(answer, 0, 0)));
+        }
+        PQclear(answer);
+        return ok;
+      });
+  if (options.contains("--out")) {
+    std::ofstream out(options.at("--out"), std::ios::binary);
+    out << last;
+  }
+  PrintResult("availability", "postgresql availability, range_agg", std::move(result),
+              "\"connections\":" + Need(options, "--connections") + ",\"bytes\":" + std::to_string(last.size()));
+  return 0;
+}
+
 }  // namespace
 }  // namespace ledger::bench
 
 int main(int argc, char** argv) {
   using namespace ledger::bench;
-  if (argc < 2) Die("usage: pg_driver setup|load|insert|query --conninfo C ...");
+  if (argc < 2) Die("usage: pg_driver setup|load|insert|query|availability --conninfo C ...");
   const std::string command = argv[1];
   Options options;
   for (int i = 2; i + 1 < argc; i += 2) options[argv[i]] = argv[i + 1];
@@ -271,5 +365,6 @@ int main(int argc, char** argv) {
   if (command == "load") return Load(options);
   if (command == "insert") return Insert(options);
   if (command == "query") return Query(options);
+  if (command == "availability") return Availability(options);
   Die("unknown command " + command);
 }

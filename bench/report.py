@@ -61,15 +61,24 @@ class Figures:
         return min(values), max(values)
 
     def throughput(self, unit="/s", latency=True):
+        errors = sum(r.get("errors", 0) for r in self.records)
+        timeouts = sum(r.get("timeouts", 0) for r in self.records)
+        if errors and not any(r.get("ops", 0) for r in self.records):
+            # Nothing answered (workload 6: every request has a time limit).
+            text = f"no answer: {errors} error{'s' if errors != 1 else ''}"
+            if timeouts:
+                text += f", {timeouts} of them with no answer within the time limit"
+            return text
         low, high = self.spread("ops_per_second")
         text = f"{rate(self.median('ops_per_second'))}{unit}"
         if len(self.records) > 1:
             text += f" ({rate(low)}–{rate(high)})"
         if latency and self.median("p99_ms") > 0:
             text += f"; p50 {ms(self.median('p50_ms'))} ms, p99 {ms(self.median('p99_ms'))} ms"
-        errors = sum(r.get("errors", 0) for r in self.records)
         if errors:
-            text += f"; {errors} errors"
+            text += f"; {errors} error{'s' if errors != 1 else ''}"
+            if timeouts:
+                text += f" ({timeouts} with no answer within the time limit)"
         return text
 
 
@@ -86,7 +95,7 @@ def main():
     rows = []  # (workload, ours, peer, ratio, goal)
 
     def ratio_of(ours, peer, field="ops_per_second"):
-        if not ours or not peer or peer.median(field) == 0:
+        if not ours or not peer or peer.median(field) == 0 or ours.median(field) == 0:
             return "—"
         return f"{ours.median(field) / peer.median(field):.2f}×"
 
@@ -190,6 +199,84 @@ def main():
                      "| PostgreSQL tables + indexes (on disk; its memory is shared_buffers)",
                      service + f" (the ticket read model alone: {model})", table, "—", ""))
 
+    # 6. The dashboard at scale (bench/run section 6; each request limited to
+    # request_timeout seconds, a request over it counted as an error).
+    limit = machine.get("request_timeout", "30")
+
+    def verdict_p99(figures, below_ms):
+        if not figures or not figures.median("ops"):
+            return " (not met: no answer)" if figures else ""
+        return " (met)" if figures.median("p99_ms") < below_ms else " (not met)"
+
+    page = get("page", "ledger dashboard page load c=1")
+    page_text = missing(page)
+    if page and page.median("ops"):
+        page_text += (f"; {page.median('requests_per_operation'):.0f} requests, "
+                      f"{page.median('bytes') / 1024:,.0f} KiB a page load")
+    rows.append(("6. Dashboard whole page: every request a browser with an empty cache makes for GET / in its order "
+                 "(the HTML, its stylesheets and scripts, /healthz, the default week's /api/v1/incidents pages, "
+                 "/api/v1/availability?days=90, the icon; not the event stream), one client, page loads back to back",
+                 page_text.replace("/s ", " page loads/s ", 1).replace("/s;", " page loads/s;", 1), "", "—", ""))
+
+    browser = get("browser", "chromium dashboard drawn")
+    browser_text = "not measured"
+    browser_goal = "< 1 s"
+    if browser:
+        record = browser.records[0]
+        if record.get("ops"):
+            browser_text = (f"p50 {record['p50_ms']:,.0f} ms, p99 {record['p99_ms']:,.0f} ms over {record['ops']} loads "
+                            f"(timeline bars alone: p50 {record.get('timeline_p50_ms', 0):,.0f} ms; availability bars: "
+                            f"p50 {record.get('availability_p50_ms', 0):,.0f} ms; {record.get('timeline_items', 0):,} "
+                            f"timeline bars, {record.get('availability_bars', 0):,} day bars, "
+                            f"{record.get('requests_per_load', 0)} requests incl. the event stream)")
+        else:
+            browser_text = "no load drawn"
+        if record.get("errors"):
+            browser_text += f"; {record['errors']} error{'s' if record['errors'] != 1 else ''}"
+            if record.get("timeouts"):
+                browser_text += f" ({record['timeouts']} not drawn within {limit} s)"
+        if record.get("ops"):
+            browser_goal += " (met)" if record["p99_ms"] < 1000 else " (not met)"
+        else:
+            browser_goal += " (not met: not drawn)"
+    rows.append(("6. The dashboard drawn in chromium (headless, a fresh profile each load): from navigation start "
+                 "to the timeline's bars and the 90-day availability bars in the page, one load after another",
+                 browser_text, "", "—", browser_goal))
+
+    availability = get("availability", "ledger GET /api/v1/availability")
+    pg_availability = get("availability", "postgresql availability, range_agg")
+    check = get("availability_check", "ledger vs postgresql")
+    pg_text = missing(pg_availability)
+    if check:
+        record = check.records[0]
+        pg_text += f"; the same figures as ours in {record['agree']:,} of {record['cells']:,} system-days"
+    elif availability and pg_availability:
+        pg_text += "; not compared with ours (no answer from us)"
+    rows.append(("6. 90-day availability: GET /api/v1/availability?days=90&timezone=UTC (the dashboard's call), "
+                 "one client | PostgreSQL, the same answer in one statement (generate_series days, GiST overlap, "
+                 "range_agg union per system and day, JSON built in SQL), one libpq connection",
+                 missing(availability), pg_text, ratio_of(availability, pg_availability),
+                 "p99 < 50 ms" + verdict_p99(availability, 50)))
+
+    as_of = get("as_of", "ledger GET /api/v1/incidents?as_of_seq")
+    rows.append(("6. Incident list as of a past seq: GET /api/v1/incidents?as_of_seq=(half the head, ± 128 so that "
+                 "no two requests in a row ask the same)&from&to (the week around that seq's incident), one client",
+                 missing(as_of), "", "—", ""))
+
+    durations = get("durations", "ledger GET /api/v1/durations, ten years")
+    durations_text = missing(durations)
+    if durations and durations.median("ops"):
+        durations_text += f"; the answer {durations.median('bytes'):,.0f} bytes"
+    rows.append(("6. Ten-year durations report: GET /api/v1/durations from the first incident's start to now, "
+                 "both lists, one client", durations_text, "", "—", ""))
+
+    probe = get("page", "ledger GET /healthz beside 8 page-loading clients")
+    loaders = get("page", "ledger dashboard page load c=8")
+    rows.append(("6. GET /healthz, one every 5 ms, while 8 clients load the whole dashboard page in a loop "
+                 "| the 8 clients' page loads, measured at the same time",
+                 missing(probe), missing(loaders).replace("/s ", " page loads/s ", 1).replace("/s;", " page loads/s;", 1),
+                 "—", "p99 < 10 ms" + verdict_p99(probe, 10)))
+
     generate = get("generate", "ledger via CommandProcessor, no sync")
 
     lines = []
@@ -223,14 +310,18 @@ def main():
         "Written by `bench/run` (see README, \"Benchmarks\"); every peer measured in the same run, on the same "
         "machine. Each figure is the median of "
         f"{machine.get('runs', '?')} runs of {machine.get('seconds', '?')} s, the rebuild rows of twice as many "
-        "(lowest–highest in brackets). "
+        "(lowest–highest in brackets); the chromium row is one series of page loads. "
+        f"In workload 6 every request has a client-side limit of {machine.get('request_timeout', '30')} s; a row "
+        "whose run had a request over it runs no more (see bench/run). "
         "Benchmarks measure and report; they never fail on a number.",
         "",
         f"- Machine: {machine.get('cores', '?')} cores, {machine.get('cpu', '?')}, {machine.get('memory', '?')}; "
         f"disk {machine.get('disk', '?')}; {machine.get('os', '?')}; {machine.get('compiler', '?')}",
         f"- Versions: {versions}",
         f"- Run: commit {machine.get('commit', '?')}, {machine.get('date', '?')}; build "
-        f"{machine.get('build_seconds', '?')} s, whole run {machine.get('total_seconds', '?')} s",
+        f"{machine.get('build_seconds', '?')} s, whole run {machine.get('total_seconds', '?')} s"
+        + (f" (the dashboard at scale, workload 6: {machine['dashboard_seconds']} s)"
+           if machine.get("dashboard_seconds") else ""),
         f"- Data: {incidents:,} incidents over 10 years, {incidents * 5:,} events, generated in-process through "
         "CommandProcessor with sync_writes=false"
         + (f" in {generate.median('seconds'):.0f} s ({rate(generate.median('ops_per_second'))} events/s)" if generate else "")
