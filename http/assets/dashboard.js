@@ -450,10 +450,12 @@
     const health = await fetchJson("/healthz");
     const headSeq = health.ok ? health.body.head_seq : 0;
     subscribe(headSeq, onLedgerEvent, setLiveStatus);
+    // The availability bars are asked for at once, beside the incident list:
+    // the page is drawn when the slower of the two arrives, not after both.
+    loadAvailability();
     await loadIncidents();
     render();
     writeRangeToUrl();
-    loadAvailability();
     setInterval(refreshOngoing, ONGOING_REFRESH_MS);
     document.body.dataset.ready = "true";
   }
