@@ -12,7 +12,9 @@ ticket has changed since then, so each is folded again from its own events.
 - The availability answer carries an ETag and answers 304 until an event.
 """
 
+import gzip
 import http.client
+import json
 import os
 import re
 import socket
@@ -177,6 +179,11 @@ class AvailabilityCacheTest(service.ServiceTestCase):
         self.assertEqual(first.headers.get("Cache-Control"), "no-cache")
         day = [d for d in first.data["systems"][0]["days"] if d["date"] == "2026-11-10"][0]
         self.assertEqual(day["downtime_seconds"], 3600)
+        zipped = svc.get(path, headers={"Accept-Encoding": "gzip"})
+        self.assertStatus(zipped, 200)
+        self.assertEqual(zipped.headers.get("Content-Encoding"), "gzip")
+        self.assertNotEqual(zipped.headers.get("ETag"), etag, "one ETag per encoding")
+        self.assertEqual(json.loads(gzip.decompress(zipped.raw)), first.data)
         again = svc.get(path, headers={"If-None-Match": etag})
         self.assertStatus(again, 304, "nothing changed")
         self.assertEqual(again.raw, b"")
