@@ -43,6 +43,19 @@ bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag) {
   return false;
 }
 
+HttpResponse RevalidatedAnswer(const HttpRequest& request, const std::string& etag, bool gzip) {
+  HttpResponse response;
+  response.headers.emplace_back("ETag", etag);
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  response.headers.emplace_back("Vary", "Accept-Encoding");
+  if (IfNoneMatchMatches(request.if_none_match, etag)) {
+    response.status = 304;
+    return response;
+  }
+  if (gzip) response.headers.emplace_back("Content-Encoding", "gzip");
+  return response;
+}
+
 StaticAssets::StaticAssets() {
   for (const EmbeddedAsset& asset : EmbeddedAssets()) {
     if (asset.name.empty()) continue;
@@ -67,17 +80,10 @@ std::optional<HttpResponse> StaticAssets::Answer(std::string_view name, const Ht
   const Prepared& prepared = found->second;
   const bool gzip = !prepared.gzip.empty() && AcceptsGzip(request.accept_encoding);
   const std::string& etag = gzip ? prepared.gzip_etag : prepared.etag;
-  HttpResponse response;
+  HttpResponse response = RevalidatedAnswer(request, etag, gzip);
   response.content_type = prepared.content_type;
-  response.headers.emplace_back("ETag", etag);
-  response.headers.emplace_back("Cache-Control", "no-cache");
-  response.headers.emplace_back("Vary", "Accept-Encoding");
-  if (IfNoneMatchMatches(request.if_none_match, etag)) {
-    response.status = 304;
-    return response;
-  }
+  if (response.status == 304) return response;
   if (gzip) {
-    response.headers.emplace_back("Content-Encoding", "gzip");
     response.body = prepared.gzip;
   } else {
     response.body = std::string(prepared.asset.bytes);

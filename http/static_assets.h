@@ -46,4 +46,10 @@ class StaticAssets {
 // Weak comparison, as RFC 9110 asks for If-None-Match.
 bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag);
 
+// The headers of an answer kept by the browser but asked for again every
+// time: `etag` (quoted), Cache-Control: no-cache, Vary: Accept-Encoding,
+// and Content-Encoding: gzip when `gzip`. Status 304 (send no body) when
+// the request's If-None-Match matches, else 200 (the caller adds the body).
+HttpResponse RevalidatedAnswer(const HttpRequest& request, const std::string& etag, bool gzip);
+
 }  // namespace ledger::http

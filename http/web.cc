@@ -694,25 +694,11 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
 }
 
 HttpResponse AvailabilityResponse(const AvailabilityAnswer& answer, const HttpRequest& request) {
-  HttpResponse response;
   const bool gzip = answer.gzip_body != nullptr && AcceptsGzip(request.accept_encoding);
   // One ETag per encoding, as for the assets.
   const std::string etag = gzip ? answer.etag.substr(0, answer.etag.size() - 1) + "-gzip\"" : answer.etag;
-  response.headers.emplace_back("ETag", etag);
-  // Kept by the browser, but asked again every time (the ETag answers 304
-  // while nothing changed).
-  response.headers.emplace_back("Cache-Control", "no-cache");
-  response.headers.emplace_back("Vary", "Accept-Encoding");
-  if (IfNoneMatchMatches(request.if_none_match, etag)) {
-    response.status = 304;
-    return response;
-  }
-  if (gzip) {
-    response.headers.emplace_back("Content-Encoding", "gzip");
-    response.shared_body = answer.gzip_body;
-  } else {
-    response.shared_body = answer.body;
-  }
+  HttpResponse response = RevalidatedAnswer(request, etag, gzip);
+  if (response.status != 304) response.shared_body = gzip ? answer.gzip_body : answer.body;
   return response;
 }
 
