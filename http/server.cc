@@ -106,6 +106,13 @@ struct OutChunk {
   bool pulled = false;  // came from the stream (a heartbeat did not)
 };
 
+// A request's answer as the server follows it: whether it has come, and
+// whether its client left before it did.
+struct AnswerWatch {
+  std::atomic<bool> answered{false};
+  std::atomic<bool> abandoned{false};
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Shared* shared)
@@ -184,12 +191,13 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_never();
     shared_->requests_in_flight.fetch_add(1);
     auto self = shared_from_this();
-    // Raised when the client goes away before its answer: long work stops.
-    auto abandoned = std::make_shared<std::atomic<bool>>(false);
-    request.abandoned = abandoned;
-    auto answered = std::make_shared<std::atomic<bool>>(false);
-    shared_->api->Handle(request, [self, answered](HttpResponse response) {
-      answered->store(true);
+    // One allocation per request for both flags: `abandoned` (raised when
+    // the client goes away before its answer: long work stops) shares the
+    // watch's lifetime.
+    auto watch = std::make_shared<AnswerWatch>();
+    request.abandoned = std::shared_ptr<std::atomic<bool>>(watch, &watch->abandoned);
+    shared_->api->Handle(request, [self, watch](HttpResponse response) {
+      watch->answered.store(true);
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->shared_->requests_in_flight.fetch_sub(1);
         self->Write(std::move(response));
@@ -197,22 +205,22 @@ class Session : public std::enable_shared_from_this<Session> {
     });
     // Most answers are ready by now; for the others (long work, a
     // submission waiting for its commit) watch the connection meanwhile.
-    if (!answered->load()) WatchWhileAnswering(std::move(abandoned), std::move(answered));
+    if (!watch->answered.load()) WatchWhileAnswering(std::move(watch));
   }
 
   // Until the answer comes, a closed connection (end of file or a reset)
   // raises `abandoned`. A client that sends more meanwhile (a pipelined
   // request) is not abandoning anything: the watch then ends, and that
   // request is read after the answer as usual.
-  void WatchWhileAnswering(std::shared_ptr<std::atomic<bool>> abandoned, std::shared_ptr<std::atomic<bool>> answered) {
+  void WatchWhileAnswering(std::shared_ptr<AnswerWatch> watch) {
     stream_.socket().async_wait(
-        tcp::socket::wait_read, [self = shared_from_this(), abandoned, answered](beast::error_code error) {
-          if (error || answered->load()) return;
+        tcp::socket::wait_read, [self = shared_from_this(), watch](beast::error_code error) {
+          if (error || watch->answered.load()) return;
           char byte = 0;
           const ssize_t peeked =
               ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
           if (peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            abandoned->store(true);
+            watch->abandoned.store(true);
           }
         });
   }
