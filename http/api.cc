@@ -4,8 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <set>
 
 #include <simdjson.h>
@@ -262,10 +263,13 @@ class Handlers {
     if (!limit) return Api::ErrorResponse(limit.error());
     timeline.limit = *limit;
 
-    const auto render = [&](const projections::TicketStore& store) {
+    // `applied_seq` (current lists only): the last event the list reflects,
+    // so a page can follow the event stream from exactly there.
+    const auto render = [&](const projections::TicketStore& store, std::optional<uint64_t> applied_seq) {
       const projections::TimelinePage page = store.Query(timeline);
       JsonWriter json;
       json.BeginObject();
+      if (applied_seq) json.Key("applied_seq").Uint(*applied_seq);
       json.Key("from").String(FormatRfc3339Utc(timeline.from_micros));
       json.Key("to").String(FormatRfc3339Utc(timeline.to_micros));
       json.Key("count").Uint(page.incidents.size());
@@ -285,7 +289,7 @@ class Handlers {
       Result<projections::TicketStore> store = projections::TicketsAsOf(
           *deps_.read_model, *deps_.ledger, *as_of, timeline.from_micros, timeline.to_micros, stop);
       if (!store) return Api::ErrorResponse(store.error());
-      return render(*store);
+      return render(*store, std::nullopt);
     }
     // The same question under the same applied seq has the same answer
     // (answer_cache.h): the key is every parameter, the window resolved.
@@ -304,7 +308,7 @@ class Handlers {
         response.shared_body = std::move(cached);
         return;
       }
-      response = render(store);
+      response = render(store, applied_seq);
       if (response.status == 200) {
         response.shared_body = std::make_shared<const std::string>(std::move(response.body));
         response.body.clear();

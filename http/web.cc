@@ -353,7 +353,7 @@ constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
 <p id="timeline-empty" class="empty" hidden>No incidents in this range.</p>
 <noscript><p class="notice">The timeline, the live updates and this page's tables need JavaScript. The
 <a href="/api/v1/incidents">incident list</a> is plain JSON, and the <a href="/submit">form</a> works without it.</p></noscript>
-<section aria-labelledby="table-heading">
+<section class="below-timeline" aria-labelledby="table-heading">
 <h2 id="table-heading">Incidents in this range</h2>
 <table id="incident-table" class="incidents">
 <caption class="visually-hidden">Incidents whose outage overlaps the chosen range. Column headers sort.</caption>
@@ -369,7 +369,7 @@ constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
 <tbody></tbody>
 </table>
 </section>
-<section aria-labelledby="availability-heading">
+<section class="below-timeline" aria-labelledby="availability-heading">
 <h2 id="availability-heading">Availability per system, last 90 days</h2>
 <p class="hint">One bar per day in your time zone; darker red means more downtime. Hover or focus a day for its outages.</p>
 <div id="availability" class="availability"></div>
@@ -743,8 +743,10 @@ class WebHandlers {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "range", "rows"});
     if (!query) return ErrorPage(principal_, 400, "Bad dashboard address", query.error().message);
     return HtmlAnswer(200, Layout(principal_, "Dashboard", "/", kDashboardMain,
-                                  {"/static/vendor/vis-timeline-graph2d.min.css",
-                                   "/static/vendor/vis-timeline-graph2d.min.js", "/static/dashboard.js"}));
+                                  // dashboard.js first: it asks for the data while
+                                  // vis-timeline's script (large) is being run.
+                                  {"/static/vendor/vis-timeline-graph2d.min.css", "/static/dashboard.js",
+                                   "/static/vendor/vis-timeline-graph2d.min.js"}));
   }
 
   HttpResponse FormPage(std::string_view query_text) {

@@ -27,6 +27,7 @@
   };
 
   let timeline = null;
+  let timelineDrawn = false;
   let items = null;
   let groups = null;
 
@@ -115,10 +116,14 @@
     });
   }
 
+  // Loads the incidents of the range into state.incidents; answers the
+  // applied_seq of the first page (every event after it is still to come
+  // through the event stream), or null when the list could not be read.
   async function loadIncidents() {
     const window_ = currentWindow();
     const found = new Map();
     let cursor = null;
+    let appliedSeq = null;
     for (let page = 0; page < PAGES_MAX; ++page) {
       const params = new URLSearchParams({
         from: window_.from.toISOString(),
@@ -132,11 +137,13 @@
         showRangeError(answer.body && answer.body.error ? answer.body.error.message : "Cannot load incidents.");
         break;
       }
+      if (appliedSeq === null && Number.isInteger(answer.body.applied_seq)) appliedSeq = answer.body.applied_seq;
       for (const incident of answer.body.incidents) found.set(incident.ticket, incident);
       cursor = answer.body.next_cursor;
       if (!cursor) break;
     }
     state.incidents = found;
+    return appliedSeq;
   }
 
   async function refreshTicket(ticket) {
@@ -154,6 +161,8 @@
 
   // ---------------------------------------------------------------- the timeline
 
+  // Built when the pointer rests on a bar (vis-timeline's tooltip template),
+  // not for every bar up front.
   function tooltip(incident, period) {
     const now = Date.now();
     const end = period.end
@@ -176,6 +185,15 @@
         "Open " + incident.ticket));
   }
 
+  function tooltipOfItem(itemData) {
+    const incident = state.incidents.get(itemData.ticket);
+    const period = incident && periodsOf(incident)[itemData.period];
+    return period ? tooltip(incident, period) : "";
+  }
+
+  // One entry per bar: what vis-timeline draws, plus `label` (the bar's text,
+  // compared to find the bars that changed) and `ticket`/`period` for the
+  // tooltip. Content is a node, never HTML: user text stays text.
   function buildTimelineData() {
     const now = new Date();
     const itemList = [];
@@ -186,11 +204,10 @@
         : ((incident.systems && incident.systems.length) ? incident.systems : ["(no system)"]).map((s) => "system:" + s);
       for (const key of rowKeys) {
         if (groupMap.has(key)) continue;
-        const label = state.groupByIncident
-          ? el("span", {}, el("span", { class: "group-ticket" }, incident.ticket), " ", incident.title)
-          : el("span", {}, key.slice("system:".length));
-        groupMap.set(key, { id: key, content: label, order: key });
+        const text = state.groupByIncident ? incident.ticket + " " + incident.title : key.slice("system:".length);
+        groupMap.set(key, { id: key, text, order: key });
       }
+      const label = incident.ticket + " · " + incident.title;
       periodsOf(incident).forEach((period, index) => {
         const ongoing = !period.end;
         for (const key of rowKeys) {
@@ -200,10 +217,10 @@
             start: period.start,
             end: ongoing ? (now > period.start ? now : period.start) : period.end,
             type: "range",
-            content: el("span", { class: "bar-label" }, incident.ticket + " · " + incident.title),
-            title: tooltip(incident, period),
+            label,
             className: "ticket-" + incident.ticket + " severity-" + incident.severity + (ongoing ? " ongoing" : ""),
             ticket: incident.ticket,
+            period: index,
           });
         }
       });
@@ -218,47 +235,102 @@
     return { itemList, groupList };
   }
 
-  function renderTimeline() {
+  function withNodes(item) {
+    return Object.assign({}, item, { content: el("span", { class: "bar-label" }, item.label) });
+  }
+
+  function groupWithNodes(group) {
+    const content = state.groupByIncident
+      ? el("span", {}, el("span", { class: "group-ticket" }, group.text.split(" ")[0]), " ",
+        group.text.slice(group.text.indexOf(" ") + 1))
+      : el("span", {}, group.text);
+    return Object.assign({}, group, { content });
+  }
+
+  function sameBar(left, right) {
+    return left.start.getTime() === right.start.getTime() && left.end.getTime() === right.end.getTime() &&
+      left.className === right.className && left.label === right.label && left.group === right.group;
+  }
+
+  // vis-timeline draws and measures a bar as soon as it is added while the
+  // window shows it, one forced layout per bar (seconds for a busy week).
+  // Bars added while the window is parked where none is are drawn later in
+  // one batch, when the window comes back.
+  const PARKED_START = new Date(0);
+  const PARKED_END = new Date(DAY);
+  const CHANGES_DRAWN_IN_PLACE = 20;
+
+  function timelineOptions() {
+    return {
+      start: PARKED_START,
+      end: PARKED_END,
+      stack: true,
+      showCurrentTime: true,
+      zoomable: true,
+      moveable: true,
+      orientation: { axis: "top" },
+      groupOrder: "order",
+      tooltip: { followMouse: true, overflowMethod: "cap", delay: 100, template: tooltipOfItem },
+      margin: { item: 6 },
+      zoomMin: 60 * 1000,
+      zoomMax: 5 * 365 * DAY,
+    };
+  }
+
+  // Draws the bars of state.incidents. Only the bars that changed are
+  // touched; `moveToRange` also moves the window to the range chosen.
+  function renderTimeline(moveToRange) {
     const { itemList, groupList } = buildTimelineData();
-    const container = document.getElementById("timeline");
     document.getElementById("timeline-empty").hidden = itemList.length > 0;
     if (!timeline) {
-      items = new vis.DataSet(itemList);
-      groups = new vis.DataSet(groupList);
-      const window_ = currentWindow();
-      const margin = (window_.to - window_.from) * 0.03;
-      timeline = new vis.Timeline(container, items, groups, {
-        start: new Date(window_.from.getTime()),
-        end: new Date(window_.to.getTime() + margin),
-        stack: true,
-        showCurrentTime: true,
-        zoomable: true,
-        moveable: true,
-        orientation: { axis: "top" },
-        groupOrder: "order",
-        tooltip: { followMouse: true, overflowMethod: "cap", delay: 100 },
-        margin: { item: 6 },
-        zoomMin: 60 * 1000,
-        zoomMax: 5 * 365 * DAY,
-      });
+      items = new vis.DataSet(itemList.map(withNodes));
+      groups = new vis.DataSet(groupList.map(groupWithNodes));
+      timeline = new vis.Timeline(document.getElementById("timeline"), items, groups, timelineOptions());
+      timeline.on("changed", () => { timelineDrawn = true; });
       timeline.on("click", (properties) => {
         if (!properties.item) return;
         const item = items.get(properties.item);
         if (item) location.href = "/incidents/" + encodeURIComponent(item.ticket);
       });
+      // The bars went in while parked; the range chosen becomes the window
+      // (also the one vis-timeline applies at its first draw), which then
+      // draws them all at once.
+      moveTimelineToRange();
       return;
     }
-    groups.clear();
-    groups.add(groupList);
-    items.clear();
-    items.add(itemList);
+    const fresh = new Map(itemList.map((item) => [item.id, item]));
+    const removed = items.getIds().filter((id) => !fresh.has(id));
+    const changed = itemList.filter((item) => {
+      const old = items.get(item.id);
+      return !old || !sameBar(old, item);
+    });
+    const groupsChanged = groups.length !== groupList.length ||
+      groupList.some((group) => { const old = groups.get(group.id); return !old || old.order !== group.order || old.text !== group.text; });
+    const many = removed.length + changed.length > CHANGES_DRAWN_IN_PLACE || groupsChanged;
+    const window_ = timeline.getWindow();
+    if (many) timeline.setWindow(PARKED_START, PARKED_END, { animation: false });
+    if (groupsChanged) {
+      items.clear();
+      groups.clear();
+      groups.add(groupList.map(groupWithNodes));
+      items.add(itemList.map(withNodes));
+    } else {
+      items.remove(removed);
+      items.update(changed.map(withNodes));
+    }
+    if (moveToRange) moveTimelineToRange();
+    else if (many) timeline.setWindow(window_.start, window_.end, { animation: false });
   }
 
+  // Until its first draw, vis-timeline takes the window from its options
+  // (and applies them again then); after it, from setWindow.
   function moveTimelineToRange() {
     if (!timeline) return;
     const window_ = currentWindow();
     const margin = (window_.to - window_.from) * 0.03;
-    timeline.setWindow(window_.from, new Date(window_.to.getTime() + margin), { animation: false });
+    const end = new Date(window_.to.getTime() + margin);
+    if (!timelineDrawn) timeline.setOptions({ start: window_.from, end });
+    else timeline.setWindow(window_.from, end, { animation: false });
   }
 
   // ---------------------------------------------------------------- the table
@@ -301,8 +373,8 @@
     }
   }
 
-  function render() {
-    renderTimeline();
+  function render(moveToRange) {
+    renderTimeline(moveToRange);
     renderTable();
   }
 
@@ -338,6 +410,18 @@
       outages.length ? el("ul", {}, ...outages) : "");
   }
 
+  // The answer the bars show; one listener for all of them (thousands on 90
+  // days) finds a bar's day through its data-system and data-day.
+  let availabilityShown = null;
+
+  function showDayOfBar(event) {
+    const bar = event.target instanceof Element ? event.target.closest("#availability .day") : null;
+    if (!bar || !availabilityShown) return;
+    const system = availabilityShown.systems[Number(bar.dataset.system)];
+    const day = system && system.days[Number(bar.dataset.day)];
+    if (day) showDay(system.system, day, availabilityShown.incidents);
+  }
+
   async function loadAvailability() {
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     let answer = await fetchJson("/api/v1/availability?days=" + AVAILABILITY_DAYS + "&timezone=" + encodeURIComponent(zone));
@@ -347,25 +431,23 @@
       box.replaceChildren(el("p", { class: "notice notice-error" }, "Cannot load availability."));
       return;
     }
-    const rows = answer.body.systems.map((system) => {
+    const systems = answer.body.systems;
+    const rows = systems.map((system, systemIndex) => {
       const down = system.days.reduce((sum, day) => sum + day.downtime_seconds, 0);
       const total = system.days.reduce((sum, day) => sum + (new Date(day.end) - new Date(day.start)) / 1000, 0);
-      const bars = system.days.map((day) => {
-        const bar = el("span", {
-          class: dayClass(day), tabindex: 0, role: "img",
-          "aria-label": day.date + ": " + (day.availability * 100).toFixed(2) + "% available" +
-            (day.tickets.length ? ", " + day.tickets.join(", ") : ""),
-        });
-        bar.addEventListener("mouseenter", () => showDay(system.system, day, answer.body.incidents));
-        bar.addEventListener("focus", () => showDay(system.system, day, answer.body.incidents));
-        return bar;
-      });
+      const bars = system.days.map((day, dayIndex) => el("span", {
+        class: dayClass(day), tabindex: 0, role: "img",
+        "aria-label": day.date + ": " + (day.availability * 100).toFixed(2) + "% available" +
+          (day.tickets.length ? ", " + day.tickets.join(", ") : ""),
+        dataset: { system: systemIndex, day: dayIndex },
+      }));
       return el("div", { class: "availability-row" },
         el("span", { class: "availability-system" }, system.system),
         el("span", { class: "availability-days" }, ...bars),
         el("span", { class: "availability-total" }, total ? ((1 - down / total) * 100).toFixed(3) + "%" : ""));
     });
     if (!rows.length) rows.push(el("p", { class: "empty" }, "No systems have had an outage yet."));
+    availabilityShown = answer.body;
     box.replaceChildren(...rows);
   }
 
@@ -393,6 +475,9 @@
   // ---------------------------------------------------------------- wiring
 
   function wireControls() {
+    const availability = document.getElementById("availability");
+    availability.addEventListener("mouseover", showDayOfBar);
+    availability.addEventListener("focusin", showDayOfBar);
     document.getElementById("range-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const from = new Date(document.getElementById("range-from").value);
@@ -437,28 +522,38 @@
     writeRangeToUrl();
     syncRangeInputs();
     await loadIncidents();
-    render();
-    moveTimelineToRange();
+    render(true);
   }
+
+  // vis-timeline is the script after this one: the timeline is drawn once
+  // it has run (by DOMContentLoaded), while everything else starts now.
+  const timelineScriptRan = new Promise((resolve) => {
+    if (window.vis) resolve();
+    else document.addEventListener("DOMContentLoaded", resolve);
+  });
 
   async function start() {
     readRangeFromUrl();
     syncRangeInputs();
     wireControls();
-    // The head before the list: every event after it is applied on top, so
-    // nothing committed in between is missed (applying one twice is harmless).
-    const health = await fetchJson("/healthz");
-    const headSeq = health.ok ? health.body.head_seq : 0;
-    subscribe(headSeq, onLedgerEvent, setLiveStatus);
     // The availability bars are asked for at once, beside the incident list:
     // the page is drawn when the slower of the two arrives, not after both.
     loadAvailability();
-    await loadIncidents();
-    render();
+    // The stream from the list's applied_seq: every event after the list is
+    // applied on top, so nothing committed in between is missed.
+    let seq = await loadIncidents();
+    if (seq === null) {
+      const health = await fetchJson("/healthz");
+      seq = health.ok ? health.body.head_seq : 0;
+    }
+    await timelineScriptRan;
+    render(true);
+    subscribe(seq, onLedgerEvent, setLiveStatus);
     writeRangeToUrl();
     setInterval(refreshOngoing, ONGOING_REFRESH_MS);
     document.body.dataset.ready = "true";
   }
 
-  document.addEventListener("DOMContentLoaded", start);
+  // A deferred script runs once the page is parsed: its elements are there.
+  start();
 })();

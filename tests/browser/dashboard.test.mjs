@@ -197,6 +197,29 @@ test("a hostile title, description, engineer and system are shown as text everyw
   await finish(opened);
 });
 
+test("a day of the availability bars names its outages on hover and on focus", async () => {
+  const opened = await dashboard();
+  const { page } = opened;
+  await page.waitForSelector("#availability .day", { timeout: WAIT_MS });
+  const mailRow = page.locator(".availability-row", { has: page.locator(".availability-system", { hasText: /^mail$/ }) });
+  assert.equal(await mailRow.locator(".day").count(), 90, "one bar per day");
+  // The closed mail outage (2 h, three days ago) darkens one day, or two
+  // when it spans midnight in the browser's zone.
+  const down = mailRow.locator(".day:not(.day-up)");
+  assert.ok((await down.count()) >= 1 && (await down.count()) <= 2, "the outage's days are marked");
+  await down.first().hover();
+  const detail = page.locator("#availability-detail");
+  await page.waitForFunction((ticket) => document.getElementById("availability-detail").textContent.includes(ticket),
+    tickets.closed, { timeout: WAIT_MS });
+  assert.match(await detail.textContent(), /^mail, \d{4}-\d{2}-\d{2}: \d+\.\d{2}% available, down /);
+  assert.equal(await detail.locator("a").first().getAttribute("href"), "/incidents/" + tickets.closed);
+  // Keyboard: focusing a day that had none shows it as up.
+  await mailRow.locator(".day.day-up").first().focus();
+  await page.waitForFunction(() => /100\.00% available, down 0 min$/.test(document.getElementById("availability-detail").textContent),
+    null, { timeout: WAIT_MS });
+  await finish(opened);
+});
+
 test("an incident submitted in one page appears live in an open dashboard, then closes, without reload", async () => {
   const board = await dashboard();
   await board.page.evaluate(() => { window.notReloaded = true; });

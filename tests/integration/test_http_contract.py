@@ -261,6 +261,9 @@ class IncidentListTest(ContractTestCase):
         self.assertEqual(data["to"], "2025-01-08T00:00:00Z")
         self.assertEqual(self.tickets_of(data), ["INC-3", "INC-2", "INC-1"])
         self.assertIsNone(data["next_cursor"])
+        # The last event the list reflects: the stream a page follows starts there.
+        self.assertEqual(data["applied_seq"], self.svc.get("/healthz").data["head_seq"])
+        self.assertNotIn("applied_seq", self.listing("from=2025-01-01T00:00:00Z&to=2025-01-08T00:00:00Z&as_of_seq=3"))
         for incident in data["incidents"]:
             self.assertEqual(set(incident) - {"note", "opened_at", "updated_at"}, INCIDENT_KEYS)
             self.assertEqual(incident, self.incident(incident["ticket"]))
