@@ -161,6 +161,8 @@ class AuditTest(service.ServiceTestCase):
             single = svc.get("/api/v1/incidents/" + ticket).data
             listing = svc.get("/api/v1/incidents?" + window).data
             self.assertEqual(svc.head_seq(), before)
+            # A current list names the event it reflects; an as_of list is that point itself.
+            self.assertEqual(listing.pop("applied_seq"), before)
             recorded.append((before, ticket, single, listing))
 
         first = create(svc, "Mail down", started_at="2026-11-20T08:00:00+01:00")
