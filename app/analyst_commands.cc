@@ -40,15 +40,13 @@ Result<projections::TicketStore> LoadStore(const std::string& data, std::optiona
   Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data, .read_only = true});
   if (!opened) return opened.error();
   projections::TicketStore store;
-  Status folded = (*opened)->ForEach(0, [&](const StoredEvent& stored) -> Status {
+  Status folded = (*opened)->ForEach(0, [&](const StoredEvent& stored) -> Result<Flow> {
     // recorded_at never decreases along seq: the first later event ends it.
-    if (as_of_micros && stored.event.recorded_at_micros() > *as_of_micros) {
-      return MakeError(ErrorCode::kUnavailable, "as_of reached");
-    }
+    if (as_of_micros && stored.event.recorded_at_micros() > *as_of_micros) return Flow::kStop;
     store.Apply(stored.event);
-    return {};
+    return Flow::kContinue;
   });
-  if (!folded && folded.error().code != ErrorCode::kUnavailable) return folded.error();
+  if (!folded) return folded.error();
   return store;
 }
 

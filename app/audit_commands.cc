@@ -15,6 +15,7 @@
 #include "common/json_writer.h"
 #include "http/json_views.h"
 #include "ledger/ledger.h"
+#include "projections/ticket_name.h"
 
 namespace ledger::app {
 namespace {
@@ -143,12 +144,12 @@ int Verify(const std::string& data) {
 int Export(const std::string& data) {
   Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data, .read_only = true});
   if (!opened) return Problem(opened.error().message);
-  Status walked = (*opened)->ForEach(0, [](const StoredEvent& stored) -> Status {
+  Status walked = (*opened)->ForEach(0, [](const StoredEvent& stored) -> Result<Flow> {
     const std::string line = http::EventJson(stored) + "\n";
     if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) {
       return MakeError(ErrorCode::kIoError, "cannot write to stdout");
     }
-    return {};
+    return Flow::kContinue;
   });
   if (std::fflush(stdout) != 0) return Problem("cannot write to stdout");
   if (!walked) return Problem("export stopped: " + walked.error().message);
@@ -180,7 +181,7 @@ int Import(const std::string& data) {
     uint64_t line_number = 0;
     Sha256Digest previous_hash{};
     const auto flush = [&]() -> Status {
-      Status written = log.ImportVerbatim(chunk);
+      Status written = log.ImportVerbatim(chunk, projections::TicketName::CounterNumber);
       chunk.clear();
       return written;
     };

@@ -60,6 +60,7 @@
 #include "ledger/ledger.h"
 #include "projections/notifications.h"
 #include "projections/read_model.h"
+#include "projections/ticket_name.h"
 
 namespace ledger::bench {
 namespace {
@@ -172,7 +173,7 @@ int Append(const Options& options) {
   LoadResult result = RunWriters(writers, seconds, [&log](uint64_t n) {
     proto::Event event = CreateEvent(n);
     Result<Appended> appended = log.Append([&event](AppendContext& context) -> Result<Decision> {
-      event.set_ticket(context.AllocateTicket());
+      event.set_ticket(projections::TicketName::Format(context.AllocateTicketNumber()));
       return Decision{.event = std::move(event), .repeat_of_seq = {}};
     });
     return appended.has_value();
@@ -393,9 +394,9 @@ int Rebuild(const Options& options) {
     if (Status rebuilt = read_model.Rebuild(**opened); !rebuilt) Die(rebuilt.error().message);
     read_model.Read([&tickets](const projections::TicketStore& built, uint64_t) { tickets = built.size(); });
   } else {
-    Status folded = (*opened)->Scan(0, [&store](const ScannedEvent& scanned) -> Status {
+    Status folded = (*opened)->Scan(0, [&store](const ScannedEvent& scanned) -> Result<Flow> {
       (void)store.Take(scanned.event);  // the changed ticket is not needed
-      return {};
+      return Flow::kContinue;
     });
     if (!folded) Die(folded.error().message);
     tickets = store.size();

@@ -1,6 +1,7 @@
 #include "ingest/command.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "common/encoding.h"
 #include "common/time.h"
+#include "projections/ticket_name.h"
 
 namespace ledger::ingest {
 namespace {
@@ -337,17 +339,18 @@ Result<std::string> NormalizeTicket(std::string_view text, std::string_view fiel
   std::string trimmed = Trim(text);
   const std::string message = std::string(field) + " must be a ticket number like INC-42";
   if (trimmed.empty() || trimmed.size() > kTicketTextBytesMax) return InvalidArgument(std::string(field), message);
+  // The prefix is optional and taken in any case: "INC-7", "inc-7" and "7".
+  constexpr std::string_view kPrefix = projections::TicketName::kPrefix;
   std::string_view digits = trimmed;
-  if (digits.size() > 4 && (digits[0] == 'I' || digits[0] == 'i') && (digits[1] == 'N' || digits[1] == 'n') &&
-      (digits[2] == 'C' || digits[2] == 'c') && digits[3] == '-') {
-    digits.remove_prefix(4);
+  const auto lower = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
+  if (digits.size() > kPrefix.size() &&
+      std::equal(kPrefix.begin(), kPrefix.end(), digits.begin(), [&](char p, char c) { return lower(p) == lower(c); })) {
+    digits.remove_prefix(kPrefix.size());
   }
-  constexpr size_t kDigitsMax = 18;
-  if (digits.empty() || digits.size() > kDigitsMax || digits[0] == '0' ||
-      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return InvalidArgument(std::string(field), message);
-  }
-  return "INC-" + std::string(digits);
+  const std::optional<projections::TicketName> name =
+      projections::TicketName::Parse(std::string(kPrefix) + std::string(digits));
+  if (!name) return InvalidArgument(std::string(field), message);
+  return name->Text();
 }
 
 std::optional<std::string> PercentDecode(std::string_view text) {

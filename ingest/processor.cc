@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <future>
 
+#include "projections/ticket_name.h"
+
 namespace ledger::ingest {
 namespace {
 
@@ -96,9 +98,9 @@ Status CommandProcessor::Reload() {
     return {};
   }
   projections::TicketStore fresh;
-  Status folded = ledger_->ForEach(0, ScanOptions{.read_ahead = true}, [&fresh](const StoredEvent& stored) -> Status {
+  Status folded = ledger_->ForEach(0, ScanOptions{.read_ahead = true}, [&fresh](const StoredEvent& stored) -> Result<Flow> {
     (void)fresh.Apply(stored.event);  // the changed ticket's number is not needed here
-    return {};
+    return Flow::kContinue;
   });
   if (!folded) return folded;
   state_ = std::move(fresh);
@@ -160,7 +162,7 @@ Result<Decision> CommandProcessor::Decide(const Command& command, const std::str
 Status CommandProcessor::CheckAgainst(const Command& command, AppendContext& context, const TicketLookup& find,
                                       proto::Event* event) {
   if (command.action == Action::kCreate) {
-    event->set_ticket(context.AllocateTicket());
+    event->set_ticket(projections::TicketName::Format(context.AllocateTicketNumber()));
     event->set_version(1);
     return {};
   }

@@ -11,6 +11,7 @@
 
 #include "common/encoding.h"
 #include "common/json_writer.h"
+#include "projections/ticket_name.h"
 
 namespace ledger::ingest {
 namespace {
@@ -118,10 +119,8 @@ std::optional<std::vector<std::string_view>> SplitExactly(std::string_view text,
 }
 
 uint64_t TicketNumber(const std::string& ticket) {
-  // Tickets here are normalized "INC-<n>" (NormalizeTicket, or the ledger's).
-  uint64_t number = 0;
-  for (size_t i = 4; i < ticket.size(); ++i) number = number * 10 + static_cast<uint64_t>(ticket[i] - '0');
-  return number;
+  // Tickets here are normalized (NormalizeTicket, or the processor's).
+  return projections::TicketName::CounterNumber(ticket).value_or(0);
 }
 
 }  // namespace

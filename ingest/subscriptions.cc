@@ -214,9 +214,9 @@ Status SubscriptionProcessor::Reload() {
     return {};
   }
   projections::SubscriptionSet fresh;
-  Status folded = ledger_->ForEach(0, [&fresh](const StoredEvent& stored) -> Status {
+  Status folded = ledger_->ForEach(0, [&fresh](const StoredEvent& stored) -> Result<Flow> {
     fresh.Apply(stored.event);
-    return {};
+    return Flow::kContinue;
   });
   if (!folded) return folded;
   state_ = std::move(fresh);

@@ -31,8 +31,10 @@ std::string Submission(std::string_view submission_id) {
   return key;
 }
 
+bool IsEventKey(std::string_view key) { return key.size() == kEventKeyBytes && key[0] == kEventPrefix; }
+
 uint64_t EventSeq(std::string_view key) {
-  LEDGER_ASSERT(key.size() == 9 && key[0] == kEventPrefix);
+  LEDGER_ASSERT(IsEventKey(key));
   return ReadBigEndian64(key.substr(1));
 }
 

@@ -28,6 +28,8 @@ constexpr std::string_view kFormatKey = "mformat";
 constexpr std::string_view kFormatVersion = "1";
 
 constexpr size_t kTicketBytesMax = 64;
+constexpr size_t kSeqBytes = 8;  // every seq and number in a key or value
+constexpr size_t kEventKeyBytes = 1 + kSeqBytes;
 constexpr size_t kHashBytes = 32;
 constexpr size_t kEventValueHeaderBytes = 2 * kHashBytes;
 
@@ -36,7 +38,9 @@ std::string TicketPrefix(std::string_view ticket);  // ticket.size() <= kTicketB
 std::string TicketEvent(std::string_view ticket, uint64_t seq);
 std::string Submission(std::string_view submission_id);
 
-// Seq of an event key; the key must start with kEventPrefix and be 9 bytes.
+// True when `key` is shaped like an event key: kEventPrefix and a seq.
+bool IsEventKey(std::string_view key);
+// Seq of an event key; the key must pass IsEventKey.
 uint64_t EventSeq(std::string_view key);
 
 }  // namespace ledger::keys

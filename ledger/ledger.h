@@ -18,10 +18,14 @@
 // the listeners and the callbacks run on the writer thread and must not block
 // on the ledger (calling Append from them deadlocks); reads are fine.
 //
+// Tickets. The ledger hands out ticket numbers and stores each event's
+// `ticket` as an opaque name; it never knows how tickets are named (that is
+// projections/ticket_name.h).
+//
 // Failure: a failed write fails every request of its batch with kIoError and
 // calls the batch-failed listener (whose caller must forget what its Decide
 // calls assumed); nothing of the batch is visible afterwards. Reads check
-// every record they return (see keys.h) and answer kCorruption on a mismatch.
+// every record they return (record.h) and answer kCorruption on a mismatch.
 // After a failed write the next batch first asks RocksDB to resume: a full
 // disk heals by itself once space is free again; after any other I/O error
 // RocksDB keeps refusing writes (it cannot vouch for its log) and appends fail
@@ -39,6 +43,7 @@
 #include "common/result.h"
 #include "common/stop.h"
 #include "event.pb.h"
+#include "ledger/record.h"
 
 namespace rocksdb {
 class Env;
@@ -59,29 +64,16 @@ struct LedgerOptions {
   rocksdb::Env* env = nullptr;
 };
 
-struct StoredEvent {
-  uint64_t seq = 0;
-  std::string record;  // the stored protobuf bytes, exactly as hashed
-  Sha256Digest prev_hash{};
-  Sha256Digest hash{};
-  proto::Event event;  // `record`, decoded
-};
-
-struct Head {
-  uint64_t seq = 0;  // 0: the ledger is empty
-  Sha256Digest hash{};
-  uint64_t last_ticket_number = 0;
-};
-
 class AppendContext {
  public:
   virtual ~AppendContext() = default;
   // The seq and recorded time (UTC microseconds) the decided event will get.
   virtual uint64_t next_seq() const = 0;
   virtual int64_t recorded_at_micros() const = 0;
-  // Hands out the next ticket name ("INC-<n>"). Call at most once per Decide;
-  // the number is kept only if the decided event is appended.
-  virtual std::string AllocateTicket() = 0;
+  // Hands out the next ticket number (1, 2, ...); what a ticket is called is
+  // the caller's business. Call at most once per Decide; the number is kept
+  // only if the decided event is appended.
+  virtual uint64_t AllocateTicketNumber() = 0;
   // The event that used this submission id, in the log or earlier in this
   // batch, or nullopt.
   virtual Result<std::optional<StoredEvent>> FindSubmission(std::string_view submission_id) const = 0;
@@ -122,6 +114,15 @@ struct ImportedEvent {
   Sha256Digest hash{};
 };
 
+// What a scan's visitor answers for each event: go on to the next one, or
+// end the scan there (successfully). A failure ends it with that error.
+enum class Flow { kContinue, kStop };
+
+// Which number an imported event's ticket stands for, if any: the import
+// raises the ticket counter to the highest. Supplied by the caller, since the
+// ledger does not know how tickets are named.
+using TicketNumberFn = std::function<std::optional<uint64_t>(std::string_view ticket)>;
+
 struct ScanOptions {
   // Reads the records and checks their hashes and links on a second thread,
   // a few batches ahead of `visit` (which runs on the calling thread): for
@@ -140,6 +141,9 @@ struct ScannedEvent {
   const Sha256Digest* hash = nullptr;
   proto::Event* event = nullptr;
 };
+
+using StoredEventVisitor = std::function<Result<Flow>(const StoredEvent&)>;
+using ScannedEventVisitor = std::function<Result<Flow>(const ScannedEvent&)>;
 
 struct LedgerStats {
   uint64_t events_appended = 0;
@@ -178,21 +182,19 @@ class Ledger {
   // record's seq, hash and link to its predecessor.
   Result<std::vector<StoredEvent>> ReadAfter(uint64_t after_seq, size_t limit) const;
   // Calls `visit` for every event after `after_seq` up to the head at the
-  // time of the call, in order, with the same checks; stops at the first
-  // error (its own or the visitor's). `visit` is handed one StoredEvent
-  // object, refilled for each event (so that a long scan allocates next to
+  // time of the call, in order, with the same checks; stops after the event
+  // it answers Flow::kStop for (successfully), and at the first error (its
+  // own or the visitor's). `visit` is handed one StoredEvent object,
+  // refilled for each event (so that a long scan allocates next to
   // nothing): it must copy what it keeps.
-  Status ForEach(uint64_t after_seq, const std::function<Status(const StoredEvent&)>& visit) const;
-  // The same, for at most `limit` events.
-  Status ForEach(uint64_t after_seq, size_t limit, const std::function<Status(const StoredEvent&)>& visit) const;
+  Status ForEach(uint64_t after_seq, const StoredEventVisitor& visit) const;
   // The same, with options (see ScanOptions).
-  Status ForEach(uint64_t after_seq, const ScanOptions& options,
-                 const std::function<Status(const StoredEvent&)>& visit) const;
+  Status ForEach(uint64_t after_seq, const ScanOptions& options, const StoredEventVisitor& visit) const;
   // The cheapest walk for a fold of the whole log: like ForEach with
   // read_ahead (every check, in order, on a second thread ahead of `visit`),
   // but the records are decoded there too, into memory recycled batch by
   // batch, and `visit` sees only the seq, the hash and the decoded event.
-  Status Scan(uint64_t after_seq, const std::function<Status(const ScannedEvent&)>& visit) const;
+  Status Scan(uint64_t after_seq, const ScannedEventVisitor& visit) const;
   // One ticket's events in order (empty when the ticket is unknown).
   Result<std::vector<StoredEvent>> ReadTicket(std::string_view ticket) const;
   Result<StoredEvent> ReadEvent(uint64_t seq) const;
@@ -214,18 +216,15 @@ class Ledger {
   // Appends exported events verbatim (same bytes, same hashes), checking
   // that they continue the chain from the current head, that seqs follow on,
   // and that every record decodes; rebuilds the ticket and submission
-  // indexes and the ticket counter. Writes nothing of a batch that fails a
-  // check. Must not run while appends are queued.
-  Status ImportVerbatim(const std::vector<ImportedEvent>& events);
+  // indexes and the ticket counter (raised to the highest number
+  // `ticket_number` finds in the batch's tickets). Writes nothing of a batch
+  // that fails a check. Must not run while appends are queued.
+  Status ImportVerbatim(const std::vector<ImportedEvent>& events, const TicketNumberFn& ticket_number);
 
  private:
   class Impl;
   explicit Ledger(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Checks a stored event value (prev_hash | hash | record) read under `seq`'s
-// key, and decodes it. Does not check the link to the predecessor.
-Result<StoredEvent> DecodeStoredEvent(uint64_t seq, std::string_view value);
 
 }  // namespace ledger

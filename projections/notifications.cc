@@ -293,10 +293,10 @@ Status NotificationModel::Rebuild(const Ledger& ledger) {
   LEDGER_ASSERT(shared_ == nullptr);  // a view is fed by its ReadModel
   NotificationQueue rebuilt;
   uint64_t last_seq = 0;
-  Status folded = ledger.ForEach(0, [&](const StoredEvent& stored) -> Status {
+  Status folded = ledger.ForEach(0, [&](const StoredEvent& stored) -> Result<Flow> {
     rebuilt.Apply(stored);
     last_seq = stored.seq;
-    return {};
+    return Flow::kContinue;
   });
   if (!folded) return folded;
   std::unique_lock lock(mutex_);

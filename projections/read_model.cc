@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "projections/ticket_codec.h"
+#include "projections/ticket_name.h"
 
 namespace ledger::projections {
 namespace {
@@ -22,8 +23,6 @@ bool IsIncidentEvent(proto::EventType type) {
          type == proto::INCIDENT_REOPENED;
 }
 
-std::string TicketName(uint64_t number) { return "INC-" + std::to_string(number); }
-
 // Builds the tickets of a resumed store from the checkpoint it was resumed
 // from. A saved ticket that cannot be used is folded again from its own
 // events in the ledger, up to the checkpoint's seq: a ticket that is still
@@ -35,11 +34,11 @@ class CheckpointTicketSource : public TicketSource {
 
   Result<TicketState> Load(uint64_t number, const std::vector<Period>& periods) const override {
     Result<TicketState> saved = checkpoints_->LoadTicket(number);
-    if (saved && SamePeriods(saved->periods, periods) && saved->ticket == TicketName(number)) return saved;
+    if (saved && SamePeriods(saved->periods, periods) && saved->ticket == TicketName::Format(number)) return saved;
     const std::string why = saved ? std::string("does not match the saved outline") : saved.error().message;
     std::fprintf(stderr, "incident-ledger: the checkpoint's %s is unusable (%s); folding it again from its events\n",
-                 TicketName(number).c_str(), why.c_str());
-    Result<std::vector<StoredEvent>> events = ledger_->ReadTicket(TicketName(number));
+                 TicketName::Format(number).c_str(), why.c_str());
+    Result<std::vector<StoredEvent>> events = ledger_->ReadTicket(TicketName::Format(number));
     if (!events) return events.error();
     TicketStore scratch;
     for (const StoredEvent& stored : *events) {
@@ -47,7 +46,7 @@ class CheckpointTicketSource : public TicketSource {
     }
     const TicketState* state = scratch.FindNumber(number);
     if (state == nullptr) {
-      return MakeError(ErrorCode::kCorruption, "the checkpoint names " + TicketName(number) + ", which the ledger never opened");
+      return MakeError(ErrorCode::kCorruption, "the checkpoint names " + TicketName::Format(number) + ", which the ledger never opened");
     }
     if (!SamePeriods(state->periods, periods)) {
       // The timeline index was built from the saved outline and cannot be
@@ -55,7 +54,7 @@ class CheckpointTicketSource : public TicketSource {
       std::fprintf(stderr,
                    "incident-ledger: the checkpoint's periods of %s differ from its events; the checkpoint is marked "
                    "for a rebuild at the next start\n",
-                   TicketName(number).c_str());
+                   TicketName::Format(number).c_str());
       if (Status invalidated = checkpoints_->Invalidate(); !invalidated) {
         std::fprintf(stderr, "incident-ledger: %s\n", invalidated.error().message.c_str());
       }
@@ -176,20 +175,20 @@ Status ReadModel::FoldFrom(const Ledger& ledger, uint64_t* replayed, std::vector
   // Changed ticket numbers are only needed for an incremental save.
   std::vector<uint64_t>* noted = applied_seq_ == 0 ? nullptr : changed;
   if (ledger.head().seq > applied_seq_ + kReadAheadEventsMin) {
-    return ledger.Scan(applied_seq_, [&](const ScannedEvent& scanned) -> Status {
+    return ledger.Scan(applied_seq_, [&](const ScannedEvent& scanned) -> Result<Flow> {
       Fold(*scanned.event, *scanned.hash, noted, scanned.event);
       applied_seq_ = scanned.seq;
       applied_hash_ = *scanned.hash;
       *replayed += 1;
-      return {};
+      return Flow::kContinue;
     });
   }
-  return ledger.ForEach(applied_seq_, [&](const StoredEvent& stored) -> Status {
+  return ledger.ForEach(applied_seq_, [&](const StoredEvent& stored) -> Result<Flow> {
     Fold(stored.event, stored.hash, noted);
     applied_seq_ = stored.seq;
     applied_hash_ = stored.hash;
     *replayed += 1;
-    return {};
+    return Flow::kContinue;
   });
 }
 

@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "projections/ticket_codec.h"
+#include "projections/ticket_name.h"
 
 namespace ledger::projections {
 namespace {
@@ -52,17 +53,9 @@ bool MatchesText(const TicketState& state, std::string_view folded) {
 }  // namespace
 
 std::optional<uint64_t> ParseTicketNumber(std::string_view ticket) {
-  constexpr std::string_view kPrefix = "INC-";
-  constexpr size_t kDigitsMax = 18;
-  if (!ticket.starts_with(kPrefix)) return std::nullopt;
-  const std::string_view digits = ticket.substr(kPrefix.size());
-  if (digits.empty() || digits.size() > kDigitsMax || digits[0] == '0') return std::nullopt;
-  uint64_t number = 0;
-  for (const char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    number = number * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return number;
+  const std::optional<TicketName> name = TicketName::Parse(ticket);
+  if (!name) return std::nullopt;
+  return name->number;
 }
 
 const char* SeverityName(proto::Severity severity) {

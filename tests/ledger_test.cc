@@ -37,7 +37,7 @@ DecideFn NewTicket(std::string submission_id = {}, std::string digest = "d") {
       }
     }
     proto::Event event;
-    event.set_ticket(context.AllocateTicket());
+    event.set_ticket("INC-" + std::to_string(context.AllocateTicketNumber()));  // naming is the caller's
     event.set_type(proto::INCIDENT_OPENED);
     event.set_submission_id(submission_id);
     event.set_request_digest(digest);
@@ -115,7 +115,7 @@ TEST(Ledger, FailedDecisionAppendsNothingAndKeepsTheTicketNumber) {
   TempDir dir;
   auto log = OpenLedger(dir.path());
   Result<Appended> refused = log->Append([](AppendContext& context) -> Result<Decision> {
-    (void)context.AllocateTicket();
+    (void)context.AllocateTicketNumber();
     return MakeError(ErrorCode::kInvalidArgument, "no", "title");
   });
   ASSERT_FALSE(refused);
@@ -187,11 +187,11 @@ TEST(Ledger, ConcurrentAppendsShareSyncsAndStayContiguous) {
   std::set<std::string> ids;
   std::set<std::string> tickets;
   uint64_t expected = 1;
-  Status walked = log->ForEach(0, [&](const StoredEvent& stored) -> Status {
+  Status walked = log->ForEach(0, [&](const StoredEvent& stored) -> Result<Flow> {
     EXPECT_EQ(stored.seq, expected++);
     ids.insert(stored.event.submission_id());
     tickets.insert(stored.event.ticket());
-    return {};
+    return Flow::kContinue;
   });
   ASSERT_TRUE(walked) << walked.error().message;
   EXPECT_EQ(ids.size(), total);
@@ -254,7 +254,7 @@ TEST(Ledger, RefusesARecordHoldingATimeOutOfRange) {
   TempDir dir;
   auto log = OpenLedger(dir.path());
   ASSERT_TRUE(log);
-  Status refused = log->ImportVerbatim({imported});
+  Status refused = log->ImportVerbatim({imported}, [](std::string_view) { return std::optional<uint64_t>(); });
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("out of range"), std::string::npos) << refused.error().message;
   EXPECT_EQ(log->head().seq, 0u);
@@ -361,18 +361,18 @@ struct Walked {
 
 Walked WalkForEach(const Ledger& log, uint64_t after_seq, const ScanOptions& options) {
   Walked walked;
-  walked.status = log.ForEach(after_seq, options, [&](const StoredEvent& stored) -> Status {
+  walked.status = log.ForEach(after_seq, options, [&](const StoredEvent& stored) -> Result<Flow> {
     walked.events.emplace_back(stored.seq, stored.hash, stored.event.SerializeAsString());
-    return {};
+    return Flow::kContinue;
   });
   return walked;
 }
 
 Walked WalkScan(const Ledger& log, uint64_t after_seq) {
   Walked walked;
-  walked.status = log.Scan(after_seq, [&](const ScannedEvent& scanned) -> Status {
+  walked.status = log.Scan(after_seq, [&](const ScannedEvent& scanned) -> Result<Flow> {
     walked.events.emplace_back(scanned.seq, *scanned.hash, scanned.event->SerializeAsString());
-    return {};
+    return Flow::kContinue;
   });
   return walked;
 }
@@ -392,6 +392,37 @@ TEST(LedgerWalks, ReadAheadAndScanHandOutWhatForEachDoes) {
     ASSERT_TRUE(scanned.status) << scanned.status.error().message;
     EXPECT_EQ(scanned.events, plain.events);
   }
+}
+
+TEST(LedgerWalks, VisitorStopEndsEveryWalkThereSuccessfully) {
+  TempDir dir;
+  auto log = LedgerWithEvents(dir.path(), kWalkEvents);
+  // 700 lies in the second read-ahead batch; the last event ends the log.
+  for (const uint64_t stop_at : {uint64_t{1}, uint64_t{700}, kWalkEvents}) {
+    SCOPED_TRACE("stop at " + std::to_string(stop_at));
+    for (const bool read_ahead : {false, true}) {
+      uint64_t last_seen = 0;
+      Status walked = log->ForEach(0, ScanOptions{.read_ahead = read_ahead}, [&](const StoredEvent& stored) -> Result<Flow> {
+        last_seen = stored.seq;
+        return stored.seq == stop_at ? Flow::kStop : Flow::kContinue;
+      });
+      ASSERT_TRUE(walked) << walked.error().message;
+      EXPECT_EQ(last_seen, stop_at);
+    }
+    uint64_t last_scanned = 0;
+    Status scanned = log->Scan(0, [&](const ScannedEvent& event) -> Result<Flow> {
+      last_scanned = event.seq;
+      return event.seq == stop_at ? Flow::kStop : Flow::kContinue;
+    });
+    ASSERT_TRUE(scanned) << scanned.error().message;
+    EXPECT_EQ(last_scanned, stop_at);
+  }
+  // A visitor's error still ends the walk with that error.
+  Status failed = log->ForEach(0, [](const StoredEvent&) -> Result<Flow> {
+    return MakeError(ErrorCode::kIoError, "visitor failed");
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message, "visitor failed");
 }
 
 // Replaces event `seq`'s stored value (the ledger must be closed).

@@ -19,6 +19,7 @@
 #include "notify/smtp.h"
 #include "notify/worker.h"
 #include "projections/notifications.h"
+#include "projections/ticket_name.h"
 #include "test_util.h"
 
 namespace ledger {
@@ -766,7 +767,7 @@ struct WorkerRig {
     Result<Appended> appended = ledger->Append([](AppendContext& context) -> Result<Decision> {
       proto::Event event;
       event.set_type(proto::INCIDENT_OPENED);
-      event.set_ticket(context.AllocateTicket());
+      event.set_ticket(projections::TicketName::Format(context.AllocateTicketNumber()));
       event.set_version(1);
       event.mutable_incident()->set_title("Mail delayed");
       event.mutable_incident()->mutable_systems()->add_names("mail");

@@ -24,6 +24,7 @@
 #include "ingest/subscriptions.h"
 #include "projections/read_model.h"
 #include "projections/ticket_codec.h"
+#include "projections/ticket_name.h"
 #include "test_util.h"
 
 namespace ledger::projections {
@@ -304,7 +305,7 @@ TEST(ProjectionLifecycle, LongRebuildEqualsIncremental) {
           proto::IncidentPayload* payload = event.mutable_incident();
           if (kind == 0 || opened.load() == 0) {
             event.set_type(proto::INCIDENT_OPENED);
-            event.set_ticket(context.AllocateTicket());
+            event.set_ticket(projections::TicketName::Format(context.AllocateTicketNumber()));
             opened.fetch_add(1);
             payload->set_title("Mail delayed for the whole " + std::to_string(pick % 97) + "th floor");
             payload->set_description(std::string(120, 'd'));

@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 
+#include "projections/ticket_name.h"
 #include "projections/tickets.h"
 
 namespace ledger::projections {
@@ -345,6 +346,26 @@ TEST(Tickets, ParseTicketNumber) {
   EXPECT_FALSE(ParseTicketNumber("inc-4"));
   EXPECT_FALSE(ParseTicketNumber("INC-4x"));
   EXPECT_FALSE(ParseTicketNumber("INC-99999999999999999999"));
+}
+
+TEST(Tickets, TicketNameFormatsAndParsesOneSpelling) {
+  EXPECT_EQ(TicketName::Format(42), "INC-42");
+  EXPECT_EQ(TicketName{7}.Text(), "INC-7");
+  ASSERT_TRUE(TicketName::Parse("INC-42"));
+  EXPECT_EQ(TicketName::Parse("INC-42")->number, 42u);
+  EXPECT_EQ(TicketName::Parse(TicketName::Format(999999999999999999))->number, 999999999999999999u);
+  EXPECT_FALSE(TicketName::Parse("INC-042"));
+  EXPECT_FALSE(TicketName::Parse("INC-0"));
+  EXPECT_FALSE(TicketName::Parse("INC-"));
+  EXPECT_FALSE(TicketName::Parse("42"));
+  EXPECT_FALSE(TicketName::Parse("INC-1234567890123456789"));
+  // The import's counter has always counted leading zeros too.
+  EXPECT_EQ(TicketName::CounterNumber("INC-042"), 42u);
+  EXPECT_EQ(TicketName::CounterNumber("INC-42"), 42u);
+  EXPECT_FALSE(TicketName::CounterNumber("INC-"));
+  EXPECT_FALSE(TicketName::CounterNumber("INC-4x"));
+  EXPECT_FALSE(TicketName::CounterNumber("MNT-4"));
+  EXPECT_FALSE(TicketName::CounterNumber("INC-1234567890123456789"));
 }
 
 }  // namespace

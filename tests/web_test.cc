@@ -22,6 +22,7 @@
 #include "http/html.h"
 #include "http/static_assets.h"
 #include "ledger/ledger.h"
+#include "projections/ticket_name.h"
 #include "test_util.h"
 
 namespace ledger::http {
@@ -135,7 +136,7 @@ TEST(StaticAssets, AnswersWithTypeEtagGzipAnd304) {
 DecideFn Open(std::string title) {
   return [title](AppendContext& context) -> Result<Decision> {
     proto::Event event;
-    event.set_ticket(context.AllocateTicket());
+    event.set_ticket(projections::TicketName::Format(context.AllocateTicketNumber()));
     event.set_type(proto::INCIDENT_OPENED);
     event.set_version(1);
     event.mutable_incident()->set_title(title);

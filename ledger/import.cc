@@ -1,0 +1,60 @@
+// ImportVerbatim: an export's events appended as they were stored (same
+// bytes, same hashes), checked by the record codec before anything is
+// written. See ledger.h for the contract.
+
+#include <algorithm>
+#include <map>
+
+#include <rocksdb/write_batch.h>
+
+#include "ledger/keys.h"
+#include "ledger/ledger_impl.h"
+#include "ledger/record.h"
+
+namespace ledger {
+
+Status Ledger::Impl::ImportVerbatim(const std::vector<ImportedEvent>& events, const TicketNumberFn& ticket_number) {
+  Head next = head();
+  rocksdb::WriteBatch batch;
+  std::map<std::string, uint64_t> batch_submissions;
+  for (const ImportedEvent& imported : events) {
+    const uint64_t seq = next.seq + 1;
+    const auto refuse = [seq](std::string why) {
+      return MakeError(ErrorCode::kInvalidArgument, "event " + std::to_string(seq) + ": " + why);
+    };
+    if (imported.prev_hash != next.hash) return refuse("prev_hash does not continue the chain");
+    std::string value = record::EncodeStoredValue(imported.prev_hash, imported.hash, imported.record);
+    Result<StoredEvent> stored = DecodeStoredEvent(seq, value);
+    if (!stored) return refuse(stored.error().message);
+    const proto::Event& event = stored->event;
+    if (event.ticket().size() > keys::kTicketBytesMax) return refuse("ticket name too long");
+    batch.Put(keys::Event(seq), value);
+    if (!event.ticket().empty()) batch.Put(keys::TicketEvent(event.ticket(), seq), "");
+    if (!event.submission_id().empty()) {
+      Result<std::optional<StoredEvent>> existing = FindSubmissionInLog(event.submission_id());
+      if (!existing) return existing.error();
+      if (existing->has_value() || batch_submissions.contains(event.submission_id())) {
+        return refuse("submission_id is used twice");
+      }
+      batch_submissions[event.submission_id()] = seq;
+      batch.Put(keys::Submission(event.submission_id()), record::EncodeNumber(seq));
+    }
+    if (const std::optional<uint64_t> number = ticket_number(event.ticket())) {
+      next.last_ticket_number = std::max<uint64_t>(next.last_ticket_number, *number);
+    }
+    next.seq = seq;
+    next.hash = imported.hash;
+  }
+  if (events.empty()) return {};
+  batch.Put(keys::kHeadKey, record::EncodeHead(next));
+  batch.Put(keys::kTicketCounterKey, record::EncodeNumber(next.last_ticket_number));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  const rocksdb::Status written = db_->Write(write_options, &batch);
+  if (!written.ok()) return IoError(written, "the import could not be written");
+  std::lock_guard lock(head_mutex_);
+  head_ = next;
+  return {};
+}
+
+}  // namespace ledger
