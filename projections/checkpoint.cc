@@ -217,16 +217,32 @@ Result<std::variant<LoadedCheckpoint, std::string>> ProjectionCheckpoints::Load(
   return Answer(loaded);
 }
 
-Status ProjectionCheckpoints::SaveChanged(const std::vector<Projection*>& projections, uint64_t applied_seq,
-                                          const Sha256Digest& applied_hash) {
-  rocksdb::WriteBatch batch;
-  BatchWriter writer(&batch);
+CheckpointSave::CheckpointSave() = default;
+CheckpointSave::~CheckpointSave() = default;
+CheckpointSave::CheckpointSave(CheckpointSave&&) noexcept = default;
+CheckpointSave& CheckpointSave::operator=(CheckpointSave&&) noexcept = default;
+
+CheckpointSave ProjectionCheckpoints::TakeChanges(const std::vector<Projection*>& projections, uint64_t applied_seq,
+                                                  const Sha256Digest& applied_hash) const {
+  CheckpointSave save;
+  save.batch_ = std::make_unique<rocksdb::WriteBatch>();
+  BatchWriter writer(save.batch_.get());
   for (Projection* projection : projections) projection->SaveChanges(&writer);
-  batch.Put(kAppliedKey, EncodeApplied(applied_seq, applied_hash));
-  PutVersions(std::vector<const Projection*>(projections.begin(), projections.end()), &batch);
-  const rocksdb::Status written = db_->Write(rocksdb::WriteOptions(), &batch);
+  save.batch_->Put(kAppliedKey, EncodeApplied(applied_seq, applied_hash));
+  PutVersions(std::vector<const Projection*>(projections.begin(), projections.end()), save.batch_.get());
+  return save;
+}
+
+Status ProjectionCheckpoints::Write(CheckpointSave save) {
+  LEDGER_ASSERT(save.batch_ != nullptr);
+  const rocksdb::Status written = db_->Write(rocksdb::WriteOptions(), save.batch_.get());
   if (!written.ok()) return IoError(written, "saving the projection checkpoint");
   return {};
+}
+
+Status ProjectionCheckpoints::SaveChanged(const std::vector<Projection*>& projections, uint64_t applied_seq,
+                                          const Sha256Digest& applied_hash) {
+  return Write(TakeChanges(projections, applied_seq, applied_hash));
 }
 
 Status ProjectionCheckpoints::SaveAll(const std::vector<const Projection*>& projections, uint64_t applied_seq,

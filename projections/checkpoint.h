@@ -21,12 +21,19 @@
 // ledger's head, the ledger's hash at that seq is not the saved one (another
 // or a restored ledger), or a projection's Load finds its records unusable.
 //
+// Failures: a RocksDB error is kIoError, from Open, Load, Write and SaveAll
+// alike. A failed incremental save leaves the previous one in place (the
+// next start catches up from its seq); a failed SaveAll leaves either the
+// old checkpoint or none (the old records are deleted before the new ones
+// are ingested, the seq and versions written last), never a mix.
+//
 // Thread safety: one caller at a time (the read model's Open, Rebuild and
 // Apply, which run on one thread at a time).
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -37,6 +44,7 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 }
 
 namespace ledger::projections {
@@ -83,6 +91,21 @@ class CheckpointReader {
   uint64_t applied_seq_;
 };
 
+// The records of one incremental save, taken from the projections (under
+// the read model's write lock) and written afterwards (without it), so that
+// readers do not wait for the write.
+class CheckpointSave {
+ public:
+  CheckpointSave();
+  ~CheckpointSave();
+  CheckpointSave(CheckpointSave&&) noexcept;
+  CheckpointSave& operator=(CheckpointSave&&) noexcept;
+
+ private:
+  friend class ProjectionCheckpoints;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+};
+
 // The seq (and its event's hash) a loaded checkpoint reflects.
 struct LoadedCheckpoint {
   uint64_t applied_seq = 0;
@@ -102,8 +125,13 @@ class ProjectionCheckpoints {
   Result<std::variant<LoadedCheckpoint, std::string>> Load(const Ledger& ledger,
                                                            const std::vector<Projection*>& projections) const;
 
-  // Saves what changed in each projection (SaveChanges), as of
-  // `applied_seq`, in one WriteBatch.
+  // Takes what changed in each projection (SaveChanges), as of
+  // `applied_seq`, into one WriteBatch; Write writes it. Saves must be
+  // written in the order they were taken.
+  CheckpointSave TakeChanges(const std::vector<Projection*>& projections, uint64_t applied_seq,
+                             const Sha256Digest& applied_hash) const;
+  Status Write(CheckpointSave save);
+  // Both at once.
   Status SaveChanged(const std::vector<Projection*>& projections, uint64_t applied_seq,
                      const Sha256Digest& applied_hash);
   // Replaces everything saved with the whole of every projection (synced).

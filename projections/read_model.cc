@@ -191,9 +191,11 @@ void ReadModel::Apply(const std::vector<StoredEvent>& events) {
     applied_hash_ = stored.hash;
   }
   if (checkpoints_ == nullptr || !HasChanges()) return;
-  // Saving takes what changed out of the projections, so it holds the write
-  // lock: a few records and one unsynced write.
-  if (Status saved = checkpoints_->SaveChanged(list(), applied_seq_, applied_hash_); !saved) {
+  // What changed is taken under the write lock and written without it;
+  // Apply runs on one thread at a time, so saves keep their order.
+  CheckpointSave save = checkpoints_->TakeChanges(list(), applied_seq_, applied_hash_);
+  lock.unlock();
+  if (Status saved = checkpoints_->Write(std::move(save)); !saved) {
     // The checkpoint only saves replay time; the next start catches up from
     // the last save that worked.
     std::fprintf(stderr, "incident-ledger: projection checkpoint not saved: %s\n", saved.error().message.c_str());
