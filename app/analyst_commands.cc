@@ -1,5 +1,6 @@
 #include "app/analyst_commands.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 
@@ -8,6 +9,7 @@
 #include "http/api.h"
 #include "http/json_views.h"
 #include "ledger/ledger.h"
+#include "projections/as_of.h"
 #include "projections/durations.h"
 #include "projections/durations_csv.h"
 
@@ -35,19 +37,22 @@ Result<std::optional<int64_t>> TimeOption(const std::map<std::string, std::strin
   return std::optional<int64_t>(instant->unix_micros);
 }
 
-// Folds the log as it was known at `as_of` (every event when nullopt).
-Result<projections::TicketStore> LoadStore(const std::string& data, std::optional<int64_t> as_of_micros) {
+// The tickets as known at `as_of` (every event when nullopt) whose periods
+// overlap [from, to): the whole log folded, then projections/as_of.h's
+// "as known then", the same fold the HTTP API answers `as_of` with.
+Result<projections::TicketStore> LoadStore(const std::string& data, std::optional<int64_t> as_of_micros,
+                                           int64_t from_micros, int64_t to_micros) {
   Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data, .read_only = true});
   if (!opened) return opened.error();
   projections::TicketStore store;
   Status folded = (*opened)->ForEach(0, [&](const StoredEvent& stored) -> Result<Flow> {
-    // recorded_at never decreases along seq: the first later event ends it.
-    if (as_of_micros && stored.event.recorded_at_micros() > *as_of_micros) return Flow::kStop;
     store.Apply(stored.event);
     return Flow::kContinue;
   });
   if (!folded) return folded.error();
-  return store;
+  if (!as_of_micros) return store;
+  return projections::TicketsAsOf(store, **opened, projections::AsOfPoint{.seq = std::nullopt, .micros = as_of_micros},
+                                  from_micros, to_micros, StopToken());
 }
 
 void Print(const std::string& text) {
@@ -73,7 +78,9 @@ int Durations(const std::map<std::string, std::string>& options) {
   if (format != "json" && format != "csv") return Problem("--format must be json or csv");
   if (format == "csv" && by.empty()) return Problem("--format csv gives one list: add --by incident or --by system");
 
-  Result<projections::TicketStore> store = LoadStore(options.at("--data"), *as_of);
+  // MTTR's closing instants lie in [from, to): the microsecond before
+  // `from` keeps incidents that closed right at it (as the HTTP API asks).
+  Result<projections::TicketStore> store = LoadStore(options.at("--data"), *as_of, from_micros - 1, to_micros);
   if (!store) return Problem(store.error().message);
   Result<projections::DurationReport> report = projections::ComputeDurations(
       *store, projections::DurationQuery{.from_micros = from_micros, .to_micros = to_micros, .now_micros = now});
@@ -103,7 +110,8 @@ int Availability(const std::map<std::string, std::string>& options) {
     }
     query.days = std::stoi(*days);
   }
-  Result<projections::TicketStore> store = LoadStore(options.at("--data"), *as_of);
+  // Every ticket as known then: the days' window is the zone's to work out.
+  Result<projections::TicketStore> store = LoadStore(options.at("--data"), *as_of, INT64_MIN, INT64_MAX);
   if (!store) return Problem(store.error().message);
   Result<std::vector<projections::DayFigure>> days = projections::DailyAvailability(*store, query);
   if (!days) return Problem(days.error().message);

@@ -1,6 +1,7 @@
 #include "projections/as_of.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,14 +13,15 @@ bool AnyPeriodOverlaps(const TicketState& state, int64_t from_micros, int64_t to
                      [&](const Period& period) { return PeriodOverlaps(period, from_micros, to_micros); });
 }
 
-}  // namespace
-
-Result<TicketStore> TicketsAsOf(const ReadModel& model, const Ledger& ledger, const AsOfPoint& point,
-                                int64_t from_micros, int64_t to_micros, const StopToken& stop) {
+// The fold itself; `read_now` hands `look` the current tickets (under
+// whatever lock guards them).
+Result<TicketStore> FoldAsOf(const std::function<void(const std::function<void(const TicketStore&)>& look)>& read_now,
+                             const Ledger& ledger, const AsOfPoint& point, int64_t from_micros, int64_t to_micros,
+                             const StopToken& stop) {
   TicketStore then;
   std::vector<std::string> changed_since;  // tickets with events after the point
   bool stopped = false;
-  model.Read([&](const TicketStore& now, uint64_t) {
+  read_now([&](const TicketStore& now) {
     StopCheck check(stop);
     for (const auto& [number, state] : now.all()) {
       if (check.Tick()) {
@@ -48,6 +50,21 @@ Result<TicketStore> TicketsAsOf(const ReadModel& model, const Ledger& ledger, co
     }
   }
   return then;
+}
+
+}  // namespace
+
+Result<TicketStore> TicketsAsOf(const ReadModel& model, const Ledger& ledger, const AsOfPoint& point,
+                                int64_t from_micros, int64_t to_micros, const StopToken& stop) {
+  return FoldAsOf([&](const std::function<void(const TicketStore&)>& look) {
+    model.Read([&](const TicketStore& now, uint64_t) { look(now); });
+  }, ledger, point, from_micros, to_micros, stop);
+}
+
+Result<TicketStore> TicketsAsOf(const TicketStore& now, const Ledger& ledger, const AsOfPoint& point,
+                                int64_t from_micros, int64_t to_micros, const StopToken& stop) {
+  return FoldAsOf([&](const std::function<void(const TicketStore&)>& look) { look(now); }, ledger, point, from_micros,
+                  to_micros, stop);
 }
 
 }  // namespace ledger::projections

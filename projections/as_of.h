@@ -9,9 +9,17 @@
 // index). The cost is one look at every ticket's seqs under the read lock,
 // plus a refold of those tickets: never a scan of the log.
 //
-// Thread safety: TicketsAsOf takes the read model's read lock while it looks
-// at the current tickets and reads the ledger after releasing it; callable
-// from any thread.
+// This is the one "as known then" fold: the HTTP API answers from the
+// service's read model, the command line (`durations --as-of`,
+// `availability --as-of`) from a store it folds itself; both through here.
+//
+// Failures: a ledger read error (the ticket's events), or `stop`. Reads of
+// the read model itself never fail (read_model.h).
+//
+// Thread safety: the ReadModel form takes the read model's read lock while
+// it looks at the current tickets and reads the ledger after releasing it;
+// callable from any thread. The TicketStore form reads `now` without a
+// lock: the caller keeps it from changing meanwhile.
 
 #include <cstdint>
 #include <optional>
@@ -45,6 +53,10 @@ struct AsOfPoint {
 // read model are not seen. Fails with the ledger's error when a ticket's
 // events cannot be read, and with `stop`'s reason when it says to stop.
 Result<TicketStore> TicketsAsOf(const ReadModel& model, const Ledger& ledger, const AsOfPoint& point,
+                                int64_t from_micros, int64_t to_micros, const StopToken& stop);
+// The same from a current store the caller holds (folded from the same
+// ledger, up to its head).
+Result<TicketStore> TicketsAsOf(const TicketStore& now, const Ledger& ledger, const AsOfPoint& point,
                                 int64_t from_micros, int64_t to_micros, const StopToken& stop);
 
 }  // namespace ledger::projections

@@ -1,76 +1,115 @@
 #pragma once
 // Saved projection state, so that a start does not replay the whole log.
 //
-// Every projection the service folds (tickets, and the notification side:
-// subscriptions, notices, jobs) is saved in one RocksDB database of its own
-// (DIR/projections beside the ledger's files): it is disposable, and deleting
-// the folder only costs a rebuild. Every save writes the changed records of
-// both together with the seq they reflect in one WriteBatch, so the saved
-// state always matches one prefix of the log. Saves are not synced (except
-// the whole save after a rebuild): a save lost in a crash only means a longer
-// catch-up at the next start.
+// Every projection of the read model (projection.h) is saved in one RocksDB
+// database of its own (DIR/projections beside the ledger's files): it is
+// disposable, and deleting the folder only costs a rebuild. Every save writes
+// the changed records of all projections together with the seq they reflect
+// in one WriteBatch, so the saved state always matches one prefix of the
+// log. Saves are not synced (except the whole save after a rebuild): a save
+// lost in a crash only means a longer catch-up at the next start.
 //
-// Key layout of DIR/projections (integers 8 bytes big-endian unless noted;
-// records in the compact form of ticket_codec.h):
-//   'k' | ticket_number                 -> the ticket's whole state
-//   'p' | ticket_number                 -> the ticket's periods alone: what a
-//                                          start reads to index the timeline
-//   'u' | email                         -> subscriptions of one address:
-//                                          varint last_change_seq | varint
-//                                          count | each folded system (string)
-//   'n' | incident seq                  -> a notice (see EncodeNotice)
-//   'j' | incident seq | recipient      -> a job (see EncodeJob)
-//   'm' "version"                       -> kTicketProjectionVersion, decimal
-//                                          ("invalidated" after Invalidate)
-//   'm' "notifications_version"         -> kNotificationProjectionVersion, decimal
-//   'm' "applied_seq"                   -> seq | hash of that event (32)
-//   'm' "ticket_count"                  -> number of 'k' (and of 'p') entries
-//   'm' "notification_counters"         -> varint orphan_receipts | varint
-//                                          duplicate_deliveries
+// Key layout of DIR/projections: this file owns the seq; each projection
+// owns its version key and the keys under its prefixes (CheckpointKeys),
+// drawn in its own header (ticket_projection.h, notification_projection.h).
+//   'm' "applied_seq"            -> seq (8 bytes, big-endian) | hash of that
+//                                   event (32)
+//   each projection's version key -> its version(), decimal
 //
-// Load refuses (and the caller rebuilds every projection from seq 1) when
-// either version differs, the saved seq is beyond the ledger's head, the
-// ledger's hash at that seq is not the saved one (another or a restored
-// ledger), a record it reads does not decode, or the count of tickets is off.
-// Load reads the 'p' and notification records only: tickets are read one at
-// a time (LoadTicket) as the read model builds them (see read_model.h).
+// Load refuses (and the read model rebuilds every projection from seq 1)
+// when no version is saved, any version differs, the saved seq is beyond the
+// ledger's head, the ledger's hash at that seq is not the saved one (another
+// or a restored ledger), or a projection's Load finds its records unusable.
 //
-// Thread safety: saves come from one thread at a time (the ledger's writer
-// thread); LoadTicket, ForEachSavedTicket and Invalidate may run on any
-// thread meanwhile.
+// Failures: a RocksDB error is kIoError, from Open, Load, Write and SaveAll
+// alike. A failed incremental save leaves the previous one in place (the
+// next start catches up from its seq); a failed SaveAll leaves either the
+// old checkpoint or none (the old records are deleted before the new ones
+// are ingested, the seq and versions written last), never a mix.
+//
+// Thread safety: one caller at a time (the read model's Open, Rebuild and
+// Apply, which run on one thread at a time).
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <set>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
 #include "ledger/ledger.h"
-#include "projections/notifications.h"
-#include "projections/tickets.h"
+#include "projections/projection.h"
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
 }
 
 namespace ledger::projections {
 
-// Bump when the ticket fold or its saved form changes meaning: every saved
-// checkpoint is then rebuilt at the next start. 2: the compact record form
-// and the separate period outlines.
-constexpr uint32_t kTicketProjectionVersion = 2;
-// The same for the notification side (first saved in version 1).
-constexpr uint32_t kNotificationProjectionVersion = 1;
+// Where a save's records go: a WriteBatch (SaveChanges) or a table file
+// (SaveWhole). Put copies the key and value.
+class CheckpointWriter {
+ public:
+  virtual ~CheckpointWriter() = default;
+  virtual void Put(std::string_view key, std::string_view value) = 0;
+};
 
-struct LoadedProjection {
+// A whole save: the records go into table files that are ingested together.
+class CheckpointTables {
+ public:
+  virtual ~CheckpointTables() = default;
+  // A new table file. Its keys must be Put in strictly increasing (bytewise)
+  // order, and no two tables' key ranges may overlap. NewTable itself is
+  // called from the SaveWhole thread; the table may then be filled from
+  // another thread, which must be done before SaveWhole returns.
+  virtual CheckpointWriter* NewTable() = 0;
+};
+
+// What a projection's Load reads: the checkpoint database, and the ledger
+// up to the checkpoint's seq.
+class CheckpointReader {
+ public:
+  // The value saved under `key`, nullopt when none. Fails on a read error.
+  Result<std::optional<std::string>> Get(std::string_view key) const;
+  // Calls `visit` with every key starting with `prefix` and its value, in
+  // key order, until it answers false. Fails on a read error.
+  Status Scan(std::string_view prefix,
+              const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+  const Ledger& ledger() const { return *ledger_; }
+  // The seq the saved state reflects (the ledger's events up to it).
+  uint64_t applied_seq() const { return applied_seq_; }
+
+ private:
+  friend class ProjectionCheckpoints;
+  CheckpointReader(rocksdb::DB* db, const Ledger* ledger, uint64_t applied_seq)
+      : db_(db), ledger_(ledger), applied_seq_(applied_seq) {}
+  rocksdb::DB* db_;
+  const Ledger* ledger_;
+  uint64_t applied_seq_;
+};
+
+// The records of one incremental save, taken from the projections (under
+// the read model's write lock) and written afterwards (without it), so that
+// readers do not wait for the write.
+class CheckpointSave {
+ public:
+  CheckpointSave();
+  ~CheckpointSave();
+  CheckpointSave(CheckpointSave&&) noexcept;
+  CheckpointSave& operator=(CheckpointSave&&) noexcept;
+
+ private:
+  friend class ProjectionCheckpoints;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+};
+
+// The seq (and its event's hash) a loaded checkpoint reflects.
+struct LoadedCheckpoint {
   uint64_t applied_seq = 0;
   Sha256Digest applied_hash{};
-  TicketOutlines outlines;         // every saved ticket's number and periods
-  NotificationQueue notifications;  // whole
 };
 
 class ProjectionCheckpoints {
@@ -79,53 +118,29 @@ class ProjectionCheckpoints {
   static Result<std::unique_ptr<ProjectionCheckpoints>> Open(const std::string& path);
   ~ProjectionCheckpoints();
 
-  // The saved state, or a sentence saying why it cannot be used.
-  Result<std::variant<LoadedProjection, std::string>> Load(const Ledger& ledger) const;
-  // One saved ticket: kNotFound when there is none, kCorruption when it does
-  // not decode, kIoError when it cannot be read.
-  Result<TicketState> LoadTicket(uint64_t ticket_number) const;
-  // Calls `visit` with every saved ticket's number and record, in number
-  // order, until it answers false.
-  Status ForEachSavedTicket(const std::function<bool(uint64_t ticket_number, std::string_view record)>& visit) const;
+  // Loads every projection of `projections` (Projection::Load), or answers
+  // a sentence saying why the checkpoint cannot be used (some projections
+  // may then hold part of it: the caller clears them all). Fails on a read
+  // error or on a projection's failure.
+  Result<std::variant<LoadedCheckpoint, std::string>> Load(const Ledger& ledger,
+                                                           const std::vector<Projection*>& projections) const;
 
-  // Saves the given tickets (by number) of `tickets` and the changed
-  // notification records of `queue`, as of `applied_seq`.
-  Status SaveChanged(const TicketStore& tickets, const std::vector<uint64_t>& ticket_numbers, const NotificationQueue& queue,
-                     const NotificationChanges& changes, uint64_t applied_seq, const Sha256Digest& applied_hash);
-  // Replaces everything saved with the whole of `tickets` and `queue` (synced).
-  Status SaveAll(const TicketStore& tickets, const NotificationQueue& queue, uint64_t applied_seq,
+  // Takes what changed in each projection (SaveChanges), as of
+  // `applied_seq`, into one WriteBatch; Write writes it. Saves must be
+  // written in the order they were taken.
+  CheckpointSave TakeChanges(const std::vector<Projection*>& projections, uint64_t applied_seq,
+                             const Sha256Digest& applied_hash) const;
+  Status Write(CheckpointSave save);
+  // Both at once.
+  Status SaveChanged(const std::vector<Projection*>& projections, uint64_t applied_seq,
+                     const Sha256Digest& applied_hash);
+  // Replaces everything saved with the whole of every projection (synced).
+  Status SaveAll(const std::vector<const Projection*>& projections, uint64_t applied_seq,
                  const Sha256Digest& applied_hash);
-  // Marks what is saved as unusable, so that the next start rebuilds: for
-  // an inconsistency found after the start. Later SaveChanged calls keep it
-  // so; a SaveAll makes it sound again.
-  Status Invalidate();
 
  private:
   explicit ProjectionCheckpoints(std::unique_ptr<rocksdb::DB> db);
   std::unique_ptr<rocksdb::DB> db_;
-  // Whether saves may still vouch for what is saved: the check and the
-  // write it decides happen under the mutex, so that an Invalidate is never
-  // undone by a save that read the flag before it.
-  std::mutex validity_mutex_;
-  bool invalidated_ = false;
 };
-
-// The saved forms of the notification side's records (a subscriber's
-// systems, a notice, a delivery job). A Decode fails on anything its Encode
-// would not have written, never reading past the bytes or reserving more
-// than they can hold: a checkpoint is a file, and a damaged one only means
-// a rebuild. Exposed for the checkpoint_record_fuzz target.
-std::string EncodeSubscriptions(const std::set<std::string>* systems, uint64_t last_change_seq);
-[[nodiscard]] bool DecodeSubscriptions(std::string_view bytes, std::set<std::string>* systems,
-                                       uint64_t* last_change_seq);
-std::string EncodeNotice(const Notice& notice);
-[[nodiscard]] bool DecodeNotice(uint64_t seq, std::string_view bytes, Notice* notice);
-std::string EncodeJob(const Job& job);
-[[nodiscard]] bool DecodeJob(std::string_view bytes, Job* job);
-
-// The records of the notification side as they are saved (key, value), in
-// key order: for SaveAll, and for tests comparing whole states.
-void ForEachNotificationRecord(const NotificationQueue& queue,
-                               const std::function<void(const std::string& key, const std::string& value)>& visit);
 
 }  // namespace ledger::projections

@@ -155,6 +155,7 @@ class NotificationQueue {
   // Records what each Apply changes, for TakeChanges (off by default).
   void TrackChanges(bool on) { tracking_ = on; }
   NotificationChanges TakeChanges();
+  bool has_changes() const { return !changes_.empty(); }
 
   // Loading a checkpoint (checkpoint.h): puts back saved records; the
   // pending set and the counts follow from the jobs.

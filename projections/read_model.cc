@@ -1,12 +1,8 @@
 #include "projections/read_model.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
-
-#include "projections/ticket_codec.h"
-#include "projections/ticket_name.h"
 
 namespace ledger::projections {
 namespace {
@@ -14,75 +10,65 @@ namespace {
 // A catch-up longer than this reads ahead on a second thread (see
 // ScanOptions): a start with an old checkpoint, or none.
 constexpr uint64_t kReadAheadEventsMin = 16384;
-// The background fill builds tickets in batches of this many, taking the
-// read lock once per batch.
-constexpr size_t kFillBatchTickets = 256;
+// The checkpoint's own key (checkpoint.h), which no projection may claim.
+constexpr std::string_view kCheckpointAppliedKey = "mapplied_seq";
 
-bool IsIncidentEvent(proto::EventType type) {
-  return type == proto::INCIDENT_OPENED || type == proto::INCIDENT_UPDATED || type == proto::INCIDENT_CLOSED ||
-         type == proto::INCIDENT_REOPENED;
-}
-
-// Builds the tickets of a resumed store from the checkpoint it was resumed
-// from. A saved ticket that cannot be used is folded again from its own
-// events in the ledger, up to the checkpoint's seq: a ticket that is still
-// unbuilt has had no event applied since (applying one builds it first).
-class CheckpointTicketSource : public TicketSource {
- public:
-  CheckpointTicketSource(ProjectionCheckpoints* checkpoints, const Ledger* ledger, uint64_t checkpoint_seq)
-      : checkpoints_(checkpoints), ledger_(ledger), checkpoint_seq_(checkpoint_seq) {}
-
-  Result<TicketState> Load(uint64_t number, const std::vector<Period>& periods) const override {
-    Result<TicketState> saved = checkpoints_->LoadTicket(number);
-    if (saved && SamePeriods(saved->periods, periods) && saved->ticket == TicketName::Format(number)) return saved;
-    const std::string why = saved ? std::string("does not match the saved outline") : saved.error().message;
-    std::fprintf(stderr, "incident-ledger: the checkpoint's %s is unusable (%s); folding it again from its events\n",
-                 TicketName::Format(number).c_str(), why.c_str());
-    Result<std::vector<StoredEvent>> events = ledger_->ReadTicket(TicketName::Format(number));
-    if (!events) return events.error();
-    TicketStore scratch;
-    for (const StoredEvent& stored : *events) {
-      if (stored.seq <= checkpoint_seq_) (void)scratch.Apply(stored.event);  // the number is `number`
-    }
-    const TicketState* state = scratch.FindNumber(number);
-    if (state == nullptr) {
-      return MakeError(ErrorCode::kCorruption, "the checkpoint names " + TicketName::Format(number) + ", which the ledger never opened");
-    }
-    if (!SamePeriods(state->periods, periods)) {
-      // The timeline index was built from the saved outline and cannot be
-      // corrected under a reader's lock: the next start rebuilds it all.
-      std::fprintf(stderr,
-                   "incident-ledger: the checkpoint's periods of %s differ from its events; the checkpoint is marked "
-                   "for a rebuild at the next start\n",
-                   TicketName::Format(number).c_str());
-      if (Status invalidated = checkpoints_->Invalidate(); !invalidated) {
-        std::fprintf(stderr, "incident-ledger: %s\n", invalidated.error().message.c_str());
-      }
-    }
-    return *state;
-  }
-
-  void Scan(const std::function<bool(uint64_t number)>& wanted,
-            const std::function<void(uint64_t number, TicketState state)>& found) const override {
-    Status scanned = checkpoints_->ForEachSavedTicket([&](uint64_t number, std::string_view record) {
-      if (!wanted(number)) return true;
-      TicketState state;
-      if (DecodeTicket(record, &state)) found(number, std::move(state));
-      return true;
-    });
-    // What the scan missed is loaded one by one, which reports it.
-    (void)scanned;
-  }
-
- private:
-  ProjectionCheckpoints* checkpoints_;
-  const Ledger* ledger_;
-  uint64_t checkpoint_seq_;
-};
+bool Prefixes(std::string_view a, std::string_view b) { return a.starts_with(b) || b.starts_with(a); }
 
 }  // namespace
 
+ReadModel::ReadModel() {
+  // The projections, in fold order: each may read those before it
+  // (Projection::Prepare). A new projection is one line here.
+  tickets_ = Register(std::make_unique<TicketProjection>());
+  notifications_ = Register(std::make_unique<NotificationProjection>(tickets_));
+}
+
 ReadModel::~ReadModel() { StopFill(); }
+
+void ReadModel::CheckKeys(const Projection& added) const {
+  // Two projections writing the same keys would corrupt each other's saved
+  // form without any check noticing: refused when the list is built.
+  const CheckpointKeys keys = added.checkpoint_keys();
+  LEDGER_ASSERT(!keys.version_key.empty() && !keys.prefixes.empty());
+  for (const std::string_view prefix : keys.prefixes) {
+    LEDGER_ASSERT(!prefix.empty() && !Prefixes(prefix, kCheckpointAppliedKey) && !Prefixes(prefix, keys.version_key));
+  }
+  for (const std::unique_ptr<Projection>& other : projections_) {
+    const CheckpointKeys taken = other->checkpoint_keys();
+    LEDGER_ASSERT(taken.version_key != keys.version_key);
+    for (const std::string_view prefix : keys.prefixes) {
+      LEDGER_ASSERT(!Prefixes(prefix, taken.version_key));
+      for (const std::string_view other_prefix : taken.prefixes) {
+        LEDGER_ASSERT(!Prefixes(prefix, other_prefix) && !Prefixes(other_prefix, keys.version_key));
+      }
+    }
+  }
+}
+
+std::vector<Projection*> ReadModel::list() const {
+  std::vector<Projection*> listed;
+  listed.reserve(projections_.size());
+  for (const std::unique_ptr<Projection>& projection : projections_) listed.push_back(projection.get());
+  return listed;
+}
+
+void ReadModel::ClearAll() {
+  for (const std::unique_ptr<Projection>& projection : projections_) projection->Clear();
+  applied_seq_ = 0;
+  applied_hash_ = Sha256Digest{};
+}
+
+void ReadModel::TrackChanges(bool on) {
+  for (const std::unique_ptr<Projection>& projection : projections_) projection->TrackChanges(on);
+}
+
+bool ReadModel::HasChanges() const {
+  for (const std::unique_ptr<Projection>& projection : projections_) {
+    if (projection->HasChanges()) return true;
+  }
+  return false;
+}
 
 Result<OpenReport> ReadModel::Open(const Ledger& ledger, ProjectionCheckpoints* checkpoints) {
   return Open(ledger, checkpoints, ReadModelOptions{});
@@ -95,88 +81,69 @@ Result<OpenReport> ReadModel::Open(const Ledger& ledger, ProjectionCheckpoints* 
   OpenReport report;
   report.rebuilt = true;
   report.reason = "no checkpoints kept";
+  std::unique_lock lock(mutex_);
+  ClearAll();
   if (checkpoints_ != nullptr) {
-    Result<std::variant<LoadedProjection, std::string>> loaded = checkpoints_->Load(ledger);
-    if (!loaded) return loaded.error();
-    if (auto* projection = std::get_if<LoadedProjection>(&*loaded)) {
-      std::unique_lock lock(mutex_);
-      auto source = std::make_shared<CheckpointTicketSource>(checkpoints_, &ledger, projection->applied_seq);
-      if (Status attached = tickets_.AttachSource(std::move(source), std::move(projection->outlines)); !attached) {
-        report.reason = attached.error().message;
-      } else {
-        notifications_ = std::move(projection->notifications);
-        applied_seq_ = projection->applied_seq;
-        applied_hash_ = projection->applied_hash;
-        report.rebuilt = false;
-        report.reason.clear();
-        report.resumed_seq = applied_seq_;
-      }
+    Result<std::variant<LoadedCheckpoint, std::string>> loaded = checkpoints_->Load(ledger, list());
+    if (!loaded) {
+      ClearAll();
+      return loaded.error();
+    }
+    if (const auto* resumed = std::get_if<LoadedCheckpoint>(&*loaded)) {
+      applied_seq_ = resumed->applied_seq;
+      applied_hash_ = resumed->applied_hash;
+      report.rebuilt = false;
+      report.reason.clear();
+      report.resumed_seq = applied_seq_;
     } else {
       report.reason = std::get<std::string>(*loaded);
     }
   }
+  if (report.rebuilt) ClearAll();
+  // A fold from seq 1 is saved once, whole, at its end: saving every change
+  // on the way as well would write each ticket once per event.
+  TrackChanges(checkpoints_ != nullptr && !report.rebuilt);
+  lock.unlock();
+  if (Status folded = FoldFrom(ledger, &report.replayed_events); !folded) return folded.error();
   if (report.rebuilt) {
-    std::unique_lock lock(mutex_);
-    tickets_.Clear();
-    notifications_ = NotificationQueue();
-    applied_seq_ = 0;
-    applied_hash_ = Sha256Digest{};
-  }
-  notifications_.TrackChanges(checkpoints_ != nullptr && !report.rebuilt);
-  std::vector<uint64_t> changed;
-  if (Status folded = FoldFrom(ledger, &report.replayed_events, &changed); !folded) return folded.error();
-  if (report.rebuilt) {
-    // A fold from seq 1 is saved once, whole: saving every change on the
-    // way as well would write each ticket once per event.
     const auto save_start = std::chrono::steady_clock::now();
     if (Status saved = SaveAll(); !saved) return saved.error();
     report.save_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - save_start).count();
-    notifications_.TrackChanges(checkpoints_ != nullptr);
-  } else if (checkpoints_ != nullptr && report.replayed_events > 0) {
-    std::sort(changed.begin(), changed.end());
-    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-    std::shared_lock lock(mutex_);
-    const NotificationChanges notification_changes = notifications_.TakeChanges();
-    if (Status saved = checkpoints_->SaveChanged(tickets_, changed, notifications_, notification_changes, applied_seq_,
-                                                 applied_hash_);
-        !saved) {
-      return saved.error();
+    lock.lock();
+    TrackChanges(checkpoints_ != nullptr);
+    lock.unlock();
+  } else if (checkpoints_ != nullptr) {
+    // The events caught up with, and whatever the load repaired.
+    lock.lock();
+    if (HasChanges()) {
+      if (Status saved = checkpoints_->SaveChanged(list(), applied_seq_, applied_hash_); !saved) return saved.error();
     }
+    lock.unlock();
   }
   {
-    std::shared_lock lock(mutex_);
-    report.tickets = tickets_.size();
+    std::shared_lock shared(mutex_);
+    report.tickets = tickets_->store().size();
   }
-  if (options.background_fill && tickets_.unbuilt() > 0) StartFill();
+  if (options.background_fill && !report.rebuilt) StartFill();
   return report;
 }
 
-void ReadModel::Fold(const proto::Event& event, const Sha256Digest& hash, std::vector<uint64_t>* changed,
-                     proto::Event* takeable) {
-  const auto apply = [&]() { return takeable != nullptr ? tickets_.Take(takeable) : tickets_.Apply(event); };
-  if (IsIncidentEvent(event.type()) && notifications_.wants_ticket_history()) {
-    // The notification side needs the ticket's systems from before the event.
-    const TicketState* before = tickets_.Find(event.ticket());
-    std::vector<std::string> systems_before;
-    if (before != nullptr) systems_before = before->systems;
-    const std::optional<uint64_t> number = apply();
-    notifications_.ApplyFollowing(event, hash, before != nullptr ? &systems_before : nullptr,
-                                  number ? tickets_.FindNumber(*number) : nullptr);
-    if (number && changed != nullptr) changed->push_back(*number);
-    return;
+void ReadModel::Fold(const proto::Event& event, const Sha256Digest& hash, proto::Event* takeable) {
+  for (const std::unique_ptr<Projection>& projection : projections_) projection->Prepare(event);
+  for (const std::unique_ptr<Projection>& projection : projections_) {
+    if (takeable != nullptr) {
+      projection->Take(takeable, hash);
+    } else {
+      projection->Apply(event, hash);
+    }
   }
-  const std::optional<uint64_t> number = apply();
-  if (number && changed != nullptr) changed->push_back(*number);
-  notifications_.ApplyFollowing(event, hash, nullptr, nullptr);  // incident events notify nobody now
 }
 
-Status ReadModel::FoldFrom(const Ledger& ledger, uint64_t* replayed, std::vector<uint64_t>* changed) {
+Status ReadModel::FoldFrom(const Ledger& ledger, uint64_t* replayed) {
   std::unique_lock lock(mutex_);
-  // Changed ticket numbers are only needed for an incremental save.
-  std::vector<uint64_t>* noted = applied_seq_ == 0 ? nullptr : changed;
   if (ledger.head().seq > applied_seq_ + kReadAheadEventsMin) {
     return ledger.Scan(applied_seq_, [&](const ScannedEvent& scanned) -> Result<Flow> {
-      Fold(*scanned.event, *scanned.hash, noted, scanned.event);
+      Fold(*scanned.event, *scanned.hash, scanned.event);
       applied_seq_ = scanned.seq;
       applied_hash_ = *scanned.hash;
       *replayed += 1;
@@ -184,7 +151,7 @@ Status ReadModel::FoldFrom(const Ledger& ledger, uint64_t* replayed, std::vector
     });
   }
   return ledger.ForEach(applied_seq_, [&](const StoredEvent& stored) -> Result<Flow> {
-    Fold(stored.event, stored.hash, noted);
+    Fold(stored.event, stored.hash);
     applied_seq_ = stored.seq;
     applied_hash_ = stored.hash;
     *replayed += 1;
@@ -195,45 +162,40 @@ Status ReadModel::FoldFrom(const Ledger& ledger, uint64_t* replayed, std::vector
 Status ReadModel::SaveAll() {
   if (checkpoints_ == nullptr) return {};
   std::shared_lock lock(mutex_);
-  return checkpoints_->SaveAll(tickets_, notifications_, applied_seq_, applied_hash_);
+  std::vector<const Projection*> listed;
+  for (const std::unique_ptr<Projection>& projection : projections_) listed.push_back(projection.get());
+  return checkpoints_->SaveAll(listed, applied_seq_, applied_hash_);
 }
 
 Status ReadModel::Rebuild(const Ledger& ledger) {
   StopFill();
   {
     std::unique_lock lock(mutex_);
-    tickets_.Clear();
-    notifications_ = NotificationQueue();
-    applied_seq_ = 0;
-    applied_hash_ = Sha256Digest{};
+    TrackChanges(false);
+    ClearAll();
   }
   uint64_t replayed = 0;
-  if (Status folded = FoldFrom(ledger, &replayed, nullptr); !folded) return folded;
+  if (Status folded = FoldFrom(ledger, &replayed); !folded) return folded;
   if (Status saved = SaveAll(); !saved) return saved;
-  notifications_.TrackChanges(checkpoints_ != nullptr);
+  std::unique_lock lock(mutex_);
+  TrackChanges(checkpoints_ != nullptr);
   return {};
 }
 
 void ReadModel::Apply(const std::vector<StoredEvent>& events) {
-  std::vector<uint64_t> changed;
-  NotificationChanges notification_changes;
-  {
-    std::unique_lock lock(mutex_);
-    for (const StoredEvent& stored : events) {
-      LEDGER_ASSERT(stored.seq == applied_seq_ + 1);
-      Fold(stored.event, stored.hash, &changed);
-      applied_seq_ = stored.seq;
-      applied_hash_ = stored.hash;
-    }
-    if (checkpoints_ != nullptr) notification_changes = notifications_.TakeChanges();
+  std::unique_lock lock(mutex_);
+  for (const StoredEvent& stored : events) {
+    LEDGER_ASSERT(stored.seq == applied_seq_ + 1);
+    Fold(stored.event, stored.hash);
+    applied_seq_ = stored.seq;
+    applied_hash_ = stored.hash;
   }
-  if (checkpoints_ == nullptr || (changed.empty() && notification_changes.empty())) return;
-  std::sort(changed.begin(), changed.end());
-  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-  std::shared_lock lock(mutex_);
-  if (Status saved = checkpoints_->SaveChanged(tickets_, changed, notifications_, notification_changes, applied_seq_,
-                                               applied_hash_);
-      !saved) {
+  if (checkpoints_ == nullptr || !HasChanges()) return;
+  // What changed is taken under the write lock and written without it;
+  // Apply runs on one thread at a time, so saves keep their order.
+  CheckpointSave save = checkpoints_->TakeChanges(list(), applied_seq_, applied_hash_);
+  lock.unlock();
+  if (Status saved = checkpoints_->Write(std::move(save)); !saved) {
     // The checkpoint only saves replay time; the next start catches up from
     // the last save that worked.
     std::fprintf(stderr, "incident-ledger: projection checkpoint not saved: %s\n", saved.error().message.c_str());
@@ -242,12 +204,12 @@ void ReadModel::Apply(const std::vector<StoredEvent>& events) {
 
 void ReadModel::Read(const std::function<void(const TicketStore&, uint64_t)>& visit) const {
   std::shared_lock lock(mutex_);
-  visit(tickets_, applied_seq_);
+  visit(tickets_->store(), applied_seq_);
 }
 
 void ReadModel::ReadNotifications(const std::function<void(const NotificationQueue&, uint64_t)>& visit) const {
   std::shared_lock lock(mutex_);
-  visit(notifications_, applied_seq_);
+  visit(notifications_->queue(), applied_seq_);
 }
 
 uint64_t ReadModel::applied_seq() const {
@@ -270,34 +232,15 @@ void ReadModel::FinishFill() {
 }
 
 void ReadModel::FillLoop() {
-  std::vector<std::pair<uint64_t, TicketState>> batch;
-  batch.reserve(kFillBatchTickets);
-  const auto install = [&] {
-    std::shared_lock lock(mutex_);
-    for (auto& [number, state] : batch) tickets_.Install(number, std::move(state));
-    batch.clear();
-  };
-  // Decoding happens outside the lock; Install skips a ticket built (or
-  // changed) meanwhile, and one whose periods differ from its outline.
-  Status scanned = checkpoints_->ForEachSavedTicket([&](uint64_t number, std::string_view record) {
-    if (stop_fill_.load(std::memory_order_relaxed)) return false;
-    TicketState state;
-    if (!DecodeTicket(record, &state)) return true;  // built (and reported) the careful way below
-    batch.emplace_back(number, std::move(state));
-    if (batch.size() == kFillBatchTickets) install();
-    return true;
-  });
-  if (!scanned) std::fprintf(stderr, "incident-ledger: background load of tickets: %s\n", scanned.error().message.c_str());
-  install();
-  if (stop_fill_.load()) return;
-  {
-    // Whatever the scan could not install goes through the source, which
-    // falls back to the ledger.
-    std::shared_lock lock(mutex_);
-    (void)tickets_.all();
+  for (const std::unique_ptr<Projection>& projection : projections_) {
+    while (!stop_fill_.load(std::memory_order_relaxed)) {
+      std::shared_lock lock(mutex_);
+      if (!projection->FillStep(stop_fill_)) break;
+    }
   }
+  if (stop_fill_.load()) return;
   std::unique_lock lock(mutex_);
-  tickets_.ReleaseSourceIfBuilt();
+  for (const std::unique_ptr<Projection>& projection : projections_) projection->FillDone();
 }
 
 }  // namespace ledger::projections

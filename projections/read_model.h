@@ -1,27 +1,39 @@
 #pragma once
-// The read side the HTTP layer and the processors query: the ticket store and
-// the notification queue, folded together in one pass over the log, kept
+// The read side the HTTP layer and the processors query: a list of
+// projections (projection.h), folded together in one pass over the log, kept
 // current by the ledger's commit listener, guarded by one reader-writer
 // lock, and (when given checkpoints) saved as they change so that the next
 // start resumes instead of replaying the log. The service holds exactly one
-// copy of the ticket state: this one.
+// copy of each projection: this one. Today the list is the ticket store
+// (ticket_projection.h) and the notification side
+// (notification_projection.h); a new projection is one file and one line in
+// the constructor (read_model.cc).
 //
-// Start-up. Open resumes from a checkpoint without building the tickets: it
-// reads every ticket's number and periods (enough for size() and the
-// timeline index) and the whole notification side, and a ticket is built
-// from the checkpoint the first time anything reads it. A background thread
-// builds the rest meanwhile (ReadModelOptions::background_fill). Answers are
-// the same as from a fully built store from the first request on; only
-// their timing differs. A saved ticket that turns out not to decode, or not
-// to match its periods, is folded again from its own events in the ledger
-// (and said so on stderr); see CheckpointTicketSource in read_model.cc.
+// Start-up. Open loads every projection from the checkpoint (all disk reads
+// happen there, and their failures come back from Open) and catches up with
+// the ledger. The ticket store keeps its tickets as checked records in
+// memory and decodes each when first read; a background thread decodes the
+// rest meanwhile (ReadModelOptions::background_fill). Answers are the same
+// as from a fully built store from the first request on; only their timing
+// differs. When any projection cannot use what was saved (a version bump, a
+// record that does not check out, another ledger's checkpoint), every
+// projection is rebuilt from seq 1 and saved whole; the reason is in the
+// OpenReport.
+//
+// Reads never do I/O and never fail: Read, ReadNotifications and
+// ReadProjection hand the visitor in-memory state.
+//
+// Failures. Open and Rebuild fail on a ledger read error, a ledger record
+// that fails its check (kCorruption) or a checkpoint that cannot be read or
+// written. A save after Apply that fails is said on stderr and costs only
+// catch-up time at the next start (the checkpoint keeps its older seq).
 //
 // Thread safety: Open, Rebuild and Apply take the write lock and run on one
 // thread at a time (start-up, then the ledger's writer thread, from the
-// commit listener). Read and ReadNotifications hold the read lock while the
-// visitor runs, which must not call back into this object. Only Apply (and
-// Open/Rebuild) write the state; every other user reads it under the read
-// lock, including the command processor on the writer thread.
+// commit listener). Read, ReadNotifications and ReadProjection hold the read
+// lock while the visitor runs, which must not call back into this object.
+// Only Apply (and Open/Rebuild) write the state; every other user reads it
+// under the read lock, including the command processor on the writer thread.
 
 #include <atomic>
 #include <functional>
@@ -33,7 +45,10 @@
 
 #include "ledger/ledger.h"
 #include "projections/checkpoint.h"
+#include "projections/notification_projection.h"
 #include "projections/notifications.h"
+#include "projections/projection.h"
+#include "projections/ticket_projection.h"
 #include "projections/tickets.h"
 
 namespace ledger::projections {
@@ -55,7 +70,8 @@ struct OpenReport {
 
 class ReadModel {
  public:
-  ReadModel() = default;
+  // Registers the projections (read_model.cc).
+  ReadModel();
   ~ReadModel();
   ReadModel(const ReadModel&) = delete;
   ReadModel& operator=(const ReadModel&) = delete;
@@ -76,6 +92,19 @@ class ReadModel {
 
   void Read(const std::function<void(const TicketStore&, uint64_t applied_seq)>& visit) const;
   void ReadNotifications(const std::function<void(const NotificationQueue&, uint64_t applied_seq)>& visit) const;
+  // Any registered projection, by its type (a programmer error when none
+  // is of that type).
+  template <class P>
+  void ReadProjection(const std::function<void(const P&, uint64_t applied_seq)>& visit) const {
+    std::shared_lock lock(mutex_);
+    for (const std::unique_ptr<Projection>& projection : projections_) {
+      if (const auto* found = dynamic_cast<const P*>(projection.get())) {
+        visit(*found, applied_seq_);
+        return;
+      }
+    }
+    LEDGER_ASSERT(false && "no projection of that type is registered");
+  }
 
   uint64_t applied_seq() const;
 
@@ -83,20 +112,33 @@ class ReadModel {
   void FinishFill();
 
  private:
-  // One event into both projections; the changed ticket's number, if any,
-  // goes to `changed`. With `takeable` (the same event, writable, dropped
-  // afterwards) the ticket fold moves its text instead of copying it.
-  void Fold(const proto::Event& event, const Sha256Digest& hash, std::vector<uint64_t>* changed,
-            proto::Event* takeable = nullptr);
-  Status FoldFrom(const Ledger& ledger, uint64_t* replayed, std::vector<uint64_t>* changed);
+  // Adds a projection to the end of the list (fold order).
+  template <class P>
+  P* Register(std::unique_ptr<P> projection) {
+    P* registered = projection.get();
+    CheckKeys(*registered);
+    projections_.push_back(std::move(projection));
+    return registered;
+  }
+  void CheckKeys(const Projection& added) const;
+  std::vector<Projection*> list() const;
+  // One event into every projection; with `takeable` (the same event,
+  // writable, dropped afterwards) a projection may move its text instead
+  // of copying it (Projection::Take).
+  void Fold(const proto::Event& event, const Sha256Digest& hash, proto::Event* takeable = nullptr);
+  Status FoldFrom(const Ledger& ledger, uint64_t* replayed);
+  void ClearAll();
+  void TrackChanges(bool on);
+  bool HasChanges() const;
   Status SaveAll();
   void StartFill();
   void StopFill();
   void FillLoop();
 
   mutable std::shared_mutex mutex_;
-  TicketStore tickets_;
-  NotificationQueue notifications_;
+  std::vector<std::unique_ptr<Projection>> projections_;
+  TicketProjection* tickets_ = nullptr;
+  NotificationProjection* notifications_ = nullptr;
   uint64_t applied_seq_ = 0;
   Sha256Digest applied_hash_{};
   ProjectionCheckpoints* checkpoints_ = nullptr;

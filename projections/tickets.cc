@@ -146,9 +146,28 @@ struct TicketStore::Chunk {
 };
 
 struct TicketStore::Lazy {
-  std::shared_ptr<const TicketSource> source;
-  TicketOutlines outlines;
+  SavedTickets saved;
+  // Where the background fill (BuildSome) goes on: an index into
+  // saved.outlines.numbers.
+  mutable std::atomic<size_t> fill_cursor{0};
 };
+
+void SavedTickets::Add(uint64_t number, const std::vector<Period>& periods, std::string_view record) {
+  LEDGER_ASSERT(outlines.numbers.empty() || number > outlines.numbers.back());
+  if (outlines.period_offsets.empty()) outlines.period_offsets.push_back(0);
+  outlines.numbers.push_back(number);
+  outlines.periods.insert(outlines.periods.end(), periods.begin(), periods.end());
+  outlines.period_offsets.push_back(static_cast<uint32_t>(outlines.periods.size()));
+  if (blocks.empty() || blocks.back().capacity() - blocks.back().size() < record.size()) {
+    blocks.emplace_back();
+    blocks.back().reserve(std::max(kBlockBytes, record.size()));
+  }
+  std::string& block = blocks.back();
+  records.push_back(Record{.block = static_cast<uint32_t>(blocks.size() - 1),
+                           .offset = static_cast<uint32_t>(block.size()),
+                           .size = static_cast<uint32_t>(record.size())});
+  block.append(record);
+}
 
 TicketStore::TicketStore() = default;
 
@@ -299,52 +318,36 @@ const TicketStore::Entry* TicketStore::Build(uint64_t ticket_number, std::atomic
   std::lock_guard lock(build_mutex_);
   if (const Entry* built = slot->load(std::memory_order_relaxed)) return built;
   LEDGER_ASSERT(lazy_ != nullptr);
-  const TicketOutlines& outlines = lazy_->outlines;
-  const auto position = std::lower_bound(outlines.numbers.begin(), outlines.numbers.end(), ticket_number);
-  LEDGER_ASSERT(position != outlines.numbers.end() && *position == ticket_number);
-  const size_t index = static_cast<size_t>(position - outlines.numbers.begin());
-  const std::vector<Period> periods(outlines.periods.begin() + outlines.period_offsets[index],
-                                    outlines.periods.begin() + outlines.period_offsets[index + 1]);
-  Result<TicketState> loaded = lazy_->source->Load(ticket_number, periods);
-  if (!loaded) {
-    // The source has already tried the ledger itself; nothing can answer
-    // for this ticket now.
-    std::fprintf(stderr, "incident-ledger: cannot load ticket %llu: %s; stopping\n",
-                 static_cast<unsigned long long>(ticket_number), loaded.error().message.c_str());
-    std::abort();
-  }
-  loaded->ticket_number = ticket_number;
-  auto* made = new Entry(ticket_number, std::move(*loaded));
+  const SavedTickets& saved = lazy_->saved;
+  const auto position = std::lower_bound(saved.outlines.numbers.begin(), saved.outlines.numbers.end(), ticket_number);
+  LEDGER_ASSERT(position != saved.outlines.numbers.end() && *position == ticket_number);
+  auto* made = new Entry(ticket_number, TicketState{});
+  // The load checked that every record decodes (SavedTickets): a failure
+  // here is a bug, not bad data.
+  const bool decoded = DecodeTicket(saved.RecordAt(static_cast<size_t>(position - saved.outlines.numbers.begin())),
+                                    &made->second);
+  LEDGER_ASSERT(decoded);
+  made->second.ticket_number = ticket_number;
   CountSystems(made->second, +1);
   slot->store(made, std::memory_order_release);
   unbuilt_.fetch_sub(1, std::memory_order_acq_rel);
   return made;
 }
 
-void TicketStore::Install(uint64_t ticket_number, TicketState state) const {
-  if (ticket_number >= kDenseNumbersMax || lazy_ == nullptr) return;
-  const uint64_t chunk_index = ticket_number >> kChunkBits;
-  if (chunk_index >= chunks_.size() || !chunks_[chunk_index]) return;
-  Chunk& chunk = *chunks_[chunk_index];
-  const uint64_t slot = ticket_number & (kChunkSlots - 1);
-  if (!chunk.present[slot]) return;
-  std::lock_guard lock(build_mutex_);
-  if (chunk.entries[slot].load(std::memory_order_relaxed) != nullptr) return;
-  const TicketOutlines& outlines = lazy_->outlines;
-  const auto position = std::lower_bound(outlines.numbers.begin(), outlines.numbers.end(), ticket_number);
-  if (position == outlines.numbers.end() || *position != ticket_number) return;
-  const size_t index = static_cast<size_t>(position - outlines.numbers.begin());
-  const std::vector<Period> periods(outlines.periods.begin() + outlines.period_offsets[index],
-                                    outlines.periods.begin() + outlines.period_offsets[index + 1]);
-  if (!SamePeriods(state.periods, periods)) return;  // left for Build, whose source looks closer
-  state.ticket_number = ticket_number;
-  auto* made = new Entry(ticket_number, std::move(state));
-  CountSystems(made->second, +1);
-  chunk.entries[slot].store(made, std::memory_order_release);
-  unbuilt_.fetch_sub(1, std::memory_order_acq_rel);
+bool TicketStore::BuildSome(size_t count) const {
+  if (lazy_ == nullptr || unbuilt_.load(std::memory_order_acquire) == 0) return false;
+  const std::vector<uint64_t>& numbers = lazy_->saved.outlines.numbers;
+  size_t index = lazy_->fill_cursor.load(std::memory_order_relaxed);
+  for (size_t built = 0; index < numbers.size() && built < count; ++index) {
+    if (!Unbuilt(numbers[index])) continue;
+    (void)EntryFor(numbers[index]);  // builds it
+    ++built;
+  }
+  lazy_->fill_cursor.store(index, std::memory_order_relaxed);
+  return index < numbers.size() && unbuilt_.load(std::memory_order_acquire) > 0;
 }
 
-void TicketStore::ReleaseSourceIfBuilt() {
+void TicketStore::ReleaseSavedIfBuilt() {
   if (unbuilt_.load(std::memory_order_acquire) == 0) lazy_.reset();
 }
 
@@ -358,19 +361,18 @@ bool TicketStore::Unbuilt(uint64_t ticket_number) const {
 
 void TicketStore::BuildAll() const {
   if (unbuilt_.load(std::memory_order_acquire) == 0) return;
-  // One sequential pass over the source is several times cheaper than a
-  // lookup per ticket; what it leaves out is built one by one.
-  lazy_->source->Scan([this](uint64_t number) { return Unbuilt(number); },
-                      [this](uint64_t number, TicketState state) { Install(number, std::move(state)); });
-  if (unbuilt_.load(std::memory_order_acquire) == 0) return;
-  for (const uint64_t number : lazy_->outlines.numbers) (void)EntryFor(number);  // builds it
+  for (const uint64_t number : lazy_->saved.outlines.numbers) {
+    if (Unbuilt(number)) (void)EntryFor(number);  // builds it
+  }
 }
 
-Status TicketStore::AttachSource(std::shared_ptr<const TicketSource> source, TicketOutlines outlines) {
+Status TicketStore::AttachSaved(SavedTickets saved) {
   Clear();
+  const TicketOutlines& outlines = saved.outlines;
   const size_t count = outlines.numbers.size();
+  if (count == 0 && outlines.period_offsets.empty()) return {};  // nothing saved
   if (outlines.period_offsets.size() != count + 1 || outlines.period_offsets.front() != 0 ||
-      outlines.period_offsets.back() != outlines.periods.size()) {
+      outlines.period_offsets.back() != outlines.periods.size() || saved.records.size() != count) {
     return MakeError(ErrorCode::kCorruption, "ticket outlines do not add up");
   }
   for (size_t i = 0; i < count; ++i) {
@@ -379,15 +381,27 @@ Status TicketStore::AttachSource(std::shared_ptr<const TicketSource> source, Tic
       return MakeError(ErrorCode::kCorruption, "ticket outlines are out of order or without periods");
     }
   }
-  lazy_ = std::make_unique<Lazy>(Lazy{std::move(source), std::move(outlines)});
-  const TicketOutlines& kept = lazy_->outlines;
+  lazy_ = std::make_unique<Lazy>();
+  lazy_->saved = std::move(saved);
+  const TicketOutlines& kept = lazy_->saved.outlines;
   size_t unbuilt = 0;
   for (size_t i = 0; i < count; ++i) {
     const uint64_t number = kept.numbers[i];
     const std::vector<Period> periods(kept.periods.begin() + kept.period_offsets[i],
                                       kept.periods.begin() + kept.period_offsets[i + 1]);
     Index(number, periods);
-    if (number >= kDenseNumbersMax) continue;
+    if (number >= kDenseNumbersMax) {
+      // The few outliers beyond the dense range are decoded now: their map
+      // has no slot to build into later.
+      auto made = std::make_unique<Entry>(number, TicketState{});
+      const bool decoded = DecodeTicket(lazy_->saved.RecordAt(i), &made->second);
+      LEDGER_ASSERT(decoded);  // checked by the load (SavedTickets)
+      made->second.ticket_number = number;
+      CountSystems(made->second, +1);
+      sparse_[number] = std::move(made);
+      ++size_;
+      continue;
+    }
     const uint64_t chunk_index = number >> kChunkBits;
     if (chunk_index >= chunks_.size()) chunks_.resize(chunk_index + 1);
     if (!chunks_[chunk_index]) chunks_[chunk_index] = std::make_unique<Chunk>();
@@ -396,24 +410,7 @@ Status TicketStore::AttachSource(std::shared_ptr<const TicketSource> source, Tic
     ++unbuilt;
   }
   unbuilt_.store(unbuilt);
-  // The few outliers beyond the dense range are built now: their map has no
-  // slot to build into later.
-  for (size_t i = 0; i < count; ++i) {
-    const uint64_t number = kept.numbers[i];
-    if (number < kDenseNumbersMax) continue;
-    const std::vector<Period> periods(kept.periods.begin() + kept.period_offsets[i],
-                                      kept.periods.begin() + kept.period_offsets[i + 1]);
-    Result<TicketState> loaded = lazy_->source->Load(number, periods);
-    if (!loaded) {
-      Clear();
-      return loaded.error();
-    }
-    loaded->ticket_number = number;
-    std::unique_ptr<Entry>& made = sparse_[number];
-    made = std::make_unique<Entry>(number, std::move(*loaded));
-    CountSystems(made->second, +1);
-    ++size_;
-  }
+  if (unbuilt == 0) lazy_.reset();
   return {};
 }
 

@@ -87,30 +87,41 @@ struct TimelinePage {
   uint64_t next_before_ticket_number = 0;     // 0: no more pages
 };
 
-// Where a lazily loaded TicketStore gets the tickets it has not built yet
-// (projections/checkpoint.h implements it over a saved checkpoint).
-class TicketSource {
- public:
-  virtual ~TicketSource() = default;
-  // The state of ticket `number`, whose periods the store already knows
-  // (`periods`, what its timeline index holds: a state with other periods
-  // is served as it is, and the index is then out of date for that ticket
-  // until the next start). Called from any thread that reads the store, one
-  // call at a time. An error is fatal to the store.
-  virtual Result<TicketState> Load(uint64_t number, const std::vector<Period>& periods) const = 0;
-  // Every ticket it holds, in number order, for a store that needs them all
-  // at once: hands `found` those `wanted` answers true for. What it cannot
-  // read is left out (Load is asked for it afterwards).
-  virtual void Scan(const std::function<bool(uint64_t number)>& wanted,
-                    const std::function<void(uint64_t number, TicketState state)>& found) const = 0;
-};
-
-// What a lazily loaded store knows of each ticket before it is built: its
+// What a lazily built store knows of each ticket before it is built: its
 // number and outage periods, enough for the timeline index and size().
 struct TicketOutlines {
   std::vector<uint64_t> numbers;         // strictly increasing
   std::vector<uint32_t> period_offsets;  // numbers.size() + 1 offsets into `periods`
   std::vector<Period> periods;
+};
+
+// Tickets as a checkpoint saved them, read into memory whole by a load
+// (ticket_projection.h) that has checked every record already: it decodes
+// (ticket_codec.h), names its ticket, and holds the periods of its outline.
+// The store decodes each from here when first read: no I/O, no failure.
+struct SavedTickets {
+  // Where ticket i's record lies in `blocks`.
+  struct Record {
+    uint32_t block = 0;
+    uint32_t offset = 0;
+    uint32_t size = 0;
+  };
+  // Records are packed into blocks of this many bytes (one bigger block for
+  // a bigger record): allocations large enough that malloc maps them on
+  // their own and gives them back whole when the store drops them.
+  static constexpr size_t kBlockBytes = size_t{16} << 20;
+
+  TicketOutlines outlines;
+  std::vector<Record> records;  // one per outlines.numbers entry
+  std::vector<std::string> blocks;
+
+  // Appends ticket `number` (above every number so far) with its periods
+  // and its record.
+  void Add(uint64_t number, const std::vector<Period>& periods, std::string_view record);
+  std::string_view RecordAt(size_t index) const {
+    const Record& where = records[index];
+    return std::string_view(blocks[where.block]).substr(where.offset, where.size);
+  }
 };
 
 // All tickets, keyed by ticket number, with a timeline index: the start of
@@ -125,15 +136,16 @@ struct TicketOutlines {
 // go to a map. Each ticket is one heap block that never moves until the
 // ticket is replaced or the store cleared.
 //
-// Lazy loading. AttachSource gives the store every ticket's number and
-// periods (from a checkpoint) without building the tickets; a ticket is built
-// from the source the first time anything reads it (Find, FindNumber, Query's
-// candidates, all(), Apply), or by Install from a background fill. Readers
-// only see built tickets, so laziness is invisible except in timing.
+// Lazy building. AttachSaved gives the store every ticket's number, periods
+// and saved record (from a checkpoint, in memory) without decoding the
+// tickets; a ticket is decoded the first time anything reads it (Find,
+// FindNumber, Query's candidates, all(), Apply), or by BuildSome from a
+// background fill. Readers only see built tickets, so laziness is invisible
+// except in timing; building reads only memory and cannot fail.
 //
 // Thread safety: not thread-safe for writers. Apply, Take, Clear, Put,
-// AttachSource, ReleaseSourceIfBuilt and assignment need exclusive access;
-// the const methods and Install may run concurrently with each other
+// AttachSaved, ReleaseSavedIfBuilt and assignment need exclusive access;
+// the const methods (BuildSome among them) may run concurrently with each other
 // (building a ticket takes an internal mutex), as under ReadModel's shared
 // lock. Pointers and references handed out stay valid until the next Apply,
 // Take, Put, Clear or assignment.
@@ -150,7 +162,7 @@ class TicketStore {
 
   TicketStore();
   ~TicketStore();
-  // A copy has every ticket built (the source is not shared).
+  // A copy has every ticket built (the saved records are not copied).
   TicketStore(const TicketStore& other);
   TicketStore& operator=(const TicketStore& other);
   TicketStore(TicketStore&& other) noexcept;
@@ -165,19 +177,18 @@ class TicketStore {
   void Clear();
   // Puts a saved ticket back, replacing one of the same number.
   void Put(TicketState state);
-  // Replaces the contents with the tickets named by `outlines`, built on
-  // first use from `source`. Tickets numbered kDenseNumbersMax or more are
-  // built at once. Fails (leaving the store empty) when `outlines` is not
-  // well-formed or a ticket built at once cannot be loaded.
-  Status AttachSource(std::shared_ptr<const TicketSource> source, TicketOutlines outlines);
-  // For a background fill: sets ticket `number` to `state` (as the source
-  // would build it) unless it is built already, is not a lazily loaded
-  // ticket, or `state`'s periods are not the ones the index holds (then the
-  // source builds it when asked). Safe beside the const methods.
-  void Install(uint64_t number, TicketState state) const;
-  // Drops the source and the outlines once every ticket is built (needs
-  // exclusive access, like Apply).
-  void ReleaseSourceIfBuilt();
+  // Replaces the contents with the tickets of `saved`, each decoded on
+  // first use. Tickets numbered kDenseNumbersMax or more are decoded at
+  // once. Fails (leaving the store empty) when `saved` is not well-formed:
+  // numbers out of order, a ticket without periods, counts that disagree.
+  Status AttachSaved(SavedTickets saved);
+  // For a background fill: decodes up to `count` tickets not built yet, in
+  // number order. Answers false once none is left. Safe beside the const
+  // methods (one caller at a time).
+  bool BuildSome(size_t count) const;
+  // Drops the saved records once every ticket is built (needs exclusive
+  // access, like Apply).
+  void ReleaseSavedIfBuilt();
   // Lazily loaded tickets not built yet (0 once every ticket is built).
   size_t unbuilt() const { return unbuilt_.load(std::memory_order_acquire); }
 
@@ -200,9 +211,9 @@ class TicketStore {
   // candidates are a large share of them anyway).
   std::vector<const TicketState*> Overlapping(int64_t from_micros, int64_t to_micros) const;
 
-  // Every system some ticket names now, by name (bytewise), with how many
-  // tickets name it. False (and `systems` untouched) while tickets are
-  // still to be built from a source: the caller then reads all() instead.
+  // Every system some ticket names now, by name (bytewise). False (and
+  // `systems` untouched) while tickets are still to be decoded: the caller
+  // then reads all() instead.
   bool SystemsInUse(std::vector<std::string>* systems) const;
 
  private:
@@ -234,7 +245,7 @@ class TicketStore {
   std::vector<std::unique_ptr<Chunk>> chunks_;  // chunk i: numbers [i * kChunkSlots, (i + 1) * kChunkSlots)
   std::map<uint64_t, std::unique_ptr<Entry>> sparse_;  // numbers >= kDenseNumbersMax
   size_t size_ = 0;
-  // Set while some tickets are still to be built from a source.
+  // Set while some tickets are still to be decoded from saved records.
   std::unique_ptr<Lazy> lazy_;
   mutable std::atomic<size_t> unbuilt_{0};
   mutable std::mutex build_mutex_;
@@ -245,7 +256,7 @@ class TicketStore {
   std::set<uint64_t> ongoing_;         // tickets whose latest period is open
   int64_t longest_closed_micros_ = 0;  // never shrinks: only widens the search
   // How many tickets name each system. Written by the writer methods, and by
-  // Build/Install under build_mutex_ (which is why it is mutable); read only
+  // Build under build_mutex_ (which is why it is mutable); read only
   // once unbuilt_ is 0, when no build can write it any more.
   mutable std::map<std::string, uint32_t, std::less<>> system_uses_;
 };

@@ -442,9 +442,9 @@ TEST_F(CheckpointChecks, CheckpointOfAnotherHistoryRebuilds) {
   ExpectRebuiltBecause("different ledger");
 }
 
-// A saved ticket is only read when something needs it: one that does not
-// decode then is folded again from its own events (and said so), and the
-// checkpoint stays usable.
+// A saved ticket that does not decode is folded again from its own events
+// while the checkpoint loads (and said so), the checkpoint stays usable, and
+// the repaired ticket is saved again: the next start finds nothing to say.
 TEST_F(CheckpointChecks, UndecodableTicketIsFoldedFromItsEvents) {
   Poke(NumberKey('k', 2), "\xff\xff not a ticket");
   ::testing::internal::CaptureStderr();
@@ -453,32 +453,52 @@ TEST_F(CheckpointChecks, UndecodableTicketIsFoldedFromItsEvents) {
   EXPECT_FALSE(report.rebuilt) << report.reason;
   EXPECT_NE(logged.find("INC-2 is unusable"), std::string::npos) << logged;
   EXPECT_NE(logged.find("folding it again from its events"), std::string::npos) << logged;
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE(Reopen().rebuilt);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
-// A saved ticket whose periods disagree with what the index was built from
-// is folded from the ledger too; when the ledger disagrees with the index
-// as well, the checkpoint is marked so that the next start rebuilds.
-TEST_F(CheckpointChecks, OutlineDisagreeingWithTheLedgerInvalidates) {
+// A saved ticket whose periods disagree with its outline is folded from the
+// ledger at load too, and the timeline index is built from what the ledger
+// says: reads after the load never go back to the disk.
+TEST_F(CheckpointChecks, OutlineDisagreeingWithItsRecordIsRepairedAtLoad) {
   std::vector<Period> periods{Period{Instant{1'000'000, 0}, Instant{2'000'000, 0}}};
   std::string bytes;
   EncodePeriods(periods, &bytes);
   Poke(NumberKey('p', 3), bytes);
+  ::testing::internal::CaptureStderr();
   {
     auto checkpoints = OpenCheckpoints(dir_.Sub("projections"));
     ReadModel model;
-    ::testing::internal::CaptureStderr();
-    Result<OpenReport> report = model.Open(*log_, checkpoints.get());
+    Result<OpenReport> report = model.Open(*log_, checkpoints.get(), ReadModelOptions{.background_fill = false});
     ASSERT_TRUE(report);
     EXPECT_FALSE(report->rebuilt);
     model.Read([](const TicketStore& store, uint64_t) {
       ASSERT_NE(store.FindNumber(3), nullptr);
       EXPECT_EQ(store.FindNumber(3)->title, "t");
+      // The bogus outline's window finds nothing: the index holds the
+      // ledger's periods.
+      EXPECT_TRUE(store.Overlapping(1'000'000, 2'000'000).empty());
     });
-    model.FinishFill();
-    const std::string logged = ::testing::internal::GetCapturedStderr();
-    EXPECT_NE(logged.find("marked for a rebuild"), std::string::npos) << logged;
+    EXPECT_EQ(FingerprintOf(model), expected_);
   }
-  ExpectRebuiltBecause("marked unusable");
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(logged.find("INC-3 is unusable (does not match the saved outline)"), std::string::npos) << logged;
+  EXPECT_FALSE(Reopen().rebuilt);
+}
+
+// A saved record naming a ticket the ledger never opened cannot be repaired:
+// the checkpoint is rebuilt.
+TEST_F(CheckpointChecks, TicketTheLedgerNeverOpenedRebuilds) {
+  std::string outline;
+  EncodePeriods({Period{Instant{1'000'000, 0}, std::nullopt}}, &outline);
+  Poke(NumberKey('p', 9), outline);
+  std::string count;
+  AppendBigEndian64(&count, 4);
+  Poke("mticket_count", count);
+  ::testing::internal::CaptureStderr();
+  ExpectRebuiltBecause("INC-9, which the ledger never opened");
+  (void)::testing::internal::GetCapturedStderr();
 }
 
 // -- the processors decide against the shared read model ------------------------

@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-#include "projections/checkpoint.h"
+#include "projections/notification_projection.h"
 
 namespace {
 

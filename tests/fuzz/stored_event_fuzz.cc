@@ -325,7 +325,7 @@ void CheckRecord(std::string_view record) {
   CheckEvent(*stored);
 }
 
-// A saved ticket as ProjectionCheckpoints::LoadTicket decodes it, put back
+// A saved ticket as TicketProjection::Load checks it (and the store decodes it), put back
 // into the store.
 void CheckSavedTicket(std::string_view bytes) {
   TicketState state;

@@ -1,0 +1,91 @@
+#pragma once
+// The notification side (notifications.h: subscriptions, notices, delivery
+// jobs) as a projection of the read model, folded in the same pass as the
+// tickets: it reads the ticket projection (registered before it) for a
+// ticket's systems before an incident event and its state after it, so the
+// service holds one ticket store, not two.
+//
+// Key layout (integers 8 bytes big-endian unless noted; the records are
+// drawn at their Encode functions below):
+//   'u' | email                   -> subscriptions of one address
+//   'n' | incident seq            -> a notice
+//   'j' | incident seq | recipient -> a job
+//   'm' "notification_counters"   -> varint orphan_receipts | varint
+//                                    duplicate_deliveries
+//   'm' "notifications_version"   -> kNotificationProjectionVersion, decimal
+//
+// Failures and recovery. Load reads the whole side into memory; a record
+// that does not decode, or missing counters, make the checkpoint unusable
+// (the read model rebuilds from seq 1); a read error fails Load. Nothing is
+// read from disk after Load.
+//
+// Thread safety: as projection.h says (the read model's locks).
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "projections/notifications.h"
+#include "projections/projection.h"
+#include "projections/ticket_projection.h"
+
+namespace ledger::projections {
+
+// Bump when the notification fold or its saved form changes meaning (first
+// saved in version 1).
+constexpr uint32_t kNotificationProjectionVersion = 1;
+
+class NotificationProjection : public Projection {
+ public:
+  // `tickets` must be registered before this projection and outlive it.
+  explicit NotificationProjection(const TicketProjection* tickets) : tickets_(tickets) {}
+
+  const NotificationQueue& queue() const { return queue_; }
+
+  std::string_view name() const override { return "notification"; }
+  uint32_t version() const override { return kNotificationProjectionVersion; }
+  CheckpointKeys checkpoint_keys() const override;
+
+  void Prepare(const proto::Event& event) override;
+  void Apply(const proto::Event& event, const Sha256Digest& hash) override;
+  void Clear() override;
+
+  void TrackChanges(bool on) override;
+  bool HasChanges() const override { return queue_.has_changes(); }
+  void SaveChanges(CheckpointWriter* batch) override;
+  void SaveWhole(CheckpointTables* tables) const override;
+  Result<LoadOutcome> Load(const CheckpointReader& reader) override;
+
+ private:
+  const TicketProjection* tickets_;
+  NotificationQueue queue_;
+  bool tracking_ = false;
+  // Set by Prepare for an incident event while someone is subscribed: the
+  // ticket's systems before the event, when it existed.
+  bool history_wanted_ = false;
+  bool existed_before_ = false;
+  std::vector<std::string> systems_before_;
+};
+
+// The saved forms of the notification side's records (a subscriber's
+// systems, a notice, a delivery job). A Decode fails on anything its Encode
+// would not have written, never reading past the bytes or reserving more
+// than they can hold: a checkpoint is a file, and a damaged one only means
+// a rebuild. Exposed for the checkpoint_record_fuzz target.
+std::string EncodeSubscriptions(const std::set<std::string>* systems, uint64_t last_change_seq);
+[[nodiscard]] bool DecodeSubscriptions(std::string_view bytes, std::set<std::string>* systems,
+                                       uint64_t* last_change_seq);
+std::string EncodeNotice(const Notice& notice);
+[[nodiscard]] bool DecodeNotice(uint64_t seq, std::string_view bytes, Notice* notice);
+std::string EncodeJob(const Job& job);
+[[nodiscard]] bool DecodeJob(std::string_view bytes, Job* job);
+
+// The records of the notification side as they are saved (key, value), in
+// key order: for SaveWhole, and for tests comparing whole states.
+void ForEachNotificationRecord(const NotificationQueue& queue,
+                               const std::function<void(const std::string& key, const std::string& value)>& visit);
+
+}  // namespace ledger::projections
