@@ -93,7 +93,7 @@ struct PayloadField {
 };
 
 // Row order is the proto's field order; see the top of this file.
-inline constexpr std::array<PayloadField, 9> kPayloadFields = {{
+inline constexpr auto kPayloadFields = std::to_array<PayloadField>({
     {.name = "title",
      .kind = FieldKind::kLine,
      .bytes_max = kTitleBytesMax,
@@ -173,7 +173,7 @@ inline constexpr std::array<PayloadField, 9> kPayloadFields = {{
      .form_hint = "http:// or https:// (e.g. the help-desk ticket).",
      .sheet_title = "Link",
      .mail_label = "link"},
-}};
+});
 constexpr size_t kPayloadFieldCount = kPayloadFields.size();
 
 // The table, checked against proto::IncidentPayload on first call (see the
