@@ -3,33 +3,14 @@
 #include "common/encoding.h"
 #include "common/time.h"
 #include "http/notifications_api.h"
+#include "ingest/fields.h"
 
 namespace ledger::http {
 namespace {
 
-std::string Format(const proto::Timestamp& timestamp) {
-  return FormatRfc3339(Instant{timestamp.unix_micros(), timestamp.offset_minutes()});
-}
-
-void WritePayload(JsonWriter* json, const proto::IncidentPayload& payload) {
-  json->BeginObject();
-  if (payload.has_title()) json->Key("title").String(payload.title());
-  if (payload.has_description()) json->Key("description").String(payload.description());
-  if (payload.has_systems()) {
-    json->Key("systems").BeginArray();
-    for (const std::string& system : payload.systems().names()) json->String(system);
-    json->EndArray();
-  }
-  if (payload.has_engineer()) json->Key("engineer").String(payload.engineer());
-  if (payload.severity() != proto::SEVERITY_UNSPECIFIED) {
-    json->Key("severity").String(projections::SeverityName(payload.severity()));
-  }
-  if (payload.has_started_at()) json->Key("started_at").String(Format(payload.started_at()));
-  if (payload.has_ended_at()) json->Key("ended_at").String(Format(payload.ended_at()));
-  if (payload.has_note()) json->Key("note").String(payload.note());
-  if (payload.has_link()) json->Key("link").String(payload.link());
-  json->EndObject();
-}
+// The payload of an incident event: only the fields it carries, as the
+// field table (ingest/fields.h) writes them.
+void WritePayload(JsonWriter* json, const proto::IncidentPayload& payload) { ingest::WritePayloadJson(json, payload); }
 
 }  // namespace
 

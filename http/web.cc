@@ -20,6 +20,7 @@
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "ingest/command.h"
+#include "ingest/fields.h"
 #include "projections/durations.h"
 
 namespace ledger::http {
@@ -162,26 +163,37 @@ std::string DurationText(int64_t micros) {
 struct FormField {
   std::string_view name;
   std::string_view label;
-  std::string_view kind;  // "text", "textarea", "datetime", "select", "url"
+  std::string_view kind;  // "text", "textarea", "datetime", "select", "url", "list"
   std::string_view hint;
+  const ingest::PayloadField* payload = nullptr;  // the table row, for a payload field
 };
 
-constexpr std::array<FormField, 11> kFormFields = {{
-    {"ticket", "Ticket number", "text",
-     "Required to update, close or reopen (e.g. INC-42). Leave it empty to open a new incident."},
-    {"title", "Title", "text", "Required for a new incident. Short: what is broken, for whom."},
-    {"description", "Description", "textarea", ""},
-    {"systems", "Affected systems", "text",
-     "Comma-separated; pick known ones below or type new ones. A new incident needs at least one."},
-    {"engineer", "Engineer responsible", "text", "Required for a new incident."},
-    {"severity", "Severity", "select", "A new incident without one is minor."},
-    {"started_at", "Outage started", "datetime",
-     "Your local time. Empty on a new incident: now. On an update: corrects the start."},
-    {"ended_at", "Outage ended", "datetime", "When closing: empty means now. Not for a new incident."},
-    {"note", "Update note", "textarea", "What changed; sent to the people affected."},
-    {"link", "Link", "url", "http:// or https:// (e.g. the help-desk ticket)."},
-    {"actor", "Your name", "text", "Who is submitting; recorded with the event."},
-}};
+std::string_view FormKind(ingest::FieldKind kind) {
+  switch (kind) {
+    case ingest::FieldKind::kLine: return "text";
+    case ingest::FieldKind::kText: return "textarea";
+    case ingest::FieldKind::kSystems: return "list";
+    case ingest::FieldKind::kEnum: return "select";
+    case ingest::FieldKind::kTime: return "datetime";
+    case ingest::FieldKind::kLink: return "url";
+  }
+  return "text";
+}
+
+// The ticket, every payload field of the table (ingest/fields.h), the actor.
+const std::vector<FormField>& FormFields() {
+  static const std::vector<FormField> kFields = [] {
+    std::vector<FormField> fields;
+    fields.push_back({"ticket", "Ticket number", "text",
+                      "Required to update, close or reopen (e.g. INC-42). Leave it empty to open a new incident."});
+    for (const ingest::PayloadField& field : ingest::PayloadFieldTable()) {
+      fields.push_back({field.name, field.form_label, FormKind(field.kind), field.form_hint, &field});
+    }
+    fields.push_back({"actor", "Your name", "text", "Who is submitting; recorded with the event."});
+    return fields;
+  }();
+  return kFields;
+}
 
 constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kActions = {{
     {"create", "Open a new incident"},
@@ -215,7 +227,7 @@ std::string_view ValueOf(const FormState& state, std::string_view name) {
 
 bool IsFormField(std::string_view name) {
   if (name == "action" || name == "submission_id" || name == "utc_offset") return true;
-  return std::any_of(kFormFields.begin(), kFormFields.end(), [&](const FormField& field) { return field.name == name; });
+  return std::any_of(FormFields().begin(), FormFields().end(), [&](const FormField& field) { return field.name == name; });
 }
 
 std::string RenderForm(const Principal& viewer, const FormState& state, const std::vector<std::string>& known_systems) {
@@ -244,7 +256,7 @@ std::string RenderForm(const Principal& viewer, const FormState& state, const st
   }
   main += ErrorSlot("action", state) + "</fieldset>\n";
 
-  for (const FormField& field : kFormFields) {
+  for (const FormField& field : FormFields()) {
     const std::string name(field.name);
     const std::string id = "f-" + name;
     const std::string_view value = ValueOf(state, field.name);
@@ -260,7 +272,9 @@ std::string RenderForm(const Principal& viewer, const FormState& state, const st
       main += "</textarea>\n";
     } else if (field.kind == "select") {
       main += "<select id=\"" + id + "\" name=\"" + name + "\"" + described + ">\n";
-      for (const std::string_view option : {"", "minor", "major", "critical"}) {
+      std::vector<std::string_view> options = {""};
+      for (const std::string& word : ingest::EnumWords(*field.payload)) options.push_back(word);
+      for (const std::string_view option : options) {
         main += "<option value=\"" + std::string(option) + "\"";
         if (option == value) main += " selected";
         main += ">" + std::string(option.empty() ? "(unchanged / default)" : option) + "</option>\n";
@@ -273,7 +287,7 @@ std::string RenderForm(const Principal& viewer, const FormState& state, const st
       main += "<input id=\"" + id + "\" name=\"" + name + "\" type=\"" + type + "\"";
       if (field.kind == "datetime") main += " step=\"60\"";
       if (field.name == "ticket") main += " placeholder=\"INC-42\" autocomplete=\"off\"";
-      if (field.name == "systems") main += " list=\"known-systems\" autocomplete=\"off\"";
+      if (field.kind == "list") main += " list=\"known-systems\" autocomplete=\"off\"";
       main += " value=\"";
       AppendHtmlEscaped(&main, value);
       main += "\"" + described + ">\n";
@@ -285,7 +299,7 @@ std::string RenderForm(const Principal& viewer, const FormState& state, const st
       }
       main += "</p>\n";
     }
-    if (field.name == "systems" && !known_systems.empty()) {
+    if (field.kind == "list" && !known_systems.empty()) {
       main += "<datalist id=\"known-systems\">";
       for (const std::string& system : known_systems) main += "<option value=\"" + HtmlEscape(system) + "\">";
       main += "</datalist>\n<p class=\"known-systems\" aria-label=\"Known systems\">";
@@ -381,28 +395,21 @@ constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
 
 std::string PayloadHtml(const proto::Event& event) {
   if (!event.has_incident()) return "";
-  const proto::IncidentPayload& payload = event.incident();
   std::string html = "<dl class=\"changes\">";
-  const auto row = [&](std::string_view name, std::string value_html) {
-    html += "<dt>" + std::string(name) + "</dt><dd>" + value_html + "</dd>";
-  };
-  if (payload.has_title()) row("title", HtmlEscape(payload.title()));
-  if (payload.has_description()) row("description", "<span class=\"multiline\">" + HtmlEscape(payload.description()) + "</span>");
-  if (payload.has_systems()) {
-    std::string systems;
-    for (const std::string& system : payload.systems().names()) systems += (systems.empty() ? "" : ", ") + HtmlEscape(system);
-    row("systems", systems);
-  }
-  if (payload.has_engineer()) row("engineer", HtmlEscape(payload.engineer()));
-  if (payload.severity() != proto::SEVERITY_UNSPECIFIED) row("severity", projections::SeverityName(payload.severity()));
-  if (payload.has_started_at()) {
-    row("started_at", TimeHtml(Instant{payload.started_at().unix_micros(), payload.started_at().offset_minutes()}));
-  }
-  if (payload.has_ended_at()) {
-    row("ended_at", TimeHtml(Instant{payload.ended_at().unix_micros(), payload.ended_at().offset_minutes()}));
-  }
-  if (payload.has_note()) row("note", "<span class=\"multiline\">" + HtmlEscape(payload.note()) + "</span>");
-  if (payload.has_link()) row("link", HtmlEscape(payload.link()));
+  ingest::ForEachGivenValue(event.incident(), [&html](const ingest::GivenValue& given) {
+    std::string value_html;
+    switch (given.field->kind) {
+      case ingest::FieldKind::kText: value_html = "<span class=\"multiline\">" + HtmlEscape(given.text) + "</span>"; break;
+      case ingest::FieldKind::kSystems:
+        for (const std::string& item : *given.list) value_html += (value_html.empty() ? "" : ", ") + HtmlEscape(item);
+        break;
+      case ingest::FieldKind::kTime: value_html = TimeHtml(given.time); break;
+      case ingest::FieldKind::kEnum: value_html = std::string(given.text); break;
+      case ingest::FieldKind::kLine:
+      case ingest::FieldKind::kLink: value_html = HtmlEscape(given.text); break;
+    }
+    html += "<dt>" + std::string(given.field->name) + "</dt><dd>" + value_html + "</dd>";
+  });
   html += "</dl>";
   return html;
 }
@@ -782,7 +789,8 @@ class WebHandlers {
       fields.emplace_back(name, value);
     }
     for (auto& [name, value] : fields) {
-      if (name == "started_at" || name == "ended_at") value = WithOffset(value, offset);
+      const ingest::PayloadField* payload_field = ingest::FindPayloadField(name);
+      if (payload_field != nullptr && payload_field->kind == ingest::FieldKind::kTime) value = WithOffset(value, offset);
     }
     // Re-encoded so that the form's fields pass exactly the checks of any
     // other form body (ingest::ParseFormSubmission).

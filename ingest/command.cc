@@ -23,22 +23,31 @@ constexpr size_t kFieldNameBytesMax = 64;
 // One submission's fields before their meaning is checked.
 struct RawField {
   std::string value;                 // for scalar fields
-  std::vector<std::string> values;   // for `systems`
+  std::vector<std::string> values;   // for a list field (FieldKind::kSystems)
   bool is_list = false;
 };
 
-enum class FieldKind { kText, kList, kNumber };
+// How an input field's value is written in a JSON body.
+enum class InputShape { kText, kList, kNumber };
 
-const std::map<std::string_view, FieldKind>& KnownFields() {
-  static const std::map<std::string_view, FieldKind> kFields = {
-      {"action", FieldKind::kText},      {"ticket", FieldKind::kText},
-      {"submission_id", FieldKind::kText}, {"expected_version", FieldKind::kNumber},
-      {"actor", FieldKind::kText},       {"title", FieldKind::kText},
-      {"description", FieldKind::kText}, {"systems", FieldKind::kList},
-      {"engineer", FieldKind::kText},    {"severity", FieldKind::kText},
-      {"started_at", FieldKind::kText},  {"ended_at", FieldKind::kText},
-      {"note", FieldKind::kText},        {"link", FieldKind::kText},
-  };
+// The envelope fields, then one per payload field (fields.h). A std::map, so
+// that the list in an unknown-field message is in name order.
+const std::map<std::string_view, InputShape>& KnownFields() {
+  static const std::map<std::string_view, InputShape> kFields = [] {
+    std::map<std::string_view, InputShape> fields = {
+        {"action", InputShape::kText},
+        {"ticket", InputShape::kText},
+        {"submission_id", InputShape::kText},
+        {"expected_version", InputShape::kNumber},
+        {"actor", InputShape::kText},
+    };
+    for (const PayloadField& field : PayloadFieldTable()) {
+      const bool added =
+          fields.emplace(field.name, field.kind == FieldKind::kSystems ? InputShape::kList : InputShape::kText).second;
+      LEDGER_ASSERT(added);  // a payload field named like an envelope field
+    }
+    return fields;
+  }();
   return kFields;
 }
 
@@ -97,32 +106,25 @@ Result<std::string> CheckedLine(std::string_view field, std::string_view value, 
   return trimmed;
 }
 
-Result<proto::Timestamp> CheckedTime(std::string_view field, std::string_view value) {
-  Result<Instant> instant = ParseRfc3339(Trim(value), field);
-  if (!instant) return instant.error();
-  proto::Timestamp timestamp;
-  timestamp.set_unix_micros(instant->unix_micros);
-  timestamp.set_offset_minutes(instant->offset_minutes);
-  return timestamp;
-}
-
-Status CheckLink(std::string_view link) {
-  if (Status line = CheckLine("link", link, kLinkBytesMax); !line) return line;
+Status CheckLink(std::string_view field, std::string_view link, size_t bytes_max) {
+  if (Status line = CheckLine(field, link, bytes_max); !line) return line;
   if (link.empty()) return {};
+  const std::string name(field);
   if (!link.starts_with("https://") && !link.starts_with("http://")) {
-    return InvalidArgument("link", "link must be an http:// or https:// URL");
+    return InvalidArgument(name, name + " must be an http:// or https:// URL");
   }
-  if (link.find(' ') != std::string_view::npos) return InvalidArgument("link", "link must not contain spaces");
+  if (link.find(' ') != std::string_view::npos) return InvalidArgument(name, name + " must not contain spaces");
   return {};
 }
 
-Result<proto::Severity> CheckedSeverity(std::string_view value) {
+Result<int> CheckedEnum(const PayloadField& field, std::string_view value) {
   std::string lower = Trim(value);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (lower == "minor") return proto::MINOR;
-  if (lower == "major") return proto::MAJOR;
-  if (lower == "critical") return proto::CRITICAL;
-  return InvalidArgument("severity", "severity must be one of minor, major, critical");
+  if (const std::optional<int> number = EnumNumberOf(field, lower)) return *number;
+  std::string words;
+  for (const std::string& word : EnumWords(field)) words += (words.empty() ? "" : ", ") + word;
+  const std::string name(field.name);
+  return InvalidArgument(name, name + " must be one of " + words);
 }
 
 Result<Action> CheckedAction(std::string_view value) {
@@ -147,10 +149,62 @@ Result<uint32_t> CheckedVersion(std::string_view value) {
   return static_cast<uint32_t>(number);
 }
 
-bool HasPayloadField(const proto::IncidentPayload& payload) {
-  return payload.has_title() || payload.has_description() || payload.has_systems() || payload.has_engineer() ||
-         payload.severity() != proto::SEVERITY_UNSPECIFIED || payload.has_started_at() || payload.has_ended_at() ||
-         payload.has_note() || payload.has_link();
+// Checks one given payload field by its row's rules and sets it.
+Status SetPayloadField(const PayloadField& spec, Action action, const RawField& raw, proto::IncidentPayload* payload) {
+  const std::string name(spec.name);
+  if (spec.create == CreateRule::kRefusedOnOpen && (action == Action::kCreate || action == Action::kReopen)) {
+    return InvalidArgument(name, name + " does not apply to action " + ActionName(action) + ": " +
+                                     std::string(spec.rule_note));
+  }
+  switch (spec.kind) {
+    case FieldKind::kLine: {
+      Result<std::string> value = CheckedLine(name, raw.value, spec.bytes_max);
+      if (!value) return value.error();
+      if (value->empty() && spec.create == CreateRule::kRequired) {
+        return InvalidArgument(name, name + " must not be empty");
+      }
+      SetText(payload, spec, std::move(*value));
+      return {};
+    }
+    case FieldKind::kText:
+      if (Status checked = CheckText(name, raw.value, spec.bytes_max); !checked) return checked;
+      SetText(payload, spec, raw.value);
+      return {};
+    case FieldKind::kSystems: {
+      proto::SystemList* list = MutableList(payload, spec);
+      for (const std::string& item : raw.values) {
+        Result<std::string> value = CheckedLine(name, item, spec.bytes_max);
+        if (!value) return value.error();
+        if (value->empty()) continue;
+        if (std::find(list->names().begin(), list->names().end(), *value) != list->names().end()) continue;
+        if (static_cast<size_t>(list->names_size()) == kSystemsCountMax) {
+          return InvalidArgument(name, name + " may name at most " + std::to_string(kSystemsCountMax) + " systems");
+        }
+        list->add_names(*value);
+      }
+      if (list->names().empty()) return InvalidArgument(name, name + " must name at least one system");
+      return {};
+    }
+    case FieldKind::kEnum: {
+      Result<int> number = CheckedEnum(spec, raw.value);
+      if (!number) return number.error();
+      SetEnum(payload, spec, *number);
+      return {};
+    }
+    case FieldKind::kTime: {
+      Result<Instant> instant = ParseRfc3339(Trim(raw.value), name);
+      if (!instant) return instant.error();
+      SetTime(payload, spec, *instant);
+      return {};
+    }
+    case FieldKind::kLink: {
+      std::string value = Trim(raw.value);
+      if (Status checked = CheckLink(name, value, spec.bytes_max); !checked) return checked;
+      SetText(payload, spec, std::move(value));
+      return {};
+    }
+  }
+  return {};
 }
 
 // Checks the fields' meaning and builds the command.
@@ -200,65 +254,10 @@ Result<Command> BuildCommand(const std::map<std::string, RawField>& fields) {
   }
 
   proto::IncidentPayload& payload = command.payload;
-  if (const RawField* title = field("title")) {
-    Result<std::string> value = CheckedLine("title", title->value, kTitleBytesMax);
-    if (!value) return value.error();
-    if (value->empty()) return InvalidArgument("title", "title must not be empty");
-    payload.set_title(*value);
-  }
-  if (const RawField* description = field("description")) {
-    if (Status checked = CheckText("description", description->value, kDescriptionBytesMax); !checked) {
-      return checked.error();
-    }
-    payload.set_description(description->value);
-  }
-  if (const RawField* systems = field("systems")) {
-    proto::SystemList* list = payload.mutable_systems();
-    for (const std::string& raw : systems->values) {
-      Result<std::string> value = CheckedLine("systems", raw, kSystemBytesMax);
-      if (!value) return value.error();
-      if (value->empty()) continue;
-      if (std::find(list->names().begin(), list->names().end(), *value) != list->names().end()) continue;
-      if (static_cast<size_t>(list->names_size()) == kSystemsCountMax) {
-        return InvalidArgument("systems", "systems may name at most " + std::to_string(kSystemsCountMax) + " systems");
-      }
-      list->add_names(*value);
-    }
-    if (list->names().empty()) return InvalidArgument("systems", "systems must name at least one system");
-  }
-  if (const RawField* engineer = field("engineer")) {
-    Result<std::string> value = CheckedLine("engineer", engineer->value, kEngineerBytesMax);
-    if (!value) return value.error();
-    if (value->empty()) return InvalidArgument("engineer", "engineer must not be empty");
-    payload.set_engineer(*value);
-  }
-  if (const RawField* severity = field("severity")) {
-    Result<proto::Severity> value = CheckedSeverity(severity->value);
-    if (!value) return value.error();
-    payload.set_severity(*value);
-  }
-  if (const RawField* started_at = field("started_at")) {
-    Result<proto::Timestamp> value = CheckedTime("started_at", started_at->value);
-    if (!value) return value.error();
-    *payload.mutable_started_at() = *value;
-  }
-  if (const RawField* ended_at = field("ended_at")) {
-    if (command.action == Action::kCreate || command.action == Action::kReopen) {
-      return InvalidArgument("ended_at", std::string("ended_at does not apply to action ") + ActionName(command.action) +
-                                             ": an outage ends with action close");
-    }
-    Result<proto::Timestamp> value = CheckedTime("ended_at", ended_at->value);
-    if (!value) return value.error();
-    *payload.mutable_ended_at() = *value;
-  }
-  if (const RawField* note = field("note")) {
-    if (Status checked = CheckText("note", note->value, kNoteBytesMax); !checked) return checked.error();
-    payload.set_note(note->value);
-  }
-  if (const RawField* link = field("link")) {
-    const std::string value = Trim(link->value);
-    if (Status checked = CheckLink(value); !checked) return checked.error();
-    payload.set_link(value);
+  for (const PayloadField& spec : PayloadFieldTable()) {
+    const RawField* raw = field(spec.name);
+    if (raw == nullptr) continue;
+    if (Status set = SetPayloadField(spec, command.action, *raw, &payload); !set) return set.error();
   }
 
   if (payload.has_started_at() && payload.has_ended_at() &&
@@ -266,13 +265,16 @@ Result<Command> BuildCommand(const std::map<std::string, RawField>& fields) {
     return InvalidArgument("ended_at", "ended_at must not be before started_at");
   }
   if (command.action == Action::kCreate) {
-    if (!payload.has_title()) return InvalidArgument("title", "title is required for action create");
-    if (!payload.has_systems()) return InvalidArgument("systems", "systems is required for action create: name at least one");
-    if (!payload.has_engineer()) return InvalidArgument("engineer", "engineer is required for action create");
+    for (const PayloadField& spec : PayloadFieldTable()) {
+      if (spec.create != CreateRule::kRequired || HasValue(payload, spec)) continue;
+      const std::string name(spec.name);
+      return InvalidArgument(name, name + " is required for action create" + std::string(spec.rule_note));
+    }
   }
-  if (command.action == Action::kUpdate && !HasPayloadField(payload)) {
-    return InvalidArgument("", "an update must change at least one of title, description, systems, engineer, "
-                               "severity, started_at, ended_at, note, link");
+  if (command.action == Action::kUpdate && !HasAnyValue(payload)) {
+    std::string names;
+    for (const PayloadField& spec : PayloadFieldTable()) names += (names.empty() ? "" : ", ") + std::string(spec.name);
+    return InvalidArgument("", "an update must change at least one of " + names);
   }
   return command;
 }
@@ -395,7 +397,7 @@ Result<Command> ParseJsonSubmission(std::string_view body) {
       continue;
     }
     RawField raw;
-    if (known->second == FieldKind::kList) {
+    if (known->second == InputShape::kList) {
       raw.is_list = true;
       if (value.is_array()) {
         for (const simdjson::dom::element item : value.get_array()) {
@@ -410,7 +412,7 @@ Result<Command> ParseJsonSubmission(std::string_view body) {
       } else {
         return JsonError(name, name + " must be an array of strings");
       }
-    } else if (known->second == FieldKind::kNumber) {
+    } else if (known->second == InputShape::kNumber) {
       uint64_t number = 0;
       std::string_view text;
       if (value.get_uint64().get(number) == simdjson::SUCCESS) {
@@ -437,7 +439,7 @@ Result<Command> BuildCommandFromFields(const std::vector<std::pair<std::string, 
     if (known == KnownFields().end()) return UnknownField(name);
     if (Trim(value).empty()) continue;  // blank means "not given", as in a form
     RawField raw;
-    if (known->second == FieldKind::kList) {
+    if (known->second == InputShape::kList) {
       raw.is_list = true;
       raw.values = SplitCommas(value);
     } else {
@@ -467,7 +469,7 @@ Result<Command> ParseFormSubmission(std::string_view body) {
     if (known == KnownFields().end()) return UnknownField(*name);
     // A plain HTML form sends every input, filled or not: blank means "not given".
     if (Trim(*value).empty()) continue;
-    if (known->second == FieldKind::kList) {
+    if (known->second == InputShape::kList) {
       RawField& raw = fields[*name];
       raw.is_list = true;
       for (std::string& part : SplitCommas(*value)) raw.values.push_back(std::move(part));

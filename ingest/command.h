@@ -5,7 +5,9 @@
 // fields. Rules that need the ticket's state live in processor.h.
 //
 // Every error is kInvalidArgument with `field` naming the input field and the
-// message naming the rule.
+// message naming the rule. The payload fields, their kinds, limits and create
+// rules come from the table in fields.h; the envelope fields (action, ticket,
+// submission_id, expected_version, actor) are this file's own.
 
 #include <cstdint>
 #include <optional>
@@ -16,17 +18,12 @@
 
 #include "common/result.h"
 #include "event.pb.h"
+#include "ingest/fields.h"
 
 namespace ledger::ingest {
 
-// Limits on a submission, in bytes (UTF-8) or counts.
-constexpr size_t kTitleBytesMax = 200;
-constexpr size_t kDescriptionBytesMax = 8000;
-constexpr size_t kEngineerBytesMax = 200;
-constexpr size_t kSystemBytesMax = 100;
-constexpr size_t kSystemsCountMax = 50;
-constexpr size_t kNoteBytesMax = 8000;
-constexpr size_t kLinkBytesMax = 2000;
+// Limits on a submission, in bytes (UTF-8) or counts. The payload fields'
+// limits are in fields.h, beside the rest of each field's rules.
 constexpr size_t kSubmissionIdBytesMax = 128;
 constexpr size_t kActorBytesMax = 200;
 // The actor of a submission that names none.

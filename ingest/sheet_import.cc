@@ -21,13 +21,19 @@ constexpr size_t kSubmissionIdHexDigits = 32;
 constexpr size_t kShownCellBytesMax = 60;
 constexpr size_t kMappingJsonDepthMax = 4;
 
-constexpr std::array<SheetField, kSheetFieldCount> kAllFields = {
-    SheetField::kTimestamp, SheetField::kActor,    SheetField::kAction,    SheetField::kTicket, SheetField::kTitle,
-    SheetField::kDescription, SheetField::kSystems, SheetField::kEngineer, SheetField::kSeverity,
-    SheetField::kStartedAt, SheetField::kEndedAt,  SheetField::kNote,      SheetField::kLink,
-};
+constexpr std::array<SheetField, kSheetFieldCount> kAllFields = [] {
+  std::array<SheetField, kSheetFieldCount> fields{};
+  for (size_t i = 0; i < kSheetFieldCount; ++i) fields[i] = static_cast<SheetField>(i);
+  return fields;
+}();
 
 size_t Index(SheetField field) { return static_cast<size_t>(field); }
+
+// The payload field a sheet field fills, or nullptr for the leading four.
+const PayloadField* PayloadFieldOf(SheetField field) {
+  if (Index(field) < kSheetLeadingFieldCount) return nullptr;
+  return &PayloadFieldTable()[Index(field) - kSheetLeadingFieldCount];
+}
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -78,13 +84,6 @@ std::string Shown(std::string_view text) {
   return shown;
 }
 
-std::optional<SheetField> FieldByName(std::string_view name) {
-  for (const SheetField field : kAllFields) {
-    if (name == SheetFieldName(field)) return field;
-  }
-  return std::nullopt;
-}
-
 std::optional<Action> ActionByWord(std::string_view word) {
   if (word == "create") return Action::kCreate;
   if (word == "update") return Action::kUpdate;
@@ -131,17 +130,17 @@ const char* SheetFieldName(SheetField field) {
     case SheetField::kActor: return "actor";
     case SheetField::kAction: return "action";
     case SheetField::kTicket: return "ticket";
-    case SheetField::kTitle: return "title";
-    case SheetField::kDescription: return "description";
-    case SheetField::kSystems: return "systems";
-    case SheetField::kEngineer: return "engineer";
-    case SheetField::kSeverity: return "severity";
-    case SheetField::kStartedAt: return "started_at";
-    case SheetField::kEndedAt: return "ended_at";
-    case SheetField::kNote: return "note";
-    case SheetField::kLink: return "link";
   }
-  return "unknown";
+  const PayloadField* payload_field = PayloadFieldOf(field);
+  LEDGER_ASSERT(payload_field != nullptr && Index(field) < kSheetFieldCount);
+  return payload_field->name.data();  // a string literal in the table, so NUL-terminated
+}
+
+std::optional<SheetField> SheetFieldByName(std::string_view name) {
+  for (const SheetField field : kAllFields) {
+    if (name == SheetFieldName(field)) return field;
+  }
+  return std::nullopt;
 }
 
 const char* RowOutcomeName(RowOutcome outcome) {
@@ -160,15 +159,9 @@ SheetMapping DefaultSheetMapping() {
   set(SheetField::kActor, "Email Address");
   set(SheetField::kAction, "Action");
   set(SheetField::kTicket, "Ticket Number");
-  set(SheetField::kTitle, "Title");
-  set(SheetField::kDescription, "Description");
-  set(SheetField::kSystems, "Affected Systems");
-  set(SheetField::kEngineer, "Engineer Responsible");
-  set(SheetField::kSeverity, "Severity");
-  set(SheetField::kStartedAt, "Outage Start");
-  set(SheetField::kEndedAt, "Outage End");
-  set(SheetField::kNote, "Update Notes");
-  set(SheetField::kLink, "Link");
+  for (size_t i = 0; i < kPayloadFieldCount; ++i) {
+    mapping.titles[Index(SheetFieldOfPayload(i))] = std::string(PayloadFieldTable()[i].sheet_title);
+  }
   mapping.actions = {
       {"create new incident", Action::kCreate}, {"update existing incident", Action::kUpdate},
       {"close incident", Action::kClose},       {"reopen incident", Action::kReopen},
@@ -204,7 +197,7 @@ Result<SheetMapping> ParseSheetMapping(std::string_view json) {
         return InvalidArgument("columns", "\"columns\" must be an object of field -> header title");
       }
       for (const auto [name, title] : columns) {
-        const std::optional<SheetField> field = FieldByName(name);
+        const std::optional<SheetField> field = SheetFieldByName(name);
         if (!field) {
           std::string known;
           for (const SheetField each : kAllFields) known += std::string(known.empty() ? "" : ", ") + SheetFieldName(each);
@@ -353,7 +346,8 @@ Result<SheetColumns> ResolveSheetColumns(const SheetMapping& mapping, const std:
                                                         "\" column; every row needs it (name another column in a "
                                                         "--mapping file)");
     }
-    if (field != SheetField::kLink) {
+    const PayloadField* payload_field = PayloadFieldOf(field);
+    if (payload_field == nullptr || payload_field->sheet_column_expected) {
       columns.warnings.push_back("the header has no \"" + Shown(title) + "\" column; " + SheetFieldName(field) +
                                  " is never given");
     }
@@ -405,9 +399,12 @@ Result<MappedRow> MapSheetRow(const SheetColumns& columns, const SheetMapping& m
 
   std::vector<std::pair<std::string, std::string>> fields;
   fields.emplace_back("action", ActionName(action->second));
-  for (const SheetField field : {SheetField::kTicket, SheetField::kActor, SheetField::kTitle, SheetField::kDescription,
-                                 SheetField::kSystems, SheetField::kEngineer, SheetField::kSeverity, SheetField::kNote,
-                                 SheetField::kLink}) {
+  std::vector<SheetField> untimed = {SheetField::kTicket, SheetField::kActor};
+  std::vector<SheetField> timed;
+  for (size_t i = 0; i < kPayloadFieldCount; ++i) {
+    (PayloadFieldTable()[i].kind == FieldKind::kTime ? timed : untimed).push_back(SheetFieldOfPayload(i));
+  }
+  for (const SheetField field : untimed) {
     const std::optional<size_t> index = columns.index[Index(field)];
     // Multi-line text keeps its inner layout; only the ends are trimmed.
     if (index) fields.emplace_back(SheetFieldName(field), std::string(TrimView(record.cells[*index])));
@@ -426,12 +423,13 @@ Result<MappedRow> MapSheetRow(const SheetColumns& columns, const SheetMapping& m
     return {};
   };
   const Action parsed_action = action->second;
-  if (Status started = add_time(SheetField::kStartedAt,
-                                parsed_action == Action::kCreate || parsed_action == Action::kReopen);
-      !started) {
-    return started.error();
+  const bool opens = parsed_action == Action::kCreate || parsed_action == Action::kReopen;
+  for (const SheetField field : timed) {
+    const TimeDefault time_default = PayloadFieldOf(field)->time_default;
+    const bool defaults = (time_default == TimeDefault::kOnOpen && opens) ||
+                          (time_default == TimeDefault::kOnClose && parsed_action == Action::kClose);
+    if (Status added = add_time(field, defaults); !added) return added.error();
   }
-  if (Status ended = add_time(SheetField::kEndedAt, parsed_action == Action::kClose); !ended) return ended.error();
   fields.emplace_back("submission_id", SheetSubmissionId(columns, record));
 
   Result<Command> command = BuildCommandFromFields(fields);
@@ -693,7 +691,7 @@ class Importer {
     row.code = error.code;
     row.field = error.field;
     row.rule = error.message;
-    if (const std::optional<SheetField> field = FieldByName(error.field)) {
+    if (const std::optional<SheetField> field = SheetFieldByName(error.field)) {
       if (const std::optional<size_t> index = columns_.index[Index(*field)]) {
         row.column = columns_.header[*index];
         row.column_letters = ColumnLetters(*index + 1);

@@ -19,9 +19,10 @@
 //   - `Email Address` is the actor; blank cells count as not given.
 //   - submission_id = "sheet-" + the first 32 hex digits of SHA-256 over the
 //     row's content: "incident-ledger sheet row v1\n", then for each mapped
-//     field in the fixed order timestamp, actor, action, ticket, title,
-//     description, systems, engineer, severity, started_at, ended_at, note,
-//     link whose cell is not blank: "<field>=<cell>\0", where <cell> is the
+//     field in the fixed order timestamp, actor, action, ticket, then the
+//     payload fields in table order (title, description, systems, engineer,
+//     severity, started_at, ended_at, note, link, and any added after them)
+//     whose cell is not blank: "<field>=<cell>\0", where <cell> is the
 //     cell text with surrounding spaces trimmed. The row's position, the
 //     header titles and unmapped columns are not part of it, so re-reading the
 //     sheet, appending rows, re-ordering rows, renaming a question or adding
@@ -68,25 +69,25 @@ class time_zone;
 
 namespace ledger::ingest {
 
-// The sheet's columns, by the Command field they fill (plus the timestamp).
-enum class SheetField {
+// The sheet's columns, by the Command field they fill (plus the timestamp):
+// the four below, then one per payload field in the order of kPayloadFields
+// (fields.h), so a new payload field is a new sheet field too.
+enum class SheetField : size_t {
   kTimestamp,
   kActor,
   kAction,
   kTicket,
-  kTitle,
-  kDescription,
-  kSystems,
-  kEngineer,
-  kSeverity,
-  kStartedAt,
-  kEndedAt,
-  kNote,
-  kLink,
 };
-constexpr size_t kSheetFieldCount = 13;
-// "timestamp", "actor", "action", ... as written in a mapping file.
+constexpr size_t kSheetLeadingFieldCount = 4;
+constexpr size_t kSheetFieldCount = kSheetLeadingFieldCount + kPayloadFieldCount;
+// The sheet field of payload field `payload_index` (fields.h).
+constexpr SheetField SheetFieldOfPayload(size_t payload_index) {
+  return static_cast<SheetField>(kSheetLeadingFieldCount + payload_index);
+}
+// "timestamp", "actor", "action", "ticket", then the payload field names, as
+// written in a mapping file.
 const char* SheetFieldName(SheetField field);
+std::optional<SheetField> SheetFieldByName(std::string_view name);
 
 constexpr size_t kMappingFileBytesMax = 64 << 10;
 constexpr size_t kHeaderTitleBytesMax = 1000;
@@ -102,10 +103,11 @@ struct SheetMapping {
 };
 
 // Timestamp "Timestamp", actor "Email Address", action "Action", ticket
-// "Ticket Number", title "Title", description "Description", systems
-// "Affected Systems", engineer "Engineer Responsible", severity "Severity",
-// started_at "Outage Start", ended_at "Outage End", note "Update Notes",
-// link "Link"; and the action words above.
+// "Ticket Number", and each payload field's `sheet_title` (fields.h: title
+// "Title", description "Description", systems "Affected Systems", engineer
+// "Engineer Responsible", severity "Severity", started_at "Outage Start",
+// ended_at "Outage End", note "Update Notes", link "Link"); and the action
+// words above.
 SheetMapping DefaultSheetMapping();
 
 // A mapping file: a JSON object

@@ -4,6 +4,7 @@
 
 #include "common/encoding.h"
 #include "common/time.h"
+#include "ingest/fields.h"
 #include "ingest/subscriptions.h"
 
 namespace ledger::notify {
@@ -32,11 +33,10 @@ const char* SubjectVerb(proto::EventType type) {
   }
 }
 
-// Field names as a reader says them.
+// Field names as a reader says them (the field table's mail label).
 std::string FieldLabel(std::string_view field) {
-  if (field == "started_at") return "start";
-  if (field == "ended_at") return "end";
-  return std::string(field);
+  const ingest::PayloadField* payload_field = ingest::FindPayloadField(field);
+  return std::string(payload_field == nullptr ? field : payload_field->mail_label);
 }
 
 std::string Join(const std::vector<std::string>& items, std::string_view separator) {

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <mutex>
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
 #include "projections/read_model.h"
 
 namespace ledger::projections {
@@ -13,18 +16,17 @@ bool IsIncidentEvent(proto::EventType type) {
          type == proto::INCIDENT_REOPENED;
 }
 
-// The payload fields an incident event carried, in a fixed order.
+// The payload fields an incident event carried, by their proto names, in
+// field number order. Read through reflection so that a new payload field is
+// reported without naming it here: ingest/fields.h keeps one table row per
+// proto field, in this same order and under the same names (it checks so),
+// and the mail turns these names into its labels through that table.
 std::vector<std::string> ChangedFields(const proto::IncidentPayload& payload) {
+  std::vector<const google::protobuf::FieldDescriptor*> present;
+  payload.GetReflection()->ListFields(payload, &present);  // sorted by field number
   std::vector<std::string> changed;
-  if (payload.has_title()) changed.emplace_back("title");
-  if (payload.has_description()) changed.emplace_back("description");
-  if (payload.has_systems()) changed.emplace_back("systems");
-  if (payload.has_engineer()) changed.emplace_back("engineer");
-  if (payload.severity() != proto::SEVERITY_UNSPECIFIED) changed.emplace_back("severity");
-  if (payload.has_started_at()) changed.emplace_back("started_at");
-  if (payload.has_ended_at()) changed.emplace_back("ended_at");
-  if (payload.has_note()) changed.emplace_back("note");
-  if (payload.has_link()) changed.emplace_back("link");
+  changed.reserve(present.size());
+  for (const google::protobuf::FieldDescriptor* field : present) changed.push_back(field->name());
   return changed;
 }
 

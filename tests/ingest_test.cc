@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "ingest/command.h"
+#include "ingest/fields.h"
 #include "ingest/processor.h"
 #include "test_util.h"
 
@@ -76,6 +77,71 @@ TEST(ParseJson, RejectsWithTheFieldNamed) {
   std::string many = R"({"action":"create","title":"t","engineer":"e","systems":[)";
   for (size_t i = 0; i <= kSystemsCountMax; ++i) many += (i ? ",\"s" : "\"s") + std::to_string(i) + "\"";
   ExpectInvalid(ParseJsonSubmission(many + "]}"), "systems", "at most");
+}
+
+// The field table (fields.h) drives parsing; these are the messages the
+// service gave before there was a table, word for word.
+TEST(PayloadFields, TableMatchesTheProtoAndKeepsTheMessages) {
+  const auto& table = PayloadFieldTable();  // aborts when a row and the proto disagree
+  const google::protobuf::Descriptor& message = *proto::IncidentPayload::descriptor();
+  ASSERT_EQ(static_cast<size_t>(message.field_count()), table.size());
+  for (size_t i = 0; i < table.size(); ++i) EXPECT_EQ(message.field(static_cast<int>(i))->name(), table[i].name);
+  EXPECT_EQ(EnumWords(*FindPayloadField("severity")), (std::vector<std::string>{"minor", "major", "critical"}));
+
+  const auto message_of = [](std::string_view body) {
+    Result<Command> parsed = ParseJsonSubmission(body);
+    return parsed ? std::string("(parsed)") : parsed.error().field + ": " + parsed.error().message;
+  };
+  EXPECT_EQ(message_of(R"({"action":"create","colour":"red"})"),
+            "colour: unknown field 'colour'; accepted fields: action, actor, description, ended_at, engineer, "
+            "expected_version, link, note, severity, started_at, submission_id, systems, ticket, title");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"INC-1"})"),
+            ": an update must change at least one of title, description, systems, engineer, severity, started_at, "
+            "ended_at, note, link");
+  EXPECT_EQ(message_of(R"({"action":"create","title":"t","systems":["a"],"engineer":"e","severity":"huge"})"),
+            "severity: severity must be one of minor, major, critical");
+  EXPECT_EQ(message_of(R"({"action":"reopen","ticket":"1","ended_at":"2026-11-24T09:00:00Z"})"),
+            "ended_at: ended_at does not apply to action reopen: an outage ends with action close");
+  EXPECT_EQ(message_of(R"({"action":"create","title":"t","engineer":"e"})"),
+            "systems: systems is required for action create: name at least one");
+  EXPECT_EQ(message_of(R"({"action":"create","systems":["a"],"engineer":"e"})"),
+            "title: title is required for action create");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","engineer":" "})"), "engineer: engineer must not be empty");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","systems":[" "]})"),
+            "systems: systems must name at least one system");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","link":"ftp://x"})"),
+            "link: link must be an http:// or https:// URL");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","link":"https://x y"})"), "link: link must not contain spaces");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","title":"a\u0001"})"),
+            "title: title must be one line without control characters");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","note":"a\u0001"})"),
+            "note: note must not contain control characters");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","description":")" + std::string(kDescriptionBytesMax + 1, 'd') +
+                       R"("})"),
+            "description: description must be at most 8000 bytes");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","note":7})"), "note: note must be a string");
+  EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","systems":7})"), "systems: systems must be an array of strings");
+}
+
+TEST(PayloadFields, WritesThePayloadJson) {
+  Result<Command> parsed = ParseJsonSubmission(R"({"action":"update","ticket":"1","title":"T \"q\"","description":"d\n2",
+    "systems":["mail","vpn"],"engineer":"Ana","severity":"major","started_at":"2026-11-24T09:00:00+01:00",
+    "ended_at":"2026-11-24T10:30:00Z","note":"n","link":"https://x.example/1"})");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  JsonWriter json;
+  WritePayloadJson(&json, parsed->payload);
+  EXPECT_EQ(json.Take(),
+            R"({"title":"T \"q\"","description":"d\n2","systems":["mail","vpn"],"engineer":"Ana","severity":"major",)"
+            R"("started_at":"2026-11-24T09:00:00+01:00","ended_at":"2026-11-24T10:30:00Z","note":"n",)"
+            R"("link":"https://x.example/1"})");
+  JsonWriter empty;
+  WritePayloadJson(&empty, proto::IncidentPayload());
+  EXPECT_EQ(empty.Take(), "{}");
+  proto::IncidentPayload unknown_severity;
+  unknown_severity.set_severity(static_cast<proto::Severity>(9));  // from a build that knows more values
+  JsonWriter unknown;
+  WritePayloadJson(&unknown, unknown_severity);
+  EXPECT_EQ(unknown.Take(), R"({"severity":"minor"})");
 }
 
 TEST(ParseJson, NormalizesTicketsAndVersions) {

@@ -346,8 +346,8 @@ TEST(SheetMappingFile, OverridesAndRefusals) {
     "actions": {"Neuen Vorfall melden": "create", "Vorfall schließen": "close"}})");
   ASSERT_TRUE(mapping) << mapping.error().message;
   EXPECT_EQ(mapping->titles[static_cast<size_t>(SheetField::kTimestamp)], "Zeitstempel");
-  EXPECT_EQ(mapping->titles[static_cast<size_t>(SheetField::kTitle)], "Title");  // default kept
-  EXPECT_TRUE(mapping->titles[static_cast<size_t>(SheetField::kLink)].empty());
+  EXPECT_EQ(mapping->titles[static_cast<size_t>(*SheetFieldByName("title"))], "Title");  // default kept
+  EXPECT_TRUE(mapping->titles[static_cast<size_t>(*SheetFieldByName("link"))].empty());
   EXPECT_EQ(mapping->actions.at("neuen vorfall melden"), Action::kCreate);
   EXPECT_EQ(mapping->actions.at("create new incident"), Action::kCreate);  // defaults stay
 

@@ -7,8 +7,13 @@
 (function () {
   const { el, localInputToRfc3339, fetchJson } = window.Ledger;
 
-  const TEXT_FIELDS = ["ticket", "title", "description", "engineer", "severity", "note", "link", "actor"];
-  const TIME_FIELDS = ["started_at", "ended_at"];
+  // The fields are the inputs the server rendered (http/web.cc, from the
+  // field table in ingest/fields.h), each in its own div.field; their kind is
+  // read off the input: a datetime-local input is a time, an input tied to
+  // the known-systems list is a comma-separated list, anything else is text.
+  function fieldInputs() {
+    return Array.from(form.querySelectorAll(".field input[name], .field textarea[name], .field select[name]"));
+  }
 
   const form = document.getElementById("submission-form");
   if (!form) return;
@@ -69,18 +74,21 @@
 
   function collect() {
     const body = { action: action() };
-    for (const name of TEXT_FIELDS) {
-      const value = (form.elements[name].value || "").trim();
-      if (value) body[name] = value;
-    }
-    const systems = (form.elements.systems.value || "").split(",").map((s) => s.trim()).filter(Boolean);
-    if (systems.length) body.systems = systems;
-    for (const name of TIME_FIELDS) {
-      const value = form.elements[name].value;
-      if (!value) continue;
-      const converted = localInputToRfc3339(value);
-      if (!converted) return { error: { field: name, message: name + " must be a date and time" } };
-      body[name] = converted;
+    for (const input of fieldInputs()) {
+      const name = input.name;
+      if (input.type === "datetime-local") {
+        const value = input.value;
+        if (!value) continue;
+        const converted = localInputToRfc3339(value);
+        if (!converted) return { error: { field: name, message: name + " must be a date and time" } };
+        body[name] = converted;
+      } else if (input.hasAttribute("list")) {
+        const items = (input.value || "").split(",").map((s) => s.trim()).filter(Boolean);
+        if (items.length) body[name] = items;
+      } else {
+        const value = (input.value || "").trim();
+        if (value) body[name] = value;
+      }
     }
     body.submission_id = form.elements.submission_id.value;
     return { body };
