@@ -1,7 +1,5 @@
 #include "http/api.h"
 
-#include "http/auth.h"
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -16,6 +14,7 @@
 #include "http/auth.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
+#include "http/router.h"
 #include "http/notifications_api.h"
 #include "http/web.h"
 #include "ingest/command.h"
@@ -95,12 +94,6 @@ Result<AsOf> ParseAsOf(const Query& query) {
 
 bool Within(const AsOf& as_of, const proto::Event& event) {
   return as_of.Includes(event.seq(), event.recorded_at_micros());
-}
-
-std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
-std::string_view QueryOf(std::string_view target) {
-  const size_t mark = target.find('?');
-  return mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
 }
 
 HttpResponse NotFound(std::string message, std::string field = {}) {
@@ -504,136 +497,81 @@ HttpResponse Api::UnsupportedMediaType(std::string_view accepted) {
   return response;
 }
 
-void Api::Handle(const HttpRequest& request, Respond respond) {
-  const Clock::time_point start = Clock::now();
-  const std::string_view path = PathOf(request.target);
-  const std::string_view query = QueryOf(request.target);
-  Handlers handlers(deps_, &answers_);
-  std::string route = "not_found";
-  const auto finish = [&](HttpResponse response) {
-    deps_.metrics->CountRequest(route, response.status, SecondsSince(start));
-    respond(std::move(response));
-  };
-  const bool is_get = request.method == "GET" || request.method == "HEAD";
-
-  // Access first (auth.h): who may call this route.
-  Principal principal{.roles = kAllRoles, .open_mode = true};
-  if (deps_.access != nullptr) {
-    Result<Principal> checked = deps_.access->Check(request);
-    if (!checked) {
-      route = "refused";
-      HttpResponse response = deps_.web != nullptr && Web::IsPage(path) ? deps_.web->Refusal(request, checked.error())
-                                                                         : ErrorResponse(checked.error());
-      if (checked.error().code == ErrorCode::kUnauthenticated) {
-        response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"incident-ledger\"");
-      }
-      return finish(std::move(response));
-    }
-    principal = std::move(*checked);
-  }
-
-  // Pages, assets, the event stream and availability (web.h); the form's
-  // POST /submit answers from the ledger's writer thread, hence by value.
+Api::Api(ApiDependencies dependencies) : deps_(dependencies) {
+  std::vector<Route> rows = Routes();
   if (deps_.web != nullptr) {
-    if (std::optional<std::string> web_route = deps_.web->RouteFor(path)) {
-      Metrics* metrics = deps_.metrics;
-      deps_.web->Handle(request, principal, [respond, metrics, start, web_route](HttpResponse response) {
-        metrics->CountRequest(*web_route, response.status, SecondsSince(start));
-        respond(std::move(response));
-      });
-      return;
-    }
+    std::vector<Route> web = deps_.web->Routes();
+    rows.insert(rows.end(), std::make_move_iterator(web.begin()), std::make_move_iterator(web.end()));
   }
+  if (deps_.notifications != nullptr) {
+    std::vector<Route> notifications = NotificationRouteRows(*deps_.notifications);
+    rows.insert(rows.end(), std::make_move_iterator(notifications.begin()),
+                std::make_move_iterator(notifications.end()));
+  }
+  PageAnswers pages;
+  if (deps_.web != nullptr) pages = deps_.web->Pages();
+  router_ = std::make_unique<Router>(std::move(rows), deps_.access, deps_.metrics, std::move(pages));
+}
 
-  constexpr std::string_view kIncidentsPrefix = "/api/v1/incidents/";
-  if (deps_.notifications != nullptr && IsNotificationRoute(path)) {
-    return HandleNotificationRoute(*deps_.notifications, deps_.metrics, request, principal, std::move(respond));
-  }
-  if (path == "/api/v1/submissions") {
-    route = "submissions";
-    if (request.method != "POST") return finish(MethodNotAllowed("POST"));
-    if (!query.empty()) return finish(Api::ErrorResponse(BadParameter("", "submissions take no query parameters")));
-    Metrics* metrics = deps_.metrics;
-    handlers.Submit(request, principal, [respond, metrics, start](HttpResponse response) {
-      metrics->CountRequest("submissions", response.status, SecondsSince(start));
-      respond(std::move(response));
-    });
-    return;
-  }
-  // Work that can take long runs on the pool (work_pool.h); its answer is
-  // counted when it comes.
-  const auto offload = [&](LongWork work) {
-    Metrics* metrics = deps_.metrics;
-    Offload(deps_.pool, request, std::move(work), [respond, metrics, start, route](HttpResponse response) {
-      metrics->CountRequest(route, response.status, SecondsSince(start));
-      respond(std::move(response));
-    });
+Api::~Api() = default;
+
+void Api::Handle(const HttpRequest& request, Respond respond) { router_->Handle(request, std::move(respond)); }
+
+const Router& Api::router() const { return *router_; }
+
+std::vector<Route> Api::Routes() {
+  const RequiredAccess viewer = RequiredAccess::Needs(Role::kViewer);
+  // Work that can take long runs on the pool (work_pool.h).
+  const auto offload = [this](RouteCall& call, LongWork work) {
+    Offload(deps_.pool, call.request, std::move(work), std::move(call.respond));
   };
-  if (path == "/api/v1/incidents") {
-    route = "incidents";
-    if (!is_get) return finish(MethodNotAllowed("GET"));
-    if (Handlers::AsksAsOf(query)) {
-      return offload([deps = &deps_, answers = &answers_, query = std::string(query)](const StopToken& stop) {
-        return Handlers(*deps, answers).Incidents(query, stop);
-      });
-    }
-    return finish(handlers.Incidents(query));
-  }
-  if (path.starts_with(kIncidentsPrefix)) {
-    std::string_view rest = path.substr(kIncidentsPrefix.size());
-    constexpr std::string_view kEventsSuffix = "/events";
-    if (rest.ends_with(kEventsSuffix)) {
-      route = "incident_events";
-      rest.remove_suffix(kEventsSuffix.size());
-      if (!is_get) return finish(MethodNotAllowed("GET"));
-      return finish(handlers.IncidentEvents(rest, query));
-    }
-    route = "incident";
-    if (rest.find('/') != std::string_view::npos) {
-      route = "not_found";
-      return finish(NotFound("no route for this path"));
-    }
-    if (!is_get) return finish(MethodNotAllowed("GET"));
-    return finish(handlers.Incident(rest, query));
-  }
-  if (path == "/api/v1/events") {
-    route = "events";
-    if (!is_get) return finish(MethodNotAllowed("GET"));
-    return finish(handlers.Events(request, query));
-  }
-  if (path == "/api/v1/durations") {
-    route = "durations";
-    if (!is_get) return finish(MethodNotAllowed("GET"));
-    return offload([deps = &deps_, answers = &answers_, query = std::string(query)](const StopToken& stop) {
-      return Handlers(*deps, answers).Durations(query, stop);
-    });
-  }
-  if (path == "/api/v1/verify") {
-    route = "verify";
-    if (!is_get) return finish(MethodNotAllowed("GET"));
-    return offload([deps = &deps_, answers = &answers_, query = std::string(query)](const StopToken& stop) {
-      return Handlers(*deps, answers).Verify(query, stop);
-    });
-  }
-  if (path == "/api/v1/backup") {
-    route = "backup";
-    if (request.method != "POST") return finish(MethodNotAllowed("POST"));
-    // A backup, once started, runs to the end: its copy is then whole.
-    return offload([deps = &deps_, answers = &answers_, request](const StopToken&) {
-      return Handlers(*deps, answers).Backup(request);
-    });
-  }
-  if (path == "/healthz") {
-    route = "healthz";
-    if (!is_get) return finish(MethodNotAllowed("GET"));
-    return finish(handlers.Health());
-  }
-  if (path == "/metrics") {
-    route = "metrics";
-    if (!is_get) return finish(MethodNotAllowed("GET"));
-    return finish(handlers.MetricsText());
-  }
-  finish(NotFound("no route for this path"));
+  return {
+      {"/api/v1/submissions", "POST", RequiredAccess::Needs(Role::kHelpdesk), "submissions", RouteKind::kJson,
+       [this](RouteCall call) {
+         if (!call.query.empty()) {
+           return call.respond(ErrorResponse(BadParameter("", "submissions take no query parameters")));
+         }
+         Handlers(deps_, &answers_).Submit(call.request, call.principal, std::move(call.respond));
+       }},
+      {"/api/v1/incidents", "GET", viewer, "incidents", RouteKind::kJson,
+       [this, offload](RouteCall call) {
+         if (Handlers::AsksAsOf(call.query)) {
+           return offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
+             return Handlers(*deps, answers).Incidents(query, stop);
+           });
+         }
+         call.respond(Handlers(deps_, &answers_).Incidents(call.query));
+       }},
+      {"/api/v1/incidents/*", "GET", viewer, "incident", RouteKind::kJson,
+       [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Incident(call.segment, call.query)); }},
+      {"/api/v1/incidents/*/events", "GET", viewer, "incident_events", RouteKind::kJson,
+       [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).IncidentEvents(call.segment, call.query)); }},
+      {"/api/v1/events", "GET", RequiredAccess::Needs(Role::kAuditor), "events", RouteKind::kJson,
+       [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Events(call.request, call.query)); }},
+      {"/api/v1/durations", "GET", viewer, "durations", RouteKind::kJson,
+       [this, offload](RouteCall call) {
+         offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
+           return Handlers(*deps, answers).Durations(query, stop);
+         });
+       }},
+      {"/api/v1/verify", "GET", RequiredAccess::Needs(Role::kAuditor), "verify", RouteKind::kJson,
+       [this, offload](RouteCall call) {
+         offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
+           return Handlers(*deps, answers).Verify(query, stop);
+         });
+       }},
+      {"/api/v1/backup", "POST", RequiredAccess::Needs(Role::kAdmin), "backup", RouteKind::kJson,
+       [this, offload](RouteCall call) {
+         // A backup, once started, runs to the end: its copy is then whole.
+         offload(call, [deps = &deps_, answers = &answers_, request = call.request](const StopToken&) {
+           return Handlers(*deps, answers).Backup(request);
+         });
+       }},
+      {"/healthz", "GET", RequiredAccess::Public(), "healthz", RouteKind::kJson,
+       [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Health()); }},
+      {"/metrics", "GET", viewer, "metrics", RouteKind::kJson,
+       [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).MetricsText()); }},
+  };
 }
 
 }  // namespace ledger::http

@@ -29,6 +29,8 @@
 namespace ledger::http {
 
 class Web;
+class Router;
+struct Route;
 class AccessControl;
 struct NotificationRoutes;
 struct Principal;
@@ -98,9 +100,13 @@ using LongWork = std::function<HttpResponse(const StopToken& stop)>;
 
 class Api {
  public:
-  explicit Api(ApiDependencies dependencies) : deps_(dependencies) {}
+  explicit Api(ApiDependencies dependencies);
+  ~Api();
 
+  // Answers through the route table (router.h): the rows of the API below,
+  // of the pages (Web::Routes) and of the notification routes.
   void Handle(const HttpRequest& request, Respond respond);
+  const Router& router() const;
 
   // Response for an error (JSON body, status from its code).
   static HttpResponse ErrorResponse(const Error& error);
@@ -115,8 +121,12 @@ class Api {
   static void Offload(WorkPool* pool, const HttpRequest& request, LongWork work, Respond respond);
 
  private:
+  // The /api/v1 rows (and /healthz, /metrics).
+  std::vector<Route> Routes();
+
   ApiDependencies deps_;
   AnswerCache answers_;  // GET /api/v1/incidents
+  std::unique_ptr<Router> router_;
 };
 
 }  // namespace ledger::http

@@ -461,20 +461,6 @@ size_t SessionStore::size() const {
 
 // ------------------------------------------------------------ the checks
 
-std::optional<Role> RequiredRole(std::string_view path) {
-  if (path == "/healthz" || path == "/signin" || path.starts_with("/static/")) return std::nullopt;
-  if (path == "/submit" || path == "/api/v1/submissions") return Role::kHelpdesk;
-  if (path == "/api/v1/events" || path == "/api/v1/verify") return Role::kAuditor;
-  if (path == "/api/v1/subscriptions" || path == "/api/v1/notifications" || path == "/api/v1/notifications/retry" ||
-      path == "/api/v1/backup") {
-    return Role::kAdmin;
-  }
-  // The pages, the incident reads, durations, availability, the event
-  // stream the dashboard follows, /metrics, /signout, and any path without a
-  // route (which then answers 404 to whoever may read).
-  return Role::kViewer;
-}
-
 std::optional<std::string_view> CookieValue(std::string_view header, std::string_view name) {
   size_t begin = 0;
   while (begin < header.size()) {
@@ -521,9 +507,8 @@ Result<SessionsRetained> AccessControl::Reload(AuthFile auth_file) {
   return sessions_.Retain(*replacement);
 }
 
-Result<Principal> AccessControl::Check(const HttpRequest& request) const {
-  const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
-  const std::optional<Role> needed = RequiredRole(path);
+Result<Principal> AccessControl::Check(const HttpRequest& request, RequiredAccess access) const {
+  const std::optional<Role> needed = access.role();
   const bool state_changing = IsStateChanging(request.method);
 
   // Credentials, when any are sent.

@@ -4,7 +4,7 @@
 // Roles: viewer (pages and reads), helpdesk (submissions), auditor (the whole
 // log, verify), admin (subscriptions, the notification queue, backups). A
 // helpdesk or auditor token also reads what a viewer reads; admin may do
-// everything. Route -> role is one table, RequiredRole() in auth.cc.
+// everything. Route -> role is a column of the route table (router.h).
 //
 // Credentials:
 //   - `Authorization: Bearer TOKEN` on any request (scripts, integrations);
@@ -69,6 +69,20 @@ using RoleSet = uint8_t;
 constexpr RoleSet kAllRoles = 0x0f;
 
 std::string_view RoleName(Role role);
+
+// Who may call a route: anyone (Public) or holders of a role (Needs). It has
+// no default, so a route row (router.h) that forgets to say does not compile.
+class RequiredAccess {
+ public:
+  static constexpr RequiredAccess Public() { return RequiredAccess(std::nullopt); }
+  static constexpr RequiredAccess Needs(Role role) { return RequiredAccess(role); }
+  constexpr std::optional<Role> role() const { return role_; }
+  constexpr bool operator==(const RequiredAccess&) const = default;
+
+ private:
+  explicit constexpr RequiredAccess(std::optional<Role> role) : role_(role) {}
+  std::optional<Role> role_;
+};
 // "viewer" -> kViewer; nullopt for anything else.
 std::optional<Role> ParseRole(std::string_view name);
 // True when holding `held` allows what `needed` allows (see the top).
@@ -209,7 +223,9 @@ class AccessControl {
   // no or unknown credentials, an expired session) or kPermissionDenied (403:
   // the wrong role, a missing or wrong CSRF token, a cross-site write), with
   // a message saying which and what to do.
-  Result<Principal> Check(const HttpRequest& request) const;
+  // `needed` is the route's row (router.h): a public route admits anyone
+  // (credentials, when sent and valid, still name the principal).
+  Result<Principal> Check(const HttpRequest& request, RequiredAccess needed) const;
 
   // The sign-in page's work: a session for a valid token; nullopt when the
   // token is unknown (or in open mode, where nobody signs in).
@@ -230,9 +246,6 @@ class AccessControl {
   mutable SessionStore sessions_;
 };
 
-// The role a route needs; nullopt for public routes (/healthz, /static/...,
-// /signin).
-std::optional<Role> RequiredRole(std::string_view path);
 
 // The value of cookie `name` in a Cookie header; nullopt when absent.
 std::optional<std::string_view> CookieValue(std::string_view header, std::string_view name);

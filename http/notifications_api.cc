@@ -9,6 +9,7 @@
 #include "common/time.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
+#include "http/router.h"
 #include "ingest/command.h"
 #include "ingest/notification_retry.h"
 
@@ -342,49 +343,37 @@ HttpResponse ListNotifications(const NotificationRoutes& routes, std::string_vie
   return response;
 }
 
-std::string PathOf(std::string_view target) { return std::string(target.substr(0, target.find('?'))); }
-std::string_view QueryOf(std::string_view target) {
-  const size_t mark = target.find('?');
-  return mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
-}
 
 }  // namespace
 
-bool IsNotificationRoute(std::string_view path) {
-  return path == kSubscriptionsPath || path == kNotificationsPath || path == kRetryPath;
-}
-
-void HandleNotificationRoute(const NotificationRoutes& routes, Metrics* metrics, const HttpRequest& request,
-                             const Principal& principal, Respond respond) {
-  const Clock::time_point start = Clock::now();
-  const std::string path = PathOf(request.target);
-  const std::string_view query = QueryOf(request.target);
-  const std::string route = path == kSubscriptionsPath ? "subscriptions"
-                            : path == kRetryPath        ? "notifications_retry"
-                                                        : "notifications";
-  Respond finish = [metrics, start, route, respond = std::move(respond)](HttpResponse response) {
-    metrics->CountRequest(route, response.status,
-                          std::chrono::duration<double>(Clock::now() - start).count());
-    respond(std::move(response));
+std::vector<Route> NotificationRouteRows(const NotificationRoutes& routes) {
+  const RequiredAccess admin = RequiredAccess::Needs(Role::kAdmin);
+  const NotificationRoutes* from = &routes;
+  return {
+      {kSubscriptionsPath, "GET, POST, DELETE", admin, "subscriptions", RouteKind::kJson,
+       [from](RouteCall call) {
+         if (call.request.method == "GET" || call.request.method == "HEAD") {
+           return call.respond(ListSubscriptions(*from, call.query));
+         }
+         if (!call.query.empty()) {
+           return call.respond(
+               Error(InvalidArgument("", "subscription changes take no query parameters; send a JSON body")));
+         }
+         ChangeSubscription(*from, call.request, call.principal,
+                            call.request.method == "POST" ? ingest::SubscriptionAction::kAdd
+                                                          : ingest::SubscriptionAction::kRemove,
+                            std::move(call.respond));
+       }},
+      {kNotificationsPath, "GET", admin, "notifications", RouteKind::kJson,
+       [from](RouteCall call) { call.respond(ListNotifications(*from, call.query)); }},
+      {kRetryPath, "POST", admin, "notifications_retry", RouteKind::kJson,
+       [from](RouteCall call) {
+         if (!call.query.empty()) {
+           return call.respond(Error(InvalidArgument("", "a retry takes no query parameters; send a JSON body")));
+         }
+         RetryNotifications(*from, call.request, call.principal, std::move(call.respond));
+       }},
   };
-  const bool is_get = request.method == "GET" || request.method == "HEAD";
-  if (path == kRetryPath) {
-    if (request.method != "POST") return finish(MethodNotAllowed("POST"));
-    if (!query.empty()) return finish(Error(InvalidArgument("", "a retry takes no query parameters; send a JSON body")));
-    return RetryNotifications(routes, request, principal, std::move(finish));
-  }
-  if (path == kNotificationsPath) {
-    if (!is_get) return finish(MethodNotAllowed("GET"));
-    return finish(ListNotifications(routes, query));
-  }
-  if (is_get) return finish(ListSubscriptions(routes, query));
-  if (request.method != "POST" && request.method != "DELETE") return finish(MethodNotAllowed("GET, POST, DELETE"));
-  if (!query.empty()) {
-    return finish(Error(InvalidArgument("", "subscription changes take no query parameters; send a JSON body")));
-  }
-  ChangeSubscription(routes, request, principal,
-                     request.method == "POST" ? ingest::SubscriptionAction::kAdd : ingest::SubscriptionAction::kRemove,
-                     std::move(finish));
 }
 
 bool WriteNotificationPayload(JsonWriter* json, const proto::Event& event) {

@@ -43,21 +43,18 @@ constexpr size_t kSubscriptionsPageDefault = 1'000;
 constexpr size_t kNotificationsPageMax = 10'000;
 constexpr size_t kNotificationsPageDefault = 100;
 
+struct Route;
+
 struct NotificationRoutes {
   ingest::SubscriptionProcessor* subscriptions;
   const projections::NotificationModel* model;
   Ledger* ledger;  // where a retry is appended
 };
 
-// True for the paths above.
-bool IsNotificationRoute(std::string_view path);
-
-// Answers a request for one of those paths; `respond` is called exactly once
-// (for a subscription change, on the ledger's writer thread). Counts the
-// request in `metrics`. `principal` (admitted by AccessControl) is recorded
-// as the change's actor.
-void HandleNotificationRoute(const NotificationRoutes& routes, Metrics* metrics, const HttpRequest& request,
-                             const Principal& principal, Respond respond);
+// The rows of the routes above (router.h), all for admins; `routes` must
+// outlive them. A subscription change answers from the ledger's writer
+// thread; the principal the router admitted is recorded as its actor.
+std::vector<Route> NotificationRouteRows(const NotificationRoutes& routes);
 
 // The "payload" of a subscription, receipt or retry event as JSON; false (nothing
 // written) for other events.

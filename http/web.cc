@@ -1,5 +1,7 @@
 #include "http/web.h"
 
+#include "http/router.h"
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -36,12 +38,6 @@ constexpr std::string_view kContentSecurityPolicy =
 constexpr size_t kFormFieldsMax = 32;
 constexpr size_t kSubmissionIdRandomBytes = 16;
 
-
-std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
-std::string_view QueryOf(std::string_view target) {
-  const size_t mark = target.find('?');
-  return mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
-}
 
 std::optional<uint64_t> ParseUnsigned(std::string_view text) {
   if (text.empty() || text.size() > 18) return std::nullopt;
@@ -543,20 +539,12 @@ HttpResponse Web::Refusal(const HttpRequest& request, const Error& error) const 
   return HtmlAnswer(403, Layout(Principal{}, "Not allowed", "", main, {}));
 }
 
-bool Web::IsPage(std::string_view path) {
-  return path == "/" || path == "/submit" || path == "/signin" || path == "/signout" || path.starts_with("/incidents/");
-}
-
-std::optional<std::string> Web::RouteFor(std::string_view path) const {
-  if (path == "/") return "page_dashboard";
-  if (path == "/submit") return "page_submit";
-  if (path == "/signin") return "page_signin";
-  if (path == "/signout") return "page_signout";
-  if (path.starts_with("/incidents/")) return "page_incident";
-  if (path.starts_with("/static/")) return "static";
-  if (path == "/api/v1/events/stream") return "events_stream";
-  if (path == "/api/v1/availability") return "availability";
-  return std::nullopt;
+PageAnswers Web::Pages() const {
+  return PageAnswers{
+      .refusal = [this](const HttpRequest& request, const Error& error) { return Refusal(request, error); },
+      .method_not_allowed = [](const Principal& principal,
+                               std::string_view allow) { return PageMethodNotAllowed(principal, allow); },
+  };
 }
 
 namespace {
@@ -957,64 +945,61 @@ class WebHandlers {
 
 }  // namespace
 
-void Web::Handle(const HttpRequest& request, const Principal& principal, Respond respond) {
-  const std::string_view path = PathOf(request.target);
-  const std::string_view query = QueryOf(request.target);
-  const bool is_get = request.method == "GET" || request.method == "HEAD";
-  WebHandlers handlers(deps_, assets_, principal);
-  if (path == "/signin") {
-    if (request.method == "POST") return respond(handlers.SignIn(request));
-    if (!is_get) return respond(PageMethodNotAllowed(principal, "GET, HEAD, POST"));
-    return respond(handlers.SignInForm(query));
+std::vector<Route> Web::Routes() {
+  const RequiredAccess viewer = RequiredAccess::Needs(Role::kViewer);
+  const auto handlers = [this](const RouteCall& call) { return WebHandlers(deps_, assets_, call.principal); };
+  return {
+      {"/", "GET, HEAD", viewer, "page_dashboard", RouteKind::kPage,
+       [handlers](RouteCall call) { call.respond(handlers(call).Dashboard(call.query)); }},
+      {"/submit", "GET, HEAD, POST", RequiredAccess::Needs(Role::kHelpdesk), "page_submit", RouteKind::kPage,
+       [handlers](RouteCall call) {
+         // The form's POST answers from the ledger's writer thread.
+         if (call.request.method == "POST") return handlers(call).SubmitForm(call.request, std::move(call.respond));
+         call.respond(handlers(call).FormPage(call.query));
+       }},
+      {"/signin", "GET, HEAD, POST", RequiredAccess::Public(), "page_signin", RouteKind::kPage,
+       [handlers](RouteCall call) {
+         if (call.request.method == "POST") return call.respond(handlers(call).SignIn(call.request));
+         call.respond(handlers(call).SignInForm(call.query));
+       }},
+      {"/signout", "POST", viewer, "page_signout", RouteKind::kPage,
+       [handlers](RouteCall call) { call.respond(handlers(call).SignOut(call.request)); }},
+      {"/incidents/**", "GET, HEAD", viewer, "page_incident", RouteKind::kPage,
+       [handlers](RouteCall call) {
+         if (call.segment.empty() || call.segment.find('/') != std::string_view::npos) {
+           return call.respond(
+               ErrorPage(call.principal, 404, "No such page", "Incident pages look like /incidents/INC-42."));
+         }
+         call.respond(handlers(call).IncidentPage(call.segment, call.query));
+       }},
+      {"/static/**", "GET, HEAD", RequiredAccess::Public(), "static", RouteKind::kAsset,
+       [handlers](RouteCall call) { call.respond(handlers(call).Asset(call.request, call.path)); }},
+      {"/api/v1/events/stream", "GET, HEAD", viewer, "events_stream", RouteKind::kStream,
+       [handlers](RouteCall call) { call.respond(handlers(call).EventStream(call.request, call.query)); }},
+      {"/api/v1/availability", "GET, HEAD", viewer, "availability", RouteKind::kJson,
+       [this](RouteCall call) { Availability(call.request, call.query, std::move(call.respond)); }},
+  };
+}
+
+void Web::Availability(const HttpRequest& request, std::string_view query, Respond respond) {
+  Result<AvailabilityRequest> asked = ParseAvailabilityRequest(query);
+  if (!asked) return respond(Api::ErrorResponse(asked.error()));
+  if (std::optional<AvailabilityAnswer> cached =
+          availability_->Find(asked->key, deps_.read_model->applied_seq(), NowMicros())) {
+    return respond(AvailabilityResponse(*cached, request));
   }
-  if (path == "/signout") {
-    if (request.method != "POST") return respond(PageMethodNotAllowed(principal, "POST"));
-    return respond(handlers.SignOut(request));
-  }
-  if (path == "/submit") {
-    if (request.method == "POST") return handlers.SubmitForm(request, std::move(respond));
-    if (!is_get) return respond(PageMethodNotAllowed(principal, "GET, HEAD, POST"));
-    return respond(handlers.FormPage(query));
-  }
-  if (!is_get) {
-    HttpResponse response = path.starts_with("/api/") || path.starts_with("/static/")
-                                ? Api::ErrorResponse(InvalidArgument("method", "method not allowed; this path takes GET"))
-                                : PageMethodNotAllowed(principal, "GET, HEAD");
-    response.status = 405;
-    response.headers.emplace_back("Allow", "GET, HEAD");
-    return respond(std::move(response));
-  }
-  if (path == "/") return respond(handlers.Dashboard(query));
-  if (path.starts_with("/incidents/")) {
-    const std::string_view ticket = path.substr(std::string_view("/incidents/").size());
-    if (ticket.empty() || ticket.find('/') != std::string_view::npos) {
-      return respond(ErrorPage(principal, 404, "No such page", "Incident pages look like /incidents/INC-42."));
-    }
-    return respond(handlers.IncidentPage(ticket, query));
-  }
-  if (path.starts_with("/static/")) return respond(handlers.Asset(request, path));
-  if (path == "/api/v1/events/stream") return respond(handlers.EventStream(request, query));
-  if (path == "/api/v1/availability") {
-    Result<AvailabilityRequest> asked = ParseAvailabilityRequest(query);
-    if (!asked) return respond(Api::ErrorResponse(asked.error()));
-    if (std::optional<AvailabilityAnswer> cached =
-            availability_->Find(asked->key, deps_.read_model->applied_seq(), NowMicros())) {
-      return respond(AvailabilityResponse(*cached, request));
-    }
-    // Figures over many days and systems: on the pool (work_pool.h).
-    return Api::Offload(
-        deps_.pool, request,
-        [cache = availability_, read_model = deps_.read_model, asked = std::move(*asked),
-         encodings = HttpRequest{.accept_encoding = request.accept_encoding, .if_none_match = request.if_none_match}](
-            const StopToken& stop) {
-          Result<AvailabilityAnswer> answer = ComputeAvailability(*read_model, asked, stop);
-          if (!answer) return Api::ErrorResponse(answer.error());
-          cache->Store(asked.key, *answer);
-          return AvailabilityResponse(*answer, encodings);
-        },
-        std::move(respond));
-  }
-  respond(ErrorPage(principal, 404, "No such page", "There is nothing at this address."));
+  // Figures over many days and systems: on the pool (work_pool.h).
+  Api::Offload(
+      deps_.pool, request,
+      [cache = availability_, read_model = deps_.read_model, asked = std::move(*asked),
+       encodings = HttpRequest{.accept_encoding = request.accept_encoding, .if_none_match = request.if_none_match}](
+          const StopToken& stop) {
+        Result<AvailabilityAnswer> answer = ComputeAvailability(*read_model, asked, stop);
+        if (!answer) return Api::ErrorResponse(answer.error());
+        cache->Store(asked.key, *answer);
+        return AvailabilityResponse(*answer, encodings);
+      },
+      std::move(respond));
 }
 
 }  // namespace ledger::http

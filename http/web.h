@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/api.h"
 #include "http/auth.h"
@@ -45,28 +46,28 @@ struct WebDependencies {
 };
 
 class AvailabilityCache;
+struct Route;
+struct PageAnswers;
 
 class Web {
  public:
   explicit Web(WebDependencies dependencies);
 
-  // The metrics label of `path` when it is one of the web routes, else
-  // nullopt (Api::Handle then routes it itself).
-  std::optional<std::string> RouteFor(std::string_view path) const;
-
-  // Answers a request whose path RouteFor claimed, for `principal` (whom
-  // AccessControl::Check admitted; pages show who is signed in and carry
-  // the session's CSRF token).
-  void Handle(const HttpRequest& request, const Principal& principal, Respond respond);
+  // The rows of the pages, the assets, the event stream and availability
+  // (router.h). They refer to this object, which must outlive them.
+  std::vector<Route> Routes();
 
   // The page for a request AccessControl refused: 401 is the sign-in form
   // (returning to the page asked for), 403 says what is missing.
   HttpResponse Refusal(const HttpRequest& request, const Error& error) const;
 
-  // True for the paths of pages (refusals there answer HTML, not JSON).
-  static bool IsPage(std::string_view path);
+  // How the router answers refusals and 405s on pages.
+  PageAnswers Pages() const;
 
  private:
+  // GET /api/v1/availability: from the cache, or computed on the pool.
+  void Availability(const HttpRequest& request, std::string_view query, Respond respond);
+
   WebDependencies deps_;
   StaticAssets assets_;
   std::shared_ptr<AvailabilityCache> availability_;  // GET /api/v1/availability answers

@@ -359,6 +359,7 @@ using ledger::http::AccessControl;
 using ledger::http::AuthFile;
 using ledger::http::HttpRequest;
 using ledger::http::Role;
+using ledger::http::RequiredAccess;
 
 std::string HashLine(const std::string& name, const std::string& roles, const std::string& token) {
   return name + " " + roles + " sha256:" + ledger::HexEncode(ledger::Sha256(token));
@@ -440,42 +441,42 @@ TEST(Auth, ChecksBearerSessionsCsrfAndOrigin) {
   AccessControl access(std::move(*file));
 
   HttpRequest request = Request("POST", "/api/v1/submissions");
-  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kUnauthenticated);
+  EXPECT_EQ(access.Check(request, RequiredAccess::Needs(Role::kHelpdesk)).error().code, ledger::ErrorCode::kUnauthenticated);
   request.authorization = "Bearer token-wall";
-  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kPermissionDenied);
+  EXPECT_EQ(access.Check(request, RequiredAccess::Needs(Role::kHelpdesk)).error().code, ledger::ErrorCode::kPermissionDenied);
   request.authorization = "bearer token-desk";
-  ASSERT_TRUE(access.Check(request));
-  EXPECT_EQ(access.Check(request)->name, "desk");
+  ASSERT_TRUE(access.Check(request, RequiredAccess::Needs(Role::kHelpdesk)));
+  EXPECT_EQ(access.Check(request, RequiredAccess::Needs(Role::kHelpdesk))->name, "desk");
   request.authorization = "Bearer ";
-  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kUnauthenticated);
+  EXPECT_EQ(access.Check(request, RequiredAccess::Needs(Role::kHelpdesk)).error().code, ledger::ErrorCode::kUnauthenticated);
   request.authorization = "Bearer " + std::string(10'000, 'a');
-  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kUnauthenticated);
+  EXPECT_EQ(access.Check(request, RequiredAccess::Needs(Role::kHelpdesk)).error().code, ledger::ErrorCode::kUnauthenticated);
 
   std::optional<ledger::http::NewSession> session = access.SignIn("token-desk");
   ASSERT_TRUE(session);
   EXPECT_FALSE(access.SignIn("token-nobody"));
   HttpRequest from_page = Request("POST", "/submit");
   from_page.cookie = "other=1; ledger_session=" + session->cookie_value + "; x=y";
-  EXPECT_EQ(access.Check(from_page).error().field, "csrf_token");
+  EXPECT_EQ(access.Check(from_page, RequiredAccess::Needs(Role::kHelpdesk)).error().field, "csrf_token");
   from_page.csrf_token = session->csrf_token;
-  ASSERT_TRUE(access.Check(from_page));
+  ASSERT_TRUE(access.Check(from_page, RequiredAccess::Needs(Role::kHelpdesk)));
   from_page.origin = "http://evil.example";
-  EXPECT_EQ(access.Check(from_page).error().code, ledger::ErrorCode::kPermissionDenied);
+  EXPECT_EQ(access.Check(from_page, RequiredAccess::Needs(Role::kHelpdesk)).error().code, ledger::ErrorCode::kPermissionDenied);
   from_page.origin = "http://127.0.0.1:8080";
-  EXPECT_TRUE(access.Check(from_page));
+  EXPECT_TRUE(access.Check(from_page, RequiredAccess::Needs(Role::kHelpdesk)));
   from_page.csrf_token.clear();
   from_page.content_type = "application/x-www-form-urlencoded";
   from_page.body = "action=create&csrf_token=" + session->csrf_token;
-  EXPECT_TRUE(access.Check(from_page));
+  EXPECT_TRUE(access.Check(from_page, RequiredAccess::Needs(Role::kHelpdesk)));
 
   HttpRequest read = Request("GET", "/api/v1/incidents");
   read.cookie = "ledger_session=" + session->cookie_value;
-  EXPECT_TRUE(access.Check(read));  // reads need no CSRF token
+  EXPECT_TRUE(access.Check(read, RequiredAccess::Needs(Role::kViewer)));  // reads need no CSRF token
   access.SignOut(read);
-  EXPECT_EQ(access.Check(read).error().code, ledger::ErrorCode::kUnauthenticated);
+  EXPECT_EQ(access.Check(read, RequiredAccess::Needs(Role::kViewer)).error().code, ledger::ErrorCode::kUnauthenticated);
 
-  EXPECT_TRUE(access.Check(Request("GET", "/healthz")));
-  EXPECT_TRUE(access.Check(Request("GET", "/static/app.css")));
+  EXPECT_TRUE(access.Check(Request("GET", "/healthz"), RequiredAccess::Public()));
+  EXPECT_TRUE(access.Check(Request("GET", "/static/app.css"), RequiredAccess::Public()));
 }
 
 TEST(Auth, ReloadEndsTheSessionsOfRemovedTokensAndRenewsRoles) {
@@ -491,7 +492,7 @@ TEST(Auth, ReloadEndsTheSessionsOfRemovedTokensAndRenewsRoles) {
     read.cookie = "ledger_session=" + session.cookie_value;
     return read;
   };
-  EXPECT_EQ(access.Check(with_cookie(*wall)).error().code, ledger::ErrorCode::kPermissionDenied);
+  EXPECT_EQ(access.Check(with_cookie(*wall), RequiredAccess::Needs(Role::kAdmin)).error().code, ledger::ErrorCode::kPermissionDenied);
 
   // "desk" is gone; "wall" (same token) is now an admin, under a new name.
   ledger::Result<AuthFile> second =
@@ -501,15 +502,15 @@ TEST(Auth, ReloadEndsTheSessionsOfRemovedTokensAndRenewsRoles) {
   ASSERT_TRUE(retained);
   EXPECT_EQ(retained->kept, 1u);
   EXPECT_EQ(retained->ended, 1u);
-  EXPECT_EQ(access.Check(with_cookie(*desk)).error().code, ledger::ErrorCode::kUnauthenticated);
-  ledger::Result<ledger::http::Principal> renewed = access.Check(with_cookie(*wall));
+  EXPECT_EQ(access.Check(with_cookie(*desk), RequiredAccess::Needs(Role::kAdmin)).error().code, ledger::ErrorCode::kUnauthenticated);
+  ledger::Result<ledger::http::Principal> renewed = access.Check(with_cookie(*wall), RequiredAccess::Needs(Role::kAdmin));
   ASSERT_TRUE(renewed);
   EXPECT_EQ(renewed->name, "wall-board");
   HttpRequest bearer = Request("GET", "/api/v1/incidents");
   bearer.authorization = "Bearer token-desk";
-  EXPECT_EQ(access.Check(bearer).error().code, ledger::ErrorCode::kUnauthenticated);
+  EXPECT_EQ(access.Check(bearer, RequiredAccess::Needs(Role::kViewer)).error().code, ledger::ErrorCode::kUnauthenticated);
   bearer.authorization = "Bearer token-new";
-  EXPECT_TRUE(access.Check(bearer));
+  EXPECT_TRUE(access.Check(bearer, RequiredAccess::Needs(Role::kViewer)));
   EXPECT_FALSE(access.SignIn("token-desk"));
   EXPECT_TRUE(access.SignIn("token-new"));
 
@@ -563,13 +564,13 @@ TEST(Auth, SessionsOutliveARestartThroughTheirFile) {
   ASSERT_TRUE(restored) << restored.error().message;
   EXPECT_EQ(restored->restored, 1u);
   EXPECT_EQ(restored->ended, 1u);
-  ledger::Result<ledger::http::Principal> principal = after.Check(with_cookie(*desk));
+  ledger::Result<ledger::http::Principal> principal = after.Check(with_cookie(*desk), RequiredAccess::Needs(Role::kViewer));
   ASSERT_TRUE(principal) << principal.error().message;
   EXPECT_EQ(principal->name, "desk");
   EXPECT_TRUE(principal->Has(Role::kAuditor));  // the roles the auth file gives now
   EXPECT_EQ(principal->csrf_token, desk->csrf_token);
-  EXPECT_EQ(after.Check(with_cookie(*wall)).error().code, ledger::ErrorCode::kUnauthenticated);
-  EXPECT_EQ(after.Check(with_cookie(*gone)).error().code, ledger::ErrorCode::kUnauthenticated);
+  EXPECT_EQ(after.Check(with_cookie(*wall), RequiredAccess::Needs(Role::kViewer)).error().code, ledger::ErrorCode::kUnauthenticated);
+  EXPECT_EQ(after.Check(with_cookie(*gone), RequiredAccess::Needs(Role::kViewer)).error().code, ledger::ErrorCode::kUnauthenticated);
 
   // Expired lines are dropped; a malformed file names its line and signs
   // nobody in.
@@ -613,13 +614,13 @@ TEST(Auth, SessionsOutliveARestartThroughTheirFile) {
 TEST(Auth, OpenModeGrantsEverythingButCrossSiteWrites) {
   AccessControl access(std::nullopt);
   HttpRequest request = Request("POST", "/api/v1/subscriptions");
-  ASSERT_TRUE(access.Check(request));
-  EXPECT_TRUE(access.Check(request)->Has(Role::kAdmin));
+  ASSERT_TRUE(access.Check(request, RequiredAccess::Needs(Role::kAdmin)));
+  EXPECT_TRUE(access.Check(request, RequiredAccess::Needs(Role::kAdmin))->Has(Role::kAdmin));
   request.sec_fetch_site = "cross-site";
-  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kPermissionDenied);
+  EXPECT_EQ(access.Check(request, RequiredAccess::Needs(Role::kAdmin)).error().code, ledger::ErrorCode::kPermissionDenied);
   request.sec_fetch_site = "same-origin";
   request.origin = "null";
-  EXPECT_EQ(access.Check(request).error().code, ledger::ErrorCode::kPermissionDenied);
+  EXPECT_EQ(access.Check(request, RequiredAccess::Needs(Role::kAdmin)).error().code, ledger::ErrorCode::kPermissionDenied);
   EXPECT_FALSE(access.SignIn("anything"));
 }
 

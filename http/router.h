@@ -1,0 +1,107 @@
+#pragma once
+// The route table: every path the service answers, in one list of rows, and
+// the one dispatch that uses it. A row says its path pattern, the methods it
+// takes (the exact Allow text of its 405), who may call it, its metrics
+// label, what kind of answer it gives, and its handler. Adding a route is
+// adding a row where its module lists its rows (Api::Routes, Web::Routes,
+// NotificationRouteRows); the router is the only place that decides, in this
+// order:
+//
+//   1. the row for the path; none: access as a viewer, then 404 JSON
+//      "no route for this path" (so a path without a route tells nobody
+//      without credentials whether it exists);
+//   2. access with the row's RequiredAccess (auth.h); a refused page answers
+//      the sign-in form or an HTML 403, anything else JSON, with
+//      WWW-Authenticate on 401;
+//   3. the method: one the row lists (HEAD wherever GET is), else 405 with
+//      the row's Allow text (an HTML page for pages, JSON otherwise);
+//   4. the handler, whose answer is counted under the row's label.
+//
+// A row cannot be written without its access: RequiredAccess has no default
+// (auth.h), so a forgotten role does not compile, and nothing defaults to
+// "viewer" any more.
+//
+// Patterns are matched segment by segment ("/"-separated): a literal segment
+// matches itself, "*" any one segment (empty too), and a final "**" the rest
+// of the path (any number of segments). The text "*" or "**" matched is the
+// call's `segment`. Two rows may not match the same paths (the router's
+// constructor refuses duplicates; tests/router_test.cc walks the table).
+//
+// Thread safety: the table is built once and then only read; Handle may be
+// called from many threads at once. `respond` is called exactly once, on
+// whatever thread the handler answers from.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/api.h"
+#include "http/auth.h"
+
+namespace ledger::http {
+
+class Metrics;
+
+enum class RouteKind {
+  kPage,    // an HTML page: refusals and 405 answer HTML
+  kJson,    // a JSON answer
+  kStream,  // a stream of events (Server-Sent Events)
+  kAsset,   // a file of the pages (scripts, styles)
+};
+
+// What a handler is given.
+struct RouteCall {
+  const HttpRequest& request;
+  const Principal& principal;  // who AccessControl admitted
+  std::string_view path;
+  std::string_view query;
+  std::string_view segment;  // what the pattern's "*" or "**" matched; empty when it has none
+  Respond respond;           // counts the answer under the row's label, then answers
+};
+
+using RouteHandler = std::function<void(RouteCall call)>;
+
+struct Route {
+  std::string_view pattern;  // "/api/v1/incidents/*/events"
+  std::string_view allow;    // the methods, as the Allow header says them: "GET", "GET, HEAD, POST"
+  RequiredAccess access;     // no default: every row says who may call it
+  std::string_view label;    // the metrics label
+  RouteKind kind;
+  RouteHandler handler;
+};
+
+// How the router answers refusals on pages (Web::Refusal, PageMethodNotAllowed).
+struct PageAnswers {
+  std::function<HttpResponse(const HttpRequest& request, const Error& error)> refusal;
+  std::function<HttpResponse(const Principal& principal, std::string_view allow)> method_not_allowed;
+};
+
+class Router {
+ public:
+  // `access` null: every request has every role (tests). `pages` may be
+  // empty (API only): refusals then answer JSON everywhere. Aborts on two
+  // rows with the same pattern, a programming error found by any test.
+  Router(std::vector<Route> routes, const AccessControl* access, Metrics* metrics, PageAnswers pages);
+
+  void Handle(const HttpRequest& request, Respond respond) const;
+
+  // The row for `path` and what its wildcard matched; null when none.
+  const Route* Match(std::string_view path, std::string_view* segment) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+  // True when a row's `allow` text admits `method` (HEAD wherever GET is).
+  static bool Allows(std::string_view allow, std::string_view method);
+
+ private:
+  std::vector<Route> routes_;
+  const AccessControl* access_;
+  Metrics* metrics_;
+  PageAnswers pages_;
+};
+
+// The path of a request target (before '?'), and its query (after it).
+std::string_view PathOf(std::string_view target);
+std::string_view QueryOf(std::string_view target);
+
+}  // namespace ledger::http

@@ -1,0 +1,214 @@
+// The route table (http/router.h): pattern matching, the order of decisions
+// (route, access, method, handler), and the service's own table walked row
+// by row against the roles the README documents.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/encoding.h"
+#include "http/api.h"
+#include "http/auth.h"
+#include "http/metrics.h"
+#include "http/notifications_api.h"
+#include "http/router.h"
+#include "http/web.h"
+
+namespace {
+
+using ledger::http::AccessControl;
+using ledger::http::AuthFile;
+using ledger::http::HttpRequest;
+using ledger::http::HttpResponse;
+using ledger::http::RequiredAccess;
+using ledger::http::Role;
+using ledger::http::Route;
+using ledger::http::RouteCall;
+using ledger::http::RouteKind;
+using ledger::http::Router;
+
+std::string HashLine(const std::string& name, const std::string& roles, const std::string& token) {
+  return name + " " + roles + " sha256:" + ledger::HexEncode(ledger::Sha256(token));
+}
+
+HttpRequest Request(std::string method, std::string target, std::string token = {}) {
+  HttpRequest request;
+  request.method = std::move(method);
+  request.target = std::move(target);
+  request.host = "127.0.0.1:8080";
+  if (!token.empty()) request.authorization = "Bearer " + token;
+  return request;
+}
+
+HttpResponse Call(const Router& router, const HttpRequest& request) {
+  std::optional<HttpResponse> answer;
+  router.Handle(request, [&](HttpResponse response) {
+    ASSERT_FALSE(answer) << "respond called twice";
+    answer = std::move(response);
+  });
+  EXPECT_TRUE(answer) << "respond never called";
+  return answer.value_or(HttpResponse{});
+}
+
+std::string Header(const HttpResponse& response, const std::string& name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+// A handler that answers 200 with what it was given.
+ledger::http::RouteHandler Echo(std::string name) {
+  return [name](RouteCall call) {
+    HttpResponse response;
+    response.body = name + "|" + std::string(call.segment) + "|" + std::string(call.query) + "|" + call.principal.name;
+    call.respond(std::move(response));
+  };
+}
+
+std::vector<Route> SampleRows() {
+  return {
+      {"/items", "GET", RequiredAccess::Needs(Role::kViewer), "items", RouteKind::kJson, Echo("items")},
+      {"/items/*", "GET, DELETE", RequiredAccess::Needs(Role::kAdmin), "item", RouteKind::kJson, Echo("item")},
+      {"/items/*/events", "GET", RequiredAccess::Needs(Role::kViewer), "item_events", RouteKind::kJson,
+       Echo("item_events")},
+      {"/items/special", "POST", RequiredAccess::Needs(Role::kHelpdesk), "special", RouteKind::kJson,
+       Echo("special")},
+      {"/files/**", "GET, HEAD", RequiredAccess::Public(), "files", RouteKind::kAsset, Echo("files")},
+  };
+}
+
+TEST(Router, MatchesLiteralsBeforeWildcardsAndOneSegmentPerStar) {
+  ledger::http::Metrics metrics;
+  Router router(SampleRows(), nullptr, &metrics, {});
+  const auto matched = [&](std::string_view path) -> std::string {
+    std::string_view segment;
+    const Route* route = router.Match(path, &segment);
+    return route == nullptr ? "none" : std::string(route->label) + ":" + std::string(segment);
+  };
+  EXPECT_EQ(matched("/items"), "items:");
+  EXPECT_EQ(matched("/items/42"), "item:42");
+  EXPECT_EQ(matched("/items/"), "item:");  // the handler decides what an empty name means
+  EXPECT_EQ(matched("/items/special"), "special:");
+  EXPECT_EQ(matched("/items/42/events"), "item_events:42");
+  EXPECT_EQ(matched("/items/42/other"), "none");
+  EXPECT_EQ(matched("/items/42/events/x"), "none");
+  EXPECT_EQ(matched("/files/a/b.css"), "files:a/b.css");
+  EXPECT_EQ(matched("/files"), "none");
+  EXPECT_EQ(matched("/files/"), "files:");
+  EXPECT_EQ(matched("/itemsx"), "none");
+  EXPECT_EQ(matched(""), "none");
+}
+
+TEST(Router, AllowsTheListedMethodsAndHeadWhereverGetIs) {
+  EXPECT_TRUE(Router::Allows("GET", "GET"));
+  EXPECT_TRUE(Router::Allows("GET", "HEAD"));
+  EXPECT_FALSE(Router::Allows("GET", "POST"));
+  EXPECT_TRUE(Router::Allows("GET, POST, DELETE", "DELETE"));
+  EXPECT_FALSE(Router::Allows("POST", "HEAD"));
+  EXPECT_FALSE(Router::Allows("GET, POST", "get"));
+  EXPECT_FALSE(Router::Allows("GET, POST", ""));
+  EXPECT_FALSE(Router::Allows("GET, POST", "GET, POST"));
+}
+
+TEST(Router, DecidesRouteThenAccessThenMethodThenCallsTheHandler) {
+  ledger::Result<AuthFile> file = AuthFile::Parse(HashLine("wall", "viewer", "token-wall") + "\n" +
+                                                  HashLine("root", "admin", "token-root"));
+  ASSERT_TRUE(file);
+  AccessControl access(std::move(*file));
+  ledger::http::Metrics metrics;
+  Router router(SampleRows(), &access, &metrics, {});
+
+  // No route: who may not read learns nothing; who may read hears 404.
+  HttpResponse response = Call(router, Request("GET", "/nothing"));
+  EXPECT_EQ(response.status, 401u);
+  EXPECT_NE(Header(response, "WWW-Authenticate").find("Bearer"), std::string::npos);
+  response = Call(router, Request("GET", "/nothing", "token-wall"));
+  EXPECT_EQ(response.status, 404u);
+  EXPECT_NE(response.body.find("no route for this path"), std::string::npos) << response.body;
+
+  // Access before the method: a viewer hears 403 even with a wrong method.
+  EXPECT_EQ(Call(router, Request("PUT", "/items/7", "token-wall")).status, 403u);
+  response = Call(router, Request("PUT", "/items/7", "token-root"));
+  EXPECT_EQ(response.status, 405u);
+  EXPECT_EQ(Header(response, "Allow"), "GET, DELETE");
+  EXPECT_NE(response.body.find("method not allowed"), std::string::npos) << response.body;
+
+  // The handler: segment, query and principal.
+  response = Call(router, Request("DELETE", "/items/7?x=1", "token-root"));
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_EQ(response.body, "item|7|x=1|root");
+  EXPECT_EQ(Call(router, Request("HEAD", "/items", "token-wall")).body, "items|||wall");
+
+  // A public row needs nothing, and a page-less router answers JSON.
+  EXPECT_EQ(Call(router, Request("GET", "/files/app.css")).body, "files|app.css||");
+  EXPECT_EQ(Call(router, Request("POST", "/files/app.css")).status, 405u);
+
+  // Every answer was counted under its row's label (or refused/not_found).
+  const std::string text = metrics.Render(ledger::LedgerStats{}, 0, 0);
+  for (const char* label : {"route=\"refused\"", "route=\"not_found\"", "route=\"item\"", "route=\"files\""}) {
+    EXPECT_NE(text.find(label), std::string::npos) << label << "\n" << text;
+  }
+}
+
+// The service's table as app/main.cc assembles it (Api, Web and the
+// notification rows), walked against the roles the README's access table
+// documents. A new row fails here until it is added to this list: its role
+// is then a decision someone wrote down twice.
+TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
+  ledger::http::Metrics metrics;
+  ledger::http::Web web(ledger::http::WebDependencies{});
+  ledger::http::NotificationRoutes notifications{};
+  ledger::http::Api api(
+      ledger::http::ApiDependencies{.metrics = &metrics, .web = &web, .notifications = &notifications});
+  const std::optional<Role> kPublic;
+  const std::map<std::string, std::pair<std::optional<Role>, std::string>> expected = {
+      {"/healthz", {kPublic, "GET"}},
+      {"/signin", {kPublic, "GET, HEAD, POST"}},
+      {"/static/**", {kPublic, "GET, HEAD"}},
+      {"/submit", {Role::kHelpdesk, "GET, HEAD, POST"}},
+      {"/api/v1/submissions", {Role::kHelpdesk, "POST"}},
+      {"/api/v1/events", {Role::kAuditor, "GET"}},
+      {"/api/v1/verify", {Role::kAuditor, "GET"}},
+      {"/api/v1/subscriptions", {Role::kAdmin, "GET, POST, DELETE"}},
+      {"/api/v1/notifications", {Role::kAdmin, "GET"}},
+      {"/api/v1/notifications/retry", {Role::kAdmin, "POST"}},
+      {"/api/v1/backup", {Role::kAdmin, "POST"}},
+      {"/", {Role::kViewer, "GET, HEAD"}},
+      {"/incidents/**", {Role::kViewer, "GET, HEAD"}},
+      {"/signout", {Role::kViewer, "POST"}},
+      {"/api/v1/incidents", {Role::kViewer, "GET"}},
+      {"/api/v1/incidents/*", {Role::kViewer, "GET"}},
+      {"/api/v1/incidents/*/events", {Role::kViewer, "GET"}},
+      {"/api/v1/durations", {Role::kViewer, "GET"}},
+      {"/api/v1/availability", {Role::kViewer, "GET, HEAD"}},
+      {"/api/v1/events/stream", {Role::kViewer, "GET, HEAD"}},
+      {"/metrics", {Role::kViewer, "GET"}},
+  };
+  std::set<std::string> seen;
+  std::set<std::string> labels;
+  for (const Route& route : api.router().routes()) {
+    const std::string pattern(route.pattern);
+    SCOPED_TRACE(pattern);
+    seen.insert(pattern);
+    EXPECT_TRUE(labels.insert(std::string(route.label)).second) << "two rows count under " << route.label;
+    auto found = expected.find(pattern);
+    ASSERT_NE(found, expected.end()) << "a route nobody wrote down here";
+    EXPECT_EQ(route.access.role(), found->second.first);
+    EXPECT_EQ(route.allow, found->second.second);
+    // Writes are never public, and a page is a page.
+    if (Router::Allows(route.allow, "POST") && pattern != "/signin") {
+      EXPECT_TRUE(route.access.role().has_value());
+    }
+    EXPECT_EQ(route.kind == RouteKind::kPage,
+              pattern == "/" || pattern == "/submit" || pattern == "/signin" || pattern == "/signout" ||
+                  pattern == "/incidents/**");
+  }
+  for (const auto& [pattern, ignored] : expected) EXPECT_TRUE(seen.contains(pattern)) << pattern << " has no row";
+}
+
+}  // namespace
