@@ -1,5 +1,7 @@
 #include "http/gzip.h"
 
+#include "common/text.h"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -15,12 +17,6 @@ std::string Lowercase(std::string_view text) {
   std::string out(text);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
   return out;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
 }
 
 }  // namespace

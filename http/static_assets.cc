@@ -1,5 +1,7 @@
 #include "http/static_assets.h"
 
+#include "common/text.h"
+
 #include "http/gzip.h"
 
 namespace ledger::http {
@@ -7,12 +9,6 @@ namespace {
 
 // Compressing tiny files costs more in headers than it saves.
 constexpr size_t kCompressBytesMin = 256;
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "ingest/command.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -62,13 +64,6 @@ Error UnknownField(std::string_view name) {
   return InvalidArgument(Printable(name), "unknown field '" + Printable(name) + "'; accepted fields: " + known);
 }
 
-std::string Trim(std::string_view text) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return std::string(text);
-}
-
 // One-line text: valid UTF-8, no control characters, at most `bytes_max`.
 Status CheckLine(std::string_view field, std::string_view value, size_t bytes_max) {
   if (!IsValidUtf8(value)) return InvalidArgument(std::string(field), std::string(field) + " must be valid UTF-8");
@@ -101,7 +96,7 @@ Status CheckText(std::string_view field, std::string_view value, size_t bytes_ma
 }
 
 Result<std::string> CheckedLine(std::string_view field, std::string_view value, size_t bytes_max) {
-  std::string trimmed = Trim(value);
+  std::string trimmed(Trim(value));
   if (Status checked = CheckLine(field, trimmed, bytes_max); !checked) return checked.error();
   return trimmed;
 }
@@ -118,7 +113,7 @@ Status CheckLink(std::string_view field, std::string_view link, size_t bytes_max
 }
 
 Result<int> CheckedEnum(const PayloadField& field, std::string_view value) {
-  std::string lower = Trim(value);
+  std::string lower(Trim(value));
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   if (const std::optional<int> number = EnumNumberOf(field, lower)) return *number;
   std::string words;
@@ -128,7 +123,7 @@ Result<int> CheckedEnum(const PayloadField& field, std::string_view value) {
 }
 
 Result<Action> CheckedAction(std::string_view value) {
-  std::string lower = Trim(value);
+  std::string lower(Trim(value));
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   if (lower == "create") return Action::kCreate;
   if (lower == "update") return Action::kUpdate;
@@ -138,7 +133,7 @@ Result<Action> CheckedAction(std::string_view value) {
 }
 
 Result<uint32_t> CheckedVersion(std::string_view value) {
-  const std::string text = Trim(value);
+  const std::string text(Trim(value));
   if (text.empty() || text.size() > 10 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return InvalidArgument("expected_version", "expected_version must be a whole number from 1");
   }
@@ -198,7 +193,7 @@ Status SetPayloadField(const PayloadField& spec, Action action, const RawField& 
       return {};
     }
     case FieldKind::kLink: {
-      std::string value = Trim(raw.value);
+      std::string value(Trim(raw.value));
       if (Status checked = CheckLink(name, value, spec.bytes_max); !checked) return checked;
       SetText(payload, spec, std::move(value));
       return {};
@@ -338,7 +333,7 @@ std::string Command::Digest() const {
 }
 
 Result<std::string> NormalizeTicket(std::string_view text, std::string_view field) {
-  std::string trimmed = Trim(text);
+  std::string trimmed(Trim(text));
   const std::string message = std::string(field) + " must be a ticket number like INC-42";
   if (trimmed.empty() || trimmed.size() > kTicketTextBytesMax) return InvalidArgument(std::string(field), message);
   // The prefix is optional and taken in any case: "INC-7", "inc-7" and "7".

@@ -1,5 +1,7 @@
 #include "ingest/sheet_import.h"
 
+#include "common/time_zone.h"
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -251,19 +253,12 @@ Result<SheetTimeZone> SheetTimeZone::Find(std::string_view name) {
   if (name.empty() || name.size() > kSheetTimezoneBytesMax) {
     return InvalidArgument("sheet_timezone", "the sheet time zone must be an IANA name like Europe/Berlin");
   }
-  // date/tz reports an unknown zone and an unreadable database by throwing;
-  // this is the one place we ask it, so the exceptions stop here.
-  try {
-    (void)date::get_tzdb();
-  } catch (const std::exception& error) {
-    return MakeError(ErrorCode::kIoError, std::string("time zone database unavailable: ") + error.what(),
-                     "sheet_timezone");
-  }
-  try {
-    return SheetTimeZone(std::string(name), date::locate_zone(name));
-  } catch (const std::exception&) {
+  Result<const date::time_zone*> zone = LocateTimeZone(name, "sheet_timezone");
+  if (!zone) {
+    if (zone.error().code != ErrorCode::kNotFound) return zone.error();
     return InvalidArgument("sheet_timezone", "\"" + Shown(name) + "\" is not a known IANA time zone (e.g. Europe/Berlin, UTC)");
   }
+  return SheetTimeZone(std::string(name), *zone);
 }
 
 Result<Instant> SheetTimeZone::FromLocal(int year, unsigned month, unsigned day, unsigned hour, unsigned minute,

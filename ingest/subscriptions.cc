@@ -1,5 +1,7 @@
 #include "ingest/subscriptions.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <future>
 #include <set>
@@ -25,13 +27,6 @@ bool IsAtext(char c) {
 }
 
 bool IsLabelChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
-
-std::string Trim(std::string_view text) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return std::string(text);
-}
 
 Status CheckLocalPart(std::string_view local, const std::string& field) {
   const auto bad = [&field](const std::string& why) {
@@ -79,7 +74,7 @@ Status CheckDomain(std::string_view domain, const std::string& field) {
 Error JsonError(std::string_view field, std::string why) { return InvalidArgument(std::string(field), std::move(why)); }
 
 Result<std::string> CheckedSystem(std::string_view raw) {
-  const std::string trimmed = Trim(raw);
+  const std::string trimmed(Trim(raw));
   if (trimmed.empty()) return InvalidArgument("systems", "systems must not contain empty names");
   if (!IsValidUtf8(trimmed)) return InvalidArgument("systems", "systems must be valid UTF-8");
   if (trimmed.size() > kSystemBytesMax) {
@@ -102,7 +97,7 @@ std::vector<std::string> SortedSystems(const std::set<std::string>* systems) {
 
 Result<std::string> NormalizeEmail(std::string_view text, std::string_view field_name) {
   const std::string field(field_name);
-  std::string email = Trim(text);
+  std::string email(Trim(text));
   if (email.empty()) return InvalidArgument(field, field + " is required: an address like name@example.org");
   if (email.size() > kEmailBytesMax) {
     return InvalidArgument(field, field + " must be at most " + std::to_string(kEmailBytesMax) + " bytes");
@@ -168,7 +163,7 @@ Result<SubscriptionCommand> ParseSubscriptionJson(std::string_view body, Subscri
       if (!email) return email.error();
       command.email = std::move(*email);
     } else {
-      const std::string actor = Trim(text);
+      const std::string actor(Trim(text));
       if (actor.empty() || actor.size() > kActorBytesMax || !IsValidUtf8(actor) ||
           std::any_of(actor.begin(), actor.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
         return InvalidArgument("actor", "actor must be one line of at most " + std::to_string(kActorBytesMax) + " bytes");

@@ -1,5 +1,7 @@
 #include "projections/durations.h"
 
+#include "common/time_zone.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -244,17 +246,11 @@ Result<const date::time_zone*> FindZone(const std::string& name) {
     return InvalidArgument("timezone", "timezone must be an IANA time zone name of 1 to " +
                                            std::to_string(kTimezoneNameBytesMax) + " bytes");
   }
-  try {
-    (void)date::get_tzdb();
-  } catch (const std::exception& error) {
-    return MakeError(ErrorCode::kIoError, std::string("time zone database unavailable: ") + error.what(),
-                     "timezone");
-  }
-  try {
-    return date::locate_zone(name);
-  } catch (const std::exception&) {
+  Result<const date::time_zone*> zone = LocateTimeZone(name, "timezone");
+  if (!zone && zone.error().code == ErrorCode::kNotFound) {
     return InvalidArgument("timezone", "timezone \"" + name + "\" is not a known IANA time zone");
   }
+  return zone;
 }
 
 using Micros = std::chrono::duration<int64_t, std::micro>;

@@ -1,0 +1,18 @@
+#pragma once
+// Small text helpers shared by every module. Pure functions: no I/O, no
+// state, callable from any thread.
+
+#include <string_view>
+
+namespace ledger {
+
+// `text` without leading and trailing blanks (space, tab, CR, LF). A view of
+// `text`: it lives as long as `text` does.
+constexpr std::string_view Trim(std::string_view text) {
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
+  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace ledger
