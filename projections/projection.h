@@ -8,7 +8,8 @@
 // saves them through checkpoint.h with that seq, loads them at a start and
 // rebuilds all of them from seq 1 when any one cannot use what was saved.
 // Adding a projection is one new file (a class implementing this
-// interface) and one line in RegisteredProjections (read_model.cc).
+// interface) and one Register line in the ReadModel constructor
+// (read_model.cc).
 //
 // Contract of every implementation:
 // - Fold: Apply reads nothing but the projection's own state, the event and
