@@ -1,5 +1,7 @@
 #include "app/notifications.h"
 
+#include "app/delivery_options.h"
+
 #include <cstdio>
 
 namespace ledger::app {
@@ -17,7 +19,7 @@ Result<std::unique_ptr<Notifications>> Notifications::Create(const std::map<std:
 
 Result<std::unique_ptr<Notifications>> Notifications::Finish(std::unique_ptr<Notifications> notifications,
                                                              const std::map<std::string, std::string>& options) {
-  Result<std::optional<notify::DeliveryOptions>> delivery = notify::ParseDeliveryOptions(options);
+  Result<std::optional<notify::DeliveryOptions>> delivery = ParseDeliveryOptions(options);
   if (!delivery) return delivery.error();
   notifications->delivery_options_ = std::move(*delivery);
   notifications->routes_ = http::NotificationRoutes{.subscriptions = notifications->subscriptions_.get(),

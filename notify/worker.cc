@@ -15,7 +15,6 @@
 #include "common/file.h"
 #include "common/histogram.h"
 #include "common/time.h"
-#include "ingest/subscriptions.h"
 
 namespace ledger::notify {
 namespace {
@@ -30,8 +29,6 @@ constexpr size_t kPendingScanMax = 20'000;  // jobs looked at per dispatch pass
 constexpr auto kIdleRescan = std::chrono::seconds(5);
 constexpr auto kReceiptRetryDelay = std::chrono::seconds(1);
 constexpr auto kReceiptsWaitAtStop = std::chrono::seconds(5);
-constexpr size_t kPasswordFileBytesMax = 4096;
-constexpr size_t kUrlBytesMax = 2048;
 
 // curl_global_init is not thread-safe and must precede every handle; it is
 // reference counted here so that the last worker cleans up.
@@ -62,19 +59,6 @@ std::string Truncated(std::string text, size_t bytes_max) {
   return text;
 }
 
-Result<uint64_t> ParseNumber(const std::map<std::string, std::string>& options, const std::string& name,
-                             uint64_t default_value, uint64_t minimum, uint64_t maximum) {
-  const auto found = options.find(name);
-  if (found == options.end()) return default_value;
-  const std::string& text = found->second;
-  const std::string rule = name + " must be a whole number from " + std::to_string(minimum) + " to " + std::to_string(maximum);
-  if (text.empty() || text.size() > 12 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return InvalidArgument(name, rule);
-  }
-  const uint64_t value = std::stoull(text);
-  if (value < minimum || value > maximum) return InvalidArgument(name, rule);
-  return value;
-}
 
 }  // namespace
 
@@ -332,74 +316,6 @@ void SendLoop(const std::shared_ptr<State>& shared) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& ServeOptionNames() {
-  static const std::vector<std::string> kNames = {
-      "--smtp-url",         "--smtp-from",          "--smtp-starttls",      "--smtp-user",
-      "--smtp-password-file", "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms",
-      "--smtp-attempts-max",
-  };
-  return kNames;
-}
-
-Result<std::optional<DeliveryOptions>> ParseDeliveryOptions(const std::map<std::string, std::string>& options) {
-  const auto url = options.find("--smtp-url");
-  if (url == options.end()) {
-    for (const std::string& name : ServeOptionNames()) {
-      if (options.contains(name)) return InvalidArgument(name, name + " needs --smtp-url");
-    }
-    return std::optional<DeliveryOptions>();
-  }
-  DeliveryOptions delivery;
-  const std::string& url_text = url->second;
-  if (url_text.size() > kUrlBytesMax || !(url_text.starts_with("smtp://") || url_text.starts_with("smtps://")) ||
-      std::any_of(url_text.begin(), url_text.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20; })) {
-    return InvalidArgument("--smtp-url", "--smtp-url must look like smtp://host:port or smtps://host:port");
-  }
-  delivery.smtp.url = url_text;
-  const auto from = options.find("--smtp-from");
-  if (from == options.end()) return InvalidArgument("--smtp-from", "--smtp-from ADDRESS is required with --smtp-url");
-  Result<std::string> sender = ingest::NormalizeEmail(from->second, "--smtp-from");
-  if (!sender) return sender.error();
-  delivery.smtp.from = *sender;
-  if (const auto starttls = options.find("--smtp-starttls"); starttls != options.end()) {
-    if (starttls->second == "on" || starttls->second == "true" || starttls->second == "yes") {
-      delivery.smtp.starttls = true;
-    } else if (starttls->second != "off" && starttls->second != "false" && starttls->second != "no") {
-      return InvalidArgument("--smtp-starttls", "--smtp-starttls must be on or off");
-    }
-  }
-  if (const auto user = options.find("--smtp-user"); user != options.end()) delivery.smtp.username = user->second;
-  if (const auto password_file = options.find("--smtp-password-file"); password_file != options.end()) {
-    if (delivery.smtp.username.empty()) return InvalidArgument("--smtp-password-file", "--smtp-password-file needs --smtp-user");
-    Result<std::string> read = ReadWholeFile(password_file->second, kPasswordFileBytesMax, "password file");
-    if (!read && read.error().code == ErrorCode::kTooLarge) {
-      return InvalidArgument("--smtp-password-file", "the password file is too large");
-    }
-    if (!read) return InvalidArgument("--smtp-password-file", "cannot read " + password_file->second);
-    std::string password = std::move(*read);
-    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
-    delivery.smtp.password = std::move(password);
-  }
-  Result<uint64_t> concurrency = ParseNumber(options, "--smtp-concurrency", delivery.concurrency, 1, kConcurrencyMax);
-  if (!concurrency) return concurrency.error();
-  delivery.concurrency = *concurrency;
-  Result<uint64_t> initial = ParseNumber(options, "--smtp-retry-initial-ms", 1'000, 1, kRetryDelayMsMax);
-  if (!initial) return initial.error();
-  Result<uint64_t> maximum = ParseNumber(options, "--smtp-retry-max-ms", 300'000, 1, kRetryDelayMsMax);
-  if (!maximum) return maximum.error();
-  if (*maximum < *initial) return InvalidArgument("--smtp-retry-max-ms", "--smtp-retry-max-ms must be at least --smtp-retry-initial-ms");
-  delivery.retry_delay_initial_ms = static_cast<int64_t>(*initial);
-  delivery.retry_delay_max_ms = static_cast<int64_t>(*maximum);
-  Result<uint64_t> attempts = ParseNumber(options, "--smtp-attempts-max", delivery.attempts_max, 1, kAttemptsMax);
-  if (!attempts) return attempts.error();
-  delivery.attempts_max = static_cast<uint32_t>(*attempts);
-  if (!delivery.smtp.username.empty() && !url_text.starts_with("smtps://") && !delivery.smtp.starttls) {
-    std::fprintf(stderr, "incident-ledger: warning: SMTP credentials will be sent without TLS; "
-                         "use smtps:// or --smtp-starttls on\n");
-  }
-  return std::optional<DeliveryOptions>(std::move(delivery));
-}
 
 int64_t RetryDelayMs(const DeliveryOptions& options, uint32_t failures) {
   int64_t delay = options.retry_delay_initial_ms;

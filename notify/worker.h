@@ -57,12 +57,6 @@ struct DeliveryOptions {
   int64_t stop_grace_ms = 3'000;          // how long Stop lets running sends finish
 };
 
-// The `serve` options this module reads, e.g. "--smtp-url".
-const std::vector<std::string>& ServeOptionNames();
-// Reads them from parsed command-line options; nullopt when --smtp-url is
-// absent (no worker: jobs stay pending). Reads --smtp-password-file.
-Result<std::optional<DeliveryOptions>> ParseDeliveryOptions(const std::map<std::string, std::string>& options);
-
 // Delay before retry number `failures` (1-based): initial * 2^(failures-1), capped.
 int64_t RetryDelayMs(const DeliveryOptions& options, uint32_t failures);
 

@@ -659,26 +659,6 @@ TEST(Delivery, RetryDelayDoublesUpToTheCap) {
   EXPECT_EQ(notify::RetryDelayMs(options, 1000), 1000);
 }
 
-TEST(Delivery, ParsesServeOptions) {
-  Result<std::optional<notify::DeliveryOptions>> none = notify::ParseDeliveryOptions({});
-  ASSERT_TRUE(none);
-  EXPECT_FALSE(none->has_value());
-  EXPECT_FALSE(notify::ParseDeliveryOptions({{"--smtp-from", "a@example.org"}}));
-  EXPECT_FALSE(notify::ParseDeliveryOptions({{"--smtp-url", "http://x"}, {"--smtp-from", "a@example.org"}}));
-  EXPECT_FALSE(notify::ParseDeliveryOptions({{"--smtp-url", "smtp://127.0.0.1:25"}}));
-  EXPECT_FALSE(notify::ParseDeliveryOptions(
-      {{"--smtp-url", "smtp://127.0.0.1:25"}, {"--smtp-from", "a@example.org"}, {"--smtp-concurrency", "0"}}));
-  Result<std::optional<notify::DeliveryOptions>> full = notify::ParseDeliveryOptions(
-      {{"--smtp-url", "smtp://127.0.0.1:25"}, {"--smtp-from", "NOC@example.org"}, {"--smtp-starttls", "on"},
-       {"--smtp-concurrency", "2"}, {"--smtp-retry-initial-ms", "50"}, {"--smtp-retry-max-ms", "400"},
-       {"--smtp-attempts-max", "3"}});
-  ASSERT_TRUE(full) << full.error().message;
-  EXPECT_EQ((*full)->smtp.from, "noc@example.org");
-  EXPECT_TRUE((*full)->smtp.starttls);
-  EXPECT_EQ((*full)->concurrency, 2u);
-  EXPECT_EQ((*full)->attempts_max, 3u);
-}
-
 // -- the worker against a fake sender on a real ledger ----------------------------
 
 class FakeSmtp {
