@@ -97,7 +97,7 @@ bool Within(const AsOf& as_of, const proto::Event& event) {
 }
 
 HttpResponse NotFound(std::string message, std::string field = {}) {
-  return Api::ErrorResponse(MakeError(ErrorCode::kNotFound, std::move(message), std::move(field)));
+  return ErrorResponse(MakeError(ErrorCode::kNotFound, std::move(message), std::move(field)));
 }
 
 // {"to": "/absolute/path"}: the folder must not exist yet; its parent must.
@@ -139,11 +139,11 @@ class Handlers {
     } else if (media == "application/x-www-form-urlencoded") {
       command = ingest::ParseFormSubmission(request.body);
     } else {
-      respond(Api::UnsupportedMediaType("application/json or application/x-www-form-urlencoded"));
+      respond(UnsupportedMediaType("application/json or application/x-www-form-urlencoded"));
       return;
     }
     if (!command) {
-      respond(Api::ErrorResponse(command.error()));
+      respond(ErrorResponse(command.error()));
       return;
     }
     command->actor = principal.RecordedActor(command->actor, ingest::kAnonymousActor);
@@ -153,7 +153,7 @@ class Handlers {
         std::move(*command), [respond = std::move(respond), queued, metrics](Result<ingest::SubmissionResult> result) {
           metrics->ObserveAppend(SecondsSince(queued));
           if (!result) {
-            respond(Api::ErrorResponse(result.error()));
+            respond(ErrorResponse(result.error()));
             return;
           }
           JsonWriter json;
@@ -173,14 +173,14 @@ class Handlers {
 
   HttpResponse Incident(std::string_view ticket_text, std::string_view query_text) {
     Result<Query> query = ParseQuery(query_text, {"as_of_seq", "as_of"});
-    if (!query) return Api::ErrorResponse(query.error());
+    if (!query) return ErrorResponse(query.error());
     Result<AsOf> as_of = ParseAsOf(*query);
-    if (!as_of) return Api::ErrorResponse(as_of.error());
+    if (!as_of) return ErrorResponse(as_of.error());
     Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
     if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42", "ticket");
     if (as_of->given()) {
       Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
-      if (!events) return Api::ErrorResponse(events.error());
+      if (!events) return ErrorResponse(events.error());
       projections::TicketStore store;
       for (const StoredEvent& stored : *events) {
         if (Within(*as_of, stored.event)) store.Apply(stored.event);
@@ -204,11 +204,11 @@ class Handlers {
 
   HttpResponse IncidentEvents(std::string_view ticket_text, std::string_view query_text) {
     Result<Query> query = ParseQuery(query_text, {});
-    if (!query) return Api::ErrorResponse(query.error());
+    if (!query) return ErrorResponse(query.error());
     Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
     if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42", "ticket");
     Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
-    if (!events) return Api::ErrorResponse(events.error());
+    if (!events) return ErrorResponse(events.error());
     if (events->empty()) return NotFound("ticket " + *ticket + " does not exist", "ticket");
     JsonWriter json;
     json.BeginObject().Key("ticket").String(*ticket).Key("events").BeginArray();
@@ -225,12 +225,12 @@ class Handlers {
 
   HttpResponse Incidents(std::string_view query_text, const StopToken& stop = StopToken()) {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "status", "system", "q", "cursor", "limit", "as_of_seq", "as_of"});
-    if (!query) return Api::ErrorResponse(query.error());
+    if (!query) return ErrorResponse(query.error());
     projections::TimelineQuery timeline;
     Result<AsOf> as_of = ParseAsOf(*query);
-    if (!as_of) return Api::ErrorResponse(as_of.error());
+    if (!as_of) return ErrorResponse(as_of.error());
     Result<Window> window = ParseWindow(*query, as_of->micros.value_or(NowMicros()));
-    if (!window) return Api::ErrorResponse(window.error());
+    if (!window) return ErrorResponse(window.error());
     timeline.from_micros = window->from_micros;
     timeline.to_micros = window->to_micros;
     if (const auto status = query->find("status"); status != query->end()) {
@@ -239,21 +239,21 @@ class Handlers {
       } else if (status->second == "closed") {
         timeline.status = projections::TicketStatus::kClosed;
       } else {
-        return Api::ErrorResponse(BadParameter("status", "status must be open or closed"));
+        return ErrorResponse(BadParameter("status", "status must be open or closed"));
       }
     }
     if (const auto system = query->find("system"); system != query->end()) timeline.system = system->second;
     if (const auto text = query->find("q"); text != query->end()) {
-      if (text->second.size() > 200) return Api::ErrorResponse(BadParameter("q", "q must be at most 200 bytes"));
+      if (text->second.size() > 200) return ErrorResponse(BadParameter("q", "q must be at most 200 bytes"));
       timeline.text = text->second;
     }
     if (const auto cursor = query->find("cursor"); cursor != query->end()) {
       Result<uint64_t> number = ParseCount(*query, "cursor", 0, 1, UINT64_MAX / 2);
-      if (!number) return Api::ErrorResponse(BadParameter("cursor", "cursor must be a next_cursor value from a previous page"));
+      if (!number) return ErrorResponse(BadParameter("cursor", "cursor must be a next_cursor value from a previous page"));
       timeline.before_ticket_number = *number;
     }
     Result<uint64_t> limit = ParseCount(*query, "limit", kIncidentsPageDefault, 1, kIncidentsPageMax);
-    if (!limit) return Api::ErrorResponse(limit.error());
+    if (!limit) return ErrorResponse(limit.error());
     timeline.limit = *limit;
 
     // `applied_seq` (current lists only): the last event the list reflects,
@@ -281,7 +281,7 @@ class Handlers {
     if (as_of->given()) {
       Result<projections::TicketStore> store = projections::TicketsAsOf(
           *deps_.read_model, *deps_.ledger, *as_of, timeline.from_micros, timeline.to_micros, stop);
-      if (!store) return Api::ErrorResponse(store.error());
+      if (!store) return ErrorResponse(store.error());
       return render(*store, std::nullopt);
     }
     // The same question under the same applied seq has the same answer
@@ -313,12 +313,12 @@ class Handlers {
 
   HttpResponse Durations(std::string_view query_text, const StopToken& stop) {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "by", "as_of", "as_of_seq", "format"});
-    if (!query) return Api::ErrorResponse(query.error());
+    if (!query) return ErrorResponse(query.error());
     Result<AsOf> as_of = ParseAsOf(*query);
-    if (!as_of) return Api::ErrorResponse(as_of.error());
+    if (!as_of) return ErrorResponse(as_of.error());
     const int64_t now = as_of->micros.value_or(NowMicros());
     Result<Window> window = ParseWindow(*query, now);
-    if (!window) return Api::ErrorResponse(window.error());
+    if (!window) return ErrorResponse(window.error());
     DurationLists lists = DurationLists::kBoth;
     if (const auto by = query->find("by"); by != query->end()) {
       if (by->second == "incident") {
@@ -326,7 +326,7 @@ class Handlers {
       } else if (by->second == "system") {
         lists = DurationLists::kSystems;
       } else {
-        return Api::ErrorResponse(BadParameter("by", "by must be incident or system"));
+        return ErrorResponse(BadParameter("by", "by must be incident or system"));
       }
     }
     bool csv = false;
@@ -334,17 +334,17 @@ class Handlers {
       if (format->second == "csv") {
         csv = true;
       } else if (format->second != "json") {
-        return Api::ErrorResponse(BadParameter("format", "format must be json or csv"));
+        return ErrorResponse(BadParameter("format", "format must be json or csv"));
       }
     }
     if (csv && lists == DurationLists::kBoth) {
-      return Api::ErrorResponse(BadParameter("by", "format=csv gives one list: add by=incident or by=system"));
+      return ErrorResponse(BadParameter("by", "format=csv gives one list: add by=incident or by=system"));
     }
     const projections::DurationQuery duration_query{
         .from_micros = window->from_micros, .to_micros = window->to_micros, .now_micros = now};
     const auto render = [&](const projections::TicketStore& store) -> HttpResponse {
       Result<projections::DurationReport> report = projections::ComputeDurations(store, duration_query, stop);
-      if (!report) return Api::ErrorResponse(report.error());
+      if (!report) return ErrorResponse(report.error());
       if (!csv) return Json(200, DurationReportJson(*report, as_of->micros, lists));
       HttpResponse response;
       response.content_type = "text/csv; charset=utf-8";
@@ -360,7 +360,7 @@ class Handlers {
       // `from` keeps incidents that closed right at it.
       Result<projections::TicketStore> store = projections::TicketsAsOf(
           *deps_.read_model, *deps_.ledger, *as_of, window->from_micros - 1, window->to_micros, stop);
-      if (!store) return Api::ErrorResponse(store.error());
+      if (!store) return ErrorResponse(store.error());
       return render(*store);
     }
     HttpResponse response;
@@ -370,13 +370,13 @@ class Handlers {
 
   HttpResponse Events(const HttpRequest& request, std::string_view query_text) {
     Result<Query> query = ParseQuery(query_text, {"after", "limit"});
-    if (!query) return Api::ErrorResponse(query.error());
+    if (!query) return ErrorResponse(query.error());
     Result<uint64_t> after = ParseCount(*query, "after", 0, 0, UINT64_MAX / 2);
-    if (!after) return Api::ErrorResponse(after.error());
+    if (!after) return ErrorResponse(after.error());
     Result<uint64_t> limit = ParseCount(*query, "limit", kEventsPageDefault, 1, kEventsPageMax);
-    if (!limit) return Api::ErrorResponse(limit.error());
+    if (!limit) return ErrorResponse(limit.error());
     Result<std::vector<StoredEvent>> events = deps_.ledger->ReadAfter(*after, *limit);
-    if (!events) return Api::ErrorResponse(events.error());
+    if (!events) return ErrorResponse(events.error());
     const uint64_t head_seq = deps_.ledger->head().seq;
     if (request.accept.find("application/x-ndjson") != std::string::npos) {
       HttpResponse response;
@@ -405,23 +405,23 @@ class Handlers {
 
   HttpResponse Verify(std::string_view query_text, const StopToken& stop) {
     Result<Query> query = ParseQuery(query_text, {});
-    if (!query) return Api::ErrorResponse(query.error());
+    if (!query) return ErrorResponse(query.error());
     Result<VerifyReport> report = deps_.ledger->Verify(stop);
-    if (!report) return Api::ErrorResponse(report.error());
+    if (!report) return ErrorResponse(report.error());
     return Json(200, VerifyReportJson(*report));
   }
 
   // POST {"to": "/absolute/new/folder"}: a RocksDB checkpoint of the live
   // ledger, then a verification of the copy.
   HttpResponse Backup(const HttpRequest& request) {
-    if (MediaType(request.content_type) != "application/json") return Api::UnsupportedMediaType("application/json");
+    if (MediaType(request.content_type) != "application/json") return UnsupportedMediaType("application/json");
     Result<std::string> destination = ParseBackupRequest(request.body);
-    if (!destination) return Api::ErrorResponse(destination.error());
-    if (Status made = deps_.ledger->Checkpoint(*destination); !made) return Api::ErrorResponse(made.error());
+    if (!destination) return ErrorResponse(destination.error());
+    if (Status made = deps_.ledger->Checkpoint(*destination); !made) return ErrorResponse(made.error());
     Result<std::unique_ptr<Ledger>> copy = Ledger::Open(LedgerOptions{.path = *destination, .read_only = true});
-    if (!copy) return Api::ErrorResponse(copy.error());
+    if (!copy) return ErrorResponse(copy.error());
     Result<VerifyReport> report = (*copy)->Verify();
-    if (!report) return Api::ErrorResponse(report.error());
+    if (!report) return ErrorResponse(report.error());
     JsonWriter json;
     json.BeginObject().Key("path").String(*destination).Key("verify").Raw(VerifyReportJson(*report)).EndObject();
     return Json(report->ok ? 201 : 500, json.Take());
@@ -446,56 +446,6 @@ class Handlers {
 };
 
 }  // namespace
-
-unsigned Api::StatusFor(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kTooLarge: return 413;
-    case ErrorCode::kCorruption: return 500;
-    case ErrorCode::kIoError: return 503;
-    case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kPermissionDenied: return 403;
-  }
-  return 500;
-}
-
-HttpResponse Api::ErrorResponse(const Error& error) { return Json(StatusFor(error.code), ErrorJson(error)); }
-
-void Api::Offload(WorkPool* pool, const HttpRequest& request, LongWork work, Respond respond) {
-  if (pool == nullptr) return respond(work(StopToken()));
-  // Both the task and this thread may need to answer (the queue may refuse
-  // the task), so the respond function is shared rather than moved in.
-  auto shared_respond = std::make_shared<Respond>(std::move(respond));
-  const bool queued = pool->Submit(
-      [work = std::move(work), shared_respond](const StopToken& stop) {
-        // Nobody waits, or the time ran out while queued: answer without
-        // starting.
-        if (stop.ShouldStop()) {
-          (*shared_respond)(ErrorResponse(stop.Reason()));
-          return false;
-        }
-        HttpResponse response = work(stop);
-        const bool stopped = response.status == 503 && stop.ShouldStop();
-        (*shared_respond)(std::move(response));
-        return !stopped;
-      },
-      request.abandoned);
-  if (queued) return;
-  HttpResponse busy = ErrorResponse(
-      MakeError(ErrorCode::kUnavailable, "the service is busy with long requests; try again in a few seconds"));
-  busy.headers.emplace_back("Retry-After", "2");
-  (*shared_respond)(std::move(busy));
-}
-
-HttpResponse Api::UnsupportedMediaType(std::string_view accepted) {
-  HttpResponse response =
-      ErrorResponse(InvalidArgument("Content-Type", "Content-Type must be " + std::string(accepted)));
-  response.status = 415;
-  return response;
-}
 
 Api::Api(ApiDependencies dependencies) : deps_(dependencies) {
   std::vector<Route> rows = Routes();

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "http/answer_cache.h"
+#include "http/message.h"
 #include "http/metrics.h"
 #include "http/response_stream.h"
 #include "http/work_pool.h"
@@ -36,49 +37,12 @@ struct NotificationRoutes;
 struct Principal;
 
 // Limits of the HTTP edge.
-constexpr size_t kBodyBytesMax = 64 * 1024;
 constexpr size_t kEventsPageMax = 10'000;
 constexpr size_t kEventsPageDefault = 1'000;
 constexpr size_t kIncidentsPageMax = 1'000;
 constexpr size_t kIncidentsPageDefault = 100;
 constexpr int64_t kDefaultWindowMicros = 7LL * 24 * 3600 * 1'000'000;
 
-struct HttpRequest {
-  std::string method;
-  std::string target;  // path and query, as sent
-  std::string content_type;
-  std::string accept;
-  std::string accept_encoding;
-  std::string if_none_match;
-  std::string last_event_id;  // Server-Sent Events resume point, as sent
-  // What access control reads (auth.h): credentials, and where a browser
-  // says the request came from.
-  std::string authorization;   // "Bearer TOKEN"
-  std::string cookie;          // the session cookie rides here
-  std::string csrf_token;      // X-CSRF-Token, sent by the pages' scripts
-  std::string host;
-  std::string origin;
-  std::string sec_fetch_site;  // "same-origin", "cross-site", ...
-  std::string body;
-  // Raised by the server when the client's connection closes before the
-  // answer is written (null outside the server): long work stops then.
-  std::shared_ptr<std::atomic<bool>> abandoned;
-};
-
-struct HttpResponse {
-  unsigned status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  // When set, sent instead of `body`: bytes shared with a cache, so that a
-  // cached answer of ~100 KB is not copied for every request.
-  std::shared_ptr<const std::string> shared_body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  // Set for a streamed answer (Server-Sent Events): the server sends the
-  // headers, then whatever the stream yields; `body` is not sent.
-  std::shared_ptr<ResponseStream> stream;
-};
-
-using Respond = std::function<void(HttpResponse)>;
 
 struct ApiDependencies {
   Ledger* ledger;
@@ -94,9 +58,6 @@ struct ApiDependencies {
   WorkPool* pool = nullptr;
 };
 
-// The long work of a request (see Api::Offload): a response from a token
-// it heeds.
-using LongWork = std::function<HttpResponse(const StopToken& stop)>;
 
 class Api {
  public:
@@ -108,17 +69,6 @@ class Api {
   void Handle(const HttpRequest& request, Respond respond);
   const Router& router() const;
 
-  // Response for an error (JSON body, status from its code).
-  static HttpResponse ErrorResponse(const Error& error);
-  // 415 naming the Content-Type a route takes (e.g. "application/json").
-  static HttpResponse UnsupportedMediaType(std::string_view accepted);
-  static unsigned StatusFor(ErrorCode code);
-
-  // Runs `work` on `pool` (on this thread when pool is null) and hands its
-  // answer to `respond`; answers 503 with Retry-After at once when the
-  // pool's queue is full. The work stops when `request`'s client goes away
-  // or the pool's time budget runs out, and then answers 503 naming why.
-  static void Offload(WorkPool* pool, const HttpRequest& request, LongWork work, Respond respond);
 
  private:
   // The /api/v1 rows (and /healthz, /metrics).

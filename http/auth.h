@@ -51,7 +51,7 @@
 
 #include "common/encoding.h"
 #include "common/result.h"
-#include "http/api.h"
+#include "http/message.h"
 
 namespace ledger::http {
 

@@ -30,7 +30,7 @@ HttpResponse Json(unsigned status, std::string body) {
   return response;
 }
 
-HttpResponse Error(const ledger::Error& error) { return Api::ErrorResponse(error); }
+HttpResponse Error(const ledger::Error& error) { return ErrorResponse(error); }
 
 void WriteSystems(JsonWriter* json, const std::vector<std::string>& systems) {
   json->BeginArray();
@@ -41,7 +41,7 @@ void WriteSystems(JsonWriter* json, const std::vector<std::string>& systems) {
 void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& request, const Principal& principal,
                         ingest::SubscriptionAction action, Respond respond) {
   if (MediaType(request.content_type) != "application/json") {
-    respond(Api::UnsupportedMediaType("application/json"));
+    respond(UnsupportedMediaType("application/json"));
     return;
   }
   Result<ingest::SubscriptionCommand> command = ingest::ParseSubscriptionJson(request.body, action);
@@ -115,7 +115,7 @@ HttpResponse RetryAnswer(const ingest::RetryOutcome& outcome) {
 void RetryNotifications(const NotificationRoutes& routes, const HttpRequest& request, const Principal& principal,
                         Respond respond) {
   if (MediaType(request.content_type) != "application/json") {
-    respond(Api::UnsupportedMediaType("application/json"));
+    respond(UnsupportedMediaType("application/json"));
     return;
   }
   Result<ingest::RetryCommand> command = ingest::ParseRetryJson(request.body);

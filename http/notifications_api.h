@@ -30,7 +30,7 @@
 #include <string_view>
 
 #include "common/json_writer.h"
-#include "http/api.h"
+#include "http/message.h"
 #include "http/auth.h"
 #include "http/metrics.h"
 #include "ingest/subscriptions.h"

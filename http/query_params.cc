@@ -81,7 +81,7 @@ std::string MediaType(std::string_view content_type) {
 }
 
 HttpResponse MethodNotAllowed(const std::string& allowed) {
-  HttpResponse response = Api::ErrorResponse(
+  HttpResponse response = ErrorResponse(
       MakeError(ErrorCode::kInvalidArgument, "method not allowed; this path takes " + allowed, "method"));
   response.status = 405;
   response.headers.emplace_back("Allow", allowed);

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "http/api.h"
+#include "http/message.h"
 
 namespace ledger::http {
 

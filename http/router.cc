@@ -131,7 +131,7 @@ void Router::Handle(const HttpRequest& request, Respond respond) const {
     Result<Principal> checked = access_->Check(request, needed);
     if (!checked) {
       HttpResponse response = page && pages_.refusal ? pages_.refusal(request, checked.error())
-                                                     : Api::ErrorResponse(checked.error());
+                                                     : ErrorResponse(checked.error());
       if (checked.error().code == ErrorCode::kUnauthenticated) {
         response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"incident-ledger\"");
       }
@@ -141,7 +141,7 @@ void Router::Handle(const HttpRequest& request, Respond respond) const {
   }
   if (route == nullptr) {
     return counted("not_found")(
-        Api::ErrorResponse(MakeError(ErrorCode::kNotFound, "no route for this path")));
+        ErrorResponse(MakeError(ErrorCode::kNotFound, "no route for this path")));
   }
   if (!Allows(route->allow, request.method)) {
     const std::string allow(route->allow);

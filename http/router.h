@@ -36,7 +36,7 @@
 #include <string_view>
 #include <vector>
 
-#include "http/api.h"
+#include "http/message.h"
 #include "http/auth.h"
 
 namespace ledger::http {

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/api.h"
+#include "http/message.h"
 #include "http/embedded_assets.h"
 
 namespace ledger::http {

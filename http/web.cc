@@ -791,7 +791,7 @@ class WebHandlers {
     std::vector<std::string> systems = KnownSystems();
     if (!command) {
       state.error = command.error();
-      return respond(HtmlAnswer(Api::StatusFor(command.error().code), RenderForm(principal_, state, systems)));
+      return respond(HtmlAnswer(StatusFor(command.error().code), RenderForm(principal_, state, systems)));
     }
     command->actor = principal_.RecordedActor(command->actor, ingest::kAnonymousActor);
     deps_.processor->SubmitAsync(
@@ -800,7 +800,7 @@ class WebHandlers {
          viewer = principal_](Result<ingest::SubmissionResult> result) mutable {
           if (!result) {
             state.error = result.error();
-            return respond(HtmlAnswer(Api::StatusFor(result.error().code), RenderForm(viewer, state, systems)));
+            return respond(HtmlAnswer(StatusFor(result.error().code), RenderForm(viewer, state, systems)));
           }
           // Post/Redirect/Get: a reload of the result does not post again.
           const std::string location =
@@ -872,13 +872,13 @@ class WebHandlers {
     });
     if (!state) return ErrorPage(principal_, 404, "No such incident", "There is no incident " + *ticket + ".");
     Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
-    if (!events) return ErrorPage(principal_, Api::StatusFor(events.error().code), "Cannot read the history", events.error().message);
+    if (!events) return ErrorPage(principal_, StatusFor(events.error().code), "Cannot read the history", events.error().message);
     return HtmlAnswer(200, RenderIncident(principal_, *state, *events, recorded, NowMicros(), head_seq));
   }
 
   HttpResponse Asset(const HttpRequest& request, std::string_view path) {
     std::optional<HttpResponse> answer = assets_.Answer(path.substr(1), request);
-    if (!answer) return Api::ErrorResponse(MakeError(ErrorCode::kNotFound, "no such asset", "path"));
+    if (!answer) return ErrorResponse(MakeError(ErrorCode::kNotFound, "no such asset", "path"));
     return std::move(*answer);
   }
 
@@ -886,15 +886,15 @@ class WebHandlers {
   // EventSource when it reconnects) takes precedence over `after`.
   HttpResponse EventStream(const HttpRequest& request, std::string_view query_text) {
     Result<Query> query = ParseQuery(query_text, {"after"});
-    if (!query) return Api::ErrorResponse(query.error());
+    if (!query) return ErrorResponse(query.error());
     std::optional<uint64_t> after;
     if (const auto found = query->find("after"); found != query->end()) {
       after = ParseUnsigned(found->second);
-      if (!after) return Api::ErrorResponse(InvalidArgument("after", "after must be a seq (a whole number)"));
+      if (!after) return ErrorResponse(InvalidArgument("after", "after must be a seq (a whole number)"));
     }
     if (!request.last_event_id.empty()) {
       after = ParseUnsigned(request.last_event_id);
-      if (!after) return Api::ErrorResponse(InvalidArgument("Last-Event-ID", "Last-Event-ID must be a seq (a whole number)"));
+      if (!after) return ErrorResponse(InvalidArgument("Last-Event-ID", "Last-Event-ID must be a seq (a whole number)"));
     }
     HttpResponse response;
     response.content_type = "text/event-stream; charset=utf-8";
@@ -905,7 +905,7 @@ class WebHandlers {
     Result<std::shared_ptr<ResponseStream>> stream =
         deps_.event_hub->Open(after, /*incidents_only=*/!principal_.Has(Role::kAuditor));
     if (!stream) {
-      HttpResponse busy = Api::ErrorResponse(stream.error());
+      HttpResponse busy = ErrorResponse(stream.error());
       busy.headers.emplace_back("Retry-After", "5");
       return busy;
     }
@@ -983,19 +983,19 @@ std::vector<Route> Web::Routes() {
 
 void Web::Availability(const HttpRequest& request, std::string_view query, Respond respond) {
   Result<AvailabilityRequest> asked = ParseAvailabilityRequest(query);
-  if (!asked) return respond(Api::ErrorResponse(asked.error()));
+  if (!asked) return respond(ErrorResponse(asked.error()));
   if (std::optional<AvailabilityAnswer> cached =
           availability_->Find(asked->key, deps_.read_model->applied_seq(), NowMicros())) {
     return respond(AvailabilityResponse(*cached, request));
   }
   // Figures over many days and systems: on the pool (work_pool.h).
-  Api::Offload(
+  Offload(
       deps_.pool, request,
       [cache = availability_, read_model = deps_.read_model, asked = std::move(*asked),
        encodings = HttpRequest{.accept_encoding = request.accept_encoding, .if_none_match = request.if_none_match}](
           const StopToken& stop) {
         Result<AvailabilityAnswer> answer = ComputeAvailability(*read_model, asked, stop);
-        if (!answer) return Api::ErrorResponse(answer.error());
+        if (!answer) return ErrorResponse(answer.error());
         cache->Store(asked.key, *answer);
         return AvailabilityResponse(*answer, encodings);
       },

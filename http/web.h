@@ -23,7 +23,10 @@
 #include <string_view>
 #include <vector>
 
-#include "http/api.h"
+#include "http/message.h"
+#include "ingest/processor.h"
+#include "ledger/ledger.h"
+#include "projections/read_model.h"
 #include "http/auth.h"
 #include "http/event_hub.h"
 #include "http/static_assets.h"
