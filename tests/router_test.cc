@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "common/encoding.h"
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/metrics.h"
 #include "http/notifications_api.h"
 #include "http/router.h"
 #include "http/web.h"
+#include "tests/http_test_support.h"
 
 namespace {
 
@@ -31,15 +31,10 @@ using ledger::http::RouteCall;
 using ledger::http::RouteKind;
 using ledger::http::Router;
 
-std::string HashLine(const std::string& name, const std::string& roles, const std::string& token) {
-  return name + " " + roles + " sha256:" + ledger::HexEncode(ledger::Sha256(token));
-}
+using ledger::http::test_support::HashLine;
 
-HttpRequest Request(std::string method, std::string target, std::string token = {}) {
-  HttpRequest request;
-  request.method = std::move(method);
-  request.target = std::move(target);
-  request.host = "127.0.0.1:8080";
+HttpRequest Request(std::string method, std::string target, const std::string& token = {}) {
+  HttpRequest request = ledger::http::test_support::Request(std::move(method), std::move(target));
   if (!token.empty()) request.authorization = "Bearer " + token;
   return request;
 }

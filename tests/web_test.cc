@@ -24,6 +24,7 @@
 #include "ledger/ledger.h"
 #include "projections/ticket_name.h"
 #include "test_util.h"
+#include "tests/http_test_support.h"
 
 namespace ledger::http {
 namespace {
@@ -361,17 +362,8 @@ using ledger::http::HttpRequest;
 using ledger::http::Role;
 using ledger::http::RequiredAccess;
 
-std::string HashLine(const std::string& name, const std::string& roles, const std::string& token) {
-  return name + " " + roles + " sha256:" + ledger::HexEncode(ledger::Sha256(token));
-}
-
-HttpRequest Request(std::string method, std::string target) {
-  HttpRequest request;
-  request.method = std::move(method);
-  request.target = std::move(target);
-  request.host = "127.0.0.1:8080";
-  return request;
-}
+using ledger::http::test_support::HashLine;
+using ledger::http::test_support::Request;
 
 }  // namespace
 
