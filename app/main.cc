@@ -339,6 +339,12 @@ int Serve(const Arguments& arguments) {
                    "is gone)\n",
                    restored->restored, restored->expired, restored->ended);
     }
+    if (restored && restored->torn_line) {
+      std::fprintf(stderr,
+                   "incident-ledger: the last line of %s was cut short (a crash while it was written) and is left "
+                   "out; the file is rewritten without it\n",
+                   sessions_path.c_str());
+    }
   }
 
   ledger::Result<std::unique_ptr<ledger::Ledger>> opened =

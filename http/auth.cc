@@ -9,6 +9,12 @@
 #include <set>
 #include <sstream>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -231,8 +237,9 @@ Result<AuthFile> AuthFile::Load(const std::string& path) {
   return file;
 }
 
-const AuthEntry* AuthFile::Find(std::string_view token) const {
-  const Sha256Digest hash = Sha256(token);
+const AuthEntry* AuthFile::Find(std::string_view token) const { return FindHash(Sha256(token)); }
+
+const AuthEntry* AuthFile::FindHash(const Sha256Digest& hash) const {
   const AuthEntry* found = nullptr;
   // Every entry is compared, so that the time says nothing about which one
   // (or whether one) matched.
@@ -264,7 +271,8 @@ std::string Principal::RecordedActor(std::string_view given, std::string_view de
 
 namespace {
 
-constexpr std::string_view kSessionsFileHeader = "# incident-ledger sessions 1";
+constexpr std::string_view kSessionsFileHeaderV1 = "# incident-ledger sessions 1";
+constexpr std::string_view kSessionsFileHeader = "# incident-ledger sessions 2";
 
 // Unix seconds of a steady-clock instant, and back.
 int64_t ToUnixSeconds(std::chrono::steady_clock::time_point at) {
@@ -293,43 +301,95 @@ bool IsBase64UrlText(std::string_view text) {
   });
 }
 
+std::string DigestKey(const Sha256Digest& digest) { return std::string(AsBytes(digest)); }
+
+std::string BeginLine(std::string_view key, const Sha256Digest& token_hash,
+                      std::chrono::steady_clock::time_point expires, std::string_view csrf_token) {
+  return "+ " + HexEncode(key) + " " + HexEncode(AsBytes(token_hash)) + " " + std::to_string(ToUnixSeconds(expires)) +
+         " " + std::string(csrf_token) + "\n";
+}
+
+std::string EndLine(std::string_view key) { return "- " + HexEncode(key) + "\n"; }
+
+// Writes all of `text` to `fd`; false (errno set) when it cannot.
+bool WriteAll(int fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t wrote = ::write(fd, text.data(), text.size());
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0) return false;
+    text.remove_prefix(static_cast<size_t>(wrote));
+  }
+  return true;
+}
+
 }  // namespace
 
+SessionStore::~SessionStore() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Result<SessionsRestored> SessionStore::Persist(std::string path, const AuthFile& file) {
+  std::lock_guard saving(save_mutex_);
   path_ = std::move(path);
+  // Whatever happens below, the next change writes a sound file.
+  rewrite_ = true;
   const auto refused = [this](const std::string& why) {
     return InvalidArgument("sessions", "the sessions file " + path_ + " " + why + "; nobody stays signed in from it");
   };
+  SessionsRestored restored;
   std::error_code missing;
-  if (!std::filesystem::exists(path_, missing) && !missing) return SessionsRestored{};
+  // The first change creates the file (the data folder may not exist yet).
+  if (!std::filesystem::exists(path_, missing) && !missing) return restored;
   Result<std::string> text = ReadWholeFile(path_, kSessionsFileBytesMax, "sessions file");
   if (!text && text.error().code == ErrorCode::kTooLarge) {
     return refused("is larger than " + std::to_string(kSessionsFileBytesMax) + " bytes");
   }
   if (!text) return refused("cannot be read");
+  // A last line without its newline was cut short by a crash mid-append.
+  if (const size_t end = text->rfind('\n'); end + 1 != text->size()) {
+    if (end != std::string::npos) {
+      text->resize(end + 1);
+      restored.torn_line = true;
+    }
+  }
 
-  std::map<Sha256Digest, const AuthEntry*> by_hash;
-  for (const AuthEntry& entry : file.entries()) by_hash.emplace(entry.token_hash, &entry);
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
-  const int64_t latest = now + std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count();
-  std::unordered_map<std::string, Session> loaded;
-  SessionsRestored restored;
+  // The lines in order: begins and ends, each begin numbered by its place.
+  struct Saved {
+    Sha256Digest token_hash;
+    int64_t expires;
+    std::string csrf_token;
+    uint64_t order;
+  };
+  std::unordered_map<std::string, Saved> saved;
   size_t line_number = 0;
+  bool version_1 = false;
   std::istringstream lines(*text);
   std::string line;
   while (std::getline(lines, line)) {
     ++line_number;
     if (line_number == 1) {
-      if (line != kSessionsFileHeader) return refused("does not start with '" + std::string(kSessionsFileHeader) + "'");
+      version_1 = line == kSessionsFileHeaderV1;
+      if (line != kSessionsFileHeader && !version_1) {
+        return refused("does not start with '" + std::string(kSessionsFileHeader) + "'");
+      }
       continue;
     }
     if (line.empty()) continue;
     const auto bad = [&](const std::string& why) { return refused("line " + std::to_string(line_number) + ": " + why); };
     std::istringstream fields(line);
+    std::string mark = "+";
+    if (!version_1 && !(fields >> mark)) return bad("expected '+' or '-'");
     std::string key_hex, token_hex, expires_text, csrf, extra;
+    if (mark == "-") {
+      if (!(fields >> key_hex) || (fields >> extra)) return bad("expected - SESSION_KEY");
+      const std::optional<Sha256Digest> key = DigestFromHex(key_hex);
+      if (!key) return bad("a session key is not 64 hex digits");
+      saved.erase(DigestKey(*key));
+      continue;
+    }
+    if (mark != "+") return bad("expected '+' or '-'");
     if (!(fields >> key_hex >> token_hex >> expires_text >> csrf) || (fields >> extra)) {
-      return bad("expected SESSION_KEY TOKEN_HASH EXPIRES CSRF_TOKEN");
+      return bad(std::string(version_1 ? "" : "+ ") + "SESSION_KEY TOKEN_HASH EXPIRES CSRF_TOKEN expected");
     }
     const std::optional<Sha256Digest> key = DigestFromHex(key_hex);
     const std::optional<Sha256Digest> token_hash = DigestFromHex(token_hex);
@@ -340,72 +400,177 @@ Result<SessionsRestored> SessionStore::Persist(std::string path, const AuthFile&
       return bad("the expiry is not Unix seconds");
     }
     if (!IsBase64UrlText(csrf)) return bad("the CSRF token is malformed");
-    if (loaded.size() == kSessionsMax) return bad("more than " + std::to_string(kSessionsMax) + " sessions");
-    if (expires <= now) {
-      ++restored.expired;
-      continue;
-    }
-    const auto entry = by_hash.find(*token_hash);
-    if (entry == by_hash.end()) {
-      ++restored.ended;
-      continue;
-    }
-    // A clock set back cannot lengthen a session beyond its lifetime.
-    loaded[std::string(AsBytes(*key))] =
-        Session{.principal = Principal{.name = entry->second->name, .roles = entry->second->roles, .csrf_token = csrf},
-                .token_hash = *token_hash,
-                .expires = FromUnixSeconds(std::min(expires, latest))};
+    if (saved.size() == kSessionsMax) return bad("more than " + std::to_string(kSessionsMax) + " sessions");
+    saved[DigestKey(*key)] = Saved{.token_hash = *token_hash, .expires = expires, .csrf_token = csrf, .order = line_number};
   }
-  restored.restored = loaded.size();
+
+  std::map<Sha256Digest, const AuthEntry*> by_hash;
+  for (const AuthEntry& entry : file.entries()) by_hash.emplace(entry.token_hash, &entry);
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t latest = now + std::chrono::duration_cast<std::chrono::seconds>(kSessionLifetime).count();
+  // Oldest first, so that the per-token limit keeps the newest.
+  std::vector<std::pair<uint64_t, std::string>> in_order;
+  in_order.reserve(saved.size());
+  for (const auto& [key, session] : saved) in_order.emplace_back(session.order, key);
+  std::sort(in_order.begin(), in_order.end());
   {
     std::lock_guard lock(mutex_);
-    sessions_ = std::move(loaded);
+    sessions_.clear();
+    by_token_.clear();
+    std::vector<std::string> ended;
+    for (const auto& [order, key] : in_order) {
+      const Saved& session = saved.at(key);
+      if (session.expires <= now) {
+        ++restored.expired;
+        continue;
+      }
+      const auto entry = by_hash.find(session.token_hash);
+      if (entry == by_hash.end()) {
+        ++restored.ended;
+        continue;
+      }
+      // A clock set back cannot lengthen a session beyond its lifetime.
+      InsertLocked(key,
+                   Session{.principal = Principal{.name = entry->second->name,
+                                                  .roles = entry->second->roles,
+                                                  .csrf_token = session.csrf_token},
+                           .token_hash = session.token_hash,
+                           .expires = FromUnixSeconds(std::min(session.expires, latest))},
+                   &ended);
+    }
+    restored.ended += ended.size();
+    restored.restored = sessions_.size();
   }
-  if (restored.expired > 0 || restored.ended > 0) Save();
+  Compact();
   return restored;
 }
 
-void SessionStore::Save() {
+void SessionStore::InsertLocked(std::string key, Session session, std::vector<std::string>* ended) {
+  const std::string token_key = DigestKey(session.token_hash);
+  std::map<uint64_t, std::string>& own = by_token_[token_key];
+  // The token's own oldest first: a token never ends another's sessions
+  // while it is within its share.
+  while (own.size() >= kSessionsPerTokenMax) {
+    ended->push_back(own.begin()->second);
+    EraseLocked(sessions_.find(own.begin()->second));
+  }
+  if (sessions_.size() >= kSessionsMax) {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      const auto next = std::next(it);
+      if (it->second.expires <= now) {
+        ended->push_back(it->first);
+        EraseLocked(it);
+      }
+      it = next;
+    }
+  }
+  while (sessions_.size() >= kSessionsMax) {
+    // The store is full of live sessions of many tokens: the one holding
+    // the most gives up its oldest.
+    auto largest = by_token_.end();
+    for (auto it = by_token_.begin(); it != by_token_.end(); ++it) {
+      if (!it->second.empty() && (largest == by_token_.end() || it->second.size() > largest->second.size())) {
+        largest = it;
+      }
+    }
+    LEDGER_ASSERT(largest != by_token_.end());
+    ended->push_back(largest->second.begin()->second);
+    EraseLocked(sessions_.find(largest->second.begin()->second));
+  }
+  session.serial = next_serial_++;
+  by_token_[token_key].emplace(session.serial, key);
+  sessions_[std::move(key)] = std::move(session);
+}
+
+void SessionStore::EraseLocked(SessionMap::iterator it) {
+  LEDGER_ASSERT(it != sessions_.end());
+  const auto own = by_token_.find(DigestKey(it->second.token_hash));
+  if (own != by_token_.end()) {
+    own->second.erase(it->second.serial);
+    if (own->second.empty()) by_token_.erase(own);
+  }
+  sessions_.erase(it);
+}
+
+void SessionStore::WriteFailed(const std::string& why) {
+  if (write_failed_) return;
+  write_failed_ = true;
+  std::fprintf(stderr, "incident-ledger: signed-in sessions not saved (they last until the service stops): %s\n",
+               why.c_str());
+}
+
+void SessionStore::Record(const std::string& lines, size_t count, size_t live, bool sync) {
+  if (path_.empty() || count == 0) return;
+  const bool grown = file_lines_ + count > kSessionsFileCompactFactor * live + kSessionsFileCompactSlackLines ||
+                     file_bytes_ + lines.size() > kSessionsFileBytesMax / 2;
+  if (rewrite_ || fd_ < 0 || grown) return Compact();
+  if (!WriteAll(fd_, lines)) {
+    // Part of a line may be on disk: rewrite the file whole next time.
+    rewrite_ = true;
+    return WriteFailed("cannot append to " + path_ + ": " + std::strerror(errno));
+  }
+  file_lines_ += count;
+  file_bytes_ += lines.size();
+  if (sync && ::fdatasync(fd_) != 0) {
+    rewrite_ = true;
+    return WriteFailed("cannot sync " + path_ + ": " + std::strerror(errno));
+  }
+  write_failed_ = false;
+}
+
+void SessionStore::Compact() {
   if (path_.empty()) return;
-  std::lock_guard saving(save_mutex_);
   std::string text(kSessionsFileHeader);
   text += '\n';
+  size_t count = 0;
   {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
     for (const auto& [key, session] : sessions_) {
       if (session.expires <= now) continue;
-      text += HexEncode(key) + " " + HexEncode(AsBytes(session.token_hash)) + " " +
-              std::to_string(ToUnixSeconds(session.expires)) + " " + session.principal.csrf_token + "\n";
+      text += BeginLine(key, session.token_hash, session.expires, session.principal.csrf_token);
+      ++count;
     }
   }
-  if (Status written = WriteFileAtomically(path_, text); !written) {
-    std::fprintf(stderr, "incident-ledger: signed-in sessions not saved (they last until the service stops): %s\n",
-                 written.error().message.c_str());
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
   }
+  rewrite_ = true;
+  if (Status written = WriteFileAtomically(path_, text); !written) return WriteFailed(written.error().message);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) return WriteFailed("cannot open " + path_ + ": " + std::strerror(errno));
+  file_lines_ = count;
+  file_bytes_ = text.size();
+  rewrite_ = false;
+  write_failed_ = false;
 }
 
 NewSession SessionStore::Create(const AuthEntry& entry) {
   NewSession made{.cookie_value = RandomBase64Url(kSessionRandomBytes), .csrf_token = RandomBase64Url(kCsrfRandomBytes)};
-  const auto now = std::chrono::steady_clock::now();
+  const std::string key = HashKey(made.cookie_value);
+  const auto expires = std::chrono::steady_clock::now() + kSessionLifetime;
+  std::lock_guard saving(save_mutex_);
+  std::string lines;
+  size_t count = 0;
+  size_t live = 0;
   {
     std::lock_guard lock(mutex_);
-    if (sessions_.size() >= kSessionsMax) {
-      // Expired ones go first; if none has, the one closest to expiring.
-      std::erase_if(sessions_, [&](const auto& item) { return item.second.expires <= now; });
-      if (sessions_.size() >= kSessionsMax) {
-        const auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
-          return a.second.expires < b.second.expires;
-        });
-        sessions_.erase(oldest);
-      }
-    }
-    sessions_[HashKey(made.cookie_value)] =
-        Session{.principal = Principal{.name = entry.name, .roles = entry.roles, .csrf_token = made.csrf_token},
-                .token_hash = entry.token_hash,
-                .expires = now + kSessionLifetime};
+    std::vector<std::string> ended;
+    InsertLocked(key,
+                 Session{.principal = Principal{.name = entry.name, .roles = entry.roles, .csrf_token = made.csrf_token},
+                         .token_hash = entry.token_hash,
+                         .expires = expires},
+                 &ended);
+    if (!ended.empty()) changes_.fetch_add(1);
+    for (const std::string& gone : ended) lines += EndLine(gone);
+    lines += BeginLine(key, entry.token_hash, expires, made.csrf_token);
+    count = ended.size() + 1;
+    live = sessions_.size();
   }
-  Save();
+  Record(lines, count, live, /*sync=*/false);
   return made;
 }
 
@@ -413,50 +578,131 @@ SessionsRetained SessionStore::Retain(const AuthFile& file) {
   std::map<Sha256Digest, const AuthEntry*> by_hash;
   for (const AuthEntry& entry : file.entries()) by_hash.emplace(entry.token_hash, &entry);
   SessionsRetained retained;
+  std::lock_guard saving(save_mutex_);
+  std::string lines;
+  size_t live = 0;
   {
     std::lock_guard lock(mutex_);
     for (auto it = sessions_.begin(); it != sessions_.end();) {
+      const auto next = std::next(it);
       const auto entry = by_hash.find(it->second.token_hash);
       if (entry == by_hash.end()) {
-        it = sessions_.erase(it);
+        lines += EndLine(it->first);
+        EraseLocked(it);
         ++retained.ended;
-        continue;
+      } else {
+        it->second.principal.name = entry->second->name;
+        it->second.principal.roles = entry->second->roles;
+        ++retained.kept;
       }
-      it->second.principal.name = entry->second->name;
-      it->second.principal.roles = entry->second->roles;
-      ++retained.kept;
-      ++it;
+      it = next;
     }
+    live = sessions_.size();
+    changes_.fetch_add(1);
   }
-  if (retained.ended > 0) Save();
+  Record(lines, retained.ended, live, /*sync=*/false);
   return retained;
 }
 
 std::optional<Principal> SessionStore::Find(std::string_view cookie_value) {
-  const std::string key = HashKey(cookie_value);
+  std::optional<std::pair<Principal, std::chrono::steady_clock::time_point>> found = FindKey(HashKey(cookie_value));
+  if (!found) return std::nullopt;
+  return std::move(found->first);
+}
+
+std::optional<std::pair<Principal, std::chrono::steady_clock::time_point>> SessionStore::FindKey(std::string_view key) {
   std::lock_guard lock(mutex_);
-  const auto found = sessions_.find(key);
+  const auto found = sessions_.find(std::string(key));
   if (found == sessions_.end()) return std::nullopt;
   if (found->second.expires <= std::chrono::steady_clock::now()) {
-    sessions_.erase(found);
+    // Its line stays in the file until the next rewrite, which leaves it out.
+    EraseLocked(found);
     return std::nullopt;
   }
-  return found->second.principal;
+  return std::make_pair(found->second.principal, found->second.expires);
 }
 
 void SessionStore::Remove(std::string_view cookie_value) {
   const std::string key = HashKey(cookie_value);
-  size_t erased = 0;
+  std::lock_guard saving(save_mutex_);
+  size_t live = 0;
   {
     std::lock_guard lock(mutex_);
-    erased = sessions_.erase(key);
+    const auto found = sessions_.find(key);
+    if (found == sessions_.end()) return;
+    EraseLocked(found);
+    changes_.fetch_add(1);
+    live = sessions_.size();
   }
-  if (erased > 0) Save();
+  // Synced: a signed-out cookie must not come back after a crash.
+  Record(EndLine(key), 1, live, /*sync=*/true);
 }
 
 size_t SessionStore::size() const {
   std::lock_guard lock(mutex_);
   return sessions_.size();
+}
+
+size_t SessionStore::SessionsOf(const Sha256Digest& token_hash) const {
+  std::lock_guard lock(mutex_);
+  const auto own = by_token_.find(DigestKey(token_hash));
+  return own == by_token_.end() ? 0 : own->second.size();
+}
+
+// ------------------------------------------------------ refused credentials
+
+AuthFailureLog::AuthFailureLog(Sink sink) : sink_(std::move(sink)) {
+  if (!sink_) sink_ = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+}
+
+void AuthFailureLog::Note(std::string_view client_address, std::string_view what) {
+  Note(client_address, what, std::chrono::steady_clock::now());
+}
+
+void AuthFailureLog::Note(std::string_view client_address, std::string_view what,
+                          std::chrono::steady_clock::time_point now) {
+  constexpr std::string_view kOthers = "(other addresses)";
+  constexpr std::string_view kPrefix = "incident-ledger: refused credentials: ";
+  std::string key = client_address.empty() ? std::string("(unknown address)") : std::string(client_address);
+  std::vector<std::string> lines;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = addresses_.find(key);
+    if (found == addresses_.end() && addresses_.size() >= kAuthFailureAddressesMax) {
+      // Forget the addresses that have been quiet for a whole interval; what
+      // they did since their last line is said once, in sum.
+      size_t forgotten_refusals = 0;
+      size_t forgotten_addresses = 0;
+      std::erase_if(addresses_, [&](const auto& item) {
+        if (item.first == kOthers || now - item.second.last_line < kAuthFailureLogInterval) return false;
+        forgotten_refusals += item.second.unsaid;
+        forgotten_addresses += item.second.unsaid > 0 ? 1 : 0;
+        return true;
+      });
+      if (forgotten_refusals > 0) {
+        lines.push_back(std::string(kPrefix) + std::to_string(forgotten_refusals) + " more from " +
+                        std::to_string(forgotten_addresses) + " addresses since their last line, not shown");
+      }
+      if (addresses_.size() >= kAuthFailureAddressesMax) {
+        key = kOthers;
+        found = addresses_.find(key);
+      }
+    }
+    if (found == addresses_.end()) {
+      addresses_.emplace(key, Address{.last_line = now});
+      lines.push_back(std::string(kPrefix) + std::string(what) + ", from " + key);
+    } else if (now - found->second.last_line >= kAuthFailureLogInterval) {
+      std::string line = std::string(kPrefix) + std::string(what) + ", from " + key;
+      if (found->second.unsaid > 0) {
+        line += " (and " + std::to_string(found->second.unsaid) + " more from there since the last line, not shown)";
+      }
+      found->second = Address{.last_line = now};
+      lines.push_back(std::move(line));
+    } else {
+      ++found->second.unsaid;
+    }
+  }
+  for (const std::string& line : lines) sink_(line);
 }
 
 // ------------------------------------------------------------ the checks
@@ -476,7 +722,65 @@ std::optional<std::string_view> CookieValue(std::string_view header, std::string
   return std::nullopt;
 }
 
-AccessControl::AccessControl(std::optional<AuthFile> auth_file) : open_mode_(!auth_file) {
+bool ServedOverHttps(const HttpRequest& request) {
+  // The first value: the proxy nearest the client.
+  std::string_view proto = request.forwarded_proto;
+  proto = proto.substr(0, proto.find(','));
+  while (!proto.empty() && (proto.front() == ' ' || proto.front() == '\t')) proto.remove_prefix(1);
+  while (!proto.empty() && (proto.back() == ' ' || proto.back() == '\t')) proto.remove_suffix(1);
+  if (proto.size() != 5) return false;
+  std::string lower(proto);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return lower == "https";
+}
+
+std::string_view SessionCookieName(const HttpRequest& request) {
+  return ServedOverHttps(request) ? kSecureSessionCookie : kSessionCookie;
+}
+
+namespace {
+
+// The token of an `Authorization: Bearer TOKEN` header; nullopt when the
+// header is something else.
+std::optional<std::string_view> BearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return std::nullopt;
+  }
+  return authorization.substr(kScheme.size());
+}
+
+}  // namespace
+
+std::optional<RoleSet> HeldCredential::Roles() {
+  if (kind_ == Kind::kOpen) return kAllRoles;
+  std::lock_guard lock(mutex_);
+  if (looked_ && !roles_) return std::nullopt;
+  // Read before the look-up: a change during it moves the generation again,
+  // and the next call looks once more.
+  const uint64_t generation = access_->generation();
+  const auto now = std::chrono::steady_clock::now();
+  if (looked_ && generation == generation_ && now < expires_) return roles_;
+  looked_ = true;
+  generation_ = generation;
+  roles_.reset();
+  if (kind_ == Kind::kBearer) {
+    const std::shared_ptr<const AuthFile> file = access_->File();
+    Sha256Digest hash{};
+    std::copy(key_.begin(), key_.end(), hash.begin());
+    if (const AuthEntry* entry = file->FindHash(hash)) roles_ = entry->roles;
+    return roles_;
+  }
+  if (auto session = access_->sessions_.FindKey(key_)) {
+    roles_ = session->first.roles;
+    expires_ = session->second;
+  }
+  return roles_;
+}
+
+AccessControl::AccessControl(std::optional<AuthFile> auth_file, AuthFailureLog::Sink failure_sink)
+    : open_mode_(!auth_file), failures_(std::move(failure_sink)) {
   if (auth_file) auth_file_ = std::make_shared<const AuthFile>(std::move(*auth_file));
 }
 
@@ -502,6 +806,9 @@ Result<SessionsRetained> AccessControl::Reload(AuthFile auth_file) {
     std::lock_guard lock(file_mutex_);
     auth_file_ = replacement;
   }
+  // After the swap: a held credential that sees the new generation looks in
+  // the new file.
+  file_generation_.fetch_add(1);
   // A session made between the swap and this pass was made from the new
   // file, so it survives it.
   return sessions_.Retain(*replacement);
@@ -514,14 +821,12 @@ Result<Principal> AccessControl::Check(const HttpRequest& request, RequiredAcces
   // Credentials, when any are sent.
   std::optional<std::string_view> bearer;
   if (!request.authorization.empty()) {
-    constexpr std::string_view kScheme = "bearer ";
-    std::string scheme = request.authorization.substr(0, std::min(request.authorization.size(), kScheme.size()));
-    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (scheme != kScheme || request.authorization.size() == kScheme.size()) {
+    bearer = BearerToken(request.authorization);
+    if (!bearer) {
+      if (!open_mode_) failures_.Note(request.client_address, "an Authorization header that is not 'Bearer TOKEN'");
       return MakeError(ErrorCode::kUnauthenticated, "the Authorization header must be 'Bearer TOKEN'",
                        "Authorization");
     }
-    bearer = std::string_view(request.authorization).substr(kScheme.size());
   }
   if (state_changing && !bearer) {
     if (std::optional<Error> refusal = CrossSiteRefusal(request)) return *refusal;
@@ -533,10 +838,11 @@ Result<Principal> AccessControl::Check(const HttpRequest& request, RequiredAcces
     const std::shared_ptr<const AuthFile> file = File();
     const AuthEntry* entry = bearer->size() <= kPresentedTokenBytesMax ? file->Find(*bearer) : nullptr;
     if (entry == nullptr) {
+      failures_.Note(request.client_address, "a Bearer token that is not valid");
       return MakeError(ErrorCode::kUnauthenticated, "the Bearer token is not valid", "Authorization");
     }
     principal = Principal{.name = entry->name, .roles = entry->roles};
-  } else if (const std::optional<std::string_view> cookie = CookieValue(request.cookie, kSessionCookie)) {
+  } else if (const std::optional<std::string_view> cookie = CookieValue(request.cookie, SessionCookieName(request))) {
     principal = sessions_.Find(*cookie);
     if (!principal && needed) {
       return MakeError(ErrorCode::kUnauthenticated, "the session has expired or was signed out: sign in again at /signin");
@@ -560,27 +866,49 @@ Result<Principal> AccessControl::Check(const HttpRequest& request, RequiredAcces
   return *principal;
 }
 
-std::optional<NewSession> AccessControl::SignIn(std::string_view token) {
-  if (open_mode_ || token.size() > kPresentedTokenBytesMax) return std::nullopt;
+std::optional<NewSession> AccessControl::SignIn(std::string_view token, std::string_view client_address) {
+  if (open_mode_) return std::nullopt;
   const std::shared_ptr<const AuthFile> file = File();
-  const AuthEntry* entry = file->Find(token);
-  if (entry == nullptr) return std::nullopt;
+  const AuthEntry* entry = token.size() <= kPresentedTokenBytesMax ? file->Find(token) : nullptr;
+  if (entry == nullptr) {
+    // An empty form is a person who forgot to paste, not a guess.
+    if (!token.empty()) failures_.Note(client_address, "a sign-in with a token that is not valid");
+    return std::nullopt;
+  }
   return sessions_.Create(*entry);
 }
 
 void AccessControl::SignOut(const HttpRequest& request) {
-  if (const std::optional<std::string_view> cookie = CookieValue(request.cookie, kSessionCookie)) {
+  if (const std::optional<std::string_view> cookie = CookieValue(request.cookie, SessionCookieName(request))) {
     sessions_.Remove(*cookie);
   }
 }
 
-std::string AccessControl::SessionCookieHeader(std::string_view cookie_value) {
-  return std::string(kSessionCookie) + "=" + std::string(cookie_value) + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+std::shared_ptr<HeldCredential> AccessControl::Hold(const HttpRequest& request) const {
+  using Kind = HeldCredential::Kind;
+  if (open_mode_) return std::shared_ptr<HeldCredential>(new HeldCredential(this, Kind::kOpen, {}));
+  // The credential Check took: Bearer when the header is there, else the cookie.
+  if (!request.authorization.empty()) {
+    const std::optional<std::string_view> token = BearerToken(request.authorization);
+    // An unusable header holds a key no token hashes to: it admits nobody.
+    const std::string key = token ? DigestKey(Sha256(*token)) : std::string(kSha256Bytes, '\0');
+    return std::shared_ptr<HeldCredential>(new HeldCredential(this, Kind::kBearer, key));
+  }
+  const std::optional<std::string_view> cookie = CookieValue(request.cookie, SessionCookieName(request));
+  return std::shared_ptr<HeldCredential>(
+      new HeldCredential(this, Kind::kSession, cookie ? HashKey(*cookie) : std::string()));
+}
+
+std::string AccessControl::SessionCookieHeader(std::string_view cookie_value, bool https) {
+  // `__Host-` needs Secure, Path=/ and no Domain, all of which it has.
+  return std::string(https ? kSecureSessionCookie : kSessionCookie) + "=" + std::string(cookie_value) + "; Path=/; " +
+         (https ? "Secure; " : "") + "HttpOnly; SameSite=Strict; Max-Age=" +
          std::to_string(std::chrono::seconds(kSessionLifetime).count());
 }
 
-std::string AccessControl::ClearedCookieHeader() {
-  return std::string(kSessionCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+std::string AccessControl::ClearedCookieHeader(bool https) {
+  return std::string(https ? kSecureSessionCookie : kSessionCookie) + "=; Path=/; " + (https ? "Secure; " : "") +
+         "HttpOnly; SameSite=Strict; Max-Age=0";
 }
 
 }  // namespace ledger::http

@@ -9,9 +9,10 @@
 // Credentials:
 //   - `Authorization: Bearer TOKEN` on any request (scripts, integrations);
 //   - a session cookie for browsers: POST /signin with a token once, then the
-//     HttpOnly, SameSite=Strict cookie `ledger_session`. Every state-changing
-//     request that rides on the cookie must carry the session's CSRF token
-//     (header X-CSRF-Token, or a `csrf_token` form field).
+//     HttpOnly, SameSite=Strict cookie `ledger_session` (`__Host-ledger_session`,
+//     also Secure, when the request came over HTTPS: see ServedOverHttps).
+//     Every state-changing request that rides on the cookie must carry the
+//     session's CSRF token (header X-CSRF-Token, or a `csrf_token` form field).
 // Tokens live in the auth file only as SHA-256 hashes (tokens are 256-bit
 // random strings made by `incident-ledger add-token`, so a fast hash is
 // enough); a presented token is hashed and compared with every entry in
@@ -29,18 +30,30 @@
 // NAME: 1-64 of A-Z a-z 0-9 . _ @ - (unique); ROLES: comma-separated.
 //
 // Sessions last kSessionLifetime and survive a restart: `serve` keeps them in
-// DIR/sessions (SessionStore::Persist).
+// DIR/sessions (SessionStore::Persist). A token holds at most
+// kSessionsPerTokenMax of them: signing in once more ends that token's own
+// oldest session, never another token's.
+//
+// Refused credentials (a sign-in or a Bearer token that is not valid) are said
+// on stderr, at most one line per client address per kAuthFailureLogInterval
+// (AuthFailureLog), so that an operator sees a guessing attempt.
 //
 // The file is read at start and again on SIGHUP (app/main.cc calls Reload):
 // a token removed from it stops working at once, Bearer and sessions alike,
 // and a session takes its token's new roles. A file that does not parse on
-// reload changes nothing (the tokens in use stay).
+// reload changes nothing (the tokens in use stay). Answers that outlive their
+// request (the event stream) hold the credential (HeldCredential) and ask it
+// again while they run; generation() moves whenever a right may have been
+// taken away, so that asking is cheap when nothing changed.
 //
 // Thread safety: AccessControl and SessionStore may be used from any thread.
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,7 +75,14 @@ constexpr size_t kTokenNameBytesMax = 64;
 constexpr size_t kPresentedTokenBytesMax = 512;
 constexpr size_t kTokenRandomBytes = 32;
 constexpr size_t kSessionsMax = 10'000;
+// Sessions one token may hold at once (one per browser that signed in with
+// it); a sign-in beyond it ends that token's oldest session.
+constexpr size_t kSessionsPerTokenMax = 64;
 constexpr std::chrono::hours kSessionLifetime{12};
+// Refused credentials: at most one stderr line per client address per
+// interval; this many addresses are followed at once.
+constexpr std::chrono::seconds kAuthFailureLogInterval{10};
+constexpr size_t kAuthFailureAddressesMax = 1024;
 
 enum class Role : uint8_t { kViewer = 1, kHelpdesk = 2, kAuditor = 4, kAdmin = 8 };
 using RoleSet = uint8_t;
@@ -106,6 +126,8 @@ class AuthFile {
   // The entry whose token is `token`, comparing with every entry in constant
   // time; nullptr when none.
   const AuthEntry* Find(std::string_view token) const;
+  // The same, for the SHA-256 of a token.
+  const AuthEntry* FindHash(const Sha256Digest& token_hash) const;
   const std::vector<AuthEntry>& entries() const { return entries_; }
 
  private:
@@ -149,63 +171,191 @@ struct SessionsRetained {
 struct SessionsRestored {
   size_t restored = 0;
   size_t expired = 0;
-  size_t ended = 0;  // their token is no longer in the auth file
+  size_t ended = 0;       // their token is no longer in the auth file
+  bool torn_line = false;  // the last line was cut short (a crash while appending) and left out
 };
 
-// The sessions file (DIR/sessions, mode 0600): a header line, then one line
-// per session, `SESSION_KEY TOKEN_HASH EXPIRES CSRF_TOKEN`: the SHA-256 of
-// the cookie value and of the token it was made with (hex), when it expires
-// (Unix seconds), and its CSRF token. The cookie value itself is never
-// written, so the file does not let anyone in; names and roles come from the
-// auth file when it is read back.
-constexpr size_t kSessionsFileBytesMax = 4 * 1024 * 1024;
+// The sessions file (DIR/sessions, mode 0600) is a log of session changes,
+// appended one line per change, so that a sign-in costs one short write
+// whatever the number of sessions:
+//
+//   # incident-ledger sessions 2
+//   + SESSION_KEY TOKEN_HASH EXPIRES CSRF_TOKEN     a session begins
+//   - SESSION_KEY                                   it ends (sign-out, eviction, reload)
+//
+// SESSION_KEY and TOKEN_HASH are the SHA-256 of the cookie value and of the
+// token it was made with (hex), EXPIRES is Unix seconds. The cookie value
+// itself is never written, so the file does not let anyone in; names and
+// roles come from the auth file when it is read back. Version 1 files (a
+// line per session without the `+`) are still read.
+//
+// When the file holds more than kSessionsFileCompactFactor times the lines
+// of the live sessions (plus kSessionsFileCompactSlackLines), or more than
+// half of kSessionsFileBytesMax, it is rewritten whole with only the live
+// sessions (write, sync, rename), as it is at every start. A begin line is
+// not synced (a machine crash may sign the newest browsers out, which costs
+// a sign-in); an end line by sign-out is, so that a signed-out cookie never
+// comes back. A last line without its newline is what a crash in the middle
+// of an append leaves: it is left out when the file is read.
+constexpr size_t kSessionsFileBytesMax = 16 * 1024 * 1024;
+constexpr size_t kSessionsFileCompactFactor = 4;
+constexpr size_t kSessionsFileCompactSlackLines = 64;
 
 class SessionStore {
  public:
-  // Keeps the sessions in the file at `path` from now on: rewritten whole
-  // (write, sync, rename) after every sign-in, sign-out and reload, so that a
-  // restart signs nobody out. First takes back the sessions saved there that
-  // have not expired and whose token is still in `file`. A missing file is
-  // no error; one that cannot be read or does not parse is kInvalidArgument
-  // naming the file and line, and nothing in it is used (the next save
-  // replaces it). A save that fails is said on stderr; the sessions then
-  // last until the process stops.
+  SessionStore() = default;
+  ~SessionStore();  // closes the file
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+
+  // Keeps the sessions in the file at `path` from now on (see above), so
+  // that a restart signs nobody out. First takes back the sessions saved
+  // there that have not expired and whose token is still in `file`, and
+  // rewrites the file with them. A missing file is no error; one that cannot
+  // be read or does not parse is kInvalidArgument naming the file and line,
+  // and nothing in it is used (the next change replaces it). A write that
+  // fails is said on stderr; the sessions then last until the process stops,
+  // and the next change tries to rewrite the file whole.
   Result<SessionsRestored> Persist(std::string path, const AuthFile& file);
 
+  // A new session for `entry`'s token. When the token already holds
+  // kSessionsPerTokenMax sessions its oldest ends; when the store holds
+  // kSessionsMax, expired sessions go first, then the oldest of the token
+  // that holds the most.
   NewSession Create(const AuthEntry& entry);
   // After the auth file changed: ends the sessions whose token is no longer
   // in `file`; the others take their entry's name and roles.
   SessionsRetained Retain(const AuthFile& file);
   // The session of a cookie value, when it exists and has not expired.
   std::optional<Principal> Find(std::string_view cookie_value);
+  // The same by session key (the SHA-256 of the cookie value, as bytes),
+  // with when it expires.
+  std::optional<std::pair<Principal, std::chrono::steady_clock::time_point>> FindKey(std::string_view key);
   void Remove(std::string_view cookie_value);
   size_t size() const;
+  // Sessions held by the token with this hash.
+  size_t SessionsOf(const Sha256Digest& token_hash) const;
+  // Moves whenever a session ends before its time or its roles may change
+  // (sign-out, eviction, Retain).
+  uint64_t changes() const { return changes_.load(); }
 
  private:
   struct Session {
     Principal principal;
     Sha256Digest token_hash{};  // the token it was made with
     std::chrono::steady_clock::time_point expires;
+    uint64_t serial = 0;  // order of creation: lower is older
   };
-  // Writes the sessions file, when there is one.
-  void Save();
+  using SessionMap = std::unordered_map<std::string, Session>;
+
+  // Under mutex_: adds a session, ending the ones the limits push out; their
+  // keys go to `ended`.
+  void InsertLocked(std::string key, Session session, std::vector<std::string>* ended);
+  // Under mutex_: removes one session, from the map and the per-token index.
+  void EraseLocked(SessionMap::iterator it);
+  // Under save_mutex_: appends `lines` (`count` of them) to the file, or
+  // rewrites it whole when it has grown past its bounds (see above).
+  void Record(const std::string& lines, size_t count, size_t live, bool sync);
+  // Under save_mutex_: rewrites the file with the live sessions.
+  void Compact();
+  // Under save_mutex_: says a failed write on stderr, once per run of them.
+  void WriteFailed(const std::string& why);
 
   mutable std::mutex mutex_;
   // Keyed by the SHA-256 of the cookie value, so that the map's own timing
   // says nothing about a valid value.
-  std::unordered_map<std::string, Session> sessions_;
-  // Held while the file is written, so that saves land in the order their
-  // contents were taken. Taken before mutex_, never after.
+  SessionMap sessions_;
+  // The session keys of each token (by the token hash's bytes), oldest first.
+  std::unordered_map<std::string, std::map<uint64_t, std::string>> by_token_;
+  uint64_t next_serial_ = 0;
+  std::atomic<uint64_t> changes_{0};
+
+  // Held from a change in the map until its line is written, so that lines
+  // land in the order of the changes. Taken before mutex_, never after.
   std::mutex save_mutex_;
-  std::string path_;  // set once by Persist, before any other call
+  std::string path_;          // set once by Persist, before any other call
+  int fd_ = -1;               // the file, open for appending (under save_mutex_)
+  size_t file_lines_ = 0;     // session lines in the file (under save_mutex_)
+  size_t file_bytes_ = 0;     // (under save_mutex_)
+  bool rewrite_ = false;      // the next change rewrites the file whole (under save_mutex_)
+  bool write_failed_ = false;  // the last write failed: said once (under save_mutex_)
 };
 
+// The cookie's name over plain HTTP, and over HTTPS: the `__Host-` prefix
+// makes browsers accept it only with Secure, Path=/ and no Domain, so that
+// neither a plain-HTTP page nor a neighbouring host can plant one.
 constexpr std::string_view kSessionCookie = "ledger_session";
+constexpr std::string_view kSecureSessionCookie = "__Host-ledger_session";
+
+// Whether the request reached the service over HTTPS. The service speaks
+// plain HTTP; only a TLS proxy in front of it knows, and it says so with
+// `X-Forwarded-Proto: https`. A client that sends the header itself only
+// changes the name and Secure flag of its own cookie (a browser keeps a
+// Secure cookie from HTTPS pages only), so trusting it gives nothing away.
+bool ServedOverHttps(const HttpRequest& request);
+// The cookie name a request's session rides on (one or the other, never
+// both: over HTTPS a plain `ledger_session` is not taken).
+std::string_view SessionCookieName(const HttpRequest& request);
+
+// Says refused credentials on stderr (or to `sink`) so that an operator sees
+// a guessing attempt: per client address, at most one line per
+// kAuthFailureLogInterval, which counts the refusals from there since the
+// line before. Never writes a token. Past kAuthFailureAddressesMax addresses,
+// quiet ones are forgotten (their uncounted refusals said in one line) and
+// new ones share one entry. Thread-safe.
+class AuthFailureLog {
+ public:
+  using Sink = std::function<void(const std::string& line)>;
+  explicit AuthFailureLog(Sink sink = nullptr);  // null: stderr
+
+  // `what`: "a sign-in with a token that is not valid", ...
+  void Note(std::string_view client_address, std::string_view what);
+  void Note(std::string_view client_address, std::string_view what, std::chrono::steady_clock::time_point now);
+
+ private:
+  struct Address {
+    std::chrono::steady_clock::time_point last_line;
+    size_t unsaid = 0;  // refusals since last_line
+  };
+  Sink sink_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Address> addresses_;
+};
+
+class AccessControl;
+
+// The credential a request was granted with, held by an answer that
+// outlives the request (the event stream, web.cc) to ask again while it
+// runs. Roles() is cheap when nothing changed: it looks the credential up
+// again only after AccessControl::generation() moved or the session's
+// expiry passed. The AccessControl must outlive it. Thread-safe.
+class HeldCredential {
+ public:
+  // The roles the credential holds now; nullopt once it admits nobody (its
+  // token left the auth file, its session was signed out, ended by a newer
+  // one or expired). Once nullopt, always nullopt.
+  std::optional<RoleSet> Roles();
+
+ private:
+  friend class AccessControl;
+  enum class Kind : uint8_t { kOpen, kBearer, kSession };
+  HeldCredential(const AccessControl* access, Kind kind, std::string key) : access_(access), kind_(kind), key_(std::move(key)) {}
+
+  const AccessControl* access_;
+  const Kind kind_;
+  const std::string key_;  // the token hash (Bearer) or session key (session), as bytes
+  std::mutex mutex_;
+  bool looked_ = false;
+  uint64_t generation_ = 0;
+  std::chrono::steady_clock::time_point expires_ = std::chrono::steady_clock::time_point::max();
+  std::optional<RoleSet> roles_;
+};
 
 class AccessControl {
  public:
   // `auth_file` empty: open mode (for good: a reload cannot leave it).
-  explicit AccessControl(std::optional<AuthFile> auth_file);
+  // Refused credentials are said through `failure_sink` (null: stderr).
+  explicit AccessControl(std::optional<AuthFile> auth_file, AuthFailureLog::Sink failure_sink = nullptr);
 
   bool open_mode() const { return open_mode_; }
 
@@ -228,22 +378,35 @@ class AccessControl {
   Result<Principal> Check(const HttpRequest& request, RequiredAccess needed) const;
 
   // The sign-in page's work: a session for a valid token; nullopt when the
-  // token is unknown (or in open mode, where nobody signs in).
-  std::optional<NewSession> SignIn(std::string_view token);
+  // token is unknown (said in the failure log, naming `client_address`) or
+  // in open mode, where nobody signs in.
+  std::optional<NewSession> SignIn(std::string_view token, std::string_view client_address = {});
   void SignOut(const HttpRequest& request);
 
-  // Set-Cookie values: the session, and the one that removes it.
-  static std::string SessionCookieHeader(std::string_view cookie_value);
-  static std::string ClearedCookieHeader();
+  // The credential `request` was granted with (Check passed it), to be asked
+  // again later. When it no longer admits anyone, the credential says so at
+  // once. In open mode it holds every role for good.
+  std::shared_ptr<HeldCredential> Hold(const HttpRequest& request) const;
+  // Moves when a token file is loaded and when a session ends before its
+  // time or changes roles: a held credential looks again only then.
+  uint64_t generation() const { return file_generation_.load() + sessions_.changes(); }
+
+  // Set-Cookie values: the session, and the one that removes it; with
+  // `https`, the `__Host-` name and Secure (ServedOverHttps).
+  static std::string SessionCookieHeader(std::string_view cookie_value, bool https = false);
+  static std::string ClearedCookieHeader(bool https = false);
 
  private:
+  friend class HeldCredential;
   // The file in use; null in open mode. Replaced whole by Reload.
   std::shared_ptr<const AuthFile> File() const;
 
   bool open_mode_;
   mutable std::mutex file_mutex_;
   std::shared_ptr<const AuthFile> auth_file_;
+  std::atomic<uint64_t> file_generation_{0};
   mutable SessionStore sessions_;
+  mutable AuthFailureLog failures_;
 };
 
 

@@ -34,20 +34,31 @@ std::string EventStreamFrame(const StoredEvent& stored) {
 
 class EventHub::Stream : public ResponseStream {
  public:
-  Stream(EventHub* hub, uint64_t cursor, bool incidents_only)
-      : hub_(hub), cursor_(cursor), incidents_only_(incidents_only) {}
+  Stream(EventHub* hub, uint64_t cursor, StreamReader reader, bool incidents_only)
+      : hub_(hub), cursor_(cursor), reader_(std::move(reader)), incidents_only_(incidents_only) {}
 
   ~Stream() override {
     std::lock_guard<std::mutex> lock(hub_->mutex_);
     hub_->streams_.erase(this);
     hub_->waiting_.erase(this);
+    if (!reader_.principal.empty()) {
+      const auto count = hub_->streams_per_principal_.find(reader_.principal);
+      if (count != hub_->streams_per_principal_.end() && --count->second == 0) {
+        hub_->streams_per_principal_.erase(count);
+      }
+    }
   }
 
   void Next(DeliverChunk deliver) override {
     std::string bytes;
+    bool incidents_only = false;
     {
       std::unique_lock<std::mutex> lock(hub_->mutex_);
       if (cancelled_) return;
+      if (!MayGoOnLocked()) {
+        lock.unlock();
+        return deliver(std::nullopt);
+      }
       if (!greeted_) {
         greeted_ = true;
         bytes = "retry: " + std::to_string(kEventStreamRetryMillis) + "\n: events after seq " +
@@ -68,8 +79,9 @@ class EventHub::Stream : public ResponseStream {
           return;
         }
         if (bytes.empty()) {
+          incidents_only = incidents_only_;
           lock.unlock();
-          return deliver(ReadFromLedger());
+          return deliver(ReadFromLedger(incidents_only));
         }
       }
     }
@@ -91,17 +103,37 @@ class EventHub::Stream : public ResponseStream {
  private:
   friend class EventHub;
 
+  // Under the hub's lock: asks the reader's right again. False once the
+  // reader may follow the stream no more (then for good); otherwise sets
+  // what it may see.
+  bool MayGoOnLocked() {
+    if (ended_) return false;
+    if (!reader_.access) return true;
+    const StreamAccess access = reader_.access();
+    if (access == StreamAccess::kNothing) {
+      ended_ = true;
+      return false;
+    }
+    incidents_only_ = access == StreamAccess::kIncidents;
+    return true;
+  }
+
   // Events older than the recent frames: read them from the ledger, outside
   // the hub's lock (only this stream's Next touches cursor_ meanwhile: it is
   // not waiting). A read error ends the stream; the client reconnects with
-  // its Last-Event-ID.
-  std::optional<std::string> ReadFromLedger() {
+  // its Last-Event-ID. The right is asked again once the events are read.
+  std::optional<std::string> ReadFromLedger(bool incidents_only) {
     Result<std::vector<StoredEvent>> events = hub_->ledger_->ReadAfter(cursor_, kStreamChunkEventsMax);
     if (!events) return std::nullopt;
+    {
+      std::lock_guard<std::mutex> lock(hub_->mutex_);
+      if (!MayGoOnLocked()) return std::nullopt;
+      incidents_only = incidents_only || incidents_only_;
+    }
     std::string bytes;
     uint64_t last = cursor_;
     for (const StoredEvent& stored : *events) {
-      if (!incidents_only_ || IsIncidentEvent(stored)) bytes += EventStreamFrame(stored);
+      if (!incidents_only || IsIncidentEvent(stored)) bytes += EventStreamFrame(stored);
       last = stored.seq;
     }
     std::lock_guard<std::mutex> lock(hub_->mutex_);
@@ -113,16 +145,48 @@ class EventHub::Stream : public ResponseStream {
 
   EventHub* hub_;
   uint64_t cursor_;  // the last seq handed out (or left out); under hub_->mutex_
-  const bool incidents_only_;
+  const StreamReader reader_;
+  bool incidents_only_;  // under hub_->mutex_, set by MayGoOnLocked
   bool greeted_ = false;
   bool cancelled_ = false;
+  bool ended_ = false;  // the reader's right is gone
   DeliverChunk pending_;
 };
 
 EventHub::EventHub(const Ledger* ledger, Options options)
-    : ledger_(ledger), options_(options), published_seq_(ledger->head().seq) {}
+    : ledger_(ledger), options_(options), published_seq_(ledger->head().seq) {
+  checker_ = std::thread([this] { CheckAccessLoop(); });
+}
 
-EventHub::~EventHub() = default;
+EventHub::~EventHub() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  stop_.notify_all();
+  checker_.join();
+}
+
+void EventHub::CheckAccessLoop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    stop_.wait_for(lock, options_.access_check_interval, [this] { return stopping_; });
+    if (stopping_) return;
+    std::vector<DeliverChunk> ended;
+    for (Stream* stream : waiting_) {
+      if (stream->MayGoOnLocked()) continue;
+      ended.push_back(std::move(stream->pending_));
+      stream->pending_ = nullptr;
+    }
+    if (ended.empty()) continue;
+    std::erase_if(waiting_, [](Stream* stream) { return !stream->pending_; });
+    // Outside the lock: a deliver only posts to the stream's connection,
+    // which then sends the end of the answer and closes.
+    lock.unlock();
+    for (DeliverChunk& deliver : ended) deliver(std::nullopt);
+    lock.lock();
+  }
+}
 
 void EventHub::Publish(const std::vector<StoredEvent>& events) {
   if (events.empty()) return;
@@ -132,7 +196,7 @@ void EventHub::Publish(const std::vector<StoredEvent>& events) {
     frames.push_back(Frame{.seq = stored.seq, .bytes = EventStreamFrame(stored), .incident = IsIncidentEvent(stored)});
   }
 
-  std::vector<std::pair<DeliverChunk, std::string>> ready;
+  std::vector<std::pair<DeliverChunk, std::optional<std::string>>> ready;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (Frame& frame : frames) {
@@ -142,6 +206,13 @@ void EventHub::Publish(const std::vector<StoredEvent>& events) {
     }
     while (recent_.size() > options_.recent_events_max) recent_.pop_front();
     for (Stream* stream : waiting_) {
+      // Asked before anything new is handed out: a stream whose right is
+      // gone ends instead.
+      if (!stream->MayGoOnLocked()) {
+        ready.emplace_back(std::move(stream->pending_), std::nullopt);
+        stream->pending_ = nullptr;
+        continue;
+      }
       uint64_t next_cursor = stream->cursor_;
       bool from_ledger = false;
       std::string bytes = RecentAfter(stream->cursor_, stream->incidents_only_, &next_cursor, &from_ledger);
@@ -179,14 +250,32 @@ std::string EventHub::RecentAfter(uint64_t cursor, bool incidents_only, uint64_t
 }
 
 Result<std::shared_ptr<ResponseStream>> EventHub::Open(std::optional<uint64_t> after_seq, bool incidents_only) {
+  if (!incidents_only) return Open(after_seq, StreamReader{});
+  return Open(after_seq, StreamReader{.access = [] { return StreamAccess::kIncidents; }});
+}
+
+Result<std::shared_ptr<ResponseStream>> EventHub::Open(std::optional<uint64_t> after_seq, StreamReader reader) {
   std::lock_guard<std::mutex> lock(mutex_);
+  const StreamAccess access = reader.access ? reader.access() : StreamAccess::kEverything;
+  if (access == StreamAccess::kNothing) {
+    return MakeError(ErrorCode::kUnauthenticated, "the credentials no longer admit the event stream");
+  }
   if (streams_.size() >= options_.streams_max) {
     return MakeError(ErrorCode::kUnavailable, "too many open event streams (at most " +
                                                   std::to_string(options_.streams_max) + "); try again shortly");
   }
+  if (!reader.principal.empty() && streams_per_principal_[reader.principal] >= options_.streams_per_principal_max) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "'" + reader.principal + "' already has " + std::to_string(options_.streams_per_principal_max) +
+                         " event streams open, the most one token may hold at once (" +
+                         std::string(kEventStreamsPerPrincipalField) + "); close one and try again",
+                     std::string(kEventStreamsPerPrincipalField));
+  }
   const uint64_t cursor = after_seq ? std::min(*after_seq, published_seq_) : published_seq_;
-  auto stream = std::make_shared<Stream>(this, cursor, incidents_only);
+  const std::string principal = reader.principal;
+  auto stream = std::make_shared<Stream>(this, cursor, std::move(reader), access == StreamAccess::kIncidents);
   streams_.insert(stream.get());
+  if (!principal.empty()) ++streams_per_principal_[principal];
   return std::shared_ptr<ResponseStream>(std::move(stream));
 }
 

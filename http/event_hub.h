@@ -14,20 +14,33 @@
 //
 // A stream starts after a given seq (the client's Last-Event-ID, or the head
 // when none), sends every later event in seq order, and a comment line as a
-// heartbeat when idle. At most kEventStreamsMax streams are open at once.
+// heartbeat when idle. At most kEventStreamsMax streams are open at once, and
+// at most kEventStreamsPerPrincipalMax of one principal (one token), so that
+// one reader cannot take every slot.
+//
+// A stream does not outlive its reader's right: its StreamReader::access is
+// asked again before every chunk it hands out and, while it waits for
+// events, every access_check_interval (a thread of the hub). When the reader
+// may no longer follow the stream it ends; when it may no longer see
+// subscriptions and receipts, they are left out from then on.
 //
 // Thread safety: every method may be called from any thread. The hub must
 // outlive every stream it opened (the server's sessions hold them).
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <functional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -37,6 +50,15 @@
 namespace ledger::http {
 
 constexpr size_t kEventStreamsMax = 256;
+// Streams one principal (a token, by Bearer and sessions together) may hold
+// open at once; a browser tab holds one.
+constexpr size_t kEventStreamsPerPrincipalMax = 16;
+// How often a waiting stream asks again whether its reader may still follow
+// it (each chunk handed out asks too): well within a second.
+constexpr std::chrono::milliseconds kEventStreamAccessCheckInterval{250};
+// Error::field of Open's refusal when the principal holds
+// kEventStreamsPerPrincipalMax streams (the route answers 429 then).
+constexpr std::string_view kEventStreamsPerPrincipalField = "event_streams_per_principal";
 constexpr size_t kRecentEventsMax = 4096;
 // One chunk a stream hands the server: at most this many events...
 constexpr size_t kStreamChunkEventsMax = 256;
@@ -49,12 +71,32 @@ constexpr int kEventStreamRetryMillis = 2'000;
 // "id: <seq>\ndata: <EventJson>\n\n"
 std::string EventStreamFrame(const StoredEvent& stored);
 
+// What the reader of a stream may see now.
+enum class StreamAccess : uint8_t {
+  kNothing,     // the right is gone: the stream ends
+  kIncidents,   // INCIDENT_* events only (subscriptions and receipts name people's addresses)
+  kEverything,
+};
+
+// Who reads a stream.
+struct StreamReader {
+  // Streams are counted per principal (kEventStreamsPerPrincipalMax); empty
+  // (open mode, where everyone is the same one): only the global cap holds.
+  std::string principal;
+  // Asked when the stream opens, before each chunk it hands out and every
+  // access_check_interval while it waits. Called under the hub's lock: it
+  // must be quick and must not call the hub. Null: kEverything, for good.
+  std::function<StreamAccess()> access;
+};
+
 class EventHub {
  public:
   struct Options {
     std::chrono::milliseconds heartbeat_interval = kEventStreamHeartbeat;
     size_t streams_max = kEventStreamsMax;
+    size_t streams_per_principal_max = kEventStreamsPerPrincipalMax;
     size_t recent_events_max = kRecentEventsMax;
+    std::chrono::milliseconds access_check_interval = kEventStreamAccessCheckInterval;
   };
 
   // `ledger` must outlive the hub; streams read older events from it. The
@@ -69,11 +111,15 @@ class EventHub {
   void Publish(const std::vector<StoredEvent>& events);
 
   // A stream of every event after `after_seq` (clamped to the head), or,
-  // without one, of every event after the current head. With
-  // `incidents_only`, only INCIDENT_* events are sent (subscriptions and
-  // delivery receipts name people's addresses: readers who are not auditors
-  // do not see them). Fails with kUnavailable when kEventStreamsMax streams
-  // are open.
+  // without one, of every event after the current head, for as long as
+  // `reader.access` allows (see StreamReader). Fails with kUnavailable when
+  // kEventStreamsMax streams are open, or when the principal holds
+  // kEventStreamsPerPrincipalMax (then with field
+  // kEventStreamsPerPrincipalField); with kUnauthenticated when the reader
+  // may see nothing already.
+  Result<std::shared_ptr<ResponseStream>> Open(std::optional<uint64_t> after_seq, StreamReader reader);
+  // The same for a reader whose access never changes: with `incidents_only`,
+  // only INCIDENT_* events are sent.
   Result<std::shared_ptr<ResponseStream>> Open(std::optional<uint64_t> after_seq, bool incidents_only = false);
 
   size_t open_streams() const;
@@ -90,6 +136,10 @@ class EventHub {
   // older than the list (then *from_ledger is set).
   std::string RecentAfter(uint64_t cursor, bool incidents_only, uint64_t* next_cursor, bool* from_ledger) const;
 
+  // The hub's thread: asks the waiting streams' readers again every
+  // access_check_interval, and ends the streams whose right is gone.
+  void CheckAccessLoop();
+
   struct Frame {
     uint64_t seq;
     std::string bytes;
@@ -103,6 +153,10 @@ class EventHub {
   std::deque<Frame> recent_;  // contiguous seqs
   std::set<Stream*> streams_;
   std::set<Stream*> waiting_;  // streams with a pending deliver
+  std::unordered_map<std::string, size_t> streams_per_principal_;
+  bool stopping_ = false;
+  std::condition_variable stop_;
+  std::thread checker_;  // CheckAccessLoop; last, so that it starts after the rest
 };
 
 }  // namespace ledger::http

@@ -43,6 +43,10 @@ struct HttpRequest {
   std::string host;
   std::string origin;
   std::string sec_fetch_site;  // "same-origin", "cross-site", ...
+  std::string forwarded_proto;  // X-Forwarded-Proto, set by a TLS proxy in front ("https")
+  // The peer's IP address (the proxy's, behind one), for the refused-
+  // credentials log; empty outside the server.
+  std::string client_address;
   std::string body;
   // Raised by the server when the client's connection closes before the
   // answer is written (null outside the server): long work stops then.

@@ -154,6 +154,13 @@ class Session : public std::enable_shared_from_this<Session> {
                       [self = shared_from_this()](beast::error_code error, size_t) { self->OnRead(error); });
   }
 
+  // The peer's address, as text; empty when the socket no longer has one.
+  std::string PeerAddress() {
+    beast::error_code error;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(error);
+    return error ? std::string() : peer.address().to_string();
+  }
+
   void StartWaiting() { shared_->waiting.Add(weak_from_this(), &waiting_position_); }
   void StopWaiting() { shared_->waiting.Remove(&waiting_position_); }
 
@@ -186,6 +193,7 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = message.version();
     head_only_ = message.method() == bhttp::verb::head;
     HttpRequest request = RequestFromBeast(message);
+    request.client_address = PeerAddress();
     // No read deadline while the answer is being prepared (a submission waits
     // for its group commit); the write gets its own.
     stream_.expires_never();
@@ -455,6 +463,7 @@ HttpRequest RequestFromBeast(const bhttp::request<bhttp::string_body>& message) 
   request.host = std::string(message[bhttp::field::host]);
   request.origin = std::string(message[bhttp::field::origin]);
   request.sec_fetch_site = std::string(message["Sec-Fetch-Site"]);
+  request.forwarded_proto = std::string(message["X-Forwarded-Proto"]);
   request.body = message.body();
   return request;
 }

@@ -834,7 +834,7 @@ class WebHandlers {
       if (name == "token") token = value;
       if (name == "next") next = value;
     }
-    std::optional<NewSession> session = deps_.access->SignIn(token);
+    std::optional<NewSession> session = deps_.access->SignIn(token, request.client_address);
     if (!session) {
       return SignInPage(principal_, 401, next, token.empty() ? "Enter your access token." : "That token is not valid.",
                         false);
@@ -843,7 +843,8 @@ class WebHandlers {
     HttpResponse response = HtmlAnswer(303, "<!doctype html><title>Signed in</title><p>Signed in: <a href=\"" +
                                                 HtmlEscape(location) + "\">continue</a></p>\n");
     response.headers.emplace_back("Location", location);
-    response.headers.emplace_back("Set-Cookie", AccessControl::SessionCookieHeader(session->cookie_value));
+    response.headers.emplace_back("Set-Cookie",
+                                  AccessControl::SessionCookieHeader(session->cookie_value, ServedOverHttps(request)));
     return response;
   }
 
@@ -853,7 +854,7 @@ class WebHandlers {
     HttpResponse response = HtmlAnswer(303, "<!doctype html><title>Signed out</title><p>Signed out: <a "
                                             "href=\"/signin\">sign in again</a></p>\n");
     response.headers.emplace_back("Location", "/signin");
-    response.headers.emplace_back("Set-Cookie", AccessControl::ClearedCookieHeader());
+    response.headers.emplace_back("Set-Cookie", AccessControl::ClearedCookieHeader(ServedOverHttps(request)));
     return response;
   }
 
@@ -900,13 +901,11 @@ class WebHandlers {
     response.content_type = "text/event-stream; charset=utf-8";
     response.headers.emplace_back("X-Accel-Buffering", "no");
     if (request.method == "HEAD") return response;
-    // Subscriptions and delivery receipts name people's addresses: only
-    // auditors (and admins) follow them; the pages need incidents alone.
-    Result<std::shared_ptr<ResponseStream>> stream =
-        deps_.event_hub->Open(after, /*incidents_only=*/!principal_.Has(Role::kAuditor));
+    Result<std::shared_ptr<ResponseStream>> stream = deps_.event_hub->Open(after, StreamReaderOf(request));
     if (!stream) {
       HttpResponse busy = ErrorResponse(stream.error());
-      busy.headers.emplace_back("Retry-After", "5");
+      if (stream.error().field == kEventStreamsPerPrincipalField) busy.status = 429;
+      if (busy.status != 401) busy.headers.emplace_back("Retry-After", "5");
       return busy;
     }
     response.stream = std::move(*stream);
@@ -916,6 +915,27 @@ class WebHandlers {
 
  private:
   bool OpenMode() const { return deps_.access == nullptr || deps_.access->open_mode(); }
+
+  // Who follows the event stream, and what they may see, asked again while
+  // it runs (event_hub.h): the credential the request came with loses the
+  // stream with its token (SIGHUP), its session (sign-out, expiry) or its
+  // role. Subscriptions and delivery receipts name people's addresses: only
+  // auditors (and admins) follow them; the pages need incidents alone.
+  StreamReader StreamReaderOf(const HttpRequest& request) const {
+    const auto access_of = [](RoleSet roles) {
+      if (!Grants(roles, Role::kViewer)) return StreamAccess::kNothing;
+      return Grants(roles, Role::kAuditor) ? StreamAccess::kEverything : StreamAccess::kIncidents;
+    };
+    if (OpenMode()) {
+      const StreamAccess fixed = access_of(principal_.roles);
+      return StreamReader{.access = [fixed] { return fixed; }};
+    }
+    std::shared_ptr<HeldCredential> held = deps_.access->Hold(request);
+    return StreamReader{.principal = principal_.name, .access = [held, access_of] {
+                          const std::optional<RoleSet> roles = held->Roles();
+                          return roles ? access_of(*roles) : StreamAccess::kNothing;
+                        }};
+  }
 
   // Every system named by a current incident, sorted, at most
   // kFormSystemsListedMax.
