@@ -5,12 +5,16 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -349,6 +353,108 @@ TEST(EventHub, ClampsAResumePointBeyondTheHead) {
   EXPECT_TRUE((*delivered)->starts_with("id: 2\n"));
 }
 
+// What a stream's reader may see, changed by the test as a reload would.
+struct ChangingAccess {
+  std::shared_ptr<std::atomic<StreamAccess>> now = std::make_shared<std::atomic<StreamAccess>>(StreamAccess::kEverything);
+  StreamReader Reader(std::string principal = {}) const {
+    return StreamReader{.principal = std::move(principal), .access = [now = now] { return now->load(); }};
+  }
+};
+
+// A deliver that may run on the hub's thread.
+struct Delivered {
+  std::mutex mutex;
+  std::optional<std::optional<std::string>> got;
+  DeliverChunk Deliver() {
+    return [this](std::optional<std::string> bytes) {
+      std::lock_guard lock(mutex);
+      got = std::move(bytes);
+    };
+  }
+  std::optional<std::optional<std::string>> Wait(std::chrono::milliseconds at_most) {
+    const auto deadline = std::chrono::steady_clock::now() + at_most;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mutex);
+        if (got) return got;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::lock_guard lock(mutex);
+    return got;
+  }
+};
+
+TEST(EventHub, AStreamLeavesOutWhatItsReaderMayNoLongerSeeAndEndsWithTheRight) {
+  HubFixture fixture;
+  ChangingAccess access;
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(std::nullopt, access.Reader("audit"));
+  ASSERT_TRUE(stream);
+  Pull(**stream);  // greeting
+  ASSERT_TRUE(fixture.log->Append(Subscribe("before@example.org")));  // 1
+  auto chunk = Pull(**stream);
+  ASSERT_TRUE(chunk && *chunk);
+  EXPECT_NE((*chunk)->find("before@example.org"), std::string::npos);
+
+  // Lowered to viewer while waiting: the next subscription is left out.
+  Delivered delivered;
+  (*stream)->Next(delivered.Deliver());
+  access.now->store(StreamAccess::kIncidents);
+  ASSERT_TRUE(fixture.log->Append(Subscribe("after@example.org")));  // 2
+  fixture.Append("incident");                                         // 3
+  std::optional<std::optional<std::string>> got = delivered.Wait(std::chrono::seconds(5));
+  ASSERT_TRUE(got && *got);
+  EXPECT_TRUE((*got)->starts_with("id: 3\n")) << **got;
+  EXPECT_EQ((*got)->find("after@example.org"), std::string::npos);
+
+  // The right gone: the next event ends the stream instead of reaching it.
+  Delivered ended;
+  (*stream)->Next(ended.Deliver());
+  access.now->store(StreamAccess::kNothing);
+  fixture.Append("not for you");
+  got = ended.Wait(std::chrono::seconds(5));
+  ASSERT_TRUE(got);
+  EXPECT_FALSE(*got) << **got;
+  EXPECT_FALSE(*Pull(**stream)) << "ended for good";
+}
+
+TEST(EventHub, AnIdleStreamEndsWithinTheCheckIntervalWhenItsRightGoes) {
+  HubFixture fixture(EventHub::Options{.access_check_interval = std::chrono::milliseconds(20)});
+  ChangingAccess access;
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(std::nullopt, access.Reader("gone"));
+  ASSERT_TRUE(stream);
+  Pull(**stream);  // greeting
+  Delivered delivered;
+  (*stream)->Next(delivered.Deliver());
+  EXPECT_FALSE(delivered.Wait(std::chrono::milliseconds(100))) << "nothing to send: it waits";
+  access.now->store(StreamAccess::kNothing);
+  std::optional<std::optional<std::string>> got = delivered.Wait(std::chrono::seconds(5));
+  ASSERT_TRUE(got) << "no event came, yet the stream must end";
+  EXPECT_FALSE(*got);
+  // A reader without the right gets no stream at all.
+  Result<std::shared_ptr<ResponseStream>> refused = fixture.hub->Open(std::nullopt, access.Reader("gone"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnauthenticated);
+}
+
+TEST(EventHub, CapsTheStreamsOfOnePrincipal) {
+  HubFixture fixture(EventHub::Options{.streams_per_principal_max = 2});
+  ChangingAccess access;
+  Result<std::shared_ptr<ResponseStream>> first = fixture.hub->Open(std::nullopt, access.Reader("wall"));
+  Result<std::shared_ptr<ResponseStream>> second = fixture.hub->Open(std::nullopt, access.Reader("wall"));
+  ASSERT_TRUE(first && second);
+  Result<std::shared_ptr<ResponseStream>> third = fixture.hub->Open(std::nullopt, access.Reader("wall"));
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().field, kEventStreamsPerPrincipalField);
+  EXPECT_NE(third.error().message.find("'wall' already has 2 event streams open"), std::string::npos)
+      << third.error().message;
+  EXPECT_TRUE(fixture.hub->Open(std::nullopt, access.Reader("desk"))) << "another principal still gets one";
+  // Without a principal (open mode) only the global cap counts.
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(fixture.hub->Open(std::nullopt, access.Reader()));
+  first->reset();
+  EXPECT_TRUE(fixture.hub->Open(std::nullopt, access.Reader("wall")));
+}
+
 }  // namespace
 }  // namespace ledger::http
 
@@ -624,6 +730,183 @@ TEST(Auth, ReadsCookiesAndComparesInConstantTime) {
   EXPECT_TRUE(ledger::http::ConstantTimeEquals("abc", "abc"));
   EXPECT_FALSE(ledger::http::ConstantTimeEquals("abc", "abd"));
   EXPECT_FALSE(ledger::http::ConstantTimeEquals("abc", "ab"));
+}
+
+TEST(Auth, ATokenSigningInAgainAndAgainEndsOnlyItsOwnOldestSessions) {
+  ledger::Result<AuthFile> file =
+      AuthFile::Parse(HashLine("boss", "admin", "token-boss") + "\n" + HashLine("wall", "viewer", "token-wall"));
+  ASSERT_TRUE(file);
+  AccessControl access(std::move(*file));
+  std::optional<ledger::http::NewSession> boss = access.SignIn("token-boss");
+  ASSERT_TRUE(boss);
+  std::vector<ledger::http::NewSession> wall;
+  for (size_t i = 0; i < ledger::http::kSessionsPerTokenMax + 5; ++i) wall.push_back(*access.SignIn("token-wall"));
+  const auto check = [&](const ledger::http::NewSession& session) {
+    HttpRequest read = Request("GET", "/api/v1/incidents");
+    read.cookie = "ledger_session=" + session.cookie_value;
+    return access.Check(read, RequiredAccess::Needs(Role::kViewer));
+  };
+  EXPECT_TRUE(check(*boss));
+  for (size_t i = 0; i < wall.size(); ++i) EXPECT_EQ(static_cast<bool>(check(wall[i])), i >= 5) << i;
+}
+
+TEST(Auth, TheSessionsFileGrowsByALinePerChangeAndIsCompacted) {
+  ledger::testing::TempDir dir;
+  const std::string path = dir.Sub("sessions");
+  const std::string tokens = HashLine("boss", "admin", "token-boss") + "\n" + HashLine("wall", "viewer", "token-wall");
+  const auto lines = [&] {
+    std::ifstream in(path);
+    std::vector<std::string> read;
+    for (std::string line; std::getline(in, line);) read.push_back(line);
+    return read;
+  };
+  std::optional<ledger::http::NewSession> boss;
+  {
+    AccessControl access(*AuthFile::Parse(tokens));
+    ASSERT_TRUE(access.PersistSessions(path));
+    boss = access.SignIn("token-boss");
+    ASSERT_TRUE(boss);
+    EXPECT_EQ(lines(), (std::vector<std::string>{"# incident-ledger sessions 2", lines()[1]}));
+    EXPECT_TRUE(lines()[1].starts_with("+ "));
+    size_t before = lines().size();
+    bool compacted = false;
+    for (size_t i = 0; i < 4 * ledger::http::kSessionsPerTokenMax; ++i) {
+      ASSERT_TRUE(access.SignIn("token-wall"));
+      const size_t now = lines().size();
+      if (now < before) {
+        compacted = true;
+      } else {
+        EXPECT_LE(now - before, 2u);  // its line, and the end of the oldest once the token is full
+        EXPECT_GE(now - before, 1u);
+      }
+      before = now;
+    }
+    EXPECT_TRUE(compacted);
+    EXPECT_LE(lines().size(), 1 + ledger::http::kSessionsFileCompactFactor * (1 + ledger::http::kSessionsPerTokenMax) +
+                                  ledger::http::kSessionsFileCompactSlackLines);
+  }
+  // A crash in the middle of an append leaves half a line: left out.
+  std::ofstream(path, std::ios::app) << "+ 0123";
+  AccessControl after(*AuthFile::Parse(tokens));
+  ledger::Result<ledger::http::SessionsRestored> restored = after.PersistSessions(path);
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_TRUE(restored->torn_line);
+  EXPECT_EQ(restored->restored, 1 + ledger::http::kSessionsPerTokenMax);
+  EXPECT_EQ(lines().size(), 2 + ledger::http::kSessionsPerTokenMax) << "rewritten at the start";
+  HttpRequest sign_out = Request("POST", "/signout");
+  sign_out.cookie = "ledger_session=" + boss->cookie_value;
+  after.SignOut(sign_out);
+  EXPECT_EQ(lines().back(), "- " + ledger::HexEncode(ledger::Sha256(boss->cookie_value)));
+  AccessControl again(*AuthFile::Parse(tokens));
+  restored = again.PersistSessions(path);
+  ASSERT_TRUE(restored);
+  EXPECT_FALSE(restored->torn_line);
+  EXPECT_EQ(restored->restored, ledger::http::kSessionsPerTokenMax);
+}
+
+TEST(Auth, AHeldCredentialFollowsReloadsSignOutAndRoles) {
+  const auto auth = [](const std::string& text) { return *AuthFile::Parse(text); };
+  AccessControl access(auth(HashLine("audit", "auditor", "token-audit")));
+  HttpRequest by_bearer = Request("GET", "/api/v1/events/stream");
+  by_bearer.authorization = "Bearer token-audit";
+  std::shared_ptr<ledger::http::HeldCredential> bearer = access.Hold(by_bearer);
+  std::optional<ledger::http::NewSession> session = access.SignIn("token-audit");
+  ASSERT_TRUE(session);
+  HttpRequest by_cookie = Request("GET", "/api/v1/events/stream");
+  by_cookie.cookie = "ledger_session=" + session->cookie_value;
+  std::shared_ptr<ledger::http::HeldCredential> cookie = access.Hold(by_cookie);
+  std::optional<ledger::http::NewSession> other = access.SignIn("token-audit");
+  HttpRequest by_other = Request("GET", "/api/v1/events/stream");
+  by_other.cookie = "ledger_session=" + other->cookie_value;
+  std::shared_ptr<ledger::http::HeldCredential> other_cookie = access.Hold(by_other);
+  EXPECT_EQ(bearer->Roles(), static_cast<ledger::http::RoleSet>(Role::kAuditor));
+  EXPECT_EQ(cookie->Roles(), static_cast<ledger::http::RoleSet>(Role::kAuditor));
+
+  const uint64_t generation = access.generation();
+  ASSERT_TRUE(access.Reload(auth(HashLine("audit", "viewer", "token-audit"))));
+  EXPECT_GT(access.generation(), generation);
+  EXPECT_EQ(bearer->Roles(), static_cast<ledger::http::RoleSet>(Role::kViewer));
+  EXPECT_EQ(cookie->Roles(), static_cast<ledger::http::RoleSet>(Role::kViewer));
+
+  HttpRequest sign_out = Request("POST", "/signout");
+  sign_out.cookie = by_cookie.cookie;
+  access.SignOut(sign_out);
+  EXPECT_EQ(cookie->Roles(), std::nullopt);
+  EXPECT_TRUE(other_cookie->Roles()) << "another session of the token stays";
+  EXPECT_TRUE(bearer->Roles());
+
+  ASSERT_TRUE(access.Reload(auth(HashLine("someone", "admin", "token-else"))));
+  EXPECT_EQ(bearer->Roles(), std::nullopt);
+  EXPECT_EQ(other_cookie->Roles(), std::nullopt);
+  ASSERT_TRUE(access.Reload(auth(HashLine("audit", "auditor", "token-audit"))));
+  EXPECT_EQ(bearer->Roles(), std::nullopt) << "a stream once ended stays ended";
+
+  AccessControl open(std::nullopt);
+  EXPECT_EQ(open.Hold(Request("GET", "/"))->Roles(), ledger::http::kAllRoles);
+}
+
+TEST(Auth, RefusedCredentialsAreLoggedOncePerAddressPerInterval) {
+  std::vector<std::string> said;
+  ledger::http::AuthFailureLog log([&](const std::string& line) { said.push_back(line); });
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) log.Note("10.0.0.1", "a Bearer token that is not valid", start);
+  log.Note("10.0.0.2", "a sign-in with a token that is not valid", start);
+  ASSERT_EQ(said.size(), 2u);
+  EXPECT_EQ(said[0], "incident-ledger: refused credentials: a Bearer token that is not valid, from 10.0.0.1");
+  log.Note("10.0.0.1", "a Bearer token that is not valid", start + ledger::http::kAuthFailureLogInterval / 2);
+  EXPECT_EQ(said.size(), 2u);
+  log.Note("10.0.0.1", "a sign-in with a token that is not valid", start + ledger::http::kAuthFailureLogInterval);
+  ASSERT_EQ(said.size(), 3u);
+  EXPECT_EQ(said[2], "incident-ledger: refused credentials: a sign-in with a token that is not valid, from 10.0.0.1 "
+                     "(and 5 more from there since the last line, not shown)");
+
+  // Many addresses: the map stays bounded, and nothing is lost silently.
+  for (size_t i = 0; i < 2 * ledger::http::kAuthFailureAddressesMax; ++i) {
+    log.Note("10.1." + std::to_string(i), "x", start);
+    log.Note("10.1." + std::to_string(i), "x", start);
+  }
+  EXPECT_LE(said.size(), 3 + ledger::http::kAuthFailureAddressesMax + 1);
+
+  // Through AccessControl: Bearer and sign-in refusals name the address, never the token.
+  std::vector<std::string> from_access;
+  AccessControl access(*AuthFile::Parse(HashLine("boss", "admin", "token-boss")),
+                       [&](const std::string& line) { from_access.push_back(line); });
+  HttpRequest guess = Request("GET", "/api/v1/incidents");
+  guess.authorization = "Bearer ilt_guess";
+  guess.client_address = "192.0.2.7";
+  EXPECT_FALSE(access.Check(guess, RequiredAccess::Needs(Role::kViewer)));
+  EXPECT_FALSE(access.SignIn("ilt_other_guess", "192.0.2.8"));
+  EXPECT_FALSE(access.SignIn("", "192.0.2.9"));  // an empty form is no guess
+  ASSERT_EQ(from_access.size(), 2u);
+  EXPECT_NE(from_access[0].find("192.0.2.7"), std::string::npos);
+  EXPECT_NE(from_access[1].find("sign-in"), std::string::npos);
+  for (const std::string& line : from_access) EXPECT_EQ(line.find("guess"), std::string::npos) << line;
+}
+
+TEST(Auth, OverHttpsTheCookieIsHostPrefixedAndSecure) {
+  HttpRequest request = Request("POST", "/signin");
+  EXPECT_FALSE(ledger::http::ServedOverHttps(request));
+  EXPECT_EQ(ledger::http::SessionCookieName(request), "ledger_session");
+  for (const std::string proto : {"https", "HTTPS", " https , http"}) {
+    request.forwarded_proto = proto;
+    EXPECT_TRUE(ledger::http::ServedOverHttps(request)) << proto;
+  }
+  request.forwarded_proto = "http, https";
+  EXPECT_FALSE(ledger::http::ServedOverHttps(request));
+  EXPECT_EQ(AccessControl::SessionCookieHeader("v", true).substr(0, 33), "__Host-ledger_session=v; Path=/; ");
+  EXPECT_NE(AccessControl::SessionCookieHeader("v", true).find("; Secure;"), std::string::npos);
+  EXPECT_EQ(AccessControl::SessionCookieHeader("v", false).find("Secure"), std::string::npos);
+  EXPECT_NE(AccessControl::ClearedCookieHeader(true).find("__Host-ledger_session=;"), std::string::npos);
+
+  AccessControl access(*AuthFile::Parse(HashLine("boss", "admin", "token-boss")));
+  std::optional<ledger::http::NewSession> session = access.SignIn("token-boss");
+  ASSERT_TRUE(session);
+  HttpRequest read = Request("GET", "/api/v1/incidents");
+  read.forwarded_proto = "https";
+  read.cookie = "ledger_session=" + session->cookie_value;
+  EXPECT_FALSE(access.Check(read, RequiredAccess::Needs(Role::kViewer))) << "a plain name is not taken over HTTPS";
+  read.cookie = "__Host-ledger_session=" + session->cookie_value;
+  EXPECT_TRUE(access.Check(read, RequiredAccess::Needs(Role::kViewer)));
 }
 
 TEST(Auth, RecordsWhoSubmitted) {
