@@ -455,8 +455,11 @@ void SessionStore::InsertLocked(std::string key, Session session, std::vector<st
     ended->push_back(own.begin()->second);
     EraseLocked(sessions_.find(own.begin()->second));
   }
-  if (sessions_.size() >= kSessionsMax) {
-    const auto now = std::chrono::steady_clock::now();
+  const auto now = std::chrono::steady_clock::now();
+  // Expired sessions go first, looked for at most once a second: a full
+  // store under a sign-in flood must not walk every session each time.
+  if (sessions_.size() >= kSessionsMax && now - last_expiry_sweep_ >= std::chrono::seconds(1)) {
+    last_expiry_sweep_ = now;
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       const auto next = std::next(it);
       if (it->second.expires <= now) {

@@ -268,6 +268,7 @@ class SessionStore {
   // The session keys of each token (by the token hash's bytes), oldest first.
   std::unordered_map<std::string, std::map<uint64_t, std::string>> by_token_;
   uint64_t next_serial_ = 0;
+  std::chrono::steady_clock::time_point last_expiry_sweep_{};  // under mutex_
   std::atomic<uint64_t> changes_{0};
 
   // Held from a change in the map until its line is written, so that lines

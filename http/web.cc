@@ -905,7 +905,12 @@ class WebHandlers {
     if (!stream) {
       HttpResponse busy = ErrorResponse(stream.error());
       if (stream.error().field == kEventStreamsPerPrincipalField) busy.status = 429;
-      if (busy.status != 401) busy.headers.emplace_back("Retry-After", "5");
+      if (busy.status == 401) {
+        // The credential was revoked between the check and here.
+        busy.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"incident-ledger\"");
+      } else {
+        busy.headers.emplace_back("Retry-After", "5");
+      }
       return busy;
     }
     response.stream = std::move(*stream);

@@ -750,6 +750,22 @@ TEST(Auth, ATokenSigningInAgainAndAgainEndsOnlyItsOwnOldestSessions) {
   for (size_t i = 0; i < wall.size(); ++i) EXPECT_EQ(static_cast<bool>(check(wall[i])), i >= 5) << i;
 }
 
+TEST(Auth, AFullStoreTakesFromTheTokenHoldingTheMost) {
+  // Enough tokens, each at its own limit, to fill the store twice over.
+  const size_t tokens = 2 * ledger::http::kSessionsMax / ledger::http::kSessionsPerTokenMax + 1;
+  std::string text = HashLine("boss", "admin", "token-boss");
+  for (size_t i = 0; i < tokens; ++i) text += "\n" + HashLine("t" + std::to_string(i), "viewer", "token-" + std::to_string(i));
+  AccessControl access(*AuthFile::Parse(text));
+  std::optional<ledger::http::NewSession> boss = access.SignIn("token-boss");
+  ASSERT_TRUE(boss);
+  for (size_t i = 0; i < tokens; ++i) {
+    for (size_t n = 0; n < ledger::http::kSessionsPerTokenMax; ++n) ASSERT_TRUE(access.SignIn("token-" + std::to_string(i)));
+  }
+  HttpRequest read = Request("GET", "/api/v1/incidents");
+  read.cookie = "ledger_session=" + boss->cookie_value;
+  EXPECT_TRUE(access.Check(read, RequiredAccess::Needs(Role::kAdmin))) << "the admin's one session stays";
+}
+
 TEST(Auth, TheSessionsFileGrowsByALinePerChangeAndIsCompacted) {
   ledger::testing::TempDir dir;
   const std::string path = dir.Sub("sessions");
