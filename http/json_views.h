@@ -18,8 +18,10 @@ void WriteEvent(JsonWriter* json, const StoredEvent& stored);
 std::string EventJson(const StoredEvent& stored);
 
 // {"ticket","status","title","description","systems","engineer","severity",
-//  "started_at","ended_at","link","note","version","opened_seq","last_seq",
-//  "opened_at","updated_at","periods":[{"started_at","ended_at"}]}
+//  "started_at","ended_at","link","note", then each other payload field the
+//  ticket state keeps (TicketState::other_fields) under its name when given,
+//  "version","opened_seq","last_seq","opened_at","updated_at",
+//  "periods":[{"started_at","ended_at"}]}
 void WriteTicket(JsonWriter* json, const projections::TicketState& state);
 
 // {"ok","events","head_seq","head_hash"} plus "bad_seq","problem" when not ok.

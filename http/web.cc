@@ -389,22 +389,27 @@ constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
 
 // ---------------------------------------------------------------- the incident page
 
+// One given value as HTML (escaped; times as <time> elements).
+std::string GivenValueHtml(const ingest::GivenValue& given) {
+  std::string value_html;
+  switch (given.field->kind) {
+    case ingest::FieldKind::kText: value_html = "<span class=\"multiline\">" + HtmlEscape(given.text) + "</span>"; break;
+    case ingest::FieldKind::kSystems:
+      for (const std::string& item : *given.list) value_html += (value_html.empty() ? "" : ", ") + HtmlEscape(item);
+      break;
+    case ingest::FieldKind::kTime: value_html = TimeHtml(given.time); break;
+    case ingest::FieldKind::kEnum: value_html = HtmlEscape(given.text); break;
+    case ingest::FieldKind::kLine:
+    case ingest::FieldKind::kLink: value_html = HtmlEscape(given.text); break;
+  }
+  return value_html;
+}
+
 std::string PayloadHtml(const proto::Event& event) {
   if (!event.has_incident()) return "";
   std::string html = "<dl class=\"changes\">";
   ingest::ForEachGivenValue(event.incident(), [&html](const ingest::GivenValue& given) {
-    std::string value_html;
-    switch (given.field->kind) {
-      case ingest::FieldKind::kText: value_html = "<span class=\"multiline\">" + HtmlEscape(given.text) + "</span>"; break;
-      case ingest::FieldKind::kSystems:
-        for (const std::string& item : *given.list) value_html += (value_html.empty() ? "" : ", ") + HtmlEscape(item);
-        break;
-      case ingest::FieldKind::kTime: value_html = TimeHtml(given.time); break;
-      case ingest::FieldKind::kEnum: value_html = std::string(given.text); break;
-      case ingest::FieldKind::kLine:
-      case ingest::FieldKind::kLink: value_html = HtmlEscape(given.text); break;
-    }
-    html += "<dt>" + std::string(given.field->name) + "</dt><dd>" + value_html + "</dd>";
+    html += "<dt>" + std::string(given.field->name) + "</dt><dd>" + GivenValueHtml(given) + "</dd>";
   });
   html += "</dl>";
   return html;
@@ -441,6 +446,11 @@ std::string RenderIncident(const Principal& viewer, const projections::TicketSta
   main += "<dt>Started</dt><dd>" + TimeHtml(latest.start) + "</dd>\n";
   main += "<dt>Ended</dt><dd>" + (latest.end ? TimeHtml(*latest.end) : std::string("ongoing")) + "</dd>\n";
   if (!state.link.empty()) main += "<dt>Link</dt><dd>" + LinkHtml(state.link) + "</dd>\n";
+  // Fields without rules of their own in the ticket state, in table order.
+  ingest::ForEachGivenValue(projections::OtherFields(state), [&main](const ingest::GivenValue& given) {
+    main += "<dt>" + HtmlEscape(given.field->form_label) + "</dt><dd data-field=\"" + std::string(given.field->name) +
+            "\">" + GivenValueHtml(given) + "</dd>\n";
+  });
   main += "<dt>Version</dt><dd>" + std::to_string(state.version) + " (events " + std::to_string(state.opened_seq) +
           "–" + std::to_string(state.last_seq) + ")</dd>\n";
   main += "</dl>\n";

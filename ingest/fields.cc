@@ -185,8 +185,7 @@ proto::SystemList* MutableList(proto::IncidentPayload* payload, const PayloadFie
   return static_cast<proto::SystemList*>(PayloadReflection().MutableMessage(payload, DescriptorOf(field)));
 }
 
-void WritePayloadJson(JsonWriter* json, const proto::IncidentPayload& payload) {
-  json->BeginObject();
+void WritePayloadMembers(JsonWriter* json, const proto::IncidentPayload& payload) {
   ForEachGivenValue(payload, [json](const GivenValue& given) {
     json->Key(given.field->name);
     switch (given.field->kind) {
@@ -199,7 +198,24 @@ void WritePayloadJson(JsonWriter* json, const proto::IncidentPayload& payload) {
       default: json->String(given.text); break;
     }
   });
+}
+
+void WritePayloadJson(JsonWriter* json, const proto::IncidentPayload& payload) {
+  json->BeginObject();
+  WritePayloadMembers(json, payload);
   json->EndObject();
+}
+
+std::string DisplayText(const GivenValue& given) {
+  switch (given.field->kind) {
+    case FieldKind::kSystems: {
+      std::string joined;
+      for (const std::string& item : *given.list) joined += (joined.empty() ? "" : ", ") + item;
+      return joined;
+    }
+    case FieldKind::kTime: return FormatRfc3339(given.time);
+    default: return std::string(given.text);
+  }
 }
 
 }  // namespace ledger::ingest

@@ -16,10 +16,14 @@
 // row for a field that does not exist). Values are read and written through
 // the message's field descriptors, so no code names a field's accessors.
 //
-// What the table does not drive yet: the ticket fold and its checkpoint codec
-// (projections/tickets.h, ticket_codec.h), the current-state JSON
-// (http/json_views.cc WriteTicket), the mail body's value lines and the
-// dashboard scripts still name the fields they show.
+// The current state of a ticket (projections/tickets.h) keeps the fields it
+// has rules for (title, systems, times, ...) in members of their own and
+// every other field generically (TicketState::other_fields, by protobuf
+// reflection), so a field added here and in the proto is folded, saved in
+// checkpoints, written in the ticket JSON (http/json_views.cc), shown on the
+// incident page (http/web.cc) and in the mail (notify/message.cc) without
+// code of its own: those walk OtherFields() with ForEachGivenValue. The
+// dashboard's timeline tooltip shows a fixed set of fields.
 //
 // Thread safety: everything here is immutable after first use and safe to
 // call from any thread.
@@ -173,6 +177,24 @@ inline constexpr auto kPayloadFields = std::to_array<PayloadField>({
      .form_hint = "http:// or https:// (e.g. the help-desk ticket).",
      .sheet_title = "Link",
      .mail_label = "link"},
+    {.name = "detected_at",
+     .kind = FieldKind::kTime,
+     .form_label = "Detected",
+     .form_hint = "Your local time: when the problem was first noticed. Correctable later.",
+     .sheet_title = "Detected At",
+     .mail_label = "detected"},
+    {.name = "acknowledged_at",
+     .kind = FieldKind::kTime,
+     .form_label = "Acknowledged",
+     .form_hint = "Your local time: when someone took the incident on.",
+     .sheet_title = "Acknowledged At",
+     .mail_label = "acknowledged"},
+    {.name = "mitigated_at",
+     .kind = FieldKind::kTime,
+     .form_label = "Mitigated",
+     .form_hint = "Your local time: when the effect on users was stopped or worked around.",
+     .sheet_title = "Mitigated At",
+     .mail_label = "mitigated"},
 });
 constexpr size_t kPayloadFieldCount = kPayloadFields.size();
 
@@ -223,6 +245,14 @@ proto::SystemList* MutableList(proto::IncidentPayload* payload, const PayloadFie
 // it carries, in table order; lists as arrays, times as RFC 3339 with their
 // offset, enum values as their word.
 void WritePayloadJson(JsonWriter* json, const proto::IncidentPayload& payload);
+// The same members, into an object the caller has begun.
+void WritePayloadMembers(JsonWriter* json, const proto::IncidentPayload& payload);
+
+// A given value as text for people (a page, a mail): a list
+// comma-separated, a time in RFC 3339 with its offset, an enum value as its
+// word, other kinds as given. Not escaped: the caller escapes for where it
+// shows it.
+std::string DisplayText(const GivenValue& given);
 
 // ----------------------------------------------------------------------------
 // Implementation of the template above.

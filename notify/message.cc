@@ -237,9 +237,21 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   body += "Start:     " + FormatRfc3339(latest.start) + "\n";
   body += "End:       " + (latest.end ? FormatRfc3339(*latest.end) : std::string("ongoing")) + "\n";
   body += "Link:      " + (state.link.empty() ? std::string("(none)") : HeaderSafe(state.link)) + "\n";
+  // Fields without rules of their own in the ticket state, in table order:
+  // a line each, multi-line text as a block after the description.
+  std::string other_blocks;
+  ingest::ForEachGivenValue(projections::OtherFields(state), [&](const ingest::GivenValue& given) {
+    const std::string label(given.field->form_label);
+    if (given.field->kind == ingest::FieldKind::kText) {
+      other_blocks += "\n" + label + ":\n" + Indented(BodySafe(given.text)) + "\n";
+    } else {
+      body += label + ": " + HeaderSafe(ingest::DisplayText(given)) + "\n";
+    }
+  });
   const bool has_note = std::find(notice.changed.begin(), notice.changed.end(), "note") != notice.changed.end();
   if (has_note && !state.last_note.empty()) body += "\nNote:\n" + Indented(BodySafe(state.last_note)) + "\n";
   if (!state.description.empty()) body += "\nDescription:\n" + Indented(BodySafe(state.description)) + "\n";
+  body += other_blocks;
   body += "\n-- \n";
   body += "You receive this because " + *to + " is subscribed to notices about " +
           HeaderSafe(Join(notice.affected_systems, ", ")) + " (or all systems).\n";

@@ -163,6 +163,7 @@ void WriteTicket(ByteWriter* writer, const TicketState& state) {
   writer->Varint(state.last_seq);
   writer->Signed(state.opened_at_micros);
   writer->Signed(state.updated_at_micros);
+  writer->String(state.other_fields);
 }
 
 bool ReadTicket(ByteReader* reader, TicketState* state) {
@@ -182,9 +183,12 @@ bool ReadTicket(ByteReader* reader, TicketState* state) {
       severity > static_cast<uint64_t>(proto::Severity_MAX) || !reader->String(&state->link) ||
       !reader->String(&state->last_note) || !ReadPeriods(reader, &state->periods) || !reader->Varint32(&state->version) ||
       !reader->Varint(&state->opened_seq) || !reader->Varint(&state->last_seq) ||
-      !ReadMicros(reader, &state->opened_at_micros) || !ReadMicros(reader, &state->updated_at_micros)) {
+      !ReadMicros(reader, &state->opened_at_micros) || !ReadMicros(reader, &state->updated_at_micros) ||
+      !reader->String(&state->other_fields)) {
     return false;
   }
+  // Checked here so that reading the fields later (OtherFields) cannot fail.
+  if (!state->other_fields.empty() && !proto::IncidentPayload().ParseFromString(state->other_fields)) return false;
   state->severity = static_cast<proto::Severity>(severity);
   return true;
 }

@@ -14,7 +14,8 @@
 //            string engineer | varint severity | string link |
 //            string last_note | periods | varint version |
 //            varint opened_seq | varint last_seq | zigzag opened_at_micros |
-//            zigzag updated_at_micros
+//            zigzag updated_at_micros | string other_fields (a serialized
+//            proto::IncidentPayload, see TicketState; empty when none)
 //   periods: varint count, each: zigzag start micros | zigzag start offset |
 //            byte has_end, and if 1: zigzag end micros | zigzag end offset
 //

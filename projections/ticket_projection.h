@@ -37,8 +37,9 @@ namespace ledger::projections {
 
 // Bump when the ticket fold or its saved form changes meaning: every saved
 // checkpoint is then rebuilt at the next start. 2: the compact record form
-// and the separate period outlines.
-constexpr uint32_t kTicketProjectionVersion = 2;
+// and the separate period outlines. 3: the other payload fields
+// (TicketState::other_fields) at the end of a ticket record.
+constexpr uint32_t kTicketProjectionVersion = 3;
 
 class TicketProjection : public Projection {
  public:

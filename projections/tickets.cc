@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <functional>
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
 #include "projections/ticket_codec.h"
 #include "projections/ticket_name.h"
 
@@ -50,7 +53,83 @@ bool MatchesText(const TicketState& state, std::string_view folded) {
                      [folded](const std::string& system) { return ContainsFolded(system, folded); });
 }
 
+// The payload fields the fold names (FoldIncident below). Every other field
+// of proto::IncidentPayload is kept generically in TicketState::other_fields.
+constexpr std::array kNamedFieldNumbers = {
+    proto::IncidentPayload::kTitleFieldNumber,     proto::IncidentPayload::kDescriptionFieldNumber,
+    proto::IncidentPayload::kSystemsFieldNumber,   proto::IncidentPayload::kEngineerFieldNumber,
+    proto::IncidentPayload::kSeverityFieldNumber,  proto::IncidentPayload::kStartedAtFieldNumber,
+    proto::IncidentPayload::kEndedAtFieldNumber,   proto::IncidentPayload::kNoteFieldNumber,
+    proto::IncidentPayload::kLinkFieldNumber,
+};
+
+bool IsNamedField(int number) {
+  return std::find(kNamedFieldNumbers.begin(), kNamedFieldNumbers.end(), number) != kNamedFieldNumbers.end();
+}
+
+using google::protobuf::FieldDescriptor;
+
+// The fields kept in other_fields, in field-number order; empty while the
+// fold names every field.
+const std::vector<const FieldDescriptor*>& OtherFieldDescriptors() {
+  static const std::vector<const FieldDescriptor*> fields = [] {
+    std::vector<const FieldDescriptor*> list;
+    const google::protobuf::Descriptor* message = proto::IncidentPayload::descriptor();
+    for (int i = 0; i < message->field_count(); ++i) {
+      if (!IsNamedField(message->field(i)->number())) list.push_back(message->field(i));
+    }
+    return list;
+  }();
+  return fields;
+}
+
+bool Carries(const google::protobuf::Message& message, const FieldDescriptor* field) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  return field->is_repeated() ? reflection->FieldSize(message, field) > 0 : reflection->HasField(message, field);
+}
+
+// Sets every other field `payload` carries in `state->other_fields`; a
+// message-typed field (a time, a list) is replaced whole, an emptied text
+// dropped.
+void KeepOtherFields(TicketState* state, const proto::IncidentPayload& payload) {
+  const std::vector<const FieldDescriptor*>& others = OtherFieldDescriptors();
+  if (std::none_of(others.begin(), others.end(), [&](const FieldDescriptor* f) { return Carries(payload, f); })) return;
+
+  proto::IncidentPayload kept = OtherFields(*state);
+  proto::IncidentPayload given = payload;
+  const google::protobuf::Reflection* reflection = kept.GetReflection();
+  const google::protobuf::Descriptor* message = proto::IncidentPayload::descriptor();
+  for (int i = 0; i < message->field_count(); ++i) {
+    const FieldDescriptor* field = message->field(i);
+    if (IsNamedField(field->number())) {
+      reflection->ClearField(&given, field);
+    } else if (Carries(given, field)) {
+      reflection->ClearField(&kept, field);
+    }
+  }
+  kept.MergeFrom(given);
+  for (const FieldDescriptor* field : others) {
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !field->is_repeated() &&
+        reflection->HasField(kept, field) && reflection->GetString(kept, field).empty()) {
+      reflection->ClearField(&kept, field);
+    }
+  }
+  state->other_fields.clear();
+  if (kept.ByteSizeLong() > 0) kept.SerializeToString(&state->other_fields);
+}
+
 }  // namespace
+
+proto::IncidentPayload OtherFields(const TicketState& state) {
+  proto::IncidentPayload fields;
+  // Written by KeepOtherFields or read back by the checkpoint codec, which
+  // checks that it parses; a failure here is a programmer error.
+  if (!state.other_fields.empty() && !fields.ParseFromString(state.other_fields)) {
+    std::fprintf(stderr, "ticket %s: its other payload fields do not parse\n", state.ticket.c_str());
+    std::abort();
+  }
+  return fields;
+}
 
 std::optional<uint64_t> ParseTicketNumber(std::string_view ticket) {
   const std::optional<TicketName> name = TicketName::Parse(ticket);
@@ -103,6 +182,7 @@ void FoldIncident(TicketState* state, const proto::Event& event, proto::Event* t
   if (payload.severity() != proto::SEVERITY_UNSPECIFIED) state->severity = payload.severity();
   if (payload.has_link()) state->link = take ? std::move(*take->mutable_link()) : payload.link();
   if (payload.has_note()) state->last_note = take ? std::move(*take->mutable_note()) : payload.note();
+  KeepOtherFields(state, payload);
 
   switch (event.type()) {
     case proto::INCIDENT_OPENED:

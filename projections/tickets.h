@@ -49,6 +49,13 @@ struct TicketState {
   proto::Severity severity = proto::MINOR;
   std::string link;
   std::string last_note;
+  // Every payload field the fold does not name above (a field added to
+  // proto::IncidentPayload and to the field table, ingest/fields.h), kept
+  // without code of its own: a serialized proto::IncidentPayload holding
+  // only such fields, each at the value an event last gave it. A text field
+  // given empty is left out, as if never given. Empty when there are none
+  // (today's fields are all named above). Read it with OtherFields().
+  std::string other_fields;
   std::vector<Period> periods;  // never empty once opened
   uint32_t version = 0;
   uint64_t opened_seq = 0;
@@ -61,6 +68,10 @@ struct TicketState {
 std::optional<uint64_t> ParseTicketNumber(std::string_view ticket);
 
 const char* SeverityName(proto::Severity severity);
+
+// The payload fields kept in `state.other_fields` (see there), parsed; an
+// empty message when there are none.
+proto::IncidentPayload OtherFields(const TicketState& state);
 const char* StatusName(TicketStatus status);
 
 // The fold: applies one incident event to `state` (a fresh state for an

@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 
+#include "projections/ticket_codec.h"
 #include "projections/ticket_name.h"
 #include "projections/tickets.h"
 
@@ -109,6 +110,58 @@ TEST(TicketFold, UpdateChangesOnlyGivenFields) {
   EXPECT_FALSE(state->periods[0].end);
 }
 
+// Fields the fold has no rules for (the milestones) are kept generically:
+// each at its latest given value, a later event correcting one leaves the
+// others alone, and the saved form carries them.
+TEST(TicketFold, KeepsOtherFieldsAtTheirLatestValue) {
+  TicketStore store;
+  proto::Event open = Open(1, "INC-1", kBase);
+  SetTime(open.mutable_incident()->mutable_detected_at(), kBase - kHour, 60);
+  store.Apply(open);
+  const TicketState* state = store.Find("INC-1");
+  ASSERT_NE(state, nullptr);
+  EXPECT_TRUE(OtherFields(*state).has_detected_at());
+  EXPECT_FALSE(OtherFields(*state).has_acknowledged_at());
+
+  proto::Event acknowledged = Make(2, "INC-1", proto::INCIDENT_UPDATED, 2, kBase + kHour);
+  SetTime(acknowledged.mutable_incident()->mutable_acknowledged_at(), kBase + kHour / 2);
+  store.Apply(acknowledged);
+  proto::Event corrected = Make(3, "INC-1", proto::INCIDENT_UPDATED, 3, kBase + 2 * kHour);
+  SetTime(corrected.mutable_incident()->mutable_detected_at(), kBase - 2 * kHour, -300);
+  corrected.mutable_incident()->set_note("detected earlier than we said");
+  store.Apply(corrected);
+
+  const proto::IncidentPayload fields = OtherFields(*state);
+  EXPECT_EQ(fields.detected_at().unix_micros(), kBase - 2 * kHour);
+  EXPECT_EQ(fields.detected_at().offset_minutes(), -300);
+  EXPECT_EQ(fields.acknowledged_at().unix_micros(), kBase + kHour / 2);
+  EXPECT_FALSE(fields.has_mitigated_at());
+  // Only fields without rules of their own are kept there.
+  EXPECT_FALSE(fields.has_note());
+  EXPECT_FALSE(fields.has_title());
+  EXPECT_EQ(state->last_note, "detected earlier than we said");
+
+  std::string saved;
+  EncodeTicket(*state, &saved);
+  TicketState read;
+  ASSERT_TRUE(DecodeTicket(saved, &read));
+  EXPECT_EQ(read.other_fields, state->other_fields);
+  // Bytes that are not a payload are refused when read back.
+  TicketState broken = *state;
+  broken.other_fields = std::string("\xff\xff\xff", 3);
+  saved.clear();
+  EncodeTicket(broken, &saved);
+  EXPECT_FALSE(DecodeTicket(saved, &read));
+}
+
+// A ticket none of whose events carried such a field keeps nothing there.
+TEST(TicketFold, NoOtherFieldsKeepsNothing) {
+  TicketStore store;
+  store.Apply(Open(1, "INC-1", kBase));
+  EXPECT_TRUE(store.Find("INC-1")->other_fields.empty());
+  EXPECT_EQ(OtherFields(*store.Find("INC-1")).ByteSizeLong(), 0u);
+}
+
 TEST(TicketFold, RebuildEqualsIncremental) {
   std::vector<proto::Event> events = {Open(1, "INC-1", kBase), Open(2, "INC-2", kBase + 1),
                                       Make(3, "INC-1", proto::INCIDENT_CLOSED, 2, kBase + kHour)};
@@ -160,6 +213,8 @@ TEST(TicketFold, TakingTheEventsTextEqualsCopyingIt) {
     if (rng() % 2 == 0) payload->set_note(text("note"));
     if (rng() % 4 == 0) SetTime(payload->mutable_started_at(), kBase + static_cast<int64_t>(seq) * kHour - kHour);
     if (rng() % 5 == 0) SetTime(payload->mutable_ended_at(), kBase + static_cast<int64_t>(seq) * kHour);
+    if (rng() % 6 == 0) SetTime(payload->mutable_acknowledged_at(), kBase + static_cast<int64_t>(seq) * kHour - 1);
+    if (rng() % 7 == 0) SetTime(payload->mutable_mitigated_at(), kBase + static_cast<int64_t>(seq) * kHour, 120);
     const std::optional<uint64_t> copied_number = copied.Apply(event);
     proto::Event dropped = event;
     EXPECT_EQ(taken.Take(&dropped), copied_number);
@@ -174,6 +229,7 @@ TEST(TicketFold, TakingTheEventsTextEqualsCopyingIt) {
     EXPECT_EQ(other->engineer, state.engineer);
     EXPECT_EQ(other->link, state.link);
     EXPECT_EQ(other->last_note, state.last_note);
+    EXPECT_EQ(other->other_fields, state.other_fields);
     EXPECT_EQ(other->version, state.version);
     EXPECT_EQ(other->last_seq, state.last_seq);
     ASSERT_EQ(other->periods.size(), state.periods.size());

@@ -263,6 +263,7 @@ test("the form works without JavaScript: creates, redirects to the incident, sho
   await page.fill("#f-systems", "wiki, sso");
   await page.fill("#f-engineer", "Eli Novak");
   await page.fill("#f-started_at", "2026-01-15T09:30");
+  await page.fill("#f-detected_at", "2026-01-15T09:20");
   await page.selectOption("#f-severity", "minor");
   await Promise.all([page.waitForURL(/\/incidents\/INC-\d+\?recorded=\d+$/), page.click("button[type=submit]")]);
   assert.equal(await page.locator("#incident-title").textContent(), "Wiki read-only");
@@ -271,6 +272,9 @@ test("the form works without JavaScript: creates, redirects to the incident, sho
   const stored = (await api(service.url, "GET", "/api/v1/incidents/" + ticket)).json;
   assert.deepEqual(stored.systems, ["wiki", "sso"]);
   assert.equal(stored.started_at, "2026-01-15T09:30:00Z", "without JavaScript a local time is UTC");
+  // A milestone from the form's table-driven field is kept and shown on the incident page.
+  assert.equal(stored.detected_at, "2026-01-15T09:20:00Z");
+  assert.match(await page.locator("dd[data-field=detected_at]").textContent(), /2026-01-15/);
 
   // An update without a ticket: the form comes back, error by the ticket field.
   await page.goto(service.url + "/submit");

@@ -211,6 +211,44 @@ class SubmissionTest(ContractTestCase):
 
 
 class IncidentEventsTest(ContractTestCase):
+    def test_milestones_are_kept_corrected_and_shown(self):
+        # detected_at, acknowledged_at and mitigated_at: each the latest value
+        # given, by JSON or by the form, shown in the ticket JSON and page.
+        created = self.submit_ok(create_fields(detected_at="2026-06-01T08:50:00+02:00",
+                                               started_at="2026-06-01T09:00:00+02:00"))
+        ticket = created["ticket"]
+        self.assertEqual(created["event"]["payload"]["detected_at"], "2026-06-01T08:50:00+02:00")
+        incident = self.incident(ticket)
+        self.assertEqual(incident["detected_at"], "2026-06-01T08:50:00+02:00")
+        self.assertNotIn("acknowledged_at", incident)
+        self.assertNotIn("mitigated_at", incident)
+
+        # An update carrying only a milestone is an update.
+        self.submit_ok({"action": "update", "ticket": ticket, "acknowledged_at": "2026-06-01T09:05:00+02:00"})
+        self.submit_ok({"action": "update", "ticket": ticket, "mitigated_at": "2026-06-01T07:40:00Z",
+                        "detected_at": "2026-06-01T06:45:00Z"}, form=True)
+        incident = self.incident(ticket)
+        self.assertEqual(incident["detected_at"], "2026-06-01T06:45:00Z")
+        self.assertEqual(incident["acknowledged_at"], "2026-06-01T09:05:00+02:00")
+        self.assertEqual(incident["mitigated_at"], "2026-06-01T07:40:00Z")
+        self.assertEqual(incident["version"], 3)
+        # As known after the first update, the later corrections are not there.
+        earlier = self.incident(ticket, "?as_of_seq=%d" % (incident["last_seq"] - 1))
+        self.assertEqual(earlier["detected_at"], "2026-06-01T08:50:00+02:00")
+        self.assertNotIn("mitigated_at", earlier)
+
+        status, _, page = self.svc.get("/incidents/" + ticket)
+        self.assertEqual(status, 200)
+        html = page.decode() if isinstance(page, bytes) else str(page)
+        self.assertRegex(html, r'<dt>Detected</dt><dd data-field="detected_at">.*2026-06-01')
+        self.assertIn('data-field="acknowledged_at"', html)
+        self.assertIn('data-field="mitigated_at"', html)
+
+        head = self.svc.head_seq()
+        response = self.svc.submit({"action": "update", "ticket": ticket, "acknowledged_at": "yesterday"})
+        self.assertError(response, 400, "invalid_argument", "acknowledged_at", "a milestone that is no time")
+        self.assertEqual(self.svc.head_seq(), head)
+
     def test_events_of_one_ticket_in_order_and_only_that_ticket(self):
         for number in range(1, 12):
             self.submit_ok(create_fields(title="incident %d" % number))

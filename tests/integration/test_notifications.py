@@ -197,7 +197,8 @@ class RecipientsAndContent(NotificationTestCase):
         updated = self.submit(service, {
             "action": "update", "ticket": ticket,
             "note": "Draining.\r\nBcc: victim@example.org\r\n.\r\nMAIL FROM:<evil@example.org>"})
-        closed = self.submit(service, {"action": "close", "ticket": ticket, "ended_at": "2026-11-24T10:05:00+01:00"})
+        closed = self.submit(service, {"action": "close", "ticket": ticket, "ended_at": "2026-11-24T10:05:00+01:00",
+                                       "mitigated_at": "2026-11-24T09:30:00+01:00"})
         # A system nobody watches but bob's "*": only bob.
         other = self.submit(service, {"action": "create", "title": "Printer", "systems": ["printing"], "engineer": "Eve"})
 
@@ -247,6 +248,9 @@ class RecipientsAndContent(NotificationTestCase):
         close_body = close_mail.get_content()
         self.assertIn("Status:    closed", close_body)
         self.assertIn("End:       2026-11-24T10:05:00+01:00", close_body)
+        # A milestone is shown once given, by the field table's label.
+        self.assertIn("Mitigated: 2026-11-24T09:30:00+01:00", close_body)
+        self.assertNotIn("Mitigated:", body)
 
         # Same Message-ID as the queue and the receipt say.
         jobs = self.all_jobs(service)
