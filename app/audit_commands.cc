@@ -12,6 +12,7 @@
 #include <simdjson.h>
 
 #include "common/encoding.h"
+#include "common/file.h"
 #include "common/json_writer.h"
 #include "http/json_views.h"
 #include "ledger/ledger.h"
@@ -71,6 +72,17 @@ size_t CollectBody(char* data, size_t size, size_t count, void* target) {
   return size * count;
 }
 
+// The "message" of an error answer {"error":{"message":...}}, or "".
+std::string ErrorMessageOf(const std::string& answer) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(answer);
+  simdjson::dom::element root;
+  std::string_view message;
+  if (parser.parse(padded).get(root) != simdjson::SUCCESS) return {};
+  if (root["error"]["message"].get_string().get(message) != simdjson::SUCCESS) return {};
+  return std::string(message);
+}
+
 // Asks the service that holds the database lock to make the checkpoint.
 int BackupThroughService(const std::string& data, const std::string& destination) {
   std::ifstream file(ServiceUrlFile(data));
@@ -108,12 +120,13 @@ int BackupThroughService(const std::string& data, const std::string& destination
     return Problem("the ledger is in use, and its service at " + url + " did not answer: " + curl_easy_strerror(result));
   }
   std::printf("%s\n", answer.c_str());
-  if (status == 401 || status == 403) {
+  if (status == 201) return 0;
+  const std::string why = ErrorMessageOf(answer);
+  if (status == 401 || (status == 403 && why.find("role") != std::string::npos)) {
     return Problem("the service refused the backup (HTTP " + std::to_string(status) +
                    "): set LEDGER_TOKEN to a token with the admin role");
   }
-  if (status != 201) return Problem("the service refused the backup (HTTP " + std::to_string(status) + ")");
-  return 0;
+  return Problem("the service refused the backup (HTTP " + std::to_string(status) + ")" + (why.empty() ? "" : ": " + why));
 }
 
 }  // namespace
@@ -226,9 +239,16 @@ int Import(const std::string& data) {
 }
 
 int Backup(const std::string& data, const std::string& destination) {
+  // The same rules as the service's (common/file.h), but for a path typed
+  // here, relative to the current folder, ".." allowed; a running service
+  // also wants it below its --backup-dir.
   std::error_code error;
-  if (std::filesystem::exists(destination, error)) return Problem("--to must name a folder that does not exist yet");
-  const std::string absolute = std::filesystem::absolute(destination, error).string();
+  if (destination.empty()) return Problem("--to DEST must name the new backup folder");
+  const std::string typed = std::filesystem::absolute(destination, error).lexically_normal().string();
+  Result<std::string> checked =
+      CheckBackupDestination(typed, BackupDestinationRules{.field = "--to", .data_folder = data});
+  if (!checked) return Problem(checked.error().message);
+  const std::string& absolute = *checked;
   Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data});
   if (!opened) {
     // A running service holds RocksDB's lock: let it make the checkpoint.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <utility>
 
 #include "common/file.h"
 #include "ingest/subscriptions.h"
@@ -26,7 +27,33 @@ Result<uint64_t> ParseNumber(const std::map<std::string, std::string>& options, 
   return value;
 }
 
+// Where the authority of "scheme://authority/..." ends and begins; npos for
+// a URL without "://".
+std::pair<size_t, size_t> AuthorityOf(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {std::string_view::npos, std::string_view::npos};
+  const size_t begin = scheme_end + 3;
+  size_t end = url.find_first_of("/?#", begin);
+  if (end == std::string_view::npos) end = url.size();
+  return {begin, end};
+}
+
 }  // namespace
+
+bool HasUserinfo(std::string_view url) {
+  const auto [begin, end] = AuthorityOf(url);
+  if (begin == std::string_view::npos) return url.find('@') != std::string_view::npos;
+  return url.substr(begin, end - begin).find('@') != std::string_view::npos;
+}
+
+std::string UrlForLog(std::string_view url) {
+  const auto [begin, end] = AuthorityOf(url);
+  if (begin == std::string_view::npos) return HasUserinfo(url) ? std::string("(a URL with credentials)") : std::string(url);
+  const std::string_view authority = url.substr(begin, end - begin);
+  const size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, begin)) + "***@" + std::string(authority.substr(at + 1)) + std::string(url.substr(end));
+}
 
 const std::vector<std::string>& DeliveryOptionNames() {
   static const std::vector<std::string> kNames = {
@@ -50,6 +77,12 @@ Result<std::optional<notify::DeliveryOptions>> ParseDeliveryOptions(const std::m
   if (url_text.size() > kUrlBytesMax || !(url_text.starts_with("smtp://") || url_text.starts_with("smtps://")) ||
       std::any_of(url_text.begin(), url_text.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20; })) {
     return InvalidArgument("--smtp-url", "--smtp-url must look like smtp://host:port or smtps://host:port");
+  }
+  if (HasUserinfo(url_text)) {
+    return InvalidArgument("--smtp-url",
+                           "--smtp-url must not carry a user name or password (user:password@): a command line is "
+                           "readable by every user of this machine. Give --smtp-user USER and --smtp-password-file "
+                           "FILE (a file only the service's user can read) instead");
   }
   delivery.smtp.url = url_text;
   const auto from = options.find("--smtp-from");

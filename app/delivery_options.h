@@ -6,10 +6,17 @@
 // Failures: an option that breaks its rule is an kInvalidArgument naming it
 // (field = the flag) and the rule; an unreadable --smtp-password-file says
 // so. Reads --smtp-password-file; otherwise no I/O. Callable from any thread.
+//
+// Credentials never ride in --smtp-url: a URL with userinfo
+// (smtp://user:password@host) is refused, pointing to --smtp-user and
+// --smtp-password-file, because a command line is visible to every user of
+// the machine (ps, /proc) and URLs end up in logs. The refusal does not
+// repeat the URL.
 
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -23,5 +30,13 @@ const std::vector<std::string>& DeliveryOptionNames();
 // Reads them from parsed command-line options; nullopt when --smtp-url is
 // absent (no worker: jobs stay pending).
 Result<std::optional<notify::DeliveryOptions>> ParseDeliveryOptions(const std::map<std::string, std::string>& options);
+
+// True when the URL's authority (between "scheme://" and the next '/', '?'
+// or '#') holds a '@', i.e. userinfo such as "user:password@".
+bool HasUserinfo(std::string_view url);
+
+// `url` with any userinfo replaced by "***@", for log lines: whatever a URL
+// came from, a log never shows its user name or password.
+std::string UrlForLog(std::string_view url);
 
 }  // namespace ledger::app

@@ -1,6 +1,6 @@
 // incident-ledger: the service binary and its subcommands.
 //
-//   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N] [--auth-file FILE]
+//   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N] [--auth-file FILE] [--backup-dir DIR]
 //                          [--poll-csv PATH [--poll-interval 2m] [--mapping FILE] [--sheet-timezone ZONE]]
 //   incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]
 //   incident-ledger add-token --auth-file FILE --name NAME --roles ROLES
@@ -12,12 +12,15 @@
 //   incident-ledger availability --data DIR [--system S] [--days N] [--end-date D] [--timezone ZONE] [--as-of T]
 //
 // Every subcommand takes --data DIR, the folder of the ledger's RocksDB
-// database (created if missing).
+// database (created if missing, mode 0700). Every subcommand runs with umask
+// 077, so what it creates (RocksDB files, sessions, backups) is its user's
+// alone.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -34,6 +37,7 @@
 #include "app/projection_commands.h"
 #include "app/notifications.h"
 #include "app/sheet_commands.h"
+#include "common/file.h"
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/server.h"
@@ -62,12 +66,15 @@ void PrintUsage(std::FILE* out) {
                "                              browsers stay signed in across restarts, kept in DIR/sessions);\n"
                "                              without it every request may do everything, so the service\n"
                "                              listens on loopback addresses only\n"
+               "          --backup-dir DIR    the folder POST /api/v1/backup (and `backup` while serving) may\n"
+               "                              write new backups below; without it the service writes none\n"
                "          --poll-csv PATH     import a form-responses CSV sheet whenever the file changes\n"
                "          --poll-interval D   how often to look at it (default 2m; e.g. 30s, 5m, 1h)\n"
                "          --mapping FILE      JSON column mapping for the sheet (see README)\n"
                "          --sheet-timezone Z  IANA zone of the sheet's M/D/YYYY H:MM:SS times\n"
                "          --smtp-url URL      mail notifications through this SMTP server (smtp://host:port,\n"
-               "                              smtps://host:port); without it they wait in the queue\n"
+               "                              smtps://host:port; no user:password@ in it); without it they\n"
+               "                              wait in the queue\n"
                "          --smtp-from ADDR    sender address (required with --smtp-url)\n"
                "          --smtp-starttls on  require STARTTLS; --smtp-user U --smtp-password-file F: log in\n"
                "          --smtp-concurrency N (default 4), --smtp-retry-initial-ms N (1000),\n"
@@ -108,7 +115,7 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   if (argc < 2) return ledger::InvalidArgument("", "missing command");
   arguments.command = argv[1];
   static const std::map<std::string, std::vector<std::string>> kOptions = {
-      {"serve", {"--data", "--listen", "--threads", "--work-threads", "--work-queue", "--work-budget-ms", "--auth-file", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
+      {"serve", {"--data", "--listen", "--threads", "--work-threads", "--work-queue", "--work-budget-ms", "--auth-file", "--backup-dir", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
                  "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
                  "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max"}},
       {"verify", {"--data"}},
@@ -317,12 +324,47 @@ ledger::Result<ledger::http::WorkPoolOptions> ParseWorkPoolOptions(const Argumen
                                        .budget = std::chrono::milliseconds(static_cast<int64_t>(*budget))};
 }
 
+// serve --backup-dir: the one folder backups through the API may be written
+// below; without it the API writes none. It must be an existing folder
+// outside the data folder.
+ledger::Result<ledger::http::BackupOptions> ParseBackupOptions(const Arguments& arguments) {
+  ledger::http::BackupOptions backup{.data_folder = arguments.options.at("--data")};
+  const auto given = arguments.options.find("--backup-dir");
+  if (given == arguments.options.end()) return backup;
+  std::error_code error;
+  const std::filesystem::path folder = std::filesystem::canonical(given->second, error);
+  if (error || !std::filesystem::is_directory(folder, error)) {
+    return ledger::InvalidArgument("--backup-dir", "--backup-dir must name an existing folder: " + given->second);
+  }
+  const std::filesystem::path data =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(backup.data_folder, error), error);
+  if (ledger::IsSameOrBelow(folder, data)) {
+    return ledger::InvalidArgument("--backup-dir", "--backup-dir must be outside the data folder " + data.string());
+  }
+  backup.allowed_parent = folder.string();
+  return backup;
+}
+
+// The data folder holds subscribers' addresses. One the service did not make
+// (it makes its own 0700) may be open to others on purpose, say to a backup
+// agent's group, so it is not changed, but the start says so.
+void WarnAboutOpenDataFolder(const std::string& data) {
+  const unsigned beyond_owner = ledger::FolderAccessBeyondOwner(data);
+  if (beyond_owner == 0) return;
+  std::fprintf(stderr,
+               "incident-ledger: warning: the data folder %s lets others in (mode bits %03o beyond its owner); it "
+               "holds subscribers' addresses. `chmod 700 %s` makes it private\n",
+               data.c_str(), beyond_owner, data.c_str());
+}
+
 int Serve(const Arguments& arguments) {
   TuneAllocator();
   ledger::Result<ledger::http::ServerOptions> server_options = ParseServeOptions(arguments);
   if (!server_options) return Fail(server_options.error().message);
   ledger::Result<ledger::http::WorkPoolOptions> pool_options = ParseWorkPoolOptions(arguments);
   if (!pool_options) return Fail(pool_options.error().message);
+  ledger::Result<ledger::http::BackupOptions> backup_options = ParseBackupOptions(arguments);
+  if (!backup_options) return Fail(backup_options.error().message);
   ledger::Result<std::unique_ptr<ledger::http::AccessControl>> access = LoadAccessControl(arguments, *server_options);
   if (!access) return Fail(access.error().message);
   server_options->on_reload = [&arguments, control = access->get()] { ReloadAccessControl(arguments, control); };
@@ -351,6 +393,7 @@ int Serve(const Arguments& arguments) {
       ledger::Ledger::Open(ledger::LedgerOptions{.path = arguments.options.at("--data")});
   if (!opened) return Fail(opened.error().message);
   std::unique_ptr<ledger::Ledger> log = std::move(*opened);
+  WarnAboutOpenDataFolder(arguments.options.at("--data"));
 
   // The read model resumes from its checkpoint (DIR/projections) and folds
   // only the events after it; a missing, outdated or mismatched checkpoint is
@@ -410,7 +453,8 @@ int Serve(const Arguments& arguments) {
                                                       .web = &web,
                                                       .notifications = (*notifications)->routes(),
                                                       .access = access->get(),
-                                                      .pool = &pool});
+                                                      .pool = &pool,
+                                                      .backup = *backup_options});
   metrics.AddExtraSource([&pool] { return ledger::http::RenderWorkPoolMetrics(pool.stats()); });
   ledger::Result<std::unique_ptr<ledger::http::Server>> server =
       ledger::http::Server::Start(*server_options, &api, &metrics);
@@ -445,6 +489,9 @@ int Serve(const Arguments& arguments) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Whatever this process creates (the data folder's RocksDB files, the
+  // sessions file, backups) is for its own user only.
+  ::umask(077);
   if (argc >= 2 && (std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0)) {
     PrintUsage(stdout);
     return 0;

@@ -44,7 +44,7 @@ Status Notifications::StartDelivery() {
   if (!worker) return worker.error();
   worker_ = std::move(*worker);
   running_worker_.store(worker_.get());
-  std::fprintf(stderr, "incident-ledger: mailing notifications through %s as %s\n", delivery_options_->smtp.url.c_str(),
+  std::fprintf(stderr, "incident-ledger: mailing notifications through %s as %s\n", UrlForLog(delivery_options_->smtp.url).c_str(),
                delivery_options_->smtp.from.c_str());
   return {};
 }

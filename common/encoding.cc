@@ -5,6 +5,8 @@
 // used here.
 #define OPENSSL_SUPPRESS_DEPRECATED
 
+#include <cstdio>
+
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -168,6 +170,61 @@ size_t Utf8SequenceLength(std::string_view text, size_t i) {
   return length;
 }
 
+namespace {
+
+// The code point of the well-formed sequence of `length` bytes at text[i].
+char32_t DecodeAt(std::string_view text, size_t i, size_t length) {
+  const auto byte = static_cast<uint8_t>(text[i]);
+  if (length == 1) return byte;
+  static constexpr uint8_t kLeadBits[] = {0, 0, 0x1f, 0x0f, 0x07};
+  char32_t code_point = byte & kLeadBits[length];
+  for (size_t k = 1; k < length; ++k) code_point = (code_point << 6) | (static_cast<uint8_t>(text[i + k]) & 0x3f);
+  return code_point;
+}
+
+bool IsC0OrC1Control(char32_t c) { return c < 0x20 || (c >= 0x7f && c <= 0x9f); }
+bool IsLineSeparator(char32_t c) { return c == 0x2028 || c == 0x2029; }
+bool IsDirectionOverride(char32_t c) { return (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069); }
+bool IsDirectionMark(char32_t c) { return c == 0x200e || c == 0x200f || c == 0x061c; }
+
+bool Refused(char32_t c, TextShape shape) {
+  if (shape == TextShape::kMultiLine) {
+    if (c == '\t' || c == '\n' || c == '\r') return false;
+    return IsC0OrC1Control(c) || IsDirectionOverride(c);
+  }
+  return IsC0OrC1Control(c) || IsDirectionOverride(c) || IsLineSeparator(c) || IsDirectionMark(c);
+}
+
+}  // namespace
+
+std::optional<char32_t> FirstRefusedCodePoint(std::string_view text, TextShape shape) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<uint8_t>(text[i]);
+    const size_t length = byte < 0x80 ? 1 : Utf8SequenceLength(text, i);
+    if (length == 0) {
+      ++i;
+      continue;
+    }
+    const char32_t code_point = DecodeAt(text, i, length);
+    if (Refused(code_point, shape)) return code_point;
+    i += length;
+  }
+  return std::nullopt;
+}
+
+std::string CodePointName(char32_t code_point) {
+  char buffer[16];
+  const int length = std::snprintf(buffer, sizeof buffer, "U+%04X", static_cast<unsigned>(code_point));
+  return std::string(buffer, static_cast<size_t>(length));
+}
+
+std::string_view RefusedCodePointKind(char32_t code_point) {
+  if (IsLineSeparator(code_point)) return "a line separator";
+  if (IsDirectionOverride(code_point) || IsDirectionMark(code_point)) return "a text-direction control";
+  return "a control character";
+}
+
 std::string QuotableText(std::string_view text, size_t bytes_max) {
   std::string shown;
   size_t i = 0;
@@ -178,7 +235,7 @@ std::string QuotableText(std::string_view text, size_t bytes_max) {
     if (length == 0) {
       piece = "?";
       length = 1;
-    } else if (byte < 0x20 || byte == 0x7f) {
+    } else if (Refused(DecodeAt(text, i, length), TextShape::kOneLine)) {
       piece = "?";
     }
     if (shown.size() + piece.size() > bytes_max) break;

@@ -42,10 +42,39 @@ bool IsValidUtf8(std::string_view text);
 // text[i], or 0 when none starts there (ASCII included: callers handle it).
 size_t Utf8SequenceLength(std::string_view text, size_t i);
 
+// Where a piece of text typed by people goes, which decides what it may hold.
+enum class TextShape {
+  kOneLine,    // titles, names, systems, actors, ids: shown on one line, in subjects
+  kMultiLine,  // descriptions and notes
+};
+
+// The first code point of `text` that text of this shape refuses, or nullopt
+// when there is none. `text` should be valid UTF-8 (IsValidUtf8); a byte that
+// starts no well-formed sequence is skipped here.
+//
+// Both shapes refuse the C0 controls (a multi-line text keeps TAB, LF and
+// CR), DEL, the C1 controls U+0080 to U+009F (NEL, U+0085, among them) and
+// the bidirectional embeddings, overrides and isolates U+202A to U+202E and
+// U+2066 to U+2069: they reorder the text around them when it is shown, so
+// a title or a note could read as something other than what was stored.
+// One line also refuses U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR
+// (a line break to some readers, invisible to others) and the direction
+// marks U+200E, U+200F and U+061C (invisible). Multi-line text keeps those:
+// it breaks lines anyway, and right-to-left writing uses the marks.
+std::optional<char32_t> FirstRefusedCodePoint(std::string_view text, TextShape shape);
+
+// "U+202E": a code point as Unicode writes it (at least four hex digits).
+std::string CodePointName(char32_t code_point);
+
+// What a code point that FirstRefusedCodePoint names is, for a message:
+// "a control character", "a line separator" or "a text-direction control".
+std::string_view RefusedCodePointKind(char32_t code_point);
+
 // Text from a request, made fit to quote in an error message (which ends up
-// in JSON, pages and logs): control characters and every byte that is not
-// part of well-formed UTF-8 become '?', and it is cut to at most `bytes_max`
-// bytes without splitting a character.
+// in JSON, pages and logs): control characters, the code points one-line
+// text refuses (FirstRefusedCodePoint) and every byte that is not part of
+// well-formed UTF-8 become '?', and it is cut to at most `bytes_max` bytes
+// without splitting a character.
 std::string QuotableText(std::string_view text, size_t bytes_max);
 
 }  // namespace ledger

@@ -9,6 +9,8 @@
 
 #include <simdjson.h>
 
+#include "common/encoding.h"
+#include "common/file.h"
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "http/auth.h"
@@ -100,9 +102,9 @@ HttpResponse NotFound(std::string message, std::string field = {}) {
   return ErrorResponse(MakeError(ErrorCode::kNotFound, std::move(message), std::move(field)));
 }
 
-// {"to": "/absolute/path"}: the folder must not exist yet; its parent must.
-Result<std::string> ParseBackupRequest(std::string_view body) {
-  constexpr size_t kPathBytesMax = 4096;
+// {"to": "/absolute/path"}: where the backup goes, checked against `rules`
+// (CheckBackupDestination); the answer is the resolved path.
+Result<std::string> ParseBackupRequest(std::string_view body, const BackupOptions& options) {
   simdjson::dom::parser parser;
   simdjson::padded_string padded(body);
   simdjson::dom::element root;
@@ -111,20 +113,20 @@ Result<std::string> ParseBackupRequest(std::string_view body) {
   if (root.get_object().get(object) != simdjson::SUCCESS) return InvalidArgument("", "the JSON body must be an object");
   std::string destination;
   for (const auto [key, value] : object) {
-    if (key != "to") return InvalidArgument(std::string(key), "unknown field; a backup takes only \"to\"");
+    if (key != "to") return InvalidArgument(QuotableText(key, kNamedPathBytesMax), "unknown field; a backup takes only \"to\"");
     std::string_view text;
     if (value.get_string().get(text) != simdjson::SUCCESS) return InvalidArgument("to", "to must be a string");
     destination = std::string(text);
   }
-  if (destination.empty()) return InvalidArgument("to", "to is required: an absolute path for the new backup folder");
-  if (destination.size() > kPathBytesMax || destination.front() != '/' || destination.find('\0') != std::string::npos) {
-    return InvalidArgument("to", "to must be an absolute path");
+  if (options.allowed_parent.empty()) {
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "this service writes no backups: start it with --backup-dir DIR to name the folder backups may "
+                     "be written below",
+                     "to");
   }
-  std::error_code error;
-  if (std::filesystem::exists(destination, error)) return InvalidArgument("to", "to must not exist yet: " + destination);
-  const std::filesystem::path parent = std::filesystem::path(destination).parent_path();
-  if (!std::filesystem::is_directory(parent, error)) return InvalidArgument("to", "the folder above to must exist");
-  return destination;
+  return CheckBackupDestination(destination, BackupDestinationRules{.field = "to",
+                                                                     .data_folder = options.data_folder,
+                                                                     .allowed_parent = options.allowed_parent});
 }
 
 class Handlers {
@@ -412,10 +414,12 @@ class Handlers {
   }
 
   // POST {"to": "/absolute/new/folder"}: a RocksDB checkpoint of the live
-  // ledger, then a verification of the copy.
+  // ledger (folder mode 0700), then a verification of the copy. Only below
+  // serve --backup-dir, never inside the data folder, never over anything
+  // (ParseBackupRequest); without --backup-dir, 403.
   HttpResponse Backup(const HttpRequest& request) {
     if (MediaType(request.content_type) != "application/json") return UnsupportedMediaType("application/json");
-    Result<std::string> destination = ParseBackupRequest(request.body);
+    Result<std::string> destination = ParseBackupRequest(request.body, deps_.backup);
     if (!destination) return ErrorResponse(destination.error());
     if (Status made = deps_.ledger->Checkpoint(*destination); !made) return ErrorResponse(made.error());
     Result<std::unique_ptr<Ledger>> copy = Ledger::Open(LedgerOptions{.path = *destination, .read_only = true});

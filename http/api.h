@@ -44,6 +44,13 @@ constexpr size_t kIncidentsPageDefault = 100;
 constexpr int64_t kDefaultWindowMicros = 7LL * 24 * 3600 * 1'000'000;
 
 
+// Where POST /api/v1/backup may write (CheckBackupDestination in
+// common/file.h).
+struct BackupOptions {
+  std::string data_folder;     // the ledger's folder (--data): a backup is never written inside it
+  std::string allowed_parent;  // serve --backup-dir, resolved; empty: the API writes no backup at all
+};
+
 struct ApiDependencies {
   Ledger* ledger;
   ingest::CommandProcessor* processor;
@@ -56,6 +63,7 @@ struct ApiDependencies {
   // Where work that can take long runs (work_pool.h); none: on the calling
   // thread, with no budget (tests).
   WorkPool* pool = nullptr;
+  BackupOptions backup;  // default: no backups through the API
 };
 
 

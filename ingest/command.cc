@@ -64,35 +64,43 @@ Error UnknownField(std::string_view name) {
   return InvalidArgument(Printable(name), "unknown field '" + Printable(name) + "'; accepted fields: " + known);
 }
 
-// One-line text: valid UTF-8, no control characters, at most `bytes_max`.
+// The refusal of a code point that text of this shape may not hold, naming
+// the field and the character, e.g. "title must be one line without control
+// characters, line separators or text-direction controls; found U+202E (a
+// text-direction control)".
+Status CheckCodePoints(std::string_view field, std::string_view value, TextShape shape) {
+  const std::optional<char32_t> refused = FirstRefusedCodePoint(value, shape);
+  if (!refused) return {};
+  const std::string name(field);
+  const std::string rule = shape == TextShape::kOneLine
+                               ? name + " must be one line without control characters, line separators or text-direction controls"
+                               : name + " must not contain control characters or text-direction controls";
+  return InvalidArgument(name, rule + "; found " + CodePointName(*refused) + " (" +
+                                   std::string(RefusedCodePointKind(*refused)) + ")");
+}
+
+}  // namespace
+
 Status CheckLine(std::string_view field, std::string_view value, size_t bytes_max) {
   if (!IsValidUtf8(value)) return InvalidArgument(std::string(field), std::string(field) + " must be valid UTF-8");
   if (value.size() > bytes_max) {
     return InvalidArgument(std::string(field),
                            std::string(field) + " must be at most " + std::to_string(bytes_max) + " bytes");
   }
-  for (const char c : value) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return InvalidArgument(std::string(field), std::string(field) + " must be one line without control characters");
-    }
-  }
-  return {};
+  return CheckCodePoints(field, value, TextShape::kOneLine);
 }
 
-// Multi-line text: like CheckLine but newlines and tabs are fine.
+namespace {
+
+// Multi-line text: like CheckLine, but line breaks, tabs and direction marks
+// are fine (TextShape::kMultiLine).
 Status CheckText(std::string_view field, std::string_view value, size_t bytes_max) {
   if (!IsValidUtf8(value)) return InvalidArgument(std::string(field), std::string(field) + " must be valid UTF-8");
   if (value.size() > bytes_max) {
     return InvalidArgument(std::string(field),
                            std::string(field) + " must be at most " + std::to_string(bytes_max) + " bytes");
   }
-  for (const char c : value) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte < 0x20 && c != '\n' && c != '\r' && c != '\t') || byte == 0x7f) {
-      return InvalidArgument(std::string(field), std::string(field) + " must not contain control characters");
-    }
-  }
-  return {};
+  return CheckCodePoints(field, value, TextShape::kMultiLine);
 }
 
 Result<std::string> CheckedLine(std::string_view field, std::string_view value, size_t bytes_max) {

@@ -64,6 +64,14 @@ Result<Command> BuildCommandFromFields(const std::vector<std::pair<std::string, 
 // Normalizes what a user types for a ticket: "INC-7", "inc-7", "7" -> "INC-7".
 Result<std::string> NormalizeTicket(std::string_view text, std::string_view field = "ticket");
 
+// One line of text a person typed (a title, a name, a system, an actor):
+// valid UTF-8, at most `bytes_max` bytes, and none of the code points one
+// line refuses (TextShape::kOneLine in common/encoding.h: controls, U+2028,
+// U+2029, direction marks and overrides). kInvalidArgument names `field` and,
+// for a refused character, its code point ("found U+202E (a text-direction
+// control)"). Does not trim.
+Status CheckLine(std::string_view field, std::string_view value, size_t bytes_max);
+
 // Checks who a request says made it (one line of at most kActorBytesMax,
 // trimmed); blank: kAnonymousActor.
 Result<std::string> CheckedActor(std::string_view text);

@@ -63,7 +63,8 @@ std::string Folded(std::string_view text) {
 }
 
 // Cell text fit to quote in a message: at most kShownCellBytesMax bytes, and
-// anything that is not printable, valid UTF-8 shown as '?'.
+// anything that is not printable, valid UTF-8 (or that one-line text
+// refuses, such as U+202E) shown as '?'.
 std::string Shown(std::string_view text) {
   std::string shown;
   size_t i = 0;
@@ -77,6 +78,8 @@ std::string Shown(std::string_view text) {
     }
     if (length == 1 && (byte < 0x20 || byte == 0x7f)) {
       shown += byte == '\n' ? ' ' : '?';
+    } else if (FirstRefusedCodePoint(text.substr(i, length), TextShape::kOneLine)) {
+      shown += '?';  // a C1 control, line separator or direction control: never quoted as it is
     } else {
       shown.append(text.substr(i, length));
     }

@@ -80,11 +80,7 @@ Result<std::string> CheckedSystem(std::string_view raw) {
   if (trimmed.size() > kSystemBytesMax) {
     return InvalidArgument("systems", "each system must be at most " + std::to_string(kSystemBytesMax) + " bytes");
   }
-  for (const char c : trimmed) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      return InvalidArgument("systems", "systems must not contain control characters");
-    }
-  }
+  if (Status line = CheckLine("systems", trimmed, kSystemBytesMax); !line) return line.error();
   return projections::FoldSystem(trimmed);
 }
 
@@ -164,10 +160,10 @@ Result<SubscriptionCommand> ParseSubscriptionJson(std::string_view body, Subscri
       command.email = std::move(*email);
     } else {
       const std::string actor(Trim(text));
-      if (actor.empty() || actor.size() > kActorBytesMax || !IsValidUtf8(actor) ||
-          std::any_of(actor.begin(), actor.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      if (actor.empty() || actor.size() > kActorBytesMax || !IsValidUtf8(actor)) {
         return InvalidArgument("actor", "actor must be one line of at most " + std::to_string(kActorBytesMax) + " bytes");
       }
+      if (Status line = CheckLine("actor", actor, kActorBytesMax); !line) return line.error();
       command.actor = actor;
     }
   }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -69,6 +70,16 @@ Status Ledger::Impl::Open() {
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   db_options.memtable_whole_key_filtering = true;
   db_options.memtable_prefix_bloom_size_ratio = kMemtableBloomRatio;
+  // A new ledger folder is private to the service's user (0700): the log
+  // holds subscribers' addresses. RocksDB would make it with the umask's
+  // mode. An existing folder keeps the mode its owner gave it.
+  if (!options_.read_only && options_.env == nullptr) {
+    std::error_code error;
+    if (std::filesystem::create_directory(options_.path, error)) {
+      std::filesystem::permissions(options_.path, std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::replace, error);
+    }
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status opened;
   if (options_.read_only) {
@@ -476,6 +487,12 @@ Status Ledger::Impl::Checkpoint(const std::string& destination) const {
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
   status = checkpoint->CreateCheckpoint(destination);
   if (!status.ok()) return IoError(status, "cannot write a checkpoint to " + destination);
+  // A backup holds what the ledger holds (subscribers' addresses among it):
+  // its folder is its owner's alone, whatever the umask.
+  std::error_code error;
+  std::filesystem::permissions(destination, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace,
+                               error);
+  if (error) return MakeError(ErrorCode::kIoError, "cannot make " + destination + " private (0700): " + error.message());
   return {};
 }
 

@@ -52,7 +52,7 @@ class Env;
 namespace ledger {
 
 struct LedgerOptions {
-  std::string path;         // folder of the RocksDB database; created if missing
+  std::string path;         // folder of the RocksDB database; created (mode 0700) if missing
   bool sync_writes = true;  // false only in benchmarks that measure without fsync
   size_t batch_events_max = 1024;
   // Opens without taking RocksDB's lock, so that a running service's ledger
@@ -210,7 +210,9 @@ class Ledger {
   Result<VerifyReport> Verify(const StopToken& stop = StopToken()) const;
 
   // Writes a consistent RocksDB checkpoint (hard links where possible) to
-  // `destination`, which must not exist yet.
+  // `destination`, which must not exist yet, and makes that folder 0700.
+  // Where a backup may go is the caller's to check
+  // (CheckBackupDestination in common/file.h).
   Status Checkpoint(const std::string& destination) const;
 
   // Appends exported events verbatim (same bytes, same hashes), checking

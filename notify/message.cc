@@ -1,5 +1,6 @@
 #include "notify/message.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/encoding.h"
@@ -49,16 +50,23 @@ std::string Join(const std::vector<std::string>& items, std::string_view separat
 }
 
 // Body text: keeps newlines and tabs, drops other control characters and
-// replaces invalid UTF-8, so the body is valid text/plain; charset=utf-8.
+// the direction overrides a multi-line text may not hold (TextShape in
+// common/encoding.h; ingest refuses them, but an event stored before it did
+// may hold one) and replaces invalid UTF-8, so the body is valid text/plain;
+// charset=utf-8 that reads as it was stored.
 std::string BodySafe(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   if (!IsValidUtf8(text)) return HeaderSafe(text);
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\r') continue;
-    if ((byte < 0x20 && c != '\n' && c != '\t') || byte == 0x7f) continue;
-    out += c;
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const size_t length = byte < 0x80 ? 1 : std::max<size_t>(Utf8SequenceLength(text, i), 1);
+    const std::string_view piece = text.substr(i, length);
+    i += length;
+    if (piece == "\r") continue;
+    if (FirstRefusedCodePoint(piece, TextShape::kMultiLine)) continue;
+    out += piece;
   }
   return out;
 }
@@ -97,11 +105,15 @@ std::string HeaderSafe(std::string_view text) {
   }
   std::string out;
   out.reserve(valid.size());
-  for (const char c : valid) {
-    const auto byte = static_cast<unsigned char>(c);
-    const char shown = (byte < 0x20 || byte == 0x7f) ? ' ' : c;
-    if (shown == ' ' && (out.empty() || out.back() == ' ')) continue;
-    out += shown;
+  size_t i = 0;
+  while (i < valid.size()) {
+    const auto byte = static_cast<unsigned char>(valid[i]);
+    const size_t length = byte < 0x80 ? 1 : std::max<size_t>(Utf8SequenceLength(valid, i), 1);
+    std::string_view piece = std::string_view(valid).substr(i, length);
+    i += length;
+    if (FirstRefusedCodePoint(piece, TextShape::kOneLine)) piece = " ";
+    if (piece == " " && (out.empty() || out.back() == ' ')) continue;
+    out += piece;
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;

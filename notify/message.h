@@ -41,8 +41,10 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
 // digits of SHA-256(event hash || recipient), at the sender's domain.
 std::string MessageIdFor(const projections::Notice& notice, std::string_view recipient, std::string_view from);
 
-// Header-safe text: CR, LF, tabs and other control characters become one
-// space; invalid UTF-8 is replaced; runs of spaces collapse.
+// Header-safe text: CR, LF, tabs, other control characters and every code
+// point one-line text refuses (U+2028, U+2029, direction marks and overrides;
+// common/encoding.h) become one space; invalid UTF-8 is replaced; runs of
+// spaces collapse.
 std::string HeaderSafe(std::string_view text);
 // An unstructured header value: as is when short printable ASCII, otherwise
 // RFC 2047 "B" encoded-words of at most 75 characters, folded with CRLF SP.

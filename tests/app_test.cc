@@ -40,4 +40,27 @@ TEST(Delivery, NamesTheFlagThatBreaksItsRule) {
   EXPECT_NE(refused.error().message.find("needs --smtp-url"), std::string::npos);
 }
 
+TEST(Delivery, RefusesCredentialsInTheUrlWithoutRepeatingThem) {
+  for (const char* url : {"smtp://ops:s3cret-pw@127.0.0.1:25", "smtps://ops@mail.example.org:465",
+                          "smtp://ops:s3cret-pw%40x@127.0.0.1:25/", "smtp://:s3cret-pw@127.0.0.1"}) {
+    SCOPED_TRACE(url);
+    ledger::Result<std::optional<ledger::notify::DeliveryOptions>> refused =
+        ledger::app::ParseDeliveryOptions({{"--smtp-url", url}, {"--smtp-from", "a@example.org"}});
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().field, "--smtp-url");
+    EXPECT_NE(refused.error().message.find("--smtp-password-file"), std::string::npos);
+    EXPECT_EQ(refused.error().message.find("s3cret"), std::string::npos);
+  }
+  // An '@' after the authority is no userinfo.
+  EXPECT_FALSE(ledger::app::HasUserinfo("smtp://127.0.0.1:25/x@y"));
+  EXPECT_TRUE(ledger::app::HasUserinfo("smtp://a:b@127.0.0.1:25/x"));
+}
+
+TEST(Delivery, LogsUrlsWithoutUserinfo) {
+  EXPECT_EQ(ledger::app::UrlForLog("smtp://127.0.0.1:25"), "smtp://127.0.0.1:25");
+  EXPECT_EQ(ledger::app::UrlForLog("smtp://ops:pw@mail.example.org:25/path"), "smtp://***@mail.example.org:25/path");
+  EXPECT_EQ(ledger::app::UrlForLog("smtps://a@b:pw@host"), "smtps://***@host");
+  EXPECT_EQ(ledger::app::UrlForLog("no scheme user:pw@host"), "(a URL with credentials)");
+}
+
 }  // namespace

@@ -1,8 +1,16 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <optional>
+#include <utility>
+
 #include "common/encoding.h"
+#include "common/file.h"
 #include "common/json_writer.h"
 #include "common/time.h"
+#include "tests/test_util.h"
 
 namespace ledger {
 namespace {
@@ -105,10 +113,110 @@ TEST(Encoding, QuotableTextIsValidUtf8AndCutAtCharacters) {
   EXPECT_TRUE(IsValidUtf8(QuotableText(std::string(63, 'x') + "\xc3\xbc", 64)));
 }
 
+TEST(Encoding, RefusedCodePointsByTextShape) {
+  EXPECT_EQ(FirstRefusedCodePoint("Mail delayed – Zürich 東京 🚀", TextShape::kOneLine), std::nullopt);
+  EXPECT_EQ(FirstRefusedCodePoint("", TextShape::kOneLine), std::nullopt);
+  // One line: C0, DEL, C1 (NEL), line and paragraph separators, direction marks,
+  // embeddings, overrides and isolates.
+  const std::pair<const char*, char32_t> kOneLine[] = {
+      {"a\tb", 0x09},         {"a\nb", 0x0a},         {"a\x7f", 0x7f},        {"a\xc2\x85z", 0x85},
+      {"a\xc2\x9f", 0x9f},    {"a\xe2\x80\xa8z", 0x2028}, {"a\xe2\x80\xa9", 0x2029}, {"a\xe2\x80\x8e", 0x200e},
+      {"a\xe2\x80\x8f", 0x200f}, {"a\xd8\x9c", 0x061c}, {"a\xe2\x80\xaa", 0x202a}, {"x\xe2\x80\xaeTXT.exe", 0x202e},
+      {"a\xe2\x81\xa6", 0x2066}, {"a\xe2\x81\xa9", 0x2069},
+  };
+  for (const auto& [text, code_point] : kOneLine) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(FirstRefusedCodePoint(text, TextShape::kOneLine), code_point);
+  }
+  // Multi-line text keeps line breaks, tabs, U+2028/U+2029 and the marks, but
+  // not C1 controls or overrides.
+  EXPECT_EQ(FirstRefusedCodePoint("a\r\n\tb\xe2\x80\xa8 \xe2\x80\x8f \xd8\x9c", TextShape::kMultiLine), std::nullopt);
+  EXPECT_EQ(FirstRefusedCodePoint("a\xc2\x85", TextShape::kMultiLine), 0x85);
+  EXPECT_EQ(FirstRefusedCodePoint("a\xe2\x80\xae", TextShape::kMultiLine), 0x202e);
+  EXPECT_EQ(FirstRefusedCodePoint("a\xe2\x81\xa7", TextShape::kMultiLine), 0x2067);
+  EXPECT_EQ(FirstRefusedCodePoint("a\x01", TextShape::kMultiLine), 0x01);
+  // Neighbours that are fine: zero-width joiner (emoji), U+2030, U+2065.
+  EXPECT_EQ(FirstRefusedCodePoint("\xe2\x80\x8d\xe2\x80\xb0\xe2\x81\xa5\xc2\xa0", TextShape::kOneLine), std::nullopt);
+
+  EXPECT_EQ(CodePointName(0x85), "U+0085");
+  EXPECT_EQ(CodePointName(0x202e), "U+202E");
+  EXPECT_EQ(CodePointName(0x1f680), "U+1F680");
+  EXPECT_EQ(RefusedCodePointKind(0x202e), "a text-direction control");
+  EXPECT_EQ(RefusedCodePointKind(0x2028), "a line separator");
+  EXPECT_EQ(RefusedCodePointKind(0x85), "a control character");
+  EXPECT_EQ(QuotableText("a\xe2\x80\xaez\xc2\x85", 100), "a?z?");
+}
+
 TEST(JsonWriter, EscapesEverythingHostile) {
   JsonWriter json;
   json.BeginObject().Key("k\"").String("<script>&\n\x01\xe2\x80\xa8").Key("n").Int(-3).Key("a").BeginArray().Bool(true).Null().EndArray().EndObject();
   EXPECT_EQ(json.text(), R"({"k\"":"\u003cscript\u003e\u0026\n\u0001\u2028","n":-3,"a":[true,null]})");
+}
+
+TEST(BackupDestination, RefusesTheDataFolderExistingPathsAndEscapes) {
+  namespace fs = std::filesystem;
+  testing::TempDir dir;
+  const std::string root = fs::canonical(dir.path()).string();
+  fs::create_directories(root + "/data/sub");
+  fs::create_directories(root + "/backups/nested");
+  fs::create_directories(root + "/elsewhere");
+  fs::create_directories(root + "/backupsX");
+  fs::create_directory_symlink(root + "/elsewhere", root + "/backups/out");
+  fs::create_directory_symlink(root + "/data", root + "/backups/into-data");
+  fs::create_symlink(root + "/missing-target", root + "/backups/dangling");
+  const BackupDestinationRules open{.field = "to", .data_folder = root + "/data"};
+  const BackupDestinationRules confined{.field = "to", .data_folder = root + "/data", .allowed_parent = root + "/backups"};
+
+  const auto refusal = [](const Result<std::string>& result) {
+    return result ? std::string("(accepted: ") + *result + ")" : result.error().message;
+  };
+  Result<std::string> fine = CheckBackupDestination(root + "/backups/b1", confined);
+  ASSERT_TRUE(fine) << fine.error().message;
+  EXPECT_EQ(*fine, root + "/backups/b1");
+  EXPECT_EQ(CheckBackupDestination(root + "/backups/nested/b2/", confined).value_or(""), root + "/backups/nested/b2");
+  EXPECT_EQ(CheckBackupDestination(root + "/elsewhere/b", open).value_or(""), root + "/elsewhere/b");
+
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/data/b", open)).find("inside the data folder"), std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/data/sub/b", open)).find("inside the data folder"), std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/backups/into-data/b", confined)).find("inside the data folder"),
+            std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/data", open)).find("does not exist yet"), std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/backups/nested", confined)).find("does not exist yet"),
+            std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/backups/dangling", confined)).find("does not exist yet"),
+            std::string::npos);
+  fs::create_directory(root + "/backups/staged.tmp");
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/backups/staged", confined)).find("staged.tmp exists"),
+            std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/backups/../elsewhere/b", confined)).find("'..'"), std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/backups/./b", confined)).find("'..'"), std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/backups/out/b", confined)).find("must be inside the backup folder"),
+            std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/elsewhere/b", confined)).find("must be inside the backup folder"),
+            std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/backupsX/b", confined)).find("must be inside the backup folder"),
+            std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination("relative/b", open)).find("absolute"), std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination("", open)).find("required"), std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(std::string("/tmp/a\0b", 8), open)).find("absolute"), std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination(root + "/no/such/b", open)).find("must exist"), std::string::npos);
+  EXPECT_NE(refusal(CheckBackupDestination("/", open)).find("not the root"), std::string::npos);
+  EXPECT_EQ(CheckBackupDestination(root + "/data/b", open).error().field, "to");
+
+  EXPECT_TRUE(IsSameOrBelow("/a/b/c", "/a/b"));
+  EXPECT_TRUE(IsSameOrBelow("/a/b", "/a/b"));
+  EXPECT_TRUE(IsSameOrBelow("/a/b/c", "/a/b/"));
+  EXPECT_FALSE(IsSameOrBelow("/a/bc", "/a/b"));
+  EXPECT_FALSE(IsSameOrBelow("/a", "/a/b"));
+}
+
+TEST(BackupDestination, FolderAccessBeyondOwner) {
+  testing::TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0700), 0);
+  EXPECT_EQ(FolderAccessBeyondOwner(dir.path()), 0u);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  EXPECT_EQ(FolderAccessBeyondOwner(dir.path()), 0055u);
+  EXPECT_EQ(FolderAccessBeyondOwner(dir.Sub("missing")), 0u);
 }
 
 }  // namespace

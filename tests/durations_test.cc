@@ -530,37 +530,53 @@ TEST(DailyAvailability, RefusesBadDatesAndDayCounts) {
 TEST(DurationsCsv, ListsWithHeaderRows) {
   const DurationReport report = Compute(FoldAll(Scenario()), kT0, kT0 + kDay, kT0 + 30 * kHour);
   EXPECT_EQ(IncidentDurationsCsv(report),
-            "ticket,seconds,ongoing\r\n"
-            "INC-1,10800,false\r\n"
-            "INC-2,18000,false\r\n"
-            "INC-3,14400,false\r\n"
-            "INC-4,7200,true\r\n");
+            "\"ticket\",\"seconds\",\"ongoing\"\r\n"
+            "\"INC-1\",\"10800\",\"false\"\r\n"
+            "\"INC-2\",\"18000\",\"false\"\r\n"
+            "\"INC-3\",\"14400\",\"false\"\r\n"
+            "\"INC-4\",\"7200\",\"true\"\r\n");
   EXPECT_EQ(SystemDowntimeCsv(report),
-            "system,downtime_seconds,availability,tickets\r\n"
-            "db,14400,0.83333333333333337,INC-3 INC-4\r\n"
-            "mail,25200,0.70833333333333326,INC-1 INC-2\r\n"
-            "vpn,18000,0.79165624999999995,INC-1 INC-4\r\n");
+            "\"system\",\"downtime_seconds\",\"availability\",\"tickets\"\r\n"
+            "\"db\",\"14400\",\"0.83333333333333337\",\"INC-3 INC-4\"\r\n"
+            "\"mail\",\"25200\",\"0.70833333333333326\",\"INC-1 INC-2\"\r\n"
+            "\"vpn\",\"18000\",\"0.79165624999999995\",\"INC-1 INC-4\"\r\n");
 }
 
-TEST(DurationsCsv, QuotesAndDefusesFormulas) {
-  EXPECT_EQ(CsvTextField("mail"), "mail");
-  EXPECT_EQ(CsvTextField(""), "");
+TEST(DurationsCsv, QuotesEveryCellAndDefusesFormulas) {
+  EXPECT_EQ(CsvTextField("mail"), "\"mail\"");
+  EXPECT_EQ(CsvTextField(""), "\"\"");
   EXPECT_EQ(CsvTextField("a,b"), "\"a,b\"");
   EXPECT_EQ(CsvTextField("say \"hi\""), "\"say \"\"hi\"\"\"");
   EXPECT_EQ(CsvTextField("two\nlines"), "\"two\nlines\"");
   EXPECT_EQ(CsvTextField("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-  EXPECT_EQ(CsvTextField("+1"), "'+1");
-  EXPECT_EQ(CsvTextField("-db"), "'-db");
-  EXPECT_EQ(CsvTextField("@SUM(A1)"), "'@SUM(A1)");
-  EXPECT_EQ(CsvTextField("\tx"), "'\tx");
-  EXPECT_EQ(CsvTextField("a=b"), "a=b");
+  EXPECT_EQ(CsvTextField("+1"), "\"'+1\"");
+  EXPECT_EQ(CsvTextField("-db"), "\"'-db\"");
+  EXPECT_EQ(CsvTextField("@SUM(A1)"), "\"'@SUM(A1)\"");
+  EXPECT_EQ(CsvTextField("\tx"), "\"'\tx\"");
+  EXPECT_EQ(CsvTextField("\rx"), "\"'\rx\"");
+  EXPECT_EQ(CsvTextField(" =1+1"), "\"' =1+1\"");
+  // A formula after a separator: a spreadsheet splitting on ';' or ',' (or
+  // one that trims the blank after it) would start a field there.
+  EXPECT_EQ(CsvTextField("x;=cmd()"), "\"'x;=cmd()\"");
+  EXPECT_EQ(CsvTextField("x,@SUM(A1)"), "\"'x,@SUM(A1)\"");
+  EXPECT_EQ(CsvTextField("x; -2+3"), "\"'x; -2+3\"");
+  EXPECT_EQ(CsvTextField("x\n+1"), "\"'x\n+1\"");
+  EXPECT_EQ(CsvTextField("x;\t1"), "\"'x;\t1\"");
+  // Harmless: the characters elsewhere than at a field's start.
+  EXPECT_EQ(CsvTextField("a=b"), "\"a=b\"");
+  EXPECT_EQ(CsvTextField("a;b-c"), "\"a;b-c\"");
+  EXPECT_EQ(CsvTextField("x;"), "\"x;\"");
+  EXPECT_EQ(CsvTextField("user@example.org"), "\"user@example.org\"");
 
   DurationReport report;
   report.systems.push_back(SystemDowntime{.system = "=cmd|' /C calc'!A0", .downtime_seconds = 1, .availability = 0.5,
                                           .tickets = {"INC-1"}});
+  report.systems.push_back(SystemDowntime{.system = "db;=1+1", .downtime_seconds = 2, .availability = 0.25,
+                                          .tickets = {"INC-2"}});
   EXPECT_EQ(SystemDowntimeCsv(report),
-            "system,downtime_seconds,availability,tickets\r\n"
-            "'=cmd|' /C calc'!A0,1,0.5,INC-1\r\n");
+            "\"system\",\"downtime_seconds\",\"availability\",\"tickets\"\r\n"
+            "\"'=cmd|' /C calc'!A0\",\"1\",\"0.5\",\"INC-1\"\r\n"
+            "\"'db;=1+1\",\"2\",\"0.25\",\"INC-2\"\r\n");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include <thread>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -114,9 +115,11 @@ TEST(PayloadFields, TableMatchesTheProtoAndKeepsTheMessages) {
             "link: link must be an http:// or https:// URL");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","link":"https://x y"})"), "link: link must not contain spaces");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","title":"a\u0001"})"),
-            "title: title must be one line without control characters");
+            "title: title must be one line without control characters, line separators or text-direction controls; "
+            "found U+0001 (a control character)");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","note":"a\u0001"})"),
-            "note: note must not contain control characters");
+            "note: note must not contain control characters or text-direction controls; found U+0001 (a control "
+            "character)");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","description":")" + std::string(kDescriptionBytesMax + 1, 'd') +
                        R"("})"),
             "description: description must be at most 8000 bytes");
@@ -171,6 +174,47 @@ TEST(ParseForm, DecodesAndSplitsSystems) {
   // Found by submission_form_fuzz: names that are not UTF-8 are quoted with '?'.
   ExpectInvalid(ParseFormSubmission("action=create&sy%D2stems=s"), "sy?stems", "unknown field 'sy?stems'");
   ExpectInvalid(ParseFormSubmission("%FF=%G1"), "?", "? has a malformed %-escape");
+}
+
+TEST(ParseJson, RefusesInvisibleAndReorderingCharactersNamingThem) {
+  // JSON escapes, so every character is spelled as the attacker would send it.
+  const std::pair<const char*, const char*> kOneLine[] = {
+      {"\\u0085", "U+0085"}, {"\\u2028", "U+2028"}, {"\\u2029", "U+2029"}, {"\\u202e", "U+202E"},
+      {"\\u202a", "U+202A"}, {"\\u2066", "U+2066"}, {"\\u2069", "U+2069"}, {"\\u200e", "U+200E"},
+      {"\\u200f", "U+200F"}, {"\\u009b", "U+009B"}, {"\\u061c", "U+061C"},
+  };
+  for (const auto& [escape, name] : kOneLine) {
+    SCOPED_TRACE(name);
+    ExpectInvalid(ParseJsonSubmission(std::string(R"({"action":"create","systems":["mail"],"engineer":"E","title":"a)") +
+                                      escape + R"(b"})"),
+                  "title", name);
+    ExpectInvalid(ParseJsonSubmission(std::string(R"({"action":"create","systems":["mail"],"title":"T","engineer":"a)") +
+                                      escape + R"("})"),
+                  "engineer", name);
+    ExpectInvalid(ParseJsonSubmission(std::string(R"({"action":"create","title":"T","engineer":"E","systems":["db)") +
+                                      escape + R"("]})"),
+                  "systems", name);
+    ExpectInvalid(ParseJsonSubmission(std::string(R"({"action":"update","ticket":"1","note":"x","actor":"A)") + escape +
+                                      R"("})"),
+                  "actor", name);
+    ExpectInvalid(ParseJsonSubmission(std::string(R"({"action":"update","ticket":"1","note":"x","submission_id":"s)") +
+                                      escape + R"("})"),
+                  "submission_id", name);
+  }
+  // Multi-line text: direction overrides and C1 controls are refused; line
+  // breaks, U+2028 and the right-to-left mark are kept.
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"update","ticket":"1","note":"a\u202eb"})"), "note", "U+202E");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"update","ticket":"1","description":"a\u2067b"})"), "description",
+                "U+2067");
+  ExpectInvalid(ParseJsonSubmission(R"({"action":"update","ticket":"1","note":"a\u0085b"})"), "note", "U+0085");
+  Result<Command> kept =
+      ParseJsonSubmission(R"({"action":"update","ticket":"1","note":"line 1\nline 2\u2028\u05e9\u05dc\u05d5\u05dd\u200f."})");
+  ASSERT_TRUE(kept) << kept.error().message;
+  // And the same through a form body (percent-encoded UTF-8).
+  ExpectInvalid(ParseFormSubmission("action=create&systems=mail&engineer=E&title=a%E2%80%AEb"), "title", "U+202E");
+  ExpectInvalid(ParseFormSubmission("action=create&systems=mail&engineer=E&title=a%C2%85b"), "title", "U+0085");
+  ExpectInvalid(ParseFormSubmission("action=create&title=T&engineer=E&systems=mail%2Cdb%E2%80%A8x"), "systems", "U+2028");
+  ExpectInvalid(ParseFormSubmission("action=update&ticket=1&note=a%E2%81%A6b"), "note", "U+2066");
 }
 
 TEST(Digest, DependsOnContentNotArrival) {

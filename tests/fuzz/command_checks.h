@@ -36,22 +36,49 @@ inline bool IsBlank(std::string_view text) {
   }
   return true;
 }
-// One-line text as command.h defines it: UTF-8, no control characters.
+// Whether `text` holds the UTF-8 bytes of a code point both text shapes
+// refuse (common/encoding.h): a C1 control (C2 80..C2 9F) or a direction
+// override, embedding or isolate (E2 80 AA..AE, E2 81 A6..A9). Spelled as
+// bytes here, apart from the decoder the service uses.
+inline bool HoldsC1OrOverride(std::string_view text) {
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    const auto a = static_cast<unsigned char>(text[i]);
+    const auto b = static_cast<unsigned char>(text[i + 1]);
+    if (a == 0xc2 && b >= 0x80 && b <= 0x9f) return true;
+    if (i + 2 < text.size() && a == 0xe2) {
+      const auto c = static_cast<unsigned char>(text[i + 2]);
+      if (b == 0x80 && c >= 0xaa && c <= 0xae) return true;
+      if (b == 0x81 && c >= 0xa6 && c <= 0xa9) return true;
+    }
+  }
+  return false;
+}
+// ... and what only one line refuses: U+2028, U+2029 (E2 80 A8/A9), the marks
+// U+200E, U+200F (E2 80 8E/8F) and U+061C (D8 9C).
+inline bool HoldsLineSeparatorOrMark(std::string_view text) {
+  for (const std::string_view bytes : {"\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\x8e", "\xe2\x80\x8f", "\xd8\x9c"}) {
+    if (text.find(bytes) != std::string_view::npos) return true;
+  }
+  return false;
+}
+// One-line text as command.h defines it: UTF-8, no control characters, no
+// line separators or direction controls.
 inline bool IsLine(std::string_view text, size_t bytes_max) {
   if (text.size() > bytes_max || !IsValidUtf8(text)) return false;
   for (const char c : text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
   }
-  return true;
+  return !HoldsC1OrOverride(text) && !HoldsLineSeparatorOrMark(text);
 }
-// Multi-line text: newlines and tabs are fine.
+// Multi-line text: newlines and tabs are fine, and so are line separators
+// and direction marks; no other controls and no direction overrides.
 inline bool IsText(std::string_view text, size_t bytes_max) {
   if (text.size() > bytes_max || !IsValidUtf8(text)) return false;
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
     if ((byte < 0x20 && c != '\n' && c != '\r' && c != '\t') || byte == 0x7f) return false;
   }
-  return true;
+  return !HoldsC1OrOverride(text);
 }
 
 // A refusal: the input's fault (or too large), with a message a person can

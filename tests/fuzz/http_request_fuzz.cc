@@ -27,7 +27,8 @@
 //
 // Two things differ from a served request, both on purpose: a POST
 // /api/v1/backup naming a destination is pointed into the temporary folder
-// (the route writes wherever it is told), and after kServiceEventsMax events
+// (its --backup-dir here: the route would refuse other places, but a few
+// real backups keep the fuzzing quick), and after kServiceEventsMax events
 // the service starts over with an empty ledger, so that every input costs
 // about the same.
 
@@ -138,7 +139,8 @@ class Service {
                                                                              .metrics = &metrics_,
                                                                              .web = web_.get(),
                                                                              .notifications = &routes_,
-                                                                             .access = access_.get()});
+                                                                             .access = access_.get(),
+                                                                             .backup = BackupPlaces()});
     Seed();
   }
 
@@ -183,6 +185,13 @@ class Service {
                                                ledger::ingest::SubscriptionAction::kAdd),
                                            "parse the seed subscription")),
                "subscribe");
+  }
+
+  // As `serve --backup-dir FOLDER` would: backups below the temporary folder,
+  // never inside the ledger's own.
+  ledger::http::BackupOptions BackupPlaces() const {
+    return ledger::http::BackupOptions{.data_folder = folder_ + "/ledger",
+                                       .allowed_parent = std::filesystem::canonical(folder_).string()};
   }
 
   std::string folder_;

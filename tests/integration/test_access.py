@@ -43,7 +43,7 @@ class AccessTest(unittest.TestCase):
         cls.folder = tempfile.TemporaryDirectory(prefix="ledger-access-")
         cls.auth_file = os.path.join(cls.folder.name, "auth.txt")
         cls.tokens = {role: add_token(cls.auth_file, "t-" + role, role) for role in ROLES}
-        cls.service = Service(extra_args=["--auth-file", cls.auth_file])
+        cls.service = Service(extra_args=["--auth-file", cls.auth_file, "--backup-dir", cls.folder.name])
         cls.service.start()
         status, _, body = cls.service.request("POST", "/api/v1/submissions", CREATE,
                                               headers=bearer(cls.tokens["helpdesk"]))

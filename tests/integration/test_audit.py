@@ -113,7 +113,7 @@ class AuditTest(service.ServiceTestCase):
         self.assertFalse(os.path.exists(self.path("broken")), "a refused import leaves nothing behind")
 
     def test_backup_while_serving_is_consistent_and_verifiable(self):
-        svc = self.start_service()
+        svc = self.start_service(extra_args=["--backup-dir", self.scratch.name])
         self.fill(svc)
         code, out, err = run_cli("backup", "--data", svc.data_dir, "--to", self.path("backup"))
         self.assertEqual(code, 0, err)
