@@ -145,7 +145,9 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
       return ledger::InvalidArgument(name, "unknown option " + name + " for " + arguments.command);
     }
     if (name == kAllowedHostOption) {
-      // Repeatable: the names are kept comma-separated (a host name has no comma).
+      // Repeatable: the names are kept comma-separated (a host name has no
+      // comma; ParseAllowedHosts checks each).
+      if (value.empty()) return ledger::InvalidArgument(name, "--allowed-host '' is not a host name");
       std::string& names = arguments.options[name];
       names += (names.empty() ? "" : ",") + value;
       continue;
