@@ -48,7 +48,7 @@ def exchange(ledger, raw, timeout=30):
                 break
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 "):
+        if not head.startswith(b"HTTP/1."):
             raise AssertionError("no HTTP answer to %r: %r" % (raw[:200], data[:300]))
         length = 0
         for line in head.split(b"\r\n")[1:]:
