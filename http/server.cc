@@ -266,11 +266,10 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!HostNamesService(host, shared_->listen_address, *shared_->allowed_hosts)) {
         return Refuse(421, MakeError(ErrorCode::kPermissionDenied,
                                      "this service does not answer to the Host '" + Echo(host) +
-                                         "': without --auth-file it serves only requests for " +
+                                         "': without --auth-file it serves only requests whose Host is " +
                                          shared_->listen_address +
-                                         " or localhost (a page of another site could otherwise reach it "
-                                         "through DNS rebinding); to use another name, start it with "
-                                         "--allowed-host NAME",
+                                         ", localhost or a name given with --allowed-host NAME (a page of "
+                                         "another site could otherwise reach it through DNS rebinding)",
                                      "Host"));
       }
     }
