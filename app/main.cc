@@ -1,6 +1,7 @@
 // incident-ledger: the service binary and its subcommands.
 //
-//   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N] [--auth-file FILE] [--backup-dir DIR]
+//   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N] [--auth-file FILE | --allowed-host NAME...]
+//                          [--backup-dir DIR]
 //                          [--poll-csv PATH [--poll-interval 2m] [--mapping FILE] [--sheet-timezone ZONE]]
 //   incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]
 //   incident-ledger add-token --auth-file FILE --name NAME --roles ROLES
@@ -23,13 +24,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/analyst_commands.h"
@@ -49,6 +53,9 @@
 namespace {
 
 constexpr size_t kThreadsMax = 64;
+// The one option that may be given more than once.
+constexpr std::string_view kAllowedHostOption = "--allowed-host";
+constexpr size_t kHostNameBytesMax = 253;
 
 void PrintUsage(std::FILE* out) {
   std::fprintf(out,
@@ -68,6 +75,9 @@ void PrintUsage(std::FILE* out) {
                "                              listens on loopback addresses only\n"
                "          --backup-dir DIR    the folder POST /api/v1/backup (and `backup` while serving) may\n"
                "                              write new backups below; without it the service writes none\n"
+               "          --allowed-host NAME without --auth-file, also answer requests whose Host is NAME\n"
+               "                              (repeatable); otherwise only the listen address and localhost\n"
+               "                              are served, any other Host gets 421 (DNS rebinding)\n"
                "          --poll-csv PATH     import a form-responses CSV sheet whenever the file changes\n"
                "          --poll-interval D   how often to look at it (default 2m; e.g. 30s, 5m, 1h)\n"
                "          --mapping FILE      JSON column mapping for the sheet (see README)\n"
@@ -115,7 +125,7 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   if (argc < 2) return ledger::InvalidArgument("", "missing command");
   arguments.command = argv[1];
   static const std::map<std::string, std::vector<std::string>> kOptions = {
-      {"serve", {"--data", "--listen", "--threads", "--work-threads", "--work-queue", "--work-budget-ms", "--auth-file", "--backup-dir", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
+      {"serve", {"--data", "--listen", "--threads", "--work-threads", "--work-queue", "--work-budget-ms", "--auth-file", "--backup-dir", "--allowed-host", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
                  "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
                  "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max"}},
       {"verify", {"--data"}},
@@ -142,6 +152,14 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
     if (std::find(known->second.begin(), known->second.end(), name) == known->second.end()) {
       return ledger::InvalidArgument(name, "unknown option " + name + " for " + arguments.command);
     }
+    if (name == kAllowedHostOption) {
+      // Repeatable: the names are kept comma-separated (a host name has no
+      // comma; ParseAllowedHosts checks each).
+      if (value.empty()) return ledger::InvalidArgument(name, "--allowed-host '' is not a host name");
+      std::string& names = arguments.options[name];
+      names += (names.empty() ? "" : ",") + value;
+      continue;
+    }
     if (arguments.options.contains(name)) return ledger::InvalidArgument(name, name + " is given more than once");
     arguments.options[name] = value;
   }
@@ -150,6 +168,41 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
     return ledger::InvalidArgument("--data", "--data DIR is required");
   }
   return arguments;
+}
+
+// Without --auth-file, the Host names served besides the listen address and
+// localhost (--allowed-host, lower case); with it, nullopt: tokens guard
+// every route, so any Host is served.
+ledger::Result<std::optional<std::vector<std::string>>> ParseAllowedHosts(const Arguments& arguments) {
+  const auto given = arguments.options.find(std::string(kAllowedHostOption));
+  if (arguments.options.contains("--auth-file")) {
+    if (given == arguments.options.end()) return std::optional<std::vector<std::string>>();
+    return ledger::InvalidArgument("--allowed-host",
+                                   "--allowed-host is for a service without --auth-file (which answers only to its "
+                                   "listen address, localhost and these names); with --auth-file every Host is "
+                                   "served and tokens guard each route");
+  }
+  std::vector<std::string> names;
+  if (given == arguments.options.end()) return std::optional<std::vector<std::string>>(names);
+  std::string_view rest = given->second;
+  while (true) {
+    const size_t comma = rest.find(',');
+    std::string name(rest.substr(0, comma));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    const bool valid = !name.empty() && name.size() <= kHostNameBytesMax && name.front() != '.' &&
+                       name.front() != '-' && std::all_of(name.begin(), name.end(), [](char c) {
+                         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+                       });
+    if (!valid) {
+      return ledger::InvalidArgument("--allowed-host", "--allowed-host '" + name +
+                                                           "' is not a host name: give a name such as "
+                                                           "ledger.internal (letters, digits, '-' and '.'; no port)");
+    }
+    names.push_back(std::move(name));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return std::optional<std::vector<std::string>>(std::move(names));
 }
 
 ledger::Result<ledger::http::ServerOptions> ParseServeOptions(const Arguments& arguments) {
@@ -178,6 +231,9 @@ ledger::Result<ledger::http::ServerOptions> ParseServeOptions(const Arguments& a
     }
     options.threads = std::stoul(text);
   }
+  ledger::Result<std::optional<std::vector<std::string>>> allowed_hosts = ParseAllowedHosts(arguments);
+  if (!allowed_hosts) return allowed_hosts.error();
+  options.allowed_hosts = std::move(*allowed_hosts);
   return options;
 }
 
@@ -202,9 +258,12 @@ ledger::Result<std::unique_ptr<ledger::http::AccessControl>> LoadAccessControl(
                              " without --auth-file: anyone who reaches it could write to the ledger. Listen on "
                              "127.0.0.1, or give --auth-file FILE (make tokens with `incident-ledger add-token`)");
     }
+    std::string names = server_options.host + ", localhost";
+    for (const std::string& name : server_options.allowed_hosts.value_or(std::vector<std::string>())) names += ", " + name;
     std::fprintf(stderr,
                  "incident-ledger: no --auth-file: every request may read, submit, audit and administer; "
-                 "listening on loopback only\n");
+                 "listening on loopback only, and answering only requests whose Host is %s\n",
+                 names.c_str());
     return std::make_unique<ledger::http::AccessControl>(std::nullopt);
   }
   ledger::Result<ledger::http::AuthFile> file = ledger::http::AuthFile::Load(path->second);

@@ -19,7 +19,9 @@
 // constant time.
 //
 // Without an auth file the service is open: every request has every role,
-// and app/main.cc then listens on loopback addresses only. Whatever the mode,
+// and app/main.cc then listens on loopback addresses only, and the server
+// answers only a Host that names it (ServerOptions::allowed_hosts, against
+// DNS rebinding). Whatever the mode,
 // a state-changing request a browser marks as coming from another site
 // (Origin or Sec-Fetch-Site) is refused unless it carries a Bearer token.
 //

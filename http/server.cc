@@ -26,6 +26,43 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+// Fields the service reads as one value; a second copy is refused rather
+// than letting the first (or the last) silently win.
+constexpr std::string_view kSingleFields[] = {"Host",           "Authorization",  "Cookie",
+                                               "X-CSRF-Token",   "Origin",         "Sec-Fetch-Site",
+                                               "Content-Type",   "Content-Length", "Transfer-Encoding",
+                                               "Last-Event-ID"};
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view TrimSpaces(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+// Header values are echoed in error messages: at most this much of one.
+constexpr size_t kEchoedValueBytesMax = 100;
+
+// `value` fit for an error message: cut to kEchoedValueBytesMax, every byte
+// outside printable ASCII as '?'.
+std::string Echo(std::string_view value) {
+  std::string text(value.substr(0, kEchoedValueBytesMax));
+  for (char& c : text) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  if (value.size() > kEchoedValueBytesMax) text += "...";
+  return text;
+}
+
+Error Refusal(std::string message, std::string_view field) {
+  return MakeError(ErrorCode::kInvalidArgument, std::move(message), std::string(field));
+}
+
 constexpr std::chrono::milliseconds kShutdownPollInterval{20};
 // After accept fails for want of file descriptors, wait this long before the
 // next accept, rather than spinning on the error.
@@ -85,6 +122,9 @@ class WaitingList {
 struct Shared {
   Api* api;
   Metrics* metrics;
+  // ServerOptions::allowed_hosts, and the address listened on as text.
+  std::optional<std::vector<std::string>> allowed_hosts;
+  std::string listen_address;
   size_t connections_max = kConnectionsMax;
   WaitingList waiting;
   std::atomic<int64_t> connections{0};
@@ -98,6 +138,23 @@ struct Shared {
 // closing, so that the client sees the answer instead of a reset.
 constexpr size_t kLingerBytesMax = 8 * 1024 * 1024;
 constexpr std::chrono::seconds kLingerTimeout{2};
+// Bytes asked of the socket at a time while a request's header comes in.
+constexpr size_t kHeaderReadBytes = 4096;
+
+// Beast's framing errors, said in words a client can act on; any other
+// parse error keeps Beast's own message.
+std::string ParseErrorMessage(beast::error_code error) {
+  if (error == bhttp::error::multiple_content_length) {
+    return "the request has Content-Length more than once, with different values; send it once";
+  }
+  if (error == bhttp::error::bad_content_length) {
+    return "bad Content-Length: send one decimal number, and never together with Transfer-Encoding";
+  }
+  if (error == bhttp::error::bad_transfer_encoding) {
+    return "bad Transfer-Encoding: send it once, as exactly 'chunked', and never together with Content-Length";
+  }
+  return "malformed HTTP request: " + error.message();
+}
 
 // One piece of a streamed answer waiting to be written.
 struct OutChunk {
@@ -148,8 +205,75 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(kHeaderBytesMax);
     parser_->body_limit(kBodyBytesMax);
+    header_bytes_ = 0;
+    header_fields_ = 0;
+    head_only_ = false;
     stream_.expires_after(kRequestReadTimeout);
     StartWaiting();
+    ParseHeader();
+  }
+
+  // The bytes buffered and not yet consumed.
+  std::string_view Buffered() const {
+    return {static_cast<const char*>(buffer_.data().data()), buffer_.size()};
+  }
+
+  // The header is given to the parser as it arrives (so that garbage is
+  // refused at once), but its bytes stay in buffer_ until the parser has all
+  // of it: then the lines as sent are checked for what the parser would
+  // silently accept (FoldedHeaderLine), and Beast reads the body.
+  void ParseHeader() {
+    for (;;) {
+      const std::string_view buffered = Buffered();
+      if (header_bytes_ == buffered.size()) break;
+      beast::error_code error;
+      const size_t used =
+          parser_->put(asio::buffer(buffered.data() + header_bytes_, buffered.size() - header_bytes_), error);
+      header_bytes_ += used;
+      if (error && error != bhttp::error::need_more) return OnRead(error);
+      if (parser_->is_header_done()) return OnHeader();
+      if (used == 0) break;
+    }
+    // Beast measures its header limit from the last field it took; the
+    // whole header is held to it here.
+    if (Buffered().size() >= kHeaderBytesMax) return OnRead(bhttp::error::header_limit);
+    stream_.async_read_some(buffer_.prepare(kHeaderReadBytes),
+                            [self = shared_from_this()](beast::error_code error, size_t bytes) {
+                              self->buffer_.commit(bytes);
+                              if (error == asio::error::eof) {
+                                error = self->parser_->got_some() ? beast::error_code(bhttp::error::partial_message)
+                                                                  : beast::error_code(bhttp::error::end_of_stream);
+                              }
+                              if (error) return self->OnRead(error);
+                              self->ParseHeader();
+                            });
+  }
+
+  // The whole header is parsed; its bytes are the first header_bytes_ of
+  // buffer_. Refuses what RFC 9112 does not allow and, in open mode, a Host
+  // that does not name the service; else reads the body.
+  void OnHeader() {
+    const std::string_view header = Buffered().substr(0, header_bytes_);
+    std::optional<Error> fault = FoldedHeaderLine(header);
+    buffer_.consume(header_bytes_);
+    header_bytes_ = 0;
+    const BeastRequest& message = parser_->get();
+    head_only_ = message.method() == bhttp::verb::head;
+    if (!fault) fault = HeaderFault(message);
+    if (fault) return Refuse(400, *fault);
+    if (shared_->allowed_hosts && message.count(bhttp::field::host) > 0) {
+      const std::string_view host = message[bhttp::field::host];
+      if (!HostNamesService(host, shared_->listen_address, *shared_->allowed_hosts)) {
+        return Refuse(421, MakeError(ErrorCode::kPermissionDenied,
+                                     "this service does not answer to the Host '" + Echo(host) +
+                                         "': without --auth-file it serves only requests whose Host is " +
+                                         shared_->listen_address +
+                                         ", localhost or a name given with --allowed-host NAME (a page of "
+                                         "another site could otherwise reach it through DNS rebinding)",
+                                     "Host"));
+      }
+    }
+    header_fields_ = static_cast<size_t>(std::distance(message.begin(), message.end()));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code error, size_t) { self->OnRead(error); });
   }
@@ -159,6 +283,16 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code error;
     const tcp::endpoint peer = stream_.socket().remote_endpoint(error);
     return error ? std::string() : peer.address().to_string();
+  }
+
+  // Answers a request refused before any handler ran, and closes: what the
+  // client sent after it (a body, a smuggled request) is read and dropped.
+  void Refuse(unsigned status, const Error& error) {
+    StopWaiting();
+    keep_alive_ = false;
+    version_ = 11;
+    linger_ = true;
+    WriteError(status, error);
   }
 
   void StartWaiting() { shared_->waiting.Add(weak_from_this(), &waiting_position_); }
@@ -185,10 +319,9 @@ class Session : public std::enable_shared_from_this<Session> {
                                        "the request headers are larger than " + std::to_string(kHeaderBytesMax) + " bytes",
                                        "headers"));
     }
-    if (error) {
-      return WriteError(400, MakeError(ErrorCode::kInvalidArgument, "malformed HTTP request: " + error.message()));
-    }
-    const bhttp::request<bhttp::string_body>& message = parser_->get();
+    if (error) return WriteError(400, MakeError(ErrorCode::kInvalidArgument, ParseErrorMessage(error)));
+    const BeastRequest& message = parser_->get();
+    if (std::optional<Error> fault = TrailerFault(message, header_fields_)) return Refuse(400, *fault);
     keep_alive_ = message.keep_alive();
     version_ = message.version();
     head_only_ = message.method() == bhttp::verb::head;
@@ -430,6 +563,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<WaitingList::Position> waiting_position_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  // While the header comes in: how many bytes of buffer_ the parser took
+  // (kept there until the header is whole). Once it is: how many fields it
+  // had (any more came in a chunked trailer).
+  size_t header_bytes_ = 0;
+  size_t header_fields_ = 0;
   bool keep_alive_ = false;
   bool head_only_ = false;
   bool linger_ = false;
@@ -448,7 +586,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-HttpRequest RequestFromBeast(const bhttp::request<bhttp::string_body>& message) {
+HttpRequest RequestFromBeast(const BeastRequest& message) {
   HttpRequest request;
   request.method = std::string(message.method_string());
   request.target = std::string(message.target());
@@ -468,6 +606,103 @@ HttpRequest RequestFromBeast(const bhttp::request<bhttp::string_body>& message) 
   return request;
 }
 
+std::optional<Error> FoldedHeaderLine(std::string_view header) {
+  // Every line after the request line starts right after a CRLF; the empty
+  // line that ends the header starts with CR, so it never matches.
+  size_t line_end = header.find("\r\n");
+  while (line_end != std::string_view::npos && line_end + 2 < header.size()) {
+    const char first = header[line_end + 2];
+    if (first == ' ' || first == '\t') {
+      return Refusal("a header line starts with a space or tab (obsolete line folding, RFC 9112 section 5.2): send "
+                     "each header field on one line",
+                     "headers");
+    }
+    line_end = header.find("\r\n", line_end + 2);
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> HeaderFault(const BeastRequest& message) {
+  for (const std::string_view name : kSingleFields) {
+    const size_t copies = message.count(name);
+    if (copies > 1) {
+      return Refusal("the request has " + std::to_string(copies) + " " + std::string(name) +
+                         " header fields; send it once",
+                     name);
+    }
+  }
+  const auto transfer_encoding = message.find(bhttp::field::transfer_encoding);
+  if (transfer_encoding != message.end()) {
+    if (message.version() < 11) {
+      return Refusal("Transfer-Encoding is not allowed on an HTTP/1.0 request", "Transfer-Encoding");
+    }
+    const std::string_view coding = TrimSpaces(transfer_encoding->value());
+    if (!EqualsIgnoringCase(coding, "chunked")) {
+      return Refusal("Transfer-Encoding '" + Echo(transfer_encoding->value()) +
+                         "' is not accepted: a request body is either sent with Content-Length or with "
+                         "Transfer-Encoding: chunked, and no other coding",
+                     "Transfer-Encoding");
+    }
+    if (message.count(bhttp::field::content_length) > 0) {
+      return Refusal("the request has both Transfer-Encoding and Content-Length; send one", "Content-Length");
+    }
+  }
+  const auto content_length = message.find(bhttp::field::content_length);
+  if (content_length != message.end() && content_length->value().find(',') != std::string_view::npos) {
+    return Refusal("Content-Length '" + Echo(content_length->value()) + "' is a list; send one number",
+                   "Content-Length");
+  }
+  if (message.version() >= 11 && message.count(bhttp::field::host) == 0) {
+    return Refusal("an HTTP/1.1 request must carry a Host header", "Host");
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> TrailerFault(const BeastRequest& message, size_t header_fields) {
+  size_t index = 0;
+  for (const auto& field : message) {
+    if (index++ < header_fields) continue;
+    return Refusal("the chunked body ends with trailer fields (" + Echo(field.name_string()) +
+                       "); this service takes none: send every field in the header",
+                   "trailer");
+  }
+  return std::nullopt;
+}
+
+bool HostNamesService(std::string_view host, std::string_view listen_address, const std::vector<std::string>& names) {
+  std::string_view name = host;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = host.substr(0, close + 1);
+    const std::string_view rest = host.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      port = rest.substr(1);
+    }
+  } else if (const size_t colon = host.find(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+    port = host.substr(colon + 1);
+    if (port.empty()) return false;
+  }
+  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  if (name.empty()) return false;
+  if (EqualsIgnoringCase(name, "localhost")) return true;
+  // An IPv6 listen address is written in brackets in a Host header.
+  if (listen_address.find(':') != std::string_view::npos) {
+    if (name.size() == listen_address.size() + 2 && name.front() == '[' &&
+        EqualsIgnoringCase(name.substr(1, listen_address.size()), listen_address)) {
+      return true;
+    }
+  } else if (name == listen_address) {
+    return true;
+  }
+  return std::any_of(names.begin(), names.end(), [&](const std::string& allowed) { return EqualsIgnoringCase(name, allowed); });
+}
+
 class Server::Impl {
  public:
   Impl(const ServerOptions& options, Api* api, Metrics* metrics)
@@ -475,6 +710,7 @@ class Server::Impl {
         signals_(io_, SIGINT, SIGTERM), reload_signals_(io_, SIGHUP), shutdown_timer_(io_), accept_retry_timer_(io_) {
     shared_.api = api;
     shared_.metrics = metrics;
+    shared_.allowed_hosts = options.allowed_hosts;
     shared_.connections_max = ConnectionsMax();
   }
 
@@ -506,6 +742,7 @@ class Server::Impl {
     if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
     if (error) return MakeError(ErrorCode::kIoError, "cannot listen on " + address_text + ": " + error.message(), "listen");
     bound_ = acceptor_.local_endpoint();
+    shared_.listen_address = bound_.address().to_string();
     Accept();
     signals_.async_wait([this](beast::error_code error_code, int) {
       if (!error_code) BeginShutdown();

@@ -12,13 +12,21 @@
 // slot of the one that has waited longest for its request (idle or
 // trickling); only when every connection is busy does it get 503 and close.
 //
+// Before a request reaches Api::Handle, what Beast's parser would let
+// through but RFC 9112 does not is refused with 400 (request_from_beast.h:
+// folded header lines, Transfer-Encoding other than `chunked`, a missing or
+// second Host, a second Authorization, trailer fields), and in open mode a
+// Host that does not name the service with 421 (ServerOptions::allowed_hosts).
+//
 // Thread safety: Start, then Run from one thread; RequestStop from any.
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "http/api.h"
@@ -38,6 +46,13 @@ struct ServerOptions {
   // Called (on a server thread) for each SIGHUP, e.g. to read the auth file
   // again; SIGHUP never stops the server. Unset: SIGHUP is logged and ignored.
   std::function<void()> on_reload;
+  // When set, a request is served only when its Host header names the listen
+  // address (the IP literal), `localhost` or one of these names (lower case),
+  // whatever the port; any other Host gets 421 naming it, before any handler
+  // runs. For open mode (no auth file), where a page of another site that
+  // rebinds its DNS name to this address (DNS rebinding) could otherwise
+  // read and write everything. Unset: any Host is served (tokens guard).
+  std::optional<std::vector<std::string>> allowed_hosts;
 };
 
 class Server {

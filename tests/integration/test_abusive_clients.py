@@ -102,7 +102,7 @@ class AbusiveClientsTest(unittest.TestCase):
 
     def test_trickling_headers_are_cut_off(self):
         sock = self.connect()
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         began = time.monotonic()
         closed_after = None
         with Prober(self.ledger) as prober:
@@ -125,7 +125,7 @@ class AbusiveClientsTest(unittest.TestCase):
     def test_endless_chunked_body_gets_413(self):
         head_before = self.ledger.head_seq()
         sock = self.connect()
-        sock.sendall(b"POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /api/v1/submissions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
         chunk = b"%x\r\n%s\r\n" % (4096, b"[" * 4096)
         with Prober(self.ledger) as prober:
@@ -142,14 +142,14 @@ class AbusiveClientsTest(unittest.TestCase):
 
     def test_declared_huge_body_gets_413_at_once(self):
         sock = self.connect()
-        sock.sendall(b"POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /api/v1/submissions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 10000000000\r\n\r\n")
         answer = read_answer(sock, timeout=10)
         self.assertEqual(status_of(answer), 413, answer[:300])
 
     def test_oversized_headers_get_431(self):
         sock = self.connect()
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * (40 * 1024) + b"\r\n\r\n")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * (40 * 1024) + b"\r\n\r\n")
         answer = read_answer(sock)
         self.assertEqual(status_of(answer), 431, answer[:300])
 
@@ -197,9 +197,9 @@ class AbusiveClientsTest(unittest.TestCase):
                     if named:
                         self.assertIn(named, json.dumps(response.data))
             # Invalid UTF-8 and control bytes in the request line and headers.
-            for raw in (b"GET /api/v1/incidents?q=%FF%FE HTTP/1.1\r\nHost: x\r\n\r\n",
-                        b"GET /api/v1/incidents HTTP/1.1\r\nHost: x\r\nX-Bad: \xff\xfe\x01\r\n\r\n",
-                        b"GET /\x01\x02 HTTP/1.1\r\nHost: x\r\n\r\n",
+            for raw in (b"GET /api/v1/incidents?q=%FF%FE HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                        b"GET /api/v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: \xff\xfe\x01\r\n\r\n",
+                        b"GET /\x01\x02 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64):
                 with self.subTest(raw=raw[:40]):
                     sock = self.connect()
