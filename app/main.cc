@@ -403,8 +403,8 @@ int Serve(const Arguments& arguments) {
                                                       .notifications = (*notifications)->routes(),
                                                       .access = access->get(),
                                                       .pool = &pool});
-  // /metrics renders every part's figures (http/metrics.h); these are where
-  // it reads those of the parts outside http/.
+  // /metrics renders every part's figures (http/metrics.h); these callbacks
+  // hand it the figures of the parts wired here.
   ledger::http::MetricsSources metric_sources{
       .notifications = [notify = notifications->get()] { return notify->stats(); },
       .sheet_poller = {},

@@ -9,8 +9,8 @@
 // Metrics itself keeps the HTTP figures: requests by route and status,
 // request latency per route, append latency, group-commit batch sizes, open
 // connections. Render adds the other parts' figures, read through the
-// MetricsSources that app/ wires up (notify/ and http/ never include each
-// other, so the notification figures come in through a callback).
+// MetricsSources callbacks that app/ sets (notify/ and http/ never include
+// each other, so the notification figures come in that way).
 //
 // Thread safety: CountRequest, ObserveAppend, ObserveBatchSize,
 // SetOpenConnections and Render may be called from any thread at once.
@@ -34,7 +34,7 @@
 
 namespace ledger::http {
 
-// Where Render reads the figures of the parts outside http/. Each is called
+// Where Render reads the figures Metrics does not keep itself. Each is called
 // once per Render, on the thread answering /metrics, so it must be safe from
 // any thread and quick. One left empty leaves its families out (the sheet
 // poller's when serve runs without --poll-csv; all of them in unit tests).
