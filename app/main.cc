@@ -493,9 +493,7 @@ int Serve(const Arguments& arguments) {
   ledger::Result<std::unique_ptr<ledger::app::SheetPolling>> sheet_polling =
       ledger::app::StartSheetPolling(arguments.options, log.get(), processor->get());
   if (!sheet_polling) return Fail(sheet_polling.error().message);
-  metrics.AddExtraSource([notify = notifications->get()] { return notify->RenderMetrics(); });
   if (ledger::Status started = (*notifications)->StartDelivery(); !started) return Fail(started.error().message);
-  if (*sheet_polling) metrics.AddExtraSource([polling = sheet_polling->get()] { return polling->RenderMetrics(); });
 
   // Long requests run here, never on the server's socket threads.
   ledger::http::WorkPool pool(*pool_options);
@@ -514,7 +512,14 @@ int Serve(const Arguments& arguments) {
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .backup = *backup_options});
-  metrics.AddExtraSource([&pool] { return ledger::http::RenderWorkPoolMetrics(pool.stats()); });
+  // /metrics renders every part's figures (http/metrics.h); these callbacks
+  // hand it the figures of the parts wired here.
+  ledger::http::MetricsSources metric_sources{
+      .notifications = [notify = notifications->get()] { return notify->stats(); },
+      .sheet_poller = {},
+      .work_pool = [&pool] { return pool.stats(); }};
+  if (*sheet_polling) metric_sources.sheet_poller = [polling = sheet_polling->get()] { return polling->stats(); };
+  metrics.SetSources(std::move(metric_sources));
   ledger::Result<std::unique_ptr<ledger::http::Server>> server =
       ledger::http::Server::Start(*server_options, &api, &metrics);
   if (!server) return Fail(server.error().message);

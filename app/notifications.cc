@@ -53,6 +53,11 @@ void Notifications::Stop() {
   if (worker_) worker_->Stop();
 }
 
-std::string Notifications::RenderMetrics() const { return notify::RenderNotificationMetrics(*model_, worker_.get()); }
+projections::NotificationStats Notifications::stats() const {
+  projections::NotificationStats stats;
+  model_->Read([&stats](const projections::NotificationQueue& queue, uint64_t) { stats.queue = queue.stats(); });
+  if (worker_) stats.delivery = worker_->stats();
+  return stats;
+}
 
 }  // namespace ledger::app

@@ -20,6 +20,7 @@
 #include "ingest/subscriptions.h"
 #include "ledger/ledger.h"
 #include "notify/worker.h"
+#include "projections/notification_stats.h"
 #include "projections/notifications.h"
 #include "projections/read_model.h"
 
@@ -43,7 +44,10 @@ class Notifications {
   void Stop();
 
   const http::NotificationRoutes* routes() const { return &routes_; }
-  std::string RenderMetrics() const;
+  // The queue's figures and, once StartDelivery has started it, the
+  // worker's; for http::MetricsSources. Safe from any thread once serving
+  // (it takes the read model's read lock and the worker's lock briefly).
+  projections::NotificationStats stats() const;
 
  private:
   Notifications() = default;

@@ -38,7 +38,7 @@ class SheetPolling {
       : target_(std::move(target)), poller_(std::move(poller)) {}
   ~SheetPolling() { Stop(); }
   void Stop() { poller_->Stop(); }
-  std::string RenderMetrics() const { return poller_->RenderMetrics(); }
+  ingest::SheetPollerStats stats() const { return poller_->stats(); }
 
  private:
   std::unique_ptr<ingest::LedgerSheetTarget> target_;

@@ -1,7 +1,7 @@
 #include "common/histogram.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstdio>
 
 #include "common/result.h"
 
@@ -20,25 +20,15 @@ void Histogram::Observe(double value) {
   sum_micro_units_.fetch_add(static_cast<uint64_t>(std::llround(scaled)), std::memory_order_relaxed);
 }
 
-void Histogram::AppendPrometheus(std::string* out, std::string_view name, std::string_view labels) const {
-  const std::string label_prefix = labels.empty() ? std::string() : std::string(labels) + ",";
-  uint64_t cumulative = 0;
-  char bound[32];
+HistogramSnapshot Histogram::Snapshot() const {
+  HistogramSnapshot snapshot{.upper_bounds = upper_bounds_, .bucket_counts = {}, .count = 0, .sum = 0};
+  snapshot.bucket_counts.reserve(upper_bounds_.size() + 1);
   for (size_t i = 0; i <= upper_bounds_.size(); ++i) {
-    cumulative += counts_[i].load(std::memory_order_relaxed);
-    if (i < upper_bounds_.size()) {
-      std::snprintf(bound, sizeof bound, "%g", upper_bounds_[i]);
-    } else {
-      std::snprintf(bound, sizeof bound, "+Inf");
-    }
-    *out += std::string(name) + "_bucket{" + label_prefix + "le=\"" + bound + "\"} " +
-            std::to_string(cumulative) + "\n";
+    snapshot.bucket_counts.push_back(counts_[i].load(std::memory_order_relaxed));
   }
-  const std::string braces = labels.empty() ? std::string() : "{" + std::string(labels) + "}";
-  char sum[48];
-  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(sum_micro_units_.load()) / 1e6);
-  *out += std::string(name) + "_sum" + braces + " " + sum + "\n";
-  *out += std::string(name) + "_count" + braces + " " + std::to_string(count_.load()) + "\n";
+  snapshot.count = count_.load();
+  snapshot.sum = static_cast<double>(sum_micro_units_.load()) / 1e6;
+  return snapshot;
 }
 
 std::vector<double> LatencyBucketsSeconds() {

@@ -1,27 +1,34 @@
 #pragma once
-// A fixed-bucket histogram for Prometheus exposition. Observe() is lock-free
-// and safe from any thread; readers see a near-consistent snapshot.
+// A fixed-bucket histogram (latencies, batch sizes) and its figures as plain
+// data. It knows no exposition format: http/metrics.h renders snapshots.
+//
+// Thread safety: Observe() is lock-free and safe from any thread; Snapshot()
+// may run beside it and sees a near-consistent picture (each figure is read
+// once, but an Observe() running meanwhile may show in some and not others).
 
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <string>
-#include <string_view>
 #include <vector>
 
 namespace ledger {
 
+// A histogram's figures at one moment.
+struct HistogramSnapshot {
+  std::vector<double> upper_bounds;     // ascending; the +Inf bucket is implicit
+  std::vector<uint64_t> bucket_counts;  // upper_bounds.size() + 1 entries, per bucket (not cumulative); last is +Inf
+  uint64_t count = 0;                   // observations
+  double sum = 0;                       // of the observations, to 1e-6
+};
+
 class Histogram {
  public:
-  // `upper_bounds` ascending; a final +Inf bucket is implicit.
+  // `upper_bounds` ascending, at most kBucketsMax; a final +Inf bucket is implicit.
   explicit Histogram(std::vector<double> upper_bounds);
 
   void Observe(double value);
 
-  // Appends the Prometheus text lines for this histogram, e.g.
-  // name_bucket{le="0.005"} 3 ... name_sum, name_count. `labels` is either
-  // empty or `key="value",...` without braces.
-  void AppendPrometheus(std::string* out, std::string_view name, std::string_view labels = {}) const;
+  HistogramSnapshot Snapshot() const;
 
  private:
   static constexpr size_t kBucketsMax = 32;

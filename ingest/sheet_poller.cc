@@ -110,7 +110,7 @@ std::chrono::milliseconds SheetPoller::Look() {
     last_problem_ = problem;
     last_seen_.reset();
     std::lock_guard lock(stats_mutex_);
-    ++file_errors_;
+    ++stats_.file_errors;
     return options_.interval;
   }
   last_problem_.clear();
@@ -127,7 +127,7 @@ std::chrono::milliseconds SheetPoller::Look() {
         std::to_string(kCsvFileBytesMax) + " are read");
     last_seen_ = before;
     std::lock_guard lock(stats_mutex_);
-    ++file_errors_;
+    ++stats_.file_errors;
     return options_.interval;
   }
   std::string content;
@@ -150,8 +150,7 @@ std::chrono::milliseconds SheetPoller::Look() {
   if (digest == last_imported_digest_) return options_.interval;
   Import(content);
   if (!stopping_.load()) {
-    std::lock_guard lock(stats_mutex_);
-    if (last_report_.retryable) {
+    if (last_import_retryable_) {
       last_seen_.reset();  // not the file's fault: read it again next time
     } else {
       last_imported_digest_ = digest;
@@ -174,14 +173,19 @@ void SheetPoller::Import(const std::string& content) {
     Log(options_.path + ": ... and " + std::to_string(rejections.size() - kSheetRejectionLinesLogged) +
         " more rejected rows");
   }
+  last_import_retryable_ = report.retryable;
   std::lock_guard lock(stats_mutex_);
-  ++imports_;
-  if (report.file_error) ++file_errors_;
-  rows_appended_total_ += report.appended;
-  rows_already_present_total_ += report.already_present;
-  rows_rejected_total_ += report.rejected;
-  last_import_unix_seconds_ = NowMicros() / 1'000'000;
-  last_report_ = std::move(report);
+  ++stats_.imports;
+  if (report.file_error) ++stats_.file_errors;
+  stats_.rows_appended += report.appended;
+  stats_.rows_already_present += report.already_present;
+  stats_.rows_rejected += report.rejected;
+  stats_.last_import_rows_read = report.rows_read;
+  stats_.last_import_rows_appended = report.appended;
+  stats_.last_import_rows_already_present = report.already_present;
+  stats_.last_import_rows_rejected = report.rejected;
+  stats_.last_import_file_ok = !report.file_error;
+  stats_.last_import_unix_seconds = NowMicros() / 1'000'000;
 }
 
 void SheetPoller::Log(const std::string& line) {
@@ -189,32 +193,9 @@ void SheetPoller::Log(const std::string& line) {
   std::fflush(options_.log);
 }
 
-std::string SheetPoller::RenderMetrics() const {
+SheetPollerStats SheetPoller::stats() const {
   std::lock_guard lock(stats_mutex_);
-  std::string out;
-  const auto metric = [&out](const char* name, const char* type, const char* help, const std::string& samples) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + samples;
-  };
-  metric("ledger_sheet_imports_total", "counter", "Imports of the polled CSV sheet (one per changed file).",
-         "ledger_sheet_imports_total " + std::to_string(imports_) + "\n");
-  metric("ledger_sheet_file_errors_total", "counter",
-         "Looks at the polled CSV sheet that found it unreadable or malformed.",
-         "ledger_sheet_file_errors_total " + std::to_string(file_errors_) + "\n");
-  metric("ledger_sheet_rows_total", "counter", "Rows of the polled CSV sheet, by outcome, over all imports.",
-         "ledger_sheet_rows_total{outcome=\"appended\"} " + std::to_string(rows_appended_total_) +
-             "\nledger_sheet_rows_total{outcome=\"already_present\"} " + std::to_string(rows_already_present_total_) +
-             "\nledger_sheet_rows_total{outcome=\"rejected\"} " + std::to_string(rows_rejected_total_) + "\n");
-  metric("ledger_sheet_last_import_rows", "gauge", "Rows of the latest import of the polled CSV sheet, by outcome.",
-         "ledger_sheet_last_import_rows{outcome=\"read\"} " + std::to_string(last_report_.rows_read) +
-             "\nledger_sheet_last_import_rows{outcome=\"appended\"} " + std::to_string(last_report_.appended) +
-             "\nledger_sheet_last_import_rows{outcome=\"already_present\"} " +
-             std::to_string(last_report_.already_present) + "\nledger_sheet_last_import_rows{outcome=\"rejected\"} " +
-             std::to_string(last_report_.rejected) + "\n");
-  metric("ledger_sheet_last_import_file_ok", "gauge", "1 when the latest import could read the file, 0 when not.",
-         "ledger_sheet_last_import_file_ok " + std::string(imports_ > 0 && !last_report_.file_error ? "1" : "0") + "\n");
-  metric("ledger_sheet_last_import_timestamp_seconds", "gauge", "Unix time of the latest import of the polled CSV sheet.",
-         "ledger_sheet_last_import_timestamp_seconds " + std::to_string(last_import_unix_seconds_) + "\n");
-  return out;
+  return stats_;
 }
 
 }  // namespace ledger::ingest

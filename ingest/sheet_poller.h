@@ -12,15 +12,16 @@
 //
 // Nothing in the file can stop the service: an unreadable file, a malformed
 // CSV or bad rows are reported on the log stream (one summary per import,
-// one line per rejected row) and in RenderMetrics(), and the poller goes on
-// looking. An import that failed for a reason other than the file's content
-// (I/O error, shutdown) is tried again at the next look.
+// one line per rejected row) and in its figures (stats()), and the poller
+// goes on looking. An import that failed for a reason other than the file's
+// content (I/O error, shutdown) is tried again at the next look.
 //
-// Thread safety: Stop and RenderMetrics may be called from any thread.
+// Thread safety: Stop and stats may be called from any thread.
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,24 @@ constexpr size_t kSheetRejectionLinesLogged = 100;  // per import; the rest are 
 // kSheetPollIntervalMin and kSheetPollIntervalMax.
 Result<std::chrono::milliseconds> ParsePollInterval(std::string_view text);
 
+// The poller's figures since it started, as plain data (http/metrics.h
+// renders them for /metrics). A copy: read it on any thread.
+struct SheetPollerStats {
+  uint64_t imports = 0;      // imports run, one per changed file
+  uint64_t file_errors = 0;  // looks that found the file unreadable, too large or malformed
+  // Rows over all imports, by outcome.
+  uint64_t rows_appended = 0;
+  uint64_t rows_already_present = 0;
+  uint64_t rows_rejected = 0;
+  // The latest import's rows, by outcome; all 0 before the first import.
+  uint64_t last_import_rows_read = 0;
+  uint64_t last_import_rows_appended = 0;
+  uint64_t last_import_rows_already_present = 0;
+  uint64_t last_import_rows_rejected = 0;
+  bool last_import_file_ok = false;      // the latest import could read the file; false before the first
+  int64_t last_import_unix_seconds = 0;  // when the latest import ended; 0 before the first
+};
+
 struct SheetPollerOptions {
   std::string path;
   std::chrono::milliseconds interval = kSheetPollIntervalDefault;
@@ -63,8 +82,8 @@ class SheetPoller {
   // Ends an import in progress between two rows and joins the thread.
   void Stop();
 
-  // Prometheus text lines (ledger_sheet_*).
-  std::string RenderMetrics() const;
+  // The figures now (a copy taken under a short lock).
+  SheetPollerStats stats() const;
 
  private:
   SheetPoller(SheetPollerOptions options, SheetTarget* target);
@@ -92,16 +111,11 @@ class SheetPoller {
   std::optional<FileSignature> last_seen_;
   std::string last_imported_digest_;
   std::string last_problem_;
+  bool last_import_retryable_ = false;  // failed for a reason other than the file: read it again
 
-  // Figures for RenderMetrics.
+  // Written by the poller thread, read by stats().
   mutable std::mutex stats_mutex_;
-  uint64_t imports_ = 0;
-  uint64_t file_errors_ = 0;
-  uint64_t rows_appended_total_ = 0;
-  uint64_t rows_already_present_total_ = 0;
-  uint64_t rows_rejected_total_ = 0;
-  SheetImportReport last_report_;
-  int64_t last_import_unix_seconds_ = 0;
+  SheetPollerStats stats_;
 };
 
 }  // namespace ledger::ingest

@@ -91,17 +91,6 @@ class CurlSmtpSender final : public MailSender {
 
 }  // namespace
 
-const char* SendOutcomeName(SendOutcome outcome) {
-  switch (outcome) {
-    case SendOutcome::kDelivered: return "delivered";
-    case SendOutcome::kServerUnavailable: return "server_unavailable";
-    case SendOutcome::kTransient: return "transient";
-    case SendOutcome::kPermanent: return "permanent";
-    case SendOutcome::kAborted: return "aborted";
-  }
-  return "unknown";
-}
-
 SendOutcome ClassifySmtpFailure(int curl_code, uint32_t smtp_code, const std::string& message) {
   if (curl_code == CURLE_ABORTED_BY_CALLBACK) return SendOutcome::kAborted;
   if (curl_code == CURLE_LOGIN_DENIED || curl_code == CURLE_USE_SSL_FAILED) return SendOutcome::kServerUnavailable;

@@ -36,7 +36,6 @@ enum class SendOutcome {
   kPermanent,          // a 5xx reply for this message: give up
   kAborted,            // stopped by the caller's abort flag; nothing is known
 };
-const char* SendOutcomeName(SendOutcome outcome);
 
 struct SendResult {
   SendOutcome outcome = SendOutcome::kDelivered;

@@ -390,84 +390,26 @@ void DeliveryWorker::Wake() {
   state_->dispatcher_wake.notify_one();
 }
 
-std::string DeliveryWorker::RenderMetrics() const {
+projections::DeliveryStats DeliveryWorker::stats() const {
   State& state = *state_;
-  std::string out;
-  out += "# HELP ledger_notification_attempts_total SMTP attempts since start, by outcome.\n";
-  out += "# TYPE ledger_notification_attempts_total counter\n";
-  for (const SendOutcome outcome : {SendOutcome::kDelivered, SendOutcome::kServerUnavailable, SendOutcome::kTransient,
-                                    SendOutcome::kPermanent, SendOutcome::kAborted}) {
-    out += "ledger_notification_attempts_total{outcome=\"" + std::string(SendOutcomeName(outcome)) + "\"} " +
-           std::to_string(state.outcomes[static_cast<size_t>(outcome)].load()) + "\n";
-  }
-  out += "# HELP ledger_notification_given_up_total Mails given up since start.\n";
-  out += "# TYPE ledger_notification_given_up_total counter\n";
-  out += "ledger_notification_given_up_total " + std::to_string(state.given_up.load()) + "\n";
-  out += "# HELP ledger_notification_receipt_append_failures_total Receipt appends that failed and were retried.\n";
-  out += "# TYPE ledger_notification_receipt_append_failures_total counter\n";
-  out += "ledger_notification_receipt_append_failures_total " + std::to_string(state.receipt_append_failures.load()) + "\n";
-  out += "# HELP ledger_notification_send_duration_seconds Time of one SMTP transaction.\n";
-  out += "# TYPE ledger_notification_send_duration_seconds histogram\n";
-  state.send_seconds.AppendPrometheus(&out, "ledger_notification_send_duration_seconds");
-  size_t in_flight = 0;
-  size_t unrecorded = 0;
-  bool available = true;
-  {
-    std::lock_guard lock(state.mutex);
-    in_flight = state.in_flight.size();
-    unrecorded = state.unrecorded.size();
-    available = state.server_failures == 0;
-  }
-  out += "# HELP ledger_notification_in_flight Mails being sent or whose receipt is being recorded.\n";
-  out += "# TYPE ledger_notification_in_flight gauge\n";
-  out += "ledger_notification_in_flight " + std::to_string(in_flight) + "\n";
-  out += "# HELP ledger_notification_receipts_unrecorded Receipts waiting to be appended again.\n";
-  out += "# TYPE ledger_notification_receipts_unrecorded gauge\n";
-  out += "ledger_notification_receipts_unrecorded " + std::to_string(unrecorded) + "\n";
-  out += "# HELP ledger_notification_smtp_available 1 unless the last attempt could not reach the SMTP server.\n";
-  out += "# TYPE ledger_notification_smtp_available gauge\n";
-  out += "ledger_notification_smtp_available " + std::string(available ? "1" : "0") + "\n";
-  return out;
-}
-
-std::string RenderNotificationMetrics(const projections::NotificationModel& model, const DeliveryWorker* worker) {
-  projections::QueueCounts counts;
-  int64_t oldest_pending_micros = 0;
-  uint64_t orphans = 0;
-  uint64_t duplicates = 0;
-  model.Read([&](const projections::NotificationQueue& queue, uint64_t) {
-    counts = queue.counts();
-    orphans = queue.orphan_receipts();
-    duplicates = queue.duplicate_deliveries();
-    if (!queue.pending().empty()) {
-      if (const projections::Notice* notice = queue.FindNotice(queue.pending().begin()->seq)) {
-        oldest_pending_micros = notice->recorded_at_micros;
-      }
-    }
-  });
-  std::string out;
-  out += "# HELP ledger_notification_jobs Notification jobs in the queue, by state.\n";
-  out += "# TYPE ledger_notification_jobs gauge\n";
-  out += "ledger_notification_jobs{state=\"pending\"} " + std::to_string(counts.pending) + "\n";
-  out += "ledger_notification_jobs{state=\"sent\"} " + std::to_string(counts.sent) + "\n";
-  out += "ledger_notification_jobs{state=\"failed\"} " + std::to_string(counts.failed) + "\n";
-  out += "# HELP ledger_notification_oldest_pending_seconds Age of the oldest pending job's incident event.\n";
-  out += "# TYPE ledger_notification_oldest_pending_seconds gauge\n";
-  const double age = oldest_pending_micros == 0 ? 0.0 : static_cast<double>(NowMicros() - oldest_pending_micros) / 1e6;
-  char age_text[64];
-  std::snprintf(age_text, sizeof(age_text), "%.3f", std::max(0.0, age));
-  out += "ledger_notification_oldest_pending_seconds " + std::string(age_text) + "\n";
-  out += "# HELP ledger_notification_orphan_receipts Receipts in the log naming no known job.\n";
-  out += "# TYPE ledger_notification_orphan_receipts gauge\n";
-  out += "ledger_notification_orphan_receipts " + std::to_string(orphans) + "\n";
-  out += "# HELP ledger_notification_duplicate_deliveries DELIVERED receipts for jobs already sent.\n";
-  out += "# TYPE ledger_notification_duplicate_deliveries gauge\n";
-  out += "ledger_notification_duplicate_deliveries " + std::to_string(duplicates) + "\n";
-  out += "# HELP ledger_notification_worker_running 1 when an SMTP server is configured.\n";
-  out += "# TYPE ledger_notification_worker_running gauge\n";
-  out += "ledger_notification_worker_running " + std::string(worker != nullptr ? "1" : "0") + "\n";
-  if (worker != nullptr) out += worker->RenderMetrics();
-  return out;
+  const auto attempts = [&state](SendOutcome outcome) { return state.outcomes[static_cast<size_t>(outcome)].load(); };
+  projections::DeliveryStats stats{
+      .attempts = {.delivered = attempts(SendOutcome::kDelivered),
+                   .server_unavailable = attempts(SendOutcome::kServerUnavailable),
+                   .transient = attempts(SendOutcome::kTransient),
+                   .permanent = attempts(SendOutcome::kPermanent),
+                   .aborted = attempts(SendOutcome::kAborted)},
+      .given_up = state.given_up.load(),
+      .receipt_append_failures = state.receipt_append_failures.load(),
+      .send_seconds = state.send_seconds.Snapshot(),
+      .in_flight = 0,
+      .receipts_unrecorded = 0,
+      .smtp_available = true};
+  std::lock_guard lock(state.mutex);
+  stats.in_flight = state.in_flight.size();
+  stats.receipts_unrecorded = state.unrecorded.size();
+  stats.smtp_available = state.server_failures == 0;
+  return stats;
 }
 
 }  // namespace ledger::notify

@@ -40,6 +40,7 @@
 #include "common/result.h"
 #include "ledger/ledger.h"
 #include "notify/smtp.h"
+#include "projections/notification_stats.h"
 #include "projections/notifications.h"
 
 namespace ledger::notify {
@@ -77,8 +78,12 @@ class DeliveryWorker {
   // New events are in the model: look for work. Cheap; never blocks long.
   void Wake();
 
-  // Prometheus lines for the worker's counters.
-  std::string RenderMetrics() const;
+  // The worker's figures now (see projections/notification_stats.h): SMTP
+  // attempts by outcome, jobs given up, receipt append failures and the send
+  // time histogram since Start; mails in flight, receipts unrecorded and
+  // whether the server was reachable at the last attempt. Takes the worker's
+  // lock briefly; safe from any thread, also after Stop.
+  projections::DeliveryStats stats() const;
 
   struct State;
 
@@ -86,9 +91,5 @@ class DeliveryWorker {
   explicit DeliveryWorker(std::shared_ptr<State> state) : state_(std::move(state)) {}
   std::shared_ptr<State> state_;
 };
-
-// Prometheus lines for the queue (jobs by state, oldest pending age, orphan
-// and duplicate receipts) and, when given, the worker.
-std::string RenderNotificationMetrics(const projections::NotificationModel& model, const DeliveryWorker* worker);
 
 }  // namespace ledger::notify

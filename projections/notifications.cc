@@ -317,6 +317,19 @@ void NotificationModel::Apply(const std::vector<StoredEvent>& events) {
   }
 }
 
+NotificationQueueStats NotificationQueue::stats() const {
+  NotificationQueueStats stats{.jobs = counts_,
+                               .oldest_pending_recorded_at_micros = 0,
+                               .orphan_receipts = orphan_receipts_,
+                               .duplicate_deliveries = duplicate_deliveries_};
+  if (!pending_.empty()) {
+    if (const Notice* notice = FindNotice(pending_.begin()->seq)) {
+      stats.oldest_pending_recorded_at_micros = notice->recorded_at_micros;
+    }
+  }
+  return stats;
+}
+
 void NotificationModel::Read(const std::function<void(const NotificationQueue&, uint64_t)>& visit) const {
   if (shared_ != nullptr) {
     shared_->ReadNotifications(visit);

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "ledger/ledger.h"
+#include "projections/notification_stats.h"
 #include "projections/tickets.h"
 
 namespace ledger::projections {
@@ -118,12 +119,6 @@ struct Job {
   std::string message_id;
 };
 
-struct QueueCounts {
-  uint64_t pending = 0;
-  uint64_t sent = 0;
-  uint64_t failed = 0;
-};
-
 // What changed in a NotificationQueue since the last TakeChanges, for a
 // checkpoint save: the records to write again.
 struct NotificationChanges {
@@ -175,6 +170,8 @@ class NotificationQueue {
   // Receipts naming no known job, and DELIVERED receipts for jobs already sent.
   uint64_t orphan_receipts() const { return orphan_receipts_; }
   uint64_t duplicate_deliveries() const { return duplicate_deliveries_; }
+  // The counts, the counters above and the oldest pending job's event time.
+  NotificationQueueStats stats() const;
 
  private:
   void ApplyIncident(const proto::Event& event, const Sha256Digest& hash,

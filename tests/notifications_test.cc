@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/histogram.h"
 #include "ingest/notification_retry.h"
 #include "ingest/subscriptions.h"
 #include "notify/message.h"
@@ -232,6 +233,13 @@ TEST(QueueFold, ReceiptsMoveJobsThroughTheirStates) {
   EXPECT_EQ(queue.counts().sent, 1u);
   EXPECT_EQ(queue.counts().failed, 1u);
   EXPECT_EQ(queue.pending(), (std::set<JobKey>{JobKey{opened, "b@example.org"}}));
+
+  // The figures /metrics shows: the counts and the oldest pending job's event time.
+  const projections::NotificationQueueStats stats = queue.stats();
+  EXPECT_EQ(stats.jobs.pending, 1u);
+  EXPECT_EQ(stats.jobs.sent, 1u);
+  EXPECT_EQ(stats.jobs.failed, 1u);
+  EXPECT_EQ(stats.oldest_pending_recorded_at_micros, log.events()[opened - 1].event.recorded_at_micros());
 }
 
 TEST(QueueFold, DuplicateAndOrphanReceiptsChangeNothing) {
@@ -250,6 +258,10 @@ TEST(QueueFold, DuplicateAndOrphanReceiptsChangeNothing) {
   EXPECT_EQ(queue.orphan_receipts(), 1u);
   EXPECT_EQ(queue.counts().sent, 1u);
   EXPECT_EQ(queue.counts().pending, 0u);
+  const projections::NotificationQueueStats stats = queue.stats();
+  EXPECT_EQ(stats.duplicate_deliveries, 1u);
+  EXPECT_EQ(stats.orphan_receipts, 1u);
+  EXPECT_EQ(stats.oldest_pending_recorded_at_micros, 0);  // nothing pending
 }
 
 TEST(QueueFold, ARetryMakesTheFailedJobsItNamesPendingWithAFreshRetryLimit) {
@@ -798,12 +810,18 @@ TEST(Worker, ServerDownThenUpLosesNothingAndSpamsNoReceipts) {
   rig.OpenIncident();
   ASSERT_TRUE(rig.WaitFor([&] { return rig.smtp.attempts() >= 6; }));
   EXPECT_EQ(rig.Counts().failed, 0u);  // an outage never gives a job up
+  EXPECT_FALSE(rig.worker->stats().smtp_available);
   const uint64_t head_while_down = rig.ledger->head().seq;
   EXPECT_LT(head_while_down, 11u + 10u + 3u * 10u);  // probes, not every job every time
   rig.smtp.set_mode(FakeSmtp::Mode::kAccept);
   ASSERT_TRUE(rig.WaitFor([&] { return rig.Counts().sent == 10; }));
   for (const auto& [to, count] : rig.smtp.accepted()) EXPECT_EQ(count, 1) << to;
   EXPECT_EQ(rig.smtp.accepted().size(), 10u);
+  const projections::DeliveryStats stats = rig.worker->stats();
+  EXPECT_TRUE(stats.smtp_available);
+  EXPECT_EQ(stats.attempts.delivered, 10u);
+  EXPECT_GE(stats.attempts.server_unavailable, 5u);
+  EXPECT_EQ(stats.given_up, 0u);
 }
 
 TEST(Worker, TransientFailuresRetryThenGiveUp) {
@@ -821,6 +839,13 @@ TEST(Worker, TransientFailuresRetryThenGiveUp) {
     EXPECT_EQ(job.last_smtp_code, 451u);
     EXPECT_EQ(job.last_error, "RCPT failed: 451");
   });
+  const projections::DeliveryStats stats = rig.worker->stats();
+  EXPECT_EQ(stats.attempts.transient, 3u);
+  EXPECT_EQ(stats.attempts.delivered, 0u);
+  EXPECT_EQ(stats.given_up, 1u);
+  EXPECT_EQ(stats.send_seconds.count, 3u);
+  EXPECT_EQ(stats.send_seconds.bucket_counts.size(), LatencyBucketsSeconds().size() + 1);
+  EXPECT_TRUE(stats.smtp_available);
 }
 
 TEST(Worker, PermanentRejectGivesUpAtOnce) {

@@ -653,11 +653,17 @@ TEST_F(SheetImportTest, PollerImportsEachChangeOnceAndSurvivesBadFiles) {
   EXPECT_EQ(wait_for_head(3), 3u);
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   EXPECT_EQ(Head(), 3u);  // each row exactly once
-  const std::string metrics = poller->RenderMetrics();
+  const SheetPollerStats stats = poller->stats();
   poller->Stop();
   std::fclose(log);
-  EXPECT_NE(metrics.find("ledger_sheet_rows_total{outcome=\"appended\"} 3"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("ledger_sheet_last_import_rows{outcome=\"already_present\"} 1"), std::string::npos) << metrics;
+  EXPECT_EQ(stats.imports, 3u);      // the first file, the malformed one, the third
+  EXPECT_EQ(stats.file_errors, 1u);  // the malformed one
+  EXPECT_EQ(stats.rows_appended, 3u);
+  EXPECT_EQ(stats.rows_already_present, 1u);
+  EXPECT_EQ(stats.last_import_rows_read, 3u);
+  EXPECT_EQ(stats.last_import_rows_already_present, 1u);
+  EXPECT_TRUE(stats.last_import_file_ok);
+  EXPECT_GT(stats.last_import_unix_seconds, 0);
   std::ifstream log_file(log_path);
   const std::string logged((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
   EXPECT_NE(logged.find("unterminated"), std::string::npos) << logged;

@@ -1,7 +1,7 @@
 // Unit tests of the browser side's pure parts: escaping, gzip, asset
-// answers (ETag, 304), and the event hub that fans committed events out to
+// answers (ETag, 304), the event hub that fans committed events out to
 // Server-Sent Events streams (ordering, catch-up from the ledger, the cap,
-// cancellation).
+// cancellation), and the /metrics text rendered from other parts' figures.
 #include <zlib.h>
 
 #include <algorithm>
@@ -24,6 +24,7 @@
 #include "http/event_hub.h"
 #include "http/gzip.h"
 #include "http/html.h"
+#include "http/metrics.h"
 #include "http/static_assets.h"
 #include "ledger/ledger.h"
 #include "projections/ticket_name.h"
@@ -453,6 +454,152 @@ TEST(EventHub, CapsTheStreamsOfOnePrincipal) {
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(fixture.hub->Open(std::nullopt, access.Reader()));
   first->reset();
   EXPECT_TRUE(fixture.hub->Open(std::nullopt, access.Reader("wall")));
+}
+
+// -- /metrics text, rendered from the other parts' plain figures -------------
+
+bool HasLine(const std::string& text, const std::string& line) {
+  return text.starts_with(line + "\n") || text.find("\n" + line + "\n") != std::string::npos;
+}
+
+TEST(Metrics, RendersTheNotificationQueueFromItsFigures) {
+  projections::NotificationStats stats;
+  stats.queue = projections::NotificationQueueStats{.jobs = {.pending = 2, .sent = 7, .failed = 1},
+                                                    .oldest_pending_recorded_at_micros = 1'000'000,
+                                                    .orphan_receipts = 3,
+                                                    .duplicate_deliveries = 4};
+  EXPECT_EQ(RenderNotificationMetrics(stats, 3'500'000),
+            "# HELP ledger_notification_jobs Notification jobs in the queue, by state.\n"
+            "# TYPE ledger_notification_jobs gauge\n"
+            "ledger_notification_jobs{state=\"pending\"} 2\n"
+            "ledger_notification_jobs{state=\"sent\"} 7\n"
+            "ledger_notification_jobs{state=\"failed\"} 1\n"
+            "# HELP ledger_notification_oldest_pending_seconds Age of the oldest pending job's incident event.\n"
+            "# TYPE ledger_notification_oldest_pending_seconds gauge\n"
+            "ledger_notification_oldest_pending_seconds 2.500\n"
+            "# HELP ledger_notification_orphan_receipts Receipts in the log naming no known job.\n"
+            "# TYPE ledger_notification_orphan_receipts gauge\n"
+            "ledger_notification_orphan_receipts 3\n"
+            "# HELP ledger_notification_duplicate_deliveries DELIVERED receipts for jobs already sent.\n"
+            "# TYPE ledger_notification_duplicate_deliveries gauge\n"
+            "ledger_notification_duplicate_deliveries 4\n"
+            "# HELP ledger_notification_worker_running 1 when an SMTP server is configured.\n"
+            "# TYPE ledger_notification_worker_running gauge\n"
+            "ledger_notification_worker_running 0\n");
+  // An event recorded after the clock's reading (another host's clock) is no
+  // negative age, and nothing pending is age 0.
+  EXPECT_TRUE(HasLine(RenderNotificationMetrics(stats, 0), "ledger_notification_oldest_pending_seconds 0.000"));
+  stats.queue.oldest_pending_recorded_at_micros = 0;
+  EXPECT_TRUE(HasLine(RenderNotificationMetrics(stats, 3'500'000), "ledger_notification_oldest_pending_seconds 0.000"));
+}
+
+TEST(Metrics, RendersTheDeliveryWorkerOnlyWhenOneRuns) {
+  Histogram send_seconds(LatencyBucketsSeconds());
+  send_seconds.Observe(0.003);
+  send_seconds.Observe(0.2);
+  projections::NotificationStats stats;
+  stats.delivery = projections::DeliveryStats{
+      .attempts = {.delivered = 5, .server_unavailable = 1, .transient = 2, .permanent = 0, .aborted = 0},
+      .given_up = 1,
+      .receipt_append_failures = 6,
+      .send_seconds = send_seconds.Snapshot(),
+      .in_flight = 8,
+      .receipts_unrecorded = 9,
+      .smtp_available = false};
+  const std::string text = RenderNotificationMetrics(stats, 0);
+  for (const char* line : {
+           "ledger_notification_worker_running 1",
+           "# HELP ledger_notification_attempts_total SMTP attempts since start, by outcome.",
+           "# TYPE ledger_notification_attempts_total counter",
+           "ledger_notification_attempts_total{outcome=\"delivered\"} 5",
+           "ledger_notification_attempts_total{outcome=\"server_unavailable\"} 1",
+           "ledger_notification_attempts_total{outcome=\"transient\"} 2",
+           "ledger_notification_attempts_total{outcome=\"aborted\"} 0",
+           "ledger_notification_given_up_total 1",
+           "ledger_notification_receipt_append_failures_total 6",
+           "# TYPE ledger_notification_send_duration_seconds histogram",
+           "ledger_notification_send_duration_seconds_bucket{le=\"0.0025\"} 0",
+           "ledger_notification_send_duration_seconds_bucket{le=\"0.005\"} 1",
+           "ledger_notification_send_duration_seconds_bucket{le=\"0.25\"} 2",
+           "ledger_notification_send_duration_seconds_bucket{le=\"+Inf\"} 2",
+           "ledger_notification_send_duration_seconds_sum 0.203000",
+           "ledger_notification_send_duration_seconds_count 2",
+           "ledger_notification_in_flight 8",
+           "ledger_notification_receipts_unrecorded 9",
+           "ledger_notification_smtp_available 0",
+       }) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+}
+
+TEST(Metrics, RendersTheSheetPollerFromItsFigures) {
+  const ingest::SheetPollerStats stats{.imports = 4,
+                                       .file_errors = 1,
+                                       .rows_appended = 10,
+                                       .rows_already_present = 20,
+                                       .rows_rejected = 2,
+                                       .last_import_rows_read = 12,
+                                       .last_import_rows_appended = 1,
+                                       .last_import_rows_already_present = 10,
+                                       .last_import_rows_rejected = 1,
+                                       .last_import_file_ok = true,
+                                       .last_import_unix_seconds = 1764000000};
+  EXPECT_EQ(RenderSheetPollerMetrics(stats),
+            "# HELP ledger_sheet_imports_total Imports of the polled CSV sheet (one per changed file).\n"
+            "# TYPE ledger_sheet_imports_total counter\n"
+            "ledger_sheet_imports_total 4\n"
+            "# HELP ledger_sheet_file_errors_total Looks at the polled CSV sheet that found it unreadable or "
+            "malformed.\n"
+            "# TYPE ledger_sheet_file_errors_total counter\n"
+            "ledger_sheet_file_errors_total 1\n"
+            "# HELP ledger_sheet_rows_total Rows of the polled CSV sheet, by outcome, over all imports.\n"
+            "# TYPE ledger_sheet_rows_total counter\n"
+            "ledger_sheet_rows_total{outcome=\"appended\"} 10\n"
+            "ledger_sheet_rows_total{outcome=\"already_present\"} 20\n"
+            "ledger_sheet_rows_total{outcome=\"rejected\"} 2\n"
+            "# HELP ledger_sheet_last_import_rows Rows of the latest import of the polled CSV sheet, by outcome.\n"
+            "# TYPE ledger_sheet_last_import_rows gauge\n"
+            "ledger_sheet_last_import_rows{outcome=\"read\"} 12\n"
+            "ledger_sheet_last_import_rows{outcome=\"appended\"} 1\n"
+            "ledger_sheet_last_import_rows{outcome=\"already_present\"} 10\n"
+            "ledger_sheet_last_import_rows{outcome=\"rejected\"} 1\n"
+            "# HELP ledger_sheet_last_import_file_ok 1 when the latest import could read the file, 0 when not.\n"
+            "# TYPE ledger_sheet_last_import_file_ok gauge\n"
+            "ledger_sheet_last_import_file_ok 1\n"
+            "# HELP ledger_sheet_last_import_timestamp_seconds Unix time of the latest import of the polled CSV "
+            "sheet.\n"
+            "# TYPE ledger_sheet_last_import_timestamp_seconds gauge\n"
+            "ledger_sheet_last_import_timestamp_seconds 1764000000\n");
+}
+
+TEST(Metrics, RenderAddsEachSourceSetInAFixedOrder) {
+  Metrics metrics;
+  metrics.CountRequest("health", 200, 0.002);
+  std::string text = metrics.Render(LedgerStats{.events_appended = 3, .batches_failed = 0}, 5, 4);
+  EXPECT_TRUE(HasLine(text, "ledger_http_requests_total{route=\"health\",status=\"200\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "ledger_http_request_duration_seconds_bucket{route=\"health\",le=\"0.0025\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "ledger_http_request_duration_seconds_count{route=\"health\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "ledger_head_seq 5")) << text;
+  EXPECT_TRUE(HasLine(text, "ledger_projection_applied_seq 4")) << text;
+  for (const char* family : {"ledger_notification_", "ledger_sheet_", "ledger_work_"}) {
+    EXPECT_EQ(text.find(family), std::string::npos) << family;  // no source set: left out
+  }
+
+  int calls = 0;
+  metrics.SetSources(MetricsSources{.notifications = [&calls] { ++calls; return projections::NotificationStats{}; },
+                                    .sheet_poller = [&calls] { ++calls; return ingest::SheetPollerStats{}; },
+                                    .work_pool = [&calls] { ++calls; return WorkPoolStats{.queued = 2}; }});
+  text = metrics.Render(LedgerStats{}, 5, 4);
+  EXPECT_EQ(calls, 3);
+  const size_t http = text.find("# HELP ledger_http_open_connections");
+  const size_t notifications = text.find("# HELP ledger_notification_jobs");
+  const size_t sheet = text.find("# HELP ledger_sheet_imports_total");
+  const size_t work = text.find("# HELP ledger_work_queued");
+  ASSERT_NE(work, std::string::npos) << text;
+  EXPECT_LT(http, notifications);
+  EXPECT_LT(notifications, sheet);
+  EXPECT_LT(sheet, work);
+  EXPECT_TRUE(HasLine(text, "ledger_work_queued 2")) << text;
 }
 
 }  // namespace
