@@ -25,7 +25,7 @@
 // matches itself, "*" any one segment (empty too), and a final "**" the rest
 // of the path (any number of segments). The text "*" or "**" matched is the
 // call's `segment`. Two rows may not match the same paths (the router's
-// constructor refuses duplicates; tests/router_test.cc walks the table).
+// constructor refuses duplicates; tests/http/router_test.cc walks the table).
 //
 // Thread safety: the table is built once and then only read; Handle may be
 // called from many threads at once. `respond` is called exactly once, on
