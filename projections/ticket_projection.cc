@@ -248,6 +248,16 @@ class Loader {
 
   // Every ticket in [first, last], folded again (those saved alone aside).
   void RepairRange(uint64_t first, uint64_t last, const std::string& why) {
+    // Tickets repaired at an earlier start are saved alone: a damaged pack
+    // they all replace has nothing left to repair (a whole save drops it).
+    size_t covered = 0;
+    for (size_t i = next_alone_; i < alone.size() && alone[i].number <= last; ++i) {
+      if (alone[i].number >= first && alone[i].sound) ++covered;
+    }
+    if (covered == last - first + 1) {
+      (void)AloneUpTo(last);
+      return;
+    }
     std::fprintf(stderr,
                  "incident-ledger: the checkpoint's pack of %s to %s is unusable (%s); folding its tickets again "
                  "from their events\n",
