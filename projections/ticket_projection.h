@@ -27,8 +27,8 @@
 // records together; the records are neither unpacked nor decoded at start.
 // The store decodes a ticket when it is first read, and the read model's
 // background fill (FillStep) the rest, from memory. A start is thus a read
-// of ~25 MB for 200,000 tickets, kept compressed until the fill has built
-// them, not a decode of them.
+// of the compressed packs, kept compressed until the fill has built their
+// tickets, not a decode of 200,000 records.
 //
 // Failures and recovery. A wrong version, or a missing or wrong count makes
 // the checkpoint unusable (the read model rebuilds from seq 1), and so do
