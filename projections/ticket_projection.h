@@ -54,8 +54,9 @@ namespace ledger::projections {
 
 // Bump when the ticket fold or its saved form changes meaning: every saved
 // checkpoint is then rebuilt at the next start. 2: the compact record form
-// and the separate period outlines. 3: packs and digests.
-constexpr uint32_t kTicketProjectionVersion = 3;
+// and the separate period outlines. 3: the other payload fields at the end
+// of a ticket record (on main). 4: packs and digests.
+constexpr uint32_t kTicketProjectionVersion = 4;
 // The most tickets one pack holds: also how many a damaged pack can make a
 // load fold again.
 constexpr size_t kPackTicketsMax = 1024;
