@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <thread>
+
+#include <zstd.h>
 
 #include "common/encoding.h"
 #include "projections/checkpoint.h"
@@ -12,21 +15,39 @@
 namespace ledger::projections {
 namespace {
 
-constexpr char kTicketPrefix = 'k';
-constexpr char kOutlinePrefix = 'p';
+constexpr char kPackPrefix = 'g';
+constexpr char kAlonePrefix = 'k';
 constexpr std::string_view kVersionKey = "mversion";
 constexpr std::string_view kCountKey = "mticket_count";
-// Below this many tickets SaveWhole writes one table of records on one
-// thread; above, a quarter of them go to a second table written on a second
-// thread (encoding and compressing the records is most of a save's work).
+constexpr size_t kAloneKeyBytes = 9;
+constexpr size_t kPackKeyBytes = 17;
+// A whole save closes a pack once its records come to this many bytes
+// (unpacked): big enough for zstd to find the repetition between
+// neighbouring tickets, small enough that building one ticket of an
+// unbuilt pack (unpacking it) takes tens of microseconds.
+constexpr size_t kPackBytes = size_t{64} << 10;
+// Far above any pack a save writes (one record beyond kPackBytes at most).
+constexpr uint64_t kPackUnpackedBytesMax = uint64_t{1} << 30;
+// Below this many tickets SaveWhole packs them on one thread; above, half
+// of them are packed into a second table on a second thread (encoding and
+// compressing the records is most of a save's work).
 constexpr size_t kSaveSplitTicketsMin = 4096;
 // The background fill decodes this many tickets per step (about a
 // millisecond under the read lock).
 constexpr size_t kFillStepTickets = 256;
+// What a load reserves for the count the checkpoint states, at most (a
+// damaged count must not reserve the machine's memory).
+constexpr uint64_t kReserveTicketsMax = uint64_t{1} << 24;
 
 std::string NumberKey(char prefix, uint64_t number) {
   std::string key(1, prefix);
   AppendBigEndian64(&key, number);
+  return key;
+}
+
+std::string PackKey(uint64_t first, uint64_t last) {
+  std::string key = NumberKey(kPackPrefix, first);
+  AppendBigEndian64(&key, last);
   return key;
 }
 
@@ -36,21 +57,79 @@ std::string EncodeCount(uint64_t count) {
   return value;
 }
 
-void PutTickets(CheckpointWriter* table, const std::vector<const TicketStore::Entry*>& entries, size_t begin,
-                size_t end) {
+// Appends the digest of (key | value) to `value`.
+void Seal(std::string_view key, std::string* value) { value->append(AsBytes(Sha256(key, *value))); }
+
+// The value without its digest, or nullopt when the digest does not match.
+std::optional<std::string_view> Unseal(std::string_view key, std::string_view value) {
+  if (value.size() < kSha256Bytes) return std::nullopt;
+  const std::string_view body = value.substr(0, value.size() - kSha256Bytes);
+  if (AsBytes(Sha256(key, body)) != value.substr(body.size())) return std::nullopt;
+  return body;
+}
+
+std::string EncodeAlone(std::string_view key, const TicketState& state) {
+  std::string record;
+  EncodeTicket(state, &record);
   std::string value;
-  for (size_t i = begin; i < end; ++i) {
+  ByteWriter writer(&value);
+  WritePeriods(&writer, state.periods);
+  writer.Varint(record.size());
+  writer.Raw(record);
+  Seal(key, &value);
+  return value;
+}
+
+// Writes the tickets entries[begin, end) as packs into `table`.
+void PutPacks(CheckpointWriter* table, const std::vector<const TicketStore::Entry*>& entries, size_t begin,
+              size_t end) {
+  std::string records;  // the pack's records, unpacked
+  std::string outlines;  // its count-less head: steps, periods, sizes
+  std::string packed;
+  std::string record;
+  std::string value;
+  size_t count = 0;
+  uint64_t first = 0;
+  uint64_t previous = 0;
+  const auto flush = [&] {
+    if (count == 0) return;
+    const std::string key = PackKey(first, previous);
     value.clear();
-    EncodeTicket(entries[i]->second, &value);
-    table->Put(NumberKey(kTicketPrefix, entries[i]->first), value);
+    ByteWriter writer(&value);
+    writer.Varint(count);
+    writer.Raw(outlines);
+    PackRecords(records, &packed);
+    writer.Raw(packed);
+    Seal(key, &value);
+    table->Put(key, value);
+    records.clear();
+    outlines.clear();
+    count = 0;
+  };
+  for (size_t i = begin; i < end; ++i) {
+    const uint64_t number = entries[i]->first;
+    if (count == 0) {
+      first = number;
+      previous = number;
+    }
+    record.clear();
+    EncodeTicket(entries[i]->second, &record);
+    ByteWriter writer(&outlines);
+    writer.Varint(number - previous);
+    WritePeriods(&writer, entries[i]->second.periods);
+    writer.Varint(record.size());
+    records.append(record);
+    previous = number;
+    ++count;
+    if (records.size() >= kPackBytes || count == kPackTicketsMax) flush();
   }
+  flush();
 }
 
 // A saved ticket that does not check out, folded again from its own events
-// up to the checkpoint's seq. Unusable when the ledger never opened it.
-Result<std::optional<TicketState>> Refold(const CheckpointReader& reader, uint64_t number, const std::string& why) {
-  std::fprintf(stderr, "incident-ledger: the checkpoint's %s is unusable (%s); folding it again from its events\n",
-               TicketName::Format(number).c_str(), why.c_str());
+// up to the checkpoint's seq. nullopt when the ledger had not opened it by
+// then.
+Result<std::optional<TicketState>> Refold(const CheckpointReader& reader, uint64_t number) {
   Result<std::vector<StoredEvent>> events = reader.ledger().ReadTicket(TicketName::Format(number));
   if (!events) return events.error();
   TicketStore scratch;
@@ -62,11 +141,178 @@ Result<std::optional<TicketState>> Refold(const CheckpointReader& reader, uint64
   return std::optional<TicketState>(*state);
 }
 
+// One ticket of a pack, as its head describes it.
+struct PackEntry {
+  uint64_t number = 0;
+  uint32_t periods_begin = 0;  // into ParsedPack::periods
+  uint32_t periods_end = 0;
+  uint32_t offset = 0;  // of its record in the unpacked pack
+  uint32_t size = 0;
+};
+
+struct ParsedPack {
+  std::vector<PackEntry> entries;
+  std::vector<Period> periods;
+  std::string_view packed;  // the zstd frame
+  uint32_t unpacked_size = 0;
+};
+
+// Reads a pack's value (its digest checked already) into `pack`; false when
+// its framing does not add up.
+bool ParsePack(std::string_view body, uint64_t first, uint64_t last, ParsedPack* pack, std::vector<Period>* scratch) {
+  pack->entries.clear();
+  pack->periods.clear();
+  ByteReader reader(body);
+  uint64_t count = 0;
+  if (!reader.Varint(&count) || count == 0 || count > kPackTicketsMax) return false;
+  uint64_t number = first;
+  uint64_t unpacked = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t step = 0;
+    uint64_t size = 0;
+    // The first step is 0 (the key's first number), every later one above 0.
+    if (!reader.Varint(&step) || (i == 0) != (step == 0) || step > last - number) return false;
+    number += step;
+    if (!ReadPeriods(&reader, scratch) || scratch->empty() || !reader.Varint(&size)) return false;
+    if (size == 0 || size > kPackUnpackedBytesMax - unpacked) return false;
+    const auto periods_begin = static_cast<uint32_t>(pack->periods.size());
+    pack->periods.insert(pack->periods.end(), scratch->begin(), scratch->end());
+    pack->entries.push_back(PackEntry{.number = number,
+                                      .periods_begin = periods_begin,
+                                      .periods_end = static_cast<uint32_t>(pack->periods.size()),
+                                      .offset = static_cast<uint32_t>(unpacked),
+                                      .size = static_cast<uint32_t>(size)});
+    unpacked += size;
+  }
+  if (number != last) return false;
+  std::string_view packed;
+  if (!reader.Raw(reader.remaining(), &packed)) return false;
+  // Only the frame's head is read here; the records stay packed until built.
+  if (ZSTD_getFrameContentSize(packed.data(), packed.size()) != unpacked) return false;
+  pack->packed = packed;
+  pack->unpacked_size = static_cast<uint32_t>(unpacked);
+  return true;
+}
+
+// A ticket saved alone ('k'), checked: its periods and record.
+struct Alone {
+  uint64_t number = 0;
+  bool sound = false;
+  std::string why;  // when not sound
+  uint32_t periods_begin = 0;  // into the loader's alone_periods
+  uint32_t periods_end = 0;
+  SavedTickets::Record record;
+};
+
+// Load's merge of the packs with the tickets saved alone, in number order,
+// into one SavedTickets, repairing from the ledger what does not check out.
+class Loader {
+ public:
+  Loader(const CheckpointReader& reader, std::vector<uint64_t>* changed) : reader_(reader), changed_(changed) {}
+
+  SavedTickets saved;
+  std::vector<Alone> alone;
+  std::vector<Period> alone_periods;
+  std::string problem;  // a sentence, when the checkpoint is unusable
+  std::optional<Error> failure;
+
+  bool ok() const { return problem.empty() && !failure; }
+
+  // Adds every ticket saved alone numbered below `number`; answers whether
+  // the next one is `number` itself (added too: it replaces a pack's).
+  bool AloneUpTo(uint64_t number) {
+    for (; ok() && next_alone_ < alone.size() && alone[next_alone_].number <= number; ++next_alone_) {
+      const Alone& entry = alone[next_alone_];
+      if (!Ordered(entry.number)) return false;
+      if (entry.sound) {
+        periods_.assign(alone_periods.begin() + entry.periods_begin, alone_periods.begin() + entry.periods_end);
+        saved.Add(entry.number, periods_, entry.record);
+      } else {
+        std::fprintf(stderr,
+                     "incident-ledger: the checkpoint's %s is unusable (%s); folding it again from its events\n",
+                     TicketName::Format(entry.number).c_str(), entry.why.c_str());
+        Repair(entry.number, /*must_exist=*/true);
+      }
+      if (entry.number == number) {
+        ++next_alone_;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void AddPacked(uint64_t number, const std::vector<Period>& periods, SavedTickets::Record where) {
+    if (AloneUpTo(number) || !ok() || !Ordered(number)) return;
+    saved.Add(number, periods, where);
+  }
+
+  // Every ticket in [first, last], folded again (those saved alone aside).
+  void RepairRange(uint64_t first, uint64_t last, const std::string& why) {
+    // Tickets repaired at an earlier start are saved alone: a damaged pack
+    // they all replace has nothing left to repair (a whole save drops it).
+    size_t covered = 0;
+    for (size_t i = next_alone_; i < alone.size() && alone[i].number <= last; ++i) {
+      if (alone[i].number >= first && alone[i].sound) ++covered;
+    }
+    if (covered == last - first + 1) {
+      (void)AloneUpTo(last);
+      return;
+    }
+    std::fprintf(stderr,
+                 "incident-ledger: the checkpoint's pack of %s to %s is unusable (%s); folding its tickets again "
+                 "from their events\n",
+                 TicketName::Format(first).c_str(), TicketName::Format(last).c_str(), why.c_str());
+    for (uint64_t number = first; ok(); ++number) {
+      if (!AloneUpTo(number) && ok() && Ordered(number)) Repair(number, /*must_exist=*/false);
+      if (number == last) break;
+    }
+  }
+
+  void Finish() { (void)AloneUpTo(UINT64_MAX); }
+
+ private:
+  bool Ordered(uint64_t number) {
+    if (added_any_ && number <= last_added_) {
+      problem = "the checkpoint's saved tickets overlap at " + TicketName::Format(number);
+      return false;
+    }
+    added_any_ = true;
+    last_added_ = number;
+    return true;
+  }
+
+  void Repair(uint64_t number, bool must_exist) {
+    Result<std::optional<TicketState>> refolded = Refold(reader_, number);
+    if (!refolded) {
+      failure = refolded.error();
+      return;
+    }
+    if (!*refolded) {
+      if (must_exist) {
+        problem = "the checkpoint names " + TicketName::Format(number) + ", which the ledger never opened";
+      }
+      return;
+    }
+    record_.clear();
+    EncodeTicket(**refolded, &record_);
+    saved.Add(number, (*refolded)->periods, record_);
+    changed_->push_back(number);  // saved again, alone, with the next save
+  }
+
+  const CheckpointReader& reader_;
+  std::vector<uint64_t>* changed_;
+  size_t next_alone_ = 0;
+  bool added_any_ = false;
+  uint64_t last_added_ = 0;
+  std::vector<Period> periods_;
+  std::string record_;
+};
+
 }  // namespace
 
 CheckpointKeys TicketProjection::checkpoint_keys() const {
   return CheckpointKeys{.version_key = kVersionKey,
-                        .prefixes = {std::string_view(&kTicketPrefix, 1), std::string_view(&kOutlinePrefix, 1),
+                        .prefixes = {std::string_view(&kPackPrefix, 1), std::string_view(&kAlonePrefix, 1),
                                      kCountKey}};
 }
 
@@ -91,16 +337,11 @@ void TicketProjection::TrackChanges(bool on) {
 void TicketProjection::SaveChanges(CheckpointWriter* batch) {
   std::sort(changed_.begin(), changed_.end());
   changed_.erase(std::unique(changed_.begin(), changed_.end()), changed_.end());
-  std::string value;
   for (const uint64_t number : changed_) {
     const TicketState* state = store_.FindNumber(number);
     if (state == nullptr) continue;
-    value.clear();
-    EncodeTicket(*state, &value);
-    batch->Put(NumberKey(kTicketPrefix, number), value);
-    value.clear();
-    EncodePeriods(state->periods, &value);
-    batch->Put(NumberKey(kOutlinePrefix, number), value);
+    const std::string key = NumberKey(kAlonePrefix, number);
+    batch->Put(key, EncodeAlone(key, *state));
   }
   changed_.clear();
   batch->Put(kCountKey, EncodeCount(store_.size()));
@@ -110,21 +351,14 @@ void TicketProjection::SaveWhole(CheckpointTables* tables) const {
   std::vector<const TicketStore::Entry*> entries;
   entries.reserve(store_.size());
   for (const TicketStore::Entry& entry : store_.all()) entries.push_back(&entry);
-  const size_t split = entries.size() < kSaveSplitTicketsMin ? 0 : entries.size() * 3 / 4;
-  // 'k' records below the split, 'k' from the split on, the 'p' outlines
-  // and the count: four tables whose key ranges do not overlap.
+  const size_t split = entries.size() < kSaveSplitTicketsMin ? 0 : entries.size() / 2;
+  // Packs of the tickets below the split, packs from the split on, and the
+  // count: three tables whose key ranges do not overlap.
   CheckpointWriter* first = tables->NewTable();
   CheckpointWriter* second = tables->NewTable();
-  CheckpointWriter* outlines = tables->NewTable();
   CheckpointWriter* count = tables->NewTable();
-  std::thread writer([&] { PutTickets(second, entries, split, entries.size()); });
-  PutTickets(first, entries, 0, split);
-  std::string value;
-  for (const TicketStore::Entry* entry : entries) {
-    value.clear();
-    EncodePeriods(entry->second.periods, &value);
-    outlines->Put(NumberKey(kOutlinePrefix, entry->first), value);
-  }
+  std::thread writer([&] { PutPacks(second, entries, split, entries.size()); });
+  PutPacks(first, entries, 0, split);
   count->Put(kCountKey, EncodeCount(store_.size()));
   writer.join();
 }
@@ -135,95 +369,83 @@ Result<LoadOutcome> TicketProjection::Load(const CheckpointReader& reader) {
   if (!count) return count.error();
   if (!*count || (*count)->size() != 8) return LoadOutcome::Unusable("the checkpoint has no ticket count");
   const uint64_t expected_count = ReadBigEndian64(**count);
+  const size_t reserve = static_cast<size_t>(std::min(expected_count, kReserveTicketsMax));
 
-  // The outlines: numbers and periods, in number order.
-  std::vector<uint64_t> numbers;
-  std::vector<uint32_t> offsets{0};
-  std::vector<Period> all_periods;
-  numbers.reserve(expected_count);
-  offsets.reserve(expected_count + 1);
+  Loader loader(reader, &changed_);
+  SavedTickets& saved = loader.saved;
+  saved.outlines.numbers.reserve(reserve);
+  saved.outlines.period_offsets.reserve(reserve + 1);
+  saved.outlines.periods.reserve(reserve + reserve / 8);
+  saved.records.reserve(reserve);
+
+  // The tickets saved alone first (usually few: those changed since the
+  // last whole save), checked and kept; merged with the packs below.
   std::vector<Period> periods;
-  std::string problem;
-  Status scanned = reader.Scan(std::string_view(&kOutlinePrefix, 1), [&](std::string_view key, std::string_view record) {
-    if (key.size() != 9 || !DecodePeriods(record, &periods) || periods.empty()) {
-      problem = "a saved ticket outline does not decode";
-      return false;
-    }
-    numbers.push_back(ReadBigEndian64(key.substr(1)));
-    all_periods.insert(all_periods.end(), periods.begin(), periods.end());
-    offsets.push_back(static_cast<uint32_t>(all_periods.size()));
-    return true;
-  });
+  Status scanned =
+      reader.Scan(std::string_view(&kAlonePrefix, 1), [&](std::string_view key, std::string_view value) {
+        if (key.size() != kAloneKeyBytes) return true;  // not a ticket's key
+        Alone entry;
+        entry.number = ReadBigEndian64(key.substr(1));
+        const std::optional<std::string_view> body = Unseal(key, value);
+        ByteReader fields(body.value_or(std::string_view()));
+        uint64_t size = 0;
+        std::string_view record;
+        if (!body) {
+          entry.why = "its digest does not match";
+        } else if (!ReadPeriods(&fields, &periods) || periods.empty() || !fields.Varint(&size) ||
+                   size != fields.remaining() || !fields.Raw(size, &record)) {
+          entry.why = "it does not decode";
+        } else {
+          entry.sound = true;
+          entry.periods_begin = static_cast<uint32_t>(loader.alone_periods.size());
+          loader.alone_periods.insert(loader.alone_periods.end(), periods.begin(), periods.end());
+          entry.periods_end = static_cast<uint32_t>(loader.alone_periods.size());
+          entry.record = saved.Keep(record);
+        }
+        loader.alone.push_back(std::move(entry));
+        return true;
+      });
   if (!scanned) return scanned.error();
-  if (!problem.empty()) return LoadOutcome::Unusable(problem);
-  if (numbers.size() != expected_count) {
-    return LoadOutcome::Unusable("the checkpoint holds " + std::to_string(numbers.size()) + " tickets, not the " +
-                                 std::to_string(expected_count) + " it says");
-  }
-  const auto outline = [&](size_t index) {
-    return std::vector<Period>(all_periods.begin() + offsets[index], all_periods.begin() + offsets[index + 1]);
-  };
 
-  // The records, each checked against its outline; one that does not check
-  // out (or is missing) is folded again from the ledger.
-  SavedTickets saved;
-  saved.outlines.numbers.reserve(numbers.size());
-  saved.outlines.period_offsets.reserve(numbers.size() + 1);
-  saved.outlines.periods.reserve(all_periods.size());
-  saved.records.reserve(numbers.size());
-  size_t next = 0;  // the next outline to place
-  Error failure{};
-  bool failed = false;
-  std::vector<Period> outline_periods;
-  // Places outline `index` from the ledger; false when it cannot.
-  const auto repair = [&](size_t index, const std::string& why) {
-    Result<std::optional<TicketState>> refolded = Refold(reader, numbers[index], why);
-    if (!refolded) {
-      failure = refolded.error();
-      failed = true;
+  // The packs, each checked against its digest, and kept packed.
+  ParsedPack pack;
+  scanned = reader.Scan(std::string_view(&kPackPrefix, 1), [&](std::string_view key, std::string_view value) {
+    if (key.size() != kPackKeyBytes) return true;  // not a pack's key
+    const uint64_t first = ReadBigEndian64(key.substr(1));
+    const uint64_t last = ReadBigEndian64(key.substr(9));
+    if (last < first || last - first >= kPackTicketsMax) {
+      loader.problem = "a saved pack spans " + TicketName::Format(first) + " to " + TicketName::Format(last);
       return false;
     }
-    if (!*refolded) {
-      problem = "the checkpoint names " + TicketName::Format(numbers[index]) + ", which the ledger never opened";
-      return false;
+    const std::optional<std::string_view> body = Unseal(key, value);
+    if (!body) {
+      loader.RepairRange(first, last, "its digest does not match");
+    } else if (!ParsePack(*body, first, last, &pack, &periods)) {
+      loader.RepairRange(first, last, "it does not decode");
+    } else {
+      const uint32_t index = saved.AddPack(pack.packed, pack.unpacked_size);
+      for (const PackEntry& entry : pack.entries) {
+        periods.assign(pack.periods.begin() + entry.periods_begin, pack.periods.begin() + entry.periods_end);
+        loader.AddPacked(entry.number, periods,
+                         SavedTickets::Record{.place = index, .offset = entry.offset, .size = entry.size});
+        if (!loader.ok()) break;
+      }
     }
-    std::string record;
-    EncodeTicket(**refolded, &record);
-    saved.Add(numbers[index], (*refolded)->periods, record);
-    changed_.push_back(numbers[index]);  // saved again with the next save
-    return true;
-  };
-  TicketState scratch;  // reused: checking a record allocates next to nothing
-  scanned = reader.Scan(std::string_view(&kTicketPrefix, 1), [&](std::string_view key, std::string_view record) {
-    if (key.size() != 9) return true;  // not a ticket's key
-    const uint64_t number = ReadBigEndian64(key.substr(1));
-    for (; next < numbers.size() && numbers[next] < number; ++next) {
-      if (!repair(next, "no saved record")) return false;
-    }
-    if (next == numbers.size() || numbers[next] != number) return true;  // a record without an outline
-    outline_periods = outline(next);
-    std::string why;
-    if (!DecodeTicket(record, &scratch)) {
-      why = "saved ticket " + std::to_string(number) + " does not decode";
-    } else if (scratch.ticket != TicketName::Format(number)) {
-      why = "it names " + scratch.ticket;
-    } else if (!SamePeriods(scratch.periods, outline_periods)) {
-      why = "does not match the saved outline";
-    }
-    if (why.empty()) {
-      saved.Add(number, outline_periods, record);
-    } else if (!repair(next, why)) {
-      return false;
-    }
-    ++next;
-    return true;
+    return loader.ok();
   });
   if (!scanned) return scanned.error();
-  for (; !failed && problem.empty() && next < numbers.size(); ++next) (void)repair(next, "no saved record");
-  if (failed) return failure;
-  if (!problem.empty()) {
+  if (loader.ok()) loader.Finish();
+  if (loader.failure) {
     Clear();
-    return LoadOutcome::Unusable(problem);
+    return *loader.failure;
+  }
+  if (loader.problem.empty() && saved.outlines.numbers.size() != expected_count) {
+    loader.problem = "the checkpoint holds " + std::to_string(saved.outlines.numbers.size()) + " tickets, not the " +
+                     std::to_string(expected_count) + " it says";
+  }
+  if (!loader.problem.empty()) {
+    Clear();
+    return LoadOutcome::Unusable(loader.problem);
   }
   if (Status attached = store_.AttachSaved(std::move(saved)); !attached) {
     Clear();

@@ -2,28 +2,45 @@
 // The ticket store (tickets.h) as a projection of the read model: its fold,
 // and its saved form in the checkpoint database (checkpoint.h).
 //
-// Key layout (integers 8 bytes big-endian; records in the compact form of
-// ticket_codec.h):
-//   'k' | ticket_number       -> the ticket's whole state
-//   'p' | ticket_number       -> the ticket's periods alone: the outline the
-//                                timeline index is built from
-//   'm' "ticket_count"        -> number of 'k' (and of 'p') entries
-//   'm' "version"             -> kTicketProjectionVersion, decimal
+// Key layout (integers in keys 8 bytes big-endian; varints and periods as
+// ticket_codec.h writes them; records in its compact ticket form):
+//   'g' | first_number | last_number -> a pack: the tickets numbered
+//            first..last, as a whole save (SaveWhole) wrote them:
+//            varint count | count x (varint number step | periods |
+//            varint record size) | zstd frame of the records, concatenated |
+//            SHA-256 of (key | everything before it)
+//            (the first step is number - first_number, then number -
+//            previous number; the periods are the ticket's outline)
+//   'k' | ticket_number -> a ticket saved alone (SaveChanges, repairs):
+//            periods | varint record size | record |
+//            SHA-256 of (key | everything before it)
+//   'm' "ticket_count"  -> number of tickets saved (distinct numbers)
+//   'm' "version"       -> kTicketProjectionVersion, decimal
+// A ticket saved alone replaces its entry in a pack: a whole save deletes
+// every saved record before it writes its packs, so what is saved alone is
+// always the newer one.
 //
-// Load reads all of it into memory: the outlines, and every ticket's record
-// as bytes (SavedTickets), each checked on the way in (it decodes, names its
-// ticket, holds its outline's periods) but not decoded into a TicketState:
-// the store does that when a ticket is first read, and the read model's
-// background fill (FillStep) for the rest, from memory. A start is thus a
-// read of ~70 MB of records for 200,000 tickets, not a decode of them.
+// Load reads all of it into memory, checked but not decoded: the outlines
+// (numbers and periods, which the timeline index and size() need), the
+// packs still compressed and the tickets saved alone (SavedTickets). Each
+// value is checked against its digest, which covers the outlines and the
+// records together; the records are neither unpacked nor decoded at start.
+// The store decodes a ticket when it is first read, and the read model's
+// background fill (FillStep) the rest, from memory. A start is thus a read
+// of the compressed packs, kept compressed until the fill has built their
+// tickets, not a decode of 200,000 records.
 //
-// Failures and recovery. A wrong version, a missing or wrong count, or an
-// outline that does not decode makes the checkpoint unusable (the read model
-// rebuilds from seq 1). A single ticket record that does not check out is
-// folded again from its own events in the ledger, up to the checkpoint's
-// seq, during Load (said on stderr), and saved again with the next save;
-// one whose ticket the ledger never opened makes the checkpoint unusable. A
-// ledger read error fails Load. Nothing is read from disk after Load.
+// Failures and recovery. A wrong version, or a missing or wrong count makes
+// the checkpoint unusable (the read model rebuilds from seq 1), and so do
+// packs whose ranges overlap or a pack wider than kPackTicketsMax. A value
+// that does not check out (digest, framing) is repaired during Load: a
+// ticket saved alone, or every ticket in a pack's range, is folded again
+// from its own events in the ledger up to the checkpoint's seq (said on
+// stderr) and saved again, alone, with the next save. A ticket saved alone
+// whose ticket the ledger never opened makes the checkpoint unusable. A
+// ledger read error fails Load. Nothing is read from disk after Load, and
+// a record that checked out is, byte for byte, what a save encoded from a
+// folded state: decoding it later cannot fail on data.
 //
 // Thread safety: as projection.h says (the read model's locks).
 
@@ -37,9 +54,12 @@ namespace ledger::projections {
 
 // Bump when the ticket fold or its saved form changes meaning: every saved
 // checkpoint is then rebuilt at the next start. 2: the compact record form
-// and the separate period outlines. 3: the other payload fields
-// (TicketState::other_fields) at the end of a ticket record.
-constexpr uint32_t kTicketProjectionVersion = 3;
+// and the separate period outlines. 3: the other payload fields at the end
+// of a ticket record (TicketState::other_fields). 4: packs and digests.
+constexpr uint32_t kTicketProjectionVersion = 4;
+// The most tickets one pack holds: also how many a damaged pack can make a
+// load fold again.
+constexpr size_t kPackTicketsMax = 1024;
 
 class TicketProjection : public Projection {
  public:

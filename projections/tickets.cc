@@ -11,12 +11,18 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <zstd.h>
 
 #include "projections/ticket_codec.h"
 #include "projections/ticket_name.h"
 
 namespace ledger::projections {
 namespace {
+
+// zstd's level for packs of saved records (PackRecords): its fastest
+// regular level; higher ones make a whole save slower for a few percent
+// less memory.
+constexpr int kPackLevel = 1;
 
 Instant FromProto(const proto::Timestamp& timestamp) {
   return Instant{timestamp.unix_micros(), timestamp.offset_minutes()};
@@ -230,23 +236,90 @@ struct TicketStore::Lazy {
   // Where the background fill (BuildSome) goes on: an index into
   // saved.outlines.numbers.
   mutable std::atomic<size_t> fill_cursor{0};
+  // The pack Build decoded from last (under build_mutex_): neighbouring
+  // tickets, which the fill and a window's query build one after another,
+  // share a pack.
+  mutable SavedTickets::Unpacked unpacked;
+  // Per block of saved.blocks, how many unbuilt tickets still read from it
+  // (under build_mutex_): a block is freed when the last of them is built,
+  // so that the fill does not hold the saved bytes and the decoded tickets
+  // longer than it must.
+  std::vector<uint32_t> block_readers;
+
+  void Built(size_t index) {
+    const uint32_t block = saved.BlockOf(index);
+    LEDGER_ASSERT(block_readers[block] > 0);
+    if (--block_readers[block] == 0) std::string().swap(saved.blocks[block]);
+  }
 };
 
-void SavedTickets::Add(uint64_t number, const std::vector<Period>& periods, std::string_view record) {
+std::pair<uint32_t, uint32_t> SavedTickets::Store(std::string_view bytes) {
+  if (blocks.empty() || blocks.back().capacity() - blocks.back().size() < bytes.size()) {
+    blocks.emplace_back();
+    blocks.back().reserve(std::max(kBlockBytes, bytes.size()));
+  }
+  std::string& block = blocks.back();
+  const auto offset = static_cast<uint32_t>(block.size());
+  block.append(bytes);
+  return {static_cast<uint32_t>(blocks.size() - 1), offset};
+}
+
+SavedTickets::Record SavedTickets::Keep(std::string_view record) {
+  const auto [block, offset] = Store(record);
+  LEDGER_ASSERT(block < kAlone);
+  return Record{.place = kAlone | block, .offset = offset, .size = static_cast<uint32_t>(record.size())};
+}
+
+uint32_t SavedTickets::AddPack(std::string_view packed, uint32_t unpacked_size) {
+  const auto [block, offset] = Store(packed);
+  packs.push_back(Pack{.block = block,
+                       .offset = offset,
+                       .packed_size = static_cast<uint32_t>(packed.size()),
+                       .unpacked_size = unpacked_size});
+  LEDGER_ASSERT(packs.size() <= kAlone);
+  return static_cast<uint32_t>(packs.size() - 1);
+}
+
+void SavedTickets::Add(uint64_t number, const std::vector<Period>& periods, Record where) {
   LEDGER_ASSERT(outlines.numbers.empty() || number > outlines.numbers.back());
   if (outlines.period_offsets.empty()) outlines.period_offsets.push_back(0);
   outlines.numbers.push_back(number);
   outlines.periods.insert(outlines.periods.end(), periods.begin(), periods.end());
   outlines.period_offsets.push_back(static_cast<uint32_t>(outlines.periods.size()));
-  if (blocks.empty() || blocks.back().capacity() - blocks.back().size() < record.size()) {
-    blocks.emplace_back();
-    blocks.back().reserve(std::max(kBlockBytes, record.size()));
+  records.push_back(where);
+}
+
+std::string_view SavedTickets::RecordAt(size_t index, Unpacked* scratch) const {
+  const Record& where = records[index];
+  if ((where.place & kAlone) != 0) {
+    return std::string_view(blocks[where.place & ~kAlone]).substr(where.offset, where.size);
   }
-  std::string& block = blocks.back();
-  records.push_back(Record{.block = static_cast<uint32_t>(blocks.size() - 1),
-                           .offset = static_cast<uint32_t>(block.size()),
-                           .size = static_cast<uint32_t>(record.size())});
-  block.append(record);
+  if (scratch->pack != where.place) {
+    const Pack& pack = packs[where.place];
+    const std::string_view packed = std::string_view(blocks[pack.block]).substr(pack.offset, pack.packed_size);
+    scratch->pack = UINT32_MAX;
+    // The load checked the pack's bytes against their digest: they are what
+    // the save wrote, so a failure here is a bug, not bad data.
+    const bool unpacked = UnpackRecords(packed, pack.unpacked_size, &scratch->bytes);
+    LEDGER_ASSERT(unpacked);
+    scratch->pack = where.place;
+  }
+  LEDGER_ASSERT(size_t{where.offset} + where.size <= scratch->bytes.size());
+  return std::string_view(scratch->bytes).substr(where.offset, where.size);
+}
+
+void PackRecords(std::string_view unpacked, std::string* packed) {
+  packed->resize(ZSTD_compressBound(unpacked.size()));
+  const size_t size = ZSTD_compress(packed->data(), packed->size(), unpacked.data(), unpacked.size(), kPackLevel);
+  LEDGER_ASSERT(!ZSTD_isError(size));  // only a bound too small fails, and it is zstd's own
+  packed->resize(size);
+}
+
+bool UnpackRecords(std::string_view packed, size_t unpacked_size, std::string* unpacked) {
+  if (ZSTD_getFrameContentSize(packed.data(), packed.size()) != unpacked_size) return false;
+  unpacked->resize(unpacked_size);
+  const size_t size = ZSTD_decompress(unpacked->data(), unpacked->size(), packed.data(), packed.size());
+  return !ZSTD_isError(size) && size == unpacked_size;
 }
 
 TicketStore::TicketStore() = default;
@@ -402,14 +475,15 @@ const TicketStore::Entry* TicketStore::Build(uint64_t ticket_number, std::atomic
   const auto position = std::lower_bound(saved.outlines.numbers.begin(), saved.outlines.numbers.end(), ticket_number);
   LEDGER_ASSERT(position != saved.outlines.numbers.end() && *position == ticket_number);
   auto* made = new Entry(ticket_number, TicketState{});
-  // The load checked that every record decodes (SavedTickets): a failure
-  // here is a bug, not bad data.
-  const bool decoded = DecodeTicket(saved.RecordAt(static_cast<size_t>(position - saved.outlines.numbers.begin())),
-                                    &made->second);
+  // The load checked every record against its digest (SavedTickets): it is
+  // what a save encoded, so a failure here is a bug, not bad data.
+  const bool decoded = DecodeTicket(
+      saved.RecordAt(static_cast<size_t>(position - saved.outlines.numbers.begin()), &lazy_->unpacked), &made->second);
   LEDGER_ASSERT(decoded);
   made->second.ticket_number = ticket_number;
   CountSystems(made->second, +1);
   slot->store(made, std::memory_order_release);
+  lazy_->Built(static_cast<size_t>(position - saved.outlines.numbers.begin()));
   unbuilt_.fetch_sub(1, std::memory_order_acq_rel);
   return made;
 }
@@ -474,8 +548,8 @@ Status TicketStore::AttachSaved(SavedTickets saved) {
       // The few outliers beyond the dense range are decoded now: their map
       // has no slot to build into later.
       auto made = std::make_unique<Entry>(number, TicketState{});
-      const bool decoded = DecodeTicket(lazy_->saved.RecordAt(i), &made->second);
-      LEDGER_ASSERT(decoded);  // checked by the load (SavedTickets)
+      const bool decoded = DecodeTicket(lazy_->saved.RecordAt(i, &lazy_->unpacked), &made->second);
+      LEDGER_ASSERT(decoded);  // checked against its digest by the load (SavedTickets)
       made->second.ticket_number = number;
       CountSystems(made->second, +1);
       sparse_[number] = std::move(made);
@@ -488,6 +562,10 @@ Status TicketStore::AttachSaved(SavedTickets saved) {
     chunks_[chunk_index]->present[number & (kChunkSlots - 1)] = true;
     ++size_;
     ++unbuilt;
+  }
+  lazy_->block_readers.assign(lazy_->saved.blocks.size(), 0);
+  for (size_t i = 0; i < count; ++i) {
+    if (kept.numbers[i] < kDenseNumbersMax) ++lazy_->block_readers[lazy_->saved.BlockOf(i)];
   }
   unbuilt_.store(unbuilt);
   if (unbuilt == 0) lazy_.reset();

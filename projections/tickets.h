@@ -107,33 +107,82 @@ struct TicketOutlines {
 };
 
 // Tickets as a checkpoint saved them, read into memory whole by a load
-// (ticket_projection.h) that has checked every record already: it decodes
-// (ticket_codec.h), names its ticket, and holds the periods of its outline.
-// The store decodes each from here when first read: no I/O, no failure.
+// (ticket_projection.h) that has checked every record's bytes against the
+// digest saved with them (so each decodes, ticket_codec.h, and names its
+// ticket). The store decodes each from here when first read: no I/O, no
+// failure.
+//
+// A record lies either alone in `blocks` (a ticket saved by itself), or in a
+// pack: the records of neighbouring tickets concatenated and compressed
+// together (zstd), kept compressed in `blocks` until the ticket is built.
+// Packs are what keep the saved tickets small in memory (a few bytes per
+// record instead of a few hundred); a pack is unpacked into a scratch buffer
+// when one of its tickets is built, and the next ticket of the same pack is
+// decoded from that buffer.
 struct SavedTickets {
-  // Where ticket i's record lies in `blocks`.
+  // Where ticket i's record lies: `place` is the index of its pack in
+  // `packs` (offset and size then count in the unpacked pack), or kAlone
+  // plus the index of its block (offset and size count in the block).
   struct Record {
-    uint32_t block = 0;
+    uint32_t place = 0;
     uint32_t offset = 0;
     uint32_t size = 0;
   };
-  // Records are packed into blocks of this many bytes (one bigger block for
-  // a bigger record): allocations large enough that malloc maps them on
-  // their own and gives them back whole when the store drops them.
+  static constexpr uint32_t kAlone = uint32_t{1} << 31;
+  // A pack's compressed bytes, in `blocks`, and its size unpacked.
+  struct Pack {
+    uint32_t block = 0;
+    uint32_t offset = 0;
+    uint32_t packed_size = 0;
+    uint32_t unpacked_size = 0;
+  };
+  // Records and packs are stored into blocks of this many bytes (one bigger
+  // block for a bigger one): allocations large enough that malloc maps them
+  // on their own and gives them back whole when the store drops them.
   static constexpr size_t kBlockBytes = size_t{16} << 20;
+  // A pack unpacked: the scratch buffer Build decodes from.
+  struct Unpacked {
+    uint32_t pack = UINT32_MAX;  // which one `bytes` holds; none yet
+    std::string bytes;
+  };
 
   TicketOutlines outlines;
   std::vector<Record> records;  // one per outlines.numbers entry
+  std::vector<Pack> packs;
   std::vector<std::string> blocks;
 
   // Appends ticket `number` (above every number so far) with its periods
-  // and its record.
-  void Add(uint64_t number, const std::vector<Period>& periods, std::string_view record);
-  std::string_view RecordAt(size_t index) const {
-    const Record& where = records[index];
-    return std::string_view(blocks[where.block]).substr(where.offset, where.size);
+  // and its record, stored alone.
+  void Add(uint64_t number, const std::vector<Period>& periods, std::string_view record) {
+    Add(number, periods, Keep(record));
   }
+  // The same with a record kept already (Keep), or one in a pack:
+  // Record{.place = pack index, .offset, .size} in the unpacked pack.
+  void Add(uint64_t number, const std::vector<Period>& periods, Record where);
+  // Stores a record alone, for an Add later.
+  Record Keep(std::string_view record);
+  // Stores a pack's compressed bytes; answers its index (a Record's place).
+  uint32_t AddPack(std::string_view packed, uint32_t unpacked_size);
+  // Ticket i's record bytes: from its block, or from its pack unpacked into
+  // `scratch` (when `scratch` does not hold that pack already). The load
+  // checked the bytes: a pack that does not unpack is a bug (assertion).
+  std::string_view RecordAt(size_t index, Unpacked* scratch) const;
+  // The block ticket i's record (or its pack) lies in.
+  uint32_t BlockOf(size_t index) const {
+    const uint32_t place = records[index].place;
+    return (place & kAlone) != 0 ? place & ~kAlone : packs[place].block;
+  }
+
+ private:
+  // Copies `bytes` into the blocks; answers (block, offset).
+  std::pair<uint32_t, uint32_t> Store(std::string_view bytes);
 };
+
+// Compresses `unpacked` (a pack's records) into `packed` (replacing it), and
+// the other way: false when `packed` does not unpack to exactly
+// `unpacked_size` bytes.
+void PackRecords(std::string_view unpacked, std::string* packed);
+[[nodiscard]] bool UnpackRecords(std::string_view packed, size_t unpacked_size, std::string* unpacked);
 
 // All tickets, keyed by ticket number, with a timeline index: the start of
 // every outage period, the tickets with an ongoing one, and the longest closed
