@@ -323,6 +323,19 @@ class Service:
             after = data["next_after"]
 
 
+def add_token(auth_file, name, roles):
+    """Adds a token to `auth_file` with the real binary's add-token; returns the token."""
+    done = subprocess.run([ledger_binary(), "add-token", "--auth-file", auth_file, "--name", name, "--roles", roles],
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise AssertionError("add-token failed: %s" % done.stderr)
+    return done.stdout.strip()
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
 def sanitizer_report(log):
     return "AddressSanitizer" in log or "runtime error:" in log or "LeakSanitizer" in log
 

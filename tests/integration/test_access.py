@@ -16,21 +16,11 @@ import time
 import unittest
 
 import service
-from service import Service, ledger_binary
+from service import Service, add_token, bearer, ledger_binary
 
 ROLES = ("viewer", "helpdesk", "auditor", "admin")
 
 
-def add_token(auth_file, name, roles):
-    done = subprocess.run([ledger_binary(), "add-token", "--auth-file", auth_file, "--name", name, "--roles", roles],
-                          capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        raise AssertionError("add-token failed: %s" % done.stderr)
-    return done.stdout.strip()
-
-
-def bearer(token):
-    return {"Authorization": "Bearer " + token}
 
 
 CREATE = {"action": "create", "title": "Mail down", "systems": ["mail"], "engineer": "Ana",

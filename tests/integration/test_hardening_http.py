@@ -22,19 +22,12 @@ import tempfile
 import unittest
 
 import service
-from service import Service, ledger_binary
+from service import Service, add_token, ledger_binary
 
 CREATE = {"action": "create", "title": "Mail down", "systems": ["mail"], "engineer": "Ana",
           "started_at": "2026-11-20T08:00:00Z"}
 CREATE_BODY = json.dumps(CREATE).encode()
 
-
-def add_token(auth_file, name, roles):
-    done = subprocess.run([ledger_binary(), "add-token", "--auth-file", auth_file, "--name", name, "--roles", roles],
-                          capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        raise AssertionError("add-token failed: %s" % done.stderr)
-    return done.stdout.strip()
 
 
 def exchange(ledger, raw, timeout=30):

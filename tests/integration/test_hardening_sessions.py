@@ -29,7 +29,7 @@ import time
 import unittest
 
 import service
-from service import Service, ledger_binary
+from service import Service, add_token, bearer, ledger_binary
 
 SESSIONS_PER_TOKEN_MAX = 64   # kSessionsPerTokenMax
 STREAMS_PER_PRINCIPAL_MAX = 16  # kEventStreamsPerPrincipalMax
@@ -39,16 +39,6 @@ REVOKED_WITHIN_SECONDS = 1.0
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-def add_token(auth_file, name, roles):
-    done = subprocess.run([ledger_binary(), "add-token", "--auth-file", auth_file, "--name", name, "--roles", roles],
-                          capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        raise AssertionError("add-token failed: %s" % done.stderr)
-    return done.stdout.strip()
-
-
-def bearer(token):
-    return {"Authorization": "Bearer " + token}
 
 
 def incident(title):
