@@ -87,8 +87,8 @@ class HardeningTestCase(unittest.TestCase):
         self.assertEqual(status, 200, body)
 
 
-class OpenModeHostTest(HardeningTestCase):
-    """Issue 24 item 2: open mode trusts only Host names that name the service."""
+class OpenModeTestCase(HardeningTestCase):
+    """One service in open mode (no auth file) for the whole class."""
 
     @classmethod
     def setUpClass(cls):
@@ -98,6 +98,10 @@ class OpenModeHostTest(HardeningTestCase):
     @classmethod
     def tearDownClass(cls):
         cls.ledger.close()
+
+
+class OpenModeHostTest(OpenModeTestCase):
+    """Issue 24 item 2: open mode trusts only Host names that name the service."""
 
     def rebinding(self, method, path, body=b"", content_type=b"application/json"):
         """A request as a page on http://evil.example:PORT sends it once its name points at 127.0.0.1."""
@@ -198,18 +202,9 @@ class AllowedHostFlagTest(HardeningTestCase):
                 self.assertEqual(status, 401, (head, body))
 
 
-class ParserLeniencyTest(HardeningTestCase):
+class ParserLeniencyTest(OpenModeTestCase):
     """Issue 24 item 9: each request below would append an incident if its
     framing were taken the way Beast's parser takes it."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.ledger = Service()
-        cls.ledger.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ledger.close()
 
     def submit_raw(self, headers, body, host=b"127.0.0.1"):
         return exchange(self.ledger, post(b"/api/v1/submissions", [b"Content-Type: application/json"] + headers,
