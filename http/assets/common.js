@@ -98,6 +98,12 @@ window.Ledger = (function () {
       try { event = JSON.parse(message.data); } catch (error) { return; }
       onEvent(event);
     };
+    // Leaving the page ends the stream from this side first, so that the
+    // browser never sees it cut off half-way while the next page loads.
+    // A page brought back from the back/forward cache has no stream and may
+    // be stale: it loads afresh.
+    window.addEventListener("pagehide", () => source.close(), { once: true });
+    window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
     return source;
   }
 

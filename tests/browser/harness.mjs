@@ -83,7 +83,14 @@ export async function openPage(browser, base, options = {}) {
   const page = await context.newPage();
   const record = { requests: [], consoleErrors: [], dialogs: [] };
   page.on("request", (request) => record.requests.push(request.url()));
-  page.on("console", (message) => { if (message.type() === "error") record.consoleErrors.push(message.text()); });
+  // A failed load names its URL (Chromium's text does not), so that a
+  // failure says which request it was.
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const where = message.location() && message.location().url;
+    const text = message.text();
+    record.consoleErrors.push(where && text.startsWith("Failed to load resource") ? text + " (" + where + ")" : text);
+  });
   page.on("pageerror", (error) => record.consoleErrors.push(String(error)));
   page.on("dialog", async (dialog) => { record.dialogs.push(dialog.message()); await dialog.dismiss(); });
   return {
