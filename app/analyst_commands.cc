@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "common/json_writer.h"
+#include "common/log.h"
 #include "common/time.h"
 #include "http/api.h"
 #include "http/json_views.h"
@@ -19,7 +20,7 @@ namespace {
 constexpr int64_t kDefaultWindowMicros = http::kDefaultWindowMicros;
 
 int Problem(const std::string& message) {
-  std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
+  ledger::LogPrintf("incident-ledger", "%s", message.c_str());
   return 2;
 }
 

@@ -14,6 +14,7 @@
 #include "common/encoding.h"
 #include "common/file.h"
 #include "common/json_writer.h"
+#include "common/log.h"
 #include "http/json_views.h"
 #include "ledger/ledger.h"
 #include "projections/ticket_name.h"
@@ -26,14 +27,14 @@ constexpr size_t kImportLineBytesMax = 4 << 20;
 constexpr long kServiceTimeoutSeconds = 600;
 
 int Problem(const std::string& message) {
-  std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
+  ledger::LogPrintf("incident-ledger", "%s", message.c_str());
   return 2;
 }
 
 void PrintReport(const VerifyReport& report) {
   std::printf("%s\n", http::VerifyReportJson(report).c_str());
   if (!report.ok) {
-    std::fprintf(stderr, "incident-ledger: verification FAILED at seq %llu: %s\n",
+    ledger::LogPrintf("incident-ledger", "verification FAILED at seq %llu: %s",
                  static_cast<unsigned long long>(report.bad_seq), report.problem.c_str());
   }
 }
@@ -136,14 +137,14 @@ std::string ServiceUrlFile(const std::string& data) { return (std::filesystem::p
 void WriteServiceUrl(const std::string& file, const std::string& url) {
   std::ofstream out(file, std::ios::trunc);
   out << url << "\n";
-  if (!out) std::fprintf(stderr, "incident-ledger: cannot write %s (backup while serving will not find the service)\n", file.c_str());
+  if (!out) ledger::LogPrintf("incident-ledger", "cannot write %s (backup while serving will not find the service)", file.c_str());
 }
 
 int Verify(const std::string& data) {
   Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data, .read_only = true});
   if (!opened) {
     if (opened.error().code == ErrorCode::kCorruption) {
-      std::fprintf(stderr, "incident-ledger: verification FAILED: %s\n", opened.error().message.c_str());
+      ledger::LogPrintf("incident-ledger", "verification FAILED: %s", opened.error().message.c_str());
       return 1;
     }
     return Problem(opened.error().message);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/file.h"
+#include "common/log.h"
 #include "ingest/subscriptions.h"
 
 namespace ledger::app {
@@ -123,8 +124,8 @@ Result<std::optional<notify::DeliveryOptions>> ParseDeliveryOptions(const std::m
   if (!attempts) return attempts.error();
   delivery.attempts_max = static_cast<uint32_t>(*attempts);
   if (!delivery.smtp.username.empty() && !url_text.starts_with("smtps://") && !delivery.smtp.starttls) {
-    std::fprintf(stderr, "incident-ledger: warning: SMTP credentials will be sent without TLS; "
-                         "use smtps:// or --smtp-starttls on\n");
+    ledger::LogPrintf("incident-ledger", "warning: SMTP credentials will be sent without TLS; "
+                         "use smtps:// or --smtp-starttls on");
   }
   return std::optional<notify::DeliveryOptions>(std::move(delivery));
 }

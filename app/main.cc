@@ -42,6 +42,7 @@
 #include "app/notifications.h"
 #include "app/sheet_commands.h"
 #include "common/file.h"
+#include "common/log.h"
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/server.h"
@@ -78,6 +79,10 @@ void PrintUsage(std::FILE* out) {
                "          --allowed-host NAME without --auth-file, also answer requests whose Host is NAME\n"
                "                              (repeatable); otherwise only the listen address and localhost\n"
                "                              are served, any other Host gets 421 (DNS rebinding)\n"
+               "          --log-format F      text (default) or json: one JSON object per line on stderr\n"
+               "          --access-log on|off one line per answered request (default on): method, path with\n"
+               "                              secrets redacted, status, bytes, duration, principal, request id\n"
+               "                              (also sent as the X-Request-Id header)\n"
                "          --poll-csv PATH     import a form-responses CSV sheet whenever the file changes\n"
                "          --poll-interval D   how often to look at it (default 2m; e.g. 30s, 5m, 1h)\n"
                "          --mapping FILE      JSON column mapping for the sheet (see README)\n"
@@ -106,11 +111,11 @@ void PrintUsage(std::FILE* out) {
                "  availability  per-day availability: --system S --days N --end-date YYYY-MM-DD\n"
                "                --timezone ZONE (IANA, default UTC) --as-of T\n"
                "  rebuild       drop the saved projections and fold the log again from seq 1\n"
-               "  help    print this text\n");
+               "  help    print this text; version (or --version): the version\n");
 }
 
 int Fail(const std::string& message) {
-  std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
+  ledger::LogPrintf("incident-ledger", "%s", message.c_str());
   return 2;
 }
 
@@ -126,7 +131,7 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   arguments.command = argv[1];
   static const std::map<std::string, std::vector<std::string>> kOptions = {
       {"serve", {"--data", "--listen", "--threads", "--work-threads", "--work-queue", "--work-budget-ms", "--auth-file", "--backup-dir", "--allowed-host", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
-                 "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
+                 "--log-format", "--access-log", "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
                  "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max"}},
       {"verify", {"--data"}},
       {"add-token", {"--auth-file", "--name", "--roles"}},
@@ -234,6 +239,12 @@ ledger::Result<ledger::http::ServerOptions> ParseServeOptions(const Arguments& a
   ledger::Result<std::optional<std::vector<std::string>>> allowed_hosts = ParseAllowedHosts(arguments);
   if (!allowed_hosts) return allowed_hosts.error();
   options.allowed_hosts = std::move(*allowed_hosts);
+  if (const auto access_log = arguments.options.find("--access-log"); access_log != arguments.options.end()) {
+    if (access_log->second != "on" && access_log->second != "off") {
+      return ledger::InvalidArgument("--access-log", "--access-log must be on or off, not '" + access_log->second + "'");
+    }
+    options.access_log = access_log->second == "on";
+  }
   return options;
 }
 
@@ -260,15 +271,15 @@ ledger::Result<std::unique_ptr<ledger::http::AccessControl>> LoadAccessControl(
     }
     std::string names = server_options.host + ", localhost";
     for (const std::string& name : server_options.allowed_hosts.value_or(std::vector<std::string>())) names += ", " + name;
-    std::fprintf(stderr,
-                 "incident-ledger: no --auth-file: every request may read, submit, audit and administer; "
-                 "listening on loopback only, and answering only requests whose Host is %s\n",
+    ledger::LogPrintf("incident-ledger",
+                 "no --auth-file: every request may read, submit, audit and administer; "
+                 "listening on loopback only, and answering only requests whose Host is %s",
                  names.c_str());
     return std::make_unique<ledger::http::AccessControl>(std::nullopt);
   }
   ledger::Result<ledger::http::AuthFile> file = ledger::http::AuthFile::Load(path->second);
   if (!file) return file.error();
-  std::fprintf(stderr, "incident-ledger: %zu access tokens from %s\n", file->entries().size(), path->second.c_str());
+  ledger::LogPrintf("incident-ledger", "%zu access tokens from %s", file->entries().size(), path->second.c_str());
   return std::make_unique<ledger::http::AccessControl>(std::move(*file));
 }
 
@@ -277,23 +288,23 @@ ledger::Result<std::unique_ptr<ledger::http::AccessControl>> LoadAccessControl(
 void ReloadAccessControl(const Arguments& arguments, ledger::http::AccessControl* access) {
   const auto path = arguments.options.find("--auth-file");
   if (path == arguments.options.end()) {
-    std::fprintf(stderr, "incident-ledger: SIGHUP: no --auth-file to read again; every request still may do everything\n");
+    ledger::LogPrintf("incident-ledger", "SIGHUP: no --auth-file to read again; every request still may do everything");
     return;
   }
   ledger::Result<ledger::http::AuthFile> file = ledger::http::AuthFile::Load(path->second);
   if (!file) {
-    std::fprintf(stderr, "incident-ledger: SIGHUP: keeping the tokens in use: %s\n", file.error().message.c_str());
+    ledger::LogPrintf("incident-ledger", "SIGHUP: keeping the tokens in use: %s", file.error().message.c_str());
     return;
   }
   const size_t tokens = file->entries().size();
   ledger::Result<ledger::http::SessionsRetained> retained = access->Reload(std::move(*file));
   if (!retained) {
-    std::fprintf(stderr, "incident-ledger: SIGHUP: %s\n", retained.error().message.c_str());
+    ledger::LogPrintf("incident-ledger", "SIGHUP: %s", retained.error().message.c_str());
     return;
   }
-  std::fprintf(stderr,
-               "incident-ledger: SIGHUP: %zu access tokens from %s; %zu signed-in sessions kept, %zu ended (their "
-               "token is gone)\n",
+  ledger::LogPrintf("incident-ledger",
+               "SIGHUP: %zu access tokens from %s; %zu signed-in sessions kept, %zu ended (their "
+               "token is gone)",
                tokens, path->second.c_str(), retained->kept, retained->ended);
 }
 
@@ -327,7 +338,7 @@ int AddToken(const Arguments& arguments) {
   ::close(fd);
   if (!written) return Fail("cannot write " + path + ": " + std::strerror(errno));
   std::printf("%s\n", made->token.c_str());
-  std::fprintf(stderr, "incident-ledger: added '%s' to %s; the token above is shown only this once\n",
+  ledger::LogPrintf("incident-ledger", "added '%s' to %s; the token above is shown only this once",
                arguments.options.at("--name").c_str(), path.c_str());
   return 0;
 }
@@ -410,13 +421,26 @@ ledger::Result<ledger::http::BackupOptions> ParseBackupOptions(const Arguments& 
 void WarnAboutOpenDataFolder(const std::string& data) {
   const unsigned beyond_owner = ledger::FolderAccessBeyondOwner(data);
   if (beyond_owner == 0) return;
-  std::fprintf(stderr,
-               "incident-ledger: warning: the data folder %s lets others in (mode bits %03o beyond its owner); it "
-               "holds subscribers' addresses. `chmod 700 %s` makes it private\n",
+  ledger::LogPrintf("incident-ledger",
+               "warning: the data folder %s lets others in (mode bits %03o beyond its owner); it "
+               "holds subscribers' addresses. `chmod 700 %s` makes it private",
                data.c_str(), beyond_owner, data.c_str());
 }
 
+// --log-format, first of all: every later line takes its shape.
+ledger::Status ApplyLogFormat(const Arguments& arguments) {
+  const auto format = arguments.options.find("--log-format");
+  if (format == arguments.options.end()) return {};
+  const std::optional<ledger::LogFormat> parsed = ledger::ParseLogFormat(format->second);
+  if (!parsed) {
+    return ledger::InvalidArgument("--log-format", "--log-format must be text or json, not '" + format->second + "'");
+  }
+  ledger::SetLogFormat(*parsed);
+  return {};
+}
+
 int Serve(const Arguments& arguments) {
+  if (ledger::Status format = ApplyLogFormat(arguments); !format) return Fail(format.error().message);
   TuneAllocator();
   ledger::Result<ledger::http::ServerOptions> server_options = ParseServeOptions(arguments);
   if (!server_options) return Fail(server_options.error().message);
@@ -433,17 +457,17 @@ int Serve(const Arguments& arguments) {
     const std::string sessions_path = (std::filesystem::path(arguments.options.at("--data")) / "sessions").string();
     ledger::Result<ledger::http::SessionsRestored> restored = (*access)->PersistSessions(sessions_path);
     if (!restored) {
-      std::fprintf(stderr, "incident-ledger: %s\n", restored.error().message.c_str());
+      ledger::LogPrintf("incident-ledger", "%s", restored.error().message.c_str());
     } else if (restored->restored + restored->expired + restored->ended > 0) {
-      std::fprintf(stderr,
-                   "incident-ledger: %zu signed-in sessions kept from before the start (%zu expired, %zu whose token "
-                   "is gone)\n",
+      ledger::LogPrintf("incident-ledger",
+                   "%zu signed-in sessions kept from before the start (%zu expired, %zu whose token "
+                   "is gone)",
                    restored->restored, restored->expired, restored->ended);
     }
     if (restored && restored->torn_line) {
-      std::fprintf(stderr,
-                   "incident-ledger: the last line of %s was cut short (a crash while it was written) and is left "
-                   "out; the file is rewritten without it\n",
+      ledger::LogPrintf("incident-ledger",
+                   "the last line of %s was cut short (a crash while it was written) and is left "
+                   "out; the file is rewritten without it",
                    sessions_path.c_str());
     }
   }
@@ -528,7 +552,7 @@ int Serve(const Arguments& arguments) {
   ledger::app::WriteServiceUrl(url_file, (*server)->url());
   std::printf("listening on %s\n", (*server)->url().c_str());
   std::fflush(stdout);
-  std::fprintf(stderr, "incident-ledger: serving %s from %s (head seq %llu)\n", (*server)->url().c_str(),
+  ledger::LogPrintf("incident-ledger", "serving %s from %s (head seq %llu)", (*server)->url().c_str(),
                arguments.options.at("--data").c_str(), static_cast<unsigned long long>(log->head().seq));
   // The whole chain is verified in the background, so that a start does not
   // wait for it; a ledger that fails is not served on: the service stops and
@@ -546,7 +570,7 @@ int Serve(const Arguments& arguments) {
   log->Shutdown();
   server->reset();
   std::remove(url_file.c_str());
-  std::fprintf(stderr, "incident-ledger: stopped at head seq %llu\n", static_cast<unsigned long long>(log->head().seq));
+  ledger::LogPrintf("incident-ledger", "stopped at head seq %llu", static_cast<unsigned long long>(log->head().seq));
   return chain_check.failed() ? 2 : 0;
 }
 
@@ -558,6 +582,10 @@ int main(int argc, char** argv) {
   ::umask(077);
   if (argc >= 2 && (std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0)) {
     PrintUsage(stdout);
+    return 0;
+  }
+  if (argc >= 2 && (std::strcmp(argv[1], "version") == 0 || std::strcmp(argv[1], "--version") == 0)) {
+    std::printf("incident-ledger %s\n", LEDGER_VERSION);
     return 0;
   }
   if (argc >= 2 && std::strcmp(argv[1], "import-csv") == 0) return ledger::app::ImportCsv(argc, argv);

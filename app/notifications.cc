@@ -1,6 +1,7 @@
 #include "app/notifications.h"
 
 #include "app/delivery_options.h"
+#include "common/log.h"
 
 #include <cstdio>
 
@@ -36,7 +37,7 @@ void Notifications::OnCommit() {
 
 Status Notifications::StartDelivery() {
   if (!delivery_options_) {
-    std::fprintf(stderr, "incident-ledger: no --smtp-url: notifications are queued but not sent\n");
+    ledger::LogPrintf("incident-ledger", "no --smtp-url: notifications are queued but not sent");
     return {};
   }
   Result<std::unique_ptr<notify::DeliveryWorker>> worker =
@@ -44,7 +45,7 @@ Status Notifications::StartDelivery() {
   if (!worker) return worker.error();
   worker_ = std::move(*worker);
   running_worker_.store(worker_.get());
-  std::fprintf(stderr, "incident-ledger: mailing notifications through %s as %s\n", UrlForLog(delivery_options_->smtp.url).c_str(),
+  ledger::LogPrintf("incident-ledger", "mailing notifications through %s as %s", UrlForLog(delivery_options_->smtp.url).c_str(),
                delivery_options_->smtp.from.c_str());
   return {};
 }

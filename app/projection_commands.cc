@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "common/log.h"
 #include "common/memory.h"
 
 namespace ledger::app {
@@ -21,12 +22,12 @@ std::string ProjectionFolder(const std::string& data) { return (std::filesystem:
 
 void ReportProjectionOpen(const projections::OpenReport& report) {
   if (report.rebuilt) {
-    std::fprintf(stderr, "incident-ledger: projections rebuilt from seq 1 (%llu events): %s\n",
+    ledger::LogPrintf("incident-ledger", "projections rebuilt from seq 1 (%llu events): %s",
                  static_cast<unsigned long long>(report.replayed_events), report.reason.c_str());
   } else {
-    std::fprintf(stderr,
-                 "incident-ledger: projections resumed at seq %llu, caught up %llu events; %llu tickets, each built "
-                 "from the checkpoint when first read, the rest in the background\n",
+    ledger::LogPrintf("incident-ledger",
+                 "projections resumed at seq %llu, caught up %llu events; %llu tickets, each built "
+                 "from the checkpoint when first read, the rest in the background",
                  static_cast<unsigned long long>(report.resumed_seq),
                  static_cast<unsigned long long>(report.replayed_events),
                  static_cast<unsigned long long>(report.tickets));
@@ -36,19 +37,19 @@ void ReportProjectionOpen(const projections::OpenReport& report) {
 int Rebuild(const std::string& data) {
   Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data});
   if (!opened) {
-    std::fprintf(stderr, "incident-ledger: %s (stop the service first)\n", opened.error().message.c_str());
+    ledger::LogPrintf("incident-ledger", "%s (stop the service first)", opened.error().message.c_str());
     return 2;
   }
   std::error_code error;
   std::filesystem::remove_all(ProjectionFolder(data), error);
   if (error) {
-    std::fprintf(stderr, "incident-ledger: cannot drop %s: %s\n", ProjectionFolder(data).c_str(), error.message().c_str());
+    ledger::LogPrintf("incident-ledger", "cannot drop %s: %s", ProjectionFolder(data).c_str(), error.message().c_str());
     return 2;
   }
   Result<std::unique_ptr<projections::ProjectionCheckpoints>> checkpoints =
       projections::ProjectionCheckpoints::Open(ProjectionFolder(data));
   if (!checkpoints) {
-    std::fprintf(stderr, "incident-ledger: %s\n", checkpoints.error().message.c_str());
+    ledger::LogPrintf("incident-ledger", "%s", checkpoints.error().message.c_str());
     return 2;
   }
   const auto start = std::chrono::steady_clock::now();
@@ -56,7 +57,7 @@ int Rebuild(const std::string& data) {
   projections::ReadModel read_model;
   Result<projections::OpenReport> report = read_model.Open(**opened, checkpoints->get());
   if (!report) {
-    std::fprintf(stderr, "incident-ledger: rebuild failed: %s\n", report.error().message.c_str());
+    ledger::LogPrintf("incident-ledger", "rebuild failed: %s", report.error().message.c_str());
     return report.error().code == ErrorCode::kCorruption ? 1 : 2;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -77,12 +78,12 @@ ChainCheck::ChainCheck(const Ledger& ledger, std::function<void()> on_failure)
         if (report && report->ok) return;
         failed_.store(true);
         if (report) {
-          std::fprintf(stderr,
-                       "incident-ledger: the ledger fails verification at event %llu: %s; refusing to serve it: "
-                       "stopping. Restore from a backup or an export.\n",
+          ledger::LogPrintf("incident-ledger",
+                       "the ledger fails verification at event %llu: %s; refusing to serve it: "
+                       "stopping. Restore from a backup or an export.",
                        static_cast<unsigned long long>(report->bad_seq), report->problem.c_str());
         } else {
-          std::fprintf(stderr, "incident-ledger: cannot verify the ledger: %s; stopping\n", report.error().message.c_str());
+          ledger::LogPrintf("incident-ledger", "cannot verify the ledger: %s; stopping", report.error().message.c_str());
         }
         on_failure();
       }) {}

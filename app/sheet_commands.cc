@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/file.h"
+#include "common/log.h"
 #include "ingest/csv_reader.h"
 #include "ingest/sheet_import.h"
 
@@ -17,7 +18,7 @@ constexpr const char* kImportCsvUsage =
     "usage: incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]";
 
 int Problem(const std::string& message) {
-  std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
+  ledger::LogPrintf("incident-ledger", "%s", message.c_str());
   return 2;
 }
 
@@ -47,12 +48,12 @@ void PrintReport(const std::string& file, const ingest::SheetImportReport& repor
   std::printf("%s\n", report.ToJson().c_str());
   std::fflush(stdout);
   for (const std::string& warning : report.warnings) {
-    std::fprintf(stderr, "incident-ledger: %s: warning: %s\n", file.c_str(), warning.c_str());
+    ledger::LogPrintf("incident-ledger", "%s: warning: %s", file.c_str(), warning.c_str());
   }
   for (const std::string& line : report.RejectionLines()) {
-    std::fprintf(stderr, "incident-ledger: %s: %s\n", file.c_str(), line.c_str());
+    ledger::LogPrintf("incident-ledger", "%s: %s", file.c_str(), line.c_str());
   }
-  std::fprintf(stderr, "incident-ledger: %s: %s\n", file.c_str(), report.Summary().c_str());
+  ledger::LogPrintf("incident-ledger", "%s: %s", file.c_str(), report.Summary().c_str());
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "common/file.h"
+#include "common/log.h"
 #include "http/query_params.h"
 
 namespace ledger::http {
@@ -500,8 +501,7 @@ void SessionStore::EraseLocked(SessionMap::iterator it) {
 void SessionStore::WriteFailed(const std::string& why) {
   if (write_failed_) return;
   write_failed_ = true;
-  std::fprintf(stderr, "incident-ledger: signed-in sessions not saved (they last until the service stops): %s\n",
-               why.c_str());
+  Log("auth", "signed-in sessions not saved (they last until the service stops): " + why);
 }
 
 void SessionStore::Record(const std::string& lines, size_t count, size_t live, bool sync) {
@@ -655,7 +655,7 @@ size_t SessionStore::SessionsOf(const Sha256Digest& token_hash) const {
 // ------------------------------------------------------ refused credentials
 
 AuthFailureLog::AuthFailureLog(Sink sink) : sink_(std::move(sink)) {
-  if (!sink_) sink_ = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  if (!sink_) sink_ = [](const std::string& line) { Log("auth", line); };
 }
 
 void AuthFailureLog::Note(std::string_view client_address, std::string_view what) {

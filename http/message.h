@@ -64,6 +64,9 @@ struct HttpResponse {
   // Set for a streamed answer (Server-Sent Events): the server sends the
   // headers, then whatever the stream yields; `body` is not sent.
   std::shared_ptr<ResponseStream> stream;
+  // Who the router admitted (the token's name), for the access log; empty
+  // when nobody was (refused, open mode).
+  std::string principal;
 };
 
 using Respond = std::function<void(HttpResponse)>;

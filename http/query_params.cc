@@ -88,4 +88,43 @@ HttpResponse MethodNotAllowed(const std::string& allowed) {
   return response;
 }
 
+namespace {
+
+// Parameters whose values never reach the log: signed links' tokens and
+// signatures, credentials, one-time codes, and e-mail addresses.
+constexpr std::string_view kRedactedQueryParameters[] = {"token", "access_token", "sig",  "signature",
+                                                          "secret", "password",     "key", "code", "email"};
+
+}  // namespace
+
+std::string RedactedTarget(std::string_view target) {
+  const size_t question = target.find('?');
+  if (question == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, question + 1));
+  std::string_view query = target.substr(question + 1);
+  bool first = true;
+  while (true) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t equals = pair.find('=');
+    const std::string_view raw_name = pair.substr(0, equals);
+    const std::optional<std::string> name = ingest::PercentDecode(raw_name);
+    if (!name) return out + "(query not decodable: redacted)";
+    bool secret = false;
+    for (const std::string_view redacted : kRedactedQueryParameters) {
+      if (*name == redacted) secret = true;
+    }
+    if (!first) out.push_back('&');
+    first = false;
+    if (secret && equals != std::string_view::npos) {
+      out.append(raw_name).append("=redacted");
+    } else {
+      out.append(pair);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
 }  // namespace ledger::http

@@ -34,6 +34,13 @@ Result<Query> ParseQuery(std::string_view text, const std::set<std::string>& all
 Result<uint64_t> ParseCount(const Query& query, const std::string& name, uint64_t default_value, uint64_t minimum,
                             uint64_t maximum);
 
+// A request target fit for the access log: the path as sent, and the query
+// with the value of every parameter that can carry a secret or a person's
+// address (kRedactedQueryParameters) replaced by "redacted". A query that
+// does not decode is replaced whole. Control bytes are left to the log
+// writer (common/log.h), which escapes them.
+std::string RedactedTarget(std::string_view target);
+
 // "Application/JSON; charset=utf-8" -> "application/json".
 std::string MediaType(std::string_view content_type);
 

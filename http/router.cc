@@ -116,9 +116,11 @@ void Router::Handle(const HttpRequest& request, Respond respond) const {
   std::string_view segment;
   const Route* route = Match(path, &segment);
   Metrics* metrics = metrics_;
-  const auto counted = [metrics, start, respond](std::string_view label) {
-    return [metrics, start, respond, label](HttpResponse response) {
+  std::string principal_name;  // set once access admits someone
+  const auto counted = [metrics, start, respond, &principal_name](std::string_view label) {
+    return [metrics, start, respond, label, name = principal_name](HttpResponse response) {
       metrics->CountRequest(label, response.status, SecondsSince(start));
+      response.principal = name;
       respond(std::move(response));
     };
   };
@@ -138,6 +140,7 @@ void Router::Handle(const HttpRequest& request, Respond respond) const {
       return counted("refused")(std::move(response));
     }
     principal = std::move(*checked);
+    principal_name = principal.name;
   }
   if (route == nullptr) {
     return counted("not_found")(

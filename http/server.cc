@@ -8,6 +8,7 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -15,7 +16,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/log.h"
 #include "http/json_views.h"
+#include "http/query_params.h"
 #include "http/request_from_beast.h"
 
 namespace ledger::http {
@@ -131,7 +134,22 @@ struct Shared {
   std::atomic<int64_t> requests_in_flight{0};
   std::atomic<int64_t> evicted{0};
   std::atomic<bool> stopping{false};
+  bool access_log = true;
 };
+
+// A request's id for the log and the X-Request-Id header: 16 hex digits,
+// random per request (unique enough to find one line among a day's).
+std::string NewRequestId() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t bits = generator();
+  std::string id(16, '0');
+  for (char& c : id) {
+    c = kHex[bits & 0xf];
+    bits >>= 4;
+  }
+  return id;
+}
 
 // After an error answer sent before the whole request was read (413, 431),
 // the rest of what the client sends is read and dropped for a while before
@@ -190,6 +208,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Start(bool over_capacity) {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this(), over_capacity] {
+      self->client_address_ = self->PeerAddress();
       if (over_capacity) {
         self->keep_alive_ = false;
         self->version_ = 11;
@@ -259,6 +278,7 @@ class Session : public std::enable_shared_from_this<Session> {
     header_bytes_ = 0;
     const BeastRequest& message = parser_->get();
     head_only_ = message.method() == bhttp::verb::head;
+    BeginAccess(message.method_string(), message.target());
     if (!fault) fault = HeaderFault(message);
     if (fault) return Refuse(400, *fault);
     if (shared_->allowed_hosts && message.count(bhttp::field::host) > 0) {
@@ -326,7 +346,7 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = message.version();
     head_only_ = message.method() == bhttp::verb::head;
     HttpRequest request = RequestFromBeast(message);
-    request.client_address = PeerAddress();
+    request.client_address = client_address_;
     // No read deadline while the answer is being prepared (a submission waits
     // for its group commit); the write gets its own.
     stream_.expires_never();
@@ -366,6 +386,39 @@ class Session : public std::enable_shared_from_this<Session> {
         });
   }
 
+  // The access record of the request being answered: begun when its header
+  // is whole (or, for an answer to bytes that never made a header, when the
+  // answer is written), logged when the answer is written (a stream: when it
+  // closes).
+  void BeginAccess(std::string_view method, std::string_view target) {
+    access_ = AccessRecord{.method = std::string(method),
+                           .target = RedactedTarget(target),
+                           .request_id = NewRequestId(),
+                           .start = std::chrono::steady_clock::now(),
+                           .begun = true};
+  }
+
+  void LogAccess() {
+    if (!access_.begun) return;
+    access_.begun = false;
+    if (!shared_->access_log) return;
+    const double milliseconds =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - access_.start).count();
+    char duration[32];
+    std::snprintf(duration, sizeof duration, "%.3f", milliseconds);
+    const std::string status = std::to_string(access_.status);
+    const std::string bytes = std::to_string(access_.bytes);
+    Log("access", access_.method + " " + access_.target,
+        {{"method", access_.method},
+         {"path", access_.target},
+         {"status", status},
+         {"bytes", bytes},
+         {"duration_ms", duration},
+         {"principal", access_.principal.empty() ? std::string_view("-") : std::string_view(access_.principal)},
+         {"request_id", access_.request_id},
+         {"client", client_address_}});
+  }
+
   void WriteError(unsigned status, const Error& error) {
     HttpResponse response;
     response.status = status;
@@ -375,6 +428,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse response) {
+    if (!access_.begun) BeginAccess("-", "-");
+    access_.status = response.status;
+    access_.principal = std::move(response.principal);
+    response.headers.emplace_back("X-Request-Id", access_.request_id);
     if (response.stream && head_only_) {
       response.stream->Cancel();
       response.stream.reset();
@@ -388,12 +445,14 @@ class Session : public std::enable_shared_from_this<Session> {
           static_cast<bhttp::status>(response.status), version_);
       const size_t length = bytes->size();
       if (!head_only_) message->body() = {bytes->data(), length};
+      access_.bytes = head_only_ ? 0 : length;
       return Send(std::move(message), response, length, std::move(bytes));
     }
     auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(response.status), version_);
     const size_t length = response.body.size();
     if (!head_only_) message->body() = std::move(response.body);
+    access_.bytes = head_only_ ? 0 : length;
     Send(std::move(message), response, length, nullptr);
   }
 
@@ -422,6 +481,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnWrite(beast::error_code error) {
+    LogAccess();
     if (!error && linger_) return Linger();
     if (error || !keep_alive_) return Close();
     Read();
@@ -537,6 +597,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnChunkWritten(beast::error_code error, const OutChunk& chunk) {
     writing_ = false;
+    if (!error) access_.bytes += chunk.bytes.size();
     if (error || chunk.last) return CloseStream();
     if (chunk.pulled) PullChunk();
     WriteChunk();
@@ -545,6 +606,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void CloseStream() {
     if (stream_closed_) return;
     stream_closed_ = true;
+    LogAccess();
     heartbeat_timer_.cancel();
     if (source_) source_->Cancel();
     Close();
@@ -556,8 +618,21 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().close(ignored);
   }
 
+  struct AccessRecord {
+    std::string method = "-";
+    std::string target = "-";
+    std::string request_id;
+    std::chrono::steady_clock::time_point start;
+    std::string principal;
+    unsigned status = 0;
+    uint64_t bytes = 0;
+    bool begun = false;  // begun and not yet logged
+  };
+
   beast::tcp_stream stream_;
   Shared* shared_;
+  AccessRecord access_;
+  std::string client_address_;
   // Where this session is in shared_->waiting while it waits for a request
   // (guarded by the list's mutex).
   std::optional<WaitingList::Position> waiting_position_;
@@ -711,6 +786,7 @@ class Server::Impl {
     shared_.api = api;
     shared_.metrics = metrics;
     shared_.allowed_hosts = options.allowed_hosts;
+    shared_.access_log = options.access_log;
     shared_.connections_max = ConnectionsMax();
   }
 
@@ -757,7 +833,7 @@ class Server::Impl {
       if (options_.on_reload) {
         options_.on_reload();
       } else {
-        std::fprintf(stderr, "incident-ledger: SIGHUP: nothing to reload\n");
+        Log("server", "SIGHUP: nothing to reload");
       }
       WaitForReload();
     });

@@ -53,6 +53,11 @@ struct ServerOptions {
   // rebinds its DNS name to this address (DNS rebinding) could otherwise
   // read and write everything. Unset: any Host is served (tokens guard).
   std::optional<std::vector<std::string>> allowed_hosts;
+  // One line per answered request on the log (common/log.h): method, target
+  // with secrets redacted (RedactedTarget), status, body bytes, duration,
+  // principal and request id. Every answer carries its request id in the
+  // X-Request-Id header either way.
+  bool access_log = true;
 };
 
 class Server {

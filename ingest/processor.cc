@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <future>
 
+#include "common/log.h"
 #include "projections/ticket_name.h"
 
 namespace ledger::ingest {
@@ -85,7 +86,7 @@ void CommandProcessor::ListenForFailedBatches() {
   ledger_->SetBatchFailedListener([this] {
     // The state may hold events that never reached the disk: forget them.
     if (Status reloaded = Reload(); !reloaded) {
-      std::fprintf(stderr, "cannot reload ticket state after a failed append: %s\n", reloaded.error().message.c_str());
+      Log("ingest", "cannot reload ticket state after a failed append: " + reloaded.error().message);
     }
   });
 }

@@ -14,6 +14,7 @@
 
 #include "common/file.h"
 #include "common/histogram.h"
+#include "common/log.h"
 #include "common/time.h"
 
 namespace ledger::notify {
@@ -259,7 +260,7 @@ void HandleResult(const std::shared_ptr<State>& shared, const State::Task& task,
         state.in_flight.erase(task.key);
         return;
       case SendOutcome::kDelivered:
-        if (state.server_failures > 0) std::fprintf(stderr, "incident-ledger: notify: SMTP server reachable again\n");
+        if (state.server_failures > 0) Log("notify", "SMTP server reachable again");
         state.server_failures = 0;
         break;
       case SendOutcome::kServerUnavailable:
@@ -269,8 +270,8 @@ void HandleResult(const std::shared_ptr<State>& shared, const State::Task& task,
           state.server_failures += 1;
           const int64_t delay_ms = RetryDelayMs(state.options, state.server_failures);
           state.server_retry_at = now + std::chrono::milliseconds(delay_ms);
-          std::fprintf(stderr, "incident-ledger: notify: SMTP server unavailable (%s); next try in %lld ms\n",
-                       result.error.c_str(), static_cast<long long>(delay_ms));
+          Log("notify", "SMTP server unavailable (" + result.error + "); next try in " + std::to_string(delay_ms) +
+                            " ms");
         }
         break;
       case SendOutcome::kTransient:
@@ -283,9 +284,8 @@ void HandleResult(const std::shared_ptr<State>& shared, const State::Task& task,
   }
   if (gave_up) {
     state.given_up += 1;
-    std::fprintf(stderr, "incident-ledger: notify: gave up on event %llu to %s after %u attempts: %s\n",
-                 static_cast<unsigned long long>(task.key.seq), task.key.recipient.c_str(), task.attempt,
-                 result.error.c_str());
+    Log("notify", "gave up on event " + std::to_string(task.key.seq) + " to " + task.key.recipient + " after " +
+                      std::to_string(task.attempt) + " attempts: " + result.error);
   }
   Record(shared, MakeReceipt(task, result, gave_up), task.key);
 }
@@ -371,13 +371,11 @@ void DeliveryWorker::Stop() {
   {
     std::unique_lock lock(state.mutex);
     if (!state.progress.wait_for(lock, kReceiptsWaitAtStop, [&state] { return state.appends_outstanding == 0; })) {
-      std::fprintf(stderr, "incident-ledger: notify: %zu receipts still unrecorded at stop\n", state.appends_outstanding);
+      Log("notify", std::to_string(state.appends_outstanding) + " receipts still unrecorded at stop");
     }
     if (!state.unrecorded.empty()) {
-      std::fprintf(stderr,
-                   "incident-ledger: notify: %zu delivery receipts could not be recorded; "
-                   "those mails will be sent again after restart\n",
-                   state.unrecorded.size());
+      Log("notify", std::to_string(state.unrecorded.size()) +
+                        " delivery receipts could not be recorded; those mails will be sent again after restart");
     }
   }
   state.stopped = true;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include "common/log.h"
+
 namespace ledger::projections {
 namespace {
 
@@ -198,7 +200,7 @@ void ReadModel::Apply(const std::vector<StoredEvent>& events) {
   if (Status saved = checkpoints_->Write(std::move(save)); !saved) {
     // The checkpoint only saves replay time; the next start catches up from
     // the last save that worked.
-    std::fprintf(stderr, "incident-ledger: projection checkpoint not saved: %s\n", saved.error().message.c_str());
+    Log("projections", "projection checkpoint not saved: " + saved.error().message);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "common/encoding.h"
+#include "common/log.h"
 #include "projections/checkpoint.h"
 #include "projections/ticket_codec.h"
 #include "projections/ticket_name.h"
@@ -228,9 +229,8 @@ class Loader {
         periods_.assign(alone_periods.begin() + entry.periods_begin, alone_periods.begin() + entry.periods_end);
         saved.Add(entry.number, periods_, entry.record);
       } else {
-        std::fprintf(stderr,
-                     "incident-ledger: the checkpoint's %s is unusable (%s); folding it again from its events\n",
-                     TicketName::Format(entry.number).c_str(), entry.why.c_str());
+        Log("projections", "the checkpoint's " + TicketName::Format(entry.number) + " is unusable (" + entry.why +
+                               "); folding it again from its events");
         Repair(entry.number, /*must_exist=*/true);
       }
       if (entry.number == number) {
@@ -258,10 +258,8 @@ class Loader {
       (void)AloneUpTo(last);
       return;
     }
-    std::fprintf(stderr,
-                 "incident-ledger: the checkpoint's pack of %s to %s is unusable (%s); folding its tickets again "
-                 "from their events\n",
-                 TicketName::Format(first).c_str(), TicketName::Format(last).c_str(), why.c_str());
+    Log("projections", "the checkpoint's pack of " + TicketName::Format(first) + " to " + TicketName::Format(last) +
+                           " is unusable (" + why + "); folding its tickets again from their events");
     for (uint64_t number = first; ok(); ++number) {
       if (!AloneUpTo(number) && ok() && Ordered(number)) Repair(number, /*must_exist=*/false);
       if (number == last) break;

@@ -3,7 +3,7 @@
 // playwright-core. Every page records the requests it makes, so a test can
 // assert that nothing left for another host.
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { once } from "node:events";
@@ -48,6 +48,10 @@ export async function startService(extraArgs = []) {
       }
       process.off("exit", killOnExit);
       rmSync(data, { recursive: true, force: true });
+      // Its log (an access line per request, streams when they close) stays
+      // beside the screenshots, for when a test failed.
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(path.join(ARTIFACTS, "service-" + new URL(url).port + ".log"), stderr);
       return child.exitCode;
     },
     stderr: () => stderr,

@@ -9,6 +9,7 @@
 #include "common/encoding.h"
 #include "common/file.h"
 #include "common/json_writer.h"
+#include "common/log.h"
 #include "common/time.h"
 #include "tests/test_util.h"
 
@@ -217,6 +218,29 @@ TEST(BackupDestination, FolderAccessBeyondOwner) {
   ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
   EXPECT_EQ(FolderAccessBeyondOwner(dir.path()), 0055u);
   EXPECT_EQ(FolderAccessBeyondOwner(dir.Sub("missing")), 0u);
+}
+
+TEST(Log, TextLinesKeepUserTextOnOneLineAndQuoteValuesThatNeedIt) {
+  SetLogFormat(LogFormat::kText);
+  EXPECT_EQ(FormatLogLine("access", "GET /", {{"status", "200"}, {"principal", "-"}}),
+            "access: GET / status=200 principal=-");
+  EXPECT_EQ(FormatLogLine("auth", "refused\nforged line", {{"name", "a b"}, {"q", "say \"hi\"=\\"}}),
+            "auth: refused\\x0aforged line name=\"a b\" q=\"say \\\"hi\\\"=\\\\\"");
+  EXPECT_EQ(FormatLogLine("x", "m", {{"empty", ""}}), "x: m empty=\"\"");
+}
+
+TEST(Log, JsonLinesAreOneObjectWithTimeComponentMessageAndFields) {
+  SetLogFormat(LogFormat::kJson);
+  const std::string line = FormatLogLine("access", "GET /\n<x>", {{"status", "200"}});
+  SetLogFormat(LogFormat::kText);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line.rfind("{\"time\":\"", 0), 0u) << line;
+  EXPECT_NE(line.find("\"component\":\"access\",\"message\":\"GET /\\n\\u003cx\\u003e\",\"status\":\"200\"}"),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(ParseLogFormat("json"), LogFormat::kJson);
+  EXPECT_EQ(ParseLogFormat("text"), LogFormat::kText);
+  EXPECT_EQ(ParseLogFormat("JSON"), std::nullopt);
 }
 
 }  // namespace

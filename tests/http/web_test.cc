@@ -25,6 +25,7 @@
 #include "http/gzip.h"
 #include "http/html.h"
 #include "http/metrics.h"
+#include "http/query_params.h"
 #include "http/static_assets.h"
 #include "ledger/ledger.h"
 #include "projections/ticket_name.h"
@@ -48,6 +49,14 @@ std::string Gunzip(const std::string& compressed) {
   out.resize(stream.total_out);
   inflateEnd(&stream);
   return out;
+}
+
+TEST(AccessLog, RedactsSecretsAndAddressesInTheQuery) {
+  EXPECT_EQ(RedactedTarget("/api/v1/incidents"), "/api/v1/incidents");
+  EXPECT_EQ(RedactedTarget("/unsubscribe?token=abc.def&x=1"), "/unsubscribe?token=redacted&x=1");
+  EXPECT_EQ(RedactedTarget("/a?email=a%40b&from=2026-01-01&t%6Fken=s"), "/a?email=redacted&from=2026-01-01&t%6Fken=redacted");
+  EXPECT_EQ(RedactedTarget("/a?password"), "/a?password");
+  EXPECT_EQ(RedactedTarget("/a?%zz=1&token=s"), "/a?(query not decodable: redacted)");
 }
 
 TEST(Html, EscapesEveryCharacterThatCouldEndTextOrAnAttribute) {
