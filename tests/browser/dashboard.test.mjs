@@ -48,7 +48,9 @@ async function finish(opened, { allowHttpErrors = false } = {}) {
   assert.deepEqual(opened.record.dialogs, [], "a dialog opened: injected script ran");
   const errors = realErrors(opened.record.consoleErrors)
     .filter((text) => !(allowHttpErrors && /^Failed to load resource: the server responded with a status of 4\d\d/.test(text)));
-  assert.deepEqual(errors, [], "console errors");
+  // On failure the service's lines for the event streams say how they ended.
+  const streamLines = () => service.stderr().split("\n").filter((line) => line.includes("/events/stream")).join("\n");
+  assert.deepEqual(errors, [], errors.length ? "console errors; the service's stream lines:\n" + streamLines() : "");
   await opened.close();
 }
 
