@@ -14,6 +14,7 @@
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "http/auth.h"
+#include "http/followups_api.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "http/router.h"
@@ -173,7 +174,7 @@ class Handlers {
         });
   }
 
-  HttpResponse Incident(std::string_view ticket_text, std::string_view query_text) {
+  HttpResponse Incident(std::string_view ticket_text, std::string_view query_text, const Principal& principal) {
     Result<Query> query = ParseQuery(query_text, {"as_of_seq", "as_of"});
     if (!query) return ErrorResponse(query.error());
     Result<AsOf> as_of = ParseAsOf(*query);
@@ -184,24 +185,44 @@ class Handlers {
       Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
       if (!events) return ErrorResponse(events.error());
       projections::TicketStore store;
+      projections::FollowUpState follow_ups;
       for (const StoredEvent& stored : *events) {
-        if (Within(*as_of, stored.event)) store.Apply(stored.event);
+        if (!Within(*as_of, stored.event)) continue;
+        store.Apply(stored.event);
+        (void)follow_ups.Apply(stored.event);
       }
       const projections::TicketState* state = store.Find(*ticket);
       if (state == nullptr) return NotFound("ticket " + *ticket + " did not exist at that moment", "ticket");
+      // Overdue as it stood at as_of (as_of_seq: as it stands now).
+      const int64_t then = as_of->micros.value_or(NowMicros());
       JsonWriter json;
-      WriteTicket(&json, *state);
+      WriteTicket(&json, *state, [&](JsonWriter* more) { WriteFollowUps(more, *state, follow_ups, principal, then); });
       return Json(200, json.Take());
     }
     HttpResponse response = NotFound("ticket " + *ticket + " does not exist", "ticket");
+    std::optional<projections::TicketState> found;
     deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
-      if (const projections::TicketState* state = store.Find(*ticket)) {
-        JsonWriter json;
-        WriteTicket(&json, *state);
-        response = Json(200, json.Take());
-      }
+      if (const projections::TicketState* state = store.Find(*ticket)) found = *state;
     });
-    return response;
+    if (!found) return response;
+    JsonWriter json;
+    if (deps_.followups == nullptr) {
+      WriteTicket(&json, *found);
+      return Json(200, json.Take());
+    }
+    deps_.read_model->ReadProjection<projections::FollowUpProjection>(
+        [&](const projections::FollowUpProjection& projection, uint64_t) {
+          WriteTicket(&json, *found, [&](JsonWriter* more) {
+            WriteFollowUps(more, *found, projection.state(), principal, NowMicros());
+          });
+        });
+    return Json(200, json.Take());
+  }
+
+  void WriteFollowUps(JsonWriter* json, const projections::TicketState& state,
+                      const projections::FollowUpState& follow_ups, const Principal& principal, int64_t now) {
+    if (deps_.followups == nullptr) return;
+    WriteFollowUpMembers(json, state, follow_ups, SeesDrafts(principal), now, *deps_.followups->zone);
   }
 
   HttpResponse IncidentEvents(std::string_view ticket_text, std::string_view query_text) {
@@ -462,6 +483,10 @@ Api::Api(ApiDependencies dependencies) : deps_(dependencies) {
     rows.insert(rows.end(), std::make_move_iterator(notifications.begin()),
                 std::make_move_iterator(notifications.end()));
   }
+  if (deps_.followups != nullptr) {
+    std::vector<Route> followups = FollowUpRouteRows(*deps_.followups);
+    rows.insert(rows.end(), std::make_move_iterator(followups.begin()), std::make_move_iterator(followups.end()));
+  }
   PageAnswers pages;
   if (deps_.web != nullptr) pages = deps_.web->Pages();
   router_ = std::make_unique<Router>(std::move(rows), deps_.access, deps_.metrics, std::move(pages));
@@ -497,7 +522,9 @@ std::vector<Route> Api::Routes() {
          call.respond(Handlers(deps_, &answers_).Incidents(call.query));
        }},
       {"/api/v1/incidents/*", "GET", viewer, "incident", RouteKind::kJson,
-       [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Incident(call.segment, call.query)); }},
+       [this](RouteCall call) {
+         call.respond(Handlers(deps_, &answers_).Incident(call.segment, call.query, call.principal));
+       }},
       {"/api/v1/incidents/*/events", "GET", viewer, "incident_events", RouteKind::kJson,
        [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).IncidentEvents(call.segment, call.query)); }},
       {"/api/v1/events", "GET", RequiredAccess::Needs(Role::kAuditor), "events", RouteKind::kJson,

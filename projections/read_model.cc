@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include "projections/followups.h"
+
 namespace ledger::projections {
 namespace {
 
@@ -22,6 +24,7 @@ ReadModel::ReadModel() {
   // (Projection::Prepare). A new projection is one line here.
   tickets_ = Register(std::make_unique<TicketProjection>());
   notifications_ = Register(std::make_unique<NotificationProjection>(tickets_));
+  Register(std::make_unique<FollowUpProjection>());
 }
 
 ReadModel::~ReadModel() { StopFill(); }
