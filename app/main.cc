@@ -111,6 +111,9 @@ void PrintUsage(std::FILE* out) {
                "                --as-of T (as known then) --format json|csv\n"
                "  availability  per-day availability: --system S --days N --end-date YYYY-MM-DD\n"
                "                --timezone ZONE (IANA, default UTC) --as-of T\n"
+               "  review-report reviews, action items and recurrence over a window (GET /api/v1/review-report)\n"
+               "                --from T --to T (default: the last 7 days) --days N (recurrence, default 90)\n"
+               "                --as-of T --timezone ZONE --format json|csv --by incident|item|recurrence\n"
                "  rebuild       drop the saved projections and fold the log again from seq 1\n"
                "  help    print this text\n");
 }
@@ -142,6 +145,7 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
       {"backup", {"--data", "--to"}},
       {"durations", {"--data", "--from", "--to", "--by", "--as-of", "--format"}},
       {"availability", {"--data", "--system", "--days", "--end-date", "--timezone", "--as-of"}},
+      {"review-report", {"--data", "--from", "--to", "--days", "--as-of", "--timezone", "--format", "--by"}},
       {"rebuild", {"--data"}},
   };
   const auto known = kOptions.find(arguments.command);
@@ -494,8 +498,12 @@ int Serve(const Arguments& arguments) {
   ledger::Result<uint64_t> overdue_check_ms = NumberOption(arguments, "--overdue-check-ms", 60'000, 10, 86'400'000);
   if (!overdue_check_ms) return Fail(overdue_check_ms.error().message);
   ledger::ingest::FollowUpProcessor follow_ups(log.get(), &read_model);
-  const ledger::http::FollowUpRoutes follow_up_routes{
-      .processor = &follow_ups, .read_model = &read_model, .zone = *zone};
+  ledger::http::FollowUpRoutes follow_up_routes{.processor = &follow_ups,
+                                                .read_model = &read_model,
+                                                .zone = *zone,
+                                                .zone_name = zone_name,
+                                                .ledger = log.get(),
+                                                .pool = nullptr};  // set once the pool exists
 
   ledger::http::Metrics metrics;
   // Committed events go to the read model first, then to the browsers' event
@@ -519,6 +527,7 @@ int Serve(const Arguments& arguments) {
 
   // Long requests run here, never on the server's socket threads.
   ledger::http::WorkPool pool(*pool_options);
+  follow_up_routes.pool = &pool;
   ledger::http::Web web(ledger::http::WebDependencies{.ledger = log.get(),
                                                       .processor = processor->get(),
                                                       .read_model = &read_model,
@@ -598,6 +607,7 @@ int main(int argc, char** argv) {
   if (arguments->command == "durations") return ledger::app::Durations(arguments->options);
   if (arguments->command == "rebuild") return ledger::app::Rebuild(arguments->options.at("--data"));
   if (arguments->command == "availability") return ledger::app::Availability(arguments->options);
+  if (arguments->command == "review-report") return ledger::app::ReviewReport(arguments->options);
   if (arguments->command == "backup") {
     if (!arguments->options.contains("--to")) return Fail("--to DEST is required");
     return ledger::app::Backup(arguments->options.at("--data"), arguments->options.at("--to"));

@@ -221,7 +221,171 @@ HttpResponse ListItems(const FollowUpRoutes& routes, std::string_view query_text
   return Json(200, json.Take());
 }
 
+void Tickets(JsonWriter* json, std::string_view key, const std::vector<std::string>& tickets) {
+  json->Key(key).BeginArray();
+  for (const std::string& ticket : tickets) json->String(ticket);
+  json->EndArray();
+}
+
+void Ratio(JsonWriter* json, std::string_view key, const std::optional<double>& value) {
+  json->Key(key);
+  if (value) {
+    json->Double(*value);
+  } else {
+    json->Null();
+  }
+}
+
+constexpr int64_t kDefaultReportWindowMicros = 7LL * 24 * 3600 * 1'000'000;
+
+HttpResponse Report(const FollowUpRoutes& routes, std::string_view query_text, const StopToken& stop) {
+  Result<Query> query = ParseQuery(query_text, {"from", "to", "days", "as_of", "format", "by"});
+  if (!query) return ErrorResponse(query.error());
+  const auto time = [&](const std::string& name) -> Result<std::optional<int64_t>> {
+    const auto found = query->find(name);
+    if (found == query->end()) return std::optional<int64_t>();
+    Result<Instant> instant = ParseRfc3339(found->second, name);
+    if (!instant) return instant.error();
+    return std::optional<int64_t>(instant->unix_micros);
+  };
+  Result<std::optional<int64_t>> from = time("from");
+  if (!from) return ErrorResponse(from.error());
+  Result<std::optional<int64_t>> to = time("to");
+  if (!to) return ErrorResponse(to.error());
+  Result<std::optional<int64_t>> as_of = time("as_of");
+  if (!as_of) return ErrorResponse(as_of.error());
+  Result<uint64_t> days = ParseCount(*query, "days", projections::kRecurrenceDaysDefault, 1,
+                                     projections::kRecurrenceDaysMax);
+  if (!days) return ErrorResponse(days.error());
+  std::string format = "json";
+  if (const auto found = query->find("format"); found != query->end()) format = found->second;
+  if (format != "json" && format != "csv") return ErrorResponse(InvalidArgument("format", "format must be json or csv"));
+  std::string by;
+  if (const auto found = query->find("by"); found != query->end()) by = found->second;
+  if (!by.empty() && by != "incident" && by != "item" && by != "recurrence") {
+    return ErrorResponse(InvalidArgument("by", "by must be incident, item or recurrence"));
+  }
+  if (format == "csv" && by.empty()) {
+    return ErrorResponse(InvalidArgument("by", "format=csv gives one list: add by=incident, by=item or by=recurrence"));
+  }
+  const int64_t now = as_of->value_or(NowMicros());
+  const int64_t to_micros = to->value_or(from->has_value() ? **from + kDefaultReportWindowMicros : now);
+  const int64_t from_micros = from->value_or(to_micros - kDefaultReportWindowMicros);
+  if (to_micros <= from_micros) return ErrorResponse(InvalidArgument("to", "to must be after from"));
+  const projections::ReviewReportQuery report_query{.from_micros = from_micros,
+                                                     .to_micros = to_micros,
+                                                     .days = static_cast<int64_t>(*days),
+                                                     .now_micros = now,
+                                                     .zone = routes.zone};
+  Result<projections::ReviewReport> report = MakeError(ErrorCode::kInvalidArgument, "");
+  if (*as_of) {
+    if (routes.ledger == nullptr) return ErrorResponse(MakeError(ErrorCode::kUnavailable, "no ledger", "as_of"));
+    Result<projections::KnownThen> known = projections::FoldAsOf(
+        *routes.ledger, projections::AsOfPoint{.seq = std::nullopt, .micros = *as_of}, stop);
+    if (!known) return ErrorResponse(known.error());
+    report = projections::ComputeReviewReport(known->tickets, known->follow_ups, report_query, stop);
+  } else {
+    // The follow-up state is copied out first, then the tickets are read:
+    // both under the read lock, one at a time (read_model.h).
+    projections::FollowUpState follow_ups;
+    routes.read_model->ReadProjection<projections::FollowUpProjection>(
+        [&](const projections::FollowUpProjection& projection, uint64_t) { follow_ups = projection.state(); });
+    routes.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
+      report = projections::ComputeReviewReport(store, follow_ups, report_query, stop);
+    });
+  }
+  if (!report) return ErrorResponse(report.error());
+  if (format == "csv") {
+    HttpResponse response;
+    response.content_type = "text/csv; charset=utf-8";
+    response.body = by == "incident" ? projections::ReviewIncidentsCsv(*report)
+                    : by == "item"   ? projections::ReviewItemsCsv(*report)
+                                     : projections::RecurrenceCsv(*report);
+    response.headers.emplace_back("Content-Disposition", "attachment; filename=\"review-report-" + by + ".csv\"");
+    return response;
+  }
+  return Json(200, ReviewReportJson(*report, *as_of, routes.zone_name));
+}
+
 }  // namespace
+
+std::string ReviewReportJson(const projections::ReviewReport& report, std::optional<int64_t> as_of_micros,
+                             std::string_view zone_name) {
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("from").String(FormatRfc3339Utc(report.query.from_micros));
+  json.Key("to").String(FormatRfc3339Utc(report.query.to_micros));
+  json.Key("as_of");
+  NullOrTime(&json, as_of_micros.value_or(0));
+  json.Key("computed_for").String(FormatRfc3339Utc(report.query.now_micros));
+  json.Key("timezone").String(zone_name);
+  json.Key("days").Int(report.query.days);
+  json.Key("closed").Uint(report.all.closed.size());
+  json.Key("reviewed").Uint(report.all.reviewed.size());
+  Ratio(&json, "review_coverage", report.all.coverage);
+  json.Key("median_seconds_to_review");
+  if (report.median_seconds_to_review) {
+    json.Int(*report.median_seconds_to_review);
+  } else {
+    json.Null();
+  }
+  Tickets(&json, "closed_tickets", report.all.closed);
+  Tickets(&json, "reviewed_tickets", report.all.reviewed);
+  Tickets(&json, "median_tickets", report.median_tickets);
+  json.Key("major_and_critical").BeginObject();
+  json.Key("closed").Uint(report.major_and_critical.closed.size());
+  json.Key("reviewed").Uint(report.major_and_critical.reviewed.size());
+  Ratio(&json, "review_coverage", report.major_and_critical.coverage);
+  Tickets(&json, "closed_tickets", report.major_and_critical.closed);
+  Tickets(&json, "reviewed_tickets", report.major_and_critical.reviewed);
+  json.EndObject();
+  json.Key("incidents").BeginArray();
+  for (const projections::ReviewedIncident& incident : report.incidents) {
+    json.BeginObject();
+    json.Key("ticket").String(incident.ticket);
+    json.Key("severity").String(projections::SeverityName(incident.severity));
+    json.Key("closed_at").String(FormatRfc3339Utc(incident.closed_at_micros));
+    json.Key("published_at");
+    NullOrTime(&json, incident.published_at_micros);
+    json.Key("seconds_to_review");
+    if (incident.seconds_to_review) {
+      json.Int(*incident.seconds_to_review);
+    } else {
+      json.Null();
+    }
+    json.EndObject();
+  }
+  json.EndArray();
+  const projections::ItemFigures& items = report.items;
+  json.Key("action_items").BeginObject();
+  json.Key("open").Uint(items.open.size());
+  json.Key("overdue").Uint(items.overdue.size());
+  json.Key("done").Uint(items.done.size());
+  json.Key("done_on_time").Uint(items.done_on_time.size());
+  json.Key("dropped").Uint(items.dropped.size());
+  Tickets(&json, "open_items", items.open);
+  Tickets(&json, "overdue_items", items.overdue);
+  Tickets(&json, "done_items", items.done);
+  Tickets(&json, "done_on_time_items", items.done_on_time);
+  Tickets(&json, "dropped_items", items.dropped);
+  json.EndObject();
+  json.Key("recurrence").BeginArray();
+  for (const projections::Recurrence& row : report.recurrence) {
+    json.BeginObject();
+    json.Key("item").String(row.item);
+    json.Key("ticket").String(row.ticket);
+    Tickets(&json, "systems", row.systems);
+    json.Key("done_at").String(FormatRfc3339Utc(row.done_at_micros));
+    json.Key("incidents_before").Uint(row.tickets_before.size());
+    json.Key("incidents_after").Uint(row.tickets_after.size());
+    Tickets(&json, "tickets_before", row.tickets_before);
+    Tickets(&json, "tickets_after", row.tickets_after);
+    json.EndObject();
+  }
+  json.EndArray();
+  json.EndObject();
+  return json.Take();
+}
 
 bool SeesDrafts(const Principal& principal) { return principal.Has(Role::kHelpdesk); }
 
@@ -352,6 +516,12 @@ std::vector<Route> FollowUpRouteRows(const FollowUpRoutes& routes) {
        [r](RouteCall call) { Post(*r, PostKind::kUpdateItem, std::move(call)); }},
       {"/api/v1/action-items", "GET", RequiredAccess::Needs(Role::kViewer), "action_items", RouteKind::kJson,
        [r](RouteCall call) { call.respond(ListItems(*r, call.query)); }},
+      {"/api/v1/review-report", "GET", RequiredAccess::Needs(Role::kViewer), "review_report", RouteKind::kJson,
+       [r](RouteCall call) {
+         Offload(r->pool, call.request,
+                 [r, query = std::string(call.query)](const StopToken& stop) { return Report(*r, query, stop); },
+                 std::move(call.respond));
+       }},
   };
 }
 

@@ -13,6 +13,10 @@
 //        viewer; {"count","overdue","timezone","items":[item]}, overdue
 //        items first, then by due date (none last), ticket and number
 //
+//   GET  /api/v1/review-report?from&to&days=90&as_of&format&by
+//        viewer; long work (the pool); ReviewReportJson, or with
+//        format=csv one list (by=incident, item or recurrence)
+//
 // An item: {"item","ticket","title","owner","due","link","status",
 // "overdue","note","version","added_seq","added_at","added_by","last_seq",
 // "updated_at","done_at"}; "due" and "done_at" are null when unset.
@@ -24,14 +28,19 @@
 // Thread safety: as Api::Handle.
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/json_writer.h"
 #include "http/auth.h"
 #include "http/message.h"
+#include "http/work_pool.h"
 #include "ingest/followups.h"
 #include "projections/followups.h"
 #include "projections/read_model.h"
+#include "projections/review_report.h"
 #include "projections/tickets.h"
 
 namespace date {
@@ -49,6 +58,9 @@ struct FollowUpRoutes {
   ingest::FollowUpProcessor* processor;
   const projections::ReadModel* read_model;
   const date::time_zone* zone;  // the service's --timezone
+  std::string zone_name;        // its name
+  Ledger* ledger = nullptr;     // for as_of reports
+  WorkPool* pool = nullptr;     // where reports run; none: on the calling thread
 };
 
 // The rows above; `routes` must outlive them. A post answers from the
@@ -77,6 +89,19 @@ void WriteFollowUpMembers(JsonWriter* json, const projections::TicketState& tick
                           const projections::FollowUpState& state, bool show_drafts, int64_t now_micros,
                           const date::time_zone& zone);
 void WriteActionItem(JsonWriter* json, const projections::ActionItem& item, bool overdue);
+
+// {"from","to","as_of","computed_for","timezone","days","closed","reviewed",
+//  "review_coverage","median_seconds_to_review","closed_tickets",
+//  "reviewed_tickets","median_tickets","major_and_critical":{"closed",
+//  "reviewed","review_coverage","closed_tickets","reviewed_tickets"},
+//  "incidents":[{"ticket","severity","closed_at","published_at",
+//  "seconds_to_review"}],"action_items":{"open","overdue","done",
+//  "done_on_time","dropped","open_items","overdue_items","done_items",
+//  "done_on_time_items","dropped_items"},"recurrence":[{"item","ticket",
+//  "systems","done_at","incidents_before","incidents_after",
+//  "tickets_before","tickets_after"}]} (projections/review_report.h)
+std::string ReviewReportJson(const projections::ReviewReport& report, std::optional<int64_t> as_of_micros,
+                             std::string_view zone_name);
 
 // Whether `principal` may see review drafts (helpdesk and above).
 bool SeesDrafts(const Principal& principal);

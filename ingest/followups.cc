@@ -546,7 +546,15 @@ Result<proto::Event> FollowUpProcessor::Decide(const FollowUpCommand& command, A
   event.set_type(proto::ACTION_ITEM_UPDATED);
   event.set_ticket(item->ticket);
   event.set_version(item->version + 1);
-  *event.mutable_action_item() = command.action;
+  // Like an incident update, the event carries only what changes (so a
+  // given owner in it is a new owner, who is mailed about the item).
+  proto::ActionItemPayload* changes = event.mutable_action_item();
+  *changes = command.action;
+  if (changes->has_title() && changes->title() == item->title) changes->clear_title();
+  if (changes->has_owner() && changes->owner() == item->owner) changes->clear_owner();
+  if (changes->has_due() && changes->due() == item->due) changes->clear_due();
+  if (changes->has_link() && changes->link() == item->link) changes->clear_link();
+  if (changes->status() == ToProto(item->status)) changes->clear_status();
   return event;
 }
 

@@ -185,6 +185,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {"/api/v1/incidents/*/action-items", {Role::kHelpdesk, "POST"}},
       {"/api/v1/action-items/*", {Role::kHelpdesk, "POST"}},
       {"/api/v1/action-items", {Role::kViewer, "GET"}},
+      {"/api/v1/review-report", {Role::kViewer, "GET"}},
       {"/api/v1/durations", {Role::kViewer, "GET"}},
       {"/api/v1/availability", {Role::kViewer, "GET, HEAD"}},
       {"/api/v1/events/stream", {Role::kViewer, "GET, HEAD"}},
