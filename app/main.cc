@@ -533,7 +533,9 @@ int Serve(const Arguments& arguments) {
                                                       .read_model = &read_model,
                                                       .event_hub = &event_hub,
                                                       .access = access->get(),
-                                                      .pool = &pool});
+                                                      .pool = &pool,
+                                                      .followups = &follow_ups,
+                                                      .zone = *zone});
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
                                                       .processor = processor->get(),
                                                       .read_model = &read_model,

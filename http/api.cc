@@ -281,6 +281,19 @@ class Handlers {
 
     // `applied_seq` (current lists only): the last event the list reflects,
     // so a page can follow the event stream from exactly there.
+    // The dashboard's marks (a published review, open action items), taken
+    // before the tickets are read; an answer whose marks are of another seq
+    // is not cached.
+    FollowUpMarks marks;
+    uint64_t marks_seq = 0;
+    const bool with_marks = deps_.followups != nullptr && !as_of->given();
+    if (with_marks) {
+      deps_.read_model->ReadProjection<projections::FollowUpProjection>(
+          [&](const projections::FollowUpProjection& projection, uint64_t applied_seq) {
+            marks = MarksOf(projection.state());
+            marks_seq = applied_seq;
+          });
+    }
     const auto render = [&](const projections::TicketStore& store, std::optional<uint64_t> applied_seq) {
       const projections::TimelinePage page = store.Query(timeline);
       JsonWriter json;
@@ -290,7 +303,16 @@ class Handlers {
       json.Key("to").String(FormatRfc3339Utc(timeline.to_micros));
       json.Key("count").Uint(page.incidents.size());
       json.Key("incidents").BeginArray();
-      for (const projections::TicketState* state : page.incidents) WriteTicket(&json, *state);
+      for (const projections::TicketState* state : page.incidents) {
+        if (!with_marks) {
+          WriteTicket(&json, *state);
+          continue;
+        }
+        const auto mark = marks.find(state->ticket);
+        WriteTicket(&json, *state, [&](JsonWriter* more) {
+          WriteFollowUpMark(more, mark == marks.end() ? FollowUpMark{} : mark->second);
+        });
+      }
       json.EndArray();
       json.Key("next_cursor");
       if (page.next_before_ticket_number != 0) {
@@ -325,7 +347,7 @@ class Handlers {
         return;
       }
       response = render(store, applied_seq);
-      if (response.status == 200) {
+      if (response.status == 200 && (!with_marks || marks_seq == applied_seq)) {
         response.shared_body = std::make_shared<const std::string>(std::move(response.body));
         response.body.clear();
         answers_->Store(key, applied_seq, response.shared_body);

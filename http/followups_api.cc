@@ -165,9 +165,11 @@ Result<ItemQuery> ParseItemQuery(std::string_view text) {
   return parsed;
 }
 
-HttpResponse ListItems(const FollowUpRoutes& routes, std::string_view query_text) {
+}  // namespace
+
+Result<ListedItems> ListActionItems(const FollowUpRoutes& routes, std::string_view query_text) {
   Result<ItemQuery> query = ParseItemQuery(query_text);
-  if (!query) return ErrorResponse(query.error());
+  if (!query) return query.error();
   const int64_t now = NowMicros();
   struct Listed {
     projections::ActionItem item;
@@ -209,13 +211,28 @@ HttpResponse ListItems(const FollowUpRoutes& routes, std::string_view query_text
   const size_t overdue_count =
       static_cast<size_t>(std::count_if(listed.begin(), listed.end(), [](const Listed& entry) { return entry.overdue; }));
   if (listed.size() > query->limit) listed.resize(query->limit);
+  ListedItems result;
+  result.now_micros = now;
+  result.overdue_count = overdue_count;
+  for (Listed& entry : listed) {
+    result.items.push_back(std::move(entry.item));
+    result.overdue.push_back(entry.overdue);
+  }
+  return result;
+}
+
+namespace {
+
+HttpResponse ListItems(const FollowUpRoutes& routes, std::string_view query_text) {
+  Result<ListedItems> listed = ListActionItems(routes, query_text);
+  if (!listed) return ErrorResponse(listed.error());
   JsonWriter json;
   json.BeginObject();
-  json.Key("count").Uint(listed.size());
-  json.Key("overdue").Uint(overdue_count);
-  json.Key("now").String(FormatRfc3339Utc(now));
+  json.Key("count").Uint(listed->items.size());
+  json.Key("overdue").Uint(listed->overdue_count);
+  json.Key("now").String(FormatRfc3339Utc(listed->now_micros));
   json.Key("items").BeginArray();
-  for (const Listed& entry : listed) WriteActionItem(&json, entry.item, entry.overdue);
+  for (size_t i = 0; i < listed->items.size(); ++i) WriteActionItem(&json, listed->items[i], listed->overdue[i]);
   json.EndArray();
   json.EndObject();
   return Json(200, json.Take());
@@ -387,6 +404,22 @@ std::string ReviewReportJson(const projections::ReviewReport& report, std::optio
   return json.Take();
 }
 
+FollowUpMarks MarksOf(const projections::FollowUpState& state) {
+  FollowUpMarks marks;
+  for (const auto& [ticket, follow_up] : state.tickets()) {
+    if (follow_up.LatestPublished() != nullptr) marks[ticket].reviewed = true;
+  }
+  for (const auto& [id, item] : state.items()) {
+    if (item.status == projections::ItemStatus::kOpen) marks[item.ticket].open_items += 1;
+  }
+  return marks;
+}
+
+void WriteFollowUpMark(JsonWriter* json, const FollowUpMark& mark) {
+  json->Key("reviewed").Bool(mark.reviewed);
+  json->Key("open_action_items").Uint(mark.open_items);
+}
+
 bool SeesDrafts(const Principal& principal) { return principal.Has(Role::kHelpdesk); }
 
 void WriteActionItem(JsonWriter* json, const projections::ActionItem& item, bool overdue) {
@@ -416,6 +449,12 @@ void WriteFollowUpMembers(JsonWriter* json, const projections::TicketState& tick
                           const projections::FollowUpState& state, bool show_drafts, int64_t now_micros,
                           const date::time_zone& zone) {
   const projections::TicketFollowUp* follow_up = state.FindTicket(ticket.ticket);
+  FollowUpMark mark;
+  mark.reviewed = follow_up != nullptr && follow_up->LatestPublished() != nullptr;
+  for (const projections::ActionItem* item : state.ItemsOf(ticket.ticket)) {
+    if (item->status == projections::ItemStatus::kOpen) mark.open_items += 1;
+  }
+  WriteFollowUpMark(json, mark);
   std::vector<const projections::ReviewVersion*> shown;
   if (follow_up != nullptr) {
     for (const projections::ReviewVersion& version : follow_up->versions) {

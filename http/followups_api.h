@@ -28,6 +28,7 @@
 // Thread safety: as Api::Handle.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,6 +103,26 @@ void WriteActionItem(JsonWriter* json, const projections::ActionItem& item, bool
 //  "tickets_before","tickets_after"}]} (projections/review_report.h)
 std::string ReviewReportJson(const projections::ReviewReport& report, std::optional<int64_t> as_of_micros,
                              std::string_view zone_name);
+
+// GET /api/v1/action-items' answer before it is written: the items the
+// query asks for, overdue first (see the top). Fails on a bad query.
+struct ListedItems {
+  std::vector<projections::ActionItem> items;
+  std::vector<bool> overdue;  // per item
+  size_t overdue_count = 0;   // before the limit
+  int64_t now_micros = 0;
+};
+Result<ListedItems> ListActionItems(const FollowUpRoutes& routes, std::string_view query);
+
+// What the dashboard marks on an incident: a published review, open items.
+// In every incident's JSON (lists too) as "reviewed" and "open_action_items".
+struct FollowUpMark {
+  bool reviewed = false;
+  uint32_t open_items = 0;
+};
+using FollowUpMarks = std::map<std::string, FollowUpMark, std::less<>>;
+FollowUpMarks MarksOf(const projections::FollowUpState& state);
+void WriteFollowUpMark(JsonWriter* json, const FollowUpMark& mark);
 
 // Whether `principal` may see review drafts (helpdesk and above).
 bool SeesDrafts(const Principal& principal);
