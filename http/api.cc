@@ -286,8 +286,8 @@ class Handlers {
     // is not cached.
     FollowUpMarks marks;
     uint64_t marks_seq = 0;
-    const bool with_marks = deps_.followups != nullptr && !as_of->given();
-    if (with_marks) {
+    const bool with_marks = deps_.followups != nullptr;
+    if (with_marks && !as_of->given()) {
       deps_.read_model->ReadProjection<projections::FollowUpProjection>(
           [&](const projections::FollowUpProjection& projection, uint64_t applied_seq) {
             marks = MarksOf(projection.state());
@@ -307,6 +307,19 @@ class Handlers {
         if (!with_marks) {
           WriteTicket(&json, *state);
           continue;
+        }
+        if (as_of->given()) {
+          // As they stood then: the ticket's own review and item events up
+          // to the point (the list is a page: at most kIncidentsPageMax reads).
+          projections::FollowUpState then;
+          Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(state->ticket);
+          if (!events) return ErrorResponse(events.error());
+          for (const StoredEvent& stored : *events) {
+            if (Within(*as_of, stored.event)) (void)then.Apply(stored.event);
+          }
+          const FollowUpMarks known = MarksOf(then);
+          const auto found = known.find(state->ticket);
+          marks[state->ticket] = found == known.end() ? FollowUpMark{} : found->second;
         }
         const auto mark = marks.find(state->ticket);
         WriteTicket(&json, *state, [&](JsonWriter* more) {

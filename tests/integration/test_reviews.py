@@ -149,6 +149,14 @@ class ReviewTest(ServiceTestCase):
         self.assertError(stale, 409, "conflict", "expected_version", "stale expected_version")
         self.assertEqual(self.service.head_seq(), head)
 
+        # The list marks it reviewed, and did not before the publication.
+        window = "from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"
+        listed = self.service.get("/api/v1/incidents?" + window, headers=self.viewer).data["incidents"]
+        self.assertEqual([(i["ticket"], i["reviewed"], i["open_action_items"]) for i in listed], [(ticket, True, 0)])
+        earlier = self.service.get("/api/v1/incidents?%s&as_of_seq=%d" % (window, published["seq"] - 1),
+                                   headers=self.viewer).data["incidents"]
+        self.assertEqual([i["reviewed"] for i in earlier], [False])
+
         # As known before the publication: only the draft.
         as_of = self.incident(ticket + "?as_of_seq=%d" % (published["seq"] - 1))
         self.assertEqual(as_of["review"]["status"], "draft")
