@@ -1,5 +1,6 @@
 #include "app/analyst_commands.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -7,12 +8,15 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "common/time_zone.h"
 #include "http/api.h"
+#include "http/followups_api.h"
 #include "http/json_views.h"
 #include "ledger/ledger.h"
 #include "projections/as_of.h"
 #include "projections/durations.h"
 #include "projections/durations_csv.h"
+#include "projections/review_report.h"
 
 namespace ledger::app {
 namespace {
@@ -94,6 +98,54 @@ int Durations(const std::map<std::string, std::string>& options) {
                                     : by == "system" ? http::DurationLists::kSystems
                                                      : http::DurationLists::kBoth;
   Print(http::DurationReportJson(*report, *as_of, lists));
+  return 0;
+}
+
+int ReviewReport(const std::map<std::string, std::string>& options) {
+  Result<std::optional<int64_t>> from = TimeOption(options, "--from");
+  Result<std::optional<int64_t>> to = TimeOption(options, "--to");
+  Result<std::optional<int64_t>> as_of = TimeOption(options, "--as-of");
+  for (const auto* parsed : {&from, &to, &as_of}) {
+    if (!*parsed) return Problem(parsed->error().message);
+  }
+  const int64_t now = as_of->value_or(NowMicros());
+  const int64_t to_micros = to->value_or(from->has_value() ? **from + kDefaultWindowMicros : now);
+  const int64_t from_micros = from->value_or(to_micros - kDefaultWindowMicros);
+  const std::string by = Option(options, "--by").value_or("");
+  const std::string format = Option(options, "--format").value_or("json");
+  if (!by.empty() && by != "incident" && by != "item" && by != "recurrence") {
+    return Problem("--by must be incident, item or recurrence");
+  }
+  if (format != "json" && format != "csv") return Problem("--format must be json or csv");
+  if (format == "csv" && by.empty()) return Problem("--format csv gives one list: add --by incident, item or recurrence");
+  int64_t days = projections::kRecurrenceDaysDefault;
+  if (const std::optional<std::string> text = Option(options, "--days")) {
+    if (text->empty() || text->size() > 5 || !std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return Problem("--days must be a whole number from 1 to " + std::to_string(projections::kRecurrenceDaysMax));
+    }
+    days = std::stoll(*text);
+  }
+  const std::string zone_name = Option(options, "--timezone").value_or("UTC");
+  Result<const date::time_zone*> zone = LocateTimeZone(zone_name, "--timezone");
+  if (!zone) return Problem("--timezone: " + zone.error().message);
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = options.at("--data"), .read_only = true});
+  if (!opened) return Problem(opened.error().message);
+  Result<projections::KnownThen> known = projections::FoldAsOf(
+      **opened, projections::AsOfPoint{.seq = std::nullopt, .micros = *as_of}, StopToken());
+  if (!known) return Problem(known.error().message);
+  Result<projections::ReviewReport> report = projections::ComputeReviewReport(
+      known->tickets, known->follow_ups,
+      projections::ReviewReportQuery{
+          .from_micros = from_micros, .to_micros = to_micros, .days = days, .now_micros = now, .zone = *zone},
+      StopToken());
+  if (!report) return Problem(report.error().message);
+  if (format == "csv") {
+    Print(by == "incident" ? projections::ReviewIncidentsCsv(*report)
+          : by == "item"   ? projections::ReviewItemsCsv(*report)
+                           : projections::RecurrenceCsv(*report));
+    return 0;
+  }
+  Print(http::ReviewReportJson(*report, *as_of, zone_name));
   return 0;
 }
 

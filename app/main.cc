@@ -43,10 +43,13 @@
 #include "app/sheet_commands.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/time_zone.h"
 #include "http/api.h"
 #include "http/auth.h"
+#include "http/followups_api.h"
 #include "http/server.h"
 #include "http/web.h"
+#include "ingest/followups.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
@@ -94,6 +97,9 @@ void PrintUsage(std::FILE* out) {
                "          --smtp-starttls on  require STARTTLS; --smtp-user U --smtp-password-file F: log in\n"
                "          --smtp-concurrency N (default 4), --smtp-retry-initial-ms N (1000),\n"
                "          --smtp-retry-max-ms N (300000), --smtp-attempts-max N (8): see notify/README.md\n"
+               "          --timezone ZONE     IANA zone whose days action items fall due in (default UTC)\n"
+               "          --overdue-check-ms N how often to look for action items that became overdue\n"
+               "                              (default 60000)\n"
                "  import-csv FILE  import a form-responses CSV sheet once (service stopped);\n"
                "          --mapping FILE, --sheet-timezone Z as for serve; JSON report on stdout\n"
                "  add-token --auth-file FILE --name NAME --roles ROLES\n"
@@ -110,6 +116,9 @@ void PrintUsage(std::FILE* out) {
                "                --as-of T (as known then) --format json|csv\n"
                "  availability  per-day availability: --system S --days N --end-date YYYY-MM-DD\n"
                "                --timezone ZONE (IANA, default UTC) --as-of T\n"
+               "  review-report reviews, action items and recurrence over a window (GET /api/v1/review-report)\n"
+               "                --from T --to T (default: the last 7 days) --days N (recurrence, default 90)\n"
+               "                --as-of T --timezone ZONE --format json|csv --by incident|item|recurrence\n"
                "  rebuild       drop the saved projections and fold the log again from seq 1\n"
                "  help    print this text; version (or --version): the version\n");
 }
@@ -132,7 +141,8 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   static const std::map<std::string, std::vector<std::string>> kOptions = {
       {"serve", {"--data", "--listen", "--threads", "--work-threads", "--work-queue", "--work-budget-ms", "--auth-file", "--backup-dir", "--allowed-host", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
                  "--log-format", "--access-log", "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
-                 "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max"}},
+                 "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max", "--timezone",
+                 "--overdue-check-ms"}},
       {"verify", {"--data"}},
       {"add-token", {"--auth-file", "--name", "--roles"}},
       {"export", {"--data"}},
@@ -140,6 +150,7 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
       {"backup", {"--data", "--to"}},
       {"durations", {"--data", "--from", "--to", "--by", "--as-of", "--format"}},
       {"availability", {"--data", "--system", "--days", "--end-date", "--timezone", "--as-of"}},
+      {"review-report", {"--data", "--from", "--to", "--days", "--as-of", "--timezone", "--format", "--by"}},
       {"rebuild", {"--data"}},
   };
   const auto known = kOptions.find(arguments.command);
@@ -503,6 +514,21 @@ int Serve(const Arguments& arguments) {
       ledger::app::Notifications::Create(arguments.options, log.get(), &read_model);
   if (!notifications) return Fail("notifications: " + notifications.error().message);
 
+  // Reviews and action items; overdue items are found in the service's zone.
+  const std::string zone_name =
+      arguments.options.contains("--timezone") ? arguments.options.at("--timezone") : std::string("UTC");
+  ledger::Result<const date::time_zone*> zone = ledger::LocateTimeZone(zone_name, "--timezone");
+  if (!zone) return Fail("--timezone: " + zone.error().message);
+  ledger::Result<uint64_t> overdue_check_ms = NumberOption(arguments, "--overdue-check-ms", 60'000, 10, 86'400'000);
+  if (!overdue_check_ms) return Fail(overdue_check_ms.error().message);
+  ledger::ingest::FollowUpProcessor follow_ups(log.get(), &read_model);
+  ledger::http::FollowUpRoutes follow_up_routes{.processor = &follow_ups,
+                                                .read_model = &read_model,
+                                                .zone = *zone,
+                                                .zone_name = zone_name,
+                                                .ledger = log.get(),
+                                                .pool = nullptr};  // set once the pool exists
+
   ledger::http::Metrics metrics;
   // Committed events go to the read model first, then to the browsers' event
   // streams, so that a page reacting to an event reads state that includes it.
@@ -518,21 +544,29 @@ int Serve(const Arguments& arguments) {
       ledger::app::StartSheetPolling(arguments.options, log.get(), processor->get());
   if (!sheet_polling) return Fail(sheet_polling.error().message);
   if (ledger::Status started = (*notifications)->StartDelivery(); !started) return Fail(started.error().message);
+  ledger::ingest::OverdueWatcher overdue_watcher(
+      &follow_ups, &read_model,
+      ledger::ingest::OverdueWatcherOptions{.interval = std::chrono::milliseconds(*overdue_check_ms), .zone = *zone});
+  overdue_watcher.Start();
 
   // Long requests run here, never on the server's socket threads.
   ledger::http::WorkPool pool(*pool_options);
+  follow_up_routes.pool = &pool;
   ledger::http::Web web(ledger::http::WebDependencies{.ledger = log.get(),
                                                       .processor = processor->get(),
                                                       .read_model = &read_model,
                                                       .event_hub = &event_hub,
                                                       .access = access->get(),
-                                                      .pool = &pool});
+                                                      .pool = &pool,
+                                                      .followups = &follow_ups,
+                                                      .zone = *zone});
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
                                                       .processor = processor->get(),
                                                       .read_model = &read_model,
                                                       .metrics = &metrics,
                                                       .web = &web,
                                                       .notifications = (*notifications)->routes(),
+                                                      .followups = &follow_up_routes,
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .backup = *backup_options});
@@ -563,6 +597,7 @@ int Serve(const Arguments& arguments) {
   // server's event loop goes away.
   pool.Stop();
   chain_check.Join();
+  overdue_watcher.Stop();
   if (*sheet_polling) (*sheet_polling)->Stop();  // its submissions go before the ledger stops taking any
   (*notifications)->Stop();  // its last receipts go before the ledger stops taking any
   // Finish every queued append before the server's event loop goes away: an
@@ -602,6 +637,7 @@ int main(int argc, char** argv) {
   if (arguments->command == "durations") return ledger::app::Durations(arguments->options);
   if (arguments->command == "rebuild") return ledger::app::Rebuild(arguments->options.at("--data"));
   if (arguments->command == "availability") return ledger::app::Availability(arguments->options);
+  if (arguments->command == "review-report") return ledger::app::ReviewReport(arguments->options);
   if (arguments->command == "backup") {
     if (!arguments->options.contains("--to")) return Fail("--to DEST is required");
     return ledger::app::Backup(arguments->options.at("--data"), arguments->options.at("--to"));

@@ -14,6 +14,7 @@
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "http/auth.h"
+#include "http/followups_api.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "http/router.h"
@@ -173,7 +174,7 @@ class Handlers {
         });
   }
 
-  HttpResponse Incident(std::string_view ticket_text, std::string_view query_text) {
+  HttpResponse Incident(std::string_view ticket_text, std::string_view query_text, const Principal& principal) {
     Result<Query> query = ParseQuery(query_text, {"as_of_seq", "as_of"});
     if (!query) return ErrorResponse(query.error());
     Result<AsOf> as_of = ParseAsOf(*query);
@@ -184,24 +185,44 @@ class Handlers {
       Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
       if (!events) return ErrorResponse(events.error());
       projections::TicketStore store;
+      projections::FollowUpState follow_ups;
       for (const StoredEvent& stored : *events) {
-        if (Within(*as_of, stored.event)) store.Apply(stored.event);
+        if (!Within(*as_of, stored.event)) continue;
+        store.Apply(stored.event);
+        (void)follow_ups.Apply(stored.event);
       }
       const projections::TicketState* state = store.Find(*ticket);
       if (state == nullptr) return NotFound("ticket " + *ticket + " did not exist at that moment", "ticket");
+      // Overdue as it stood at as_of (as_of_seq: as it stands now).
+      const int64_t then = as_of->micros.value_or(NowMicros());
       JsonWriter json;
-      WriteTicket(&json, *state);
+      WriteTicket(&json, *state, [&](JsonWriter* more) { WriteFollowUps(more, *state, follow_ups, principal, then); });
       return Json(200, json.Take());
     }
     HttpResponse response = NotFound("ticket " + *ticket + " does not exist", "ticket");
+    std::optional<projections::TicketState> found;
     deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
-      if (const projections::TicketState* state = store.Find(*ticket)) {
-        JsonWriter json;
-        WriteTicket(&json, *state);
-        response = Json(200, json.Take());
-      }
+      if (const projections::TicketState* state = store.Find(*ticket)) found = *state;
     });
-    return response;
+    if (!found) return response;
+    JsonWriter json;
+    if (deps_.followups == nullptr) {
+      WriteTicket(&json, *found);
+      return Json(200, json.Take());
+    }
+    deps_.read_model->ReadProjection<projections::FollowUpProjection>(
+        [&](const projections::FollowUpProjection& projection, uint64_t) {
+          WriteTicket(&json, *found, [&](JsonWriter* more) {
+            WriteFollowUps(more, *found, projection.state(), principal, NowMicros());
+          });
+        });
+    return Json(200, json.Take());
+  }
+
+  void WriteFollowUps(JsonWriter* json, const projections::TicketState& state,
+                      const projections::FollowUpState& follow_ups, const Principal& principal, int64_t now) {
+    if (deps_.followups == nullptr) return;
+    WriteFollowUpMembers(json, state, follow_ups, SeesDrafts(principal), now, *deps_.followups->zone);
   }
 
   HttpResponse IncidentEvents(std::string_view ticket_text, std::string_view query_text) {
@@ -260,6 +281,19 @@ class Handlers {
 
     // `applied_seq` (current lists only): the last event the list reflects,
     // so a page can follow the event stream from exactly there.
+    // The dashboard's marks (a published review, open action items), taken
+    // before the tickets are read; an answer whose marks are of another seq
+    // is not cached.
+    FollowUpMarks marks;
+    uint64_t marks_seq = 0;
+    const bool with_marks = deps_.followups != nullptr;
+    if (with_marks && !as_of->given()) {
+      deps_.read_model->ReadProjection<projections::FollowUpProjection>(
+          [&](const projections::FollowUpProjection& projection, uint64_t applied_seq) {
+            marks = MarksOf(projection.state());
+            marks_seq = applied_seq;
+          });
+    }
     const auto render = [&](const projections::TicketStore& store, std::optional<uint64_t> applied_seq) {
       const projections::TimelinePage page = store.Query(timeline);
       JsonWriter json;
@@ -269,7 +303,29 @@ class Handlers {
       json.Key("to").String(FormatRfc3339Utc(timeline.to_micros));
       json.Key("count").Uint(page.incidents.size());
       json.Key("incidents").BeginArray();
-      for (const projections::TicketState* state : page.incidents) WriteTicket(&json, *state);
+      for (const projections::TicketState* state : page.incidents) {
+        if (!with_marks) {
+          WriteTicket(&json, *state);
+          continue;
+        }
+        if (as_of->given()) {
+          // As they stood then: the ticket's own review and item events up
+          // to the point (the list is a page: at most kIncidentsPageMax reads).
+          projections::FollowUpState then;
+          Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(state->ticket);
+          if (!events) return ErrorResponse(events.error());
+          for (const StoredEvent& stored : *events) {
+            if (Within(*as_of, stored.event)) (void)then.Apply(stored.event);
+          }
+          const FollowUpMarks known = MarksOf(then);
+          const auto found = known.find(state->ticket);
+          marks[state->ticket] = found == known.end() ? FollowUpMark{} : found->second;
+        }
+        const auto mark = marks.find(state->ticket);
+        WriteTicket(&json, *state, [&](JsonWriter* more) {
+          WriteFollowUpMark(more, mark == marks.end() ? FollowUpMark{} : mark->second);
+        });
+      }
       json.EndArray();
       json.Key("next_cursor");
       if (page.next_before_ticket_number != 0) {
@@ -304,7 +360,7 @@ class Handlers {
         return;
       }
       response = render(store, applied_seq);
-      if (response.status == 200) {
+      if (response.status == 200 && (!with_marks || marks_seq == applied_seq)) {
         response.shared_body = std::make_shared<const std::string>(std::move(response.body));
         response.body.clear();
         answers_->Store(key, applied_seq, response.shared_body);
@@ -462,6 +518,10 @@ Api::Api(ApiDependencies dependencies) : deps_(dependencies) {
     rows.insert(rows.end(), std::make_move_iterator(notifications.begin()),
                 std::make_move_iterator(notifications.end()));
   }
+  if (deps_.followups != nullptr) {
+    std::vector<Route> followups = FollowUpRouteRows(*deps_.followups);
+    rows.insert(rows.end(), std::make_move_iterator(followups.begin()), std::make_move_iterator(followups.end()));
+  }
   PageAnswers pages;
   if (deps_.web != nullptr) pages = deps_.web->Pages();
   router_ = std::make_unique<Router>(std::move(rows), deps_.access, deps_.metrics, std::move(pages));
@@ -497,7 +557,9 @@ std::vector<Route> Api::Routes() {
          call.respond(Handlers(deps_, &answers_).Incidents(call.query));
        }},
       {"/api/v1/incidents/*", "GET", viewer, "incident", RouteKind::kJson,
-       [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Incident(call.segment, call.query)); }},
+       [this](RouteCall call) {
+         call.respond(Handlers(deps_, &answers_).Incident(call.segment, call.query, call.principal));
+       }},
       {"/api/v1/incidents/*/events", "GET", viewer, "incident_events", RouteKind::kJson,
        [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).IncidentEvents(call.segment, call.query)); }},
       {"/api/v1/events", "GET", RequiredAccess::Needs(Role::kAuditor), "events", RouteKind::kJson,

@@ -34,6 +34,7 @@ class Router;
 struct Route;
 class AccessControl;
 struct NotificationRoutes;
+struct FollowUpRoutes;
 struct Principal;
 
 // Limits of the HTTP edge.
@@ -58,6 +59,9 @@ struct ApiDependencies {
   Metrics* metrics;
   Web* web = nullptr;  // pages, assets, the event stream (web.h); none: API only
   const NotificationRoutes* notifications = nullptr;  // subscriptions and the queue (notifications_api.h)
+  // Reviews and action items (followups_api.h); none: no such routes, and
+  // incidents answer without "review" and "action_items".
+  const FollowUpRoutes* followups = nullptr;
   // Who may call what (auth.h); none: every request has every role (tests).
   const AccessControl* access = nullptr;
   // Where work that can take long runs (work_pool.h); none: on the calling

@@ -2,6 +2,7 @@
 
 #include "common/encoding.h"
 #include "common/time.h"
+#include "http/followups_api.h"
 #include "http/notifications_api.h"
 #include "ingest/fields.h"
 
@@ -25,6 +26,11 @@ const char* EventTypeName(proto::EventType type) {
     case proto::NOTIFICATION_DELIVERED: return "NOTIFICATION_DELIVERED";
     case proto::NOTIFICATION_FAILED: return "NOTIFICATION_FAILED";
     case proto::NOTIFICATION_RETRY_REQUESTED: return "NOTIFICATION_RETRY_REQUESTED";
+    case proto::REVIEW_DRAFTED: return "REVIEW_DRAFTED";
+    case proto::REVIEW_PUBLISHED: return "REVIEW_PUBLISHED";
+    case proto::ACTION_ITEM_ADDED: return "ACTION_ITEM_ADDED";
+    case proto::ACTION_ITEM_UPDATED: return "ACTION_ITEM_UPDATED";
+    case proto::ACTION_ITEM_OVERDUE: return "ACTION_ITEM_OVERDUE";
     default: return "UNKNOWN";
   }
 }
@@ -44,6 +50,8 @@ void WriteEvent(JsonWriter* json, const StoredEvent& stored) {
     WritePayload(json, event.incident());
   } else if (WriteNotificationPayload(json, event)) {
     // a subscription change, a delivery receipt or a retry
+  } else if (WriteFollowUpPayload(json, event)) {
+    // a review version or an action item change
   } else {
     json->BeginObject().EndObject();
   }
@@ -60,7 +68,10 @@ std::string EventJson(const StoredEvent& stored) {
   return json.Take();
 }
 
-void WriteTicket(JsonWriter* json, const projections::TicketState& state) {
+void WriteTicket(JsonWriter* json, const projections::TicketState& state) { WriteTicket(json, state, nullptr); }
+
+void WriteTicket(JsonWriter* json, const projections::TicketState& state,
+                 const std::function<void(JsonWriter*)>& more) {
   json->BeginObject();
   json->Key("ticket").String(state.ticket);
   json->Key("status").String(projections::StatusName(state.status));
@@ -102,6 +113,7 @@ void WriteTicket(JsonWriter* json, const projections::TicketState& state) {
     json->EndObject();
   }
   json->EndArray();
+  if (more) more(json);
   json->EndObject();
 }
 

@@ -2,6 +2,7 @@
 // JSON renderings of events and ticket state, as the /api/v1 contract
 // defines them. Pure functions.
 
+#include <functional>
 #include <string>
 
 #include "common/json_writer.h"
@@ -23,6 +24,9 @@ std::string EventJson(const StoredEvent& stored);
 //  "version","opened_seq","last_seq","opened_at","updated_at",
 //  "periods":[{"started_at","ended_at"}]}
 void WriteTicket(JsonWriter* json, const projections::TicketState& state);
+// The same with more members, written by `more` before the object ends.
+void WriteTicket(JsonWriter* json, const projections::TicketState& state,
+                 const std::function<void(JsonWriter*)>& more);
 
 // {"ok","events","head_seq","head_hash"} plus "bad_seq","problem" when not ok.
 std::string VerifyReportJson(const VerifyReport& report);

@@ -17,6 +17,7 @@
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "http/auth.h"
+#include "http/followups_api.h"
 #include "http/gzip.h"
 #include "http/html.h"
 #include "http/json_views.h"
@@ -24,6 +25,7 @@
 #include "ingest/command.h"
 #include "ingest/fields.h"
 #include "projections/durations.h"
+#include "projections/followups.h"
 
 namespace ledger::http {
 namespace {
@@ -86,8 +88,9 @@ std::string Layout(const Principal& viewer, std::string_view title, std::string_
     if (script.ends_with(".js")) page += "<script defer src=\"" + std::string(script) + "\"></script>\n";
   }
   page += "</head>\n<body>\n<header class=\"site\"><a class=\"brand\" href=\"/\">Incident ledger</a><nav>";
-  const std::array<std::pair<std::string_view, std::string_view>, 2> links = {
-      std::pair{"/", "Dashboard"}, std::pair{"/submit", "Report or update an incident"}};
+  const std::array<std::pair<std::string_view, std::string_view>, 3> links = {
+      std::pair{"/", "Dashboard"}, std::pair{"/actions", "Action items"},
+      std::pair{"/submit", "Report or update an incident"}};
   for (const auto& [href, label] : links) {
     // The form only for those who may submit (signed out: every link, and
     // the page asks to sign in).
@@ -422,10 +425,208 @@ std::string LinkHtml(std::string_view link) {
   return "<a href=\"" + HtmlEscape(link) + "\" rel=\"noopener noreferrer\">" + HtmlEscape(link) + "</a>";
 }
 
+
+// ---------------------------------------------------------------- reviews and action items
+
+// What the incident page shows of the follow-through: copies taken under
+// the read lock.
+struct FollowUpView {
+  bool enabled = false;
+  std::optional<projections::TicketFollowUp> follow_up;
+  std::vector<projections::ActionItem> items;
+  std::vector<bool> overdue;  // per item
+};
+
+std::string HiddenCsrf(const Principal& viewer) {
+  if (!viewer.signed_in()) return "";
+  return "<input type=\"hidden\" name=\"csrf_token\" value=\"" + HtmlEscape(viewer.csrf_token) + "\">";
+}
+
+std::string MicrosHtml(int64_t micros) { return TimeHtml(Instant{micros, 0}); }
+
+std::string ReviewVersionHtml(const projections::ReviewVersion& version) {
+  const proto::ReviewPayload& review = version.content;
+  std::string html = "<dl class=\"facts review-content\">\n";
+  const auto block = [&](std::string_view label, std::string_view field, const std::string& text) {
+    html += "<dt>" + std::string(label) + "</dt><dd class=\"multiline\" data-review=\"" + std::string(field) + "\">" +
+            (text.empty() ? std::string("<span class=\"hint\">(none)</span>") : HtmlEscape(text)) + "</dd>\n";
+  };
+  block("Summary", "summary", review.summary());
+  block("Impact", "impact_summary", review.impact_summary());
+  block("Root cause", "root_cause", review.root_cause());
+  html += "<dt>Contributing factors</dt><dd data-review=\"contributing_factors\">";
+  if (review.contributing_factors_size() == 0) {
+    html += "<span class=\"hint\">(none)</span>";
+  } else {
+    html += "<ul>";
+    for (const std::string& factor : review.contributing_factors()) html += "<li>" + HtmlEscape(factor) + "</li>";
+    html += "</ul>";
+  }
+  html += "</dd>\n";
+  block("Lessons", "lessons", review.lessons());
+  html += "</dl>\n";
+  return html;
+}
+
+std::string ReviewFormHtml(const Principal& viewer, const std::string& ticket, const projections::ReviewVersion* base,
+                           uint32_t version) {
+  const proto::ReviewPayload empty;
+  const proto::ReviewPayload& review = base != nullptr ? base->content : empty;
+  std::string factors;
+  for (const std::string& factor : review.contributing_factors()) factors += factor + "\n";
+  std::string html = "<form id=\"review-form\" class=\"submission\" method=\"post\" action=\"/reviews/" +
+                     UrlEncodeComponent(ticket) + "\">\n";
+  const auto area = [&](std::string_view name, std::string_view label, const std::string& value) {
+    html += "<p><label for=\"review-" + std::string(name) + "\">" + std::string(label) + "</label>\n<textarea id=\"review-" +
+            std::string(name) + "\" name=\"" + std::string(name) + "\" rows=\"3\">" + HtmlEscape(value) +
+            "</textarea></p>\n";
+  };
+  area("summary", "Summary (required to publish)", review.summary());
+  area("impact_summary", "Impact", review.impact_summary());
+  area("root_cause", "Root cause (required to publish)", review.root_cause());
+  area("contributing_factors", "Contributing factors (one per line)", factors);
+  area("lessons", "Lessons", review.lessons());
+  html += "<input type=\"hidden\" name=\"expected_version\" value=\"" + std::to_string(version) + "\">";
+  html += HiddenCsrf(viewer);
+  html += "<p><label class=\"choice\"><input type=\"checkbox\" name=\"publish\" value=\"true\"> Publish (the incident "
+          "must be closed; subscribers are mailed)</label></p>\n";
+  html += "<p><button type=\"submit\" class=\"primary\">Save review</button></p>\n</form>\n";
+  return html;
+}
+
+std::string ItemRowHtml(const Principal& viewer, const projections::ActionItem& item, bool overdue, bool with_ticket) {
+  std::string html = "<tr data-item=\"" + HtmlEscape(item.item) + "\"><td>" + HtmlEscape(item.item) + "</td>";
+  if (with_ticket) {
+    html += "<td><a href=\"/incidents/" + UrlEncodeComponent(item.ticket) + "\">" + HtmlEscape(item.ticket) + "</a></td>";
+  }
+  html += "<td class=\"item-title\">" + HtmlEscape(item.title) + "</td><td>" + HtmlEscape(item.owner) + "</td><td>" +
+          (item.due.empty() ? std::string("—") : HtmlEscape(item.due)) + "</td><td class=\"item-status\"><span class=\"badge item-" +
+          projections::ItemStatusName(item.status) + "\">" + projections::ItemStatusName(item.status) + "</span>";
+  if (overdue) html += " <span class=\"badge item-overdue\">overdue</span>";
+  html += "</td><td>" + (item.link.empty() ? std::string() : LinkHtml(item.link)) + "</td><td class=\"multiline\">" +
+          HtmlEscape(item.note) + "</td>";
+  if (viewer.Has(Role::kHelpdesk)) {
+    html += "<td><form class=\"inline\" method=\"post\" action=\"/actions/" + UrlEncodeComponent(item.item) +
+            "\"><label>Status <select name=\"status\">";
+    for (const char* status : {"open", "done", "dropped"}) {
+      html += "<option value=\"" + std::string(status) + "\"" +
+              (status == std::string_view(projections::ItemStatusName(item.status)) ? " selected" : "") + ">" + status +
+              "</option>";
+    }
+    html += "</select></label> <label>Note <input type=\"text\" name=\"note\" maxlength=\"8000\"></label>" +
+            HiddenCsrf(viewer) + " <button type=\"submit\">Save</button></form></td>";
+  }
+  html += "</tr>\n";
+  return html;
+}
+
+std::string ItemsTableHtml(const Principal& viewer, const std::vector<projections::ActionItem>& items,
+                           const std::vector<bool>& overdue, bool with_ticket) {
+  std::string html = "<table class=\"action-items\"><thead><tr><th scope=\"col\">Item</th>";
+  if (with_ticket) html += "<th scope=\"col\">Incident</th>";
+  html += "<th scope=\"col\">Title</th><th scope=\"col\">Owner</th><th scope=\"col\">Due</th><th scope=\"col\">State</th>"
+          "<th scope=\"col\">Link</th><th scope=\"col\">Note</th>";
+  if (viewer.Has(Role::kHelpdesk)) html += "<th scope=\"col\">Change</th>";
+  html += "</tr></thead><tbody>\n";
+  for (size_t i = 0; i < items.size(); ++i) html += ItemRowHtml(viewer, items[i], overdue[i], with_ticket);
+  html += "</tbody></table>\n";
+  return html;
+}
+
+std::string FollowUpHtml(const Principal& viewer, const projections::TicketState& state, const FollowUpView& view) {
+  if (!view.enabled) return "";
+  const bool helpdesk = viewer.Has(Role::kHelpdesk);
+  std::vector<const projections::ReviewVersion*> shown;
+  if (view.follow_up) {
+    for (const projections::ReviewVersion& version : view.follow_up->versions) {
+      if (helpdesk || version.published) shown.push_back(&version);
+    }
+  }
+  std::string html = "<section id=\"review\" aria-labelledby=\"review-heading\">\n<h2 id=\"review-heading\">Post-incident review</h2>\n";
+  if (shown.empty()) {
+    html += "<p id=\"no-review\">No review yet.</p>\n";
+  } else {
+    const projections::ReviewVersion& current = *shown.back();
+    const projections::ReviewVersion* published = view.follow_up->LatestPublished();
+    html += "<p><span class=\"badge review-" + std::string(current.published ? "published" : "draft") + "\">" +
+            (current.published ? "published" : "draft") + "</span> version " + std::to_string(current.version) +
+            " by " + HtmlEscape(current.actor) + ", " + MicrosHtml(current.recorded_at_micros) + "</p>\n";
+    if (published != nullptr) {
+      const uint64_t through = published->content.reviewed_through_seq();
+      html += "<p class=\"hint\" id=\"review-head\">Published version " + std::to_string(published->version) +
+              " was written against the ledger through event " + std::to_string(through) + " (hash <code>" +
+              HexEncode(published->content.reviewed_head_hash()) + "</code>).</p>\n";
+      if (state.last_seq > through) {
+        html += "<div class=\"notice notice-error\" id=\"review-stale\" role=\"note\"><p>Events were recorded after "
+                "this review:</p><ul>";
+        for (const projections::LaterChange& change : view.follow_up->later_changes) {
+          if (change.seq <= through) continue;
+          std::string fields;
+          for (const std::string& field : change.fields) fields += (fields.empty() ? "" : ", ") + HtmlEscape(field);
+          html += "<li>event " + std::to_string(change.seq) + " (" + EventTypeName(change.type) + ", " +
+                  MicrosHtml(change.recorded_at_micros) + ")" + (fields.empty() ? "" : ": " + fields) + "</li>";
+        }
+        html += "</ul><p>The review predates them.</p></div>\n";
+      }
+    }
+    html += ReviewVersionHtml(current);
+    html += "<h3>Versions</h3>\n<table class=\"review-versions\"><thead><tr><th scope=\"col\">Version</th>"
+            "<th scope=\"col\">State</th><th scope=\"col\">By</th><th scope=\"col\">Recorded</th>"
+            "<th scope=\"col\">Written against</th></tr></thead><tbody>\n";
+    for (const projections::ReviewVersion* version : shown) {
+      html += "<tr><td>" + std::to_string(version->version) + " (event " + std::to_string(version->seq) + ")</td><td>" +
+              (version->published ? "published" : "draft") + "</td><td>" + HtmlEscape(version->actor) + "</td><td>" +
+              MicrosHtml(version->recorded_at_micros) + "</td><td>";
+      if (version->published) {
+        const std::string hash = HexEncode(version->content.reviewed_head_hash());
+        html += "event " + std::to_string(version->content.reviewed_through_seq()) + ", <code title=\"" + hash + "\">" +
+                hash.substr(0, 12) + "…</code>";
+      } else {
+        html += "—";
+      }
+      html += "</td></tr>\n";
+    }
+    html += "</tbody></table>\n";
+    if (shown.size() > 1) {
+      html += "<details><summary>Earlier versions</summary>\n";
+      for (size_t i = 0; i + 1 < shown.size(); ++i) {
+        html += "<h4>Version " + std::to_string(shown[i]->version) + "</h4>\n" + ReviewVersionHtml(*shown[i]);
+      }
+      html += "</details>\n";
+    }
+  }
+  if (helpdesk) {
+    const projections::ReviewVersion* base =
+        view.follow_up && !view.follow_up->versions.empty() ? &view.follow_up->versions.back() : nullptr;
+    html += std::string("<details") + (shown.empty() ? " open" : "") + "><summary>" +
+            (shown.empty() ? "Write the review" : "Amend the review") + "</summary>\n" +
+            ReviewFormHtml(viewer, state.ticket, base, view.follow_up ? view.follow_up->review_version() : 0) +
+            "</details>\n";
+  }
+  html += "</section>\n<section id=\"action-items\" aria-labelledby=\"items-heading\">\n<h2 id=\"items-heading\">Action items</h2>\n";
+  if (view.items.empty()) {
+    html += "<p>No action items yet.</p>\n";
+  } else {
+    html += ItemsTableHtml(viewer, view.items, view.overdue, false);
+  }
+  if (helpdesk) {
+    html += "<details><summary>Add an action item</summary>\n<form id=\"item-form\" class=\"submission\" method=\"post\" "
+            "action=\"/actions/new/" + UrlEncodeComponent(state.ticket) + "\">\n"
+            "<p><label for=\"item-title\">Title</label><input id=\"item-title\" name=\"title\" maxlength=\"200\" required></p>\n"
+            "<p><label for=\"item-owner\">Owner (e-mail address)</label><input id=\"item-owner\" name=\"owner\" type=\"email\" required></p>\n"
+            "<p><label for=\"item-due\">Due</label><input id=\"item-due\" name=\"due\" type=\"date\"></p>\n"
+            "<p><label for=\"item-link\">Link (tracker)</label><input id=\"item-link\" name=\"link\" type=\"url\"></p>\n" +
+            HiddenCsrf(viewer) + "<p><button type=\"submit\" class=\"primary\">Add</button></p>\n</form>\n</details>\n";
+  }
+  html += "</section>\n";
+  return html;
+}
+
 // `head_seq`: the ledger's head when the page was read (at most what the
 // state includes); incident.js follows the event stream from there.
 std::string RenderIncident(const Principal& viewer, const projections::TicketState& state, const std::vector<StoredEvent>& events,
-                           std::optional<uint64_t> recorded_seq, int64_t now_micros, uint64_t head_seq) {
+                           std::optional<uint64_t> recorded_seq, int64_t now_micros, uint64_t head_seq,
+                           const FollowUpView& follow_ups) {
   const bool open = state.status == projections::TicketStatus::kOpen;
   std::string main = "<article id=\"incident\" data-ticket=\"" + HtmlEscape(state.ticket) + "\" data-head-seq=\"" +
                      std::to_string(head_seq) + "\">\n";
@@ -477,6 +678,7 @@ std::string RenderIncident(const Principal& viewer, const projections::TicketSta
             DurationText(end - period.start.unix_micros) + (period.end ? "" : " so far") + "</td></tr>\n";
   }
   main += "</tbody></table>\n";
+  main += FollowUpHtml(viewer, state, follow_ups);
 
   main += "<h2>History</h2>\n<p class=\"hint\">Every event of this ticket, in order, as recorded in the ledger "
           "(each hash chains to the one before it in the whole log; <a href=\"/api/v1/verify\">verify the chain</a>).</p>\n";
@@ -884,7 +1086,101 @@ class WebHandlers {
     if (!state) return ErrorPage(principal_, 404, "No such incident", "There is no incident " + *ticket + ".");
     Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
     if (!events) return ErrorPage(principal_, StatusFor(events.error().code), "Cannot read the history", events.error().message);
-    return HtmlAnswer(200, RenderIncident(principal_, *state, *events, recorded, NowMicros(), head_seq));
+    const int64_t now = NowMicros();
+    FollowUpView view;
+    if (deps_.followups != nullptr) {
+      view.enabled = true;
+      deps_.read_model->ReadProjection<projections::FollowUpProjection>(
+          [&](const projections::FollowUpProjection& projection, uint64_t) {
+            const projections::FollowUpState& follow_ups = projection.state();
+            if (const projections::TicketFollowUp* found = follow_ups.FindTicket(*ticket)) view.follow_up = *found;
+            for (const projections::ActionItem* item : follow_ups.ItemsOf(*ticket)) {
+              view.items.push_back(*item);
+              view.overdue.push_back(projections::IsOverdue(*item, now, *deps_.zone));
+            }
+          });
+    }
+    return HtmlAnswer(200, RenderIncident(principal_, *state, *events, recorded, now, head_seq, view));
+  }
+
+  // GET /actions: every action item, filtered like GET /api/v1/action-items.
+  HttpResponse ActionsPage(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"owner", "status", "overdue", "system", "ticket"});
+    if (!query) return ErrorPage(principal_, 400, "Bad address", query.error().message);
+    if (deps_.followups == nullptr) return ErrorPage(principal_, 404, "No such page", "Action items are not served here.");
+    std::string api_query;
+    for (const auto& [name, value] : *query) {
+      if (value.empty()) continue;
+      api_query += (api_query.empty() ? "" : "&") + UrlEncodeComponent(name) + "=" + UrlEncodeComponent(value);
+    }
+    const FollowUpRoutes routes{.processor = deps_.followups, .read_model = deps_.read_model, .zone = deps_.zone};
+    std::vector<projections::ActionItem> items;
+    std::vector<bool> overdue;
+    std::string error;
+    Result<ListedItems> listed = ListActionItems(routes, api_query);
+    if (listed) {
+      items = std::move(listed->items);
+      overdue = std::move(listed->overdue);
+    } else {
+      error = listed.error().message;
+    }
+    const auto value = [&](const std::string& name) { return query->contains(name) ? query->at(name) : std::string(); };
+    std::string main = "<h1>Action items</h1>\n<form class=\"toolbar\" method=\"get\" action=\"/actions\">";
+    for (const char* name : {"owner", "system", "ticket"}) {
+      main += "<label>" + std::string(name) + " <input name=\"" + name + "\" value=\"" + HtmlEscape(value(name)) + "\"></label> ";
+    }
+    main += "<label>status <select name=\"status\"><option value=\"\">any</option>";
+    for (const char* status : {"open", "done", "dropped"}) {
+      main += "<option" + std::string(value("status") == status ? " selected" : "") + ">" + status + "</option>";
+    }
+    main += "</select></label> <label>overdue <select name=\"overdue\"><option value=\"\">any</option>";
+    for (const char* flag : {"true", "false"}) {
+      main += "<option" + std::string(value("overdue") == flag ? " selected" : "") + ">" + flag + "</option>";
+    }
+    main += "</select></label> <button type=\"submit\">Show</button></form>\n";
+    if (!error.empty()) {
+      main += "<p class=\"notice notice-error\" role=\"alert\">" + HtmlEscape(error) + "</p>\n";
+      return HtmlAnswer(400, Layout(principal_, "Action items", "/actions", main, {}));
+    }
+    main += "<p class=\"hint\">" + std::to_string(items.size()) + " items, overdue first. <a href=\"/api/v1/action-items" +
+            (api_query.empty() ? "" : "?" + HtmlEscape(api_query)) + "\">JSON</a></p>\n";
+    main += ItemsTableHtml(principal_, items, overdue, true);
+    return HtmlAnswer(200, Layout(principal_, "Action items", "/actions", main, {}));
+  }
+
+  // POST /reviews/{t}, /actions/new/{t}, /actions/{item}: the forms of the
+  // incident page and /actions, through the same parsers as the API; then
+  // back to the incident page (Post/Redirect/Get), or an error page.
+  void FollowUpForm(const HttpRequest& request, std::string_view segment, ingest::FollowUpKind kind, Respond respond) {
+    if (deps_.followups == nullptr) return respond(ErrorPage(principal_, 404, "No such page", "Not served here."));
+    if (MediaType(request.content_type) != "application/x-www-form-urlencoded") {
+      return respond(ErrorPage(principal_, 415, "Unsupported form encoding",
+                               "The form posts application/x-www-form-urlencoded."));
+    }
+    const std::optional<std::string> decoded = ingest::PercentDecode(segment);
+    const std::string target = decoded.value_or("");
+    Result<ingest::FollowUpCommand> command =
+        kind == ingest::FollowUpKind::kReview    ? ingest::ParseReview(target, request.body, true)
+        : kind == ingest::FollowUpKind::kAddItem ? ingest::ParseAddItem(target, request.body, true)
+                                                 : ingest::ParseUpdateItem(target, request.body, true);
+    if (!command) {
+      return respond(ErrorPage(principal_, StatusFor(command.error().code), "Not recorded",
+                               command.error().message + ". Go back to correct it."));
+    }
+    command->actor = principal_.RecordedActor(command->actor, ingest::kAnonymousActor);
+    deps_.followups->SubmitAsync(std::move(*command), [respond = std::move(respond), viewer = principal_](
+                                                          Result<ingest::FollowUpResult> result) {
+      if (!result) {
+        return respond(ErrorPage(viewer, StatusFor(result.error().code), "Not recorded",
+                                 result.error().message + ". Go back to correct it."));
+      }
+      const std::string location = "/incidents/" + UrlEncodeComponent(result->ticket) +
+                                   "?recorded=" + std::to_string(result->seq);
+      HttpResponse response = HtmlAnswer(303, "<!doctype html><title>Recorded</title><p>Recorded: <a href=\"" +
+                                                  HtmlEscape(location) + "\">" + HtmlEscape(result->ticket) + "</a></p>\n");
+      response.headers.emplace_back("Location", location);
+      respond(std::move(response));
+    });
   }
 
   HttpResponse Asset(const HttpRequest& request, std::string_view path) {
@@ -1006,6 +1302,20 @@ std::vector<Route> Web::Routes() {
                ErrorPage(call.principal, 404, "No such page", "Incident pages look like /incidents/INC-42."));
          }
          call.respond(handlers(call).IncidentPage(call.segment, call.query));
+       }},
+      {"/actions", "GET, HEAD", viewer, "page_actions", RouteKind::kPage,
+       [handlers](RouteCall call) { call.respond(handlers(call).ActionsPage(call.query)); }},
+      {"/actions/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_update", RouteKind::kPage,
+       [handlers](RouteCall call) {
+         handlers(call).FollowUpForm(call.request, call.segment, ingest::FollowUpKind::kUpdateItem, std::move(call.respond));
+       }},
+      {"/actions/new/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_add", RouteKind::kPage,
+       [handlers](RouteCall call) {
+         handlers(call).FollowUpForm(call.request, call.segment, ingest::FollowUpKind::kAddItem, std::move(call.respond));
+       }},
+      {"/reviews/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_review", RouteKind::kPage,
+       [handlers](RouteCall call) {
+         handlers(call).FollowUpForm(call.request, call.segment, ingest::FollowUpKind::kReview, std::move(call.respond));
        }},
       {"/static/**", "GET, HEAD", RequiredAccess::Public(), "static", RouteKind::kAsset,
        [handlers](RouteCall call) { call.respond(handlers(call).Asset(call.request, call.path)); }},

@@ -24,12 +24,17 @@
 #include <vector>
 
 #include "http/message.h"
+#include "ingest/followups.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
 #include "http/auth.h"
 #include "http/event_hub.h"
 #include "http/static_assets.h"
+
+namespace date {
+class time_zone;
+}
 
 namespace ledger::http {
 
@@ -46,6 +51,10 @@ struct WebDependencies {
   EventHub* event_hub;
   AccessControl* access = nullptr;  // sessions for /signin and /signout; none: open mode
   WorkPool* pool = nullptr;         // long work (availability); none: on the calling thread
+  // Reviews and action items on the incident page, /actions and their forms
+  // (ingest/followups.h); none: the pages show neither.
+  ingest::FollowUpProcessor* followups = nullptr;
+  const date::time_zone* zone = nullptr;  // the service's --timezone (overdue); required with followups
 };
 
 class AvailabilityCache;

@@ -90,8 +90,6 @@ Status CheckLine(std::string_view field, std::string_view value, size_t bytes_ma
   return CheckCodePoints(field, value, TextShape::kOneLine);
 }
 
-namespace {
-
 // Multi-line text: like CheckLine, but line breaks, tabs and direction marks
 // are fine (TextShape::kMultiLine).
 Status CheckText(std::string_view field, std::string_view value, size_t bytes_max) {
@@ -103,12 +101,6 @@ Status CheckText(std::string_view field, std::string_view value, size_t bytes_ma
   return CheckCodePoints(field, value, TextShape::kMultiLine);
 }
 
-Result<std::string> CheckedLine(std::string_view field, std::string_view value, size_t bytes_max) {
-  std::string trimmed(Trim(value));
-  if (Status checked = CheckLine(field, trimmed, bytes_max); !checked) return checked.error();
-  return trimmed;
-}
-
 Status CheckLink(std::string_view field, std::string_view link, size_t bytes_max) {
   if (Status line = CheckLine(field, link, bytes_max); !line) return line;
   if (link.empty()) return {};
@@ -118,6 +110,14 @@ Status CheckLink(std::string_view field, std::string_view link, size_t bytes_max
   }
   if (link.find(' ') != std::string_view::npos) return InvalidArgument(name, name + " must not contain spaces");
   return {};
+}
+
+namespace {
+
+Result<std::string> CheckedLine(std::string_view field, std::string_view value, size_t bytes_max) {
+  std::string trimmed(Trim(value));
+  if (Status checked = CheckLine(field, trimmed, bytes_max); !checked) return checked.error();
+  return trimmed;
 }
 
 Result<int> CheckedEnum(const PayloadField& field, std::string_view value) {

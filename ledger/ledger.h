@@ -70,6 +70,9 @@ class AppendContext {
   // The seq and recorded time (UTC microseconds) the decided event will get.
   virtual uint64_t next_seq() const = 0;
   virtual int64_t recorded_at_micros() const = 0;
+  // The hash of event next_seq() - 1 (earlier in this batch or in the log):
+  // the head the decided event will follow; 32 zero bytes before event 1.
+  virtual const Sha256Digest& head_hash() const = 0;
   // Hands out the next ticket number (1, 2, ...); what a ticket is called is
   // the caller's business. Call at most once per Decide; the number is kept
   // only if the decided event is appended.

@@ -84,6 +84,7 @@ class Ledger::Impl::BatchContext final : public AppendContext {
 
   uint64_t next_seq() const override { return head_.seq + 1; }
   int64_t recorded_at_micros() const override { return recorded_at_micros_; }
+  const Sha256Digest& head_hash() const override { return head_.hash; }
 
   uint64_t AllocateTicketNumber() override {
     LEDGER_ASSERT(!allocated_);

@@ -94,6 +94,77 @@ std::string DomainOf(std::string_view address) {
   return at == std::string_view::npos ? std::string("localhost") : std::string(address.substr(at + 1));
 }
 
+// What the mail about a review or an action item says: its subject (before
+// HeaderSafe) and body. `notice.follow_up` holds the payload (see
+// projections/notifications.h).
+struct FollowUpText {
+  std::string subject;
+  std::string body;
+};
+
+FollowUpText FollowUpMail(const projections::Notice& notice, std::string_view to) {
+  const projections::TicketState& state = notice.ticket_state;
+  const std::string title = HeaderSafe(state.title);
+  FollowUpText text;
+  std::string& body = text.body;
+  if (notice.type == proto::REVIEW_PUBLISHED) {
+    proto::ReviewPayload review;
+    (void)review.ParseFromString(notice.follow_up);  // written by the fold; an empty review reads as such
+    text.subject = "[" + notice.ticket + "] Review published: " + title;
+    body += "The post-incident review of " + notice.ticket + " was published.\n\n";
+    body += "Ticket:    " + notice.ticket + "\n";
+    body += "Title:     " + BodySafe(title) + "\n";
+    body += "Severity:  " + std::string(projections::SeverityName(state.severity)) + "\n";
+    body += "Systems:   " + HeaderSafe(Join(state.systems, ", ")) + "\n";
+    const projections::Period& latest = state.periods.back();
+    body += "Start:     " + FormatRfc3339(state.periods.front().start) + "\n";
+    body += "End:       " + (latest.end ? FormatRfc3339(*latest.end) : std::string("ongoing")) + "\n";
+    const auto block = [&](std::string_view label, const std::string& value) {
+      if (value.empty()) return;
+      body += "\n" + std::string(label) + ":\n" + Indented(BodySafe(value)) + "\n";
+    };
+    block("Summary", review.summary());
+    block("Impact", review.impact_summary());
+    block("Root cause", review.root_cause());
+    if (review.contributing_factors_size() > 0) {
+      body += "\nContributing factors:\n";
+      for (const std::string& factor : review.contributing_factors()) body += "  - " + HeaderSafe(factor) + "\n";
+    }
+    block("Lessons", review.lessons());
+    body += "\nThe review was written against the ledger through event " +
+            std::to_string(review.reviewed_through_seq()) + " (hash " + HexEncode(review.reviewed_head_hash()) +
+            ").\n";
+    body += "\n-- \n";
+    body += "You receive this because " + std::string(to) + " is subscribed to notices about " +
+            HeaderSafe(Join(notice.affected_systems, ", ")) + " (or all systems).\n";
+  } else {
+    proto::ActionItemPayload item;
+    (void)item.ParseFromString(notice.follow_up);  // written by the fold
+    const std::string item_title = HeaderSafe(item.title());
+    if (notice.type == proto::ACTION_ITEM_OVERDUE) {
+      text.subject = "[" + notice.ticket + "] Action item " + item.item() + " is overdue (due " + item.due() +
+                     "): " + item_title;
+      body += "Action item " + item.item() + " of " + notice.ticket + " was due on " + item.due() +
+              " and is still open.\n\n";
+    } else {
+      text.subject = "[" + notice.ticket + "] Action item " + item.item() + " assigned to you: " + item_title;
+      body += "Action item " + item.item() + " of " + notice.ticket + " is yours.\n\n";
+    }
+    body += "Item:      " + item.item() + "\n";
+    body += "Title:     " + BodySafe(item_title) + "\n";
+    body += "Due:       " + (item.due().empty() ? std::string("(none)") : HeaderSafe(item.due())) + "\n";
+    body += "Link:      " + (item.link().empty() ? std::string("(none)") : HeaderSafe(item.link())) + "\n";
+    body += "Incident:  " + notice.ticket + ": " + BodySafe(title) + "\n";
+    body += "Systems:   " + HeaderSafe(Join(state.systems, ", ")) + "\n";
+    if (!item.note().empty()) body += "\nNote:\n" + Indented(BodySafe(item.note())) + "\n";
+    body += "\n-- \n";
+    body += "You receive this because " + std::string(to) + " owns this action item.\n";
+  }
+  body += "Ledger event " + std::to_string(notice.seq) + ", recorded " + FormatRfc3339Utc(notice.recorded_at_micros) +
+          ".\n";
+  return text;
+}
+
 }  // namespace
 
 std::string HeaderSafe(std::string_view text) {
@@ -215,6 +286,17 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   Result<std::string> sender = ingest::NormalizeEmail(from, "from");
   if (!sender) return sender.error();
 
+  if (projections::IsFollowUpNoticeEvent(notice.type)) {
+    FollowUpText follow_up = FollowUpMail(notice, *to);
+    Mail mail;
+    mail.envelope_from = *sender;
+    mail.envelope_to = *to;
+    mail.message_id = MessageIdFor(notice, *to, *sender);
+    mail.subject = HeaderSafe(follow_up.subject);
+    mail.text = Headers(notice, mail, *sender, *to);
+    mail.text += QuotedPrintable(follow_up.body);
+    return mail;
+  }
   const projections::TicketState& state = notice.ticket_state;
   const std::string title = HeaderSafe(state.title);
   std::string what = SubjectVerb(notice.type);
@@ -270,10 +352,16 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   body += "Ledger event " + std::to_string(notice.seq) + ", recorded " + FormatRfc3339Utc(notice.recorded_at_micros) +
           ".\n";
 
-  std::string& text = mail.text;
+  mail.text = Headers(notice, mail, *sender, *to);
+  mail.text += QuotedPrintable(body);
+  return mail;
+}
+
+std::string Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender, std::string_view to) {
+  std::string text;
   text += "Date: " + Rfc5322Date(notice.recorded_at_micros) + std::string(kCrlf);
-  text += "From: " + std::string(kSenderName) + " <" + *sender + ">" + std::string(kCrlf);
-  text += "To: <" + *to + ">" + std::string(kCrlf);
+  text += "From: " + std::string(kSenderName) + " <" + std::string(sender) + ">" + std::string(kCrlf);
+  text += "To: <" + std::string(to) + ">" + std::string(kCrlf);
   text += "Subject: " + EncodeHeaderText(mail.subject, std::string_view("Subject").size()) + std::string(kCrlf);
   text += "Message-ID: " + mail.message_id + std::string(kCrlf);
   text += "MIME-Version: 1.0" + std::string(kCrlf);
@@ -283,8 +371,7 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   text += "X-Incident-Ticket: " + notice.ticket + std::string(kCrlf);
   text += "X-Ledger-Seq: " + std::to_string(notice.seq) + std::string(kCrlf);
   text += kCrlf;
-  text += QuotedPrintable(body);
-  return mail;
+  return text;
 }
 
 }  // namespace ledger::notify

@@ -33,9 +33,14 @@ struct Mail {
   std::string text;           // the whole message, CRLF line ends
 };
 
-// Composes the mail for `job`; `from` is the sender address (validated).
+// Composes the mail for `job` (an incident event's notice, or a review's
+// or an action item's: projections/notifications.h); `from` is the sender address (validated).
 // Fails with kInvalidArgument when an address is unsafe for a header.
 Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from);
+
+// The header block of `mail` (its subject and Message-ID set), ending in the
+// blank line; the body follows.
+std::string Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender, std::string_view to);
 
 // "<inc-7.12.3f9a0c1d2b4e5f60@example.org>": ticket, event seq, and 16 hex
 // digits of SHA-256(event hash || recipient), at the sender's domain.

@@ -90,7 +90,8 @@ bool DecodeSubscriptions(std::string_view bytes, std::set<std::string>* systems,
 
 // notice: zigzag recorded_at_micros | varint type | string ticket |
 //         strings changed | varint ticket_number | ticket (ticket_codec.h) |
-//         strings affected_systems | event_hash (32 bytes)
+//         strings affected_systems | event_hash (32 bytes) |
+//         string follow_up (version 2)
 std::string EncodeNotice(const Notice& notice) {
   std::string value;
   ByteWriter writer(&value);
@@ -102,6 +103,7 @@ std::string EncodeNotice(const Notice& notice) {
   WriteTicket(&writer, notice.ticket_state);
   WriteStrings(&writer, notice.affected_systems);
   writer.Raw(AsBytes(notice.event_hash));
+  writer.String(notice.follow_up);
   return value;
 }
 
@@ -114,7 +116,7 @@ bool DecodeNotice(uint64_t seq, std::string_view bytes, Notice* notice) {
       type > static_cast<uint64_t>(proto::EventType_MAX) || !reader.String(&notice->ticket) ||
       !ReadStrings(&reader, kNoticeChangedMax, &notice->changed) || !reader.Varint(&notice->ticket_state.ticket_number) ||
       !ReadTicket(&reader, &notice->ticket_state) || !ReadStrings(&reader, kCodecSystemsMax, &notice->affected_systems) ||
-      !reader.Raw(kSha256Bytes, &hash) || !reader.done()) {
+      !reader.Raw(kSha256Bytes, &hash) || !reader.String(&notice->follow_up) || !reader.done()) {
     return false;
   }
   notice->type = static_cast<proto::EventType>(type);
@@ -191,6 +193,11 @@ void NotificationProjection::Prepare(const proto::Event& event) {
 }
 
 void NotificationProjection::Apply(const proto::Event& event, const Sha256Digest& hash) {
+  if (IsFollowUpNoticeEvent(event.type())) {
+    history_wanted_ = false;
+    queue_.ApplyFollowUp(event, hash, tickets_->Find(FollowUpTicketOf(event)), follow_ups_->state());
+    return;
+  }
   if (!history_wanted_) {
     queue_.ApplyFollowing(event, hash, nullptr, nullptr);  // incident events notify nobody now
     return;

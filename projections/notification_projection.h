@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "projections/followups.h"
 #include "projections/notifications.h"
 #include "projections/projection.h"
 #include "projections/ticket_projection.h"
@@ -35,13 +36,17 @@
 namespace ledger::projections {
 
 // Bump when the notification fold or its saved form changes meaning (first
-// saved in version 1).
-constexpr uint32_t kNotificationProjectionVersion = 1;
+// saved in version 1; version 2 adds the notices of reviews and action
+// items, and their `follow_up` text).
+constexpr uint32_t kNotificationProjectionVersion = 2;
 
 class NotificationProjection : public Projection {
  public:
   // `tickets` must be registered before this projection and outlive it.
-  explicit NotificationProjection(const TicketProjection* tickets) : tickets_(tickets) {}
+  // `follow_ups` too; the read model registers it before this projection,
+  // so that it has applied an event when this one reads it.
+  NotificationProjection(const TicketProjection* tickets, const FollowUpProjection* follow_ups)
+      : tickets_(tickets), follow_ups_(follow_ups) {}
 
   const NotificationQueue& queue() const { return queue_; }
 
@@ -61,6 +66,7 @@ class NotificationProjection : public Projection {
 
  private:
   const TicketProjection* tickets_;
+  const FollowUpProjection* follow_ups_;
   NotificationQueue queue_;
   bool tracking_ = false;
   // Set by Prepare for an incident event while someone is subscribed: the

@@ -104,8 +104,25 @@ uint64_t SubscriptionSet::LastChangeSeq(std::string_view email) const {
   return found == last_change_seq_.end() ? 0 : found->second;
 }
 
+bool IsFollowUpNoticeEvent(proto::EventType type) {
+  return type == proto::REVIEW_PUBLISHED || type == proto::ACTION_ITEM_ADDED || type == proto::ACTION_ITEM_UPDATED ||
+         type == proto::ACTION_ITEM_OVERDUE;
+}
+
+std::string FollowUpTicketOf(const proto::Event& event) {
+  if (!event.ticket().empty()) return event.ticket();
+  if (!event.has_action_item()) return {};
+  const std::optional<ParsedItemId> parsed = ParseActionItemId(event.action_item().item());
+  return parsed ? parsed->ticket : std::string();
+}
+
 void NotificationQueue::Apply(const StoredEvent& stored) {
   const proto::Event& event = stored.event;
+  (void)follow_ups_.Apply(event);
+  if (IsFollowUpNoticeEvent(event.type())) {
+    ApplyFollowUp(event, stored.hash, tickets_.Find(FollowUpTicketOf(event)), follow_ups_);
+    return;
+  }
   if (!IsIncidentEvent(event.type())) {
     ApplyFollowing(event, stored.hash, nullptr, nullptr);
     return;
@@ -164,16 +181,66 @@ void NotificationQueue::ApplyIncident(const proto::Event& event, const Sha256Dig
   notice.event_hash = hash;
   if (tracking_) changes_.notices.insert(event.seq());
 
-  for (const std::string& recipient : recipients) {
-    JobKey key{event.seq(), recipient};
-    Job& job = jobs_[key];
-    job.key = key;
-    job.ticket = event.ticket();
-    job.state = JobState::kPending;
-    if (tracking_) changes_.jobs.insert(key);
-    pending_.insert(std::move(key));
-    counts_.pending += 1;
+  for (const std::string& recipient : recipients) AddJob(event.seq(), recipient, event.ticket());
+}
+
+void NotificationQueue::AddJob(uint64_t seq, const std::string& recipient, const std::string& ticket) {
+  JobKey key{seq, recipient};
+  if (jobs_.contains(key)) return;
+  Job& job = jobs_[key];
+  job.key = key;
+  job.ticket = ticket;
+  job.state = JobState::kPending;
+  if (tracking_) changes_.jobs.insert(key);
+  pending_.insert(std::move(key));
+  counts_.pending += 1;
+}
+
+void NotificationQueue::ApplyFollowUp(const proto::Event& event, const Sha256Digest& hash, const TicketState* ticket,
+                                      const FollowUpState& follow_ups) {
+  if (ticket == nullptr || !IsFollowUpNoticeEvent(event.type())) return;
+  std::vector<std::string> recipients;
+  std::string follow_up;
+  if (event.type() == proto::REVIEW_PUBLISHED) {
+    if (!event.has_review()) return;
+    recipients = subscriptions_.RecipientsFor(ticket->systems);
+    LEDGER_ASSERT(event.review().SerializeToString(&follow_up));
+  } else {
+    if (!event.has_action_item()) return;
+    const proto::ActionItemPayload& payload = event.action_item();
+    const ActionItem* item = follow_ups.FindItem(payload.item());
+    if (item == nullptr) return;
+    // The fold refused an add or update it did not apply (never appended).
+    if (event.type() != proto::ACTION_ITEM_OVERDUE && item->last_seq != event.seq()) return;
+    // An update mails only a new owner (ingest leaves an unchanged owner out).
+    if (event.type() == proto::ACTION_ITEM_UPDATED && !payload.has_owner()) return;
+    if (item->owner.empty()) return;
+    recipients.push_back(item->owner);
+    proto::ActionItemPayload whole;
+    whole.set_item(item->item);
+    whole.set_title(item->title);
+    whole.set_owner(item->owner);
+    whole.set_due(event.type() == proto::ACTION_ITEM_OVERDUE ? payload.due() : item->due);
+    whole.set_link(item->link);
+    whole.set_note(item->note);
+    whole.set_status(item->status == ItemStatus::kDone      ? proto::ACTION_ITEM_DONE
+                     : item->status == ItemStatus::kDropped ? proto::ACTION_ITEM_DROPPED
+                                                            : proto::ACTION_ITEM_OPEN);
+    LEDGER_ASSERT(whole.SerializeToString(&follow_up));
   }
+  if (recipients.empty()) return;
+  Notice& notice = notices_[event.seq()];
+  notice.seq = event.seq();
+  notice.recorded_at_micros = event.recorded_at_micros();
+  notice.type = event.type();
+  notice.ticket = ticket->ticket;
+  notice.changed.clear();
+  notice.ticket_state = *ticket;
+  notice.affected_systems = event.type() == proto::REVIEW_PUBLISHED ? ticket->systems : std::vector<std::string>{};
+  notice.event_hash = hash;
+  notice.follow_up = std::move(follow_up);
+  if (tracking_) changes_.notices.insert(event.seq());
+  for (const std::string& recipient : recipients) AddJob(event.seq(), recipient, ticket->ticket);
 }
 
 NotificationChanges NotificationQueue::TakeChanges() {

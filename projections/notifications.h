@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "ledger/ledger.h"
+#include "projections/followups.h"
 #include "projections/notification_stats.h"
 #include "projections/tickets.h"
 
@@ -84,6 +85,13 @@ class SubscriptionSet {
 };
 
 // One incident event that has recipients: what the mail about it says.
+//
+// Follow-up notices (projections/followups.h): a REVIEW_PUBLISHED event
+// notifies the subscribers of the incident's systems, as an incident event
+// would; ACTION_ITEM_ADDED notifies the item's owner, ACTION_ITEM_UPDATED
+// the new owner when it changes the owner, ACTION_ITEM_OVERDUE the owner.
+// Their notice carries `follow_up`: the serialized ReviewPayload (reviews)
+// or ActionItemPayload (the item whole, as it stood after the event).
 struct Notice {
   uint64_t seq = 0;
   int64_t recorded_at_micros = 0;
@@ -93,7 +101,14 @@ struct Notice {
   TicketState ticket_state;          // the ticket right after the event
   std::vector<std::string> affected_systems;
   Sha256Digest event_hash{};         // part of the deterministic Message-ID
+  std::string follow_up;             // follow-up notices only, see above
 };
+
+// REVIEW_PUBLISHED and the ACTION_ITEM_* events.
+bool IsFollowUpNoticeEvent(proto::EventType type);
+// The ticket a follow-up event concerns (from its item when the envelope
+// names none).
+std::string FollowUpTicketOf(const proto::Event& event);
 
 struct JobKey {
   uint64_t seq = 0;       // the incident event
@@ -143,6 +158,11 @@ class NotificationQueue {
   // subscribed (see wants_ticket_history). Do not mix with Apply on one queue.
   void ApplyFollowing(const proto::Event& event, const Sha256Digest& hash,
                       const std::vector<std::string>* systems_before, const TicketState* after);
+  // The follow-up fold: `event` is a REVIEW_* or ACTION_ITEM_* event that
+  // `follow_ups` has applied already; `ticket` is its ticket's state
+  // (nullptr: none, and the event notifies nobody). Do not mix with Apply.
+  void ApplyFollowUp(const proto::Event& event, const Sha256Digest& hash, const TicketState* ticket,
+                     const FollowUpState& follow_ups);
   // False while nobody is subscribed to anything: incident events then
   // notify nobody, and a shared fold need not look up the ticket first.
   bool wants_ticket_history() const { return !subscriptions_.empty(); }
@@ -180,7 +200,10 @@ class NotificationQueue {
   void ApplyRetry(const proto::Event& event);
   void SetState(Job* job, JobState state);
 
+  void AddJob(uint64_t seq, const std::string& recipient, const std::string& ticket);
+
   TicketStore tickets_;  // the standalone fold's own; empty in a shared fold
+  FollowUpState follow_ups_;  // likewise
   SubscriptionSet subscriptions_;
   std::map<uint64_t, Notice> notices_;
   std::map<JobKey, Job> jobs_;

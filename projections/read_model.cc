@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/log.h"
+#include "projections/followups.h"
 
 namespace ledger::projections {
 namespace {
@@ -23,7 +24,8 @@ ReadModel::ReadModel() {
   // The projections, in fold order: each may read those before it
   // (Projection::Prepare). A new projection is one line here.
   tickets_ = Register(std::make_unique<TicketProjection>());
-  notifications_ = Register(std::make_unique<NotificationProjection>(tickets_));
+  const FollowUpProjection* follow_ups = Register(std::make_unique<FollowUpProjection>());
+  notifications_ = Register(std::make_unique<NotificationProjection>(tickets_, follow_ups));
 }
 
 ReadModel::~ReadModel() { StopFill(); }

@@ -163,6 +163,18 @@
 
   // Built when the pointer rests on a bar (vis-timeline's tooltip template),
   // not for every bar up front.
+  // A published review and open action items, as badges (text nodes only).
+  function followUpMarks(incident) {
+    const marks = [];
+    if (incident.reviewed) marks.push(" ", el("span", { class: "badge review-published mark-reviewed" }, "reviewed"));
+    if (incident.open_action_items > 0) {
+      const count = incident.open_action_items;
+      marks.push(" ", el("span", { class: "badge item-open mark-open-items" },
+        count + (count === 1 ? " open action item" : " open action items")));
+    }
+    return marks;
+  }
+
   function tooltip(incident, period) {
     const now = Date.now();
     const end = period.end
@@ -179,7 +191,8 @@
       el("div", { class: "tip-heading" },
         el("strong", { class: "tip-title" }, incident.title),
         " ",
-        el("span", { class: "tip-ticket" }, incident.ticket)),
+        el("span", { class: "tip-ticket" }, incident.ticket),
+        ...followUpMarks(incident)),
       facts,
       el("a", { class: "tip-link", href: "/incidents/" + encodeURIComponent(incident.ticket) },
         "Open " + incident.ticket));
@@ -376,7 +389,7 @@
     const rows = list.map((incident) => el("tr", { class: incident.status === "open" ? "row-ongoing" : "" },
       el("th", { scope: "row" },
         el("a", { href: "/incidents/" + encodeURIComponent(incident.ticket) }, incident.ticket)),
-      el("td", {}, incident.title),
+      el("td", {}, incident.title, ...followUpMarks(incident)),
       el("td", {}, (incident.systems || []).join(", ")),
       el("td", {}, incident.engineer),
       el("td", {}, el("span", { class: "badge severity-" + incident.severity }, incident.severity)),

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http/api.h"
+#include "http/followups_api.h"
 #include "http/auth.h"
 #include "http/metrics.h"
 #include "http/notifications_api.h"
@@ -158,8 +159,9 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
   ledger::http::Metrics metrics;
   ledger::http::Web web(ledger::http::WebDependencies{});
   ledger::http::NotificationRoutes notifications{};
-  ledger::http::Api api(
-      ledger::http::ApiDependencies{.metrics = &metrics, .web = &web, .notifications = &notifications});
+  ledger::http::FollowUpRoutes followups{};
+  ledger::http::Api api(ledger::http::ApiDependencies{
+      .metrics = &metrics, .web = &web, .notifications = &notifications, .followups = &followups});
   const std::optional<Role> kPublic;
   const std::map<std::string, std::pair<std::optional<Role>, std::string>> expected = {
       {"/healthz", {kPublic, "GET"}},
@@ -179,6 +181,15 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {"/api/v1/incidents", {Role::kViewer, "GET"}},
       {"/api/v1/incidents/*", {Role::kViewer, "GET"}},
       {"/api/v1/incidents/*/events", {Role::kViewer, "GET"}},
+      {"/api/v1/incidents/*/review", {Role::kHelpdesk, "POST"}},
+      {"/api/v1/incidents/*/action-items", {Role::kHelpdesk, "POST"}},
+      {"/api/v1/action-items/*", {Role::kHelpdesk, "POST"}},
+      {"/api/v1/action-items", {Role::kViewer, "GET"}},
+      {"/api/v1/review-report", {Role::kViewer, "GET"}},
+      {"/actions", {Role::kViewer, "GET, HEAD"}},
+      {"/actions/*", {Role::kHelpdesk, "POST"}},
+      {"/actions/new/*", {Role::kHelpdesk, "POST"}},
+      {"/reviews/*", {Role::kHelpdesk, "POST"}},
       {"/api/v1/durations", {Role::kViewer, "GET"}},
       {"/api/v1/availability", {Role::kViewer, "GET, HEAD"}},
       {"/api/v1/events/stream", {Role::kViewer, "GET, HEAD"}},
@@ -201,7 +212,8 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
     }
     EXPECT_EQ(route.kind == RouteKind::kPage,
               pattern == "/" || pattern == "/submit" || pattern == "/signin" || pattern == "/signout" ||
-                  pattern == "/incidents/**");
+                  pattern == "/incidents/**" || pattern == "/actions" || pattern == "/actions/*" ||
+                  pattern == "/actions/new/*" || pattern == "/reviews/*");
   }
   for (const auto& [pattern, ignored] : expected) EXPECT_TRUE(seen.contains(pattern)) << pattern << " has no row";
 }
