@@ -112,6 +112,10 @@ std::string VerifyReportJson(const VerifyReport& report) {
   json.Key("events").Uint(report.events_checked);
   json.Key("head_seq").Uint(report.head_seq);
   json.Key("head_hash").String(HexEncode(report.head_hash));
+  // The Merkle root of the events checked (of the tree of head_seq events
+  // when ok), computed from their hashes; whether the stored tree matched it.
+  json.Key("tree_root").String(HexEncode(report.tree_root));
+  json.Key("tree_checked").Bool(report.tree_checked);
   if (!report.ok) {
     json.Key("bad_seq").Uint(report.bad_seq);
     json.Key("problem").String(report.problem);
