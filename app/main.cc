@@ -48,6 +48,7 @@
 #include "http/web.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
+#include "ledger/tree_head.h"
 #include "projections/read_model.h"
 
 namespace {
@@ -453,6 +454,11 @@ int Serve(const Arguments& arguments) {
   if (!opened) return Fail(opened.error().message);
   std::unique_ptr<ledger::Ledger> log = std::move(*opened);
   WarnAboutOpenDataFolder(arguments.options.at("--data"));
+  // The tree heads' signing key, made (mode 0600) at the first start; the
+  // ledger is open, so this process holds its lock and makes it alone.
+  ledger::Result<std::unique_ptr<ledger::TreeHeadSigner>> signer =
+      ledger::TreeHeadSigner::Open(arguments.options.at("--data"), /*create=*/true);
+  if (!signer) return Fail("tree head signing key: " + signer.error().message);
 
   // The read model resumes from its checkpoint (DIR/projections) and folds
   // only the events after it; a missing, outdated or mismatched checkpoint is
@@ -511,7 +517,8 @@ int Serve(const Arguments& arguments) {
                                                       .notifications = (*notifications)->routes(),
                                                       .access = access->get(),
                                                       .pool = &pool,
-                                                      .backup = *backup_options});
+                                                      .backup = *backup_options,
+                                                      .signer = signer->get()});
   // /metrics renders every part's figures (http/metrics.h); these callbacks
   // hand it the figures of the parts wired here.
   ledger::http::MetricsSources metric_sources{

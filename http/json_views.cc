@@ -105,6 +105,16 @@ void WriteTicket(JsonWriter* json, const projections::TicketState& state) {
   json->EndObject();
 }
 
+void WriteSignedTreeHead(JsonWriter* json, const SignedTreeHead& signed_head) {
+  json->BeginObject();
+  json->Key("tree_size").Uint(signed_head.head.tree_size);
+  json->Key("root_hash").String(HexEncode(signed_head.head.root_hash));
+  json->Key("timestamp").String(signed_head.timestamp);
+  json->Key("signature").String(Base64Encode(signed_head.signature));
+  json->Key("key_id").String(signed_head.key_id);
+  json->EndObject();
+}
+
 std::string VerifyReportJson(const VerifyReport& report) {
   JsonWriter json;
   json.BeginObject();
