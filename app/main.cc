@@ -11,6 +11,7 @@
 //   incident-ledger backup --data DIR --to DEST
 //   incident-ledger durations --data DIR [--from T] [--to T] [--by incident|system] [--as-of T] [--format json|csv]
 //   incident-ledger availability --data DIR [--system S] [--days N] [--end-date D] [--timezone ZONE] [--as-of T]
+//   incident-ledger verify-bundle FILE --public-key KEY
 //
 // Every subcommand takes --data DIR, the folder of the ledger's RocksDB
 // database (created if missing, mode 0700). Every subcommand runs with umask
@@ -39,6 +40,7 @@
 #include "app/analyst_commands.h"
 #include "app/audit_commands.h"
 #include "app/projection_commands.h"
+#include "app/proof_commands.h"
 #include "app/notifications.h"
 #include "app/sheet_commands.h"
 #include "common/file.h"
@@ -107,6 +109,9 @@ void PrintUsage(std::FILE* out) {
                "  availability  per-day availability: --system S --days N --end-date YYYY-MM-DD\n"
                "                --timezone ZONE (IANA, default UTC) --as-of T\n"
                "  rebuild       drop the saved projections and fold the log again from seq 1\n"
+               "  verify-bundle FILE --public-key KEY\n"
+               "                check a ticket's bundle (GET /api/v1/incidents/{t}/bundle) offline: the signed\n"
+               "                head, each event and its inclusion proof; names the first part that fails\n"
                "  help    print this text\n");
 }
 
@@ -568,6 +573,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc >= 2 && std::strcmp(argv[1], "import-csv") == 0) return ledger::app::ImportCsv(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "verify-bundle") == 0) return ledger::app::VerifyBundle(argc, argv);
   ledger::Result<Arguments> arguments = ParseArguments(argc, argv);
   if (!arguments) {
     PrintUsage(stderr);
