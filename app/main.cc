@@ -12,6 +12,7 @@
 //   incident-ledger durations --data DIR [--from T] [--to T] [--by incident|system] [--as-of T] [--format json|csv]
 //   incident-ledger availability --data DIR [--system S] [--days N] [--end-date D] [--timezone ZONE] [--as-of T]
 //   incident-ledger verify-bundle FILE --public-key KEY
+//   incident-ledger check-head --data DIR [--public-key KEY] HEADER
 //
 // Every subcommand takes --data DIR, the folder of the ledger's RocksDB
 // database (created if missing, mode 0700). Every subcommand runs with umask
@@ -112,6 +113,9 @@ void PrintUsage(std::FILE* out) {
                "  verify-bundle FILE --public-key KEY\n"
                "                check a ticket's bundle (GET /api/v1/incidents/{t}/bundle) offline: the signed\n"
                "                head, each event and its inclusion proof; names the first part that fails\n"
+               "  check-head --data DIR [--public-key KEY] HEADER\n"
+               "                is the ledger now consistent with a tree head seen in a mail\n"
+               "                (X-Ledger-Tree-Head; '-' reads it from stdin)? exit 0 yes, 1 no\n"
                "  help    print this text\n");
 }
 
@@ -487,7 +491,7 @@ int Serve(const Arguments& arguments) {
       ledger::ingest::CommandProcessor::Create(log.get(), &read_model);
   if (!processor) return Fail("cannot load ticket state: " + processor.error().message);
   ledger::Result<std::unique_ptr<ledger::app::Notifications>> notifications =
-      ledger::app::Notifications::Create(arguments.options, log.get(), &read_model);
+      ledger::app::Notifications::Create(arguments.options, log.get(), &read_model, signer->get());
   if (!notifications) return Fail("notifications: " + notifications.error().message);
 
   ledger::http::Metrics metrics;
@@ -574,6 +578,7 @@ int main(int argc, char** argv) {
   }
   if (argc >= 2 && std::strcmp(argv[1], "import-csv") == 0) return ledger::app::ImportCsv(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "verify-bundle") == 0) return ledger::app::VerifyBundle(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "check-head") == 0) return ledger::app::CheckHead(argc, argv);
   ledger::Result<Arguments> arguments = ParseArguments(argc, argv);
   if (!arguments) {
     PrintUsage(stderr);

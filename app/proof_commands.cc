@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +25,8 @@ namespace {
 
 constexpr size_t kBundleBytesMax = 256 << 20;
 constexpr std::string_view kVerifyBundleUsage = "usage: incident-ledger verify-bundle FILE --public-key KEY";
+constexpr std::string_view kCheckHeadUsage =
+    "usage: incident-ledger check-head --data DIR [--public-key KEY] HEADER  (HEADER '-': read it from stdin)";
 
 int Problem(const std::string& message) {
   std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
@@ -271,6 +275,32 @@ Result<std::string> CheckBundle(const std::string& text, const PublicKey& key, F
          ") is signed by key " + key.KeyId();
 }
 
+// ---------------------------------------------------------------------------
+// check-head
+
+// The root of the ledger's first `size` events, from their hashes (not the
+// stored tree), and the root of all of them.
+struct ChainRoots {
+  Sha256Digest at_size{};
+  Sha256Digest at_head{};
+  uint64_t head = 0;
+};
+
+Result<ChainRoots> RootsFromChain(const Ledger& log, uint64_t size) {
+  ChainRoots roots;
+  merkle::Frontier frontier;
+  if (size == 0) roots.at_size = frontier.Root();
+  Status walked = log.ForEach(0, ScanOptions{.read_ahead = true}, [&](const StoredEvent& stored) -> Result<Flow> {
+    frontier.Append(merkle::LeafHash(stored.hash), [](const merkle::NodeId&, const Sha256Digest&) {});
+    if (stored.seq == size) roots.at_size = frontier.Root();
+    return Flow::kContinue;
+  });
+  if (!walked) return walked.error();
+  roots.at_head = frontier.Root();
+  roots.head = frontier.size();
+  return roots;
+}
+
 }  // namespace
 
 int VerifyBundle(int argc, char** argv) {
@@ -295,5 +325,99 @@ int VerifyBundle(int argc, char** argv) {
   return 0;
 }
 
+int CheckHead(int argc, char** argv) {
+  Result<CommandLine> line = ParseCommandLine(argc, argv, {"--data", "--public-key"});
+  if (!line) return Problem(line.error().message + "\n" + std::string(kCheckHeadUsage));
+  if (line->positional.size() != 1 || !line->options.contains("--data")) return Problem(std::string(kCheckHeadUsage));
+  const std::string& data = line->options.at("--data");
+  std::string header = line->positional.front();
+  if (header == "-") {
+    header.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  Result<SignedTreeHead> seen = ParseTreeHeadHeader(header);
+  if (!seen) return Problem(seen.error().message);
+
+  std::optional<PublicKey> key;
+  std::string key_source;
+  if (const auto given = line->options.find("--public-key"); given != line->options.end()) {
+    Result<PublicKey> read = ReadPublicKey(given->second);
+    if (!read) return Problem(read.error().message);
+    key = std::move(*read);
+    key_source = given->second;
+  } else {
+    Result<std::unique_ptr<TreeHeadSigner>> signer = TreeHeadSigner::Open(data, /*create=*/false);
+    if (!signer) return Problem(signer.error().message + " (or give --public-key KEY)");
+    key = (*signer)->public_key();
+    key_source = "the key in " + data;
+  }
+
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("head").BeginObject();
+  json.Key("tree_size").Uint(seen->head.tree_size);
+  json.Key("root_hash").String(HexEncode(seen->head.root_hash));
+  json.Key("timestamp").String(seen->timestamp);
+  json.EndObject();
+  const auto finish = [&json](bool consistent, const std::string& sentence) {
+    json.Key("consistent").Bool(consistent);
+    json.Key("finding").String(sentence);
+    json.EndObject();
+    std::printf("%s\n", json.text().c_str());
+    std::fprintf(stderr, "incident-ledger: %s\n", sentence.c_str());
+    return consistent ? 0 : 1;
+  };
+  const bool signature_ok = VerifyTreeHead(*seen, *key);
+  json.Key("signature_ok").Bool(signature_ok);
+  if (!signature_ok) {
+    return finish(false, "the head's signature does not verify with " + key_source +
+                             ": it was not signed by this ledger's key, or it was altered");
+  }
+
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data, .read_only = true});
+  if (!opened) {
+    if (opened.error().code == ErrorCode::kCorruption) {
+      return finish(false, "INCONSISTENT: the ledger fails its own checks: " + opened.error().message);
+    }
+    return Problem(opened.error().message);
+  }
+  const Ledger& log = **opened;
+  Result<VerifyReport> report = log.Verify();
+  if (!report) return Problem(report.error().message);
+  json.Key("verify").Raw(http::VerifyReportJson(*report));
+  if (!report->ok) {
+    return finish(false, "INCONSISTENT: the ledger fails verification at seq " + std::to_string(report->bad_seq) +
+                             ": " + report->problem);
+  }
+  const uint64_t size = seen->head.tree_size;
+  if (size > report->head_seq) {
+    return finish(false, "INCONSISTENT: the head covers " + std::to_string(size) + " events, the ledger holds only " +
+                             std::to_string(report->head_seq) + ": events the mail saw are gone");
+  }
+  Result<ChainRoots> roots = RootsFromChain(log, size);
+  if (!roots) return Problem(roots.error().message);
+  json.Key("ledger").BeginObject();
+  json.Key("tree_size").Uint(roots->head);
+  json.Key("root_hash").String(HexEncode(roots->at_head));
+  json.Key("root_at_head_size").String(HexEncode(roots->at_size));
+  json.EndObject();
+  if (roots->at_size != seen->head.root_hash) {
+    return finish(false, "INCONSISTENT: the ledger's first " + std::to_string(size) + " events hash to root " +
+                             HexEncode(roots->at_size) + ", the head signed at " + seen->timestamp + " says " +
+                             HexEncode(seen->head.root_hash) + ": history up to seq " + std::to_string(size) +
+                             " was changed since");
+  }
+  // The same answer as an RFC 9162 consistency proof from the stored tree,
+  // as an auditor without the log would check it.
+  if (size > 0 && report->tree_checked) {
+    Result<std::vector<Sha256Digest>> proof = log.ConsistencyProof(size, roots->head);
+    if (!proof) return Problem(proof.error().message);
+    const bool proven = merkle::VerifyConsistency(size, roots->head, seen->head.root_hash, roots->at_head, *proof);
+    json.Key("consistency_proof_ok").Bool(proven);
+    if (!proven) return finish(false, "INCONSISTENT: the stored tree's consistency proof does not verify");
+  }
+  return finish(true, "consistent: the ledger's first " + std::to_string(size) + " events are those the head signed at " +
+                          seen->timestamp + " covers (root " + HexEncode(seen->head.root_hash) + "); the ledger now holds " +
+                          std::to_string(roots->head) + " events (root " + HexEncode(roots->at_head) + ")");
+}
 
 }  // namespace ledger::app

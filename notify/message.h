@@ -34,8 +34,12 @@ struct Mail {
 };
 
 // Composes the mail for `job`; `from` is the sender address (validated).
+// `tree_head_header`, when given, is the X-Ledger-Tree-Head value
+// (ledger/tree_head.h: "size=N; root=HEX; time=T; sig=B64"), folded at its
+// "; " so that each line stays short; it must be printable ASCII.
 // Fails with kInvalidArgument when an address is unsafe for a header.
-Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from);
+Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from,
+                         std::string_view tree_head_header = {});
 
 // "<inc-7.12.3f9a0c1d2b4e5f60@example.org>": ticket, event seq, and 16 hex
 // digits of SHA-256(event hash || recipient), at the sender's domain.

@@ -9,14 +9,18 @@
   with `incident-ledger verify-bundle`; altering any byte of it makes both
   fail, saying where
 - the signing key is made once (0600) and kept across restarts
+- a tree head taken from a mail (aiosmtpd) before a tampering is shown
+  inconsistent with the tampered ledger by `check-head`
 
-Run: LEDGER_BINARY=build/debug/app/incident-ledger python3 tests/integration/test_proofs.py
+Run: LEDGER_BINARY=build/debug/app/incident-ledger LEDGER_TAMPER_TOOL=build/debug/tests/ledger-tamper \
+     python3 tests/integration/test_proofs.py
 """
 
 import os
 import sys
 
 try:
+    import aiosmtpd  # noqa: F401  (Debian: python3-aiosmtpd)
     import cryptography  # noqa: F401  (Debian: python3-cryptography)
 except ImportError:
     # ctest runs `python3` from PATH, which may be another interpreter than
@@ -26,7 +30,7 @@ except ImportError:
             and not os.environ.get("LEDGER_REEXECUTED"):
         os.environ["LEDGER_REEXECUTED"] = "1"
         os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
-    sys.stderr.write("error: install python3-cryptography (scripts/install-deps --test)\n")
+    sys.stderr.write("error: install python3-aiosmtpd and python3-cryptography (scripts/install-deps --test)\n")
     sys.exit(2)
 
 import base64
@@ -37,18 +41,28 @@ import re
 import stat
 import subprocess
 import tempfile
+import time
 import unittest
 
 from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import service  # noqa: E402
+from test_notifications import Mailbox, SmtpServer, smtp_args  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AUDIT_PAGE = os.path.join(HERE, "..", "..", "docs", "AUDIT.md")
 VERIFIER_MARKER = "<!-- bundle-verifier:"
 VERIFIER_LINES_MAX = 59  # "under 60 lines of Python"
 TIMEOUT_SECONDS = 120
+WAIT_SECONDS = 90
+
+
+def tamper_tool():
+    tool = os.environ.get("LEDGER_TAMPER_TOOL")
+    if not tool:
+        raise RuntimeError("LEDGER_TAMPER_TOOL is not set (ctest sets it to the ledger-tamper binary)")
+    return tool
 
 
 def run_cli(*arguments, stdin=None):
@@ -334,6 +348,105 @@ class ProofsTest(service.ServiceTestCase):
         self.assertIn("chmod 600", started.stderr)
         os.chmod(key_file, 0o600)
 
+
+class RawMailbox(Mailbox):
+    """Keeps each message's bytes as the service sent them, too (Python's
+    email package folds long headers its own way when it writes one out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.raw = []
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.raw.append(envelope.original_content or envelope.content)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class WitnessedHeadTest(service.ServiceTestCase):
+
+    def wait_until(self, what, condition, seconds=WAIT_SECONDS):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.05)
+        self.fail("timed out waiting for %s" % what)
+
+    def test_a_head_from_a_mail_shows_a_later_rewrite(self):
+        smtp = SmtpServer()
+        smtp.mailbox = RawMailbox()
+        smtp.start()
+        self.addCleanup(smtp.stop)
+        svc = self.start_service(extra_args=smtp_args(smtp))
+        self.assertStatus(svc.request("POST", "/api/v1/subscriptions",
+                                      {"email": "ana@example.org", "systems": ["mail"]}), 201)
+        opened = svc.submit({"action": "create", "title": "Mail delayed", "systems": ["mail"], "engineer": "Ana"})
+        self.assertStatus(opened, 201)
+        seq = opened.data["seq"]
+        messages = self.wait_until("the mail", lambda: smtp.mailbox.snapshot())
+        message = messages[0][1]
+        header = message["X-Ledger-Tree-Head"]
+        self.assertIsNotNone(header, message.as_string())
+        fields = dict(part.strip().split("=", 1) for part in str(header).split(";"))
+        self.assertEqual(set(fields), {"size", "root", "time", "sig"})
+        self.assertEqual(int(fields["size"]), seq)  # the tree up to the mailed event
+        # The header as sent: one field per folded line, each line short;
+        # check-head takes it as it is (name, folds and all).
+        raw = smtp.mailbox.raw[0].decode()
+        folded = re.search(r"X-Ledger-Tree-Head:.*?\r\n(?=\S)", raw, re.S).group(0)
+        self.assertEqual(folded.count("\r\n "), 3, folded)
+        self.assertLessEqual(max(len(line) for line in folded.split("\r\n")), 100, folded)
+
+        # Consistent now (the service is running: check-head reads beside it),
+        # and after more events.
+        code, out, err = run_cli("check-head", "--data", svc.data_dir, folded)
+        self.assertEqual(code, 0, out + err)
+        self.assertTrue(json.loads(out)["consistent"])
+        for note in ("queue draining", "still draining"):
+            self.assertStatus(svc.submit({"action": "update", "ticket": opened.data["ticket"], "note": note}), 201)
+        code, out, err = run_cli("check-head", "--data", svc.data_dir, "-", stdin=str(header).encode())
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("consistent: the ledger's first %d events" % seq, err)
+        svc.stop()
+        code, out, err = run_cli("verify", "--data", svc.data_dir)
+        self.assertEqual(code, 0, out + err)
+        before = json.loads(out)
+
+        # Someone with the disk rewrites the mailed event and covers every
+        # track: chain, head record and tree all re-hashed.
+        subprocess.run([tamper_tool(), "--rewrite", svc.data_dir, str(seq)], check=True, capture_output=True)
+        code, out, err = run_cli("verify", "--data", svc.data_dir)
+        self.assertEqual(code, 0, "the rewritten ledger verifies on its own: " + out + err)
+        after = json.loads(out)
+        self.assertEqual(after["head_seq"], before["head_seq"])
+        self.assertNotEqual(after["tree_root"], before["tree_root"])
+        code, out, err = run_cli("check-head", "--data", svc.data_dir, str(header))
+        self.assertEqual(code, 1, out + err)
+        report = json.loads(out)
+        self.assertFalse(report["consistent"])
+        self.assertTrue(report["signature_ok"])
+        self.assertIn("INCONSISTENT", report["finding"])
+        self.assertIn("history up to seq %d was changed" % seq, err)
+
+        # The service serves the rewritten ledger; a client holding the mailed
+        # head sees the consistency proof to the served head fail.
+        svc.start()
+        head_after = svc.get("/api/v1/tree-head").data
+        proof = svc.get("/api/v1/proofs/consistency?first=%s" % fields["size"]).data
+        path = [bytes.fromhex(step) for step in proof["consistency_path"]]
+        self.assertFalse(verify_consistency(int(fields["size"]), head_after["tree_size"], bytes.fromhex(fields["root"]),
+                                            bytes.fromhex(head_after["root_hash"]), path))
+
+        # A header that was altered does not pass for a signed one.
+        forged = str(header).replace("size=%d" % seq, "size=%d" % (seq + 1))
+        code, out, err = run_cli("check-head", "--data", svc.data_dir, forged)
+        self.assertEqual(code, 1, out + err)
+        self.assertFalse(json.loads(out)["signature_ok"])
+        code, out, err = run_cli("check-head", "--data", svc.data_dir, "size=1; root=zz")
+        self.assertEqual(code, 2, out + err)
+        self.assertIn("root", err)
 
 
 if __name__ == "__main__":
