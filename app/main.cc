@@ -11,6 +11,8 @@
 //   incident-ledger backup --data DIR --to DEST
 //   incident-ledger durations --data DIR [--from T] [--to T] [--by incident|system] [--as-of T] [--format json|csv]
 //   incident-ledger availability --data DIR [--system S] [--days N] [--end-date D] [--timezone ZONE] [--as-of T]
+//   incident-ledger verify-bundle FILE --public-key KEY
+//   incident-ledger check-head --data DIR [--public-key KEY] HEADER
 //
 // Every subcommand takes --data DIR, the folder of the ledger's RocksDB
 // database (created if missing, mode 0700). Every subcommand runs with umask
@@ -39,6 +41,7 @@
 #include "app/analyst_commands.h"
 #include "app/audit_commands.h"
 #include "app/projection_commands.h"
+#include "app/proof_commands.h"
 #include "app/notifications.h"
 #include "app/sheet_commands.h"
 #include "common/file.h"
@@ -52,6 +55,7 @@
 #include "ingest/followups.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
+#include "ledger/tree_head.h"
 #include "projections/read_model.h"
 
 namespace {
@@ -120,6 +124,12 @@ void PrintUsage(std::FILE* out) {
                "                --from T --to T (default: the last 7 days) --days N (recurrence, default 90)\n"
                "                --as-of T --timezone ZONE --format json|csv --by incident|item|recurrence\n"
                "  rebuild       drop the saved projections and fold the log again from seq 1\n"
+               "  verify-bundle FILE --public-key KEY\n"
+               "                check a ticket's bundle (GET /api/v1/incidents/{t}/bundle) offline: the signed\n"
+               "                head, each event and its inclusion proof; names the first part that fails\n"
+               "  check-head --data DIR [--public-key KEY] HEADER\n"
+               "                is the ledger now consistent with a tree head seen in a mail\n"
+               "                (X-Ledger-Tree-Head; '-' reads it from stdin)? exit 0 yes, 1 no\n"
                "  help    print this text; version (or --version): the version\n");
 }
 
@@ -488,6 +498,11 @@ int Serve(const Arguments& arguments) {
   if (!opened) return Fail(opened.error().message);
   std::unique_ptr<ledger::Ledger> log = std::move(*opened);
   WarnAboutOpenDataFolder(arguments.options.at("--data"));
+  // The tree heads' signing key, made (mode 0600) at the first start; the
+  // ledger is open, so this process holds its lock and makes it alone.
+  ledger::Result<std::unique_ptr<ledger::TreeHeadSigner>> signer =
+      ledger::TreeHeadSigner::Open(arguments.options.at("--data"), /*create=*/true);
+  if (!signer) return Fail("tree head signing key: " + signer.error().message);
 
   // The read model resumes from its checkpoint (DIR/projections) and folds
   // only the events after it; a missing, outdated or mismatched checkpoint is
@@ -511,7 +526,7 @@ int Serve(const Arguments& arguments) {
       ledger::ingest::CommandProcessor::Create(log.get(), &read_model);
   if (!processor) return Fail("cannot load ticket state: " + processor.error().message);
   ledger::Result<std::unique_ptr<ledger::app::Notifications>> notifications =
-      ledger::app::Notifications::Create(arguments.options, log.get(), &read_model);
+      ledger::app::Notifications::Create(arguments.options, log.get(), &read_model, signer->get());
   if (!notifications) return Fail("notifications: " + notifications.error().message);
 
   // Reviews and action items; overdue items are found in the service's zone.
@@ -569,7 +584,8 @@ int Serve(const Arguments& arguments) {
                                                       .followups = &follow_up_routes,
                                                       .access = access->get(),
                                                       .pool = &pool,
-                                                      .backup = *backup_options});
+                                                      .backup = *backup_options,
+                                                      .signer = signer->get()});
   // /metrics renders every part's figures (http/metrics.h); these callbacks
   // hand it the figures of the parts wired here.
   ledger::http::MetricsSources metric_sources{
@@ -624,6 +640,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc >= 2 && std::strcmp(argv[1], "import-csv") == 0) return ledger::app::ImportCsv(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "verify-bundle") == 0) return ledger::app::VerifyBundle(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "check-head") == 0) return ledger::app::CheckHead(argc, argv);
   ledger::Result<Arguments> arguments = ParseArguments(argc, argv);
   if (!arguments) {
     PrintUsage(stderr);

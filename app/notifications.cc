@@ -8,9 +8,11 @@
 namespace ledger::app {
 
 Result<std::unique_ptr<Notifications>> Notifications::Create(const std::map<std::string, std::string>& options,
-                                                             Ledger* log, const projections::ReadModel* read_model) {
+                                                             Ledger* log, const projections::ReadModel* read_model,
+                                                             const TreeHeadSigner* signer) {
   std::unique_ptr<Notifications> notifications(new Notifications());
   notifications->log_ = log;
+  notifications->signer_ = signer;
   notifications->model_ = std::make_unique<projections::NotificationModel>(read_model);
   Result<std::unique_ptr<ingest::SubscriptionProcessor>> processor = ingest::SubscriptionProcessor::Create(log, read_model);
   if (!processor) return processor.error();
@@ -39,6 +41,16 @@ Status Notifications::StartDelivery() {
   if (!delivery_options_) {
     ledger::LogPrintf("incident-ledger", "no --smtp-url: notifications are queued but not sent");
     return {};
+  }
+  if (signer_ != nullptr) {
+    // Every mail witnesses the ledger up to its event (DESIGN.md, "Proofs
+    // and followers"): the head of the tree of events 1 to seq.
+    delivery_options_->tree_head_header = [log = log_, signer = signer_](uint64_t seq,
+                                                                         int64_t recorded_at_micros) -> Result<std::string> {
+      Result<Sha256Digest> root = log->TreeRoot(seq);
+      if (!root) return root.error();
+      return TreeHeadHeaderValue(signer->Sign(TreeHead{.tree_size = seq, .root_hash = *root}, recorded_at_micros));
+    };
   }
   Result<std::unique_ptr<notify::DeliveryWorker>> worker =
       notify::DeliveryWorker::Start(*delivery_options_, log_, model_.get());

@@ -19,6 +19,7 @@
 #include "http/notifications_api.h"
 #include "ingest/subscriptions.h"
 #include "ledger/ledger.h"
+#include "ledger/tree_head.h"
 #include "notify/worker.h"
 #include "projections/notification_stats.h"
 #include "projections/notifications.h"
@@ -31,8 +32,11 @@ class Notifications {
   // Reads the --smtp-* options; the queue and the subscriptions are those of
   // `read_model` (nothing is folded here). `log` and `read_model` must
   // outlive this.
+  // `signer` (may be null: no X-Ledger-Tree-Head) signs the tree head each
+  // mail carries; it must outlive this too.
   static Result<std::unique_ptr<Notifications>> Create(const std::map<std::string, std::string>& options, Ledger* log,
-                                                       const projections::ReadModel* read_model);
+                                                       const projections::ReadModel* read_model,
+                                                       const TreeHeadSigner* signer = nullptr);
   ~Notifications();
 
   // For the commit listener (ledger writer thread), after the read model
@@ -54,6 +58,7 @@ class Notifications {
   static Result<std::unique_ptr<Notifications>> Finish(std::unique_ptr<Notifications> notifications,
                                                        const std::map<std::string, std::string>& options);
   Ledger* log_ = nullptr;
+  const TreeHeadSigner* signer_ = nullptr;
   std::unique_ptr<projections::NotificationModel> model_;
   std::unique_ptr<ingest::SubscriptionProcessor> subscriptions_;
   std::optional<notify::DeliveryOptions> delivery_options_;

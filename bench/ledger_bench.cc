@@ -23,6 +23,11 @@
 //   ledger_bench rawscan  --data DIR
 //       The peer: a bare RocksDB scan of the event keys with a protobuf parse
 //       of each record (no hash check, no fold).
+//   ledger_bench proofs   --data DIR [--samples N] [--seed K]
+//       RFC 9162 proofs from the stored Merkle tree, one at a time: N
+//       inclusion proofs of random events in the tree of every event, then N
+//       consistency proofs from a random earlier size to it, each checked
+//       (merkle.h) outside the timing; also the time Ledger::Open took.
 //   ledger_bench export   --data DIR --out DIR2 [--windows N] [--seed K]
 //       Writes incidents.csv and periods.csv (the current ticket states, for
 //       PostgreSQL's COPY) and windows.txt (N one-week windows, "FROM TO").
@@ -39,6 +44,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -58,6 +64,7 @@
 #include "ingest/subscriptions.h"
 #include "ledger/keys.h"
 #include "ledger/ledger.h"
+#include "ledger/merkle.h"
 #include "projections/notifications.h"
 #include "projections/read_model.h"
 #include "projections/ticket_name.h"
@@ -556,12 +563,72 @@ int Export(const Options& options) {
   return 0;
 }
 
+double ThreadCpuSeconds() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+int Proofs(const Options& options) {
+  const Clock::time_point opening = Clock::now();
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = Need(options, "--data"), .read_only = true});
+  if (!opened) Die(opened.error().message);
+  const double open_seconds = SecondsBetween(opening, Clock::now());
+  const Ledger& log = **opened;
+  const TreeHead head = log.tree_head();
+  if (head.tree_size < 2) Die("the ledger needs at least two events");
+  const uint64_t samples = NumberOr(options, "--samples", 20'000);
+  Random random(NumberOr(options, "--seed", 11));
+  for (const bool consistency : {false, true}) {
+    LoadResult result;
+    uint64_t path_steps = 0;
+    // The thread's own CPU time per proof beside the wall time: on a shared
+    // VM the difference is time the thread waited for a core (or for I/O).
+    std::vector<double> cpu_seconds;
+    for (uint64_t i = 0; i < samples; ++i) {
+      const uint64_t seq = 1 + random.Below(head.tree_size);
+      const double cpu_before = ThreadCpuSeconds();
+      const Clock::time_point before = Clock::now();
+      Result<std::vector<Sha256Digest>> path =
+          consistency ? log.ConsistencyProof(seq, head.tree_size) : log.InclusionProof(seq, head.tree_size);
+      result.latencies_seconds.push_back(SecondsBetween(before, Clock::now()));
+      cpu_seconds.push_back(ThreadCpuSeconds() - cpu_before);
+      bool valid = path.has_value();
+      if (valid && !consistency) {
+        Result<StoredEvent> event = log.ReadEvent(seq);
+        valid = event && merkle::VerifyInclusion(merkle::LeafHash(event->hash), seq - 1, head.tree_size, *path,
+                                                 head.root_hash);
+      } else if (valid) {
+        Result<Sha256Digest> first_root = log.TreeRoot(seq);
+        valid = first_root && merkle::VerifyConsistency(seq, head.tree_size, *first_root, head.root_hash, *path);
+      }
+      if (!valid) ++result.errors;
+      if (path) path_steps += path->size();
+      ++result.operations;
+    }
+    // The checks above are inside the loop but outside each proof's timing;
+    // the throughput counts only the proofs.
+    double proof_seconds = 0;
+    for (const double seconds : result.latencies_seconds) proof_seconds += seconds;
+    result.seconds = proof_seconds;
+    std::vector<double> wall = result.latencies_seconds;
+    const std::string tail = ",\"p999_ms\":" + std::to_string(Quantile(&wall, 0.999) * 1000) +
+                             ",\"cpu_p50_ms\":" + std::to_string(Quantile(&cpu_seconds, 0.5) * 1000) +
+                             ",\"cpu_p99_ms\":" + std::to_string(Quantile(&cpu_seconds, 0.99) * 1000);
+    PrintResult("proofs", consistency ? "consistency proof" : "inclusion proof", std::move(result),
+                "\"tree_size\":" + std::to_string(head.tree_size) + tail + ",\"path_hashes_mean\":" +
+                    std::to_string(static_cast<double>(path_steps) / static_cast<double>(samples)) +
+                    ",\"open_ms\":" + std::to_string(open_seconds * 1000));
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace ledger::bench
 
 int main(int argc, char** argv) {
   using namespace ledger::bench;
-  if (argc < 2) Die("usage: ledger_bench append|rocksdb|generate|rebuild|rawscan|open|export --data DIR ...");
+  if (argc < 2) Die("usage: ledger_bench append|rocksdb|generate|rebuild|rawscan|open|proofs|export --data DIR ...");
   const std::string command = argv[1];
   Options options;
   for (int i = 2; i + 1 < argc; i += 2) options[argv[i]] = argv[i + 1];
@@ -572,5 +639,6 @@ int main(int argc, char** argv) {
   if (command == "rawscan") return RawScan(options);
   if (command == "open") return OpenPhases(options);
   if (command == "export") return Export(options);
+  if (command == "proofs") return Proofs(options);
   Die("unknown command " + command);
 }

@@ -507,8 +507,11 @@ class Handlers {
 
 }  // namespace
 
-Api::Api(ApiDependencies dependencies) : deps_(dependencies) {
+Api::Api(ApiDependencies dependencies)
+    : deps_(dependencies), proofs_{.ledger = dependencies.ledger, .signer = dependencies.signer} {
   std::vector<Route> rows = Routes();
+  std::vector<Route> proofs = ProofRouteRows(proofs_);
+  rows.insert(rows.end(), std::make_move_iterator(proofs.begin()), std::make_move_iterator(proofs.end()));
   if (deps_.web != nullptr) {
     std::vector<Route> web = deps_.web->Routes();
     rows.insert(rows.end(), std::make_move_iterator(web.begin()), std::make_move_iterator(web.end()));

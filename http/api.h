@@ -21,6 +21,7 @@
 #include "http/answer_cache.h"
 #include "http/message.h"
 #include "http/metrics.h"
+#include "http/proofs_api.h"
 #include "http/response_stream.h"
 #include "http/work_pool.h"
 #include "ingest/processor.h"
@@ -68,6 +69,8 @@ struct ApiDependencies {
   // thread, with no budget (tests).
   WorkPool* pool = nullptr;
   BackupOptions backup;  // default: no backups through the API
+  // Signs tree heads (tree_head.h); none: the routes that sign answer 503.
+  const TreeHeadSigner* signer = nullptr;
 };
 
 
@@ -87,6 +90,7 @@ class Api {
   std::vector<Route> Routes();
 
   ApiDependencies deps_;
+  ProofRoutes proofs_;  // what the proof rows (proofs_api.h) read
   AnswerCache answers_;  // GET /api/v1/incidents
   std::unique_ptr<Router> router_;
 };

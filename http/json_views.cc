@@ -117,6 +117,16 @@ void WriteTicket(JsonWriter* json, const projections::TicketState& state,
   json->EndObject();
 }
 
+void WriteSignedTreeHead(JsonWriter* json, const SignedTreeHead& signed_head) {
+  json->BeginObject();
+  json->Key("tree_size").Uint(signed_head.head.tree_size);
+  json->Key("root_hash").String(HexEncode(signed_head.head.root_hash));
+  json->Key("timestamp").String(signed_head.timestamp);
+  json->Key("signature").String(Base64Encode(signed_head.signature));
+  json->Key("key_id").String(signed_head.key_id);
+  json->EndObject();
+}
+
 std::string VerifyReportJson(const VerifyReport& report) {
   JsonWriter json;
   json.BeginObject();
@@ -124,6 +134,10 @@ std::string VerifyReportJson(const VerifyReport& report) {
   json.Key("events").Uint(report.events_checked);
   json.Key("head_seq").Uint(report.head_seq);
   json.Key("head_hash").String(HexEncode(report.head_hash));
+  // The Merkle root of the events checked (of the tree of head_seq events
+  // when ok), computed from their hashes; whether the stored tree matched it.
+  json.Key("tree_root").String(HexEncode(report.tree_root));
+  json.Key("tree_checked").Bool(report.tree_checked);
   if (!report.ok) {
     json.Key("bad_seq").Uint(report.bad_seq);
     json.Key("problem").String(report.problem);

@@ -7,6 +7,7 @@
 
 #include "common/json_writer.h"
 #include "ledger/ledger.h"
+#include "ledger/tree_head.h"
 #include "projections/durations.h"
 #include "projections/tickets.h"
 
@@ -30,6 +31,8 @@ void WriteTicket(JsonWriter* json, const projections::TicketState& state,
 
 // {"ok","events","head_seq","head_hash"} plus "bad_seq","problem" when not ok.
 std::string VerifyReportJson(const VerifyReport& report);
+// {"tree_size","root_hash","timestamp","signature","key_id"} (tree_head.h).
+void WriteSignedTreeHead(JsonWriter* json, const SignedTreeHead& signed_head);
 
 // Which lists of a duration report to write.
 enum class DurationLists { kBoth, kIncidents, kSystems };

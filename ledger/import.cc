@@ -15,6 +15,7 @@ namespace ledger {
 
 Status Ledger::Impl::ImportVerbatim(const std::vector<ImportedEvent>& events, const TicketNumberFn& ticket_number) {
   Head next = head();
+  merkle::Frontier frontier = frontier_;
   rocksdb::WriteBatch batch;
   std::map<std::string, uint64_t> batch_submissions;
   for (const ImportedEvent& imported : events) {
@@ -42,18 +43,24 @@ Status Ledger::Impl::ImportVerbatim(const std::vector<ImportedEvent>& events, co
     if (const std::optional<uint64_t> number = ticket_number(event.ticket())) {
       next.last_ticket_number = std::max<uint64_t>(next.last_ticket_number, *number);
     }
+    frontier.Append(merkle::LeafHash(imported.hash), [&batch](const merkle::NodeId& id, const Sha256Digest& hash) {
+      batch.Put(keys::TreeNode(id.level, id.index), AsBytes(hash));
+    });
     next.seq = seq;
     next.hash = imported.hash;
   }
   if (events.empty()) return {};
   batch.Put(keys::kHeadKey, record::EncodeHead(next));
   batch.Put(keys::kTicketCounterKey, record::EncodeNumber(next.last_ticket_number));
+  batch.Put(keys::kTreeSizeKey, record::EncodeNumber(frontier.size()));
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
   const rocksdb::Status written = db_->Write(write_options, &batch);
   if (!written.ok()) return IoError(written, "the import could not be written");
+  frontier_ = frontier;
   std::lock_guard lock(head_mutex_);
   head_ = next;
+  tree_head_ = TreeHead{.tree_size = frontier_.size(), .root_hash = frontier_.Root()};
   return {};
 }
 

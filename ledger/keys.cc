@@ -31,6 +31,13 @@ std::string Submission(std::string_view submission_id) {
   return key;
 }
 
+std::string TreeNode(uint8_t level, uint64_t index) {
+  std::string key(1, kTreeNodePrefix);
+  key.push_back(static_cast<char>(level));
+  AppendBigEndian64(&key, index);
+  return key;
+}
+
 bool IsEventKey(std::string_view key) { return key.size() == kEventKeyBytes && key[0] == kEventPrefix; }
 
 uint64_t EventSeq(std::string_view key) {

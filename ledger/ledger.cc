@@ -91,6 +91,7 @@ Status Ledger::Impl::Open() {
   if (!opened.ok()) return IoError(opened, "cannot open ledger at " + options_.path);
   db_.reset(raw);
   if (Status loaded = LoadHead(); !loaded) return loaded;
+  if (Status tree = LoadTree(); !tree) return tree;
   if (options_.read_only) {
     std::lock_guard lock(queue_mutex_);
     stopping_ = true;  // refuse appends
@@ -433,7 +434,11 @@ Result<VerifyReport> Ledger::Impl::Verify(const StopToken& stop) const {
   const Head at_start = head();
   report.head_seq = at_start.seq;
   report.head_hash = at_start.hash;
-  const auto fail = [&report](uint64_t seq, std::string problem) {
+  // The stored tree nodes, against the tree of the hashes checked.
+  report.tree_checked = !tree_behind_;
+  StoredTreeCheck tree(*db_, report.tree_checked);
+  const auto fail = [&report, &tree](uint64_t seq, std::string problem) {
+    report.tree_root = tree.Root();
     report.ok = false;
     report.bad_seq = seq;
     report.problem = std::move(problem);
@@ -461,6 +466,9 @@ Result<VerifyReport> Ledger::Impl::Verify(const StopToken& stop) const {
     if (decoded) decoded = record::FillStoredEvent(seq, value, &stored);
     if (decoded) decoded = links.Link(seq, value);
     if (!decoded) return fail_with(seq, decoded.error());
+    Result<std::optional<std::string>> tree_problem = tree.Append(seq, stored.hash);
+    if (!tree_problem) return tree_problem.error();
+    if (*tree_problem) return fail(seq, **tree_problem);
     report.events_checked += 1;
   }
   if (const std::optional<ChainBreak>& broken = reader.chain_break()) {
@@ -477,6 +485,7 @@ Result<VerifyReport> Ledger::Impl::Verify(const StopToken& stop) const {
   if (at_start.seq > 0 && links.last_hash() != at_start.hash) {
     return fail(at_start.seq, "hash differs from the head record");
   }
+  report.tree_root = tree.Root();
   return report;
 }
 
@@ -550,6 +559,14 @@ Status Ledger::Scan(uint64_t after_seq, const ScannedEventVisitor& visit) const 
 Result<std::vector<StoredEvent>> Ledger::ReadTicket(std::string_view ticket) const { return impl_->ReadTicket(ticket); }
 Result<StoredEvent> Ledger::ReadEvent(uint64_t seq) const { return impl_->ReadEvent(seq); }
 Head Ledger::head() const { return impl_->head(); }
+TreeHead Ledger::tree_head() const { return impl_->tree_head(); }
+Result<Sha256Digest> Ledger::TreeRoot(uint64_t tree_size) const { return impl_->TreeRoot(tree_size); }
+Result<std::vector<Sha256Digest>> Ledger::InclusionProof(uint64_t seq, uint64_t tree_size) const {
+  return impl_->InclusionProof(seq, tree_size);
+}
+Result<std::vector<Sha256Digest>> Ledger::ConsistencyProof(uint64_t first, uint64_t second) const {
+  return impl_->ConsistencyProof(first, second);
+}
 Result<VerifyReport> Ledger::Verify(const StopToken& stop) const { return impl_->Verify(stop); }
 Status Ledger::Checkpoint(const std::string& destination) const { return impl_->Checkpoint(destination); }
 Status Ledger::ImportVerbatim(const std::vector<ImportedEvent>& events, const TicketNumberFn& ticket_number) {

@@ -30,6 +30,28 @@
 // disk heals by itself once space is free again; after any other I/O error
 // RocksDB keeps refusing writes (it cannot vouch for its log) and appends fail
 // with kIoError until the ledger is reopened (the service restarted).
+//
+// The Merkle tree. Beside the chain the ledger keeps RFC 9162's Merkle tree
+// over the event hashes (merkle.h; leaf index = seq - 1), so that one event
+// can be proven part of the log, and one head an extension of an earlier
+// one, with O(log n) hashes instead of the whole log. Its perfect subtrees
+// are stored under keys of their own (keys.h) in the same WriteBatch as the
+// events that complete them, with the tree size: a crash can therefore never
+// fall between an event write and its tree write; after any crash the tree
+// covers exactly the events that are durable. The writer keeps the tree's
+// right edge (merkle::Frontier) in memory, so an append costs hashing and
+// two small Puts on average, and the root of the head needs no read.
+//
+// Open checks the tree against the head in O(log n) reads: its size must be
+// the head's seq, and its last leaf the hash of the head event. A ledger
+// whose tree is behind (written before the tree existed, or by a tool that
+// dropped it) has it built up to the head first, from the stored events, in
+// batches that each write their nodes and the tree size together, so a crash
+// there just resumes from the last batch at the next Open (opened read-only,
+// the ledger cannot write it: proofs then fail with kUnavailable). A tree
+// larger than the log, or a last leaf that is not the head's, fails Open with
+// kCorruption. Verify compares every stored node with the tree rebuilt from
+// the event hashes.
 
 #include <cstdint>
 #include <functional>
@@ -99,12 +121,24 @@ using AppendCallback = std::function<void(Result<Appended>)>;
 using CommitListener = std::function<void(const std::vector<StoredEvent>&)>;
 using BatchFailedListener = std::function<void()>;
 
+// The Merkle tree's head: its size (= the seq of its last event) and root.
+struct TreeHead {
+  uint64_t tree_size = 0;
+  Sha256Digest root_hash{};  // merkle::EmptyRoot() for the empty tree
+};
+
 // The outcome of walking the whole chain (see Ledger::Verify).
 struct VerifyReport {
   bool ok = true;
   uint64_t events_checked = 0;  // events that passed every check
   uint64_t head_seq = 0;
   Sha256Digest head_hash{};
+  // The Merkle root of the events checked, computed from their hashes
+  // (when ok: the root of the tree of size head_seq), and whether the
+  // stored tree nodes were compared with it (false only when the stored
+  // tree is behind the log in a ledger opened read-only).
+  Sha256Digest tree_root{};
+  bool tree_checked = false;
   uint64_t bad_seq = 0;  // when !ok: the first seq that fails
   std::string problem;   // when !ok: what is wrong with it
 };
@@ -205,8 +239,29 @@ class Ledger {
   Head head() const;
   LedgerStats stats() const;
 
+  // The Merkle tree (see the top of this file). tree_head() is the tree of
+  // every event up to the head, read from memory. The others read O(log n)
+  // stored nodes and answer for any tree size up to tree_head().tree_size;
+  // they fail with kUnavailable while the stored tree is behind (read-only
+  // open of a ledger that has not been opened read-write since it got
+  // events without their tree), kCorruption or kIoError when a node cannot
+  // be read, and otherwise only on their arguments, naming them:
+  //   kInvalidArgument "tree_size" beyond the tree (or 0 for a proof)
+  //   kNotFound "seq": no such event (0, or beyond the tree)
+  //   kInvalidArgument "tree_size" below seq
+  //   kInvalidArgument "first" of 0 or above "second"
+  TreeHead tree_head() const;
+  Result<Sha256Digest> TreeRoot(uint64_t tree_size) const;
+  // RFC 9162 inclusion path of event `seq` (leaf seq - 1) in the tree of
+  // `tree_size` events, the sibling nearest the leaf first.
+  Result<std::vector<Sha256Digest>> InclusionProof(uint64_t seq, uint64_t tree_size) const;
+  // RFC 9162 consistency path from the tree of `first` events to that of
+  // `second` (empty when equal).
+  Result<std::vector<Sha256Digest>> ConsistencyProof(uint64_t first, uint64_t second) const;
+
   // Walks every event from seq 1 in constant memory: seq continuity, each
-  // record's hash and link, the head record, nothing beyond the head.
+  // record's hash and link, the head record, nothing beyond the head, and
+  // every stored Merkle tree node against the tree of the event hashes.
   // Corruption is reported in the VerifyReport; only an I/O failure is an
   // Error, and `stop`'s reason when it says to stop (checked every few
   // hundred events).
@@ -221,7 +276,7 @@ class Ledger {
   // Appends exported events verbatim (same bytes, same hashes), checking
   // that they continue the chain from the current head, that seqs follow on,
   // and that every record decodes; rebuilds the ticket and submission
-  // indexes and the ticket counter (raised to the highest number
+  // indexes, the Merkle tree and the ticket counter (raised to the highest number
   // `ticket_number` finds in the batch's tickets). Writes nothing of a batch
   // that fails a check. Must not run while appends are queued.
   Status ImportVerbatim(const std::vector<ImportedEvent>& events, const TicketNumberFn& ticket_number);

@@ -79,8 +79,8 @@ rocksdb::Status Ledger::Impl::ResumeAfterWriteFailure() {
 
 class Ledger::Impl::BatchContext final : public AppendContext {
  public:
-  BatchContext(const Impl& ledger, const Head& head, int64_t recorded_at_micros)
-      : ledger_(ledger), head_(head), recorded_at_micros_(recorded_at_micros) {}
+  BatchContext(const Impl& ledger, const Head& head, const merkle::Frontier& frontier, int64_t recorded_at_micros)
+      : ledger_(ledger), head_(head), frontier_(frontier), recorded_at_micros_(recorded_at_micros) {}
 
   uint64_t next_seq() const override { return head_.seq + 1; }
   int64_t recorded_at_micros() const override { return recorded_at_micros_; }
@@ -130,6 +130,10 @@ class Ledger::Impl::BatchContext final : public AppendContext {
       batch->Put(keys::Submission(stored.event.submission_id()), record::EncodeNumber(stored.seq));
       batch_submissions_[stored.event.submission_id()] = events_.size();
     }
+    // The tree nodes this event completes go in the same batch (ledger.h).
+    frontier_.Append(merkle::LeafHash(stored.hash), [batch](const merkle::NodeId& id, const Sha256Digest& hash) {
+      batch->Put(keys::TreeNode(id.level, id.index), AsBytes(hash));
+    });
     head_.seq = stored.seq;
     head_.hash = stored.hash;
     if (allocated_) head_.last_ticket_number += 1;
@@ -138,11 +142,13 @@ class Ledger::Impl::BatchContext final : public AppendContext {
   }
 
   const Head& head() const { return head_; }
+  const merkle::Frontier& frontier() const { return frontier_; }
   std::vector<StoredEvent>& events() { return events_; }
 
  private:
   const Impl& ledger_;
   Head head_;
+  merkle::Frontier frontier_;
   int64_t recorded_at_micros_;
   bool allocated_ = false;
   std::vector<StoredEvent> events_;
@@ -152,7 +158,7 @@ class Ledger::Impl::BatchContext final : public AppendContext {
 void Ledger::Impl::ProcessBatch(std::vector<Request>& requests) {
   const Head start = head();
   last_recorded_at_micros_ = std::max(NowMicros(), last_recorded_at_micros_);
-  BatchContext context(*this, start, last_recorded_at_micros_);
+  BatchContext context(*this, start, frontier_, last_recorded_at_micros_);
   rocksdb::WriteBatch batch;
 
   // Per request: the index of its new event, the seq it repeats, or an error.
@@ -193,6 +199,7 @@ void Ledger::Impl::ProcessBatch(std::vector<Request>& requests) {
   if (!context.events().empty()) {
     batch.Put(keys::kHeadKey, record::EncodeHead(context.head()));
     batch.Put(keys::kTicketCounterKey, record::EncodeNumber(context.head().last_ticket_number));
+    batch.Put(keys::kTreeSizeKey, record::EncodeNumber(context.frontier().size()));
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync_writes;
     rocksdb::Status written;
@@ -212,9 +219,12 @@ void Ledger::Impl::ProcessBatch(std::vector<Request>& requests) {
       }
       if (batch_failed_listener_) batch_failed_listener_();
     } else {
+      frontier_ = context.frontier();
+      const TreeHead tree_head{.tree_size = frontier_.size(), .root_hash = frontier_.Root()};
       {
         std::lock_guard lock(head_mutex_);
         head_ = context.head();
+        tree_head_ = tree_head;
         stats_.events_appended += context.events().size();
         stats_.batches_committed += 1;
       }

@@ -277,7 +277,8 @@ std::string MessageIdFor(const projections::Notice& notice, std::string_view rec
          HexEncode(digest).substr(0, kMessageIdHashHexDigits) + "@" + DomainOf(from) + ">";
 }
 
-Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from) {
+Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from,
+                         std::string_view tree_head_header) {
   // Addresses were validated when subscribed and at startup; checking again
   // here keeps a header from ever carrying anything but an addr-spec.
   Result<std::string> to = ingest::NormalizeEmail(job.key.recipient, "recipient");
@@ -370,6 +371,18 @@ std::string Headers(const projections::Notice& notice, const Mail& mail, std::st
   text += "Auto-Submitted: auto-generated" + std::string(kCrlf);
   text += "X-Incident-Ticket: " + notice.ticket + std::string(kCrlf);
   text += "X-Ledger-Seq: " + std::to_string(notice.seq) + std::string(kCrlf);
+  if (!tree_head_header.empty()) {
+    for (const char c : tree_head_header) {
+      if (c < 0x20 || c > 0x7e) return InvalidArgument("tree_head_header", "the tree head header is not printable ASCII");
+    }
+    // One field per line: folded after each "; " (RFC 5322 unfolding gives
+    // the value back with a space where each break was).
+    std::string folded(tree_head_header);
+    for (size_t at = folded.find("; "); at != std::string::npos; at = folded.find("; ", at + 4)) {
+      folded.replace(at, 2, ";\r\n ");
+    }
+    text += "X-Ledger-Tree-Head: " + folded + std::string(kCrlf);
+  }
   text += kCrlf;
   return text;
 }

@@ -35,8 +35,12 @@ struct Mail {
 
 // Composes the mail for `job` (an incident event's notice, or a review's
 // or an action item's: projections/notifications.h); `from` is the sender address (validated).
+// `tree_head_header`, when given, is the X-Ledger-Tree-Head value
+// (ledger/tree_head.h: "size=N; root=HEX; time=T; sig=B64"), folded at its
+// "; " so that each line stays short; it must be printable ASCII.
 // Fails with kInvalidArgument when an address is unsafe for a header.
-Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from);
+Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from,
+                         std::string_view tree_head_header = {});
 
 // The header block of `mail` (its subject and Message-ID set), ending in the
 // blank line; the body follows.

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -30,6 +31,9 @@ constexpr size_t kPendingScanMax = 20'000;  // jobs looked at per dispatch pass
 constexpr auto kIdleRescan = std::chrono::seconds(5);
 constexpr auto kReceiptRetryDelay = std::chrono::seconds(1);
 constexpr auto kReceiptsWaitAtStop = std::chrono::seconds(5);
+// Tree head headers kept, one per incident event (a fan-out mails many
+// subscribers about the same event).
+constexpr size_t kTreeHeadHeadersKept = 256;
 
 // curl_global_init is not thread-safe and must precede every handle; it is
 // reference counted here so that the last worker cleans up.
@@ -79,6 +83,7 @@ struct DeliveryWorker::State {
 
   DeliveryOptions options;
   Ledger* ledger = nullptr;
+  std::map<uint64_t, std::string> tree_head_headers;  // by event seq; guarded by mutex
   const projections::NotificationModel* model = nullptr;
   SenderFactory factory;
 
@@ -146,6 +151,24 @@ int64_t ReadyAtMicros(const DeliveryOptions& options, const Job& job) {
   return job.last_attempt_at_micros + RetryDelayMs(options, job.job_failures) * 1000;
 }
 
+// The tree head header for the mail about `notice` (DeliveryOptions), from
+// the cache when it is there. Called with state.mutex held.
+std::string TreeHeadHeader(State& state, const projections::Notice& notice) {
+  if (!state.options.tree_head_header) return {};
+  if (auto found = state.tree_head_headers.find(notice.seq); found != state.tree_head_headers.end()) {
+    return found->second;
+  }
+  Result<std::string> header = state.options.tree_head_header(notice.seq, notice.recorded_at_micros);
+  if (!header) {
+    Log("notify", "the mail about event " + std::to_string(notice.seq) + " goes without X-Ledger-Tree-Head: " +
+                      header.error().message);
+    return {};
+  }
+  if (state.tree_head_headers.size() >= kTreeHeadHeadersKept) state.tree_head_headers.erase(state.tree_head_headers.begin());
+  state.tree_head_headers.emplace(notice.seq, *header);
+  return *header;
+}
+
 // Picks up to `slots` ready jobs not in flight; builds their mails. Called
 // with state.mutex held.
 std::vector<State::Task> Pick(State& state, size_t slots, std::optional<int64_t>* next_ready_micros) {
@@ -169,7 +192,7 @@ std::vector<State::Task> Pick(State& state, size_t slots, std::optional<int64_t>
       task.ticket = job->ticket;
       task.attempt = job->attempts + 1;
       task.job_failures = job->job_failures;
-      Result<Mail> mail = ComposeMail(*notice, *job, state.options.smtp.from);
+      Result<Mail> mail = ComposeMail(*notice, *job, state.options.smtp.from, TreeHeadHeader(state, *notice));
       if (mail) {
         task.mail = std::move(*mail);
       } else {

@@ -56,6 +56,13 @@ struct DeliveryOptions {
   int64_t retry_delay_max_ms = 300'000;   // the cap of the doubling
   uint32_t attempts_max = 8;              // 4xx failures before a job is given up
   int64_t stop_grace_ms = 3'000;          // how long Stop lets running sends finish
+  // The X-Ledger-Tree-Head value (ledger/tree_head.h) for the mail about
+  // incident event `seq` recorded at `recorded_at_micros`: the signed head
+  // of the tree of events 1 to seq, stamped with that time, so the same job
+  // always gives the same bytes. Called on the dispatcher thread; its
+  // answers are kept for the events of the last few hundred mails. None (or
+  // an error): the mail goes without the header.
+  std::function<Result<std::string>(uint64_t seq, int64_t recorded_at_micros)> tree_head_header;
 };
 
 // Delay before retry number `failures` (1-based): initial * 2^(failures-1), capped.

@@ -10,6 +10,7 @@
 #include "common/file.h"
 #include "common/json_writer.h"
 #include "common/log.h"
+#include "common/signing.h"
 #include "common/time.h"
 #include "tests/test_util.h"
 
@@ -241,6 +242,62 @@ TEST(Log, JsonLinesAreOneObjectWithTimeComponentMessageAndFields) {
   EXPECT_EQ(ParseLogFormat("json"), LogFormat::kJson);
   EXPECT_EQ(ParseLogFormat("text"), LogFormat::kText);
   EXPECT_EQ(ParseLogFormat("JSON"), std::nullopt);
+}
+
+TEST(Signing, MakesAPrivateKeyOnceAndSignsWithIt) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("key.pem");
+  Result<SigningKey> made = SigningKey::LoadOrCreate(path);
+  ASSERT_TRUE(made) << made.error().message;
+  struct stat status {};
+  ASSERT_EQ(::stat(path.c_str(), &status), 0);
+  EXPECT_EQ(status.st_mode & 0777, 0600u);
+  Result<SigningKey> again = SigningKey::LoadOrCreate(path);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->public_key().Pem(), made->public_key().Pem());
+  EXPECT_EQ(made->public_key().KeyId(), HexEncode(Sha256(made->public_key().Der())));
+
+  const std::string signature = made->Sign("a message");
+  EXPECT_EQ(signature.size(), kEd25519SignatureBytes);
+  EXPECT_EQ(again->Sign("a message"), signature);  // Ed25519 is deterministic
+  EXPECT_TRUE(made->public_key().Verify("a message", signature));
+  EXPECT_FALSE(made->public_key().Verify("a message.", signature));
+  std::string bent = signature;
+  bent[10] ^= 0x01;
+  EXPECT_FALSE(made->public_key().Verify("a message", bent));
+  EXPECT_FALSE(made->public_key().Verify("a message", signature.substr(1)));
+
+  // The PEM the service hands out reads back as the same key.
+  Result<PublicKey> read = PublicKey::FromPem(made->public_key().Pem());
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_TRUE(read->Verify("a message", signature));
+  EXPECT_EQ(read->KeyId(), made->public_key().KeyId());
+
+  // A second key is another key.
+  Result<SigningKey> other = SigningKey::LoadOrCreate(dir.Sub("other.pem"));
+  ASSERT_TRUE(other);
+  EXPECT_NE(other->public_key().KeyId(), made->public_key().KeyId());
+  EXPECT_FALSE(other->public_key().Verify("a message", signature));
+}
+
+TEST(Signing, RefusesAKeyOthersMayReadAndTextThatIsNoKey) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("key.pem");
+  ASSERT_TRUE(SigningKey::LoadOrCreate(path));
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  Result<SigningKey> refused = SigningKey::Load(path);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(refused.error().message.find("chmod 600"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(SigningKey::LoadOrCreate(path)) << "an unsafe key is never replaced by a new one";
+
+  ASSERT_TRUE(WriteFileAtomically(dir.Sub("junk.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
+  Result<SigningKey> junk = SigningKey::Load(dir.Sub("junk.pem"));
+  ASSERT_FALSE(junk);
+  EXPECT_EQ(junk.error().code, ErrorCode::kCorruption);
+  EXPECT_EQ(SigningKey::Load(dir.Sub("none.pem")).error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(PublicKey::FromPem("not a key"));
+  EXPECT_FALSE(PublicKey::FromPem(""));
 }
 
 }  // namespace

@@ -193,6 +193,11 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {"/api/v1/durations", {Role::kViewer, "GET"}},
       {"/api/v1/availability", {Role::kViewer, "GET, HEAD"}},
       {"/api/v1/events/stream", {Role::kViewer, "GET, HEAD"}},
+      {"/api/v1/public-key", {Role::kViewer, "GET"}},
+      {"/api/v1/tree-head", {Role::kViewer, "GET"}},
+      {"/api/v1/proofs/inclusion", {Role::kViewer, "GET"}},
+      {"/api/v1/proofs/consistency", {Role::kViewer, "GET"}},
+      {"/api/v1/incidents/*/bundle", {Role::kViewer, "GET"}},
       {"/metrics", {Role::kViewer, "GET"}},
   };
   std::set<std::string> seen;

@@ -586,6 +586,25 @@ TEST(Message, CarriesTheIncidentAndIsDeterministic) {
   EXPECT_NE(notify::ComposeMail(notice, job, "noc@example.org")->message_id, mail->message_id);
 }
 
+TEST(Message, CarriesTheTreeHeadFoldedOneFieldPerLine) {
+  const projections::Notice notice = SampleNotice("Mail delayed", "MX queue draining");
+  projections::Job job;
+  job.key = JobKey{notice.seq, "a@example.org"};
+  job.ticket = "INC-7";
+  const std::string value = "size=7; root=" + std::string(64, 'a') + "; time=2026-11-24T07:40:00Z; sig=" +
+                            std::string(86, 'B') + "==";
+  Result<notify::Mail> mail = notify::ComposeMail(notice, job, "noc@example.org", value);
+  ASSERT_TRUE(mail) << mail.error().message;
+  const std::string headers = HeaderBlock(mail->text);
+  const std::string expected = "X-Ledger-Tree-Head: size=7;\r\n root=" + std::string(64, 'a') +
+                               ";\r\n time=2026-11-24T07:40:00Z;\r\n sig=" + std::string(86, 'B') + "==\r\n";
+  EXPECT_NE(headers.find(expected), std::string::npos) << headers;
+  EXPECT_EQ(notify::ComposeMail(notice, job, "noc@example.org", value)->text, mail->text);
+  // Without a head, no header; a value that could break the header block is refused.
+  EXPECT_EQ(notify::ComposeMail(notice, job, "noc@example.org")->text.find("X-Ledger-Tree-Head"), std::string::npos);
+  EXPECT_FALSE(notify::ComposeMail(notice, job, "noc@example.org", "size=1\r\nBcc: x@example.org"));
+}
+
 TEST(Message, UserTextCannotInjectHeaders) {
   // Ingest refuses control characters in a title; the mail must hold even if one got through.
   const projections::Notice notice =
