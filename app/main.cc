@@ -44,8 +44,10 @@
 #include "common/file.h"
 #include "http/api.h"
 #include "http/auth.h"
+#include "http/maintenance_api.h"
 #include "http/server.h"
 #include "http/web.h"
+#include "ingest/maintenance.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
@@ -475,6 +477,8 @@ int Serve(const Arguments& arguments) {
   ledger::Result<std::unique_ptr<ledger::ingest::CommandProcessor>> processor =
       ledger::ingest::CommandProcessor::Create(log.get(), &read_model);
   if (!processor) return Fail("cannot load ticket state: " + processor.error().message);
+  const std::unique_ptr<ledger::ingest::MaintenanceProcessor> maintenance_processor =
+      ledger::ingest::MaintenanceProcessor::Create(log.get(), &read_model);
   ledger::Result<std::unique_ptr<ledger::app::Notifications>> notifications =
       ledger::app::Notifications::Create(arguments.options, log.get(), &read_model);
   if (!notifications) return Fail("notifications: " + notifications.error().message);
@@ -503,12 +507,15 @@ int Serve(const Arguments& arguments) {
                                                       .event_hub = &event_hub,
                                                       .access = access->get(),
                                                       .pool = &pool});
+  const ledger::http::MaintenanceRoutes maintenance_routes{
+      .processor = maintenance_processor.get(), .read_model = &read_model, .ledger = log.get()};
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
                                                       .processor = processor->get(),
                                                       .read_model = &read_model,
                                                       .metrics = &metrics,
                                                       .web = &web,
                                                       .notifications = (*notifications)->routes(),
+                                                      .maintenance = &maintenance_routes,
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .backup = *backup_options});

@@ -7,6 +7,7 @@
 #include "common/json_writer.h"
 #include "ledger/ledger.h"
 #include "projections/durations.h"
+#include "projections/maintenance.h"
 #include "projections/tickets.h"
 
 namespace ledger::http {
@@ -18,11 +19,21 @@ void WriteEvent(JsonWriter* json, const StoredEvent& stored);
 std::string EventJson(const StoredEvent& stored);
 
 // {"ticket","status","title","description","systems","engineer","severity",
+//  "impact","phase" (resolved once closed),
 //  "started_at","ended_at","link","note", then each other payload field the
 //  ticket state keeps (TicketState::other_fields) under its name when given,
 //  "version","opened_seq","last_seq","opened_at","updated_at",
 //  "periods":[{"started_at","ended_at"}]}
 void WriteTicket(JsonWriter* json, const projections::TicketState& state);
+
+// The payload of a MAINTENANCE_* event: {"title","systems","description",
+// "link","starts_at","ends_at","started_at","ended_at"}, only those it carries.
+void WriteMaintenancePayload(JsonWriter* json, const proto::MaintenancePayload& payload);
+
+// A maintenance window: {"window","title","systems","status","starts_at",
+// "ends_at","started_at","ended_at" (null until it has them),"description",
+// "link","version","scheduled_seq","last_seq","scheduled_at","updated_at"}.
+void WriteWindow(JsonWriter* json, const projections::MaintenanceWindow& window);
 
 // {"ok","events","head_seq","head_hash"} plus "bad_seq","problem" when not ok.
 std::string VerifyReportJson(const VerifyReport& report);

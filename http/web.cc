@@ -436,7 +436,10 @@ std::string RenderIncident(const Principal& viewer, const projections::TicketSta
           HtmlEscape(state.title) + "</span></h1>\n";
   main += "<p><span class=\"badge status-" + std::string(projections::StatusName(state.status)) + "\">" +
           (open ? "ongoing" : "closed") + "</span> <span class=\"badge severity-" +
-          projections::SeverityName(state.severity) + "\">" + projections::SeverityName(state.severity) + "</span></p>\n";
+          projections::SeverityName(state.severity) + "\">" + projections::SeverityName(state.severity) +
+          "</span> <span id=\"incident-impact\" class=\"badge impact-" + projections::ImpactName(state.impact) +
+          "\">impact: " + projections::ImpactName(state.impact) + "</span> <span id=\"incident-phase\" class=\"badge phase-" +
+          projections::PhaseName(state) + "\">" + projections::PhaseName(state) + "</span></p>\n";
   main += "<dl class=\"facts\">\n";
   std::string systems;
   for (const std::string& system : state.systems) systems += (systems.empty() ? "" : ", ") + HtmlEscape(system);

@@ -31,6 +31,11 @@ std::string Submission(std::string_view submission_id) {
   return key;
 }
 
+std::string NumberCounter(uint32_t sequence) {
+  if (sequence == 0) return std::string(kTicketCounterKey);
+  return std::string(kNumberCounterKeyPrefix) + std::to_string(sequence);
+}
+
 bool IsEventKey(std::string_view key) { return key.size() == kEventKeyBytes && key[0] == kEventPrefix; }
 
 uint64_t EventSeq(std::string_view key) {

@@ -6,7 +6,8 @@
 // ticket idx:  't' | len(ticket) (1 byte) | ticket | seq -> "" (empty)
 // submission:  's' | submission_id                    -> seq
 // head:        'm' "head"                             -> seq | hash (32)
-// counter:     'm' "ticket_counter"                   -> last ticket number handed out
+// counter:     'm' "ticket_counter"                   -> last number handed out by sequence 0
+//              'm' "number_counter_" | sequence (decimal) -> the same for sequence 1, 2, ...
 // format:      'm' "format"                           -> kFormatVersion as decimal text
 //
 // `record` is the serialized ledger.proto.Event; hash = SHA-256(prev_hash ||
@@ -24,6 +25,7 @@ constexpr char kTicketPrefix = 't';
 constexpr char kSubmissionPrefix = 's';
 constexpr std::string_view kHeadKey = "mhead";
 constexpr std::string_view kTicketCounterKey = "mticket_counter";
+constexpr std::string_view kNumberCounterKeyPrefix = "mnumber_counter_";
 constexpr std::string_view kFormatKey = "mformat";
 constexpr std::string_view kFormatVersion = "1";
 
@@ -37,6 +39,8 @@ std::string Event(uint64_t seq);
 std::string TicketPrefix(std::string_view ticket);  // ticket.size() <= kTicketBytesMax
 std::string TicketEvent(std::string_view ticket, uint64_t seq);
 std::string Submission(std::string_view submission_id);
+// The counter key of a number sequence: kTicketCounterKey for sequence 0.
+std::string NumberCounter(uint32_t sequence);
 
 // True when `key` is shaped like an event key: kEventPrefix and a seq.
 bool IsEventKey(std::string_view key);

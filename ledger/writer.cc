@@ -85,10 +85,10 @@ class Ledger::Impl::BatchContext final : public AppendContext {
   uint64_t next_seq() const override { return head_.seq + 1; }
   int64_t recorded_at_micros() const override { return recorded_at_micros_; }
 
-  uint64_t AllocateTicketNumber() override {
-    LEDGER_ASSERT(!allocated_);
-    allocated_ = true;
-    return head_.last_ticket_number + 1;
+  uint64_t AllocateNumber(NumberSequence sequence) override {
+    LEDGER_ASSERT(!allocated_ && sequence < kNumberSequences);
+    allocated_ = sequence;
+    return head_.last_numbers[sequence] + 1;
   }
 
   Result<std::optional<StoredEvent>> FindSubmission(std::string_view submission_id) const override {
@@ -99,7 +99,7 @@ class Ledger::Impl::BatchContext final : public AppendContext {
   }
 
   // Called around each Decide.
-  void BeginDecision() { allocated_ = false; }
+  void BeginDecision() { allocated_.reset(); }
 
   const StoredEvent* FindInBatch(uint64_t seq) const {
     if (events_.empty() || seq < events_.front().seq || seq > events_.back().seq) return nullptr;
@@ -131,7 +131,7 @@ class Ledger::Impl::BatchContext final : public AppendContext {
     }
     head_.seq = stored.seq;
     head_.hash = stored.hash;
-    if (allocated_) head_.last_ticket_number += 1;
+    if (allocated_) head_.last_numbers[*allocated_] += 1;
     events_.push_back(std::move(stored));
     return events_.size() - 1;
   }
@@ -143,7 +143,7 @@ class Ledger::Impl::BatchContext final : public AppendContext {
   const Impl& ledger_;
   Head head_;
   int64_t recorded_at_micros_;
-  bool allocated_ = false;
+  std::optional<NumberSequence> allocated_;  // the sequence the current Decide drew from
   std::vector<StoredEvent> events_;
   std::map<std::string, size_t> batch_submissions_;
 };
@@ -191,7 +191,14 @@ void Ledger::Impl::ProcessBatch(std::vector<Request>& requests) {
   std::optional<Error> write_error;
   if (!context.events().empty()) {
     batch.Put(keys::kHeadKey, record::EncodeHead(context.head()));
-    batch.Put(keys::kTicketCounterKey, record::EncodeNumber(context.head().last_ticket_number));
+    // Sequence 0's counter is written with every batch (as it always was);
+    // the others when the batch drew from them.
+    for (NumberSequence sequence = 0; sequence < kNumberSequences; ++sequence) {
+      const uint64_t last = context.head().last_numbers[sequence];
+      if (sequence == 0 || last != start.last_numbers[sequence]) {
+        batch.Put(keys::NumberCounter(sequence), record::EncodeNumber(last));
+      }
+    }
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync_writes;
     rocksdb::Status written;

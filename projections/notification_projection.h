@@ -35,8 +35,9 @@
 namespace ledger::projections {
 
 // Bump when the notification fold or its saved form changes meaning (first
-// saved in version 1).
-constexpr uint32_t kNotificationProjectionVersion = 1;
+// saved in version 1). 2: a notice's ticket carries impact and phase
+// (ticket_codec.h).
+constexpr uint32_t kNotificationProjectionVersion = 2;
 
 class NotificationProjection : public Projection {
  public:

@@ -21,6 +21,7 @@ ReadModel::ReadModel() {
   // The projections, in fold order: each may read those before it
   // (Projection::Prepare). A new projection is one line here.
   tickets_ = Register(std::make_unique<TicketProjection>());
+  maintenance_ = Register(std::make_unique<MaintenanceProjection>());
   notifications_ = Register(std::make_unique<NotificationProjection>(tickets_));
 }
 
@@ -205,6 +206,12 @@ void ReadModel::Apply(const std::vector<StoredEvent>& events) {
 void ReadModel::Read(const std::function<void(const TicketStore&, uint64_t)>& visit) const {
   std::shared_lock lock(mutex_);
   visit(tickets_->store(), applied_seq_);
+}
+
+void ReadModel::ReadFigures(
+    const std::function<void(const TicketStore&, const MaintenanceStore&, uint64_t applied_seq)>& visit) const {
+  std::shared_lock lock(mutex_);
+  visit(tickets_->store(), maintenance_->store(), applied_seq_);
 }
 
 void ReadModel::ReadNotifications(const std::function<void(const NotificationQueue&, uint64_t)>& visit) const {

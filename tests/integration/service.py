@@ -35,6 +35,11 @@ EVENT_TYPES = {
     7: "NOTIFICATION_DELIVERED",
     8: "NOTIFICATION_FAILED",
     9: "NOTIFICATION_RETRY_REQUESTED",
+    14: "MAINTENANCE_SCHEDULED",
+    15: "MAINTENANCE_UPDATED",
+    16: "MAINTENANCE_STARTED",
+    17: "MAINTENANCE_ENDED",
+    18: "MAINTENANCE_CANCELLED",
 }
 
 
@@ -403,6 +408,7 @@ def decode_record(record):
         "version": scalar(7, 0),
         "request_digest": scalar(8, b"").hex(),
         "incident": scalar(10, None),
+        "maintenance": scalar(16, None),
     }
 
 
