@@ -321,8 +321,10 @@ class Handlers {
     }
     const projections::DurationQuery duration_query{
         .from_micros = window->from_micros, .to_micros = window->to_micros, .now_micros = now};
-    const auto render = [&](const projections::TicketStore& store) -> HttpResponse {
-      Result<projections::DurationReport> report = projections::ComputeDurations(store, duration_query, stop);
+    const auto render = [&](const projections::TicketStore& store,
+                            const projections::MaintenanceStore& maintenance) -> HttpResponse {
+      Result<projections::DurationReport> report =
+          projections::ComputeDurations(store, maintenance, duration_query, stop);
       if (!report) return ErrorResponse(report.error());
       if (!csv) return Json(200, DurationReportJson(*report, as_of->micros, lists));
       HttpResponse response;
@@ -340,10 +342,16 @@ class Handlers {
       Result<projections::TicketStore> store = projections::TicketsAsOf(
           *deps_.read_model, *deps_.ledger, *as_of, window->from_micros - 1, window->to_micros, stop);
       if (!store) return ErrorResponse(store.error());
-      return render(*store);
+      Result<projections::MaintenanceStore> maintenance =
+          projections::MaintenanceAsOf(*deps_.read_model, *deps_.ledger, *as_of, stop);
+      if (!maintenance) return ErrorResponse(maintenance.error());
+      return render(*store, *maintenance);
     }
     HttpResponse response;
-    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) { response = render(store); });
+    deps_.read_model->ReadFigures(
+        [&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance, uint64_t) {
+          response = render(store, maintenance);
+        });
     return response;
   }
 

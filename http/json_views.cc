@@ -212,6 +212,11 @@ std::string DurationReportJson(const projections::DurationReport& report, std::o
       json.BeginObject().Key("system").String(system.system).Key("downtime_seconds").Int(system.downtime_seconds);
       json.Key("availability").Double(system.availability).Key("tickets").BeginArray();
       for (const std::string& ticket : system.tickets) json.String(ticket);
+      json.EndArray();
+      json.Key("planned_seconds").Int(system.planned_seconds);
+      json.Key("degraded_seconds").Int(system.degraded_seconds);
+      json.Key("windows").BeginArray();
+      for (const std::string& window : system.windows) json.String(window);
       json.EndArray().EndObject();
     }
     json.EndArray();
@@ -226,6 +231,20 @@ std::string DurationReportJson(const projections::DurationReport& report, std::o
   for (const std::string& ticket : report.mttr_tickets) json.String(ticket);
   json.EndArray();
   json.Key("closed_count").Uint(report.closed_count);
+  const auto mean = [&json](std::string_view key, const std::optional<int64_t>& seconds,
+                            std::string_view tickets_key, const std::vector<std::string>& tickets) {
+    json.Key(key);
+    if (seconds) {
+      json.Int(*seconds);
+    } else {
+      json.Null();
+    }
+    json.Key(tickets_key).BeginArray();
+    for (const std::string& ticket : tickets) json.String(ticket);
+    json.EndArray();
+  };
+  mean("mtta_seconds", report.mtta_seconds, "mtta_tickets", report.mtta_tickets);
+  mean("mttm_seconds", report.mttm_seconds, "mttm_tickets", report.mttm_tickets);
   json.EndObject();
   return json.Take();
 }

@@ -42,8 +42,11 @@ std::string VerifyReportJson(const VerifyReport& report);
 enum class DurationLists { kBoth, kIncidents, kSystems };
 
 // {"from","to","as_of","computed_for","incidents":[{"ticket","seconds","ongoing"}],
-//  "systems":[{"system","downtime_seconds","availability","tickets"}],
-//  "mttr_seconds","mttr_tickets","closed_count"}; as_of is null unless given.
+//  "systems":[{"system","downtime_seconds","availability","tickets",
+//  "planned_seconds","degraded_seconds","windows"}],
+//  "mttr_seconds","mttr_tickets","closed_count","mtta_seconds","mtta_tickets",
+//  "mttm_seconds","mttm_tickets"}; as_of is null unless given, a mean null
+//  when no incident counts for it.
 std::string DurationReportJson(const projections::DurationReport& report, std::optional<int64_t> as_of_micros,
                                DurationLists lists);
 
