@@ -42,22 +42,37 @@ Result<std::optional<int64_t>> TimeOption(const std::map<std::string, std::strin
   return std::optional<int64_t>(instant->unix_micros);
 }
 
+// What the figures are computed from: the tickets and the maintenance
+// windows.
+struct Stores {
+  projections::TicketStore tickets;
+  projections::MaintenanceStore maintenance;
+};
+
 // The tickets as known at `as_of` (every event when nullopt) whose periods
-// overlap [from, to): the whole log folded, then projections/as_of.h's
-// "as known then", the same fold the HTTP API answers `as_of` with.
-Result<projections::TicketStore> LoadStore(const std::string& data, std::optional<int64_t> as_of_micros,
-                                           int64_t from_micros, int64_t to_micros) {
+// overlap [from, to), and the maintenance windows as known then: the whole
+// log folded, then projections/as_of.h's "as known then", the same fold the
+// HTTP API answers `as_of` with.
+Result<Stores> LoadStores(const std::string& data, std::optional<int64_t> as_of_micros, int64_t from_micros,
+                          int64_t to_micros) {
   Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data, .read_only = true});
   if (!opened) return opened.error();
-  projections::TicketStore store;
+  Stores stores;
   Status folded = (*opened)->ForEach(0, [&](const StoredEvent& stored) -> Result<Flow> {
-    store.Apply(stored.event);
+    (void)stores.tickets.Apply(stored.event);      // which ticket changed does not matter here
+    (void)stores.maintenance.Apply(stored.event);  // nor which window
     return Flow::kContinue;
   });
   if (!folded) return folded.error();
-  if (!as_of_micros) return store;
-  return projections::TicketsAsOf(store, **opened, projections::AsOfPoint{.seq = std::nullopt, .micros = as_of_micros},
-                                  from_micros, to_micros, StopToken());
+  if (!as_of_micros) return stores;
+  const projections::AsOfPoint point{.seq = std::nullopt, .micros = as_of_micros};
+  Result<projections::TicketStore> tickets =
+      projections::TicketsAsOf(stores.tickets, **opened, point, from_micros, to_micros, StopToken());
+  if (!tickets) return tickets.error();
+  Result<projections::MaintenanceStore> maintenance =
+      projections::MaintenanceAsOf(stores.maintenance, **opened, point, StopToken());
+  if (!maintenance) return maintenance.error();
+  return Stores{.tickets = std::move(*tickets), .maintenance = std::move(*maintenance)};
 }
 
 void Print(const std::string& text) {
@@ -85,10 +100,11 @@ int Durations(const std::map<std::string, std::string>& options) {
 
   // MTTR's closing instants lie in [from, to): the microsecond before
   // `from` keeps incidents that closed right at it (as the HTTP API asks).
-  Result<projections::TicketStore> store = LoadStore(options.at("--data"), *as_of, from_micros - 1, to_micros);
-  if (!store) return Problem(store.error().message);
+  Result<Stores> stores = LoadStores(options.at("--data"), *as_of, from_micros - 1, to_micros);
+  if (!stores) return Problem(stores.error().message);
   Result<projections::DurationReport> report = projections::ComputeDurations(
-      *store, projections::DurationQuery{.from_micros = from_micros, .to_micros = to_micros, .now_micros = now});
+      stores->tickets, stores->maintenance,
+      projections::DurationQuery{.from_micros = from_micros, .to_micros = to_micros, .now_micros = now});
   if (!report) return Problem(report.error().message);
   if (format == "csv") {
     Print(by == "incident" ? projections::IncidentDurationsCsv(*report) : projections::SystemDowntimeCsv(*report));
@@ -164,9 +180,10 @@ int Availability(const std::map<std::string, std::string>& options) {
     query.days = std::stoi(*days);
   }
   // Every ticket as known then: the days' window is the zone's to work out.
-  Result<projections::TicketStore> store = LoadStore(options.at("--data"), *as_of, INT64_MIN, INT64_MAX);
-  if (!store) return Problem(store.error().message);
-  Result<std::vector<projections::DayFigure>> days = projections::DailyAvailability(*store, query);
+  Result<Stores> stores = LoadStores(options.at("--data"), *as_of, INT64_MIN, INT64_MAX);
+  if (!stores) return Problem(stores.error().message);
+  Result<std::vector<projections::DayFigure>> days =
+      projections::DailyAvailability(stores->tickets, stores->maintenance, query);
   if (!days) return Problem(days.error().message);
   JsonWriter json;
   json.BeginObject().Key("system").String(query.system).Key("timezone").String(query.timezone).Key("days").BeginArray();
@@ -176,6 +193,10 @@ int Availability(const std::map<std::string, std::string>& options) {
     json.Key("downtime_seconds").Int(day.downtime_seconds).Key("availability").Double(day.availability);
     json.Key("tickets").BeginArray();
     for (const std::string& ticket : day.tickets) json.String(ticket);
+    json.EndArray();
+    json.Key("planned_seconds").Int(day.planned_seconds).Key("degraded_seconds").Int(day.degraded_seconds);
+    json.Key("windows").BeginArray();
+    for (const std::string& window : day.windows) json.String(window);
     json.EndArray().EndObject();
   }
   json.EndArray().EndObject();

@@ -195,7 +195,7 @@ int Import(const std::string& data) {
     uint64_t line_number = 0;
     Sha256Digest previous_hash{};
     const auto flush = [&]() -> Status {
-      Status written = log.ImportVerbatim(chunk, projections::TicketName::CounterNumber);
+      Status written = log.ImportVerbatim(chunk, projections::CounterOf);
       chunk.clear();
       return written;
     };

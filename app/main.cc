@@ -50,9 +50,11 @@
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/followups_api.h"
+#include "http/maintenance_api.h"
 #include "http/server.h"
 #include "http/web.h"
 #include "ingest/followups.h"
+#include "ingest/maintenance.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
 #include "ledger/tree_head.h"
@@ -525,6 +527,8 @@ int Serve(const Arguments& arguments) {
   ledger::Result<std::unique_ptr<ledger::ingest::CommandProcessor>> processor =
       ledger::ingest::CommandProcessor::Create(log.get(), &read_model);
   if (!processor) return Fail("cannot load ticket state: " + processor.error().message);
+  const std::unique_ptr<ledger::ingest::MaintenanceProcessor> maintenance_processor =
+      ledger::ingest::MaintenanceProcessor::Create(log.get(), &read_model);
   ledger::Result<std::unique_ptr<ledger::app::Notifications>> notifications =
       ledger::app::Notifications::Create(arguments.options, log.get(), &read_model, signer->get());
   if (!notifications) return Fail("notifications: " + notifications.error().message);
@@ -575,6 +579,8 @@ int Serve(const Arguments& arguments) {
                                                       .pool = &pool,
                                                       .followups = &follow_ups,
                                                       .zone = *zone});
+  const ledger::http::MaintenanceRoutes maintenance_routes{
+      .processor = maintenance_processor.get(), .read_model = &read_model, .ledger = log.get()};
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
                                                       .processor = processor->get(),
                                                       .read_model = &read_model,
@@ -582,6 +588,7 @@ int Serve(const Arguments& arguments) {
                                                       .web = &web,
                                                       .notifications = (*notifications)->routes(),
                                                       .followups = &follow_up_routes,
+                                                      .maintenance = &maintenance_routes,
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .backup = *backup_options,

@@ -16,6 +16,7 @@
 #include "http/auth.h"
 #include "http/followups_api.h"
 #include "http/json_views.h"
+#include "http/maintenance_api.h"
 #include "http/query_params.h"
 #include "http/router.h"
 #include "http/notifications_api.h"
@@ -41,14 +42,6 @@ HttpResponse Json(unsigned status, std::string body) {
 }
 
 Error BadParameter(const std::string& name, const std::string& rule) { return InvalidArgument(name, rule); }
-
-Result<std::optional<Instant>> ParseTimeParameter(const Query& query, const std::string& name) {
-  const auto found = query.find(name);
-  if (found == query.end()) return std::optional<Instant>();
-  Result<Instant> instant = ParseRfc3339(found->second, name);
-  if (!instant) return instant.error();
-  return std::optional<Instant>(*instant);
-}
 
 // The window [from, to) of a query. Without both ends it is 7 days: ending
 // at `now`, or from `from`, or up to `to`.
@@ -76,24 +69,8 @@ Result<Window> ParseWindow(const Query& query, int64_t now_micros) {
   return window;
 }
 
-// The point in time a read asks for: ?as_of_seq=N or ?as_of=TIME (not both).
+// The point in time a read asks for (query_params.h's ParseAsOf).
 using AsOf = projections::AsOfPoint;
-
-Result<AsOf> ParseAsOf(const Query& query) {
-  AsOf as_of;
-  if (query.contains("as_of_seq") && query.contains("as_of")) {
-    return BadParameter("as_of", "give either as_of_seq or as_of, not both");
-  }
-  if (query.contains("as_of_seq")) {
-    Result<uint64_t> seq = ParseCount(query, "as_of_seq", 0, 0, UINT64_MAX / 2);
-    if (!seq) return seq.error();
-    as_of.seq = *seq;
-  }
-  Result<std::optional<Instant>> time = ParseTimeParameter(query, "as_of");
-  if (!time) return time.error();
-  if (*time) as_of.micros = (*time)->unix_micros;
-  return as_of;
-}
 
 bool Within(const AsOf& as_of, const proto::Event& event) {
   return as_of.Includes(event.seq(), event.recorded_at_micros());
@@ -400,8 +377,10 @@ class Handlers {
     }
     const projections::DurationQuery duration_query{
         .from_micros = window->from_micros, .to_micros = window->to_micros, .now_micros = now};
-    const auto render = [&](const projections::TicketStore& store) -> HttpResponse {
-      Result<projections::DurationReport> report = projections::ComputeDurations(store, duration_query, stop);
+    const auto render = [&](const projections::TicketStore& store,
+                            const projections::MaintenanceStore& maintenance) -> HttpResponse {
+      Result<projections::DurationReport> report =
+          projections::ComputeDurations(store, maintenance, duration_query, stop);
       if (!report) return ErrorResponse(report.error());
       if (!csv) return Json(200, DurationReportJson(*report, as_of->micros, lists));
       HttpResponse response;
@@ -419,10 +398,16 @@ class Handlers {
       Result<projections::TicketStore> store = projections::TicketsAsOf(
           *deps_.read_model, *deps_.ledger, *as_of, window->from_micros - 1, window->to_micros, stop);
       if (!store) return ErrorResponse(store.error());
-      return render(*store);
+      Result<projections::MaintenanceStore> maintenance =
+          projections::MaintenanceAsOf(*deps_.read_model, *deps_.ledger, *as_of, stop);
+      if (!maintenance) return ErrorResponse(maintenance.error());
+      return render(*store, *maintenance);
     }
     HttpResponse response;
-    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) { response = render(store); });
+    deps_.read_model->ReadFigures(
+        [&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance, uint64_t) {
+          response = render(store, maintenance);
+        });
     return response;
   }
 
@@ -515,6 +500,10 @@ Api::Api(ApiDependencies dependencies)
   if (deps_.web != nullptr) {
     std::vector<Route> web = deps_.web->Routes();
     rows.insert(rows.end(), std::make_move_iterator(web.begin()), std::make_move_iterator(web.end()));
+  }
+  if (deps_.maintenance != nullptr) {
+    std::vector<Route> maintenance = MaintenanceRouteRows(*deps_.maintenance);
+    rows.insert(rows.end(), std::make_move_iterator(maintenance.begin()), std::make_move_iterator(maintenance.end()));
   }
   if (deps_.notifications != nullptr) {
     std::vector<Route> notifications = NotificationRouteRows(*deps_.notifications);

@@ -4,7 +4,9 @@
 //
 // Routes (see DESIGN.md): POST /api/v1/submissions, GET /api/v1/incidents,
 // GET /api/v1/incidents/{ticket}, GET /api/v1/incidents/{ticket}/events,
-// GET /api/v1/events, GET /healthz, GET /metrics.
+// GET /api/v1/events, GET /healthz, GET /metrics; and the rows of the pages
+// (web.h), the notification routes (notifications_api.h) and the
+// maintenance windows (maintenance_api.h).
 //
 // Thread safety: Handle may be called from many threads at once. `respond`
 // is called exactly once, possibly on another thread (the ledger's writer
@@ -36,6 +38,7 @@ struct Route;
 class AccessControl;
 struct NotificationRoutes;
 struct FollowUpRoutes;
+struct MaintenanceRoutes;
 struct Principal;
 
 // Limits of the HTTP edge.
@@ -63,6 +66,7 @@ struct ApiDependencies {
   // Reviews and action items (followups_api.h); none: no such routes, and
   // incidents answer without "review" and "action_items".
   const FollowUpRoutes* followups = nullptr;
+  const MaintenanceRoutes* maintenance = nullptr;     // maintenance windows (maintenance_api.h)
   // Who may call what (auth.h); none: every request has every role (tests).
   const AccessControl* access = nullptr;
   // Where work that can take long runs (work_pool.h); none: on the calling

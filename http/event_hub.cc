@@ -9,12 +9,19 @@ namespace ledger::http {
 
 namespace {
 
+// What a reader below auditor follows: incidents and maintenance windows
+// (nothing in them names a subscriber).
 bool IsIncidentEvent(const StoredEvent& stored) {
   switch (stored.event.type()) {
     case proto::INCIDENT_OPENED:
     case proto::INCIDENT_UPDATED:
     case proto::INCIDENT_CLOSED:
     case proto::INCIDENT_REOPENED:
+    case proto::MAINTENANCE_SCHEDULED:
+    case proto::MAINTENANCE_UPDATED:
+    case proto::MAINTENANCE_STARTED:
+    case proto::MAINTENANCE_ENDED:
+    case proto::MAINTENANCE_CANCELLED:
       return true;
     default:
       return false;

@@ -31,6 +31,11 @@ const char* EventTypeName(proto::EventType type) {
     case proto::ACTION_ITEM_ADDED: return "ACTION_ITEM_ADDED";
     case proto::ACTION_ITEM_UPDATED: return "ACTION_ITEM_UPDATED";
     case proto::ACTION_ITEM_OVERDUE: return "ACTION_ITEM_OVERDUE";
+    case proto::MAINTENANCE_SCHEDULED: return "MAINTENANCE_SCHEDULED";
+    case proto::MAINTENANCE_UPDATED: return "MAINTENANCE_UPDATED";
+    case proto::MAINTENANCE_STARTED: return "MAINTENANCE_STARTED";
+    case proto::MAINTENANCE_ENDED: return "MAINTENANCE_ENDED";
+    case proto::MAINTENANCE_CANCELLED: return "MAINTENANCE_CANCELLED";
     default: return "UNKNOWN";
   }
 }
@@ -48,6 +53,8 @@ void WriteEvent(JsonWriter* json, const StoredEvent& stored) {
   json->Key("payload");
   if (event.has_incident()) {
     WritePayload(json, event.incident());
+  } else if (event.has_maintenance()) {
+    WriteMaintenancePayload(json, event.maintenance());
   } else if (WriteNotificationPayload(json, event)) {
     // a subscription change, a delivery receipt or a retry
   } else if (WriteFollowUpPayload(json, event)) {
@@ -82,6 +89,8 @@ void WriteTicket(JsonWriter* json, const projections::TicketState& state,
   json->EndArray();
   json->Key("engineer").String(state.engineer);
   json->Key("severity").String(projections::SeverityName(state.severity));
+  json->Key("impact").String(projections::ImpactName(state.impact));
+  json->Key("phase").String(projections::PhaseName(state));
   const projections::Period& latest = state.periods.back();
   json->Key("started_at").String(FormatRfc3339(latest.start));
   json->Key("ended_at");
@@ -124,6 +133,62 @@ void WriteSignedTreeHead(JsonWriter* json, const SignedTreeHead& signed_head) {
   json->Key("timestamp").String(signed_head.timestamp);
   json->Key("signature").String(Base64Encode(signed_head.signature));
   json->Key("key_id").String(signed_head.key_id);
+  json->EndObject();
+}
+
+namespace {
+
+void WriteTime(JsonWriter* json, std::string_view key, const proto::Timestamp& time) {
+  json->Key(key).String(FormatRfc3339(Instant{time.unix_micros(), time.offset_minutes()}));
+}
+
+void WriteOptionalTime(JsonWriter* json, std::string_view key, const std::optional<Instant>& time) {
+  json->Key(key);
+  if (time) {
+    json->String(FormatRfc3339(*time));
+  } else {
+    json->Null();
+  }
+}
+
+}  // namespace
+
+void WriteMaintenancePayload(JsonWriter* json, const proto::MaintenancePayload& payload) {
+  json->BeginObject();
+  if (payload.has_title()) json->Key("title").String(payload.title());
+  if (payload.has_systems()) {
+    json->Key("systems").BeginArray();
+    for (const std::string& system : payload.systems().names()) json->String(system);
+    json->EndArray();
+  }
+  if (payload.has_description()) json->Key("description").String(payload.description());
+  if (payload.has_link()) json->Key("link").String(payload.link());
+  if (payload.has_starts_at()) WriteTime(json, "starts_at", payload.starts_at());
+  if (payload.has_ends_at()) WriteTime(json, "ends_at", payload.ends_at());
+  if (payload.has_started_at()) WriteTime(json, "started_at", payload.started_at());
+  if (payload.has_ended_at()) WriteTime(json, "ended_at", payload.ended_at());
+  json->EndObject();
+}
+
+void WriteWindow(JsonWriter* json, const projections::MaintenanceWindow& window) {
+  json->BeginObject();
+  json->Key("window").String(window.window);
+  json->Key("title").String(window.title);
+  json->Key("systems").BeginArray();
+  for (const std::string& system : window.systems) json->String(system);
+  json->EndArray();
+  json->Key("status").String(projections::MaintenanceStatusName(window.status));
+  json->Key("starts_at").String(FormatRfc3339(window.starts_at));
+  json->Key("ends_at").String(FormatRfc3339(window.ends_at));
+  WriteOptionalTime(json, "started_at", window.started_at);
+  WriteOptionalTime(json, "ended_at", window.ended_at);
+  json->Key("description").String(window.description);
+  json->Key("link").String(window.link);
+  json->Key("version").Uint(window.version);
+  json->Key("scheduled_seq").Uint(window.scheduled_seq);
+  json->Key("last_seq").Uint(window.last_seq);
+  json->Key("scheduled_at").String(FormatRfc3339Utc(window.scheduled_at_micros));
+  json->Key("updated_at").String(FormatRfc3339Utc(window.updated_at_micros));
   json->EndObject();
 }
 
@@ -173,6 +238,11 @@ std::string DurationReportJson(const projections::DurationReport& report, std::o
       json.BeginObject().Key("system").String(system.system).Key("downtime_seconds").Int(system.downtime_seconds);
       json.Key("availability").Double(system.availability).Key("tickets").BeginArray();
       for (const std::string& ticket : system.tickets) json.String(ticket);
+      json.EndArray();
+      json.Key("planned_seconds").Int(system.planned_seconds);
+      json.Key("degraded_seconds").Int(system.degraded_seconds);
+      json.Key("windows").BeginArray();
+      for (const std::string& window : system.windows) json.String(window);
       json.EndArray().EndObject();
     }
     json.EndArray();
@@ -187,6 +257,20 @@ std::string DurationReportJson(const projections::DurationReport& report, std::o
   for (const std::string& ticket : report.mttr_tickets) json.String(ticket);
   json.EndArray();
   json.Key("closed_count").Uint(report.closed_count);
+  const auto mean = [&json](std::string_view key, const std::optional<int64_t>& seconds,
+                            std::string_view tickets_key, const std::vector<std::string>& tickets) {
+    json.Key(key);
+    if (seconds) {
+      json.Int(*seconds);
+    } else {
+      json.Null();
+    }
+    json.Key(tickets_key).BeginArray();
+    for (const std::string& ticket : tickets) json.String(ticket);
+    json.EndArray();
+  };
+  mean("mtta_seconds", report.mtta_seconds, "mtta_tickets", report.mtta_tickets);
+  mean("mttm_seconds", report.mttm_seconds, "mttm_tickets", report.mttm_tickets);
   json.EndObject();
   return json.Take();
 }

@@ -73,6 +73,30 @@ Result<uint64_t> ParseCount(const Query& query, const std::string& name, uint64_
   return value;
 }
 
+Result<std::optional<Instant>> ParseTimeParameter(const Query& query, const std::string& name) {
+  const auto found = query.find(name);
+  if (found == query.end()) return std::optional<Instant>();
+  Result<Instant> instant = ParseRfc3339(found->second, name);
+  if (!instant) return instant.error();
+  return std::optional<Instant>(*instant);
+}
+
+Result<projections::AsOfPoint> ParseAsOf(const Query& query) {
+  projections::AsOfPoint as_of;
+  if (query.contains("as_of_seq") && query.contains("as_of")) {
+    return InvalidArgument("as_of", "give either as_of_seq or as_of, not both");
+  }
+  if (query.contains("as_of_seq")) {
+    Result<uint64_t> seq = ParseCount(query, "as_of_seq", 0, 0, UINT64_MAX / 2);
+    if (!seq) return seq.error();
+    as_of.seq = *seq;
+  }
+  Result<std::optional<Instant>> time = ParseTimeParameter(query, "as_of");
+  if (!time) return time.error();
+  if (*time) as_of.micros = (*time)->unix_micros;
+  return as_of;
+}
+
 std::string MediaType(std::string_view content_type) {
   std::string media(content_type.substr(0, content_type.find(';')));
   while (!media.empty() && media.back() == ' ') media.pop_back();

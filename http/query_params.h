@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/time.h"
 #include "http/message.h"
+#include "projections/as_of.h"
 
 namespace ledger::http {
 
@@ -40,6 +42,13 @@ Result<uint64_t> ParseCount(const Query& query, const std::string& name, uint64_
 // does not decode is replaced whole. Control bytes are left to the log
 // writer (common/log.h), which escapes them.
 std::string RedactedTarget(std::string_view target);
+// An RFC 3339 time parameter (refused naming it when malformed); nullopt when
+// absent.
+Result<std::optional<Instant>> ParseTimeParameter(const Query& query, const std::string& name);
+
+// The point of the log a read asks for: ?as_of_seq=N or ?as_of=TIME (not
+// both); neither: not given.
+Result<projections::AsOfPoint> ParseAsOf(const Query& query);
 
 // "Application/JSON; charset=utf-8" -> "application/json".
 std::string MediaType(std::string_view content_type);

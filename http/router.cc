@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "http/metrics.h"
 #include "http/query_params.h"
@@ -60,6 +62,21 @@ bool Matches(std::string_view pattern, std::string_view path, std::string_view* 
   return true;
 }
 
+// The methods of an Allow text, one by one ("GET, HEAD" -> GET, HEAD).
+std::vector<std::string> MethodsOf(std::string_view allow) {
+  std::vector<std::string> methods;
+  while (!allow.empty()) {
+    const size_t comma = allow.find(',');
+    std::string_view listed = allow.substr(0, comma);
+    while (listed.starts_with(' ')) listed.remove_prefix(1);
+    if (!listed.empty()) methods.emplace_back(listed);
+    if (listed == "GET") methods.emplace_back("HEAD");
+    if (comma == std::string_view::npos) break;
+    allow.remove_prefix(comma + 1);
+  }
+  return methods;
+}
+
 double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 }  // namespace
@@ -73,9 +90,15 @@ std::string_view QueryOf(std::string_view target) {
 
 Router::Router(std::vector<Route> routes, const AccessControl* access, Metrics* metrics, PageAnswers pages)
     : routes_(std::move(routes)), access_(access), metrics_(metrics), pages_(std::move(pages)) {
-  std::set<std::string_view> patterns;
+  // (pattern, method) pairs: a pattern may repeat with other methods only.
+  std::set<std::pair<std::string_view, std::string>> taken;
   for (const Route& route : routes_) {
-    if (!patterns.insert(route.pattern).second || !route.handler || route.allow.empty() || route.label.empty()) {
+    bool repeated = false;
+    const std::vector<std::string> listed = MethodsOf(route.allow);
+    for (const std::string& method : std::set<std::string>(listed.begin(), listed.end())) {
+      repeated = repeated || !taken.emplace(route.pattern, method).second;
+    }
+    if (repeated || !route.handler || route.allow.empty() || route.label.empty()) {
       std::fprintf(stderr, "incident-ledger: the route table has a bad or repeated row for %.*s\n",
                    static_cast<int>(route.pattern.size()), route.pattern.data());
       std::abort();
@@ -83,16 +106,38 @@ Router::Router(std::vector<Route> routes, const AccessControl* access, Metrics* 
   }
 }
 
+std::string Router::AllowOf(const Route& route) const {
+  std::string allow;
+  for (const Route& other : routes_) {
+    if (other.pattern != route.pattern) continue;
+    allow += (allow.empty() ? "" : ", ") + std::string(other.allow);
+  }
+  return allow;
+}
+
 const Route* Router::Match(std::string_view path, std::string_view* segment) const {
+  return Match(path, std::string_view(), segment);
+}
+
+const Route* Router::Match(std::string_view path, std::string_view method, std::string_view* segment) const {
+  // The rows sharing the first matching pattern: the one taking `method`,
+  // else the first.
+  const auto pick = [&](const Route& first) {
+    if (method.empty() || Allows(first.allow, method)) return &first;
+    for (const Route& other : routes_) {
+      if (other.pattern == first.pattern && Allows(other.allow, method)) return &other;
+    }
+    return &first;
+  };
   // Literal rows first: "/api/v1/events/stream" is not "/api/v1/events/*".
   for (const Route& route : routes_) {
     if (route.pattern == path) {
       *segment = {};
-      return &route;
+      return pick(route);
     }
   }
   for (const Route& route : routes_) {
-    if (route.pattern.find('*') != std::string_view::npos && Matches(route.pattern, path, segment)) return &route;
+    if (route.pattern.find('*') != std::string_view::npos && Matches(route.pattern, path, segment)) return pick(route);
   }
   return nullptr;
 }
@@ -114,7 +159,7 @@ void Router::Handle(const HttpRequest& request, Respond respond) const {
   const Clock::time_point start = Clock::now();
   const std::string_view path = PathOf(request.target);
   std::string_view segment;
-  const Route* route = Match(path, &segment);
+  const Route* route = Match(path, request.method, &segment);
   Metrics* metrics = metrics_;
   std::string principal_name;  // set once access admits someone
   const auto counted = [metrics, start, respond, &principal_name](std::string_view label) {
@@ -147,7 +192,7 @@ void Router::Handle(const HttpRequest& request, Respond respond) const {
         ErrorResponse(MakeError(ErrorCode::kNotFound, "no route for this path")));
   }
   if (!Allows(route->allow, request.method)) {
-    const std::string allow(route->allow);
+    const std::string allow = AllowOf(*route);
     return counted(route->label)(page && pages_.method_not_allowed ? pages_.method_not_allowed(principal, allow)
                                                                    : MethodNotAllowed(allow));
   }

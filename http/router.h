@@ -24,8 +24,13 @@
 // Patterns are matched segment by segment ("/"-separated): a literal segment
 // matches itself, "*" any one segment (empty too), and a final "**" the rest
 // of the path (any number of segments). The text "*" or "**" matched is the
-// call's `segment`. Two rows may not match the same paths (the router's
-// constructor refuses duplicates; tests/http/router_test.cc walks the table).
+// call's `segment`. Two rows may share a pattern only when they take
+// different methods (GET /api/v1/maintenance for viewers, POST for the help
+// desk): the row that takes the request's method is the one that decides;
+// for a method neither takes, the first of them decides access and the 405
+// lists every method of the pattern. The router's constructor refuses a
+// pattern repeated with a method in common (tests/http/router_test.cc walks
+// the table).
 //
 // Thread safety: the table is built once and then only read; Handle may be
 // called from many threads at once. `respond` is called exactly once, on
@@ -86,8 +91,14 @@ class Router {
 
   void Handle(const HttpRequest& request, Respond respond) const;
 
-  // The row for `path` and what its wildcard matched; null when none.
+  // The row for `path` and what its wildcard matched; null when none. Of
+  // rows sharing the pattern, the one that takes `method` (the first when
+  // none does or no method is given).
   const Route* Match(std::string_view path, std::string_view* segment) const;
+  const Route* Match(std::string_view path, std::string_view method, std::string_view* segment) const;
+  // Every method the rows of `route`'s pattern take, as an Allow header says
+  // them.
+  std::string AllowOf(const Route& route) const;
   const std::vector<Route>& routes() const { return routes_; }
 
   // True when a row's `allow` text admits `method` (HEAD wherever GET is).

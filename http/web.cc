@@ -637,7 +637,10 @@ std::string RenderIncident(const Principal& viewer, const projections::TicketSta
           HtmlEscape(state.title) + "</span></h1>\n";
   main += "<p><span class=\"badge status-" + std::string(projections::StatusName(state.status)) + "\">" +
           (open ? "ongoing" : "closed") + "</span> <span class=\"badge severity-" +
-          projections::SeverityName(state.severity) + "\">" + projections::SeverityName(state.severity) + "</span></p>\n";
+          projections::SeverityName(state.severity) + "\">" + projections::SeverityName(state.severity) +
+          "</span> <span id=\"incident-impact\" class=\"badge impact-" + projections::ImpactName(state.impact) +
+          "\">impact: " + projections::ImpactName(state.impact) + "</span> <span id=\"incident-phase\" class=\"badge phase-" +
+          projections::PhaseName(state) + "\">" + projections::PhaseName(state) + "</span></p>\n";
   main += "<dl class=\"facts\">\n";
   std::string systems;
   for (const std::string& system : state.systems) systems += (systems.empty() ? "" : ", ") + HtmlEscape(system);
@@ -763,9 +766,12 @@ namespace {
 
 // GET /api/v1/availability?days=90&timezone=Europe/Berlin[&system=mail][&end_date=YYYY-MM-DD]
 // {"timezone","days","now","systems":[{"system","days":[{"date","start","end",
-//   "downtime_seconds","availability","tickets"}]}],
-//  "incidents":{"INC-1":{"title","severity","status","periods":[{"started_at","ended_at"}]}}}
-// Every system named by a current incident, by name, unless `system` picks one.
+//   "downtime_seconds","availability","tickets","planned_seconds",
+//   "degraded_seconds","windows"}]}],
+//  "incidents":{"INC-1":{"title","severity","impact","phase","status","periods":[{"started_at","ended_at"}]}},
+//  "windows":{"MNT-1":{"title","status","started_at","ended_at"}}}
+// Every system named by a current incident, or by a maintenance window run
+// on one of the days, by name, unless `system` picks one.
 struct AvailabilityRequest {
   int days = kAvailabilityDaysDefault;
   std::string timezone = "UTC";
@@ -814,18 +820,32 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
                                                const AvailabilityRequest& request, const StopToken& stop) {
   const int64_t now = NowMicros();
   Result<AvailabilityAnswer> answer = MakeError(ErrorCode::kUnavailable, "not computed");
-  read_model.Read([&](const projections::TicketStore& store, uint64_t applied_seq) {
+  read_model.ReadFigures([&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance,
+                              uint64_t applied_seq) {
     std::vector<std::string> systems;
+    // Systems only a maintenance window names (none of their incidents
+    // does): shown when a run falls on one of the days.
+    std::set<std::string> maintenance_only;
     if (request.system) {
       systems.push_back(*request.system);
-    } else if (!store.SystemsInUse(&systems)) {
-      std::set<std::string> named;
-      for (const auto& [number, state] : store.all()) named.insert(state.systems.begin(), state.systems.end());
+    } else {
+      if (!store.SystemsInUse(&systems)) {
+        std::set<std::string> named;
+        for (const auto& [number, state] : store.all()) named.insert(state.systems.begin(), state.systems.end());
+        systems.assign(named.begin(), named.end());
+      }
+      std::set<std::string> named(systems.begin(), systems.end());
+      for (const auto& [number, window] : maintenance.all()) {
+        if (!window.started_at) continue;
+        for (const std::string& system : window.systems) {
+          if (named.insert(system).second) maintenance_only.insert(system);
+        }
+      }
       systems.assign(named.begin(), named.end());
     }
     if (systems.size() > kAvailabilitySystemsMax) systems.resize(kAvailabilitySystemsMax);
     Result<std::vector<projections::SystemDays>> figures = projections::DailyAvailabilityOfSystems(
-        store,
+        store, maintenance,
         projections::DailyQuery{
             .system = {}, .timezone = request.timezone, .end_date = request.end_date, .days = request.days, .now_micros = now},
         systems, stop);
@@ -833,6 +853,11 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
       answer = figures.error();
       return;
     }
+    std::erase_if(*figures, [&](const projections::SystemDays& system) {
+      return maintenance_only.contains(system.system) &&
+             std::all_of(system.days.begin(), system.days.end(),
+                         [](const projections::DayFigure& day) { return day.windows.empty(); });
+    });
     JsonWriter json;
     json.BeginObject();
     json.Key("timezone").String(request.timezone);
@@ -840,6 +865,7 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
     json.Key("now").String(FormatRfc3339Utc(now));
     json.Key("systems").BeginArray();
     std::set<std::string> tickets;
+    std::set<std::string> windows;
     int64_t last_day_end = INT64_MAX;
     for (const projections::SystemDays& system : *figures) {
       json.BeginObject().Key("system").String(system.system).Key("days").BeginArray();
@@ -855,6 +881,14 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
           json.String(ticket);
           tickets.insert(ticket);
         }
+        json.EndArray();
+        json.Key("planned_seconds").Int(day.planned_seconds);
+        json.Key("degraded_seconds").Int(day.degraded_seconds);
+        json.Key("windows").BeginArray();
+        for (const std::string& window : day.windows) {
+          json.String(window);
+          windows.insert(window);
+        }
         json.EndArray().EndObject();
       }
       json.EndArray().EndObject();
@@ -869,6 +903,8 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
       json.Key(ticket).BeginObject();
       json.Key("title").String(state->title);
       json.Key("severity").String(projections::SeverityName(state->severity));
+      json.Key("impact").String(projections::ImpactName(state->impact));
+      json.Key("phase").String(projections::PhaseName(*state));
       json.Key("status").String(projections::StatusName(state->status));
       json.Key("periods").BeginArray();
       for (const projections::Period& period : state->periods) {
@@ -882,6 +918,24 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
         json.EndObject();
       }
       json.EndArray().EndObject();
+    }
+    json.EndObject();
+    json.Key("windows").BeginObject();
+    for (const std::string& name : windows) {
+      const projections::MaintenanceWindow* window = maintenance.Find(name);
+      if (window == nullptr) continue;
+      if (window->status == projections::MaintenanceStatus::kInProgress) ongoing = true;
+      json.Key(name).BeginObject();
+      json.Key("title").String(window->title);
+      json.Key("status").String(projections::MaintenanceStatusName(window->status));
+      json.Key("started_at").String(window->started_at ? FormatRfc3339(*window->started_at) : std::string());
+      json.Key("ended_at");
+      if (window->ended_at) {
+        json.String(FormatRfc3339(*window->ended_at));
+      } else {
+        json.Null();
+      }
+      json.EndObject();
     }
     json.EndObject();
     json.EndObject();

@@ -90,8 +90,6 @@ Status CheckLine(std::string_view field, std::string_view value, size_t bytes_ma
   return CheckCodePoints(field, value, TextShape::kOneLine);
 }
 
-// Multi-line text: like CheckLine, but line breaks, tabs and direction marks
-// are fine (TextShape::kMultiLine).
 Status CheckText(std::string_view field, std::string_view value, size_t bytes_max) {
   if (!IsValidUtf8(value)) return InvalidArgument(std::string(field), std::string(field) + " must be valid UTF-8");
   if (value.size() > bytes_max) {
@@ -113,12 +111,6 @@ Status CheckLink(std::string_view field, std::string_view link, size_t bytes_max
 }
 
 namespace {
-
-Result<std::string> CheckedLine(std::string_view field, std::string_view value, size_t bytes_max) {
-  std::string trimmed(Trim(value));
-  if (Status checked = CheckLine(field, trimmed, bytes_max); !checked) return checked.error();
-  return trimmed;
-}
 
 Result<int> CheckedEnum(const PayloadField& field, std::string_view value) {
   std::string lower(Trim(value));
@@ -158,6 +150,9 @@ Status SetPayloadField(const PayloadField& spec, Action action, const RawField& 
   if (spec.create == CreateRule::kRefusedOnOpen && (action == Action::kCreate || action == Action::kReopen)) {
     return InvalidArgument(name, name + " does not apply to action " + ActionName(action) + ": " +
                                      std::string(spec.rule_note));
+  }
+  if (!spec.close_rule.empty() && action == Action::kClose) {
+    return InvalidArgument(name, name + " does not apply to action close: " + std::string(spec.close_rule));
   }
   switch (spec.kind) {
     case FieldKind::kLine: {

@@ -72,11 +72,15 @@ Result<std::string> NormalizeTicket(std::string_view text, std::string_view fiel
 // control)"). Does not trim.
 Status CheckLine(std::string_view field, std::string_view value, size_t bytes_max);
 
-// Multi-line text (a description, a note): like CheckLine, but line
-// breaks, tabs and direction marks are fine (TextShape::kMultiLine).
+// Multi-line text (a description, a note): like CheckLine, but line breaks,
+// tabs and direction marks are fine (TextShape::kMultiLine). Does not trim.
 Status CheckText(std::string_view field, std::string_view value, size_t bytes_max);
 
+// One line, trimmed, checked as CheckLine does; answers the trimmed text.
+Result<std::string> CheckedLine(std::string_view field, std::string_view value, size_t bytes_max);
+
 // A link: one line, empty or an http:// or https:// URL without spaces.
+// Does not trim.
 Status CheckLink(std::string_view field, std::string_view link, size_t bytes_max);
 
 // Checks who a request says made it (one line of at most kActorBytesMax,

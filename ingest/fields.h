@@ -94,6 +94,9 @@ struct PayloadField {
   std::string_view sheet_title;
   bool sheet_column_expected = false;  // warn when a sheet has no such column
   std::string_view mail_label;         // how the mail names a change of it
+  // Non-empty: refused on action close, "<name> does not apply to action
+  // close: " plus this.
+  std::string_view close_rule;
 };
 
 // Row order is the proto's field order; see the top of this file.
@@ -195,6 +198,25 @@ inline constexpr auto kPayloadFields = std::to_array<PayloadField>({
      .form_hint = "Your local time: when the effect on users was stopped or worked around.",
      .sheet_title = "Mitigated At",
      .mail_label = "mitigated"},
+    {.name = "impact",
+     .kind = FieldKind::kEnum,
+     .create = CreateRule::kDefault,
+     .rule_note = "full",
+     .form_label = "Impact",
+     .form_hint = "full: the service is down; partial: down for some users or functions; degraded: it works, "
+                  "but slowly or with errors. A new incident without one is full.",
+     .sheet_title = "Impact",
+     .mail_label = "impact"},
+    {.name = "phase",
+     .kind = FieldKind::kEnum,
+     .create = CreateRule::kDefault,
+     .rule_note = "investigating",
+     .form_label = "Phase",
+     .form_hint = "Where the response stands. A new or reopened incident without one is investigating; "
+                  "closing resolves it.",
+     .sheet_title = "Phase",
+     .mail_label = "phase",
+     .close_rule = "closing resolves the incident"},
 });
 constexpr size_t kPayloadFieldCount = kPayloadFields.size();
 

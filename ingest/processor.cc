@@ -188,6 +188,11 @@ Status CommandProcessor::CheckAgainst(const Command& command, AppendContext& con
     return InvalidArgument("ended_at", "ended_at can only be corrected once the incident is closed; "
                                        "use action close to end the outage");
   }
+  if (command.action == Action::kUpdate && command.payload.phase() != proto::PHASE_UNSPECIFIED &&
+      state->status == projections::TicketStatus::kClosed) {
+    return InvalidArgument("phase", "phase applies only while the incident is open: closing resolved " +
+                                        command.ticket + " (reopen it to set a phase)");
+  }
   if (Status times = CheckPeriodTimes(command, *state, context.recorded_at_micros()); !times) return times;
   event->set_ticket(command.ticket);
   event->set_version(state->version + 1);

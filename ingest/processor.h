@@ -8,7 +8,8 @@
 //   404 kNotFound   update/close/reopen of an unknown ticket
 //   409 kConflict   close of a closed ticket, reopen of an open one, a stale
 //                   expected_version, a submission_id reused with other content
-//   400             times that would put an end before its start
+//   400             times that would put an end before its start; a phase
+//                   for a closed incident (closing resolved it)
 // A repeated submission_id with the same content answers the original event
 // and appends nothing.
 //

@@ -40,8 +40,10 @@ Status Ledger::Impl::ImportVerbatim(const std::vector<ImportedEvent>& events, co
       batch_submissions[event.submission_id()] = seq;
       batch.Put(keys::Submission(event.submission_id()), record::EncodeNumber(seq));
     }
-    if (const std::optional<uint64_t> number = ticket_number(event.ticket())) {
-      next.last_ticket_number = std::max<uint64_t>(next.last_ticket_number, *number);
+    if (const std::optional<NumberedName> number = ticket_number(event.ticket())) {
+      if (number->sequence >= kNumberSequences) return refuse("ticket names an unknown number sequence");
+      uint64_t& last = next.last_numbers[number->sequence];
+      last = std::max<uint64_t>(last, number->number);
     }
     frontier.Append(merkle::LeafHash(imported.hash), [&batch](const merkle::NodeId& id, const Sha256Digest& hash) {
       batch.Put(keys::TreeNode(id.level, id.index), AsBytes(hash));
@@ -51,7 +53,11 @@ Status Ledger::Impl::ImportVerbatim(const std::vector<ImportedEvent>& events, co
   }
   if (events.empty()) return {};
   batch.Put(keys::kHeadKey, record::EncodeHead(next));
-  batch.Put(keys::kTicketCounterKey, record::EncodeNumber(next.last_ticket_number));
+  for (NumberSequence sequence = 0; sequence < kNumberSequences; ++sequence) {
+    if (sequence == 0 || next.last_numbers[sequence] != head().last_numbers[sequence]) {
+      batch.Put(keys::NumberCounter(sequence), record::EncodeNumber(next.last_numbers[sequence]));
+    }
+  }
   batch.Put(keys::kTreeSizeKey, record::EncodeNumber(frontier.size()));
   rocksdb::WriteOptions write_options;
   write_options.sync = true;

@@ -6,7 +6,8 @@
 // ticket idx:  't' | len(ticket) (1 byte) | ticket | seq -> "" (empty)
 // submission:  's' | submission_id                    -> seq
 // head:        'm' "head"                             -> seq | hash (32)
-// counter:     'm' "ticket_counter"                   -> last ticket number handed out
+// counter:     'm' "ticket_counter"                   -> last number handed out by sequence 0
+//              'm' "number_counter_" | sequence (decimal) -> the same for sequence 1, 2, ...
 // format:      'm' "format"                           -> kFormatVersion as decimal text
 // tree node:   'n' | level (1 byte) | index           -> hash (32)
 // tree size:   'm' "tree_size"                        -> events the tree nodes cover (8 bytes)
@@ -36,6 +37,7 @@ constexpr char kSubmissionPrefix = 's';
 constexpr char kTreeNodePrefix = 'n';
 constexpr std::string_view kHeadKey = "mhead";
 constexpr std::string_view kTicketCounterKey = "mticket_counter";
+constexpr std::string_view kNumberCounterKeyPrefix = "mnumber_counter_";
 constexpr std::string_view kFormatKey = "mformat";
 constexpr std::string_view kTreeSizeKey = "mtree_size";
 constexpr std::string_view kFormatVersion = "1";
@@ -54,6 +56,8 @@ std::string Submission(std::string_view submission_id);
 std::string TreeNode(uint8_t level, uint64_t index);
 // The first key of a level's nodes (index 0).
 inline std::string TreeLevel(uint8_t level) { return TreeNode(level, 0); }
+// The counter key of a number sequence: kTicketCounterKey for sequence 0.
+std::string NumberCounter(uint32_t sequence);
 
 // True when `key` is shaped like an event key: kEventPrefix and a seq.
 bool IsEventKey(std::string_view key);

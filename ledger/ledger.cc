@@ -135,13 +135,16 @@ Status Ledger::Impl::LoadHead() {
   std::string beyond;
   status = db_->Get(rocksdb::ReadOptions(), keys::Event(loaded.seq + 1), &beyond);
   if (!status.IsNotFound()) return record::Corruption(loaded.seq + 1, "exists beyond the head record");
-  status = db_->Get(rocksdb::ReadOptions(), keys::kTicketCounterKey, &value);
-  if (status.ok()) {
-    Result<uint64_t> counter = record::DecodeNumber(value, "ticket counter");
-    if (!counter) return counter.error();
-    loaded.last_ticket_number = *counter;
-  } else if (!status.IsNotFound()) {
-    return IoError(status, "reading the ticket counter");
+  for (NumberSequence sequence = 0; sequence < kNumberSequences; ++sequence) {
+    const std::string what = sequence == 0 ? "ticket counter" : "number counter " + std::to_string(sequence);
+    status = db_->Get(rocksdb::ReadOptions(), keys::NumberCounter(sequence), &value);
+    if (status.ok()) {
+      Result<uint64_t> counter = record::DecodeNumber(value, what);
+      if (!counter) return counter.error();
+      loaded.last_numbers[sequence] = *counter;
+    } else if (!status.IsNotFound()) {
+      return IoError(status, "reading the " + what);
+    }
   }
   head_ = loaded;
   return {};

@@ -95,10 +95,13 @@ class AppendContext {
   // The hash of event next_seq() - 1 (earlier in this batch or in the log):
   // the head the decided event will follow; 32 zero bytes before event 1.
   virtual const Sha256Digest& head_hash() const = 0;
-  // Hands out the next ticket number (1, 2, ...); what a ticket is called is
-  // the caller's business. Call at most once per Decide; the number is kept
-  // only if the decided event is appended.
-  virtual uint64_t AllocateTicketNumber() = 0;
+  // Hands out the next number (1, 2, ...) of `sequence` (below
+  // kNumberSequences, record.h); what a number is called is the caller's
+  // business. Call at most once per Decide; the number is kept only if the
+  // decided event is appended.
+  virtual uint64_t AllocateNumber(NumberSequence sequence) = 0;
+  // The next number of sequence 0, the one tickets have always used.
+  uint64_t AllocateTicketNumber() { return AllocateNumber(0); }
   // The event that used this submission id, in the log or earlier in this
   // batch, or nullopt.
   virtual Result<std::optional<StoredEvent>> FindSubmission(std::string_view submission_id) const = 0;
@@ -155,10 +158,10 @@ struct ImportedEvent {
 // end the scan there (successfully). A failure ends it with that error.
 enum class Flow { kContinue, kStop };
 
-// Which number an imported event's ticket stands for, if any: the import
-// raises the ticket counter to the highest. Supplied by the caller, since the
-// ledger does not know how tickets are named.
-using TicketNumberFn = std::function<std::optional<uint64_t>(std::string_view ticket)>;
+// Which number of which sequence an imported event's ticket stands for, if
+// any: the import raises each sequence's counter to the highest. Supplied by
+// the caller, since the ledger does not know how tickets are named.
+using TicketNumberFn = std::function<std::optional<NumberedName>(std::string_view ticket)>;
 
 struct ScanOptions {
   // Reads the records and checks their hashes and links on a second thread,
@@ -276,8 +279,8 @@ class Ledger {
   // Appends exported events verbatim (same bytes, same hashes), checking
   // that they continue the chain from the current head, that seqs follow on,
   // and that every record decodes; rebuilds the ticket and submission
-  // indexes, the Merkle tree and the ticket counter (raised to the highest number
-  // `ticket_number` finds in the batch's tickets). Writes nothing of a batch
+  // indexes, the Merkle tree and the number counters (each raised to the highest number
+  // `ticket_number` finds of it in the batch's tickets). Writes nothing of a batch
   // that fails a check. Must not run while appends are queued.
   Status ImportVerbatim(const std::vector<ImportedEvent>& events, const TicketNumberFn& ticket_number);
 

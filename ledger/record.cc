@@ -19,27 +19,59 @@ constexpr size_t kHeadValueBytes = keys::kSeqBytes + keys::kHashBytes;
 // (IsRepresentable, common/time.h): the service writes no others, and the
 // folds and renderings rely on it. A record whose hash checks may still hold
 // others: an import takes any export whose hashes chain.
-Status CheckTimes(uint64_t seq, const proto::Event& event) {
-  if (!IsRepresentable(Instant{event.recorded_at_micros(), 0})) return Corruption(seq, "recorded_at is out of range");
-  if (!event.has_incident()) return {};
-  const proto::IncidentPayload& payload = event.incident();
-  const auto representable = [](const proto::Timestamp& time) {
-    return IsRepresentable(Instant{time.unix_micros(), time.offset_minutes()});
-  };
-  if (payload.has_started_at() && !representable(payload.started_at())) {
-    return Corruption(seq, "started_at is out of range");
-  }
-  if (payload.has_ended_at() && !representable(payload.ended_at())) return Corruption(seq, "ended_at is out of range");
-  return {};
-}
+//
+// Every enum value of a payload must be one this service knows: protobuf
+// keeps whatever number an open enum is sent, the folds would carry it on,
+// and a saved ticket holding it would not load again (ticket_codec.h). The
+// service writes no others.
+//
+// The fields are named one by one (not walked by reflection): this runs for
+// every event of every scan, rebuilds included.
+class PayloadCheck {
+ public:
+  explicit PayloadCheck(uint64_t seq) : seq_(seq) {}
 
-// An incident's severity must be one this service knows: protobuf keeps
-// whatever number an open enum is sent, the folds would carry it on, and a
-// saved ticket holding it would not load again (ticket_codec.h). The service
-// writes no others.
-Status CheckSeverity(uint64_t seq, const proto::Event& event) {
-  if (!event.has_incident() || proto::Severity_IsValid(event.incident().severity())) return {};
-  return Corruption(seq, "severity " + std::to_string(event.incident().severity()) + " is not a known value");
+  // A time field, when given.
+  PayloadCheck& Time(bool given, const proto::Timestamp& time, std::string_view name) {
+    if (status_ && given && !IsRepresentable(Instant{time.unix_micros(), time.offset_minutes()})) {
+      status_ = Corruption(seq_, std::string(name) + " is out of range");
+    }
+    return *this;
+  }
+  // An enum field (0, "not given", is a known value).
+  PayloadCheck& Known(bool known, int value, std::string_view name) {
+    if (status_ && !known) status_ = Corruption(seq_, std::string(name) + " " + std::to_string(value) + " is not a known value");
+    return *this;
+  }
+  Status status() const { return status_; }
+
+ private:
+  uint64_t seq_;
+  Status status_;
+};
+
+Status CheckPayload(uint64_t seq, const proto::Event& event) {
+  if (!IsRepresentable(Instant{event.recorded_at_micros(), 0})) return Corruption(seq, "recorded_at is out of range");
+  PayloadCheck check(seq);
+  if (event.has_incident()) {
+    const proto::IncidentPayload& payload = event.incident();
+    check.Time(payload.has_started_at(), payload.started_at(), "started_at")
+        .Time(payload.has_ended_at(), payload.ended_at(), "ended_at")
+        .Time(payload.has_detected_at(), payload.detected_at(), "detected_at")
+        .Time(payload.has_acknowledged_at(), payload.acknowledged_at(), "acknowledged_at")
+        .Time(payload.has_mitigated_at(), payload.mitigated_at(), "mitigated_at")
+        .Known(proto::Severity_IsValid(payload.severity()), payload.severity(), "severity")
+        .Known(proto::Impact_IsValid(payload.impact()), payload.impact(), "impact")
+        .Known(proto::Phase_IsValid(payload.phase()), payload.phase(), "phase");
+  }
+  if (event.has_maintenance()) {
+    const proto::MaintenancePayload& payload = event.maintenance();
+    check.Time(payload.has_starts_at(), payload.starts_at(), "starts_at")
+        .Time(payload.has_ends_at(), payload.ends_at(), "ends_at")
+        .Time(payload.has_started_at(), payload.started_at(), "started_at")
+        .Time(payload.has_ended_at(), payload.ended_at(), "ended_at");
+  }
+  return check.status();
 }
 
 }  // namespace
@@ -84,8 +116,7 @@ Status ParseRecord(uint64_t seq, std::string_view record, proto::Event* event) {
     return Corruption(seq, "record is not a valid Event");
   }
   if (event->seq() != seq) return Corruption(seq, "record holds seq " + std::to_string(event->seq()));
-  if (Status times = CheckTimes(seq, *event); !times) return times;
-  return CheckSeverity(seq, *event);
+  return CheckPayload(seq, *event);
 }
 
 std::string_view RecordOf(std::string_view value) { return value.substr(keys::kEventValueHeaderBytes); }

@@ -12,6 +12,7 @@
 // nothing here throws, does I/O or keeps state beyond its arguments, so every
 // function may be called from any thread (a LinkChecker from one at a time).
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,10 +35,25 @@ struct StoredEvent {
   proto::Event event;  // `record`, decoded
 };
 
+// Ticket numbers come from number sequences, each counting 1, 2, ... on
+// its own. The ledger knows a sequence by its index alone; what its numbers
+// are called (INC-7, MNT-3) is the caller's business
+// (projections/ticket_name.h). Sequence 0 is the one tickets have always
+// used.
+using NumberSequence = uint32_t;
+constexpr size_t kNumberSequences = 4;
+
+// A number of one sequence.
+struct NumberedName {
+  NumberSequence sequence = 0;
+  uint64_t number = 0;
+};
+
 struct Head {
   uint64_t seq = 0;  // 0: the ledger is empty
   Sha256Digest hash{};
-  uint64_t last_ticket_number = 0;
+  // The last number handed out by each sequence (0: none yet).
+  std::array<uint64_t, kNumberSequences> last_numbers{};
 };
 
 // Checks a stored event value (prev_hash | hash | record) read under `seq`'s
@@ -63,7 +79,8 @@ Status CheckStoredValue(uint64_t seq, std::string_view value);
 
 // Decodes the record read under `seq`'s key into `event`, and checks what
 // only the decoded record can tell: its seq, that every time in it is one
-// RFC 3339 can name, and that its severity is a known value.
+// RFC 3339 can name, and that every enum value in it (severity, impact,
+// phase) is a known one.
 Status ParseRecord(uint64_t seq, std::string_view record, proto::Event* event);
 
 // The record part of a value that passed CheckStoredValue.
@@ -73,7 +90,7 @@ std::string_view RecordOf(std::string_view value);
 // CheckStoredValue, and decodes its record (ParseRecord).
 Status FillStoredEvent(uint64_t seq, std::string_view value, StoredEvent* stored);
 
-// The head record (seq | hash); the ticket counter is a key of its own.
+// The head record (seq | hash); each sequence's counter is a key of its own.
 std::string EncodeHead(const Head& head);
 // Fills seq and hash of `head`; kCorruption when `value` is malformed.
 Status DecodeHead(std::string_view value, Head* head);

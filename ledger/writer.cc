@@ -86,10 +86,10 @@ class Ledger::Impl::BatchContext final : public AppendContext {
   int64_t recorded_at_micros() const override { return recorded_at_micros_; }
   const Sha256Digest& head_hash() const override { return head_.hash; }
 
-  uint64_t AllocateTicketNumber() override {
-    LEDGER_ASSERT(!allocated_);
-    allocated_ = true;
-    return head_.last_ticket_number + 1;
+  uint64_t AllocateNumber(NumberSequence sequence) override {
+    LEDGER_ASSERT(!allocated_ && sequence < kNumberSequences);
+    allocated_ = sequence;
+    return head_.last_numbers[sequence] + 1;
   }
 
   Result<std::optional<StoredEvent>> FindSubmission(std::string_view submission_id) const override {
@@ -100,7 +100,7 @@ class Ledger::Impl::BatchContext final : public AppendContext {
   }
 
   // Called around each Decide.
-  void BeginDecision() { allocated_ = false; }
+  void BeginDecision() { allocated_.reset(); }
 
   const StoredEvent* FindInBatch(uint64_t seq) const {
     if (events_.empty() || seq < events_.front().seq || seq > events_.back().seq) return nullptr;
@@ -136,7 +136,7 @@ class Ledger::Impl::BatchContext final : public AppendContext {
     });
     head_.seq = stored.seq;
     head_.hash = stored.hash;
-    if (allocated_) head_.last_ticket_number += 1;
+    if (allocated_) head_.last_numbers[*allocated_] += 1;
     events_.push_back(std::move(stored));
     return events_.size() - 1;
   }
@@ -150,7 +150,7 @@ class Ledger::Impl::BatchContext final : public AppendContext {
   Head head_;
   merkle::Frontier frontier_;
   int64_t recorded_at_micros_;
-  bool allocated_ = false;
+  std::optional<NumberSequence> allocated_;  // the sequence the current Decide drew from
   std::vector<StoredEvent> events_;
   std::map<std::string, size_t> batch_submissions_;
 };
@@ -198,7 +198,14 @@ void Ledger::Impl::ProcessBatch(std::vector<Request>& requests) {
   std::optional<Error> write_error;
   if (!context.events().empty()) {
     batch.Put(keys::kHeadKey, record::EncodeHead(context.head()));
-    batch.Put(keys::kTicketCounterKey, record::EncodeNumber(context.head().last_ticket_number));
+    // Sequence 0's counter is written with every batch (as it always was);
+    // the others when the batch drew from them.
+    for (NumberSequence sequence = 0; sequence < kNumberSequences; ++sequence) {
+      const uint64_t last = context.head().last_numbers[sequence];
+      if (sequence == 0 || last != start.last_numbers[sequence]) {
+        batch.Put(keys::NumberCounter(sequence), record::EncodeNumber(last));
+      }
+    }
     batch.Put(keys::kTreeSizeKey, record::EncodeNumber(context.frontier().size()));
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync_writes;

@@ -327,6 +327,8 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   body += "Changed:   " + changed + "\n";
   body += "Status:    " + std::string(projections::StatusName(state.status)) + "\n";
   body += "Severity:  " + std::string(projections::SeverityName(state.severity)) + "\n";
+  body += "Impact:    " + std::string(projections::ImpactName(state.impact)) + "\n";
+  body += "Phase:     " + std::string(projections::PhaseName(state)) + "\n";
   body += "Systems:   " + HeaderSafe(Join(state.systems, ", ")) + "\n";
   body += "Engineer:  " + HeaderSafe(state.engineer) + "\n";
   body += "Start:     " + FormatRfc3339(latest.start) + "\n";

@@ -52,7 +52,46 @@ Result<TicketStore> FoldAsOf(const std::function<void(const std::function<void(c
   return then;
 }
 
+Result<MaintenanceStore> FoldWindowsAsOf(
+    const std::function<void(const std::function<void(const MaintenanceStore&)>& look)>& read_now, const Ledger& ledger,
+    const AsOfPoint& point, const StopToken& stop) {
+  MaintenanceStore then;
+  std::vector<std::string> changed_since;
+  read_now([&](const MaintenanceStore& now) {
+    for (const auto& [number, window] : now.all()) {
+      if (!point.Includes(window.scheduled_seq, window.scheduled_at_micros)) continue;  // scheduled later
+      if (!point.Includes(window.last_seq, window.updated_at_micros)) {
+        changed_since.push_back(window.window);
+        continue;
+      }
+      then.Put(window);
+    }
+  });
+  for (const std::string& name : changed_since) {
+    if (stop.ShouldStop()) return stop.Reason();
+    Result<std::vector<StoredEvent>> events = ledger.ReadTicket(name);
+    if (!events) return events.error();
+    for (const StoredEvent& stored : *events) {
+      if (point.Includes(stored.event.seq(), stored.event.recorded_at_micros())) (void)then.Apply(stored.event);
+    }
+  }
+  return then;
+}
+
 }  // namespace
+
+Result<MaintenanceStore> MaintenanceAsOf(const ReadModel& model, const Ledger& ledger, const AsOfPoint& point,
+                                         const StopToken& stop) {
+  return FoldWindowsAsOf([&](const std::function<void(const MaintenanceStore&)>& look) {
+    model.ReadFigures([&](const TicketStore&, const MaintenanceStore& now, uint64_t) { look(now); });
+  }, ledger, point, stop);
+}
+
+Result<MaintenanceStore> MaintenanceAsOf(const MaintenanceStore& now, const Ledger& ledger, const AsOfPoint& point,
+                                         const StopToken& stop) {
+  return FoldWindowsAsOf([&](const std::function<void(const MaintenanceStore&)>& look) { look(now); }, ledger, point,
+                         stop);
+}
 
 Result<TicketStore> TicketsAsOf(const ReadModel& model, const Ledger& ledger, const AsOfPoint& point,
                                 int64_t from_micros, int64_t to_micros, const StopToken& stop) {

@@ -27,6 +27,7 @@
 #include "common/result.h"
 #include "common/stop.h"
 #include "ledger/ledger.h"
+#include "projections/maintenance.h"
 #include "projections/read_model.h"
 #include "projections/tickets.h"
 
@@ -58,5 +59,15 @@ Result<TicketStore> TicketsAsOf(const ReadModel& model, const Ledger& ledger, co
 // ledger, up to its head).
 Result<TicketStore> TicketsAsOf(const TicketStore& now, const Ledger& ledger, const AsOfPoint& point,
                                 int64_t from_micros, int64_t to_micros, const StopToken& stop);
+
+// The maintenance windows as they stood at `point`: every window scheduled
+// by then, as its events up to then made it. A window whose latest event is
+// at or before the point is copied; one changed since is folded again from
+// its own events. Windows are few (a handful a week), so every window is
+// looked at. Fails like TicketsAsOf.
+Result<MaintenanceStore> MaintenanceAsOf(const ReadModel& model, const Ledger& ledger, const AsOfPoint& point,
+                                         const StopToken& stop);
+Result<MaintenanceStore> MaintenanceAsOf(const MaintenanceStore& now, const Ledger& ledger, const AsOfPoint& point,
+                                         const StopToken& stop);
 
 }  // namespace ledger::projections

@@ -160,24 +160,82 @@ bool NamesSystem(const TicketState& state, std::string_view system) {
   return std::find(state.systems.begin(), state.systems.end(), system) != state.systems.end();
 }
 
-// The union of the given incidents' parts and the tickets that contributed.
+// One system's share of a window: the parts of its incidents by impact,
+// the runs of its maintenance windows, and who contributed.
 struct Coverage {
-  std::vector<Interval> parts;
+  std::vector<Interval> down;      // full and partial incidents
+  std::vector<Interval> degraded;  // degraded incidents
+  std::vector<Interval> planned;   // maintenance as run
   std::vector<std::string> tickets;
+  std::vector<std::string> windows;
 
   void Add(const TicketState& state, const Share& share) {
     // A system listed twice in one incident still names the ticket once.
     if (tickets.empty() || tickets.back() != state.ticket) tickets.push_back(state.ticket);
-    parts.insert(parts.end(), share.parts.begin(), share.parts.end());
+    std::vector<Interval>& into = state.impact == proto::DEGRADED ? degraded : down;
+    into.insert(into.end(), share.parts.begin(), share.parts.end());
+  }
+  void AddRun(const MaintenanceWindow& window, const Interval& part) {
+    if (windows.empty() || windows.back() != window.window) windows.push_back(window.window);
+    planned.push_back(part);
   }
 };
 
+// The three figures of DESIGN.md's rule, in microseconds.
+struct CoverageMicros {
+  int64_t downtime = 0;  // |down - planned|
+  int64_t planned = 0;   // |planned|
+  int64_t degraded = 0;  // |degraded - down - planned|
+};
+
+// |A - B| is |A u B| - |B|: three unions answer all of it. Without
+// maintenance and degraded incidents this is the one union of the first
+// stage, to the microsecond.
+CoverageMicros Measure(Coverage coverage) {
+  CoverageMicros micros;
+  if (coverage.planned.empty() && coverage.degraded.empty()) {
+    micros.downtime = UnionMicros(std::move(coverage.down));
+    return micros;
+  }
+  micros.planned = UnionMicros(coverage.planned);
+  std::vector<Interval> outage = std::move(coverage.down);
+  outage.insert(outage.end(), coverage.planned.begin(), coverage.planned.end());
+  const int64_t outage_micros = UnionMicros(outage);
+  micros.downtime = outage_micros - micros.planned;
+  if (!coverage.degraded.empty()) {
+    outage.insert(outage.end(), coverage.degraded.begin(), coverage.degraded.end());
+    micros.degraded = UnionMicros(std::move(outage)) - outage_micros;
+  }
+  return micros;
+}
+
 SystemDowntime ToSystemDowntime(const std::string& system, Coverage coverage, int64_t window_micros) {
-  const int64_t downtime_micros = UnionMicros(std::move(coverage.parts));
+  std::vector<std::string> tickets = std::move(coverage.tickets);
+  std::vector<std::string> windows = std::move(coverage.windows);
+  const CoverageMicros micros = Measure(std::move(coverage));
   return SystemDowntime{.system = system,
-                        .downtime_seconds = FloorSeconds(downtime_micros),
-                        .availability = Availability(downtime_micros, window_micros),
-                        .tickets = std::move(coverage.tickets)};
+                        .downtime_seconds = FloorSeconds(micros.downtime),
+                        .availability = Availability(micros.downtime, window_micros),
+                        .tickets = std::move(tickets),
+                        .planned_seconds = FloorSeconds(micros.planned),
+                        .degraded_seconds = FloorSeconds(micros.degraded),
+                        .windows = std::move(windows)};
+}
+
+// The part of a window's run inside [from, to), when it has one.
+std::optional<Interval> RunPart(const MaintenanceWindow& window, const Window& in) {
+  const std::optional<WindowRun> run = RunOf(window, in.now_micros);
+  if (!run) return std::nullopt;
+  const int64_t start = std::max(ClampInstant(run->start_micros), in.from_micros);
+  const int64_t end = std::min(ClampInstant(run->end_micros), in.to_micros);
+  if (start >= end) return std::nullopt;
+  return Interval{start, end};
+}
+
+// An empty store, for the forms without maintenance.
+const MaintenanceStore& NoMaintenance() {
+  static const MaintenanceStore kNone;
+  return kNone;
 }
 
 // Total unclipped duration of a closed incident, for MTTR.
@@ -196,19 +254,44 @@ bool ClosedInWindow(const TicketState& state, const Window& window) {
   return end && end->unix_micros >= window.from_micros && end->unix_micros < window.to_micros;
 }
 
+// A mean of whole microseconds, floored once to whole seconds.
+struct Mean {
+  WideMicros total_micros = 0;
+  std::vector<std::string>* tickets;
+
+  void Add(const std::string& ticket, int64_t micros) {
+    total_micros += micros;
+    tickets->push_back(ticket);
+  }
+  std::optional<int64_t> Seconds() const {
+    if (tickets->empty()) return std::nullopt;
+    const WideMicros mean_micros = total_micros / static_cast<WideMicros>(tickets->size());
+    return static_cast<int64_t>(mean_micros / kMicrosPerSecond);
+  }
+};
+
 // `candidates`: every ticket with a period overlapping [from - 1 µs, to), in
 // ticket order; a closed period ending in [from, to) overlaps that.
-void AddMttr(const std::vector<const TicketState*>& candidates, const Window& window, DurationReport* report) {
-  WideMicros total_micros = 0;
+void AddMeans(const std::vector<const TicketState*>& candidates, const Window& window, DurationReport* report) {
+  Mean mttr{.tickets = &report->mttr_tickets};
+  Mean mtta{.tickets = &report->mtta_tickets};
+  Mean mttm{.tickets = &report->mttm_tickets};
   for (const TicketState* state : candidates) {
     if (!ClosedInWindow(*state, window)) continue;
-    total_micros += UnclippedMicros(*state, window.now_micros);
-    report->mttr_tickets.push_back(state->ticket);
+    mttr.Add(state->ticket, UnclippedMicros(*state, window.now_micros));
+    if (state->other_fields.empty()) continue;  // no milestone given (the usual case: no parse)
+    const proto::IncidentPayload milestones = OtherFields(*state);
+    const int64_t started = ClampInstant(state->periods.front().start.unix_micros);
+    const auto since_start = [started](const proto::Timestamp& time) {
+      return std::max<int64_t>(0, ClampInstant(time.unix_micros()) - started);
+    };
+    if (milestones.has_acknowledged_at()) mtta.Add(state->ticket, since_start(milestones.acknowledged_at()));
+    if (milestones.has_mitigated_at()) mttm.Add(state->ticket, since_start(milestones.mitigated_at()));
   }
   report->closed_count = report->mttr_tickets.size();
-  if (report->closed_count == 0) return;
-  const WideMicros mean_micros = total_micros / static_cast<WideMicros>(report->closed_count);
-  report->mttr_seconds = static_cast<int64_t>(mean_micros / kMicrosPerSecond);
+  report->mttr_seconds = mttr.Seconds();
+  report->mtta_seconds = mtta.Seconds();
+  report->mttm_seconds = mttm.Seconds();
 }
 
 // ---- time zones ----
@@ -316,9 +399,11 @@ Result<std::vector<Day>> DaysOf(const date::time_zone& zone, date::local_days fi
   return days;
 }
 
-// The figure of one day over the incidents of one system (`incidents`, in
-// ticket order, already those naming it).
-DayFigure FigureOf(const std::vector<const EffectivePeriods*>& incidents, const Day& day, int64_t now_micros) {
+// The figure of one day over the incidents and maintenance windows of one
+// system (`incidents` in ticket order and `windows` in number order, already
+// those naming it).
+DayFigure FigureOf(const std::vector<const EffectivePeriods*>& incidents,
+                   const std::vector<const MaintenanceWindow*>& windows, const Day& day, int64_t now_micros) {
   const Window window{day.start_micros, day.end_micros, now_micros};
   Coverage coverage;
   for (const EffectivePeriods* incident : incidents) {
@@ -326,18 +411,35 @@ DayFigure FigureOf(const std::vector<const EffectivePeriods*>& incidents, const 
     const Share share = ShareOf(*incident, window);
     if (share.listed) coverage.Add(*incident->state, share);
   }
-  const int64_t downtime_micros = UnionMicros(std::move(coverage.parts));
+  for (const MaintenanceWindow* maintenance : windows) {
+    if (const std::optional<Interval> part = RunPart(*maintenance, window)) coverage.AddRun(*maintenance, *part);
+  }
+  std::vector<std::string> tickets = std::move(coverage.tickets);
+  std::vector<std::string> window_names = std::move(coverage.windows);
+  const CoverageMicros micros = Measure(std::move(coverage));
   return DayFigure{.date = FormatDate(date::year_month_day{day.date}),
                    .start_micros = day.start_micros,
                    .end_micros = day.end_micros,
-                   .downtime_seconds = FloorSeconds(downtime_micros),
-                   .availability = Availability(downtime_micros, day.end_micros - day.start_micros),
-                   .tickets = std::move(coverage.tickets)};
+                   .downtime_seconds = FloorSeconds(micros.downtime),
+                   .availability = Availability(micros.downtime, day.end_micros - day.start_micros),
+                   .tickets = std::move(tickets),
+                   .planned_seconds = FloorSeconds(micros.planned),
+                   .degraded_seconds = FloorSeconds(micros.degraded),
+                   .windows = std::move(window_names)};
+}
+
+bool NamesSystem(const MaintenanceWindow& window, std::string_view system) {
+  return std::find(window.systems.begin(), window.systems.end(), system) != window.systems.end();
 }
 
 }  // namespace
 
 Result<DurationReport> ComputeDurations(const TicketStore& store, const DurationQuery& query, const StopToken& stop) {
+  return ComputeDurations(store, NoMaintenance(), query, stop);
+}
+
+Result<DurationReport> ComputeDurations(const TicketStore& store, const MaintenanceStore& maintenance,
+                                        const DurationQuery& query, const StopToken& stop) {
   if (Status checked = CheckInstant(query.from_micros, "from"); !checked) return checked.error();
   if (Status checked = CheckInstant(query.to_micros, "to"); !checked) return checked.error();
   if (Status checked = CheckInstant(query.now_micros, "as_of"); !checked) return checked.error();
@@ -360,15 +462,29 @@ Result<DurationReport> ComputeDurations(const TicketStore& store, const Duration
     for (const std::string& system : state->systems) by_system[system].Add(*state, share);
   }
   if (stop.ShouldStop()) return stop.Reason();
+  // The maintenance runs near the window (the run index), in number order.
+  for (const MaintenanceWindow* planned : maintenance.RunOverlapping(query.from_micros, query.to_micros)) {
+    const std::optional<Interval> part = RunPart(*planned, window);
+    if (!part) continue;
+    for (const std::string& system : planned->systems) by_system[system].AddRun(*planned, *part);
+  }
   const int64_t window_micros = query.to_micros - query.from_micros;
   for (auto& [system, coverage] : by_system) {
     report.systems.push_back(ToSystemDowntime(system, std::move(coverage), window_micros));
   }
-  AddMttr(candidates, window, &report);
+  AddMeans(candidates, window, &report);
   return report;
 }
 
 Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& store, const DailyQuery& query,
+                                                           const std::vector<std::string>& systems,
+                                                           const StopToken& stop) {
+  return DailyAvailabilityOfSystems(store, NoMaintenance(), query, systems, stop);
+}
+
+Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& store,
+                                                           const MaintenanceStore& maintenance,
+                                                           const DailyQuery& query,
                                                            const std::vector<std::string>& systems,
                                                            const StopToken& stop) {
   if (Status checked = CheckDailyQuery(query); !checked) return checked.error();
@@ -385,18 +501,25 @@ Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& st
   for (const TicketState* state : store.Overlapping(days->front().start_micros, days->back().end_micros)) {
     incidents.push_back(EffectivePeriodsOf(*state, query.now_micros));
   }
+  const std::vector<const MaintenanceWindow*> runs =
+      maintenance.RunOverlapping(days->front().start_micros, days->back().end_micros);
   std::vector<SystemDays> answer;
   answer.reserve(systems.size());
   std::vector<const EffectivePeriods*> naming;
+  std::vector<const MaintenanceWindow*> planned;
   for (const std::string& system : systems) {
     if (stop.ShouldStop()) return stop.Reason();
     naming.clear();
     for (const EffectivePeriods& incident : incidents) {
       if (system.empty() || NamesSystem(*incident.state, system)) naming.push_back(&incident);
     }
+    planned.clear();
+    for (const MaintenanceWindow* window : runs) {
+      if (system.empty() || NamesSystem(*window, system)) planned.push_back(window);
+    }
     SystemDays figures{.system = system, .days = {}};
     figures.days.reserve(days->size());
-    for (const Day& day : *days) figures.days.push_back(FigureOf(naming, day, query.now_micros));
+    for (const Day& day : *days) figures.days.push_back(FigureOf(naming, planned, day, query.now_micros));
     answer.push_back(std::move(figures));
   }
   return answer;
@@ -404,7 +527,13 @@ Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& st
 
 Result<std::vector<DayFigure>> DailyAvailability(const TicketStore& store, const DailyQuery& query,
                                                  const StopToken& stop) {
-  Result<std::vector<SystemDays>> figures = DailyAvailabilityOfSystems(store, query, {query.system}, stop);
+  return DailyAvailability(store, NoMaintenance(), query, stop);
+}
+
+Result<std::vector<DayFigure>> DailyAvailability(const TicketStore& store, const MaintenanceStore& maintenance,
+                                                 const DailyQuery& query, const StopToken& stop) {
+  Result<std::vector<SystemDays>> figures =
+      DailyAvailabilityOfSystems(store, maintenance, query, {query.system}, stop);
   if (!figures) return figures.error();
   return std::move(figures->front().days);
 }

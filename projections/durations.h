@@ -25,13 +25,29 @@
 //   their sum; the union keeps a malformed log from counting time twice.
 // - A system's downtime is the length of the union of the parts of every
 //   listed incident whose current `systems` include it. Systems appear when
-//   at least one listed incident names them.
+//   at least one listed incident, or a maintenance run with a part inside
+//   the window, names them.
+// - Impact and maintenance (DESIGN.md, "Availability with impact and
+//   maintenance"). For a system, `down` is the union of the parts of its
+//   listed `full` and `partial` incidents, `planned` the union of the runs of
+//   its maintenance windows as actually run (started_at to ended_at, or to
+//   now_micros while in progress; a cancelled or never started window runs
+//   nothing), `degraded` the union of the parts of its `degraded` incidents.
+//   downtime = |down - planned|, planned = |planned|, degraded = |degraded -
+//   down - planned|. An incident's current impact counts for all of its
+//   outage time, as its current systems do. With every incident full and no
+//   maintenance, downtime is exactly the union above and planned and
+//   degraded are 0.
 // - Availability = 1 - downtime / window length, both in microseconds (not
 //   the rounded seconds), as a double in [0, 1].
 // - MTTR: mean, over incidents closed (as of the store) whose latest period
 //   ends in [from, to), of the union length of all their periods, unclipped.
 //   Absent (std::nullopt; JSON null) when there are none. closed_count is the
 //   number of those incidents.
+// - MTTA and MTTM, over the same incidents: the mean of acknowledged_at -
+//   started_at and of mitigated_at - started_at (the start of the first
+//   period), over those that have the milestone; a milestone before the
+//   start counts as 0. Absent when none has it.
 // - Whole seconds everywhere in the output, rounded down (floor) from the
 //   exact microseconds: an outage of 59.9 s reports 59. A mean is floored
 //   once, from the exact mean in microseconds.
@@ -50,6 +66,7 @@
 
 #include "common/result.h"
 #include "common/stop.h"
+#include "projections/maintenance.h"
 #include "projections/tickets.h"
 
 namespace ledger::projections {
@@ -80,9 +97,12 @@ struct IncidentDuration {
 
 struct SystemDowntime {
   std::string system;
-  int64_t downtime_seconds = 0;  // floor of the union inside the window
+  int64_t downtime_seconds = 0;  // floor of |down - planned| inside the window
   double availability = 1.0;
   std::vector<std::string> tickets;  // the listed incidents naming the system
+  int64_t planned_seconds = 0;       // floor of |planned|
+  int64_t degraded_seconds = 0;      // floor of |degraded - down - planned|
+  std::vector<std::string> windows;  // the maintenance windows whose run counts, by number
 };
 
 struct DurationReport {
@@ -92,6 +112,10 @@ struct DurationReport {
   std::optional<int64_t> mttr_seconds;  // nullopt: no incident closed in the window
   std::vector<std::string> mttr_tickets;  // the incidents the mean is over
   uint64_t closed_count = 0;             // == mttr_tickets.size()
+  std::optional<int64_t> mtta_seconds;   // nullopt: none of them has acknowledged_at
+  std::vector<std::string> mtta_tickets;
+  std::optional<int64_t> mttm_seconds;   // nullopt: none of them has mitigated_at
+  std::vector<std::string> mttm_tickets;
 };
 
 // Computes the figures of `query` over `store`.
@@ -103,6 +127,10 @@ struct DurationReport {
 // says to stop.
 Result<DurationReport> ComputeDurations(const TicketStore& store, const DurationQuery& query,
                                         const StopToken& stop = StopToken());
+// The same with the maintenance windows of `maintenance` (found through its
+// run index: those whose run may overlap the window).
+Result<DurationReport> ComputeDurations(const TicketStore& store, const MaintenanceStore& maintenance,
+                                        const DurationQuery& query, const StopToken& stop = StopToken());
 
 struct DailyQuery {
   std::string system;            // one system; empty: any system (every incident counts)
@@ -119,6 +147,9 @@ struct DayFigure {
   int64_t downtime_seconds = 0;
   double availability = 1.0;  // 1 - downtime / (end - start), in microseconds
   std::vector<std::string> tickets;
+  int64_t planned_seconds = 0;
+  int64_t degraded_seconds = 0;
+  std::vector<std::string> windows;
 };
 
 // Availability per local day, oldest day first, `days` of them ending with
@@ -137,6 +168,8 @@ struct DayFigure {
 // Fails with `stop`'s reason when it says to stop.
 Result<std::vector<DayFigure>> DailyAvailability(const TicketStore& store, const DailyQuery& query,
                                                  const StopToken& stop = StopToken());
+Result<std::vector<DayFigure>> DailyAvailability(const TicketStore& store, const MaintenanceStore& maintenance,
+                                                 const DailyQuery& query, const StopToken& stop = StopToken());
 
 struct SystemDays {
   std::string system;
@@ -148,6 +181,12 @@ struct SystemDays {
 // incidents that overlap the days: the cost grows with those incidents, the
 // days and the systems, not with the whole history.
 Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& store, const DailyQuery& query,
+                                                           const std::vector<std::string>& systems,
+                                                           const StopToken& stop = StopToken());
+// The same with the maintenance windows whose runs may touch the days.
+Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& store,
+                                                           const MaintenanceStore& maintenance,
+                                                           const DailyQuery& query,
                                                            const std::vector<std::string>& systems,
                                                            const StopToken& stop = StopToken());
 

@@ -90,11 +90,14 @@ std::string IncidentDurationsCsv(const DurationReport& report) {
 }
 
 std::string SystemDowntimeCsv(const DurationReport& report) {
-  std::string csv = Header({"system", "downtime_seconds", "availability", "tickets"});
+  std::string csv =
+      Header({"system", "downtime_seconds", "availability", "tickets", "planned_seconds", "degraded_seconds", "windows"});
   csv += kLineEnd;
   for (const SystemDowntime& system : report.systems) {
     csv += CsvTextField(system.system) + ',' + ProgramField(std::to_string(system.downtime_seconds)) + ',' +
-           ProgramField(FormatDouble(system.availability)) + ',' + CsvTextField(JoinTickets(system.tickets));
+           ProgramField(FormatDouble(system.availability)) + ',' + CsvTextField(JoinTickets(system.tickets)) + ',' +
+           ProgramField(std::to_string(system.planned_seconds)) + ',' +
+           ProgramField(std::to_string(system.degraded_seconds)) + ',' + CsvTextField(JoinTickets(system.windows));
     csv += kLineEnd;
   }
   return csv;

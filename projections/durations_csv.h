@@ -30,8 +30,10 @@ namespace ledger::projections {
 // "ticket,seconds,ongoing" then one row per incident; ongoing is true/false.
 std::string IncidentDurationsCsv(const DurationReport& report);
 
-// "system,downtime_seconds,availability,tickets" then one row per system;
-// the tickets are separated by single spaces (ticket names hold none).
+// "system,downtime_seconds,availability,tickets,planned_seconds,
+// degraded_seconds,windows" (the JSON's members, in its order) then one row
+// per system; tickets and windows are separated by single spaces (their
+// names hold none).
 std::string SystemDowntimeCsv(const DurationReport& report);
 
 // One text cell (user text), defused and quoted as described above.

@@ -36,9 +36,10 @@
 namespace ledger::projections {
 
 // Bump when the notification fold or its saved form changes meaning (first
-// saved in version 1; version 2 adds the notices of reviews and action
-// items, and their `follow_up` text).
-constexpr uint32_t kNotificationProjectionVersion = 2;
+// saved in version 1). 2: the notices of reviews and action items, and
+// their `follow_up` text; a notice's ticket carries impact and phase
+// (ticket_codec.h). 3: both of those together.
+constexpr uint32_t kNotificationProjectionVersion = 3;
 
 class NotificationProjection : public Projection {
  public:

@@ -25,6 +25,7 @@ ReadModel::ReadModel() {
   // (Projection::Prepare). A new projection is one line here.
   tickets_ = Register(std::make_unique<TicketProjection>());
   const FollowUpProjection* follow_ups = Register(std::make_unique<FollowUpProjection>());
+  maintenance_ = Register(std::make_unique<MaintenanceProjection>());
   notifications_ = Register(std::make_unique<NotificationProjection>(tickets_, follow_ups));
 }
 
@@ -209,6 +210,12 @@ void ReadModel::Apply(const std::vector<StoredEvent>& events) {
 void ReadModel::Read(const std::function<void(const TicketStore&, uint64_t)>& visit) const {
   std::shared_lock lock(mutex_);
   visit(tickets_->store(), applied_seq_);
+}
+
+void ReadModel::ReadFigures(
+    const std::function<void(const TicketStore&, const MaintenanceStore&, uint64_t applied_seq)>& visit) const {
+  std::shared_lock lock(mutex_);
+  visit(tickets_->store(), maintenance_->store(), applied_seq_);
 }
 
 void ReadModel::ReadNotifications(const std::function<void(const NotificationQueue&, uint64_t)>& visit) const {

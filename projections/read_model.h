@@ -5,9 +5,9 @@
 // lock, and (when given checkpoints) saved as they change so that the next
 // start resumes instead of replaying the log. The service holds exactly one
 // copy of each projection: this one. Today the list is the ticket store
-// (ticket_projection.h) and the notification side
-// (notification_projection.h); a new projection is one file and one line in
-// the constructor (read_model.cc).
+// (ticket_projection.h), the maintenance windows (maintenance.h) and the
+// notification side (notification_projection.h); a new projection is one
+// file and one line in the constructor (read_model.cc).
 //
 // Start-up. Open loads every projection from the checkpoint (all disk reads
 // happen there, and their failures come back from Open) and catches up with
@@ -45,6 +45,7 @@
 
 #include "ledger/ledger.h"
 #include "projections/checkpoint.h"
+#include "projections/maintenance.h"
 #include "projections/notification_projection.h"
 #include "projections/notifications.h"
 #include "projections/projection.h"
@@ -91,6 +92,10 @@ class ReadModel {
   void Apply(const std::vector<StoredEvent>& events);
 
   void Read(const std::function<void(const TicketStore&, uint64_t applied_seq)>& visit) const;
+  // The tickets and the maintenance windows together, under one read lock
+  // (the figures need both as of the same seq).
+  void ReadFigures(
+      const std::function<void(const TicketStore&, const MaintenanceStore&, uint64_t applied_seq)>& visit) const;
   void ReadNotifications(const std::function<void(const NotificationQueue&, uint64_t applied_seq)>& visit) const;
   // Any registered projection, by its type (a programmer error when none
   // is of that type).
@@ -138,6 +143,7 @@ class ReadModel {
   mutable std::shared_mutex mutex_;
   std::vector<std::unique_ptr<Projection>> projections_;
   TicketProjection* tickets_ = nullptr;
+  MaintenanceProjection* maintenance_ = nullptr;
   NotificationProjection* notifications_ = nullptr;
   uint64_t applied_seq_ = 0;
   Sha256Digest applied_hash_{};

@@ -14,6 +14,8 @@ uint64_t ZigZag(int64_t value) {
 
 int64_t UnZigZag(uint64_t value) { return static_cast<int64_t>(value >> 1) ^ -static_cast<int64_t>(value & 1); }
 
+}  // namespace
+
 void WriteInstant(ByteWriter* writer, const Instant& instant) {
   writer->Signed(instant.unix_micros);
   writer->Signed(instant.offset_minutes);
@@ -26,8 +28,6 @@ bool ReadInstant(ByteReader* reader, Instant* instant) {
   return reader->Signed(&instant->unix_micros) && reader->Signed32(&instant->offset_minutes) &&
          IsRepresentable(*instant);
 }
-
-}  // namespace
 
 bool ReadMicros(ByteReader* reader, int64_t* unix_micros) {
   return reader->Signed(unix_micros) && IsRepresentable(Instant{*unix_micros, 0});
@@ -164,6 +164,8 @@ void WriteTicket(ByteWriter* writer, const TicketState& state) {
   writer->Signed(state.opened_at_micros);
   writer->Signed(state.updated_at_micros);
   writer->String(state.other_fields);
+  writer->Varint(static_cast<uint64_t>(state.impact));
+  writer->Varint(static_cast<uint64_t>(state.phase));
 }
 
 bool ReadTicket(ByteReader* reader, TicketState* state) {
@@ -187,6 +189,16 @@ bool ReadTicket(ByteReader* reader, TicketState* state) {
       !reader->String(&state->other_fields)) {
     return false;
   }
+  uint64_t impact = 0;
+  uint64_t phase = 0;
+  // Only values a fold can leave: a known one, never "not given".
+  if (!reader->Varint(&impact) || impact == 0 || impact > static_cast<uint64_t>(proto::Impact_MAX) ||
+      !proto::Impact_IsValid(static_cast<int>(impact)) || !reader->Varint(&phase) || phase == 0 ||
+      phase > static_cast<uint64_t>(proto::Phase_MAX) || !proto::Phase_IsValid(static_cast<int>(phase))) {
+    return false;
+  }
+  state->impact = static_cast<proto::Impact>(impact);
+  state->phase = static_cast<proto::Phase>(phase);
   // Checked here so that reading the fields later (OtherFields) cannot fail.
   if (!state->other_fields.empty() && !proto::IncidentPayload().ParseFromString(state->other_fields)) return false;
   state->severity = static_cast<proto::Severity>(severity);

@@ -15,7 +15,8 @@
 //            string last_note | periods | varint version |
 //            varint opened_seq | varint last_seq | zigzag opened_at_micros |
 //            zigzag updated_at_micros | string other_fields (a serialized
-//            proto::IncidentPayload, see TicketState; empty when none)
+//            proto::IncidentPayload, see TicketState; empty when none) |
+//            varint impact | varint phase (proto enum numbers, never 0)
 //   periods: varint count, each: zigzag start micros | zigzag start offset |
 //            byte has_end, and if 1: zigzag end micros | zigzag end offset
 //
@@ -84,6 +85,10 @@ void WriteTicket(ByteWriter* writer, const TicketState& state);
 
 // A zigzag time in microseconds, refused unless IsRepresentable.
 [[nodiscard]] bool ReadMicros(ByteReader* reader, int64_t* unix_micros);
+// An instant: zigzag micros | zigzag offset minutes; refused unless
+// IsRepresentable.
+void WriteInstant(ByteWriter* writer, const Instant& instant);
+[[nodiscard]] bool ReadInstant(ByteReader* reader, Instant* instant);
 
 bool SamePeriods(const std::vector<Period>& a, const std::vector<Period>& b);
 

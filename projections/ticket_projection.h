@@ -56,7 +56,8 @@ namespace ledger::projections {
 // checkpoint is then rebuilt at the next start. 2: the compact record form
 // and the separate period outlines. 3: the other payload fields at the end
 // of a ticket record (TicketState::other_fields). 4: packs and digests.
-constexpr uint32_t kTicketProjectionVersion = 4;
+// 5: impact and phase at the end of a ticket record.
+constexpr uint32_t kTicketProjectionVersion = 5;
 // The most tickets one pack holds: also how many a damaged pack can make a
 // load fold again.
 constexpr size_t kPackTicketsMax = 1024;

@@ -66,7 +66,8 @@ constexpr std::array kNamedFieldNumbers = {
     proto::IncidentPayload::kSystemsFieldNumber,   proto::IncidentPayload::kEngineerFieldNumber,
     proto::IncidentPayload::kSeverityFieldNumber,  proto::IncidentPayload::kStartedAtFieldNumber,
     proto::IncidentPayload::kEndedAtFieldNumber,   proto::IncidentPayload::kNoteFieldNumber,
-    proto::IncidentPayload::kLinkFieldNumber,
+    proto::IncidentPayload::kLinkFieldNumber,      proto::IncidentPayload::kImpactFieldNumber,
+    proto::IncidentPayload::kPhaseFieldNumber,
 };
 
 bool IsNamedField(int number) {
@@ -151,6 +152,23 @@ const char* SeverityName(proto::Severity severity) {
   }
 }
 
+const char* ImpactName(proto::Impact impact) {
+  switch (impact) {
+    case proto::PARTIAL: return "partial";
+    case proto::DEGRADED: return "degraded";
+    default: return "full";
+  }
+}
+
+const char* PhaseName(const TicketState& state) {
+  if (state.status == TicketStatus::kClosed) return "resolved";
+  switch (state.phase) {
+    case proto::IDENTIFIED: return "identified";
+    case proto::MONITORING: return "monitoring";
+    default: return "investigating";
+  }
+}
+
 const char* StatusName(TicketStatus status) { return status == TicketStatus::kOpen ? "open" : "closed"; }
 
 namespace {
@@ -186,6 +204,12 @@ void FoldIncident(TicketState* state, const proto::Event& event, proto::Event* t
   }
   if (payload.has_engineer()) state->engineer = take ? std::move(*take->mutable_engineer()) : payload.engineer();
   if (payload.severity() != proto::SEVERITY_UNSPECIFIED) state->severity = payload.severity();
+  if (payload.impact() != proto::IMPACT_UNSPECIFIED) state->impact = payload.impact();
+  // A reopened incident is investigated again unless the reopen says where
+  // the response stands; a close resolves it (PhaseName), keeping the last
+  // phase it had while open.
+  if (event.type() == proto::INCIDENT_REOPENED) state->phase = proto::INVESTIGATING;
+  if (payload.phase() != proto::PHASE_UNSPECIFIED) state->phase = payload.phase();
   if (payload.has_link()) state->link = take ? std::move(*take->mutable_link()) : payload.link();
   if (payload.has_note()) state->last_note = take ? std::move(*take->mutable_note()) : payload.note();
   KeepOtherFields(state, payload);

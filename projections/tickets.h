@@ -47,6 +47,13 @@ struct TicketState {
   std::vector<std::string> systems;
   std::string engineer;
   proto::Severity severity = proto::MINOR;
+  // The latest impact given (FULL when none was): how the incident counts in
+  // availability (durations.h).
+  proto::Impact impact = proto::FULL;
+  // The latest phase given while open; a reopen without one starts again at
+  // INVESTIGATING. A closed incident is resolved whatever this holds
+  // (PhaseName).
+  proto::Phase phase = proto::INVESTIGATING;
   std::string link;
   std::string last_note;
   // Every payload field the fold does not name above (a field added to
@@ -68,6 +75,10 @@ struct TicketState {
 std::optional<uint64_t> ParseTicketNumber(std::string_view ticket);
 
 const char* SeverityName(proto::Severity severity);
+// "full", "partial", "degraded" (an unknown value reads as "full").
+const char* ImpactName(proto::Impact impact);
+// "investigating", "identified", "monitoring", or "resolved" once closed.
+const char* PhaseName(const TicketState& state);
 
 // The payload fields kept in `state.other_fields` (see there), parsed; an
 // empty message when there are none.

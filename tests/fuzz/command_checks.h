@@ -15,6 +15,7 @@
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "ingest/command.h"
+#include "ingest/fields.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace ledger::fuzz {
@@ -22,7 +23,8 @@ namespace ledger::fuzz {
 inline const std::set<std::string, std::less<>>& SubmissionFields() {
   static const std::set<std::string, std::less<>> kFields = {
       "action", "ticket",   "submission_id", "expected_version", "actor",    "title", "description",
-      "systems", "engineer", "severity",      "started_at",       "ended_at", "note",  "link"};
+      "systems", "engineer", "severity",      "started_at",       "ended_at", "note",  "link",
+      "detected_at", "acknowledged_at", "mitigated_at", "impact", "phase"};
   return kFields;
 }
 
@@ -153,7 +155,14 @@ inline void CheckCommand(const ingest::Command& command) {
   }
   LEDGER_FUZZ_CHECK(payload.severity() >= proto::SEVERITY_UNSPECIFIED && payload.severity() <= proto::CRITICAL,
                     "severity is a known value", std::to_string(payload.severity()));
+  LEDGER_FUZZ_CHECK(proto::Impact_IsValid(payload.impact()) && proto::Phase_IsValid(payload.phase()),
+                    "impact and phase are known values", std::to_string(payload.impact()));
+  LEDGER_FUZZ_CHECK(command.action != Action::kClose || payload.phase() == proto::PHASE_UNSPECIFIED,
+                    "a close carries no phase", "");
   if (payload.has_started_at()) CheckTime(payload.started_at());
+  if (payload.has_detected_at()) CheckTime(payload.detected_at());
+  if (payload.has_acknowledged_at()) CheckTime(payload.acknowledged_at());
+  if (payload.has_mitigated_at()) CheckTime(payload.mitigated_at());
   if (payload.has_ended_at()) {
     CheckTime(payload.ended_at());
     LEDGER_FUZZ_CHECK(command.action == Action::kUpdate || command.action == Action::kClose,
@@ -179,19 +188,6 @@ inline void CheckCommand(const ingest::Command& command) {
   }
 }
 
-inline std::string FormatTime(const proto::Timestamp& timestamp) {
-  return FormatRfc3339(Instant{timestamp.unix_micros(), timestamp.offset_minutes()});
-}
-
-inline const char* SeverityText(proto::Severity severity) {
-  switch (severity) {
-    case proto::MINOR: return "minor";
-    case proto::MAJOR: return "major";
-    case proto::CRITICAL: return "critical";
-    default: return "";
-  }
-}
-
 // The command as named text fields, by the rules of a form body (systems
 // comma-separated). Only for a command that FormCanSay.
 inline std::vector<std::pair<std::string, std::string>> CommandFields(const ingest::Command& command) {
@@ -201,20 +197,19 @@ inline std::vector<std::pair<std::string, std::string>> CommandFields(const inge
   if (!command.submission_id.empty()) fields.emplace_back("submission_id", command.submission_id);
   if (command.expected_version) fields.emplace_back("expected_version", std::to_string(*command.expected_version));
   fields.emplace_back("actor", command.actor);
-  const proto::IncidentPayload& payload = command.payload;
-  if (payload.has_title()) fields.emplace_back("title", payload.title());
-  if (payload.has_description()) fields.emplace_back("description", payload.description());
-  if (payload.has_systems()) {
-    std::string joined;
-    for (const std::string& name : payload.systems().names()) joined += (joined.empty() ? "" : ",") + name;
-    fields.emplace_back("systems", joined);
-  }
-  if (payload.has_engineer()) fields.emplace_back("engineer", payload.engineer());
-  if (payload.severity() != proto::SEVERITY_UNSPECIFIED) fields.emplace_back("severity", SeverityText(payload.severity()));
-  if (payload.has_started_at()) fields.emplace_back("started_at", FormatTime(payload.started_at()));
-  if (payload.has_ended_at()) fields.emplace_back("ended_at", FormatTime(payload.ended_at()));
-  if (payload.has_note()) fields.emplace_back("note", payload.note());
-  if (payload.has_link()) fields.emplace_back("link", payload.link());
+  // Every payload field the command carries, through the field table
+  // (ingest/fields.h), so that a field added there is said here too.
+  ingest::ForEachGivenValue(command.payload, [&fields](const ingest::GivenValue& given) {
+    std::string value;
+    switch (given.field->kind) {
+      case ingest::FieldKind::kSystems:
+        for (const std::string& name : *given.list) value += (value.empty() ? "" : ",") + name;
+        break;
+      case ingest::FieldKind::kTime: value = FormatRfc3339(given.time); break;
+      default: value = std::string(given.text); break;
+    }
+    fields.emplace_back(std::string(given.field->name), std::move(value));
+  });
   return fields;
 }
 

@@ -52,6 +52,7 @@
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/event_hub.h"
+#include "http/maintenance_api.h"
 #include "http/metrics.h"
 #include "http/notifications_api.h"
 #include "http/query_params.h"
@@ -59,6 +60,7 @@
 #include "http/server.h"
 #include "http/web.h"
 #include "ingest/command.h"
+#include "ingest/maintenance.h"
 #include "ingest/processor.h"
 #include "ingest/subscriptions.h"
 #include "ledger/ledger.h"
@@ -120,6 +122,9 @@ class Service {
     subscriptions_ = Must(ledger::ingest::SubscriptionProcessor::Create(log_.get(), &read_model_),
                           "create the subscription processor");
     routes_ = ledger::http::NotificationRoutes{.subscriptions = subscriptions_.get(), .model = &notification_model_, .ledger = log_.get()};
+    maintenance_ = ledger::ingest::MaintenanceProcessor::Create(log_.get(), &read_model_);
+    maintenance_routes_ = ledger::http::MaintenanceRoutes{
+        .processor = maintenance_.get(), .read_model = &read_model_, .ledger = log_.get()};
     event_hub_ = std::make_unique<ledger::http::EventHub>(log_.get(), ledger::http::EventHub::Options{});
     access_ = std::make_unique<ledger::http::AccessControl>(Must(ledger::http::AuthFile::Parse(AuthFileText()),
                                                                  "parse the auth file"));
@@ -140,6 +145,7 @@ class Service {
                                                                              .metrics = &metrics_,
                                                                              .web = web_.get(),
                                                                              .notifications = &routes_,
+                                                                             .maintenance = &maintenance_routes_,
                                                                              .access = access_.get(),
                                                                              .backup = BackupPlaces()});
     Seed();
@@ -152,6 +158,7 @@ class Service {
     access_.reset();
     event_hub_.reset();
     subscriptions_.reset();
+    maintenance_.reset();
     processor_.reset();
     log_.reset();
     checkpoints_.reset();
@@ -170,7 +177,8 @@ class Service {
   int next_backup() { return backups_++; }
 
  private:
-  // Something to read: INC-1 open, INC-2 closed, one subscription.
+  // Something to read: INC-1 open, INC-2 closed, one subscription, MNT-1
+  // scheduled.
   void Seed() {
     const char* const kSubmissions[] = {
         (R"({"action":"create","title":"Mail delayed","systems":["mail","vpn"],"engineer":"Ana Ruiz",)"
@@ -186,6 +194,11 @@ class Service {
                                                ledger::ingest::SubscriptionAction::kAdd),
                                            "parse the seed subscription")),
                "subscribe");
+    (void)Must(maintenance_->Submit(Must(ledger::ingest::ParseMaintenanceJson(
+                                             R"({"action":"schedule","title":"Patch mail","systems":["mail"],)"
+                                             R"("starts_at":"2026-11-28T22:00:00Z","ends_at":"2026-11-29T01:00:00Z"})"),
+                                         "parse the seed window")),
+               "schedule");
   }
 
   // As `serve --backup-dir FOLDER` would: backups below the temporary folder,
@@ -203,6 +216,8 @@ class Service {
   ledger::projections::NotificationModel notification_model_{&read_model_};
   std::unique_ptr<ledger::ingest::SubscriptionProcessor> subscriptions_;
   ledger::http::NotificationRoutes routes_{};
+  std::unique_ptr<ledger::ingest::MaintenanceProcessor> maintenance_;
+  ledger::http::MaintenanceRoutes maintenance_routes_{};
   ledger::http::Metrics metrics_;
   std::unique_ptr<ledger::http::EventHub> event_hub_;
   std::unique_ptr<ledger::http::AccessControl> access_;

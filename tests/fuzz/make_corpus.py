@@ -54,6 +54,19 @@ JSON_BODIES = {
     "unsubscribe-all": '{"email":"ana.ruiz@example.org"}',
     "subscribe-bad-email": '{"email":"\\"ana\\"@[127.0.0.1]","systems":["mail"]}',
     "subscribe-empty-systems": '{"email":"a@b.example.org","systems":[]}',
+    "impact-phase": '{"action":"update","ticket":"INC-1","impact":"Degraded","phase":"monitoring"}',
+    "impact-unknown": '{"action":"update","ticket":"INC-1","impact":"total"}',
+    "close-with-phase": '{"action":"close","ticket":"INC-1","phase":"identified"}',
+    "maintenance-schedule": '{"action":"schedule","title":"Patch mail","systems":["mail","smtp"],'
+                            '"starts_at":"2026-11-28T22:00:00+01:00","ends_at":"2026-11-29T01:00:00+01:00",'
+                            '"description":"relays restart","link":"https://change.example/9","submission_id":"chg-9"}',
+    "maintenance-start": '{"action":"start","window":"mnt-1","at":"2026-11-28T22:20:00Z","expected_version":1}',
+    "maintenance-end": '{"action":"end","window":"1"}',
+    "maintenance-update": '{"action":"update","window":"MNT-1","ended_at":"2026-11-29T00:30:00Z","systems":"mail, db"}',
+    "maintenance-cancel": '{"action":"cancel","window":"MNT-2","actor":"desk"}',
+    "maintenance-order": '{"action":"schedule","title":"t","systems":["s"],"starts_at":"2026-11-28T22:00:00Z",'
+                         '"ends_at":"2026-11-28T21:00:00Z"}',
+    "maintenance-misplaced": '{"action":"start","window":"MNT-1","title":"x"}',
 }
 
 FORM_BODIES = {
@@ -167,6 +180,17 @@ HTTP_REQUESTS = {
     "get-notifications": http("GET", "/api/v1/notifications?state=pending&ticket=INC-1&limit=5"),
     "post-notifications-retry": http("POST", "/api/v1/notifications/retry", [JSON_TYPE],
                                      '{"ticket":"INC-1","recipient":"ana.ruiz@example.org"}'),
+    "post-maintenance": http("POST", "/api/v1/maintenance", [JSON_TYPE], JSON_BODIES["maintenance-schedule"],
+                             role="helpdesk"),
+    "post-maintenance-form": http("POST", "/api/v1/maintenance", [FORM_TYPE],
+                                  "action=start&window=MNT-1&at=2026-11-28T22%3A20%3A00Z"),
+    "post-maintenance-viewer": http("POST", "/api/v1/maintenance", [JSON_TYPE], JSON_BODIES["maintenance-end"],
+                                    role="viewer"),
+    "get-maintenance": http("GET", "/api/v1/maintenance?from=2026-11-20T00:00:00Z&status=scheduled&system=mail",
+                            role="viewer"),
+    "get-maintenance-as-of": http("GET", "/api/v1/maintenance?as_of_seq=2&limit=3"),
+    "get-maintenance-window": http("GET", "/api/v1/maintenance/mnt-1?as_of=2026-11-24T09:00:00Z"),
+    "delete-maintenance-405": http("DELETE", "/api/v1/maintenance"),
     "put-405": http("PUT", "/api/v1/incidents", [JSON_TYPE], "{}"),
     "get-not-found": http("GET", "/nowhere?x=%ZZ"),
     "pipelined-create-then-read": http("POST", "/api/v1/submissions", [JSON_TYPE], JSON_BODIES["create-minimal"])

@@ -253,12 +253,26 @@ bool Representable(const proto::Timestamp& time) {
   return ledger::IsRepresentable(ledger::Instant{time.unix_micros(), time.offset_minutes()});
 }
 
-// The times a record may hold (ledger.cc's CheckTimes): RFC 3339's.
+// The times a record may hold (record.cc's CheckPayload): RFC 3339's, in
+// every time field of an incident or a maintenance payload.
 bool TimesRepresentable(const proto::Event& event) {
   if (!ledger::IsRepresentable(ledger::Instant{event.recorded_at_micros(), 0})) return false;
+  const auto fits = [](bool given, const proto::Timestamp& time) { return !given || Representable(time); };
   const proto::IncidentPayload& payload = event.incident();
-  return (!payload.has_started_at() || Representable(payload.started_at())) &&
-         (!payload.has_ended_at() || Representable(payload.ended_at()));
+  const proto::MaintenancePayload& window = event.maintenance();
+  return fits(payload.has_started_at(), payload.started_at()) && fits(payload.has_ended_at(), payload.ended_at()) &&
+         fits(payload.has_detected_at(), payload.detected_at()) &&
+         fits(payload.has_acknowledged_at(), payload.acknowledged_at()) &&
+         fits(payload.has_mitigated_at(), payload.mitigated_at()) &&
+         fits(window.has_starts_at(), window.starts_at()) && fits(window.has_ends_at(), window.ends_at()) &&
+         fits(window.has_started_at(), window.started_at()) && fits(window.has_ended_at(), window.ended_at());
+}
+
+// ...and the enum values it may hold: known ones.
+bool ValuesKnown(const proto::Event& event) {
+  const proto::IncidentPayload& payload = event.incident();
+  return proto::Severity_IsValid(payload.severity()) && proto::Impact_IsValid(payload.impact()) &&
+         proto::Phase_IsValid(payload.phase());
 }
 
 // ...and saved periods and tickets (ticket_codec.h).
@@ -310,13 +324,13 @@ void CheckRecord(std::string_view record) {
                       "an undecodable record is reported as such", stored.error().message);
     return;
   }
-  const bool severity_known = !event.has_incident() || proto::Severity_IsValid(event.incident().severity());
+  const bool values_known = !event.has_incident() || ValuesKnown(event);
   const bool times_representable = TimesRepresentable(event);
-  if (!severity_known || !times_representable) {
-    LEDGER_FUZZ_CHECK(!stored, "a record holding an unknown severity or a time out of range is refused", "");
+  if (!values_known || !times_representable) {
+    LEDGER_FUZZ_CHECK(!stored, "a record holding an unknown enum value or a time out of range is refused", "");
     CheckCorruption(stored.error(), seq);
     const std::string& message = stored.error().message;
-    LEDGER_FUZZ_CHECK((!severity_known && message.find("severity") != std::string::npos) ||
+    LEDGER_FUZZ_CHECK((!values_known && message.find("is not a known value") != std::string::npos) ||
                           (!times_representable && message.find("out of range") != std::string::npos),
                       "the refusal says what is wrong with the record", message);
     return;

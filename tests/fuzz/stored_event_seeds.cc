@@ -2,9 +2,10 @@
 // saved tickets and outlines of a real ledger, in the target's input format (see
 // stored_event_fuzz.cc). The ledger gets every kind of event the service
 // appends: incidents opened, updated, closed and reopened through the
-// command processor, subscriptions added and removed through theirs, and a
+// command processor, subscriptions added and removed through theirs, a
 // delivered and a failed notification receipt as the delivery worker
-// appends them.
+// appends them, and a maintenance window scheduled, updated, started and
+// ended, and another cancelled.
 //
 //   stored_event_seeds OUTPUT_DIR     (tests/fuzz/make_corpus.py runs it)
 
@@ -19,9 +20,11 @@
 
 #include "common/encoding.h"
 #include "ingest/command.h"
+#include "ingest/maintenance.h"
 #include "ingest/processor.h"
 #include "ingest/subscriptions.h"
 #include "ledger/ledger.h"
+#include "projections/read_model.h"
 #include "projections/ticket_codec.h"
 #include "projections/tickets.h"
 
@@ -125,6 +128,29 @@ int main(int argc, char** argv) {
     Subscribe(*subscriptions, R"({"email":"ana.ruiz@example.org","systems":["*"]})",
               ledger::ingest::SubscriptionAction::kRemove);
     AppendRetry(*log);
+    // The second stage's events, after the first stage's (so that those
+    // seeds keep their names): impact and phase, and a maintenance window
+    // through its life, decided against a read model as the service does.
+    Submit(*processor, R"({"action":"update","ticket":"INC-2","impact":"degraded","phase":"identified"})");
+    {
+      ledger::projections::ReadModel model;
+      (void)Must(model.Open(*log, nullptr), "open a read model");
+      log->SetCommitListener([&model](const std::vector<ledger::StoredEvent>& committed) { model.Apply(committed); });
+      std::unique_ptr<ledger::ingest::MaintenanceProcessor> maintenance =
+          ledger::ingest::MaintenanceProcessor::Create(log.get(), &model);
+      for (const char* json :
+           {R"({"action":"schedule","title":"Patch mail","systems":["mail","smtp"],"starts_at":"2026-11-28T22:00:00+01:00",)"
+            R"("ends_at":"2026-11-29T01:00:00+01:00","description":"relays restart","link":"https://change.example/9"})",
+            R"({"action":"update","window":"MNT-1","title":"Patch the mail relays"})",
+            R"({"action":"start","window":"MNT-1","at":"2026-11-28T22:20:00+01:00"})",
+            R"({"action":"end","window":"MNT-1","at":"2026-11-29T00:30:00Z"})",
+            R"({"action":"schedule","title":"Move the DNS","systems":["dns"],"starts_at":"2026-12-01T06:00:00Z",)"
+            R"("ends_at":"2026-12-01T07:00:00Z"})",
+            R"({"action":"cancel","window":"MNT-2"})"}) {
+        (void)Must(maintenance->Submit(Must(ledger::ingest::ParseMaintenanceJson(json), json)), json);
+      }
+      log->SetCommitListener({});
+    }
 
     ledger::projections::TicketStore tickets;
     const std::vector<ledger::StoredEvent> events = Must(log->ReadAfter(0, 1000), "read the events");

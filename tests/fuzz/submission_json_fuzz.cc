@@ -1,7 +1,8 @@
 // Fuzz target for JSON submission bodies: the parser POST
 // /api/v1/submissions uses for application/json
-// (ingest::ParseJsonSubmission, through ingest/json_body.h), and the one
-// POST/DELETE /api/v1/subscriptions use (ingest::ParseSubscriptionJson).
+// (ingest::ParseJsonSubmission, through ingest/json_body.h), the one
+// POST/DELETE /api/v1/subscriptions use (ingest::ParseSubscriptionJson), and
+// the one POST /api/v1/maintenance uses (ingest::ParseMaintenanceJson).
 // Built like csv_reader_fuzz (see tests/fuzz/README.md).
 //
 // Properties checked on every input:
@@ -14,7 +15,10 @@
 //     Digest()), and so do the same fields given as a form body and through
 //     BuildCommandFromFields, when a form can say it;
 //   - an accepted subscription change has a normalized address and folded,
-//     unique systems, and reads back the same when written as JSON again.
+//     unique systems, and reads back the same when written as JSON again;
+//   - an accepted maintenance command has what its action needs (a schedule:
+//     title, systems, planned times in order; the others: a window) and reads
+//     back the same (same Digest()) when written as JSON again.
 
 #include <algorithm>
 #include <cstddef>
@@ -24,7 +28,9 @@
 #include <string_view>
 
 #include "common/json_writer.h"
+#include "common/time.h"
 #include "ingest/command.h"
+#include "ingest/maintenance.h"
 #include "ingest/subscriptions.h"
 #include "projections/notifications.h"
 #include "tests/fuzz/command_checks.h"
@@ -111,11 +117,74 @@ void CheckSubscription(std::string_view body, SubscriptionAction action) {
                     "a subscription written back as JSON parses the same", again_text);
 }
 
+// A maintenance command written back as the JSON body that says it.
+std::string MaintenanceJson(const ledger::ingest::MaintenanceCommand& command) {
+  using ledger::ingest::MaintenanceAction;
+  ledger::JsonWriter json;
+  json.BeginObject().Key("action").String(ledger::ingest::MaintenanceActionName(command.action));
+  if (!command.window.empty()) json.Key("window").String(command.window);
+  if (!command.submission_id.empty()) json.Key("submission_id").String(command.submission_id);
+  if (command.expected_version) json.Key("expected_version").Uint(*command.expected_version);
+  json.Key("actor").String(command.actor);
+  const ledger::proto::MaintenancePayload& payload = command.payload;
+  if (payload.has_title()) json.Key("title").String(payload.title());
+  if (payload.has_description()) json.Key("description").String(payload.description());
+  if (payload.has_link()) json.Key("link").String(payload.link());
+  if (payload.has_systems()) {
+    json.Key("systems").BeginArray();
+    for (const std::string& system : payload.systems().names()) json.String(system);
+    json.EndArray();
+  }
+  const bool actual_is_at = command.action == MaintenanceAction::kStart || command.action == MaintenanceAction::kEnd;
+  const auto time = [&json](std::string_view key, const ledger::proto::Timestamp& value) {
+    json.Key(key).String(ledger::FormatRfc3339(ledger::Instant{value.unix_micros(), value.offset_minutes()}));
+  };
+  if (payload.has_starts_at()) time("starts_at", payload.starts_at());
+  if (payload.has_ends_at()) time("ends_at", payload.ends_at());
+  if (payload.has_started_at()) time(actual_is_at ? "at" : "started_at", payload.started_at());
+  if (payload.has_ended_at()) time(actual_is_at ? "at" : "ended_at", payload.ended_at());
+  json.EndObject();
+  return json.Take();
+}
+
+void CheckMaintenance(std::string_view body) {
+  using ledger::ingest::MaintenanceAction;
+  const Result<ledger::ingest::MaintenanceCommand> command = ledger::ingest::ParseMaintenanceJson(body);
+  if (!command) {
+    const ledger::Error& error = command.error();
+    LEDGER_FUZZ_CHECK(error.code == ledger::ErrorCode::kInvalidArgument || error.code == ledger::ErrorCode::kTooLarge,
+                      "a refused maintenance command is invalid_argument or too_large", error.message);
+    LEDGER_FUZZ_CHECK(!error.message.empty() && ledger::IsValidUtf8(error.message) && ledger::IsValidUtf8(error.field),
+                      "a maintenance error is valid UTF-8", error.message);
+    return;
+  }
+  const ledger::proto::MaintenancePayload& payload = command->payload;
+  LEDGER_FUZZ_CHECK(!payload.has_title() || (!payload.title().empty() &&
+                                             ledger::fuzz::IsLine(payload.title(), ledger::ingest::kTitleBytesMax)),
+                    "a window's title is one line within its limit", payload.title());
+  LEDGER_FUZZ_CHECK(payload.systems().names_size() <= static_cast<int>(ledger::ingest::kSystemsCountMax),
+                    "a window's systems are within their limit", body);
+  if (command->action == MaintenanceAction::kSchedule) {
+    LEDGER_FUZZ_CHECK(payload.has_title() && payload.systems().names_size() > 0 && payload.has_starts_at() &&
+                          payload.has_ends_at() && payload.starts_at().unix_micros() < payload.ends_at().unix_micros() &&
+                          command->window.empty(),
+                      "a schedule has a title, systems and planned times in order", body);
+  } else {
+    LEDGER_FUZZ_CHECK(command->window.starts_with("MNT-"), "every other action names its window", command->window);
+  }
+  const std::string again = MaintenanceJson(*command);
+  const Result<ledger::ingest::MaintenanceCommand> reparsed = ledger::ingest::ParseMaintenanceJson(again);
+  if (!reparsed) PropertyFailed("a maintenance command written back as JSON parses", again + "\n  refused: " + reparsed.error().message);
+  LEDGER_FUZZ_CHECK(reparsed->Digest() == command->Digest(), "a maintenance command written back as JSON says the same",
+                    again);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   CheckSubmission(body);
+  CheckMaintenance(body);
   CheckSubscription(body, SubscriptionAction::kAdd);
   CheckSubscription(body, SubscriptionAction::kRemove);
   return 0;

@@ -13,6 +13,7 @@
 #include "http/api.h"
 #include "http/followups_api.h"
 #include "http/auth.h"
+#include "http/maintenance_api.h"
 #include "http/metrics.h"
 #include "http/notifications_api.h"
 #include "http/router.h"
@@ -151,6 +152,33 @@ TEST(Router, DecidesRouteThenAccessThenMethodThenCallsTheHandler) {
   }
 }
 
+// Two rows may share a pattern with other methods: each method goes to its
+// row (and its role); a method neither takes is refused with every method of
+// the pattern, after the first row's access check.
+TEST(Router, RowsSharingAPatternSplitItsMethods) {
+  ledger::Result<AuthFile> file = AuthFile::Parse(HashLine("wall", "viewer", "token-wall") + "\n" +
+                                                  HashLine("desk", "helpdesk", "token-desk"));
+  ASSERT_TRUE(file);
+  AccessControl access(std::move(*file));
+  ledger::http::Metrics metrics;
+  std::vector<Route> rows = {
+      {"/windows", "GET", RequiredAccess::Needs(Role::kViewer), "windows", RouteKind::kJson, Echo("list")},
+      {"/windows", "POST", RequiredAccess::Needs(Role::kHelpdesk), "windows_submit", RouteKind::kJson, Echo("post")},
+  };
+  Router router(std::move(rows), &access, &metrics, {});
+  EXPECT_EQ(Call(router, Request("GET", "/windows", "token-wall")).body, "list|||wall");
+  EXPECT_EQ(Call(router, Request("HEAD", "/windows", "token-wall")).body, "list|||wall");
+  EXPECT_EQ(Call(router, Request("POST", "/windows", "token-wall")).status, 403u);
+  EXPECT_EQ(Call(router, Request("POST", "/windows", "token-desk")).body, "post|||desk");
+  EXPECT_EQ(Call(router, Request("POST", "/windows")).status, 401u);
+  HttpResponse refused = Call(router, Request("DELETE", "/windows", "token-wall"));
+  EXPECT_EQ(refused.status, 405u);
+  EXPECT_EQ(Header(refused, "Allow"), "GET, POST");
+  std::string_view segment;
+  EXPECT_EQ(router.Match("/windows", "POST", &segment)->label, "windows_submit");
+  EXPECT_EQ(router.Match("/windows", &segment)->label, "windows");
+}
+
 // The service's table as app/main.cc assembles it (Api, Web and the
 // notification rows), walked against the roles the README's access table
 // documents. A new row fails here until it is added to this list: its role
@@ -160,57 +188,63 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
   ledger::http::Web web(ledger::http::WebDependencies{});
   ledger::http::NotificationRoutes notifications{};
   ledger::http::FollowUpRoutes followups{};
+  ledger::http::MaintenanceRoutes maintenance{};
   ledger::http::Api api(ledger::http::ApiDependencies{
-      .metrics = &metrics, .web = &web, .notifications = &notifications, .followups = &followups});
+      .metrics = &metrics, .web = &web, .notifications = &notifications, .followups = &followups,
+      .maintenance = &maintenance});
   const std::optional<Role> kPublic;
-  const std::map<std::string, std::pair<std::optional<Role>, std::string>> expected = {
-      {"/healthz", {kPublic, "GET"}},
-      {"/signin", {kPublic, "GET, HEAD, POST"}},
-      {"/static/**", {kPublic, "GET, HEAD"}},
-      {"/submit", {Role::kHelpdesk, "GET, HEAD, POST"}},
-      {"/api/v1/submissions", {Role::kHelpdesk, "POST"}},
-      {"/api/v1/events", {Role::kAuditor, "GET"}},
-      {"/api/v1/verify", {Role::kAuditor, "GET"}},
-      {"/api/v1/subscriptions", {Role::kAdmin, "GET, POST, DELETE"}},
-      {"/api/v1/notifications", {Role::kAdmin, "GET"}},
-      {"/api/v1/notifications/retry", {Role::kAdmin, "POST"}},
-      {"/api/v1/backup", {Role::kAdmin, "POST"}},
-      {"/", {Role::kViewer, "GET, HEAD"}},
-      {"/incidents/**", {Role::kViewer, "GET, HEAD"}},
-      {"/signout", {Role::kViewer, "POST"}},
-      {"/api/v1/incidents", {Role::kViewer, "GET"}},
-      {"/api/v1/incidents/*", {Role::kViewer, "GET"}},
-      {"/api/v1/incidents/*/events", {Role::kViewer, "GET"}},
-      {"/api/v1/incidents/*/review", {Role::kHelpdesk, "POST"}},
-      {"/api/v1/incidents/*/action-items", {Role::kHelpdesk, "POST"}},
-      {"/api/v1/action-items/*", {Role::kHelpdesk, "POST"}},
-      {"/api/v1/action-items", {Role::kViewer, "GET"}},
-      {"/api/v1/review-report", {Role::kViewer, "GET"}},
-      {"/actions", {Role::kViewer, "GET, HEAD"}},
-      {"/actions/*", {Role::kHelpdesk, "POST"}},
-      {"/actions/new/*", {Role::kHelpdesk, "POST"}},
-      {"/reviews/*", {Role::kHelpdesk, "POST"}},
-      {"/api/v1/durations", {Role::kViewer, "GET"}},
-      {"/api/v1/availability", {Role::kViewer, "GET, HEAD"}},
-      {"/api/v1/events/stream", {Role::kViewer, "GET, HEAD"}},
-      {"/api/v1/public-key", {Role::kViewer, "GET"}},
-      {"/api/v1/tree-head", {Role::kViewer, "GET"}},
-      {"/api/v1/proofs/inclusion", {Role::kViewer, "GET"}},
-      {"/api/v1/proofs/consistency", {Role::kViewer, "GET"}},
-      {"/api/v1/incidents/*/bundle", {Role::kViewer, "GET"}},
-      {"/metrics", {Role::kViewer, "GET"}},
+  // By pattern and Allow text: rows may share a pattern with other methods.
+  const std::map<std::pair<std::string, std::string>, std::optional<Role>> expected = {
+      {{"/healthz", "GET"}, kPublic},
+      {{"/signin", "GET, HEAD, POST"}, kPublic},
+      {{"/static/**", "GET, HEAD"}, kPublic},
+      {{"/submit", "GET, HEAD, POST"}, Role::kHelpdesk},
+      {{"/api/v1/submissions", "POST"}, Role::kHelpdesk},
+      {{"/api/v1/events", "GET"}, Role::kAuditor},
+      {{"/api/v1/verify", "GET"}, Role::kAuditor},
+      {{"/api/v1/subscriptions", "GET, POST, DELETE"}, Role::kAdmin},
+      {{"/api/v1/notifications", "GET"}, Role::kAdmin},
+      {{"/api/v1/notifications/retry", "POST"}, Role::kAdmin},
+      {{"/api/v1/backup", "POST"}, Role::kAdmin},
+      {{"/", "GET, HEAD"}, Role::kViewer},
+      {{"/incidents/**", "GET, HEAD"}, Role::kViewer},
+      {{"/signout", "POST"}, Role::kViewer},
+      {{"/api/v1/incidents", "GET"}, Role::kViewer},
+      {{"/api/v1/incidents/*", "GET"}, Role::kViewer},
+      {{"/api/v1/incidents/*/events", "GET"}, Role::kViewer},
+      {{"/api/v1/durations", "GET"}, Role::kViewer},
+      {{"/api/v1/availability", "GET, HEAD"}, Role::kViewer},
+      {{"/api/v1/events/stream", "GET, HEAD"}, Role::kViewer},
+      {{"/metrics", "GET"}, Role::kViewer},
+      {{"/api/v1/maintenance", "POST"}, Role::kHelpdesk},
+      {{"/api/v1/maintenance", "GET"}, Role::kViewer},
+      {{"/api/v1/maintenance/*", "GET"}, Role::kViewer},
+      {{"/api/v1/incidents/*/review", "POST"}, Role::kHelpdesk},
+      {{"/api/v1/incidents/*/action-items", "POST"}, Role::kHelpdesk},
+      {{"/api/v1/action-items/*", "POST"}, Role::kHelpdesk},
+      {{"/api/v1/action-items", "GET"}, Role::kViewer},
+      {{"/api/v1/review-report", "GET"}, Role::kViewer},
+      {{"/actions", "GET, HEAD"}, Role::kViewer},
+      {{"/actions/*", "POST"}, Role::kHelpdesk},
+      {{"/actions/new/*", "POST"}, Role::kHelpdesk},
+      {{"/reviews/*", "POST"}, Role::kHelpdesk},
+      {{"/api/v1/public-key", "GET"}, Role::kViewer},
+      {{"/api/v1/tree-head", "GET"}, Role::kViewer},
+      {{"/api/v1/proofs/inclusion", "GET"}, Role::kViewer},
+      {{"/api/v1/proofs/consistency", "GET"}, Role::kViewer},
+      {{"/api/v1/incidents/*/bundle", "GET"}, Role::kViewer},
   };
-  std::set<std::string> seen;
+  std::set<std::pair<std::string, std::string>> seen;
   std::set<std::string> labels;
   for (const Route& route : api.router().routes()) {
     const std::string pattern(route.pattern);
-    SCOPED_TRACE(pattern);
-    seen.insert(pattern);
+    const std::pair<std::string, std::string> row{pattern, std::string(route.allow)};
+    SCOPED_TRACE(pattern + " " + row.second);
+    seen.insert(row);
     EXPECT_TRUE(labels.insert(std::string(route.label)).second) << "two rows count under " << route.label;
-    auto found = expected.find(pattern);
+    auto found = expected.find(row);
     ASSERT_NE(found, expected.end()) << "a route nobody wrote down here";
-    EXPECT_EQ(route.access.role(), found->second.first);
-    EXPECT_EQ(route.allow, found->second.second);
+    EXPECT_EQ(route.access.role(), found->second);
     // Writes are never public, and a page is a page.
     if (Router::Allows(route.allow, "POST") && pattern != "/signin") {
       EXPECT_TRUE(route.access.role().has_value());
@@ -220,7 +254,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
                   pattern == "/incidents/**" || pattern == "/actions" || pattern == "/actions/*" ||
                   pattern == "/actions/new/*" || pattern == "/reviews/*");
   }
-  for (const auto& [pattern, ignored] : expected) EXPECT_TRUE(seen.contains(pattern)) << pattern << " has no row";
+  for (const auto& [row, ignored] : expected) EXPECT_TRUE(seen.contains(row)) << row.first << " " << row.second << " has no row";
 }
 
 }  // namespace

@@ -95,11 +95,11 @@ TEST(PayloadFields, TableMatchesTheProtoAndKeepsTheMessages) {
   };
   EXPECT_EQ(message_of(R"({"action":"create","colour":"red"})"),
             "colour: unknown field 'colour'; accepted fields: acknowledged_at, action, actor, description, "
-            "detected_at, ended_at, engineer, expected_version, link, mitigated_at, note, severity, started_at, "
-            "submission_id, systems, ticket, title");
+            "detected_at, ended_at, engineer, expected_version, impact, link, mitigated_at, note, phase, severity, "
+            "started_at, submission_id, systems, ticket, title");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"INC-1"})"),
             ": an update must change at least one of title, description, systems, engineer, severity, started_at, "
-            "ended_at, note, link, detected_at, acknowledged_at, mitigated_at");
+            "ended_at, note, link, detected_at, acknowledged_at, mitigated_at, impact, phase");
   EXPECT_EQ(message_of(R"({"action":"create","title":"t","systems":["a"],"engineer":"e","severity":"huge"})"),
             "severity: severity must be one of minor, major, critical");
   EXPECT_EQ(message_of(R"({"action":"reopen","ticket":"1","ended_at":"2026-11-24T09:00:00Z"})"),
@@ -125,6 +125,47 @@ TEST(PayloadFields, TableMatchesTheProtoAndKeepsTheMessages) {
             "description: description must be at most 8000 bytes");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","note":7})"), "note: note must be a string");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","systems":7})"), "systems: systems must be an array of strings");
+}
+
+// Impact and phase: table rows of kind kEnum, so parsing, the refusal of an
+// unknown word (naming the field and every word it takes) and the payload
+// JSON come from the table; closing refuses a phase (it resolves).
+TEST(PayloadFields, ImpactAndPhaseAreWordsOfTheirOwn) {
+  EXPECT_EQ(EnumWords(*FindPayloadField("impact")), (std::vector<std::string>{"full", "partial", "degraded"}));
+  EXPECT_EQ(EnumWords(*FindPayloadField("phase")),
+            (std::vector<std::string>{"investigating", "identified", "monitoring"}));
+  Result<Command> parsed = ParseJsonSubmission(
+      R"({"action":"create","title":"t","systems":["a"],"engineer":"e","impact":" Degraded","phase":"identified"})");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->payload.impact(), proto::DEGRADED);
+  EXPECT_EQ(parsed->payload.phase(), proto::IDENTIFIED);
+  JsonWriter json;
+  WritePayloadJson(&json, parsed->payload);
+  EXPECT_EQ(json.Take(), R"({"title":"t","systems":["a"],"engineer":"e","impact":"degraded","phase":"identified"})");
+
+  Result<Command> minimal = ParseJsonSubmission(R"({"action":"create","title":"t","systems":["a"],"engineer":"e"})");
+  ASSERT_TRUE(minimal);
+  EXPECT_EQ(minimal->payload.impact(), proto::IMPACT_UNSPECIFIED);  // the fold makes it full
+  EXPECT_EQ(minimal->payload.phase(), proto::PHASE_UNSPECIFIED);    // the fold makes it investigating
+
+  const auto refusal = [](std::string_view body) {
+    Result<Command> command = ParseJsonSubmission(body);
+    return command ? std::string("(parsed)") : command.error().field + ": " + command.error().message;
+  };
+  EXPECT_EQ(refusal(R"({"action":"update","ticket":"1","impact":"total"})"),
+            "impact: impact must be one of full, partial, degraded");
+  EXPECT_EQ(refusal(R"({"action":"update","ticket":"1","phase":"resolved"})"),
+            "phase: phase must be one of investigating, identified, monitoring");
+  EXPECT_EQ(refusal(R"({"action":"close","ticket":"1","phase":"monitoring"})"),
+            "phase: phase does not apply to action close: closing resolves the incident");
+  Result<Command> form = ParseFormSubmission("action=update&ticket=1&impact=none");
+  ASSERT_FALSE(form);
+  EXPECT_EQ(form.error().field, "impact");
+  EXPECT_NE(form.error().message.find("full, partial, degraded"), std::string::npos) << form.error().message;
+  // A blank select ("unchanged") is not given.
+  Result<Command> blank = ParseFormSubmission("action=update&ticket=1&impact=&phase=&note=x");
+  ASSERT_TRUE(blank) << blank.error().message;
+  EXPECT_EQ(blank->payload.impact(), proto::IMPACT_UNSPECIFIED);
 }
 
 TEST(PayloadFields, WritesThePayloadJson) {
@@ -295,6 +336,10 @@ TEST_F(ProcessorTest, RefusalsAppendNothing) {
                 "started_at");
   // A correction of the end after close is fine.
   ASSERT_TRUE(Submit(R"({"action":"update","ticket":"INC-1","ended_at":"2020-01-01T09:30:00Z"})"));
+  // Closing resolved it: no phase until it is reopened; its impact may still be corrected.
+  ExpectRefused(R"({"action":"update","ticket":"INC-1","phase":"monitoring"})", ErrorCode::kInvalidArgument, "phase");
+  ASSERT_TRUE(Submit(R"({"action":"update","ticket":"INC-1","impact":"partial"})"));
+  ASSERT_TRUE(Submit(R"({"action":"reopen","ticket":"INC-1","phase":"identified"})"));
 }
 
 TEST_F(ProcessorTest, SubmissionIdIsIdempotent) {

@@ -1,6 +1,7 @@
 // Projection lifecycle: applied event by event, rebuilt from scratch, and
 // resumed from a checkpoint taken at a random seq all give the same state,
-// tickets and notifications alike (seeded; the seed is printed). Plus the
+// tickets, maintenance windows and notifications alike (seeded; the seed is
+// printed). Plus the
 // checks that force a rebuild, the lazily built tickets of a resumed store
 // and their fallback to the ledger, and the processors that share the read
 // model's state.
@@ -19,6 +20,7 @@
 #include <rocksdb/file_system.h>
 
 #include "ingest/command.h"
+#include "ingest/maintenance.h"
 #include "ingest/processor.h"
 #include "ingest/notification_retry.h"
 #include "ingest/subscriptions.h"
@@ -68,7 +70,34 @@ Fingerprint FingerprintOf(const ReadModel& model) {
     fingerprint["applied_seq"] = std::to_string(applied_seq);
   });
   model.ReadNotifications([&](const NotificationQueue& queue, uint64_t) { fingerprint.merge(NotificationsFingerprint(queue)); });
+  model.ReadProjection<MaintenanceProjection>([&](const MaintenanceProjection& projection, uint64_t) {
+    for (const auto& [number, window] : projection.store().all()) {
+      fingerprint["window " + std::to_string(number)] = EncodeWindow(window);
+    }
+  });
   return fingerprint;
+}
+
+// A random but valid maintenance command for the windows of `model`.
+std::string RandomMaintenance(std::mt19937_64& rng, const ReadModel& model, int step) {
+  std::vector<std::pair<std::string, MaintenanceStatus>> windows;
+  model.ReadProjection<MaintenanceProjection>([&](const MaintenanceProjection& projection, uint64_t) {
+    for (const auto& [number, window] : projection.store().all()) windows.emplace_back(window.window, window.status);
+  });
+  const std::string day = std::to_string(10 + step % 18);
+  if (windows.empty() || rng() % 3 == 0) {
+    return R"({"action":"schedule","title":"window )" + std::to_string(step) + R"(","systems":["mail","db"],)"
+           R"("starts_at":"2026-11-)" + day + R"(T01:00:00Z","ends_at":"2026-11-)" + day + R"(T03:00:00+01:00"})";
+  }
+  const auto& [window, status] = windows[rng() % windows.size()];
+  switch (status) {
+    case MaintenanceStatus::kScheduled:
+      return R"({"action":")" + std::string(rng() % 3 == 0 ? "cancel" : "start") + R"(","window":")" + window + "\"}";
+    case MaintenanceStatus::kInProgress:
+      return R"({"action":"end","window":")" + window + "\"}";
+    default:
+      return R"({"action":"update","window":")" + window + R"(","title":"corrected )" + std::to_string(step) + "\"}";
+  }
 }
 
 std::unique_ptr<ProjectionCheckpoints> OpenCheckpoints(const std::string& path) {
@@ -92,8 +121,10 @@ std::string RandomSubmission(std::mt19937_64& rng, const ReadModel& model, int s
   }
   const auto& [ticket, open] = tickets[rng() % tickets.size()];
   if (choice < 6) {
+    static const char* kImpacts[] = {"full", "partial", "degraded"};
     return R"({"action":"update","ticket":")" + ticket + R"(","note":"step )" + std::to_string(step) +
-           R"(","systems":[)" + system() + "]}";
+           R"(","systems":[)" + system() + R"(],"impact":")" + kImpacts[rng() % 3] + "\"" +
+           (open ? R"(,"phase":"monitoring"})" : "}");
   }
   return R"({"action":")" + std::string(open ? "close" : "reopen") + R"(","ticket":")" + ticket + "\"}";
 }
@@ -152,6 +183,7 @@ TEST(ProjectionLifecycle, IncrementalRebuiltAndResumedAgree) {
   // Wired as the service wires them: both decide against the read model.
   auto processor = std::move(*ingest::CommandProcessor::Create(log.get(), &incremental));
   auto subscriptions = std::move(*ingest::SubscriptionProcessor::Create(log.get(), &incremental));
+  auto maintenance = ingest::MaintenanceProcessor::Create(log.get(), &incremental);
 
   const int steps = 200 + static_cast<int>(rng() % 100);
   const int resume_at = static_cast<int>(rng() % steps);
@@ -172,6 +204,13 @@ TEST(ProjectionLifecycle, IncrementalRebuiltAndResumedAgree) {
     if (kind < 3) {
       Status appended = AppendEvent(*log, RandomReceipt(rng, incremental));
       ASSERT_TRUE(appended) << appended.error().message;
+      continue;
+    }
+    if (kind == 4 && rng() % 2 == 0) {
+      Result<ingest::MaintenanceCommand> command = ingest::ParseMaintenanceJson(RandomMaintenance(rng, incremental, step));
+      ASSERT_TRUE(command) << command.error().message;
+      Result<ingest::MaintenanceResult> done = maintenance->Submit(std::move(*command));
+      ASSERT_TRUE(done) << done.error().message;
       continue;
     }
     if (kind == 3 && rng() % 2 == 0) {

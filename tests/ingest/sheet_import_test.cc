@@ -143,6 +143,41 @@ TEST(SheetRow, CreateRowBecomesTheFormsCommand) {
   EXPECT_EQ(form->Digest(), command.Digest());
 }
 
+// "Impact" and "Phase" are optional columns: read when the sheet has them
+// (any case of the words), no warning when it does not, and an unknown word
+// is refused naming its column and the words it takes.
+TEST(SheetRow, ImpactAndPhaseColumnsAreOptional) {
+  std::vector<std::string> header = kHeader;
+  header.push_back("Impact");
+  header.push_back("Phase");
+  Row row = Create("11/24/2025 8:40:00", "Slow logins");
+  row["Impact"] = "Degraded";
+  row["Phase"] = "identified";
+  {
+    const OneRow one = Parse(Sheet({row}, header));
+    const SheetTimeZone zone = Zone("Europe/Berlin");
+    const Result<MappedRow> mapped = MapSheetRow(one.columns, one.mapping, &zone, one.record);
+    ASSERT_TRUE(mapped) << mapped.error().message;
+    EXPECT_EQ(mapped->command.payload.impact(), proto::DEGRADED);
+    EXPECT_EQ(mapped->command.payload.phase(), proto::IDENTIFIED);
+  }
+  row["Impact"] = "Somewhat";
+  {
+    const OneRow one = Parse(Sheet({row}, header));
+    const SheetTimeZone zone = Zone("Europe/Berlin");
+    ExpectRowError(MapSheetRow(one.columns, one.mapping, &zone, one.record), "impact", "full, partial, degraded");
+  }
+  // The default header has neither column, and no warning says so.
+  std::vector<std::string> everything_else = kHeader;
+  everything_else.push_back("Link");
+  everything_else.push_back("Detected At");
+  everything_else.push_back("Acknowledged At");
+  everything_else.push_back("Mitigated At");
+  Result<SheetColumns> columns = ResolveSheetColumns(DefaultSheetMapping(), everything_else);
+  ASSERT_TRUE(columns) << columns.error().message;
+  EXPECT_TRUE(columns->warnings.empty()) << columns->warnings.front();
+}
+
 TEST(SheetRow, TimestampIsTheDefaultStartAndEnd) {
   const Result<MappedRow> create = Map(Create("7/4/2025 9:05", "x"));
   ASSERT_TRUE(create) << create.error().message;

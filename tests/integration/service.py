@@ -40,6 +40,11 @@ EVENT_TYPES = {
     22: "ACTION_ITEM_ADDED",
     23: "ACTION_ITEM_UPDATED",
     24: "ACTION_ITEM_OVERDUE",
+    14: "MAINTENANCE_SCHEDULED",
+    15: "MAINTENANCE_UPDATED",
+    16: "MAINTENANCE_STARTED",
+    17: "MAINTENANCE_ENDED",
+    18: "MAINTENANCE_CANCELLED",
 }
 
 
@@ -408,6 +413,7 @@ def decode_record(record):
         "version": scalar(7, 0),
         "request_digest": scalar(8, b"").hex(),
         "incident": scalar(10, None),
+        "maintenance": scalar(16, None),
     }
 
 

@@ -25,6 +25,8 @@ ROLES = ("viewer", "helpdesk", "auditor", "admin")
 
 CREATE = {"action": "create", "title": "Mail down", "systems": ["mail"], "engineer": "Ana",
           "started_at": "2026-11-20T08:00:00Z"}
+SCHEDULE = {"action": "schedule", "title": "Patch mail", "systems": ["mail"],
+            "starts_at": "2026-11-28T22:00:00Z", "ends_at": "2026-11-28T23:00:00Z"}
 
 
 class AccessTest(unittest.TestCase):
@@ -39,6 +41,10 @@ class AccessTest(unittest.TestCase):
                                               headers=bearer(cls.tokens["helpdesk"]))
         assert status == 201, body
         cls.ticket = body["ticket"]
+        status, _, body = cls.service.request("POST", "/api/v1/maintenance", SCHEDULE,
+                                              headers=bearer(cls.tokens["helpdesk"]))
+        assert status == 201, body
+        cls.window = body["window"]
 
     @classmethod
     def tearDownClass(cls):
@@ -63,6 +69,9 @@ class AccessTest(unittest.TestCase):
             ("GET", "/api/v1/incidents/" + ticket, None, {}, "viewer", 200),
             ("GET", "/api/v1/incidents/%s/events" % ticket, None, {}, "viewer", 200),
             ("GET", "/api/v1/durations", None, {}, "viewer", 200),
+            ("POST", "/api/v1/maintenance", SCHEDULE, {}, "helpdesk", 201),
+            ("GET", "/api/v1/maintenance", None, {}, "viewer", 200),
+            ("GET", "/api/v1/maintenance/" + self.window, None, {}, "viewer", 200),
             ("GET", "/api/v1/availability?days=7", None, {}, "viewer", 200),
             ("HEAD", "/api/v1/events/stream", None, {}, "viewer", 200),
             ("GET", "/metrics", None, {}, "viewer", 200),

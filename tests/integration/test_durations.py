@@ -99,7 +99,8 @@ class DurationsTest(service.ServiceTestCase):
         self.assertStatus(response, 200)
         self.assertTrue(response.headers["Content-Type"].startswith("text/csv"))
         rows = list(csv.reader(io.StringIO(response.raw.decode())))
-        self.assertEqual(rows[0], ["system", "downtime_seconds", "availability", "tickets"])
+        self.assertEqual(rows[0], ["system", "downtime_seconds", "availability", "tickets", "planned_seconds",
+                                   "degraded_seconds", "windows"])
         self.assertEqual([row[0] for row in rows[1:]], ["dns", "mail", "vpn"])
         self.assertEqual(rows[2][1], "16200")
         self.assertEqual(rows[2][3], "INC-1 INC-2")

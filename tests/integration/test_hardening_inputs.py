@@ -84,7 +84,8 @@ class CsvFormulaGuard(HardeningTestCase):
         text = response.raw.decode("utf-8")
         # A reader splitting on ',' gets the names back, each hostile one behind a '.
         rows = list(csv.reader(io.StringIO(text)))
-        self.assertEqual(rows[0], ["system", "downtime_seconds", "availability", "tickets"])
+        self.assertEqual(rows[0], ["system", "downtime_seconds", "availability", "tickets", "planned_seconds",
+                                   "degraded_seconds", "windows"])
         shown = {row[0] for row in rows[1:]}
         for system in self.HOSTILE_SYSTEMS:
             hostile = system[0] in FORMULA_LEADS or any(

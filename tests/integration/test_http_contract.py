@@ -20,8 +20,8 @@ from service import ZERO_HASH, ServiceTestCase  # noqa: E402
 SUBMISSIONS = "/api/v1/submissions"
 EVENT_KEYS = {"seq", "recorded_at", "submission_id", "actor", "ticket", "type", "version", "payload",
               "request_digest", "prev_hash", "hash", "record"}
-INCIDENT_KEYS = {"ticket", "status", "title", "description", "systems", "engineer", "severity", "started_at",
-                 "ended_at", "link", "version", "opened_seq", "last_seq", "periods"}
+INCIDENT_KEYS = {"ticket", "status", "title", "description", "systems", "engineer", "severity", "impact", "phase",
+                 "started_at", "ended_at", "link", "version", "opened_seq", "last_seq", "periods"}
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # The second stage's follow-through (README, "Reviews and action items"):
 # the dashboard's marks in every incident's JSON, and the review and items in
@@ -124,6 +124,35 @@ class SubmissionTest(ContractTestCase):
         # No started_at: the outage starts at the recorded time.
         self.assertEqual(incident["started_at"], recorded_at)
         self.assertEqual(incident["periods"], [{"started_at": recorded_at, "ended_at": None}])
+
+    def test_impact_and_phase_through_json_form_page_and_close(self):
+        body = self.submit_ok(create_fields())
+        incident = self.incident(body["ticket"])
+        self.assertEqual((incident["impact"], incident["phase"]), ("full", "investigating"))
+        ticket = body["ticket"]
+        updated = self.submit_ok({"action": "update", "ticket": ticket, "impact": "Degraded", "phase": "identified"})
+        self.assertEqual(updated["event"]["payload"], {"impact": "degraded", "phase": "identified"})
+        response = self.svc.submit({"action": "update", "ticket": ticket, "impact": "total"})
+        self.assertError(response, 400, "invalid_argument", "impact")
+        self.assertIn("full, partial, degraded", response.data["error"]["message"])
+        response = self.svc.submit({"action": "update", "ticket": ticket, "phase": "resolved"}, form=True)
+        self.assertError(response, 400, "invalid_argument", "phase")
+        self.assertIn("investigating, identified, monitoring", response.data["error"]["message"])
+        response = self.svc.submit({"action": "close", "ticket": ticket, "phase": "monitoring"})
+        self.assertError(response, 400, "invalid_argument", "phase")
+        self.submit_ok({"action": "close", "ticket": ticket})
+        incident = self.incident(ticket)
+        self.assertEqual((incident["impact"], incident["phase"]), ("degraded", "resolved"))
+        response = self.svc.submit({"action": "update", "ticket": ticket, "phase": "monitoring"})
+        self.assertError(response, 400, "invalid_argument", "phase")
+        self.assertEqual(self.incident(ticket)["version"], 3)
+        page = self.svc.get("/incidents/" + ticket)
+        self.assertStatus(page, 200)
+        self.assertIn('class="badge impact-degraded"', page.data)
+        self.assertIn('class="badge phase-resolved"', page.data)
+        form = self.svc.get("/submit")
+        for option in ("full", "partial", "degraded", "investigating", "identified", "monitoring"):
+            self.assertIn('<option value="%s">' % option, form.data)
 
     def test_create_form_urlencoded_with_comma_separated_systems(self):
         fields = {"action": "create", "title": "  Mail delayed  ", "systems": "mail, smtp-relay ,,mail,dns",

@@ -139,12 +139,64 @@ TEST(Ledger, SurvivesReopenAndContinuesTheSequence) {
   ASSERT_TRUE(log);
   EXPECT_EQ(log->head().seq, 2u);
   EXPECT_EQ(log->head().hash, head_hash);
-  EXPECT_EQ(log->head().last_ticket_number, 2u);
+  EXPECT_EQ(log->head().last_numbers[0], 2u);
   Result<Appended> third = log->Append(NewTicket());
   ASSERT_TRUE(third);
   EXPECT_EQ(third->stored.seq, 3u);
   EXPECT_EQ(third->stored.event.ticket(), "INC-3");
   EXPECT_EQ(third->stored.prev_hash, head_hash);
+}
+
+// Each number sequence counts on its own, survives a reopen, and an import
+// raises every sequence's counter to the highest number it finds of it.
+TEST(Ledger, NumberSequencesCountApartAndSurviveReopenAndImport) {
+  TempDir dir;
+  const auto open_in = [](NumberSequence sequence) {
+    return [sequence](AppendContext& context) -> Result<Decision> {
+      proto::Event event;
+      event.set_ticket(std::string(sequence == 0 ? "INC-" : "MNT-") + std::to_string(context.AllocateNumber(sequence)));
+      event.set_type(proto::INCIDENT_OPENED);
+      event.mutable_incident()->set_title("t");
+      return Decision{.event = event, .repeat_of_seq = {}};
+    };
+  };
+  std::vector<std::string> tickets;
+  {
+    auto log = OpenLedger(dir.path());
+    for (const NumberSequence sequence : {0u, 1u, 1u, 0u, 1u}) {
+      Result<Appended> appended = log->Append(open_in(sequence));
+      ASSERT_TRUE(appended);
+      tickets.push_back(appended->stored.event.ticket());
+    }
+    EXPECT_EQ(tickets, (std::vector<std::string>{"INC-1", "MNT-1", "MNT-2", "INC-2", "MNT-3"}));
+    // A refused decision keeps its number in the sequence it drew from.
+    ASSERT_FALSE(log->Append([](AppendContext& context) -> Result<Decision> {
+      (void)context.AllocateNumber(1);
+      return MakeError(ErrorCode::kInvalidArgument, "no", "title");
+    }));
+  }
+  auto log = OpenLedger(dir.path());
+  EXPECT_EQ(log->head().last_numbers[0], 2u);
+  EXPECT_EQ(log->head().last_numbers[1], 3u);
+  Result<Appended> next = log->Append(open_in(1));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->stored.event.ticket(), "MNT-4");
+
+  Result<std::vector<StoredEvent>> events = log->ReadAfter(0, 100);
+  ASSERT_TRUE(events);
+  std::vector<ImportedEvent> exported;
+  for (const StoredEvent& stored : *events) exported.push_back({stored.record, stored.prev_hash, stored.hash});
+  TempDir other_dir;
+  auto other = OpenLedger(other_dir.path());
+  ASSERT_TRUE(other->ImportVerbatim(exported, [](std::string_view ticket) -> std::optional<NumberedName> {
+    const NumberSequence sequence = ticket.starts_with("MNT-") ? 1 : 0;
+    return NumberedName{.sequence = sequence, .number = std::stoull(std::string(ticket.substr(4)))};
+  }));
+  EXPECT_EQ(other->head().last_numbers[0], 2u);
+  EXPECT_EQ(other->head().last_numbers[1], 4u);
+  other.reset();
+  other = OpenLedger(other_dir.path());
+  EXPECT_EQ(other->head().last_numbers[1], 4u);
 }
 
 TEST(Ledger, SubmissionIdRepeatsAnswerTheOriginal) {
@@ -181,7 +233,7 @@ TEST(Ledger, ConcurrentAppendsShareSyncsAndStayContiguous) {
   EXPECT_EQ(failures.load(), 0);
   const uint64_t total = kThreads * kPerThread;
   EXPECT_EQ(log->head().seq, total);
-  EXPECT_EQ(log->head().last_ticket_number, total);
+  EXPECT_EQ(log->head().last_numbers[0], total);
   // Group commit: with 16 writers waiting on syncs, batches hold several events.
   EXPECT_LT(log->stats().batches_committed, total);
   std::set<std::string> ids;
@@ -254,7 +306,7 @@ TEST(Ledger, RefusesARecordHoldingATimeOutOfRange) {
   TempDir dir;
   auto log = OpenLedger(dir.path());
   ASSERT_TRUE(log);
-  Status refused = log->ImportVerbatim({imported}, [](std::string_view) { return std::optional<uint64_t>(); });
+  Status refused = log->ImportVerbatim({imported}, [](std::string_view) { return std::optional<NumberedName>(); });
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("out of range"), std::string::npos) << refused.error().message;
   EXPECT_EQ(log->head().seq, 0u);

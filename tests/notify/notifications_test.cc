@@ -573,7 +573,8 @@ TEST(Message, CarriesTheIncidentAndIsDeterministic) {
   EXPECT_EQ(mail->subject, "[INC-7] Opened: Mail delayed");
   const std::string& text = mail->text;
   for (const char* part : {"Subject: [INC-7] Opened: Mail delayed\r\n", "To: <a@example.org>\r\n",
-                           "Ticket:    INC-7", "Status:    open", "Systems:   mail", "Engineer:  Ana",
+                           "Ticket:    INC-7", "Status:    open", "Impact:    full", "Phase:     investigating",
+                           "Systems:   mail", "Engineer:  Ana",
                            "End:       ongoing", "MX queue draining", "https://tickets.example/7"}) {
     EXPECT_NE(text.find(part), std::string::npos) << part << " missing in\n" << text;
   }

@@ -11,6 +11,7 @@
 
 #include "projections/durations.h"
 #include "projections/durations_csv.h"
+#include "projections/maintenance.h"
 #include "projections/tickets.h"
 
 namespace ledger::projections {
@@ -525,6 +526,158 @@ TEST(DailyAvailability, RefusesBadDatesAndDayCounts) {
   EXPECT_EQ(year->size(), static_cast<size_t>(kDailyDaysMax));
 }
 
+// ---- impact and maintenance ----
+
+proto::Event WithImpact(proto::Event event, proto::Impact impact) {
+  event.mutable_incident()->set_impact(impact);
+  return event;
+}
+
+proto::Event Window(uint64_t seq, proto::EventType type, const std::string& window, int64_t recorded) {
+  proto::Event event;
+  event.set_seq(seq);
+  event.set_ticket(window);
+  event.set_type(type);
+  event.set_recorded_at_micros(recorded);
+  event.mutable_maintenance();
+  return event;
+}
+
+proto::Event Schedule(uint64_t seq, const std::string& window, int64_t starts, int64_t ends, const Systems& systems) {
+  proto::Event event = Window(seq, proto::MAINTENANCE_SCHEDULED, window, kT0 - kDay);
+  event.mutable_maintenance()->set_title("Patch " + window);
+  for (const std::string& system : systems) event.mutable_maintenance()->mutable_systems()->add_names(system);
+  SetTime(event.mutable_maintenance()->mutable_starts_at(), starts);
+  SetTime(event.mutable_maintenance()->mutable_ends_at(), ends);
+  return event;
+}
+
+proto::Event StartWindow(uint64_t seq, const std::string& window, int64_t at) {
+  proto::Event event = Window(seq, proto::MAINTENANCE_STARTED, window, at);
+  SetTime(event.mutable_maintenance()->mutable_started_at(), at);
+  return event;
+}
+
+proto::Event EndWindow(uint64_t seq, const std::string& window, int64_t at) {
+  proto::Event event = Window(seq, proto::MAINTENANCE_ENDED, window, at);
+  SetTime(event.mutable_maintenance()->mutable_ended_at(), at);
+  return event;
+}
+
+// Window [T0, T0+24h), now T0+30h. Worked out by hand (hours from T0):
+//
+//   mail   INC-1 full     [1, 4)      acknowledged 1h10, mitigated 3h
+//          INC-2 degraded [3, 6)      acknowledged 2h30 (before its start: counts 0)
+//          INC-3 partial  [10, 11)
+//          INC-4 degraded [21, 22)    inside the running maintenance: adds nothing
+//          MNT-1 planned 1-3, started late at 2, ended 5        run [2, 5)
+//          MNT-2 planned 12-13, cancelled                        runs nothing
+//          MNT-3 (mail, backup) started 20, still running        run [20, 24) in the window
+//   down     = [1,4) u [10,11)                = 4 h
+//   planned  = [2,5) u [20,24)                = 7 h    = 25,200 s
+//   downtime = down - planned = [1,2) + [10,11) = 2 h  = 7,200 s; availability 1 - 2/24
+//   degraded = ([3,6) u [21,22)) - down - planned = [5,6) = 1 h = 3,600 s
+//   backup: planned [20,24) = 14,400 s, no downtime, no incident.
+//   MTTR over INC-1..4 (3 h, 3 h, 1 h, 1 h) = 2 h; MTTA over INC-1 (600 s) and
+//   INC-2 (0) = 300 s; MTTM over INC-1 alone = 7,200 s.
+TEST(Durations, ImpactAndMaintenanceByTheRule) {
+  proto::Event first = WithImpact(Open(1, "INC-1", kT0, {"mail"}, kT0 + kHour), proto::FULL);
+  SetTime(first.mutable_incident()->mutable_acknowledged_at(), kT0 + 70 * kMinute);
+  SetTime(first.mutable_incident()->mutable_mitigated_at(), kT0 + 3 * kHour);
+  proto::Event second = WithImpact(Open(3, "INC-2", kT0 + 3 * kHour, {"mail"}, kT0 + 3 * kHour), proto::DEGRADED);
+  SetTime(second.mutable_incident()->mutable_acknowledged_at(), kT0 + 150 * kMinute);
+  const std::vector<proto::Event> incidents = {
+      first,
+      Close(2, "INC-1", kT0 + 4 * kHour, kT0 + 4 * kHour),
+      second,
+      Close(4, "INC-2", kT0 + 6 * kHour, kT0 + 6 * kHour),
+      WithImpact(Open(5, "INC-3", kT0 + 10 * kHour, {"mail"}, kT0 + 10 * kHour), proto::PARTIAL),
+      Close(6, "INC-3", kT0 + 11 * kHour, kT0 + 11 * kHour),
+      WithImpact(Open(7, "INC-4", kT0 + 21 * kHour, {"mail"}, kT0 + 21 * kHour), proto::DEGRADED),
+      Close(8, "INC-4", kT0 + 22 * kHour, kT0 + 22 * kHour),
+  };
+  MaintenanceStore maintenance;
+  for (const proto::Event& event : {
+           Schedule(9, "MNT-1", kT0 + kHour, kT0 + 3 * kHour, {"mail"}),
+           StartWindow(10, "MNT-1", kT0 + 2 * kHour),
+           EndWindow(11, "MNT-1", kT0 + 5 * kHour),
+           Schedule(12, "MNT-2", kT0 + 12 * kHour, kT0 + 13 * kHour, {"mail"}),
+           Window(13, proto::MAINTENANCE_CANCELLED, "MNT-2", kT0 + 11 * kHour),
+           Schedule(14, "MNT-3", kT0 + 20 * kHour, kT0 + 23 * kHour, {"mail", "backup"}),
+           StartWindow(15, "MNT-3", kT0 + 20 * kHour),
+       }) {
+    ASSERT_TRUE(maintenance.Apply(event)) << event.type();
+  }
+  const TicketStore store = FoldAll(incidents);
+  Result<DurationReport> report = ComputeDurations(
+      store, maintenance, DurationQuery{.from_micros = kT0, .to_micros = kT0 + kDay, .now_micros = kT0 + 30 * kHour});
+  ASSERT_TRUE(report) << report.error().message;
+  ASSERT_EQ(report->systems.size(), 2u);
+  const SystemDowntime* backup = FindSystem(*report, "backup");
+  ASSERT_NE(backup, nullptr);
+  EXPECT_EQ(backup->downtime_seconds, 0);
+  EXPECT_EQ(backup->planned_seconds, 14'400);
+  EXPECT_EQ(backup->degraded_seconds, 0);
+  EXPECT_EQ(backup->availability, 1.0);
+  EXPECT_TRUE(backup->tickets.empty());
+  EXPECT_EQ(backup->windows, (Tickets{"MNT-3"}));
+  const SystemDowntime* mail = FindSystem(*report, "mail");
+  ASSERT_NE(mail, nullptr);
+  EXPECT_EQ(mail->downtime_seconds, 7'200);
+  EXPECT_EQ(mail->planned_seconds, 25'200);
+  EXPECT_EQ(mail->degraded_seconds, 3'600);
+  EXPECT_DOUBLE_EQ(mail->availability, ExpectedAvailability(2 * kHour, kDay));
+  EXPECT_EQ(mail->tickets, (Tickets{"INC-1", "INC-2", "INC-3", "INC-4"}));
+  EXPECT_EQ(mail->windows, (Tickets{"MNT-1", "MNT-3"}));
+  // An incident's own seconds do not depend on its impact.
+  EXPECT_EQ(FindIncident(*report, "INC-2")->seconds, 3 * 3600);
+  EXPECT_EQ(report->mttr_seconds, 7'200);
+  EXPECT_EQ(report->mtta_seconds, 300);
+  EXPECT_EQ(report->mtta_tickets, (Tickets{"INC-1", "INC-2"}));
+  EXPECT_EQ(report->mttm_seconds, 7'200);
+  EXPECT_EQ(report->mttm_tickets, (Tickets{"INC-1"}));
+
+  // The same day, per day: the same figures.
+  Result<std::vector<DayFigure>> days = DailyAvailability(
+      store, maintenance,
+      DailyQuery{.system = "mail", .timezone = "UTC", .end_date = "2026-11-24", .days = 1, .now_micros = kT0 + 30 * kHour});
+  ASSERT_TRUE(days) << days.error().message;
+  ASSERT_EQ(days->size(), 1u);
+  EXPECT_EQ(days->front().downtime_seconds, 7'200);
+  EXPECT_EQ(days->front().planned_seconds, 25'200);
+  EXPECT_EQ(days->front().degraded_seconds, 3'600);
+  EXPECT_EQ(days->front().availability, mail->availability);
+  EXPECT_EQ(days->front().windows, (Tickets{"MNT-1", "MNT-3"}));
+
+  // As of T0+21h30: MNT-3 runs to then, INC-4 is open and inside it.
+  Result<DurationReport> earlier = ComputeDurations(
+      FoldUpTo(incidents, kT0 + 21 * kHour + 30 * kMinute), maintenance,
+      DurationQuery{.from_micros = kT0, .to_micros = kT0 + kDay, .now_micros = kT0 + 21 * kHour + 30 * kMinute});
+  ASSERT_TRUE(earlier);
+  EXPECT_EQ(FindSystem(*earlier, "backup")->planned_seconds, 5'400);
+  EXPECT_EQ(FindSystem(*earlier, "mail")->planned_seconds, (3 * 3600) + 5'400);
+  EXPECT_EQ(FindSystem(*earlier, "mail")->degraded_seconds, 3'600);
+}
+
+// Without maintenance and with every incident full, the figures are those
+// of the forms without maintenance (the first stage's), to the bit.
+TEST(Durations, NoMaintenanceAndFullImpactChangeNothing) {
+  const TicketStore store = FoldAll(Scenario());
+  const DurationQuery query{.from_micros = kT0, .to_micros = kT0 + kDay, .now_micros = kT0 + 30 * kHour};
+  const DurationReport plain = Compute(store, kT0, kT0 + kDay, kT0 + 30 * kHour);
+  Result<DurationReport> with = ComputeDurations(store, MaintenanceStore(), query);
+  ASSERT_TRUE(with);
+  ASSERT_EQ(with->systems.size(), plain.systems.size());
+  for (size_t i = 0; i < plain.systems.size(); ++i) {
+    EXPECT_EQ(with->systems[i].downtime_seconds, plain.systems[i].downtime_seconds);
+    EXPECT_EQ(with->systems[i].availability, plain.systems[i].availability);
+    EXPECT_EQ(with->systems[i].planned_seconds, 0);
+    EXPECT_EQ(with->systems[i].degraded_seconds, 0);
+  }
+  EXPECT_EQ(IncidentDurationsCsv(*with), IncidentDurationsCsv(plain));
+  EXPECT_EQ(SystemDowntimeCsv(*with), SystemDowntimeCsv(plain));
+}
+
 // ---- CSV ----
 
 TEST(DurationsCsv, ListsWithHeaderRows) {
@@ -536,10 +689,11 @@ TEST(DurationsCsv, ListsWithHeaderRows) {
             "\"INC-3\",\"14400\",\"false\"\r\n"
             "\"INC-4\",\"7200\",\"true\"\r\n");
   EXPECT_EQ(SystemDowntimeCsv(report),
-            "\"system\",\"downtime_seconds\",\"availability\",\"tickets\"\r\n"
-            "\"db\",\"14400\",\"0.83333333333333337\",\"INC-3 INC-4\"\r\n"
-            "\"mail\",\"25200\",\"0.70833333333333326\",\"INC-1 INC-2\"\r\n"
-            "\"vpn\",\"18000\",\"0.79165624999999995\",\"INC-1 INC-4\"\r\n");
+            "\"system\",\"downtime_seconds\",\"availability\",\"tickets\",\"planned_seconds\",\"degraded_seconds\","
+            "\"windows\"\r\n"
+            "\"db\",\"14400\",\"0.83333333333333337\",\"INC-3 INC-4\",\"0\",\"0\",\"\"\r\n"
+            "\"mail\",\"25200\",\"0.70833333333333326\",\"INC-1 INC-2\",\"0\",\"0\",\"\"\r\n"
+            "\"vpn\",\"18000\",\"0.79165624999999995\",\"INC-1 INC-4\",\"0\",\"0\",\"\"\r\n");
 }
 
 TEST(DurationsCsv, QuotesEveryCellAndDefusesFormulas) {
@@ -574,9 +728,10 @@ TEST(DurationsCsv, QuotesEveryCellAndDefusesFormulas) {
   report.systems.push_back(SystemDowntime{.system = "db;=1+1", .downtime_seconds = 2, .availability = 0.25,
                                           .tickets = {"INC-2"}});
   EXPECT_EQ(SystemDowntimeCsv(report),
-            "\"system\",\"downtime_seconds\",\"availability\",\"tickets\"\r\n"
-            "\"'=cmd|' /C calc'!A0\",\"1\",\"0.5\",\"INC-1\"\r\n"
-            "\"'db;=1+1\",\"2\",\"0.25\",\"INC-2\"\r\n");
+            "\"system\",\"downtime_seconds\",\"availability\",\"tickets\",\"planned_seconds\",\"degraded_seconds\","
+            "\"windows\"\r\n"
+            "\"'=cmd|' /C calc'!A0\",\"1\",\"0.5\",\"INC-1\",\"0\",\"0\",\"\"\r\n"
+            "\"'db;=1+1\",\"2\",\"0.25\",\"INC-2\",\"0\",\"0\",\"\"\r\n");
 }
 
 }  // namespace

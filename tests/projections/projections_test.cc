@@ -154,6 +154,63 @@ TEST(TicketFold, KeepsOtherFieldsAtTheirLatestValue) {
   EXPECT_FALSE(DecodeTicket(saved, &read));
 }
 
+// Impact and phase have rules of their own: impact is the latest given
+// (full until then), phase the latest given while open (investigating until
+// then, and again after a reopen that names none); closed reads as resolved.
+// Both survive the checkpoint's record.
+TEST(TicketFold, ImpactAndPhase) {
+  TicketStore store;
+  store.Apply(Open(1, "INC-1", kBase));
+  const TicketState* state = store.Find("INC-1");
+  ASSERT_NE(state, nullptr);
+  EXPECT_EQ(state->impact, proto::FULL);
+  EXPECT_STREQ(ImpactName(state->impact), "full");
+  EXPECT_STREQ(PhaseName(*state), "investigating");
+  EXPECT_TRUE(state->other_fields.empty());  // named fields, not kept there
+
+  proto::Event update = Make(2, "INC-1", proto::INCIDENT_UPDATED, 2, kBase + kHour);
+  update.mutable_incident()->set_impact(proto::DEGRADED);
+  update.mutable_incident()->set_phase(proto::MONITORING);
+  store.Apply(update);
+  EXPECT_STREQ(ImpactName(state->impact), "degraded");
+  EXPECT_STREQ(PhaseName(*state), "monitoring");
+  proto::Event note = Make(3, "INC-1", proto::INCIDENT_UPDATED, 3, kBase + kHour);
+  note.mutable_incident()->set_note("still slow");
+  store.Apply(note);
+  EXPECT_EQ(state->impact, proto::DEGRADED);
+  EXPECT_EQ(state->phase, proto::MONITORING);
+
+  store.Apply(Make(4, "INC-1", proto::INCIDENT_CLOSED, 4, kBase + 2 * kHour));
+  EXPECT_STREQ(PhaseName(*state), "resolved");
+  EXPECT_STREQ(ImpactName(state->impact), "degraded");
+
+  std::string saved;
+  EncodeTicket(*state, &saved);
+  TicketState read;
+  ASSERT_TRUE(DecodeTicket(saved, &read));
+  EXPECT_EQ(read.impact, proto::DEGRADED);
+  EXPECT_EQ(read.phase, proto::MONITORING);
+  // A saved impact or phase of 0 ("not given") or beyond the enum is refused.
+  for (const int bad : {0, 9}) {
+    TicketState broken = *state;
+    broken.impact = static_cast<proto::Impact>(bad);
+    saved.clear();
+    EncodeTicket(broken, &saved);
+    EXPECT_FALSE(DecodeTicket(saved, &read)) << bad;
+  }
+
+  store.Apply(Make(5, "INC-1", proto::INCIDENT_REOPENED, 5, kBase + 3 * kHour));
+  EXPECT_STREQ(PhaseName(*state), "investigating");
+  proto::Event close = Make(6, "INC-1", proto::INCIDENT_CLOSED, 6, kBase + 4 * kHour);
+  store.Apply(close);
+  proto::Event reopen = Make(7, "INC-1", proto::INCIDENT_REOPENED, 7, kBase + 5 * kHour);
+  reopen.mutable_incident()->set_phase(proto::IDENTIFIED);
+  reopen.mutable_incident()->set_impact(proto::PARTIAL);
+  store.Apply(reopen);
+  EXPECT_STREQ(PhaseName(*state), "identified");
+  EXPECT_STREQ(ImpactName(state->impact), "partial");
+}
+
 // A ticket none of whose events carried such a field keeps nothing there.
 TEST(TicketFold, NoOtherFieldsKeepsNothing) {
   TicketStore store;
@@ -215,6 +272,8 @@ TEST(TicketFold, TakingTheEventsTextEqualsCopyingIt) {
     if (rng() % 5 == 0) SetTime(payload->mutable_ended_at(), kBase + static_cast<int64_t>(seq) * kHour);
     if (rng() % 6 == 0) SetTime(payload->mutable_acknowledged_at(), kBase + static_cast<int64_t>(seq) * kHour - 1);
     if (rng() % 7 == 0) SetTime(payload->mutable_mitigated_at(), kBase + static_cast<int64_t>(seq) * kHour, 120);
+    if (rng() % 5 == 0) payload->set_impact(static_cast<proto::Impact>(1 + rng() % 3));
+    if (rng() % 5 == 0) payload->set_phase(static_cast<proto::Phase>(1 + rng() % 3));
     const std::optional<uint64_t> copied_number = copied.Apply(event);
     proto::Event dropped = event;
     EXPECT_EQ(taken.Take(&dropped), copied_number);
@@ -230,6 +289,8 @@ TEST(TicketFold, TakingTheEventsTextEqualsCopyingIt) {
     EXPECT_EQ(other->link, state.link);
     EXPECT_EQ(other->last_note, state.last_note);
     EXPECT_EQ(other->other_fields, state.other_fields);
+    EXPECT_EQ(other->impact, state.impact);
+    EXPECT_EQ(other->phase, state.phase);
     EXPECT_EQ(other->version, state.version);
     EXPECT_EQ(other->last_seq, state.last_seq);
     ASSERT_EQ(other->periods.size(), state.periods.size());
