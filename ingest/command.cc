@@ -110,6 +110,12 @@ Status CheckLink(std::string_view field, std::string_view link, size_t bytes_max
   return {};
 }
 
+Result<std::string> CheckedLine(std::string_view field, std::string_view value, size_t bytes_max) {
+  std::string trimmed(Trim(value));
+  if (Status checked = CheckLine(field, trimmed, bytes_max); !checked) return checked.error();
+  return trimmed;
+}
+
 namespace {
 
 Result<int> CheckedEnum(const PayloadField& field, std::string_view value) {

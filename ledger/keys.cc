@@ -36,6 +36,8 @@ std::string TreeNode(uint8_t level, uint64_t index) {
   key.push_back(static_cast<char>(level));
   AppendBigEndian64(&key, index);
   return key;
+}
+
 std::string NumberCounter(uint32_t sequence) {
   if (sequence == 0) return std::string(kTicketCounterKey);
   return std::string(kNumberCounterKeyPrefix) + std::to_string(sequence);

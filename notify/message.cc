@@ -294,7 +294,9 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
     mail.envelope_to = *to;
     mail.message_id = MessageIdFor(notice, *to, *sender);
     mail.subject = HeaderSafe(follow_up.subject);
-    mail.text = Headers(notice, mail, *sender, *to);
+    Result<std::string> headers = Headers(notice, mail, *sender, *to, tree_head_header);
+    if (!headers) return headers.error();
+    mail.text = std::move(*headers);
     mail.text += QuotedPrintable(follow_up.body);
     return mail;
   }
@@ -355,12 +357,15 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   body += "Ledger event " + std::to_string(notice.seq) + ", recorded " + FormatRfc3339Utc(notice.recorded_at_micros) +
           ".\n";
 
-  mail.text = Headers(notice, mail, *sender, *to);
+  Result<std::string> headers = Headers(notice, mail, *sender, *to, tree_head_header);
+  if (!headers) return headers.error();
+  mail.text = std::move(*headers);
   mail.text += QuotedPrintable(body);
   return mail;
 }
 
-std::string Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender, std::string_view to) {
+Result<std::string> Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender,
+                            std::string_view to, std::string_view tree_head_header) {
   std::string text;
   text += "Date: " + Rfc5322Date(notice.recorded_at_micros) + std::string(kCrlf);
   text += "From: " + std::string(kSenderName) + " <" + std::string(sender) + ">" + std::string(kCrlf);

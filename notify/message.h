@@ -44,7 +44,10 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
 
 // The header block of `mail` (its subject and Message-ID set), ending in the
 // blank line; the body follows.
-std::string Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender, std::string_view to);
+// `tree_head_header`: as for ComposeMail (empty: none); refused when it is
+// not printable ASCII.
+Result<std::string> Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender,
+                            std::string_view to, std::string_view tree_head_header);
 
 // "<inc-7.12.3f9a0c1d2b4e5f60@example.org>": ticket, event seq, and 16 hex
 // digits of SHA-256(event hash || recipient), at the sender's domain.

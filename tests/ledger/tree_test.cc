@@ -278,7 +278,7 @@ TEST(LedgerTree, AnImportBuildsTheSameTree) {
     return Flow::kContinue;
   }));
   auto copy = OpenLedger(copy_dir.path());
-  const auto no_number = [](std::string_view) { return std::optional<uint64_t>(); };
+  const auto no_number = [](std::string_view) { return std::optional<NumberedName>(); };
   ASSERT_TRUE(copy->ImportVerbatim(std::vector<ImportedEvent>(exported.begin(), exported.begin() + 5), no_number));
   ASSERT_TRUE(copy->ImportVerbatim(std::vector<ImportedEvent>(exported.begin() + 5, exported.end()), no_number));
   EXPECT_EQ(copy->tree_head().tree_size, 13u);
