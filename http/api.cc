@@ -202,7 +202,9 @@ class Handlers {
     WriteFollowUpMembers(json, state, follow_ups, SeesDrafts(principal), now, *deps_.followups->zone);
   }
 
-  HttpResponse IncidentEvents(std::string_view ticket_text, std::string_view query_text) {
+  // Review drafts are for helpdesk and above (followups_api.h): a reader
+  // without that role gets the ticket's other events.
+  HttpResponse IncidentEvents(std::string_view ticket_text, std::string_view query_text, const Principal& principal) {
     Result<Query> query = ParseQuery(query_text, {});
     if (!query) return ErrorResponse(query.error());
     Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
@@ -212,7 +214,11 @@ class Handlers {
     if (events->empty()) return NotFound("ticket " + *ticket + " does not exist", "ticket");
     JsonWriter json;
     json.BeginObject().Key("ticket").String(*ticket).Key("events").BeginArray();
-    for (const StoredEvent& stored : *events) WriteEvent(&json, stored);
+    const bool drafts = SeesDrafts(principal);
+    for (const StoredEvent& stored : *events) {
+      if (!drafts && stored.event.type() == proto::REVIEW_DRAFTED) continue;
+      WriteEvent(&json, stored);
+    }
     json.EndArray().EndObject();
     return Json(200, json.Take());
   }
@@ -553,7 +559,9 @@ std::vector<Route> Api::Routes() {
          call.respond(Handlers(deps_, &answers_).Incident(call.segment, call.query, call.principal));
        }},
       {"/api/v1/incidents/*/events", "GET", viewer, "incident_events", RouteKind::kJson,
-       [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).IncidentEvents(call.segment, call.query)); }},
+       [this](RouteCall call) {
+         call.respond(Handlers(deps_, &answers_).IncidentEvents(call.segment, call.query, call.principal));
+       }},
       {"/api/v1/events", "GET", RequiredAccess::Needs(Role::kAuditor), "events", RouteKind::kJson,
        [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Events(call.request, call.query)); }},
       {"/api/v1/durations", "GET", viewer, "durations", RouteKind::kJson,

@@ -180,6 +180,10 @@ class ReviewTest(ServiceTestCase):
             self.assertEqual(anonymous.status, 401, "%s: %r" % (path, anonymous))
         self.assertEqual(self.service.head_seq(), head)
         self.assertIsNone(self.incident(ticket, headers=self.viewer)["review"], "a viewer sees no draft")
+        status, _, events = self.service.get("/api/v1/incidents/%s/events" % ticket, headers=self.viewer)
+        self.assertEqual(status, 200, events)
+        self.assertNotIn("REVIEW_DRAFTED", [event["type"] for event in events["events"]], "nor in the ticket's events")
+        self.assertIn("REVIEW_DRAFTED", [event["type"] for event in self.ticket_events(ticket)])
         self.assertEqual(self.incident(ticket)["review"]["status"], "draft")
 
         self.close(ticket)
