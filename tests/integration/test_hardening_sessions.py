@@ -7,9 +7,11 @@ refused (issue 24, items 1, 3 and 4, and the log of refused credentials):
   and nothing appended after the revocation may reach it;
 - one reader takes every stream slot: at most 16 per token (429);
 - a viewer signing in again and again signs an admin out, and makes every
-  sign-in rewrite the whole sessions file: at most 64 sessions per token, the
-  file grows by one line per sign-in and is compacted now and then, and a
-  line torn by a crash is left out;
+  sign-in rewrite the whole sessions file: at most 64 sessions per token (a
+  session ended by its own token's newer sign-ins loses its stream too), a
+  sign-in appends to the file in place (same file, old bytes untouched) and
+  the file is compacted now and then, and a line torn by a crash is left
+  out;
 - token guessing goes unseen: refused sign-ins and Bearer tokens are logged,
   one line per address per 10 s with a count of the rest;
 - the session cookie over HTTPS (behind a TLS proxy) is `__Host-` and Secure,
@@ -271,6 +273,28 @@ class StreamRevocationTest(ServiceTest):
         self.assertNotIn("@example.org", fresh.text())
 
 
+    def test_a_session_pushed_out_by_its_tokens_newer_sign_ins_loses_its_stream(self):
+        cookie, _ = self.sign_in("audit")
+        stream = self.open_stream({"Cookie": cookie})
+        before = self.subscribe("before-push-out@example.org")
+        self.assertTrue(stream.wait_for_seq(before), stream.text())
+
+        # The token's own newer sign-ins end its oldest session; nobody signs
+        # out and nothing is appended, so only the periodic check can notice.
+        connection = self.ledger.connection()
+        self.addCleanup(connection.close)
+        body = service.form_encode({"token": self.tokens["audit"], "next": "/"})
+        for _ in range(SESSIONS_PER_TOKEN_MAX):
+            response = service.send(connection, "POST", "/signin", body, FORM)
+            self.assertEqual(response.status, 303, response)
+        self.assert_ends_soon(stream, time.monotonic(), "stream of a session pushed out by newer ones")
+
+        after = self.subscribe("after-push-out@example.org")
+        self.assertNotIn(after, stream.seqs())
+        self.assertNotIn("after-push-out@example.org", stream.text())
+        self.assertEqual(self.ledger.request("GET", "/api/v1/events/stream", headers={"Cookie": cookie}).status, 401)
+
+
 class StreamsPerPrincipalTest(ServiceTest):
     roles = {"wall": "viewer", "audit": "auditor"}
 
@@ -307,6 +331,12 @@ class SessionFloodTest(ServiceTest):
         with open(os.path.join(self.ledger.data_dir, "sessions")) as handle:
             return handle.read().splitlines()
 
+    def sessions_file(self):
+        """(inode, bytes) of the sessions file."""
+        path = os.path.join(self.ledger.data_dir, "sessions")
+        with open(path, "rb") as handle:
+            return os.fstat(handle.fileno()).st_ino, handle.read()
+
     def test_a_viewer_signing_in_again_and_again_signs_nobody_else_out(self):
         admin_cookie, admin_csrf = self.sign_in("boss")
         line_counts = []
@@ -314,11 +344,27 @@ class SessionFloodTest(ServiceTest):
         connection = self.ledger.connection()
         self.addCleanup(connection.close)
         body = service.form_encode({"token": self.tokens["wall"], "next": "/"})
+        appended = rewritten = 0
+        inode, content = self.sessions_file()
         for _ in range(4 * SESSIONS_PER_TOKEN_MAX):
             response = service.send(connection, "POST", "/signin", body, FORM)
             self.assertEqual(response.status, 303, response)
             viewer_cookies.append(response.headers["Set-Cookie"].split(";")[0])
             line_counts.append(len(self.sessions_lines()))
+            # A sign-in appends to the same file and leaves what was there
+            # alone; only a compaction writes a new file (and renames it in).
+            new_inode, new_content = self.sessions_file()
+            if new_inode == inode:
+                self.assertTrue(new_content.startswith(content) and len(new_content) > len(content),
+                                "a sign-in changed the file other than by appending")
+                appended += 1
+            else:
+                self.assertLess(len(new_content.splitlines()), len(content.splitlines()) + 2,
+                                "a new file without compacting")
+                rewritten += 1
+            inode, content = new_inode, new_content
+        self.assertGreater(appended, 0.9 * 4 * SESSIONS_PER_TOKEN_MAX, (appended, rewritten))
+        self.assertGreater(rewritten, 0, "the sessions file was never compacted")
 
         # The admin is still signed in, and may still act.
         status, _, data = self.ledger.request("GET", "/api/v1/notifications", headers={"Cookie": admin_cookie})
