@@ -72,6 +72,7 @@ class AccessTest(unittest.TestCase):
             ("POST", "/api/v1/maintenance", SCHEDULE, {}, "helpdesk", 201),
             ("GET", "/api/v1/maintenance", None, {}, "viewer", 200),
             ("GET", "/api/v1/maintenance/" + self.window, None, {}, "viewer", 200),
+            ("GET", "/calendar.ics?system=mail", None, {}, "viewer", 200),
             ("GET", "/api/v1/availability?days=7", None, {}, "viewer", 200),
             ("HEAD", "/api/v1/events/stream", None, {}, "viewer", 200),
             ("GET", "/metrics", None, {}, "viewer", 200),
