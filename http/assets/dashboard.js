@@ -564,8 +564,8 @@
     detail.replaceChildren(
       el("strong", {}, system + ", " + day.date + ": "),
       (day.availability * 100).toFixed(2) + "% available, down " + formatDuration(day.downtime_seconds * 1000) +
-        ", planned " + formatDuration((day.planned_seconds || 0) * 1000) +
-        ", degraded " + formatDuration((day.degraded_seconds || 0) * 1000),
+        (day.planned_seconds ? ", planned maintenance " + formatDuration(day.planned_seconds * 1000) : "") +
+        (day.degraded_seconds ? ", degraded " + formatDuration(day.degraded_seconds * 1000) : ""),
       outages.length || windows.length ? el("ul", {}, ...outages, ...windows) : "");
   }
 

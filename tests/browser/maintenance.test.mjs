@@ -238,6 +238,13 @@ test("the 90-day bars equal GET /api/v1/availability", async () => {
     assert.ok(seen.has(kind), kind + " is among " + Array.from(seen).join(", "));
   }
   assert.ok(Array.from(seen).some((kind) => kind.startsWith("day day-down-")), Array.from(seen).join(", "));
+  // A blue day names its window on focus.
+  const webRow = page.locator(".availability-row", { has: page.locator(".availability-system", { hasText: /^web$/ }) });
+  await webRow.locator(".day.day-planned").first().focus();
+  await page.waitForFunction((name) => document.getElementById("availability-detail").textContent.includes(name),
+    windows.past, { timeout: WAIT_MS });
+  assert.match(await page.locator("#availability-detail").textContent(),
+    /^web, \d{4}-\d{2}-\d{2}: 100\.00% available, down 0 min, planned maintenance (\d+ h )?\d+ min/);
   await opened.screenshot("maintenance-availability");
   await finish(opened);
 });
