@@ -578,7 +578,8 @@ int Serve(const Arguments& arguments) {
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .followups = &follow_ups,
-                                                      .zone = *zone});
+                                                      .zone = *zone,
+                                                      .maintenance = maintenance_processor.get()});
   const ledger::http::MaintenanceRoutes maintenance_routes{
       .processor = maintenance_processor.get(), .read_model = &read_model, .ledger = log.get()};
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),

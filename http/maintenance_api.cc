@@ -6,6 +6,7 @@
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "http/auth.h"
+#include "http/calendar.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "http/router.h"
@@ -166,6 +167,34 @@ HttpResponse One(const MaintenanceRoutes& routes, std::string_view id, std::stri
   return response;
 }
 
+HttpResponse Calendar(const MaintenanceRoutes& routes, std::string_view query_text) {
+  Result<Query> query = ParseQuery(query_text, {"system", "from", "to"});
+  if (!query) return ErrorResponse(query.error());
+  CalendarQuery calendar;
+  calendar.now_micros = NowMicros();
+  calendar.from_micros = calendar.now_micros - kCalendarDefaultPastMicros;
+  Result<std::optional<Instant>> from = ParseTimeParameter(*query, "from");
+  if (!from) return ErrorResponse(from.error());
+  if (*from) calendar.from_micros = (*from)->unix_micros;
+  Result<std::optional<Instant>> to = ParseTimeParameter(*query, "to");
+  if (!to) return ErrorResponse(to.error());
+  if (*to) {
+    if ((*to)->unix_micros <= calendar.from_micros) return ErrorResponse(InvalidArgument("to", "to must be after from"));
+    calendar.to_micros = (*to)->unix_micros;
+  }
+  if (const auto system = query->find("system"); system != query->end()) {
+    if (system->second.empty()) return ErrorResponse(InvalidArgument("system", "system must not be empty"));
+    calendar.system = system->second;
+  }
+  HttpResponse response;
+  routes.read_model->ReadFigures([&](const projections::TicketStore& tickets, const MaintenanceStore& windows, uint64_t) {
+    response.body = CalendarText(tickets, windows, calendar);
+  });
+  response.content_type = "text/calendar; charset=utf-8";
+  response.headers.emplace_back("Content-Disposition", "inline; filename=\"incident-ledger.ics\"");
+  return response;
+}
+
 }  // namespace
 
 std::vector<Route> MaintenanceRouteRows(const MaintenanceRoutes& routes) {
@@ -184,6 +213,8 @@ std::vector<Route> MaintenanceRouteRows(const MaintenanceRoutes& routes) {
        }},
       {"/api/v1/maintenance/*", "GET", viewer, "maintenance_window", RouteKind::kJson,
        [shared](RouteCall call) { call.respond(One(*shared, call.segment, call.query)); }},
+      {"/calendar.ics", "GET", viewer, "calendar", RouteKind::kJson,
+       [shared](RouteCall call) { call.respond(Calendar(*shared, call.query)); }},
   };
 }
 

@@ -88,13 +88,13 @@ std::string Layout(const Principal& viewer, std::string_view title, std::string_
     if (script.ends_with(".js")) page += "<script defer src=\"" + std::string(script) + "\"></script>\n";
   }
   page += "</head>\n<body>\n<header class=\"site\"><a class=\"brand\" href=\"/\">Incident ledger</a><nav>";
-  const std::array<std::pair<std::string_view, std::string_view>, 3> links = {
+  const std::array<std::pair<std::string_view, std::string_view>, 4> links = {
       std::pair{"/", "Dashboard"}, std::pair{"/actions", "Action items"},
-      std::pair{"/submit", "Report or update an incident"}};
+      std::pair{"/submit", "Report or update an incident"}, std::pair{"/maintenance", "Maintenance"}};
   for (const auto& [href, label] : links) {
     // The form only for those who may submit (signed out: every link, and
     // the page asks to sign in).
-    if (href == "/submit" && viewer.roles != 0 && !viewer.Has(Role::kHelpdesk)) continue;
+    if ((href == "/submit" || href == "/maintenance") && viewer.roles != 0 && !viewer.Has(Role::kHelpdesk)) continue;
     page += "<a href=\"" + std::string(href) + "\"";
     if (href == current) page += " aria-current=\"page\"";
     page += ">" + std::string(label) + "</a>";
@@ -339,6 +339,153 @@ bool IsOffset(std::string_view text) {
          std::isdigit(static_cast<unsigned char>(text[4])) && std::isdigit(static_cast<unsigned char>(text[5]));
 }
 
+// ---------------------------------------------------------------- the maintenance form
+
+// The fields of POST /api/v1/maintenance a person types (ingest/maintenance.h).
+struct MaintenanceFormField {
+  std::string_view name;
+  std::string_view label;
+  std::string_view kind;  // "text", "textarea", "datetime", "url"
+  std::string_view hint;
+};
+
+constexpr std::array<MaintenanceFormField, 9> kMaintenanceFields = {{
+    {"window", "Window", "text", "Required for everything but scheduling (e.g. MNT-3)."},
+    {"title", "Title", "text", "What is done, in a line. Required to schedule."},
+    {"systems", "Systems", "text", "Comma-separated. Required to schedule; subscribers of these systems are mailed."},
+    {"starts_at", "Planned start", "datetime", "Required to schedule."},
+    {"ends_at", "Planned end", "datetime", "Required to schedule; after the planned start."},
+    {"at", "Actual time", "datetime", "For start and end: when it really happened (default: now)."},
+    {"description", "Description", "textarea", ""},
+    {"link", "Link", "url", "A change ticket or a page with the details."},
+    {"actor", "Your name", "text", "Who is submitting; recorded with the event."},
+}};
+
+constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kMaintenanceActions = {{
+    {"schedule", "Schedule a window"},
+    {"update", "Update a window"},
+    {"start", "Start a window"},
+    {"end", "End a window"},
+    {"cancel", "Cancel a window"},
+}};
+
+bool IsMaintenanceFormField(std::string_view name) {
+  if (name == "action" || name == "submission_id" || name == "utc_offset") return true;
+  return std::any_of(kMaintenanceFields.begin(), kMaintenanceFields.end(),
+                     [&](const MaintenanceFormField& field) { return field.name == name; });
+}
+
+// The windows not yet over (scheduled or in progress), by planned start.
+std::string MaintenanceListHtml(const projections::MaintenanceStore& store) {
+  std::vector<const projections::MaintenanceWindow*> current;
+  for (const auto& [number, window] : store.all()) {
+    if (window.status == projections::MaintenanceStatus::kScheduled ||
+        window.status == projections::MaintenanceStatus::kInProgress) {
+      current.push_back(&window);
+    }
+  }
+  std::stable_sort(current.begin(), current.end(), [](const auto* a, const auto* b) {
+    return a->starts_at.unix_micros < b->starts_at.unix_micros;
+  });
+  std::string html = "<section aria-labelledby=\"windows-heading\">\n<h2 id=\"windows-heading\">Scheduled and ongoing "
+                     "windows</h2>\n";
+  if (current.empty()) return html + "<p class=\"empty\">None.</p>\n</section>\n";
+  html += "<table id=\"window-table\" class=\"incidents\"><thead><tr><th scope=\"col\">Window</th><th scope=\"col\">"
+          "Title</th><th scope=\"col\">Systems</th><th scope=\"col\">Status</th><th scope=\"col\">Planned</th>"
+          "<th scope=\"col\">Started</th></tr></thead>\n<tbody>\n";
+  for (const projections::MaintenanceWindow* window : current) {
+    std::string systems;
+    for (const std::string& system : window->systems) systems += (systems.empty() ? "" : ", ") + system;
+    html += "<tr><th scope=\"row\">" + HtmlEscape(window->window) + "</th><td>" + HtmlEscape(window->title) +
+            "</td><td>" + HtmlEscape(systems) + "</td><td><span class=\"badge maintenance-" +
+            std::string(projections::MaintenanceStatusName(window->status)) + "\">" +
+            projections::MaintenanceStatusName(window->status) + "</span></td><td>" + TimeHtml(window->starts_at) +
+            " – " + TimeHtml(window->ends_at) + "</td><td>" +
+            (window->started_at ? TimeHtml(*window->started_at) : std::string("—")) + "</td></tr>\n";
+  }
+  return html + "</tbody></table>\n</section>\n";
+}
+
+std::string RenderMaintenanceForm(const Principal& viewer, const FormState& state, std::string_view recorded,
+                                  const std::string& windows_html) {
+  std::string action(ValueOf(state, "action"));
+  if (action.empty()) action = "schedule";
+  std::string main = "<h1>Planned maintenance</h1>\n";
+  main += "<p class=\"lead\">Windows are shown on the dashboard and in <a href=\"/calendar.ics\">the calendar</a>; "
+          "the time a window actually runs counts as planned, not as downtime.</p>\n";
+  main += "<div id=\"form-result\" class=\"notice notice-ok\" role=\"status\"";
+  if (!recorded.empty()) {
+    main += ">Recorded: " + HtmlEscape(recorded) + ".";
+  } else {
+    main += " hidden>";
+  }
+  main += "</div>\n";
+  const bool general_error = state.error && !IsMaintenanceFormField(state.error->field);
+  main += "<div id=\"form-error\" class=\"notice notice-error\" role=\"alert\"";
+  if (general_error) {
+    main += ">";
+    if (!state.error->field.empty()) main += HtmlEscape(state.error->field) + ": ";
+    AppendHtmlEscaped(&main, state.error->message);
+  } else {
+    main += " hidden>";
+  }
+  main += "</div>\n";
+  main += "<form id=\"maintenance-form\" class=\"submission\" method=\"post\" action=\"/maintenance\" "
+          "data-local-times novalidate>\n";
+  main += "<fieldset class=\"actions\"><legend>What are you recording?</legend>\n";
+  for (const auto& [value, label] : kMaintenanceActions) {
+    main += "<label class=\"choice\"><input type=\"radio\" name=\"action\" value=\"" + std::string(value) + "\"";
+    if (action == value) main += " checked";
+    main += "> " + std::string(label) + "</label>\n";
+  }
+  main += ErrorSlot("action", state) + "</fieldset>\n";
+  for (const MaintenanceFormField& field : kMaintenanceFields) {
+    const std::string name(field.name);
+    const std::string id = "m-" + name;
+    const std::string_view value = ValueOf(state, field.name);
+    const bool has_error = state.error && state.error->field == field.name;
+    main += "<div class=\"field field-" + name + (has_error ? " has-error" : "") + "\">\n";
+    main += "<label for=\"" + id + "\">" + std::string(field.label) + "</label>\n";
+    const std::string described =
+        " aria-describedby=\"" + (field.hint.empty() ? std::string() : "hint-" + name + " ") + "error-" + name + "\"" +
+        (has_error ? " aria-invalid=\"true\"" : "");
+    if (field.kind == "textarea") {
+      main += "<textarea id=\"" + id + "\" name=\"" + name + "\" rows=\"4\"" + described + ">";
+      AppendHtmlEscaped(&main, value);
+      main += "</textarea>\n";
+    } else {
+      std::string type = "text";
+      if (field.kind == "datetime") type = "datetime-local";
+      if (field.kind == "url") type = "url";
+      main += "<input id=\"" + id + "\" name=\"" + name + "\" type=\"" + type + "\"";
+      if (field.kind == "datetime") main += " step=\"60\"";
+      if (field.name == "window") main += " placeholder=\"MNT-3\" autocomplete=\"off\"";
+      main += " value=\"";
+      AppendHtmlEscaped(&main, value);
+      main += "\"" + described + ">\n";
+    }
+    if (!field.hint.empty()) {
+      main += "<p class=\"hint\" id=\"hint-" + name + "\">" + std::string(field.hint);
+      if (field.kind == "datetime") {
+        main += "<span class=\"no-script-only\"> Without JavaScript the time is taken as UTC.</span>";
+      }
+      main += "</p>\n";
+    }
+    main += ErrorSlot(field.name, state) + "\n</div>\n";
+  }
+  std::string submission_id(ValueOf(state, "submission_id"));
+  if (submission_id.empty()) submission_id = RandomSubmissionId();
+  main += "<input type=\"hidden\" name=\"submission_id\" value=\"" + HtmlEscape(submission_id) + "\">\n";
+  // Set by common.js to the browser's offset; without it, times are UTC.
+  main += "<input type=\"hidden\" name=\"utc_offset\" value=\"Z\">\n";
+  if (viewer.signed_in()) {
+    main += "<input type=\"hidden\" name=\"csrf_token\" value=\"" + HtmlEscape(viewer.csrf_token) + "\">\n";
+  }
+  main += "<p><button type=\"submit\" class=\"primary\">Record</button></p>\n</form>\n";
+  main += windows_html;
+  return Layout(viewer, "Planned maintenance", "/maintenance", main, {});
+}
+
 // ---------------------------------------------------------------- the dashboard
 
 constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
@@ -356,10 +503,17 @@ constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
   <span id="live-status" class="live live-connecting" role="status" aria-live="polite">connecting…</span>
 </form>
 <p id="range-error" class="notice notice-error" role="alert" hidden></p>
+<section id="maintenance-banner" class="maintenance-banner" aria-labelledby="maintenance-heading" hidden>
+<h2 id="maintenance-heading">Planned maintenance: ongoing and in the next 7 days</h2>
+<ul id="maintenance-list"></ul>
+</section>
 <ul class="legend" aria-label="Legend">
   <li><span class="swatch severity-minor"></span>minor</li>
   <li><span class="swatch severity-major"></span>major</li>
   <li><span class="swatch severity-critical"></span>critical</li>
+  <li><span class="swatch impact-partial"></span>partial outage</li>
+  <li><span class="swatch impact-degraded"></span>degraded</li>
+  <li><span class="swatch maintenance"></span>planned maintenance</li>
   <li><span class="swatch ongoing"></span>ongoing (runs to now)</li>
 </ul>
 <div id="timeline" class="timeline" aria-hidden="true"></div>
@@ -384,7 +538,9 @@ constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
 </section>
 <section class="below-timeline" aria-labelledby="availability-heading">
 <h2 id="availability-heading">Availability per system, last 90 days</h2>
-<p class="hint">One bar per day in your time zone; darker red means more downtime. Hover or focus a day for its outages.</p>
+<p class="hint">One bar per day in your time zone; darker red means more downtime. A day without downtime is
+<span class="swatch day-degraded"></span> purple when service was degraded, <span class="swatch day-planned"></span> blue
+when planned maintenance ran. Hover or focus a day for its outages.</p>
 <div id="availability" class="availability"></div>
 <div id="availability-detail" class="availability-detail" role="status" aria-live="polite"></div>
 </section>
@@ -1079,6 +1235,98 @@ class WebHandlers {
         });
   }
 
+  std::string MaintenanceWindowsHtml() const {
+    std::string html;
+    deps_.read_model->ReadProjection<projections::MaintenanceProjection>(
+        [&](const projections::MaintenanceProjection& projection, uint64_t) {
+          html = MaintenanceListHtml(projection.store());
+        });
+    return html;
+  }
+
+  HttpResponse MaintenancePage(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {"action", "window", "recorded"});
+    if (!query) return ErrorPage(principal_, 400, "Bad form address", query.error().message);
+    FormState state;
+    std::string recorded;
+    for (const auto& [name, value] : *query) {
+      if (name == "recorded") {
+        recorded = value;
+      } else {
+        state.values[name] = value;
+      }
+    }
+    return HtmlAnswer(200, RenderMaintenanceForm(principal_, state, recorded, MaintenanceWindowsHtml()));
+  }
+
+  // POST /maintenance: the form's fields through POST /api/v1/maintenance's
+  // parser (ingest::ParseMaintenanceForm); 303 back to the page, or the form
+  // again with the error next to the field it names.
+  void SubmitMaintenanceForm(const HttpRequest& request, Respond respond) {
+    if (deps_.maintenance == nullptr) {
+      return respond(ErrorPage(principal_, 503, "Maintenance unavailable", "This service records no maintenance."));
+    }
+    if (MediaType(request.content_type) != "application/x-www-form-urlencoded") {
+      return respond(ErrorPage(principal_, 415, "Unsupported form encoding",
+                               "The form posts application/x-www-form-urlencoded; JSON goes to /api/v1/maintenance."));
+    }
+    FormState state;
+    std::optional<std::vector<std::pair<std::string, std::string>>> pairs = DecodePairs(request.body, kFormFieldsMax);
+    if (!pairs) {
+      state.error = InvalidArgument("", "the form body is malformed (bad %-escape or too many fields)");
+      return respond(HtmlAnswer(400, RenderMaintenanceForm(principal_, state, "", MaintenanceWindowsHtml())));
+    }
+    std::string offset = "Z";
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (const auto& [name, value] : *pairs) {
+      if (name == "csrf_token") continue;  // checked before this handler runs (auth.h)
+      state.values[name] = value;
+      if (name == "utc_offset") {
+        if (IsOffset(value)) offset = value;
+        continue;
+      }
+      // A field left empty is a field not given (the form sends them all).
+      if (value.empty() && name != "action") continue;
+      fields.emplace_back(name, value);
+    }
+    for (auto& [name, value] : fields) {
+      if (name == "starts_at" || name == "ends_at" || name == "at") value = WithOffset(value, offset);
+    }
+    std::string body;
+    for (const auto& [name, value] : fields) {
+      if (!body.empty()) body += '&';
+      body += UrlEncodeComponent(name) + "=" + UrlEncodeComponent(value);
+    }
+    Result<ingest::MaintenanceCommand> command = ingest::ParseMaintenanceForm(body);
+    if (!command) {
+      state.error = command.error();
+      return respond(HtmlAnswer(StatusFor(command.error().code),
+                                RenderMaintenanceForm(principal_, state, "", MaintenanceWindowsHtml())));
+    }
+    command->actor = principal_.RecordedActor(command->actor, ingest::kAnonymousActor);
+    deps_.maintenance->SubmitAsync(
+        std::move(*command), [respond = std::move(respond), state = std::move(state), viewer = principal_,
+                              read_model = deps_.read_model](Result<ingest::MaintenanceResult> result) mutable {
+          if (!result) {
+            state.error = result.error();
+            std::string windows;
+            read_model->ReadProjection<projections::MaintenanceProjection>(
+                [&](const projections::MaintenanceProjection& projection, uint64_t) {
+                  windows = MaintenanceListHtml(projection.store());
+                });
+            return respond(HtmlAnswer(StatusFor(result.error().code), RenderMaintenanceForm(viewer, state, "", windows)));
+          }
+          // Post/Redirect/Get: a reload of the result does not post again.
+          const std::string recorded = result->window + " (version " + std::to_string(result->version) + ")";
+          const std::string location = "/maintenance?recorded=" + UrlEncodeComponent(recorded);
+          HttpResponse response = HtmlAnswer(303, "<!doctype html><title>Recorded</title><p>Recorded: <a href=\"" +
+                                                      HtmlEscape(location) + "\">" + HtmlEscape(result->window) +
+                                                      "</a></p>\n");
+          response.headers.emplace_back("Location", location);
+          respond(std::move(response));
+        });
+  }
+
   HttpResponse SignInForm(std::string_view query_text) {
     Result<Query> query = ParseQuery(query_text, {"next"});
     if (!query) return ErrorPage(principal_, 400, "Bad sign-in address", query.error().message);
@@ -1341,6 +1589,14 @@ std::vector<Route> Web::Routes() {
          // The form's POST answers from the ledger's writer thread.
          if (call.request.method == "POST") return handlers(call).SubmitForm(call.request, std::move(call.respond));
          call.respond(handlers(call).FormPage(call.query));
+       }},
+      {"/maintenance", "GET, HEAD, POST", RequiredAccess::Needs(Role::kHelpdesk), "page_maintenance", RouteKind::kPage,
+       [handlers](RouteCall call) {
+         // The form's POST answers from the ledger's writer thread.
+         if (call.request.method == "POST") {
+           return handlers(call).SubmitMaintenanceForm(call.request, std::move(call.respond));
+         }
+         call.respond(handlers(call).MaintenancePage(call.query));
        }},
       {"/signin", "GET, HEAD, POST", RequiredAccess::Public(), "page_signin", RouteKind::kPage,
        [handlers](RouteCall call) {

@@ -1,6 +1,6 @@
 #pragma once
 // The browser side of the service: the dashboard (/), the help-desk form
-// (/submit), the incident page (/incidents/{ticket}), signing in and out
+// (/submit), the maintenance form (/maintenance, posting like /submit), the incident page (/incidents/{ticket}), signing in and out
 // (/signin, /signout; see auth.h), the embedded assets
 // (/static/...), and the two JSON routes the pages need beyond the contract's:
 // GET /api/v1/events/stream (Server-Sent Events, DESIGN.md) and
@@ -25,6 +25,7 @@
 
 #include "http/message.h"
 #include "ingest/followups.h"
+#include "ingest/maintenance.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
@@ -55,6 +56,8 @@ struct WebDependencies {
   // (ingest/followups.h); none: the pages show neither.
   ingest::FollowUpProcessor* followups = nullptr;
   const date::time_zone* zone = nullptr;  // the service's --timezone (overdue); required with followups
+  // The maintenance form (/maintenance); none: its POST answers 503.
+  ingest::MaintenanceProcessor* maintenance = nullptr;
 };
 
 class AvailabilityCache;

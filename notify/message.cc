@@ -165,6 +165,46 @@ FollowUpText FollowUpMail(const projections::Notice& notice, std::string_view to
   return text;
 }
 
+// What the mail about a maintenance window says (before HeaderSafe for
+// the subject). `notice.follow_up` holds the whole window (see
+// projections/notifications.h).
+FollowUpText MaintenanceMail(const projections::Notice& notice, std::string_view to) {
+  proto::MaintenancePayload window;
+  (void)window.ParseFromString(notice.follow_up);  // written by the fold
+  const std::string title = HeaderSafe(window.title());
+  const auto time_of = [](const proto::Timestamp& timestamp) {
+    return FormatRfc3339(Instant{timestamp.unix_micros(), timestamp.offset_minutes()});
+  };
+  FollowUpText text;
+  std::string& body = text.body;
+  std::string verb = "scheduled";
+  std::string status = "scheduled";
+  if (notice.type == proto::MAINTENANCE_STARTED) {
+    verb = "started";
+    status = "in progress";
+  } else if (notice.type == proto::MAINTENANCE_ENDED) {
+    verb = "ended";
+    status = "completed";
+  }
+  text.subject = "[" + notice.ticket + "] Maintenance " + verb + ": " + title;
+  body += "Maintenance window " + notice.ticket + " was " + verb + ".\n\n";
+  body += "Window:    " + notice.ticket + "\n";
+  body += "Title:     " + BodySafe(title) + "\n";
+  body += "Status:    " + status + "\n";
+  body += "Systems:   " + HeaderSafe(Join(notice.affected_systems, ", ")) + "\n";
+  body += "Planned:   " + time_of(window.starts_at()) + " to " + time_of(window.ends_at()) + "\n";
+  if (window.has_started_at()) body += "Started:   " + time_of(window.started_at()) + "\n";
+  if (window.has_ended_at()) body += "Ended:     " + time_of(window.ended_at()) + "\n";
+  body += "Link:      " + (window.link().empty() ? std::string("(none)") : HeaderSafe(window.link())) + "\n";
+  if (!window.description().empty()) body += "\nDescription:\n" + Indented(BodySafe(window.description())) + "\n";
+  body += "\n-- \n";
+  body += "You receive this because " + std::string(to) + " is subscribed to notices about " +
+          HeaderSafe(Join(notice.affected_systems, ", ")) + " (or all systems).\n";
+  body += "Ledger event " + std::to_string(notice.seq) + ", recorded " + FormatRfc3339Utc(notice.recorded_at_micros) +
+          ".\n";
+  return text;
+}
+
 }  // namespace
 
 std::string HeaderSafe(std::string_view text) {
@@ -287,8 +327,9 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   Result<std::string> sender = ingest::NormalizeEmail(from, "from");
   if (!sender) return sender.error();
 
-  if (projections::IsFollowUpNoticeEvent(notice.type)) {
-    FollowUpText follow_up = FollowUpMail(notice, *to);
+  const bool maintenance = projections::IsMaintenanceNoticeEvent(notice.type);
+  if (maintenance || projections::IsFollowUpNoticeEvent(notice.type)) {
+    FollowUpText follow_up = maintenance ? MaintenanceMail(notice, *to) : FollowUpMail(notice, *to);
     Mail mail;
     mail.envelope_from = *sender;
     mail.envelope_to = *to;
@@ -376,7 +417,11 @@ Result<std::string> Headers(const projections::Notice& notice, const Mail& mail,
   text += "Content-Type: text/plain; charset=utf-8" + std::string(kCrlf);
   text += "Content-Transfer-Encoding: quoted-printable" + std::string(kCrlf);
   text += "Auto-Submitted: auto-generated" + std::string(kCrlf);
-  text += "X-Incident-Ticket: " + notice.ticket + std::string(kCrlf);
+  if (projections::IsMaintenanceNoticeEvent(notice.type)) {
+    text += "X-Maintenance-Window: " + notice.ticket + std::string(kCrlf);
+  } else {
+    text += "X-Incident-Ticket: " + notice.ticket + std::string(kCrlf);
+  }
   text += "X-Ledger-Seq: " + std::to_string(notice.seq) + std::string(kCrlf);
   if (!tree_head_header.empty()) {
     for (const char c : tree_head_header) {

@@ -193,6 +193,11 @@ void NotificationProjection::Prepare(const proto::Event& event) {
 }
 
 void NotificationProjection::Apply(const proto::Event& event, const Sha256Digest& hash) {
+  if (IsMaintenanceEvent(event.type())) {
+    history_wanted_ = false;
+    queue_.ApplyMaintenance(event, hash, maintenance_->store().Find(event.ticket()));
+    return;
+  }
   if (IsFollowUpNoticeEvent(event.type())) {
     history_wanted_ = false;
     queue_.ApplyFollowUp(event, hash, tickets_->Find(FollowUpTicketOf(event)), follow_ups_->state());

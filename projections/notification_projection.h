@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "projections/followups.h"
+#include "projections/maintenance.h"
 #include "projections/notifications.h"
 #include "projections/projection.h"
 #include "projections/ticket_projection.h"
@@ -38,16 +39,20 @@ namespace ledger::projections {
 // Bump when the notification fold or its saved form changes meaning (first
 // saved in version 1). 2: the notices of reviews and action items, and
 // their `follow_up` text; a notice's ticket carries impact and phase
-// (ticket_codec.h). 3: both of those together.
-constexpr uint32_t kNotificationProjectionVersion = 3;
+// (ticket_codec.h). 3: both of those together. 4: the notices of
+// maintenance windows (scheduled, started, ended).
+constexpr uint32_t kNotificationProjectionVersion = 4;
 
 class NotificationProjection : public Projection {
  public:
   // `tickets` must be registered before this projection and outlive it.
   // `follow_ups` too; the read model registers it before this projection,
   // so that it has applied an event when this one reads it.
-  NotificationProjection(const TicketProjection* tickets, const FollowUpProjection* follow_ups)
-      : tickets_(tickets), follow_ups_(follow_ups) {}
+  // `maintenance` likewise: registered before, so that it has applied a
+  // maintenance event when this one reads the window.
+  NotificationProjection(const TicketProjection* tickets, const FollowUpProjection* follow_ups,
+                         const MaintenanceProjection* maintenance)
+      : tickets_(tickets), follow_ups_(follow_ups), maintenance_(maintenance) {}
 
   const NotificationQueue& queue() const { return queue_; }
 
@@ -68,6 +73,7 @@ class NotificationProjection : public Projection {
  private:
   const TicketProjection* tickets_;
   const FollowUpProjection* follow_ups_;
+  const MaintenanceProjection* maintenance_;
   NotificationQueue queue_;
   bool tracking_ = false;
   // Set by Prepare for an incident event while someone is subscribed: the

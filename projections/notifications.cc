@@ -116,9 +116,40 @@ std::string FollowUpTicketOf(const proto::Event& event) {
   return parsed ? parsed->ticket : std::string();
 }
 
+bool IsMaintenanceNoticeEvent(proto::EventType type) {
+  return type == proto::MAINTENANCE_SCHEDULED || type == proto::MAINTENANCE_STARTED || type == proto::MAINTENANCE_ENDED;
+}
+
+namespace {
+
+void SetTimestamp(proto::Timestamp* timestamp, const Instant& instant) {
+  timestamp->set_unix_micros(instant.unix_micros);
+  timestamp->set_offset_minutes(instant.offset_minutes);
+}
+
+}  // namespace
+
+proto::MaintenancePayload WholeWindowPayload(const MaintenanceWindow& window) {
+  proto::MaintenancePayload payload;
+  payload.set_title(window.title);
+  for (const std::string& system : window.systems) payload.mutable_systems()->add_names(system);
+  payload.set_description(window.description);
+  payload.set_link(window.link);
+  SetTimestamp(payload.mutable_starts_at(), window.starts_at);
+  SetTimestamp(payload.mutable_ends_at(), window.ends_at);
+  if (window.started_at) SetTimestamp(payload.mutable_started_at(), *window.started_at);
+  if (window.ended_at) SetTimestamp(payload.mutable_ended_at(), *window.ended_at);
+  return payload;
+}
+
 void NotificationQueue::Apply(const StoredEvent& stored) {
   const proto::Event& event = stored.event;
   (void)follow_ups_.Apply(event);
+  if (IsMaintenanceEvent(event.type())) {
+    const std::optional<uint64_t> changed = maintenance_.Apply(event);
+    ApplyMaintenance(event, stored.hash, changed ? maintenance_.FindNumber(*changed) : nullptr);
+    return;
+  }
   if (IsFollowUpNoticeEvent(event.type())) {
     ApplyFollowUp(event, stored.hash, tickets_.Find(FollowUpTicketOf(event)), follow_ups_);
     return;
@@ -241,6 +272,28 @@ void NotificationQueue::ApplyFollowUp(const proto::Event& event, const Sha256Dig
   notice.follow_up = std::move(follow_up);
   if (tracking_) changes_.notices.insert(event.seq());
   for (const std::string& recipient : recipients) AddJob(event.seq(), recipient, ticket->ticket);
+}
+
+void NotificationQueue::ApplyMaintenance(const proto::Event& event, const Sha256Digest& hash,
+                                         const MaintenanceWindow* window) {
+  if (window == nullptr || !IsMaintenanceNoticeEvent(event.type()) || !wants_ticket_history()) return;
+  // An event the fold refused (never appended) notifies nobody.
+  if (window->last_seq != event.seq()) return;
+  const std::vector<std::string> recipients = subscriptions_.RecipientsFor(window->systems);
+  if (recipients.empty()) return;
+  Notice& notice = notices_[event.seq()];
+  notice.seq = event.seq();
+  notice.recorded_at_micros = event.recorded_at_micros();
+  notice.type = event.type();
+  notice.ticket = window->window;
+  notice.changed.clear();
+  notice.ticket_state = TicketState{};
+  notice.ticket_state.ticket = window->window;
+  notice.affected_systems = window->systems;
+  notice.event_hash = hash;
+  LEDGER_ASSERT(WholeWindowPayload(*window).SerializeToString(&notice.follow_up));
+  if (tracking_) changes_.notices.insert(event.seq());
+  for (const std::string& recipient : recipients) AddJob(event.seq(), recipient, window->window);
 }
 
 NotificationChanges NotificationQueue::TakeChanges() {

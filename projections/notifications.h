@@ -43,6 +43,7 @@
 
 #include "ledger/ledger.h"
 #include "projections/followups.h"
+#include "projections/maintenance.h"
 #include "projections/notification_stats.h"
 #include "projections/tickets.h"
 
@@ -106,6 +107,18 @@ struct Notice {
 
 // REVIEW_PUBLISHED and the ACTION_ITEM_* events.
 bool IsFollowUpNoticeEvent(proto::EventType type);
+
+// Maintenance notices: MAINTENANCE_SCHEDULED, _STARTED and _ENDED notify
+// every address subscribed to one of the window's systems (as they stand
+// after the event) or to "*", once per event, so each subscriber hears of a
+// window when it is scheduled, when it starts and when it ends. Updates and
+// cancellations mail nobody. Their notice carries the window ("MNT-3") as
+// `ticket`, its systems as `affected_systems`, a default `ticket_state`, and
+// in `follow_up` a serialized MaintenancePayload holding the whole window as
+// it stood after the event (planned and actual times).
+bool IsMaintenanceNoticeEvent(proto::EventType type);
+// The window as a payload carrying every field (for the notice above).
+proto::MaintenancePayload WholeWindowPayload(const MaintenanceWindow& window);
 // The ticket a follow-up event concerns (from its item when the envelope
 // names none).
 std::string FollowUpTicketOf(const proto::Event& event);
@@ -163,6 +176,10 @@ class NotificationQueue {
   // (nullptr: none, and the event notifies nobody). Do not mix with Apply.
   void ApplyFollowUp(const proto::Event& event, const Sha256Digest& hash, const TicketState* ticket,
                      const FollowUpState& follow_ups);
+  // The maintenance fold: `event` is any maintenance event that
+  // `maintenance` has applied already (nullptr: its window is unknown).
+  // Do not mix with Apply.
+  void ApplyMaintenance(const proto::Event& event, const Sha256Digest& hash, const MaintenanceWindow* window);
   // False while nobody is subscribed to anything: incident events then
   // notify nobody, and a shared fold need not look up the ticket first.
   bool wants_ticket_history() const { return !subscriptions_.empty(); }
@@ -204,6 +221,7 @@ class NotificationQueue {
 
   TicketStore tickets_;  // the standalone fold's own; empty in a shared fold
   FollowUpState follow_ups_;  // likewise
+  MaintenanceStore maintenance_;  // likewise
   SubscriptionSet subscriptions_;
   std::map<uint64_t, Notice> notices_;
   std::map<JobKey, Job> jobs_;

@@ -26,7 +26,7 @@ ReadModel::ReadModel() {
   tickets_ = Register(std::make_unique<TicketProjection>());
   const FollowUpProjection* follow_ups = Register(std::make_unique<FollowUpProjection>());
   maintenance_ = Register(std::make_unique<MaintenanceProjection>());
-  notifications_ = Register(std::make_unique<NotificationProjection>(tickets_, follow_ups));
+  notifications_ = Register(std::make_unique<NotificationProjection>(tickets_, follow_ups, maintenance_));
 }
 
 ReadModel::~ReadModel() { StopFill(); }

@@ -120,6 +120,26 @@ window.Ledger = (function () {
     }
   }
 
+  // A plain form marked data-local-times (the maintenance form) posts its
+  // datetime-local fields as RFC 3339 with the offset the browser's zone has
+  // at each of those times; without this script the server takes them as
+  // UTC. Its <time> elements are shown in the reader's zone.
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const form of document.querySelectorAll("form[data-local-times]")) {
+      document.documentElement.classList.add("js");
+      localizeTimes(document);
+      form.addEventListener("submit", () => {
+        for (const input of form.querySelectorAll("input[type=datetime-local]")) {
+          const value = localInputToRfc3339(input.value);
+          if (!value) continue;
+          const sent = el("input", { type: "hidden", name: input.name, value });
+          input.disabled = true;
+          form.append(sent);
+        }
+      });
+    }
+  });
+
   return { el, formatTime, formatDuration, toLocalInput, localInputToRfc3339, dateToRfc3339, fetchJson, subscribe,
     localizeTimes };
 })();

@@ -1,6 +1,9 @@
-// The dashboard: a vis-timeline of the incidents in a date range, a sortable
-// table of the same incidents, per-system availability bars, all kept live
-// through the ledger's event stream (/api/v1/events/stream).
+// The dashboard: a vis-timeline of the incidents in a date range (partial
+// and degraded ones in their own colours) and of the maintenance windows
+// (hatched blue), a banner of the windows ongoing or due in the next 7
+// days, a sortable table of the incidents, per-system availability bars
+// (planned and degraded days in their own colours), all kept live through
+// the ledger's event stream (/api/v1/events/stream).
 "use strict";
 
 (function () {
@@ -15,6 +18,7 @@
   const ONGOING_REFRESH_MS = 30 * 1000;
   const AVAILABILITY_DAYS = 90;
   const SEVERITY_RANK = { minor: 1, major: 2, critical: 3 };
+  const UPCOMING = 7 * DAY;  // the banner lists windows starting this soon
 
   const state = {
     relative: DEFAULT_RANGE,  // a quick range that slides with now, or null for fixed from/to
@@ -22,6 +26,7 @@
     to: null,
     groupByIncident: false,
     incidents: new Map(),     // ticket -> incident JSON (GET /api/v1/incidents/{ticket})
+    windows: new Map(),       // MNT-n -> window JSON (GET /api/v1/maintenance), cancelled ones left out
     sortKey: "started_at",
     sortDescending: true,
   };
@@ -146,6 +151,77 @@
     return appliedSeq;
   }
 
+  // ---------------------------------------------------------------- maintenance
+
+  // The windows of the range and of the next 7 days (not cancelled), and
+  // the banner: those in progress and those scheduled to start within 7 days.
+  async function loadWindows() {
+    const window_ = currentWindow();
+    const now = Date.now();
+    const params = new URLSearchParams({
+      from: window_.from.toISOString(),
+      to: new Date(Math.max(window_.to.getTime(), now + UPCOMING)).toISOString(),
+    });
+    const answer = await fetchJson("/api/v1/maintenance?" + params.toString());
+    if (!answer.ok) return null;
+    const found = new Map();
+    for (const window of answer.body.windows) {
+      if (window.status !== "cancelled") found.set(window.window, window);
+    }
+    state.windows = found;
+    renderBanner();
+    return Number.isInteger(answer.body.applied_seq) ? answer.body.applied_seq : null;
+  }
+
+  // The run of a window as the timeline shows it: as run once started,
+  // planned before; one in progress past its planned end runs to now.
+  function spanOf(window) {
+    const start = new Date(window.started_at || window.starts_at);
+    let end = new Date(window.ended_at || window.ends_at);
+    if (window.status === "in_progress" && !window.ended_at && end.getTime() < Date.now()) end = new Date();
+    if (end <= start) end = new Date(start.getTime() + 60 * 1000);
+    return { start, end };
+  }
+
+  function renderBanner() {
+    const now = Date.now();
+    const shown = Array.from(state.windows.values()).filter((window) =>
+      window.status === "in_progress" ||
+      (window.status === "scheduled" && new Date(window.starts_at).getTime() <= now + UPCOMING &&
+        new Date(window.ends_at).getTime() > now));
+    shown.sort((a, b) => spanOf(a).start - spanOf(b).start);
+    const list = document.getElementById("maintenance-list");
+    list.replaceChildren(...shown.map((window) => {
+      const span = spanOf(window);
+      const when = window.status === "in_progress"
+        ? "in progress since " + formatTime(span.start) + ", planned to end " + formatTime(new Date(window.ends_at))
+        : formatTime(span.start) + " – " + formatTime(span.end);
+      return el("li", { class: "banner-window", dataset: { window: window.window } },
+        el("strong", {}, window.window), " ", el("span", { class: "banner-title" }, window.title), " (",
+        (window.systems || []).join(", "), "): ",
+        el("span", { class: "badge maintenance-" + window.status }, window.status === "in_progress" ? "in progress" : "scheduled"),
+        " ", when);
+    }));
+    document.getElementById("maintenance-banner").hidden = shown.length === 0;
+  }
+
+  function windowTooltip(window) {
+    const span = spanOf(window);
+    const facts = el("dl", {},
+      el("dt", {}, "Systems"), el("dd", { class: "tip-systems" }, (window.systems || []).join(", ") || "—"),
+      el("dt", {}, "Status"), el("dd", { class: "tip-status" }, window.status.replace("_", " ")),
+      el("dt", {}, "Planned"), el("dd", { class: "tip-planned" },
+        formatTime(new Date(window.starts_at)) + " – " + formatTime(new Date(window.ends_at))),
+      el("dt", {}, "Actual"), el("dd", { class: "tip-actual" }, window.started_at
+        ? formatTime(span.start) + " – " + (window.ended_at ? formatTime(span.end) : "ongoing") : "not started"),
+      el("dt", {}, "Description"), el("dd", { class: "tip-description" }, window.description || "—"));
+    return el("div", { class: "tip" },
+      el("div", { class: "tip-heading" },
+        el("strong", { class: "tip-title" }, window.title), " ", el("span", { class: "tip-ticket" }, window.window),
+        " ", el("span", { class: "badge maintenance-" + window.status }, "planned maintenance")),
+      facts);
+  }
+
   async function refreshTicket(ticket) {
     const answer = await fetchJson("/api/v1/incidents/" + encodeURIComponent(ticket));
     if (answer.status === 404) {
@@ -185,6 +261,9 @@
       el("dt", {}, "Systems"), el("dd", { class: "tip-systems" }, (incident.systems || []).join(", ") || "—"),
       el("dt", {}, "Engineer"), el("dd", { class: "tip-engineer" }, incident.engineer || "—"),
       el("dt", {}, "Severity"), el("dd", { class: "tip-severity" }, incident.severity),
+      el("dt", {}, "Impact"), el("dd", { class: "tip-impact" },
+        el("span", { class: "badge impact-" + incident.impact }, incident.impact || "full")),
+      el("dt", {}, "Phase"), el("dd", { class: "tip-phase" }, incident.phase || "—"),
       el("dt", {}, "Start"), el("dd", { class: "tip-start" }, formatTime(period.start)),
       el("dt", {}, "End"), el("dd", { class: "tip-end" }, end));
     return el("div", { class: "tip" },
@@ -199,6 +278,10 @@
   }
 
   function tooltipOfItem(itemData) {
+    if (itemData.window) {
+      const window = state.windows.get(itemData.window);
+      return window ? windowTooltip(window) : "";
+    }
     const incident = state.incidents.get(itemData.ticket);
     const period = incident && periodsOf(incident)[itemData.period];
     return period ? tooltip(incident, period) : "";
@@ -231,15 +314,46 @@
             end: ongoing ? (now > period.start ? now : period.start) : period.end,
             type: "range",
             label,
-            className: "ticket-" + incident.ticket + " severity-" + incident.severity + (ongoing ? " ongoing" : ""),
+            className: "ticket-" + incident.ticket + " severity-" + incident.severity +
+              " impact-" + (incident.impact || "full") + " phase-" + (incident.phase || "resolved") + (ongoing ? " ongoing" : ""),
             ticket: incident.ticket,
             period: index,
           });
         }
       });
     }
+    const window_ = currentWindow();
+    for (const window of state.windows.values()) {
+      const span = spanOf(window);
+      // The range, and the next 7 days whatever the range.
+      if (span.start.getTime() >= Math.max(window_.to.getTime(), now.getTime() + UPCOMING) ||
+        span.end.getTime() <= window_.from.getTime()) continue;
+      const rowKeys = state.groupByIncident
+        ? ["maintenance:" + window.window]
+        : ((window.systems && window.systems.length) ? window.systems : ["(no system)"]).map((s) => "system:" + s);
+      for (const key of rowKeys) {
+        if (!groupMap.has(key)) {
+          const text = state.groupByIncident ? window.window + " " + window.title : key.slice("system:".length);
+          groupMap.set(key, { id: key, text, order: key });
+        }
+        itemList.push({
+          id: window.window + "|" + key,
+          group: key,
+          start: span.start,
+          end: span.end,
+          type: "range",
+          label: window.window + " · " + window.title,
+          className: "maintenance maintenance-" + window.status + " window-" + window.window,
+          window: window.window,
+        });
+      }
+    }
     const groupList = Array.from(groupMap.values()).sort((a, b) => {
       if (state.groupByIncident) {
+        // Windows first, then incidents, newest first.
+        const aWindow = a.id.startsWith("maintenance:");
+        const bWindow = b.id.startsWith("maintenance:");
+        if (aWindow !== bWindow) return aWindow ? -1 : 1;
         return Number(b.id.split("-").pop()) - Number(a.id.split("-").pop());
       }
       return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -316,7 +430,7 @@
       timeline.on("click", (properties) => {
         if (!properties.item) return;
         const item = items.get(properties.item);
-        if (item) location.href = "/incidents/" + encodeURIComponent(item.ticket);
+        if (item && item.ticket) location.href = "/incidents/" + encodeURIComponent(item.ticket);
       });
       // The bars went in while parked; the range chosen becomes the window
       // (also the one vis-timeline applies at its first draw), which then
@@ -392,7 +506,9 @@
       el("td", {}, incident.title, ...followUpMarks(incident)),
       el("td", {}, (incident.systems || []).join(", ")),
       el("td", {}, incident.engineer),
-      el("td", {}, el("span", { class: "badge severity-" + incident.severity }, incident.severity)),
+      el("td", {}, el("span", { class: "badge severity-" + incident.severity }, incident.severity),
+        ...(incident.impact && incident.impact !== "full"
+          ? [" ", el("span", { class: "badge impact-" + incident.impact }, incident.impact)] : [])),
       el("td", {}, formatTime(incident.started_at)),
       el("td", {}, incident.ended_at ? formatTime(incident.ended_at)
         : "ongoing for " + formatDuration(Date.now() - new Date(incident.started_at).getTime()))));
@@ -411,8 +527,14 @@
 
   // ---------------------------------------------------------------- availability
 
+  // Downtime first (its shades of red), then degraded service, then planned
+  // maintenance; a day with none of them is up.
   function dayClass(day) {
-    if (day.downtime_seconds === 0) return "day day-up";
+    if (day.downtime_seconds === 0) {
+      if (day.degraded_seconds > 0) return "day day-degraded";
+      if (day.planned_seconds > 0) return "day day-planned";
+      return "day day-up";
+    }
     if (day.availability >= 0.99) return "day day-down-1";
     if (day.availability >= 0.95) return "day day-down-2";
     if (day.availability >= 0.75) return "day day-down-3";
@@ -435,10 +557,16 @@
       return el("li", {}, el("a", { href: "/incidents/" + encodeURIComponent(ticket) }, ticket), " ",
         incident.title, spans.length ? ": " + spans.join("; ") : "");
     });
+    const windows = (day.windows || []).map((name) => {
+      const window = (availabilityShown.windows || {})[name] || { title: "" };
+      return el("li", {}, "Maintenance ", el("strong", {}, name), " ", window.title);
+    });
     detail.replaceChildren(
       el("strong", {}, system + ", " + day.date + ": "),
-      (day.availability * 100).toFixed(2) + "% available, down " + formatDuration(day.downtime_seconds * 1000),
-      outages.length ? el("ul", {}, ...outages) : "");
+      (day.availability * 100).toFixed(2) + "% available, down " + formatDuration(day.downtime_seconds * 1000) +
+        (day.planned_seconds ? ", planned maintenance " + formatDuration(day.planned_seconds * 1000) : "") +
+        (day.degraded_seconds ? ", degraded " + formatDuration(day.degraded_seconds * 1000) : ""),
+      outages.length || windows.length ? el("ul", {}, ...outages, ...windows) : "");
   }
 
   // The answer the bars show; one listener for all of them (thousands on 90
@@ -482,7 +610,9 @@
         const bar = barTemplate.cloneNode(false);
         bar.className = dayClass(day);
         bar.setAttribute("aria-label", day.date + ": " + (day.availability * 100).toFixed(2) + "% available" +
+          (day.planned_seconds ? ", planned maintenance" : "") + (day.degraded_seconds ? ", degraded" : "") +
           (day.tickets.length ? ", " + day.tickets.join(", ") : ""));
+        bar.dataset.date = day.date;
         bar.dataset.system = systemIndex;
         bar.dataset.day = dayIndex;
         bars.append(bar);
@@ -506,14 +636,21 @@
 
   let availabilityTimer = null;
   function onLedgerEvent(event) {
-    if (!event.ticket || !String(event.type).startsWith("INCIDENT_")) return;
-    refreshTicket(event.ticket);
+    if (String(event.type).startsWith("MAINTENANCE_")) {
+      loadWindows().then(() => render());
+    } else if (!event.ticket || !String(event.type).startsWith("INCIDENT_")) {
+      return;
+    } else {
+      refreshTicket(event.ticket);
+    }
     clearTimeout(availabilityTimer);
     availabilityTimer = setTimeout(loadAvailability, 1000);
   }
 
   function refreshOngoing() {
-    const anyOngoing = Array.from(state.incidents.values()).some((incident) => incident.status === "open");
+    const anyOngoing = Array.from(state.incidents.values()).some((incident) => incident.status === "open") ||
+      Array.from(state.windows.values()).some((window) => window.status === "in_progress");
+    renderBanner();
     if (anyOngoing) render();
   }
 
@@ -566,7 +703,7 @@
   async function applyRange() {
     writeRangeToUrl();
     syncRangeInputs();
-    await loadIncidents();
+    await Promise.all([loadIncidents(), loadWindows()]);
     render(true);
   }
 
@@ -586,7 +723,11 @@
     loadAvailability();
     // The stream from the list's applied_seq: every event after the list is
     // applied on top, so nothing committed in between is missed.
+    // The stream starts after the older of the two lists.
+    const windowsLoaded = loadWindows();
     let seq = await loadIncidents();
+    const windowsSeq = await windowsLoaded;
+    if (seq !== null && windowsSeq !== null) seq = Math.min(seq, windowsSeq);
     if (seq === null) {
       const health = await fetchJson("/healthz");
       seq = health.ok ? health.body.head_seq : 0;

@@ -219,6 +219,8 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {{"/api/v1/maintenance", "POST"}, Role::kHelpdesk},
       {{"/api/v1/maintenance", "GET"}, Role::kViewer},
       {{"/api/v1/maintenance/*", "GET"}, Role::kViewer},
+      {{"/calendar.ics", "GET"}, Role::kViewer},
+      {{"/maintenance", "GET, HEAD, POST"}, Role::kHelpdesk},
       {{"/api/v1/incidents/*/review", "POST"}, Role::kHelpdesk},
       {{"/api/v1/incidents/*/action-items", "POST"}, Role::kHelpdesk},
       {{"/api/v1/action-items/*", "POST"}, Role::kHelpdesk},
@@ -252,7 +254,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
     EXPECT_EQ(route.kind == RouteKind::kPage,
               pattern == "/" || pattern == "/submit" || pattern == "/signin" || pattern == "/signout" ||
                   pattern == "/incidents/**" || pattern == "/actions" || pattern == "/actions/*" ||
-                  pattern == "/actions/new/*" || pattern == "/reviews/*");
+                  pattern == "/actions/new/*" || pattern == "/reviews/*" || pattern == "/maintenance");
   }
   for (const auto& [row, ignored] : expected) EXPECT_TRUE(seen.contains(row)) << row.first << " " << row.second << " has no row";
 }
