@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "common/file.h"
-#include "common/log.h"
 #include "ingest/subscriptions.h"
 
 namespace ledger::app {
@@ -45,6 +44,10 @@ bool HasUserinfo(std::string_view url) {
   const auto [begin, end] = AuthorityOf(url);
   if (begin == std::string_view::npos) return url.find('@') != std::string_view::npos;
   return url.substr(begin, end - begin).find('@') != std::string_view::npos;
+}
+
+bool SendsCredentialsWithoutTls(const notify::DeliveryOptions& options) {
+  return !options.smtp.username.empty() && !options.smtp.url.starts_with("smtps://") && !options.smtp.starttls;
 }
 
 std::string UrlForLog(std::string_view url) {
@@ -123,10 +126,6 @@ Result<std::optional<notify::DeliveryOptions>> ParseDeliveryOptions(const std::m
   Result<uint64_t> attempts = ParseNumber(options, "--smtp-attempts-max", delivery.attempts_max, 1, notify::kAttemptsMax);
   if (!attempts) return attempts.error();
   delivery.attempts_max = static_cast<uint32_t>(*attempts);
-  if (!delivery.smtp.username.empty() && !url_text.starts_with("smtps://") && !delivery.smtp.starttls) {
-    ledger::LogPrintf("incident-ledger", "warning: SMTP credentials will be sent without TLS; "
-                         "use smtps:// or --smtp-starttls on");
-  }
   return std::optional<notify::DeliveryOptions>(std::move(delivery));
 }
 

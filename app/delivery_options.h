@@ -28,8 +28,13 @@ namespace ledger::app {
 const std::vector<std::string>& DeliveryOptionNames();
 
 // Reads them from parsed command-line options; nullopt when --smtp-url is
-// absent (no worker: jobs stay pending).
+// absent (no worker: jobs stay pending). Logs nothing, so `serve` checks them
+// once before it touches the data folder and again where it starts mail.
 Result<std::optional<notify::DeliveryOptions>> ParseDeliveryOptions(const std::map<std::string, std::string>& options);
+
+// True when a user name would be sent over plain smtp:// without STARTTLS,
+// which the start warns about.
+bool SendsCredentialsWithoutTls(const notify::DeliveryOptions& options);
 
 // True when the URL's authority (between "scheme://" and the next '/', '?'
 // or '#') holds a '@', i.e. userinfo such as "user:password@".

@@ -40,6 +40,7 @@
 
 #include "app/analyst_commands.h"
 #include "app/audit_commands.h"
+#include "app/delivery_options.h"
 #include "app/projection_commands.h"
 #include "app/proof_commands.h"
 #include "app/notifications.h"
@@ -471,6 +472,14 @@ int Serve(const Arguments& arguments) {
   if (!pool_options) return Fail(pool_options.error().message);
   ledger::Result<ledger::http::BackupOptions> backup_options = ParseBackupOptions(arguments);
   if (!backup_options) return Fail(backup_options.error().message);
+  // The --smtp-* options are read for real once the ledger is open; checked
+  // here first, so that a refused option (credentials in --smtp-url) leaves
+  // no data folder behind.
+  if (ledger::Result<std::optional<ledger::notify::DeliveryOptions>> delivery =
+          ledger::app::ParseDeliveryOptions(arguments.options);
+      !delivery) {
+    return Fail(delivery.error().message);
+  }
   ledger::Result<std::unique_ptr<ledger::http::AccessControl>> access = LoadAccessControl(arguments, *server_options);
   if (!access) return Fail(access.error().message);
   server_options->on_reload = [&arguments, control = access->get()] { ReloadAccessControl(arguments, control); };

@@ -57,6 +57,10 @@ Status Notifications::StartDelivery() {
   if (!worker) return worker.error();
   worker_ = std::move(*worker);
   running_worker_.store(worker_.get());
+  if (SendsCredentialsWithoutTls(*delivery_options_)) {
+    ledger::LogPrintf("incident-ledger", "warning: SMTP credentials will be sent without TLS; "
+                                         "use smtps:// or --smtp-starttls on");
+  }
   ledger::LogPrintf("incident-ledger", "mailing notifications through %s as %s", UrlForLog(delivery_options_->smtp.url).c_str(),
                delivery_options_->smtp.from.c_str());
   return {};

@@ -187,12 +187,32 @@ bool IsLineSeparator(char32_t c) { return c == 0x2028 || c == 0x2029; }
 bool IsDirectionOverride(char32_t c) { return (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069); }
 bool IsDirectionMark(char32_t c) { return c == 0x200e || c == 0x200f || c == 0x061c; }
 
+// Format characters that show nothing at all, so "ma" U+200B "il" reads as
+// "mail" but is another system, and "Ana" with a tag character appended is
+// another actor: the soft hyphen, the combining grapheme joiner, the Hangul
+// and Mongolian fillers, the zero-width space, the word joiner and the
+// invisible operators, the deprecated format characters U+206A to U+206F,
+// the byte order mark, the interlinear annotation controls, the musical
+// format characters and the tag characters (which can carry hidden ASCII).
+// The zero-width joiner and non-joiner (U+200C, U+200D) are not among them:
+// emoji and several scripts need them, and they join or part what is seen.
+bool IsInvisibleFormat(char32_t c) {
+  return c == 0x00ad || c == 0x034f || c == 0x115f || c == 0x1160 || c == 0x180e || c == 0x200b ||
+         (c >= 0x2060 && c <= 0x2064) || (c >= 0x206a && c <= 0x206f) || c == 0x3164 || c == 0xfeff ||
+         c == 0xffa0 || (c >= 0xfff9 && c <= 0xfffb) || (c >= 0x1d173 && c <= 0x1d17a) ||
+         (c >= 0xe0000 && c <= 0xe007f);
+}
+
+// Multi-line text keeps the line separators, the direction marks and the
+// invisible format characters: it breaks lines anyway, right-to-left writing
+// uses the marks, and a hidden character inside a note spoofs no name.
 bool Refused(char32_t c, TextShape shape) {
   if (shape == TextShape::kMultiLine) {
     if (c == '\t' || c == '\n' || c == '\r') return false;
     return IsC0OrC1Control(c) || IsDirectionOverride(c);
   }
-  return IsC0OrC1Control(c) || IsDirectionOverride(c) || IsLineSeparator(c) || IsDirectionMark(c);
+  return IsC0OrC1Control(c) || IsDirectionOverride(c) || IsLineSeparator(c) || IsDirectionMark(c) ||
+         IsInvisibleFormat(c);
 }
 
 }  // namespace
@@ -222,6 +242,7 @@ std::string CodePointName(char32_t code_point) {
 std::string_view RefusedCodePointKind(char32_t code_point) {
   if (IsLineSeparator(code_point)) return "a line separator";
   if (IsDirectionOverride(code_point) || IsDirectionMark(code_point)) return "a text-direction control";
+  if (IsInvisibleFormat(code_point)) return "an invisible character";
   return "a control character";
 }
 

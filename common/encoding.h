@@ -59,15 +59,15 @@ enum class TextShape {
 // a title or a note could read as something other than what was stored.
 // One line also refuses U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR
 // (a line break to some readers, invisible to others) and the direction
-// marks U+200E, U+200F and U+061C (invisible). Multi-line text keeps those:
-// it breaks lines anyway, and right-to-left writing uses the marks.
+// marks U+200E, U+200F, U+061C and the format characters that show nothing
+// (U+200B, U+FEFF, tags; encoding.cc lists them). Multi-line text keeps those.
 std::optional<char32_t> FirstRefusedCodePoint(std::string_view text, TextShape shape);
 
 // "U+202E": a code point as Unicode writes it (at least four hex digits).
 std::string CodePointName(char32_t code_point);
 
 // What a code point that FirstRefusedCodePoint names is, for a message:
-// "a control character", "a line separator" or "a text-direction control".
+// "a control character", "a line separator", "a text-direction control", "an invisible character".
 std::string_view RefusedCodePointKind(char32_t code_point);
 
 // Text from a request, made fit to quote in an error message (which ends up

@@ -1,6 +1,7 @@
 #include "http/query_params.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "common/encoding.h"
 #include "ingest/command.h"
@@ -119,11 +120,53 @@ namespace {
 constexpr std::string_view kRedactedQueryParameters[] = {"token", "access_token", "sig",  "signature",
                                                           "secret", "password",     "key", "code", "email"};
 
+// Finds `needle` in `text` from `from` on, ignoring ASCII case.
+size_t FindIgnoringCase(std::string_view text, std::string_view needle, size_t from) {
+  for (size_t i = from; i + needle.size() <= text.size(); ++i) {
+    bool same = true;
+    for (size_t k = 0; k < needle.size() && same; ++k) {
+      same = std::tolower(static_cast<unsigned char>(text[i + k])) ==
+             std::tolower(static_cast<unsigned char>(needle[k]));
+    }
+    if (same) return i;
+  }
+  return std::string_view::npos;
+}
+
+// `text` with the userinfo of every URL in it ("smtp://user:password@host",
+// also percent-encoded as "smtp%3A%2F%2Fuser%3Apw%40host", as an absolute
+// request target or a query value) replaced by "***": a log line never shows
+// a URL's user name or password. The authority ends at '/', '?', '#', '&' or
+// "%2F"; its userinfo runs up to its last '@' (or "%40").
+std::string WithoutUserinfo(std::string text) {
+  size_t from = 0;
+  while (true) {
+    const size_t plain = text.find("://", from);
+    const size_t encoded = FindIgnoringCase(text, "%3A%2F%2F", from);
+    const size_t scheme_end = std::min(plain, encoded);
+    if (scheme_end == std::string::npos) return text;
+    const size_t begin = scheme_end + (scheme_end == plain ? 3 : 9);
+    size_t end = text.find_first_of("/?#&", begin);
+    end = std::min(end == std::string::npos ? text.size() : end, FindIgnoringCase(text, "%2F", begin));
+    // Where the userinfo ends: the last '@' or "%40" in the authority.
+    size_t last_at = std::string::npos;
+    for (size_t i = begin; i < end; ++i) {
+      if (text[i] == '@' || FindIgnoringCase(std::string_view(text).substr(i, 3), "%40", 0) == 0) last_at = i;
+    }
+    if (last_at == std::string::npos) {
+      from = begin;
+      continue;
+    }
+    text.replace(begin, last_at - begin, "***");
+    from = begin + 3;
+  }
+}
+
 }  // namespace
 
 std::string RedactedTarget(std::string_view target) {
   const size_t question = target.find('?');
-  if (question == std::string_view::npos) return std::string(target);
+  if (question == std::string_view::npos) return WithoutUserinfo(std::string(target));
   std::string out(target.substr(0, question + 1));
   std::string_view query = target.substr(question + 1);
   bool first = true;
@@ -133,7 +176,7 @@ std::string RedactedTarget(std::string_view target) {
     const size_t equals = pair.find('=');
     const std::string_view raw_name = pair.substr(0, equals);
     const std::optional<std::string> name = ingest::PercentDecode(raw_name);
-    if (!name) return out + "(query not decodable: redacted)";
+    if (!name) return WithoutUserinfo(out + "(query not decodable: redacted)");
     bool secret = false;
     for (const std::string_view redacted : kRedactedQueryParameters) {
       if (*name == redacted) secret = true;
@@ -148,7 +191,7 @@ std::string RedactedTarget(std::string_view target) {
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
-  return out;
+  return WithoutUserinfo(std::move(out));
 }
 
 }  // namespace ledger::http

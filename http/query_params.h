@@ -36,11 +36,11 @@ Result<Query> ParseQuery(std::string_view text, const std::set<std::string>& all
 Result<uint64_t> ParseCount(const Query& query, const std::string& name, uint64_t default_value, uint64_t minimum,
                             uint64_t maximum);
 
-// A request target fit for the access log: the path as sent, and the query
-// with the value of every parameter that can carry a secret or a person's
-// address (kRedactedQueryParameters) replaced by "redacted". A query that
-// does not decode is replaced whole. Control bytes are left to the log
-// writer (common/log.h), which escapes them.
+// A request target fit for the access log: the path as sent, the query with
+// the value of every parameter that can carry a secret or a person's address
+// (kRedactedQueryParameters) replaced by "redacted" (a query that does not
+// decode: replaced whole), and any URL's userinfo as "***". Control bytes are
+// left to the log writer (common/log.h), which escapes them.
 std::string RedactedTarget(std::string_view target);
 // An RFC 3339 time parameter (refused naming it when malformed); nullopt when
 // absent.

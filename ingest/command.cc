@@ -66,14 +66,15 @@ Error UnknownField(std::string_view name) {
 
 // The refusal of a code point that text of this shape may not hold, naming
 // the field and the character, e.g. "title must be one line without control
-// characters, line separators or text-direction controls; found U+202E (a
-// text-direction control)".
+// characters, line separators, text-direction controls or invisible
+// characters; found U+202E (a text-direction control)".
 Status CheckCodePoints(std::string_view field, std::string_view value, TextShape shape) {
   const std::optional<char32_t> refused = FirstRefusedCodePoint(value, shape);
   if (!refused) return {};
   const std::string name(field);
   const std::string rule = shape == TextShape::kOneLine
-                               ? name + " must be one line without control characters, line separators or text-direction controls"
+                               ? name + " must be one line without control characters, line separators, "
+                                        "text-direction controls or invisible characters"
                                : name + " must not contain control characters or text-direction controls";
   return InvalidArgument(name, rule + "; found " + CodePointName(*refused) + " (" +
                                    std::string(RefusedCodePointKind(*refused)) + ")");

@@ -66,10 +66,10 @@ Result<std::string> NormalizeTicket(std::string_view text, std::string_view fiel
 
 // One line of text a person typed (a title, a name, a system, an actor):
 // valid UTF-8, at most `bytes_max` bytes, and none of the code points one
-// line refuses (TextShape::kOneLine in common/encoding.h: controls, U+2028,
-// U+2029, direction marks and overrides). kInvalidArgument names `field` and,
-// for a refused character, its code point ("found U+202E (a text-direction
-// control)"). Does not trim.
+// line refuses (TextShape::kOneLine: controls, U+2028, U+2029, direction
+// marks and overrides, invisible characters). kInvalidArgument names `field`
+// and, for a refused character, its code point ("found U+202E (a
+// text-direction control)"). Does not trim.
 Status CheckLine(std::string_view field, std::string_view value, size_t bytes_max);
 
 // Multi-line text (a description, a note): like CheckLine, but line breaks,

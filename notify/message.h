@@ -54,8 +54,8 @@ Result<std::string> Headers(const projections::Notice& notice, const Mail& mail,
 std::string MessageIdFor(const projections::Notice& notice, std::string_view recipient, std::string_view from);
 
 // Header-safe text: CR, LF, tabs, other control characters and every code
-// point one-line text refuses (U+2028, U+2029, direction marks and overrides;
-// common/encoding.h) become one space; invalid UTF-8 is replaced; runs of
+// point one-line text refuses (U+2028, U+2029, direction controls, invisible
+// characters; common/encoding.h) become one space; invalid UTF-8 is replaced; runs of
 // spaces collapse.
 std::string HeaderSafe(std::string_view text);
 // An unstructured header value: as is when short printable ASCII, otherwise

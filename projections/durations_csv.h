@@ -6,14 +6,14 @@
 // advice against CSV injection, because these files are opened in
 // spreadsheets and system names are user text:
 //   - every cell, header and numbers included, is in double quotes, inner
-//     quotes doubled, so a reader that honours quotes never starts a field
-//     inside a cell, whether it splits on ',' or (as many European locales
-//     do) on ';';
-//   - a text cell is defused with a leading single quote (') when a
-//     spreadsheet could take it, or a piece of it, for a formula: when it
-//     starts with '=', '+', '-', '@', a tab or CR, or when any of its pieces
-//     after a ',', ';', CR or LF does ("x;=cmd()" is written "'x;=cmd()").
-//     "-db" is written "'-db".
+//     quotes doubled, so a reader that splits on ',' and honours quotes
+//     never starts a field inside a cell;
+//   - a reader splitting on ';' (many European locales) starts one after
+//     each ';' of a cell not in its first column, so each piece of a text
+//     cell that a spreadsheet could take for a formula gets a single quote
+//     ('): the cell's start and each piece after ',' ';' CR LF (or U+FF0C,
+//     U+FF1B), when it starts (after spaces) with = + - @ TAB CR or U+FF1D,
+//     U+FF0B, U+FF0D, U+FF20: "-db" is "'-db", "x;=cmd()" is "x;'=cmd()".
 // Numbers (seconds, availability) and true/false are written by the program,
 // never taken from user text, so they are quoted but never prefixed: a
 // negative number would stay a number. Availability is written with 17

@@ -139,6 +139,29 @@ TEST(Encoding, RefusedCodePointsByTextShape) {
   EXPECT_EQ(FirstRefusedCodePoint("a\x01", TextShape::kMultiLine), 0x01);
   // Neighbours that are fine: zero-width joiner (emoji), U+2030, U+2065.
   EXPECT_EQ(FirstRefusedCodePoint("\xe2\x80\x8d\xe2\x80\xb0\xe2\x81\xa5\xc2\xa0", TextShape::kOneLine), std::nullopt);
+  // One line refuses what shows nothing at all: "ma" U+200B "il" is not "mail".
+  const std::pair<const char*, char32_t> kInvisible[] = {
+      {"ma\xe2\x80\x8bil", 0x200b},      {"\xef\xbb\xbfmail", 0xfeff},        {"mail\xc2\xad", 0x00ad},
+      {"a\xcd\x8f", 0x034f},             {"a\xe1\xa0\x8e", 0x180e},           {"a\xe2\x81\xa0", 0x2060},
+      {"a\xe2\x81\xa4", 0x2064},         {"a\xe2\x81\xaa", 0x206a},           {"a\xe2\x81\xaf", 0x206f},
+      {"a\xe3\x85\xa4", 0x3164},         {"a\xef\xbe\xa0", 0xffa0},           {"a\xef\xbf\xb9", 0xfff9},
+      {"a\xef\xbf\xbb", 0xfffb},         {"a\xf0\x9d\x85\xb3", 0x1d173},      {"Ana\xf3\xa0\x81\x81", 0xe0041},
+      {"a\xf3\xa0\x80\x80", 0xe0000},    {"a\xf3\xa0\x81\xbf", 0xe007f},      {"a\xe1\x85\x9f", 0x115f},
+  };
+  for (const auto& [text, code_point] : kInvisible) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(FirstRefusedCodePoint(text, TextShape::kOneLine), code_point);
+    EXPECT_EQ(FirstRefusedCodePoint(text, TextShape::kMultiLine), std::nullopt);
+    EXPECT_EQ(RefusedCodePointKind(code_point), "an invisible character");
+  }
+  // Their neighbours stay: the joiners (emoji, Persian, Indic scripts), a
+  // variation selector, U+2065 (unassigned), U+FFFC, U+E0080 and U+E0100 (a
+  // variation selector), and the emoji sequence "woman technologist".
+  EXPECT_EQ(FirstRefusedCodePoint("\xe2\x80\x8c\xe2\x80\x8d\xef\xb8\x8f\xe2\x81\xa5\xef\xbf\xbc\xf3\xa0\x82\x80"
+                                  "\xf3\xa0\x84\x80\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb",
+                                  TextShape::kOneLine),
+            std::nullopt);
+  EXPECT_EQ(QuotableText("ma\xe2\x80\x8bil", 100), "ma?il");
 
   EXPECT_EQ(CodePointName(0x85), "U+0085");
   EXPECT_EQ(CodePointName(0x202e), "U+202E");

@@ -63,14 +63,36 @@ inline bool HoldsLineSeparatorOrMark(std::string_view text) {
   }
   return false;
 }
+// ... and the format characters that show nothing, which one line refuses
+// too: U+00AD, U+034F, U+115F, U+1160, U+180E, U+200B, U+2060-U+2064,
+// U+206A-U+206F, U+3164, U+FEFF, U+FFA0, U+FFF9-U+FFFB, U+1D173-U+1D17A and
+// the tags U+E0000-U+E007F. `text` is valid UTF-8.
+inline bool HoldsInvisible(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const size_t length = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+    char32_t c = length == 1 ? lead : lead & (0xff >> (length + 1));
+    for (size_t k = 1; k < length && i + k < text.size(); ++k) {
+      c = (c << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3f);
+    }
+    i += length;
+    const bool invisible = c == 0xad || c == 0x34f || c == 0x115f || c == 0x1160 || c == 0x180e || c == 0x200b ||
+                           (c >= 0x2060 && c <= 0x2064) || (c >= 0x206a && c <= 0x206f) || c == 0x3164 ||
+                           c == 0xfeff || c == 0xffa0 || (c >= 0xfff9 && c <= 0xfffb) ||
+                           (c >= 0x1d173 && c <= 0x1d17a) || (c >= 0xe0000 && c <= 0xe007f);
+    if (invisible) return true;
+  }
+  return false;
+}
 // One-line text as command.h defines it: UTF-8, no control characters, no
-// line separators or direction controls.
+// line separators, direction controls or invisible characters.
 inline bool IsLine(std::string_view text, size_t bytes_max) {
   if (text.size() > bytes_max || !IsValidUtf8(text)) return false;
   for (const char c : text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
   }
-  return !HoldsC1OrOverride(text) && !HoldsLineSeparatorOrMark(text);
+  return !HoldsC1OrOverride(text) && !HoldsLineSeparatorOrMark(text) && !HoldsInvisible(text);
 }
 // Multi-line text: newlines and tabs are fine, and so are line separators
 // and direction marks; no other controls and no direction overrides.

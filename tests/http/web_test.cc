@@ -57,6 +57,15 @@ TEST(AccessLog, RedactsSecretsAndAddressesInTheQuery) {
   EXPECT_EQ(RedactedTarget("/a?email=a%40b&from=2026-01-01&t%6Fken=s"), "/a?email=redacted&from=2026-01-01&t%6Fken=redacted");
   EXPECT_EQ(RedactedTarget("/a?password"), "/a?password");
   EXPECT_EQ(RedactedTarget("/a?%zz=1&token=s"), "/a?(query not decodable: redacted)");
+  // A URL's userinfo never reaches the log: an absolute target, a query
+  // value, plain or percent-encoded, and one that does not decode.
+  EXPECT_EQ(RedactedTarget("http://ops:pw@127.0.0.1/healthz"), "http://***@127.0.0.1/healthz");
+  EXPECT_EQ(RedactedTarget("http://ops%40corp:p@w@h:8080?x=1"), "http://***@h:8080?x=1");
+  EXPECT_EQ(RedactedTarget("/a?url=smtp://ops:pw@mail:25&x=1"), "/a?url=smtp://***@mail:25&x=1");
+  EXPECT_EQ(RedactedTarget("/a?url=smtp%3a%2F%2Fops%3Apw%40mail%2Fx&y=a://b@c"),
+            "/a?url=smtp%3a%2F%2F***%40mail%2Fx&y=a://***@c");
+  EXPECT_EQ(RedactedTarget("http://u:p@h/?%zz"), "http://***@h/?(query not decodable: redacted)");
+  EXPECT_EQ(RedactedTarget("/a?url=https://example.org/x@y&m=a@b"), "/a?url=https://example.org/x@y&m=a@b");
 }
 
 TEST(Html, EscapesEveryCharacterThatCouldEndTextOrAnAttribute) {

@@ -115,8 +115,8 @@ TEST(PayloadFields, TableMatchesTheProtoAndKeepsTheMessages) {
             "link: link must be an http:// or https:// URL");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","link":"https://x y"})"), "link: link must not contain spaces");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","title":"a\u0001"})"),
-            "title: title must be one line without control characters, line separators or text-direction controls; "
-            "found U+0001 (a control character)");
+            "title: title must be one line without control characters, line separators, text-direction controls or "
+            "invisible characters; found U+0001 (a control character)");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"1","note":"a\u0001"})"),
             "note: note must not contain control characters or text-direction controls; found U+0001 (a control "
             "character)");

@@ -71,8 +71,8 @@ TEST(MaintenanceParse, ScheduleAndItsRefusals) {
   EXPECT_EQ(Refusal(ParseMaintenanceJson(R"j({"action":"update","window":"3","link":"javascript:alert(1)"})j")),
             "link: link must be an http:// or https:// URL");
   EXPECT_EQ(Refusal(ParseMaintenanceJson(R"({"action":"update","window":"3","title":"a\u202eb"})")),
-            "title: title must be one line without control characters, line separators or text-direction controls; "
-            "found U+202E (a text-direction control)");
+            "title: title must be one line without control characters, line separators, text-direction controls or "
+            "invisible characters; found U+202E (a text-direction control)");
   EXPECT_EQ(Refusal(ParseMaintenanceJson(R"({"action":"update","window":"3","systems":[]})")),
             "systems: systems must name at least one system");
   EXPECT_EQ(Refusal(ParseMaintenanceJson(R"({"action":"update","window":"3","title":"a","title":"b"})")),

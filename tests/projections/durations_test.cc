@@ -709,13 +709,33 @@ TEST(DurationsCsv, QuotesEveryCellAndDefusesFormulas) {
   EXPECT_EQ(CsvTextField("\tx"), "\"'\tx\"");
   EXPECT_EQ(CsvTextField("\rx"), "\"'\rx\"");
   EXPECT_EQ(CsvTextField(" =1+1"), "\"' =1+1\"");
-  // A formula after a separator: a spreadsheet splitting on ';' or ',' (or
-  // one that trims the blank after it) would start a field there.
-  EXPECT_EQ(CsvTextField("x;=cmd()"), "\"'x;=cmd()\"");
-  EXPECT_EQ(CsvTextField("x,@SUM(A1)"), "\"'x,@SUM(A1)\"");
-  EXPECT_EQ(CsvTextField("x; -2+3"), "\"'x; -2+3\"");
-  EXPECT_EQ(CsvTextField("x\n+1"), "\"'x\n+1\"");
-  EXPECT_EQ(CsvTextField("x;\t1"), "\"'x;\t1\"");
+  // A formula after a separator: a spreadsheet splitting on ';' (which
+  // breaks a quoted cell that is not first in its row) or on ',' (or one
+  // that trims the blank after it) would start a field there, so the quote
+  // goes right after the separator.
+  EXPECT_EQ(CsvTextField("x;=cmd()"), "\"x;'=cmd()\"");
+  EXPECT_EQ(CsvTextField("x,@SUM(A1)"), "\"x,'@SUM(A1)\"");
+  EXPECT_EQ(CsvTextField("x; -2+3"), "\"x;' -2+3\"");
+  EXPECT_EQ(CsvTextField("x\n+1"), "\"x\n'+1\"");
+  EXPECT_EQ(CsvTextField("x\r\n=1"), "\"x\r\n'=1\"");
+  EXPECT_EQ(CsvTextField("x;\t1"), "\"x;'\t1\"");
+  EXPECT_EQ(CsvTextField("=a;=b,c; @d"), "\"'=a;'=b,c;' @d\"");
+  EXPECT_EQ(CsvTextField("x;\"=1"), "\"x;'\"\"=1\"");  // a quote before the sign
+  EXPECT_EQ(CsvTextField("\"+1\""), "\"'\"\"+1\"\"\"");
+  // The fullwidth signs (U+FF1D, U+FF0B, U+FF0D, U+FF20) at a field's start,
+  // and a field after a fullwidth comma or semicolon (U+FF0C, U+FF1B).
+  EXPECT_EQ(CsvTextField("\xef\xbc\x9d" "cmd()"), "\"'\xef\xbc\x9d" "cmd()\"");
+  EXPECT_EQ(CsvTextField("\xef\xbc\x8b" "1"), "\"'\xef\xbc\x8b" "1\"");
+  EXPECT_EQ(CsvTextField("\xef\xbc\x8d" "1"), "\"'\xef\xbc\x8d" "1\"");
+  EXPECT_EQ(CsvTextField("  \xef\xbc\xa0SUM(A1)"), "\"'  \xef\xbc\xa0SUM(A1)\"");
+  EXPECT_EQ(CsvTextField("x\xef\xbc\x9b=1+1"), "\"x\xef\xbc\x9b'=1+1\"");
+  EXPECT_EQ(CsvTextField("x\xef\xbc\x8c \xef\xbc\x9d" "1"), "\"x\xef\xbc\x8c' \xef\xbc\x9d" "1\"");
+  EXPECT_EQ(CsvTextField("x;\xef\xbc\xa0" "a"), "\"x;'\xef\xbc\xa0" "a\"");
+  // Harmless: a fullwidth sign or separator elsewhere, or another fullwidth
+  // form at the start (U+FF21, U+FF1C).
+  EXPECT_EQ(CsvTextField("a\xef\xbc\x9d" "b"), "\"a\xef\xbc\x9d" "b\"");
+  EXPECT_EQ(CsvTextField("x\xef\xbc\x9b" "db"), "\"x\xef\xbc\x9b" "db\"");
+  EXPECT_EQ(CsvTextField("\xef\xbc\xa1\xef\xbc\x9c"), "\"\xef\xbc\xa1\xef\xbc\x9c\"");
   // Harmless: the characters elsewhere than at a field's start.
   EXPECT_EQ(CsvTextField("a=b"), "\"a=b\"");
   EXPECT_EQ(CsvTextField("a;b-c"), "\"a;b-c\"");
@@ -731,7 +751,7 @@ TEST(DurationsCsv, QuotesEveryCellAndDefusesFormulas) {
             "\"system\",\"downtime_seconds\",\"availability\",\"tickets\",\"planned_seconds\",\"degraded_seconds\","
             "\"windows\"\r\n"
             "\"'=cmd|' /C calc'!A0\",\"1\",\"0.5\",\"INC-1\",\"0\",\"0\",\"\"\r\n"
-            "\"'db;=1+1\",\"2\",\"0.25\",\"INC-2\",\"0\",\"0\",\"\"\r\n");
+            "\"db;'=1+1\",\"2\",\"0.25\",\"INC-2\",\"0\",\"0\",\"\"\r\n");
 }
 
 }  // namespace
