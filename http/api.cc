@@ -522,7 +522,8 @@ Api::Api(ApiDependencies dependencies)
   }
   PageAnswers pages;
   if (deps_.web != nullptr) pages = deps_.web->Pages();
-  router_ = std::make_unique<Router>(std::move(rows), deps_.access, deps_.metrics, std::move(pages));
+  router_ = std::make_unique<Router>(std::move(rows), deps_.access, deps_.metrics, std::move(pages),
+                                     RouterOptions{.read_only = deps_.read_only});
 }
 
 Api::~Api() = default;
