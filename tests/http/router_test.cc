@@ -234,6 +234,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {{"/api/v1/incidents/*", "GET"}, Role::kViewer},
       {{"/api/v1/incidents/*/events", "GET"}, Role::kViewer},
       {{"/api/v1/durations", "GET"}, Role::kViewer},
+      {{"/api/v1/durations/changes", "GET"}, Role::kViewer},
       {{"/api/v1/availability", "GET, HEAD"}, Role::kViewer},
       {{"/api/v1/events/stream", "GET, HEAD"}, Role::kViewer},
       {{"/metrics", "GET"}, Role::kViewer},
