@@ -1,6 +1,5 @@
 #include "app/follow.h"
 
-#include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -33,6 +32,10 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr size_t kTokenFileBytesMax = 4096;
 constexpr size_t kUrlBytesMax = 2048;
 constexpr uint64_t kPollMsMax = 60'000;
+constexpr std::chrono::milliseconds kSignalCheckInterval{50};
+
+// Raised by SIGINT or SIGTERM in `follow`.
+std::atomic<bool> stop_signal_received{false};
 
 int64_t SteadyMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now().time_since_epoch()).count();
@@ -508,30 +511,30 @@ int Follow(const std::string& data, const std::string& url, const std::string& t
     LogPrintf("incident-ledger", "%s", options.error().message.c_str());
     return 2;
   }
-  // SIGINT and SIGTERM stop the follower between two requests; every thread
-  // started below inherits the blocked set, and one waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGINT and SIGTERM stop the follower between two requests. The handler
+  // only raises a flag (whichever thread the signal lands on); a watcher
+  // thread passes it on.
+  struct sigaction action {};
+  action.sa_handler = [](int) { stop_signal_received.store(true); };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data});
   if (!opened) {
     LogPrintf("incident-ledger", "%s", opened.error().message.c_str());
     return 2;
   }
   Follower follower(opened->get(), *options);
-  std::thread signal_waiter([&signals, &follower] {
-    int received = 0;
-    sigwait(&signals, &received);
-    if (received != 0) follower.RequestStop();
+  std::atomic<bool> finished{false};
+  std::thread signal_watcher([&finished, &follower] {
+    while (!finished.load() && !stop_signal_received.load()) std::this_thread::sleep_for(kSignalCheckInterval);
+    follower.RequestStop();
   });
   LogPrintf("incident-ledger", "following %s into %s from seq %llu", options->primary_url.c_str(), data.c_str(),
             static_cast<unsigned long long>((*opened)->head().seq + 1));
   const Status followed = follower.Run();
-  // Wakes the signal waiter if no signal came (a divergence ended the run).
-  pthread_kill(signal_waiter.native_handle(), SIGTERM);
-  signal_waiter.join();
+  finished.store(true);
+  signal_watcher.join();
   const http::FollowerStats stats = follower.stats();
   std::printf("{\"head_seq\":%llu,\"primary_head_seq\":%llu,\"events_imported\":%llu,\"diverged_seq\":%llu}\n",
               static_cast<unsigned long long>(stats.local_head_seq),

@@ -17,6 +17,9 @@ Run: LEDGER_BINARY=build/debug/app/incident-ledger LEDGER_TAMPER_TOOL=build/debu
      LEDGER_GENERATE_TOOL=build/debug/tests/ledger-generate python3 tests/integration/test_follow.py
 """
 
+import base64
+import http.client
+import http.server
 import json
 import os
 import re
@@ -116,6 +119,50 @@ class Follower:
         self.log_file.close()
         self.process.stdout.close()
         return code, out
+
+
+class ForgingProxy:
+    """A loopback HTTP server in front of a primary: passes every GET through, but alters the events pages
+    as `mode` says: "record" flips a bit of event 5's record (its hash left as it was), "garbage" answers
+    them with bytes that are not JSON."""
+
+    def __init__(self, primary, mode):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                connection = http.client.HTTPConnection(primary.host, primary.port, timeout=60)
+                connection.request("GET", self.path, headers={"Accept": self.headers.get("Accept", "*/*")})
+                answer = connection.getresponse()
+                body = answer.read()
+                connection.close()
+                if self.path.startswith("/api/v1/events?"):
+                    if mode == "garbage":
+                        body = b"{this is not json"
+                    elif mode == "record":
+                        page = json.loads(body)
+                        for event in page["events"]:
+                            if event["seq"] == 5:
+                                record = bytearray(base64.b64decode(event["record"]))
+                                record[-1] ^= 1
+                                event["record"] = base64.b64encode(bytes(record)).decode()
+                        body = json.dumps(page).encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.getheader("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *arguments):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
 
 
 class FollowTest(service.ServiceTestCase):
@@ -344,6 +391,32 @@ class FollowTest(service.ServiceTestCase):
         copy.stop()
         after = folder_state(copy_dir)
         self.assertEqual(after, before, "serve --read-only wrote to its folder")
+
+    def test_forged_or_garbled_answers_write_nothing(self):
+        primary = self.start_service(data_dir=self.primary_copy())
+        copy_dir = os.path.join(self.scratch.name, "copy")
+
+        # Answers that are not JSON: asked again and again, never a divergence.
+        garbage = ForgingProxy(primary, "garbage")
+        self.addCleanup(garbage.close)
+        patient = self.follower(garbage.url, copy_dir)
+        time.sleep(1.5)
+        self.assertIsNone(patient.process.poll(), patient.log())
+        self.assertEqual(patient.stop(), 0, patient.log())
+        self.assertIn("not JSON", patient.log())
+        self.assertEqual(verify(copy_dir)["head_seq"], 0)
+
+        # An event whose record does not give its hash: refused, naming it,
+        # and nothing of its page is written.
+        forged = ForgingProxy(primary, "record")
+        self.addCleanup(forged.close)
+        refusing = self.follower(forged.url, copy_dir)
+        code, out = refusing.wait(TIMEOUT_SECONDS)
+        self.assertEqual(code, 1, refusing.log())
+        self.assertIn("differs from this copy's at seq 5", refusing.log())
+        self.assertIn("hash is not SHA-256(prev_hash || record)", refusing.log())
+        self.assertEqual(json.loads(out)["diverged_seq"], 5)
+        self.assertEqual(verify(copy_dir)["head_seq"], 0)
 
     def test_bad_arguments_are_refused_clearly(self):
         for arguments, expected in (
