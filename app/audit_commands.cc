@@ -43,29 +43,7 @@ Result<ImportedEvent> ParseExportLine(simdjson::dom::parser& parser, const std::
   simdjson::padded_string padded(line);
   simdjson::dom::element root;
   if (parser.parse(padded).get(root) != simdjson::SUCCESS) return InvalidArgument("", "not a JSON object");
-  uint64_t seq = 0;
-  std::string_view prev_hex, hash_hex, record_base64;
-  if (root["seq"].get_uint64().get(seq) != simdjson::SUCCESS) return InvalidArgument("seq", "seq missing");
-  if (root["prev_hash"].get_string().get(prev_hex) != simdjson::SUCCESS) return InvalidArgument("prev_hash", "prev_hash missing");
-  if (root["hash"].get_string().get(hash_hex) != simdjson::SUCCESS) return InvalidArgument("hash", "hash missing");
-  if (root["record"].get_string().get(record_base64) != simdjson::SUCCESS) return InvalidArgument("record", "record missing");
-  if (seq != expected_seq) {
-    return InvalidArgument("seq", "seq " + std::to_string(seq) + " where " + std::to_string(expected_seq) + " was expected");
-  }
-  const std::optional<std::string> prev = HexDecode(prev_hex);
-  const std::optional<std::string> hash = HexDecode(hash_hex);
-  std::optional<std::string> record = Base64Decode(record_base64);
-  if (!prev || prev->size() != kSha256Bytes) return InvalidArgument("prev_hash", "prev_hash is not 64 hex digits");
-  if (!hash || hash->size() != kSha256Bytes) return InvalidArgument("hash", "hash is not 64 hex digits");
-  if (!record) return InvalidArgument("record", "record is not base64");
-  ImportedEvent imported;
-  std::copy(prev->begin(), prev->end(), imported.prev_hash.begin());
-  std::copy(hash->begin(), hash->end(), imported.hash.begin());
-  imported.record = std::move(*record);
-  if (Sha256(AsBytes(imported.prev_hash), imported.record) != imported.hash) {
-    return InvalidArgument("hash", "hash is not SHA-256(prev_hash || record)");
-  }
-  return imported;
+  return ImportedEventFromJson(root, expected_seq);
 }
 
 size_t CollectBody(char* data, size_t size, size_t count, void* target) {
@@ -131,6 +109,33 @@ int BackupThroughService(const std::string& data, const std::string& destination
 }
 
 }  // namespace
+
+Result<ImportedEvent> ImportedEventFromJson(simdjson::dom::element root, uint64_t expected_seq) {
+  if (!root.is_object()) return InvalidArgument("", "not a JSON object");
+  uint64_t seq = 0;
+  std::string_view prev_hex, hash_hex, record_base64;
+  if (root["seq"].get_uint64().get(seq) != simdjson::SUCCESS) return InvalidArgument("seq", "seq missing");
+  if (root["prev_hash"].get_string().get(prev_hex) != simdjson::SUCCESS) return InvalidArgument("prev_hash", "prev_hash missing");
+  if (root["hash"].get_string().get(hash_hex) != simdjson::SUCCESS) return InvalidArgument("hash", "hash missing");
+  if (root["record"].get_string().get(record_base64) != simdjson::SUCCESS) return InvalidArgument("record", "record missing");
+  if (seq != expected_seq) {
+    return InvalidArgument("seq", "seq " + std::to_string(seq) + " where " + std::to_string(expected_seq) + " was expected");
+  }
+  const std::optional<std::string> prev = HexDecode(prev_hex);
+  const std::optional<std::string> hash = HexDecode(hash_hex);
+  std::optional<std::string> record = Base64Decode(record_base64);
+  if (!prev || prev->size() != kSha256Bytes) return InvalidArgument("prev_hash", "prev_hash is not 64 hex digits");
+  if (!hash || hash->size() != kSha256Bytes) return InvalidArgument("hash", "hash is not 64 hex digits");
+  if (!record) return InvalidArgument("record", "record is not base64");
+  ImportedEvent imported;
+  std::copy(prev->begin(), prev->end(), imported.prev_hash.begin());
+  std::copy(hash->begin(), hash->end(), imported.hash.begin());
+  imported.record = std::move(*record);
+  if (Sha256(AsBytes(imported.prev_hash), imported.record) != imported.hash) {
+    return InvalidArgument("hash", "hash is not SHA-256(prev_hash || record)");
+  }
+  return imported;
+}
 
 std::string ServiceUrlFile(const std::string& data) { return (std::filesystem::path(data) / "serve.url").string(); }
 

@@ -3,9 +3,23 @@
 // process exit code and prints what it found (stdout) or why it failed
 // (stderr, exit code 1 for a failed check, 2 for a usage or I/O problem).
 
+#include <cstdint>
 #include <string>
 
+#include <simdjson.h>
+
+#include "common/result.h"
+#include "ledger/ledger.h"
+
 namespace ledger::app {
+
+// One event of GET /api/v1/events (a line of `export`, an element of the
+// JSON page's "events") as the import takes it: its seq must be
+// `expected_seq`, prev_hash and hash 64 hex digits, record base64, and hash
+// SHA-256(prev_hash || record). The link to the event before and whether
+// the record decodes are Ledger::ImportVerbatim's to check. `import` and
+// `follow` both read events through this, so one set of rules holds.
+Result<ImportedEvent> ImportedEventFromJson(simdjson::dom::element event, uint64_t expected_seq);
 
 int Verify(const std::string& data);
 int Export(const std::string& data);

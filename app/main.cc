@@ -1,7 +1,7 @@
 // incident-ledger: the service binary and its subcommands.
 //
 //   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N] [--auth-file FILE | --allowed-host NAME...]
-//                          [--backup-dir DIR]
+//                          [--backup-dir DIR] [--read-only | --follow URL [--token-file F]]
 //                          [--poll-csv PATH [--poll-interval 2m] [--mapping FILE] [--sheet-timezone ZONE]]
 //   incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]
 //   incident-ledger add-token --auth-file FILE --name NAME --roles ROLES
@@ -13,6 +13,7 @@
 //   incident-ledger availability --data DIR [--system S] [--days N] [--end-date D] [--timezone ZONE] [--as-of T]
 //   incident-ledger verify-bundle FILE --public-key KEY
 //   incident-ledger check-head --data DIR [--public-key KEY] HEADER
+//   incident-ledger follow --from URL --data DIR [--token-file F] [--poll-ms N]
 //
 // Every subcommand takes --data DIR, the folder of the ledger's RocksDB
 // database (created if missing, mode 0700). Every subcommand runs with umask
@@ -36,11 +37,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "app/analyst_commands.h"
 #include "app/audit_commands.h"
 #include "app/delivery_options.h"
+#include "app/follow.h"
 #include "app/projection_commands.h"
 #include "app/proof_commands.h"
 #include "app/notifications.h"
@@ -67,6 +70,8 @@ constexpr size_t kThreadsMax = 64;
 // The one option that may be given more than once.
 constexpr std::string_view kAllowedHostOption = "--allowed-host";
 constexpr size_t kHostNameBytesMax = 253;
+// The one option that takes no value.
+constexpr std::string_view kReadOnlyOption = "--read-only";
 
 void PrintUsage(std::FILE* out) {
   std::fprintf(out,
@@ -107,11 +112,24 @@ void PrintUsage(std::FILE* out) {
                "          --timezone ZONE     IANA zone whose days action items fall due in (default UTC)\n"
                "          --overdue-check-ms N how often to look for action items that became overdue\n"
                "                              (default 60000)\n"
+               "          --read-only         serve DIR as a read-only copy (a mirror): every read, the\n"
+               "                              dashboard and the event stream work; every write answers 503;\n"
+               "                              nothing is written to DIR, no mail is sent\n"
+               "          --follow URL        a read-only copy that follows the ledger at URL as it grows\n"
+               "                              (as `follow` does, in this process); its lag is in /metrics\n"
+               "          --token-file F      with --follow: a token of the primary (auditor role) in F\n"
+               "          --poll-ms N         with --follow: how often to ask the primary when caught up\n"
+               "                              (default 50)\n"
                "  import-csv FILE  import a form-responses CSV sheet once (service stopped);\n"
                "          --mapping FILE, --sheet-timezone Z as for serve; JSON report on stdout\n"
                "  add-token --auth-file FILE --name NAME --roles ROLES\n"
                "          make a new access token: appends its hash to FILE (created, mode 0600) and prints\n"
                "          the token once on stdout; ROLES: viewer, helpdesk, auditor, admin, comma-separated\n"
+               "  follow  --from URL [--token-file F] [--poll-ms N]\n"
+               "          mirror the ledger at URL into --data DIR (new or an earlier copy of it), resuming\n"
+               "          where DIR stops, checking every event's chain link and the primary's signed tree\n"
+               "          heads and consistency proofs; on a divergence stops with exit 1, naming the first\n"
+               "          bad seq, and leaves DIR as it was. Runs until SIGINT or SIGTERM (exit 0)\n"
                "  verify  walk the whole hash chain and report the head or the first bad seq\n"
                "          (works while the service runs: it opens the ledger read-only)\n"
                "  export  write every event as NDJSON to stdout (the lines of GET /api/v1/events)\n"
@@ -155,7 +173,8 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
       {"serve", {"--data", "--listen", "--threads", "--work-threads", "--work-queue", "--work-budget-ms", "--auth-file", "--backup-dir", "--allowed-host", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
                  "--log-format", "--access-log", "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
                  "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max", "--timezone",
-                 "--overdue-check-ms"}},
+                 "--overdue-check-ms", "--read-only", "--follow", "--token-file", "--poll-ms"}},
+      {"follow", {"--data", "--from", "--token-file", "--poll-ms"}},
       {"verify", {"--data"}},
       {"add-token", {"--auth-file", "--name", "--roles"}},
       {"export", {"--data"}},
@@ -171,6 +190,14 @@ ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     std::string name = argv[i];
     std::string value;
+    if (name == kReadOnlyOption) {
+      if (arguments.options.contains(name)) return ledger::InvalidArgument(name, name + " is given more than once");
+      if (std::find(known->second.begin(), known->second.end(), name) == known->second.end()) {
+        return ledger::InvalidArgument(name, "unknown option " + name + " for " + arguments.command);
+      }
+      arguments.options[name] = "on";
+      continue;
+    }
     if (const size_t equals = name.find('='); equals != std::string::npos) {
       value = name.substr(equals + 1);
       name = name.substr(0, equals);
@@ -463,8 +490,40 @@ ledger::Status ApplyLogFormat(const Arguments& arguments) {
   return {};
 }
 
+// --read-only and --follow: a mirror takes no writes, so it polls no sheet
+// and sends no mail (the primary does both).
+ledger::Result<std::optional<ledger::app::FollowOptions>> ParseMirrorOptions(const Arguments& arguments) {
+  const auto& options = arguments.options;
+  const bool follow = options.contains("--follow");
+  if (!follow && (options.contains("--token-file") || options.contains("--poll-ms"))) {
+    return ledger::InvalidArgument("--token-file", "--token-file and --poll-ms go with --follow URL");
+  }
+  if (!follow && !options.contains(std::string(kReadOnlyOption))) return std::optional<ledger::app::FollowOptions>();
+  for (const char* writer : {"--poll-csv", "--smtp-url", "--backup-dir"}) {
+    if (options.contains(writer)) {
+      return ledger::InvalidArgument(writer, std::string(writer) +
+                                                 " does not go with --read-only or --follow: a read-only copy "
+                                                 "imports no sheet, sends no mail and makes no backups (its "
+                                                 "primary does)");
+    }
+  }
+  if (!follow) return std::optional<ledger::app::FollowOptions>(ledger::app::FollowOptions{});
+  const auto value = [&options](const char* name) {
+    const auto found = options.find(name);
+    return found == options.end() ? std::string() : found->second;
+  };
+  ledger::Result<ledger::app::FollowOptions> parsed = ledger::app::ParseFollowOptions(
+      options.at("--follow"), value("--token-file"), value("--poll-ms"), options.at("--data"));
+  if (!parsed) return parsed.error();
+  return std::optional<ledger::app::FollowOptions>(std::move(*parsed));
+}
+
 int Serve(const Arguments& arguments) {
   if (ledger::Status format = ApplyLogFormat(arguments); !format) return Fail(format.error().message);
+  ledger::Result<std::optional<ledger::app::FollowOptions>> mirror = ParseMirrorOptions(arguments);
+  if (!mirror) return Fail(mirror.error().message);
+  const bool read_only = mirror->has_value();
+  const bool following = arguments.options.contains("--follow");
   TuneAllocator();
   ledger::Result<ledger::http::ServerOptions> server_options = ParseServeOptions(arguments);
   if (!server_options) return Fail(server_options.error().message);
@@ -504,23 +563,37 @@ int Serve(const Arguments& arguments) {
     }
   }
 
-  ledger::Result<std::unique_ptr<ledger::Ledger>> opened =
-      ledger::Ledger::Open(ledger::LedgerOptions{.path = arguments.options.at("--data")});
+  // A read-only copy that does not follow opens the ledger read-only: it
+  // writes nothing to DIR (and another process, `follow`, may write it).
+  ledger::Result<std::unique_ptr<ledger::Ledger>> opened = ledger::Ledger::Open(
+      ledger::LedgerOptions{.path = arguments.options.at("--data"), .read_only = read_only && !following});
   if (!opened) return Fail(opened.error().message);
   std::unique_ptr<ledger::Ledger> log = std::move(*opened);
   WarnAboutOpenDataFolder(arguments.options.at("--data"));
   // The tree heads' signing key, made (mode 0600) at the first start; the
-  // ledger is open, so this process holds its lock and makes it alone.
+  // ledger is open, so this process holds its lock and makes it alone. A
+  // following copy signs its own heads (with its own key, at /public-key);
+  // a read-only one makes no key, and without one its signing routes
+  // answer 503.
   ledger::Result<std::unique_ptr<ledger::TreeHeadSigner>> signer =
-      ledger::TreeHeadSigner::Open(arguments.options.at("--data"), /*create=*/true);
-  if (!signer) return Fail("tree head signing key: " + signer.error().message);
+      ledger::TreeHeadSigner::Open(arguments.options.at("--data"), /*create=*/!read_only || following);
+  if (!signer) {
+    if (!read_only || following) return Fail("tree head signing key: " + signer.error().message);
+    ledger::LogPrintf("incident-ledger", "read-only copy without a signing key of its own (%s): tree heads and bundles "
+                      "answer 503; proofs work", signer.error().message.c_str());
+    signer = std::unique_ptr<ledger::TreeHeadSigner>();
+  }
 
   // The read model resumes from its checkpoint (DIR/projections) and folds
   // only the events after it; a missing, outdated or mismatched checkpoint is
   // rebuilt from seq 1. Every event folded is checked on the way in.
   const std::string data = arguments.options.at("--data");
+  // A read-only copy that does not follow keeps no checkpoint (it writes
+  // nothing to DIR): it folds the whole log at start.
+  const bool keep_checkpoints = !read_only || following;
   ledger::Result<std::unique_ptr<ledger::projections::ProjectionCheckpoints>> checkpoints =
-      ledger::projections::ProjectionCheckpoints::Open(ledger::app::ProjectionFolder(data));
+      keep_checkpoints ? ledger::projections::ProjectionCheckpoints::Open(ledger::app::ProjectionFolder(data))
+                       : std::unique_ptr<ledger::projections::ProjectionCheckpoints>();
   if (!checkpoints) return Fail(checkpoints.error().message);
   ledger::projections::ReadModel read_model;
   ledger::Result<ledger::projections::OpenReport> projected = read_model.Open(*log, checkpoints->get());
@@ -571,11 +644,15 @@ int Serve(const Arguments& arguments) {
   ledger::Result<std::unique_ptr<ledger::app::SheetPolling>> sheet_polling =
       ledger::app::StartSheetPolling(arguments.options, log.get(), processor->get());
   if (!sheet_polling) return Fail(sheet_polling.error().message);
-  if (ledger::Status started = (*notifications)->StartDelivery(); !started) return Fail(started.error().message);
+  // A read-only copy appends nothing of its own: no receipts, no overdue
+  // records (its primary makes them, and it copies them).
+  if (!read_only) {
+    if (ledger::Status started = (*notifications)->StartDelivery(); !started) return Fail(started.error().message);
+  }
   ledger::ingest::OverdueWatcher overdue_watcher(
       &follow_ups, &read_model,
       ledger::ingest::OverdueWatcherOptions{.interval = std::chrono::milliseconds(*overdue_check_ms), .zone = *zone});
-  overdue_watcher.Start();
+  if (!read_only) overdue_watcher.Start();
 
   // Long requests run here, never on the server's socket threads.
   ledger::http::WorkPool pool(*pool_options);
@@ -602,7 +679,8 @@ int Serve(const Arguments& arguments) {
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .backup = *backup_options,
-                                                      .signer = signer->get()});
+                                                      .signer = signer->get(),
+                                                      .read_only = read_only});
   // /metrics renders every part's figures (http/metrics.h); these callbacks
   // hand it the figures of the parts wired here.
   ledger::http::MetricsSources metric_sources{
@@ -610,13 +688,20 @@ int Serve(const Arguments& arguments) {
       .sheet_poller = {},
       .work_pool = [&pool] { return pool.stats(); }};
   if (*sheet_polling) metric_sources.sheet_poller = [polling = sheet_polling->get()] { return polling->stats(); };
+  // serve --follow: the follower appends on a thread of its own; the commit
+  // listener above folds and streams what it imports.
+  std::unique_ptr<ledger::app::Follower> follower;
+  if (following) {
+    follower = std::make_unique<ledger::app::Follower>(log.get(), **mirror);
+    metric_sources.follower = [copy = follower.get()] { return copy->stats(); };
+  }
   metrics.SetSources(std::move(metric_sources));
   ledger::Result<std::unique_ptr<ledger::http::Server>> server =
       ledger::http::Server::Start(*server_options, &api, &metrics);
   if (!server) return Fail(server.error().message);
 
   const std::string url_file = ledger::app::ServiceUrlFile(arguments.options.at("--data"));
-  ledger::app::WriteServiceUrl(url_file, (*server)->url());
+  if (!read_only) ledger::app::WriteServiceUrl(url_file, (*server)->url());
   std::printf("listening on %s\n", (*server)->url().c_str());
   std::fflush(stdout);
   ledger::LogPrintf("incident-ledger", "serving %s from %s (head seq %llu)", (*server)->url().c_str(),
@@ -625,7 +710,23 @@ int Serve(const Arguments& arguments) {
   // wait for it; a ledger that fails is not served on: the service stops and
   // exits with status 2, naming the event.
   ledger::app::ChainCheck chain_check(*log, [&server] { (*server)->RequestStop(); });
+  std::thread follow_thread;
+  if (follower) {
+    ledger::LogPrintf("incident-ledger", "following %s (read-only copy; writes answer 503)",
+                      (*mirror)->primary_url.c_str());
+    follow_thread = std::thread([copy = follower.get()] {
+      // A divergence stops the following, not the serving: the copy keeps
+      // answering with what it holds, and /metrics names the seq.
+      (void)copy->Run();
+    });
+  } else if (read_only) {
+    ledger::LogPrintf("incident-ledger", "read-only copy: writes answer 503");
+  }
   (*server)->Run();
+  if (follower) {
+    follower->RequestStop();
+    follow_thread.join();
+  }
   // Long requests still running are told to stop and answer before the
   // server's event loop goes away.
   pool.Stop();
@@ -637,7 +738,7 @@ int Serve(const Arguments& arguments) {
   // answer may be lost, an acknowledged event never is.
   log->Shutdown();
   server->reset();
-  std::remove(url_file.c_str());
+  if (!read_only) std::remove(url_file.c_str());
   ledger::LogPrintf("incident-ledger", "stopped at head seq %llu", static_cast<unsigned long long>(log->head().seq));
   return chain_check.failed() ? 2 : 0;
 }
@@ -670,6 +771,15 @@ int main(int argc, char** argv) {
   if (arguments->command == "export") return ledger::app::Export(arguments->options.at("--data"));
   if (arguments->command == "import") return ledger::app::Import(arguments->options.at("--data"));
   if (arguments->command == "durations") return ledger::app::Durations(arguments->options);
+  if (arguments->command == "follow") {
+    if (!arguments->options.contains("--from")) return Fail("--from URL is required");
+    const auto value = [&arguments](const char* name) {
+      const auto found = arguments->options.find(name);
+      return found == arguments->options.end() ? std::string() : found->second;
+    };
+    return ledger::app::Follow(arguments->options.at("--data"), arguments->options.at("--from"),
+                               value("--token-file"), value("--poll-ms"));
+  }
   if (arguments->command == "rebuild") return ledger::app::Rebuild(arguments->options.at("--data"));
   if (arguments->command == "availability") return ledger::app::Availability(arguments->options);
   if (arguments->command == "review-report") return ledger::app::ReviewReport(arguments->options);

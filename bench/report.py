@@ -295,6 +295,22 @@ def main():
                      "one at a time, in-process", text.replace("/s", " proofs/s", 1), "", "—",
                      goal + verdict if goal else ""))
 
+    # 8. Follower lag (bench/follow_lag.py): a `serve --follow` copy of a
+    # primary taking 1,000 submissions/s on loopback.
+    lag = get("follow", "follower lag")
+    lag_text = "not measured"
+    lag_verdict = ""
+    if lag and lag.median("ops"):
+        lag_text = (f"p50 {ms(lag.median('p50_ms'))} ms, p99 {ms(lag.median('p99_ms'))} ms, max "
+                    f"{ms(lag.median('max_ms'))} ms over {int(lag.median('ops')):,} events at "
+                    f"{lag.median('ops_per_second'):,.0f} submissions/s")
+        if lag.median("errors"):
+            lag_text += f"; {int(lag.median('errors'))} errors"
+        lag_verdict = " (met)" if lag.median("p99_ms") < 100 else " (not met)"
+    rows.append(("8. Follower lag: `serve --follow` copy of a primary taking 1,000 submissions/s (8 clients) on "
+                 "loopback, from each 201 to the copy's event stream sending the event",
+                 lag_text, "", "—", "p99 < 100 ms" + lag_verdict))
+
     lines = []
     lines.append("| workload | ours | peer | ours / peer | goal |")
     lines.append("| --- | --- | --- | --- | --- |")

@@ -14,6 +14,7 @@
 #include "common/json_writer.h"
 #include "common/time.h"
 #include "http/auth.h"
+#include "http/durations_changes.h"
 #include "http/followups_api.h"
 #include "http/json_views.h"
 #include "http/maintenance_api.h"
@@ -452,6 +453,34 @@ class Handlers {
     return Json(200, json.Take());
   }
 
+  // GET /api/v1/durations/changes (durations_changes.h): `before` is
+  // required, `after` defaults to now and may not be before it; the window
+  // is GET /durations' (default: the 7 days up to `after`).
+  HttpResponse DurationChanges(std::string_view query_text, const StopToken& stop) {
+    Result<Query> query = ParseQuery(query_text, {"from", "to", "before", "after"});
+    if (!query) return ErrorResponse(query.error());
+    Result<std::optional<Instant>> before = ParseTimeParameter(*query, "before");
+    if (!before) return ErrorResponse(before.error());
+    if (!*before) return ErrorResponse(BadParameter("before", "before (an RFC 3339 time: the earlier knowledge time) is required"));
+    Result<std::optional<Instant>> after = ParseTimeParameter(*query, "after");
+    if (!after) return ErrorResponse(after.error());
+    const int64_t after_micros = *after ? (*after)->unix_micros : NowMicros();
+    if ((*before)->unix_micros > after_micros) {
+      return ErrorResponse(BadParameter("before", "before must not be later than after"));
+    }
+    Result<Window> window = ParseWindow(*query, after_micros);
+    if (!window) return ErrorResponse(window.error());
+    Result<std::string> answer = DurationChangesJson(
+        *deps_.read_model, *deps_.ledger,
+        DurationChangesQuery{.from_micros = window->from_micros,
+                             .to_micros = window->to_micros,
+                             .before_micros = (*before)->unix_micros,
+                             .after_micros = after_micros},
+        stop);
+    if (!answer) return ErrorResponse(answer.error());
+    return Json(200, std::move(*answer));
+  }
+
   HttpResponse Verify(std::string_view query_text, const StopToken& stop) {
     Result<Query> query = ParseQuery(query_text, {});
     if (!query) return ErrorResponse(query.error());
@@ -522,7 +551,8 @@ Api::Api(ApiDependencies dependencies)
   }
   PageAnswers pages;
   if (deps_.web != nullptr) pages = deps_.web->Pages();
-  router_ = std::make_unique<Router>(std::move(rows), deps_.access, deps_.metrics, std::move(pages));
+  router_ = std::make_unique<Router>(std::move(rows), deps_.access, deps_.metrics, std::move(pages),
+                                     RouterOptions{.read_only = deps_.read_only});
 }
 
 Api::~Api() = default;
@@ -564,6 +594,12 @@ std::vector<Route> Api::Routes() {
        }},
       {"/api/v1/events", "GET", RequiredAccess::Needs(Role::kAuditor), "events", RouteKind::kJson,
        [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Events(call.request, call.query)); }},
+      {"/api/v1/durations/changes", "GET", viewer, "durations_changes", RouteKind::kJson,
+       [this, offload](RouteCall call) {
+         offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
+           return Handlers(*deps, answers).DurationChanges(query, stop);
+         });
+       }},
       {"/api/v1/durations", "GET", viewer, "durations", RouteKind::kJson,
        [this, offload](RouteCall call) {
          offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {

@@ -75,6 +75,9 @@ struct ApiDependencies {
   BackupOptions backup;  // default: no backups through the API
   // Signs tree heads (tree_head.h); none: the routes that sign answer 503.
   const TreeHeadSigner* signer = nullptr;
+  // A mirror (serve --read-only, --follow): every write answers 503
+  // (router.h).
+  bool read_only = false;
 };
 
 

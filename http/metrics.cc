@@ -138,6 +138,7 @@ std::string Metrics::Render(const LedgerStats& stats, uint64_t head_seq, uint64_
   if (sources_.notifications) out += RenderNotificationMetrics(sources_.notifications(), NowMicros());
   if (sources_.sheet_poller) out += RenderSheetPollerMetrics(sources_.sheet_poller());
   if (sources_.work_pool) out += RenderWorkPoolMetrics(sources_.work_pool());
+  if (sources_.follower) out += RenderFollowerMetrics(sources_.follower());
   return out;
 }
 
@@ -208,6 +209,31 @@ std::string RenderWorkPoolMetrics(const WorkPoolStats& stats) {
   AppendSample(&out, "ledger_work_total", "outcome=\"rejected\"", std::to_string(stats.rejected));
   AppendSample(&out, "ledger_work_total", "outcome=\"abandoned\"", std::to_string(stats.abandoned));
   AppendSample(&out, "ledger_work_total", "outcome=\"expired\"", std::to_string(stats.expired));
+  return out;
+}
+
+std::string RenderFollowerMetrics(const FollowerStats& stats) {
+  std::string out;
+  AppendFamily(&out, "ledger_follow_lag_seconds", "gauge",
+               "Seconds since this copy last held every event the primary had.");
+  char lag_text[64];
+  std::snprintf(lag_text, sizeof lag_text, "%.3f", std::max(0.0, stats.lag_seconds));
+  AppendSample(&out, "ledger_follow_lag_seconds", {}, lag_text);
+  AppendFamily(&out, "ledger_follow_lag_events", "gauge", "Events the primary held at its last look that this copy does not.");
+  const uint64_t behind = stats.primary_head_seq > stats.local_head_seq ? stats.primary_head_seq - stats.local_head_seq : 0;
+  AppendSample(&out, "ledger_follow_lag_events", {}, std::to_string(behind));
+  AppendFamily(&out, "ledger_follow_primary_head_seq", "gauge", "The primary's head seq as last seen.");
+  AppendSample(&out, "ledger_follow_primary_head_seq", {}, std::to_string(stats.primary_head_seq));
+  AppendFamily(&out, "ledger_follow_events_imported_total", "counter", "Events copied from the primary since start.");
+  AppendSample(&out, "ledger_follow_events_imported_total", {}, std::to_string(stats.events_imported));
+  AppendFamily(&out, "ledger_follow_fetch_failures_total", "counter", "Requests to the primary that failed.");
+  AppendSample(&out, "ledger_follow_fetch_failures_total", {}, std::to_string(stats.fetch_failures));
+  AppendFamily(&out, "ledger_follow_tree_heads_checked_total", "counter",
+               "Signed tree heads of the primary found consistent with this copy.");
+  AppendSample(&out, "ledger_follow_tree_heads_checked_total", {}, std::to_string(stats.tree_heads_checked));
+  AppendFamily(&out, "ledger_follow_diverged_seq", "gauge",
+               "The first seq where the primary's history differs from this copy (following stopped); 0 when none.");
+  AppendSample(&out, "ledger_follow_diverged_seq", {}, std::to_string(stats.diverged_seq));
   return out;
 }
 

@@ -38,10 +38,25 @@ namespace ledger::http {
 // once per Render, on the thread answering /metrics, so it must be safe from
 // any thread and quick. One left empty leaves its families out (the sheet
 // poller's when serve runs without --poll-csv; all of them in unit tests).
+// A follower's figures (serve --follow; app/follow.h fills them).
+struct FollowerStats {
+  uint64_t local_head_seq = 0;    // events this copy holds
+  uint64_t primary_head_seq = 0;  // the primary's head as last seen
+  // Seconds since this copy last held every event the primary had (measured
+  // from the start of the poll that found it so); grows while it falls
+  // behind, is unreachable or has stopped.
+  double lag_seconds = 0;
+  uint64_t events_imported = 0;   // since the start
+  uint64_t fetch_failures = 0;    // requests to the primary that failed
+  uint64_t tree_heads_checked = 0;  // signed heads and consistency proofs that held
+  uint64_t diverged_seq = 0;      // the first bad seq once the primary diverged; 0 while it has not
+};
+
 struct MetricsSources {
   std::function<projections::NotificationStats()> notifications;
   std::function<ingest::SheetPollerStats()> sheet_poller;
   std::function<WorkPoolStats()> work_pool;
+  std::function<FollowerStats()> follower;
 };
 
 class Metrics {
@@ -77,5 +92,7 @@ std::string RenderNotificationMetrics(const projections::NotificationStats& stat
 std::string RenderSheetPollerMetrics(const ingest::SheetPollerStats& stats);
 // ledger_work_*.
 std::string RenderWorkPoolMetrics(const WorkPoolStats& stats);
+// ledger_follow_*.
+std::string RenderFollowerMetrics(const FollowerStats& stats);
 
 }  // namespace ledger::http

@@ -1,6 +1,8 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -88,8 +90,9 @@ std::string_view QueryOf(std::string_view target) {
   return mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
 }
 
-Router::Router(std::vector<Route> routes, const AccessControl* access, Metrics* metrics, PageAnswers pages)
-    : routes_(std::move(routes)), access_(access), metrics_(metrics), pages_(std::move(pages)) {
+Router::Router(std::vector<Route> routes, const AccessControl* access, Metrics* metrics, PageAnswers pages,
+               RouterOptions options)
+    : routes_(std::move(routes)), access_(access), metrics_(metrics), pages_(std::move(pages)), options_(options) {
   // (pattern, method) pairs: a pattern may repeat with other methods only.
   std::set<std::pair<std::string_view, std::string>> taken;
   for (const Route& route : routes_) {
@@ -190,6 +193,15 @@ void Router::Handle(const HttpRequest& request, Respond respond) const {
   if (route == nullptr) {
     return counted("not_found")(
         ErrorResponse(MakeError(ErrorCode::kNotFound, "no route for this path")));
+  }
+  if (options_.read_only && request.method != "GET" && request.method != "HEAD" &&
+      std::find(std::begin(kReadOnlyWritesAllowed), std::end(kReadOnlyWritesAllowed), route->pattern) ==
+          std::end(kReadOnlyWritesAllowed)) {
+    return counted(route->label)(ErrorResponse(
+        MakeError(ErrorCode::kUnavailable,
+                  "this service is a read-only copy of the ledger (a mirror): it takes no writes; send " +
+                      std::string(request.method) + " " + std::string(path) + " to the primary ledger",
+                  "read_only")));
   }
   if (!Allows(route->allow, request.method)) {
     const std::string allow = AllowOf(*route);

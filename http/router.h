@@ -17,6 +17,13 @@
 //      the row's Allow text (an HTML page for pages, JSON otherwise);
 //   4. the handler, whose answer is counted under the row's label.
 //
+// A read-only router (RouterOptions::read_only: `serve --read-only` and
+// `serve --follow`, a mirror of another ledger) answers every request whose
+// method is not GET or HEAD with 503 and a JSON error saying it is a
+// read-only copy, after access and before the method check, without calling
+// the handler; the only exceptions are the rows in kReadOnlyWritesAllowed,
+// which change a browser's sign-in and never the ledger.
+//
 // A row cannot be written without its access: RequiredAccess has no default
 // (auth.h), so a forgotten role does not compile, and nothing defaults to
 // "viewer" any more.
@@ -76,6 +83,13 @@ struct Route {
   RouteHandler handler;
 };
 
+// Rows that take POST in a read-only router too: signing in and out.
+inline constexpr std::string_view kReadOnlyWritesAllowed[] = {"/signin", "/signout"};
+
+struct RouterOptions {
+  bool read_only = false;  // a mirror: writes answer 503 (see the top)
+};
+
 // How the router answers refusals on pages (Web::Refusal, PageMethodNotAllowed).
 struct PageAnswers {
   std::function<HttpResponse(const HttpRequest& request, const Error& error)> refusal;
@@ -87,7 +101,8 @@ class Router {
   // `access` null: every request has every role (tests). `pages` may be
   // empty (API only): refusals then answer JSON everywhere. Aborts on two
   // rows with the same pattern, a programming error found by any test.
-  Router(std::vector<Route> routes, const AccessControl* access, Metrics* metrics, PageAnswers pages);
+  Router(std::vector<Route> routes, const AccessControl* access, Metrics* metrics, PageAnswers pages,
+         RouterOptions options = {});
 
   void Handle(const HttpRequest& request, Respond respond) const;
 
@@ -109,6 +124,7 @@ class Router {
   const AccessControl* access_;
   Metrics* metrics_;
   PageAnswers pages_;
+  RouterOptions options_;
 };
 
 // The path of a request target (before '?'), and its query (after it).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <vector>
 
 #include <rocksdb/write_batch.h>
 
@@ -18,6 +19,8 @@ Status Ledger::Impl::ImportVerbatim(const std::vector<ImportedEvent>& events, co
   merkle::Frontier frontier = frontier_;
   rocksdb::WriteBatch batch;
   std::map<std::string, uint64_t> batch_submissions;
+  std::vector<StoredEvent> appended;
+  appended.reserve(events.size());
   for (const ImportedEvent& imported : events) {
     const uint64_t seq = next.seq + 1;
     const auto refuse = [seq](std::string why) {
@@ -50,6 +53,7 @@ Status Ledger::Impl::ImportVerbatim(const std::vector<ImportedEvent>& events, co
     });
     next.seq = seq;
     next.hash = imported.hash;
+    appended.push_back(std::move(*stored));
   }
   if (events.empty()) return {};
   batch.Put(keys::kHeadKey, record::EncodeHead(next));
@@ -64,9 +68,14 @@ Status Ledger::Impl::ImportVerbatim(const std::vector<ImportedEvent>& events, co
   const rocksdb::Status written = db_->Write(write_options, &batch);
   if (!written.ok()) return IoError(written, "the import could not be written");
   frontier_ = frontier;
-  std::lock_guard lock(head_mutex_);
-  head_ = next;
-  tree_head_ = TreeHead{.tree_size = frontier_.size(), .root_hash = frontier_.Root()};
+  {
+    std::lock_guard lock(head_mutex_);
+    head_ = next;
+    tree_head_ = TreeHead{.tree_size = frontier_.size(), .root_hash = frontier_.Root()};
+  }
+  // The read models and streams learn of imported events as of appended
+  // ones (a follower's mirror serves them while it follows).
+  if (commit_listener_) commit_listener_(appended);
   return {};
 }
 

@@ -281,7 +281,9 @@ class Ledger {
   // and that every record decodes; rebuilds the ticket and submission
   // indexes, the Merkle tree and the number counters (each raised to the highest number
   // `ticket_number` finds of it in the batch's tickets). Writes nothing of a batch
-  // that fails a check. Must not run while appends are queued.
+  // that fails a check. Must not run while appends are queued. Once written,
+  // the batch goes to the commit listener (on the calling thread), as an
+  // appended batch does: a follower's read model folds it the same way.
   Status ImportVerbatim(const std::vector<ImportedEvent>& events, const TicketNumberFn& ticket_number);
 
  private:

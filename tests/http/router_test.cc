@@ -101,6 +101,27 @@ TEST(Router, MatchesLiteralsBeforeWildcardsAndOneSegmentPerStar) {
   EXPECT_EQ(matched(""), "none");
 }
 
+TEST(Router, ReadOnlyAnswers503ToEveryWriteBeforeItsHandlerAndServesReads) {
+  ledger::http::Metrics metrics;
+  std::vector<Route> rows = SampleRows();
+  rows.push_back({"/signin", "GET, HEAD, POST", RequiredAccess::Public(), "signin", RouteKind::kPage, Echo("signin")});
+  Router router(std::move(rows), nullptr, &metrics, {}, ledger::http::RouterOptions{.read_only = true});
+  EXPECT_EQ(Call(router, Request("GET", "/items")).status, 200u);
+  EXPECT_EQ(Call(router, Request("HEAD", "/files/a.css")).status, 200u);
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/items/special"}, {"DELETE", "/items/42"}, {"PUT", "/items/42"}, {"POST", "/items"}}) {
+    SCOPED_TRACE(method + " " + target);
+    const HttpResponse refused = Call(router, Request(method, target));
+    EXPECT_EQ(refused.status, 503u);
+    EXPECT_NE(refused.body.find("read-only copy"), std::string::npos) << refused.body;
+    EXPECT_NE(refused.body.find("\"field\":\"read_only\""), std::string::npos) << refused.body;
+  }
+  // Signing in changes a browser's session, never the ledger.
+  EXPECT_EQ(Call(router, Request("POST", "/signin")).status, 200u);
+  // An unknown path is still 404, not 503.
+  EXPECT_EQ(Call(router, Request("POST", "/nowhere")).status, 404u);
+}
+
 TEST(Router, AllowsTheListedMethodsAndHeadWhereverGetIs) {
   EXPECT_TRUE(Router::Allows("GET", "GET"));
   EXPECT_TRUE(Router::Allows("GET", "HEAD"));
@@ -213,6 +234,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {{"/api/v1/incidents/*", "GET"}, Role::kViewer},
       {{"/api/v1/incidents/*/events", "GET"}, Role::kViewer},
       {{"/api/v1/durations", "GET"}, Role::kViewer},
+      {{"/api/v1/durations/changes", "GET"}, Role::kViewer},
       {{"/api/v1/availability", "GET, HEAD"}, Role::kViewer},
       {{"/api/v1/events/stream", "GET, HEAD"}, Role::kViewer},
       {{"/metrics", "GET"}, Role::kViewer},

@@ -188,10 +188,18 @@ TEST(Ledger, NumberSequencesCountApartAndSurviveReopenAndImport) {
   for (const StoredEvent& stored : *events) exported.push_back({stored.record, stored.prev_hash, stored.hash});
   TempDir other_dir;
   auto other = OpenLedger(other_dir.path());
+  // An import reaches the commit listener as an append does (a follower's
+  // read model folds what it copies).
+  std::vector<uint64_t> heard;
+  other->SetCommitListener([&heard](const std::vector<StoredEvent>& batch) {
+    for (const StoredEvent& stored : batch) heard.push_back(stored.seq);
+  });
   ASSERT_TRUE(other->ImportVerbatim(exported, [](std::string_view ticket) -> std::optional<NumberedName> {
     const NumberSequence sequence = ticket.starts_with("MNT-") ? 1 : 0;
     return NumberedName{.sequence = sequence, .number = std::stoull(std::string(ticket.substr(4)))};
   }));
+  ASSERT_EQ(heard.size(), exported.size());
+  for (size_t i = 0; i < heard.size(); ++i) EXPECT_EQ(heard[i], i + 1);
   EXPECT_EQ(other->head().last_numbers[0], 2u);
   EXPECT_EQ(other->head().last_numbers[1], 4u);
   other.reset();
