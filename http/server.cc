@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <deque>
 #include <list>
 #include <mutex>
@@ -408,15 +409,19 @@ class Session : public std::enable_shared_from_this<Session> {
     std::snprintf(duration, sizeof duration, "%.3f", milliseconds);
     const std::string status = std::to_string(access_.status);
     const std::string bytes = std::to_string(access_.bytes);
-    Log("access", access_.method + " " + access_.target,
-        {{"method", access_.method},
-         {"path", access_.target},
-         {"status", status},
-         {"bytes", bytes},
-         {"duration_ms", duration},
-         {"principal", access_.principal.empty() ? std::string_view("-") : std::string_view(access_.principal)},
-         {"request_id", access_.request_id},
-         {"client", client_address_}});
+    const std::string_view principal = access_.principal.empty() ? std::string_view("-") : access_.principal;
+    const std::string message = access_.method + " " + access_.target;
+    if (access_.end.empty()) {
+      Log("access", message,
+          {{"method", access_.method}, {"path", access_.target}, {"status", status}, {"bytes", bytes},
+           {"duration_ms", duration}, {"principal", principal}, {"request_id", access_.request_id},
+           {"client", client_address_}});
+    } else {
+      Log("access", message,
+          {{"method", access_.method}, {"path", access_.target}, {"status", status}, {"bytes", bytes},
+           {"duration_ms", duration}, {"principal", principal}, {"request_id", access_.request_id},
+           {"client", client_address_}, {"end", access_.end}});
+    }
   }
 
   void WriteError(unsigned status, const Error& error) {
@@ -526,16 +531,27 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(kWriteTimeout);
     bhttp::async_write_header(stream_, *serializer,
                               [self = shared_from_this(), message, serializer](beast::error_code error, size_t) {
-                                if (error) return self->CloseStream();
+                                if (error) return self->CloseStream("header write failed: " + error.message());
                                 self->WatchForClientClose();
                                 self->ArmHeartbeat();
                                 self->PullChunk();
                               });
   }
 
+  // The socket turning readable ends the stream only when the client has
+  // closed (end of file), reset, or sent bytes (it has nothing to send); a
+  // wake-up with nothing to read (EAGAIN) waits again.
   void WatchForClientClose() {
-    stream_.socket().async_wait(tcp::socket::wait_read,
-                                [self = shared_from_this()](beast::error_code) { self->CloseStream(); });
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code error) {
+      if (self->stream_closed_) return;
+      if (error) return self->CloseStream("waiting on the socket failed: " + error.message());
+      char byte = 0;
+      const ssize_t peeked = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->WatchForClientClose();
+      self->CloseStream(peeked == 0   ? "client closed"
+                        : peeked > 0 ? "client sent bytes"
+                                     : std::string("client reset: ") + std::strerror(errno));
+    });
   }
 
   void ArmHeartbeat() {
@@ -586,7 +602,7 @@ class Session : public std::enable_shared_from_this<Session> {
       self->OnChunkWritten(error, *chunk);
     };
     if (chunk->last) {
-      if (!chunked_) return CloseStream();
+      if (!chunked_) return CloseStream("ended");
       asio::async_write(stream_, bhttp::make_chunk_last(), std::move(done));
     } else if (chunked_) {
       asio::async_write(stream_, bhttp::make_chunk(asio::buffer(chunk->bytes)), std::move(done));
@@ -598,14 +614,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnChunkWritten(beast::error_code error, const OutChunk& chunk) {
     writing_ = false;
     if (!error) access_.bytes += chunk.bytes.size();
-    if (error || chunk.last) return CloseStream();
+    if (error) return CloseStream("write failed: " + error.message());
+    if (chunk.last) return CloseStream("ended");
     if (chunk.pulled) PullChunk();
     WriteChunk();
   }
 
-  void CloseStream() {
+  // `why`: said in the access line (`end=`), so that a cut-off stream can
+  // be told from one that ended.
+  void CloseStream(std::string why) {
     if (stream_closed_) return;
     stream_closed_ = true;
+    access_.end = std::move(why);
     LogAccess();
     heartbeat_timer_.cancel();
     if (source_) source_->Cancel();
@@ -627,6 +647,7 @@ class Session : public std::enable_shared_from_this<Session> {
     unsigned status = 0;
     uint64_t bytes = 0;
     bool begun = false;  // begun and not yet logged
+    std::string end;     // a stream: why it closed
   };
 
   beast::tcp_stream stream_;
