@@ -115,6 +115,14 @@ uint64_t ReadBigEndian64(std::string_view bytes) {
   return value;
 }
 
+std::string Utf8OrAscii(std::string_view text) {
+  if (IsValidUtf8(text)) return std::string(text);
+  std::string ascii;
+  ascii.reserve(text.size());
+  for (const char c : text) ascii += static_cast<unsigned char>(c) < 0x80 ? c : '?';
+  return ascii;
+}
+
 bool IsValidUtf8(std::string_view text) {
   size_t i = 0;
   const size_t size = text.size();

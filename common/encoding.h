@@ -37,6 +37,10 @@ uint64_t ReadBigEndian64(std::string_view bytes);  // bytes.size() must be >= 8
 
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
 bool IsValidUtf8(std::string_view text);
+// `text` itself when it is well-formed UTF-8; otherwise its ASCII bytes,
+// with '?' for every other byte (for places that must put out UTF-8
+// whatever they were given: mail headers, calendars).
+std::string Utf8OrAscii(std::string_view text);
 
 // Length of the well-formed UTF-8 sequence of 2 to 4 bytes starting at
 // text[i], or 0 when none starts there (ASCII included: callers handle it).

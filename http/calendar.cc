@@ -128,12 +128,7 @@ void IncidentEvents(const TicketState& ticket, const CalendarQuery& query, std::
 }  // namespace
 
 std::string CalendarEscape(std::string_view text) {
-  std::string valid;
-  if (IsValidUtf8(text)) {
-    valid = std::string(text);
-  } else {
-    for (const char c : text) valid += static_cast<unsigned char>(c) < 0x80 ? c : '?';
-  }
+  const std::string valid = Utf8OrAscii(text);
   std::string out;
   out.reserve(valid.size() + 8);
   size_t i = 0;

@@ -219,6 +219,57 @@ std::string ErrorSlot(std::string_view field, const FormState& state) {
   return html;
 }
 
+// The form's notice for an error that belongs to no field of it (hidden
+// when `shown` is false, for the script to fill).
+void AppendGeneralError(std::string* main, const FormState& state, bool shown) {
+  *main += "<div id=\"form-error\" class=\"notice notice-error\" role=\"alert\"";
+  if (shown) {
+    *main += ">";
+    if (!state.error->field.empty()) *main += HtmlEscape(state.error->field) + ": ";
+    AppendHtmlEscaped(main, state.error->message);
+  } else {
+    *main += " hidden>";
+  }
+  *main += "</div>\n";
+}
+
+// The radio buttons of a form's actions (value, label), `chosen` checked.
+template <size_t N>
+void AppendActionChoice(std::string* main, const std::array<std::pair<std::string_view, std::string_view>, N>& actions,
+                        std::string_view chosen, const FormState& state) {
+  *main += "<fieldset class=\"actions\"><legend>What are you recording?</legend>\n";
+  for (const auto& [value, label] : actions) {
+    *main += "<label class=\"choice\"><input type=\"radio\" name=\"action\" value=\"" + std::string(value) + "\"";
+    if (chosen == value) *main += " checked";
+    *main += "> " + std::string(label) + "</label>\n";
+  }
+  *main += ErrorSlot("action", state) + "</fieldset>\n";
+}
+
+// A field's hint, when it has one (a time field's says how it is read
+// without JavaScript).
+void AppendHint(std::string* main, std::string_view kind, const std::string& name, std::string_view hint) {
+  if (hint.empty()) return;
+  *main += "<p class=\"hint\" id=\"hint-" + name + "\">" + std::string(hint);
+  if (kind == "datetime") *main += "<span class=\"no-script-only\"> Without JavaScript the time is taken as UTC.</span>";
+  *main += "</p>\n";
+}
+
+// A one-line <input> of kind "text", "datetime", "url" or "list", with
+// `extra` attributes (a placeholder).
+void AppendInput(std::string* main, std::string_view kind, const std::string& id, const std::string& name,
+                 std::string_view value, const std::string& described, std::string_view extra) {
+  std::string type = "text";
+  if (kind == "datetime") type = "datetime-local";
+  if (kind == "url") type = "url";
+  *main += "<input id=\"" + id + "\" name=\"" + name + "\" type=\"" + type + "\"";
+  if (kind == "datetime") *main += " step=\"60\"";
+  *main += extra;
+  *main += " value=\"";
+  AppendHtmlEscaped(main, value);
+  *main += "\"" + described + ">\n";
+}
+
 std::string_view ValueOf(const FormState& state, std::string_view name) {
   const auto found = state.values.find(std::string(name));
   return found == state.values.end() ? std::string_view() : std::string_view(found->second);
@@ -236,24 +287,10 @@ std::string RenderForm(const Principal& viewer, const FormState& state, const st
   main +=
       "<p class=\"lead\">Every submission is recorded for good; a correction is a new submission. "
       "Fields left empty on an update stay as they are.</p>\n";
-  const bool general_error = state.error && !IsFormField(state.error->field);
-  main += "<div id=\"form-error\" class=\"notice notice-error\" role=\"alert\"";
-  if (general_error) {
-    main += ">";
-    if (!state.error->field.empty()) main += HtmlEscape(state.error->field) + ": ";
-    AppendHtmlEscaped(&main, state.error->message);
-  } else {
-    main += " hidden>";
-  }
-  main += "</div>\n<div id=\"form-result\" class=\"notice notice-ok\" role=\"status\" hidden></div>\n";
+  AppendGeneralError(&main, state, state.error && !IsFormField(state.error->field));
+  main += "<div id=\"form-result\" class=\"notice notice-ok\" role=\"status\" hidden></div>\n";
   main += "<form id=\"submission-form\" class=\"submission\" method=\"post\" action=\"/submit\" novalidate>\n";
-  main += "<fieldset class=\"actions\"><legend>What are you recording?</legend>\n";
-  for (const auto& [value, label] : kActions) {
-    main += "<label class=\"choice\"><input type=\"radio\" name=\"action\" value=\"" + std::string(value) + "\"";
-    if (action == value) main += " checked";
-    main += "> " + std::string(label) + "</label>\n";
-  }
-  main += ErrorSlot("action", state) + "</fieldset>\n";
+  AppendActionChoice(&main, kActions, action, state);
 
   for (const FormField& field : FormFields()) {
     const std::string name(field.name);
@@ -280,24 +317,12 @@ std::string RenderForm(const Principal& viewer, const FormState& state, const st
       }
       main += "</select>\n";
     } else {
-      std::string type = "text";
-      if (field.kind == "datetime") type = "datetime-local";
-      if (field.kind == "url") type = "url";
-      main += "<input id=\"" + id + "\" name=\"" + name + "\" type=\"" + type + "\"";
-      if (field.kind == "datetime") main += " step=\"60\"";
-      if (field.name == "ticket") main += " placeholder=\"INC-42\" autocomplete=\"off\"";
-      if (field.kind == "list") main += " list=\"known-systems\" autocomplete=\"off\"";
-      main += " value=\"";
-      AppendHtmlEscaped(&main, value);
-      main += "\"" + described + ">\n";
+      const std::string_view extra = field.name == "ticket" ? " placeholder=\"INC-42\" autocomplete=\"off\""
+                                     : field.kind == "list" ? " list=\"known-systems\" autocomplete=\"off\""
+                                                            : "";
+      AppendInput(&main, field.kind, id, name, value, described, extra);
     }
-    if (!field.hint.empty()) {
-      main += "<p class=\"hint\" id=\"hint-" + name + "\">" + std::string(field.hint);
-      if (field.kind == "datetime") {
-        main += "<span class=\"no-script-only\"> Without JavaScript the time is taken as UTC.</span>";
-      }
-      main += "</p>\n";
-    }
+    AppendHint(&main, field.kind, name, field.hint);
     if (field.kind == "list" && !known_systems.empty()) {
       main += "<datalist id=\"known-systems\">";
       for (const std::string& system : known_systems) main += "<option value=\"" + HtmlEscape(system) + "\">";
@@ -420,25 +445,10 @@ std::string RenderMaintenanceForm(const Principal& viewer, const FormState& stat
     main += " hidden>";
   }
   main += "</div>\n";
-  const bool general_error = state.error && !IsMaintenanceFormField(state.error->field);
-  main += "<div id=\"form-error\" class=\"notice notice-error\" role=\"alert\"";
-  if (general_error) {
-    main += ">";
-    if (!state.error->field.empty()) main += HtmlEscape(state.error->field) + ": ";
-    AppendHtmlEscaped(&main, state.error->message);
-  } else {
-    main += " hidden>";
-  }
-  main += "</div>\n";
+  AppendGeneralError(&main, state, state.error && !IsMaintenanceFormField(state.error->field));
   main += "<form id=\"maintenance-form\" class=\"submission\" method=\"post\" action=\"/maintenance\" "
           "data-local-times novalidate>\n";
-  main += "<fieldset class=\"actions\"><legend>What are you recording?</legend>\n";
-  for (const auto& [value, label] : kMaintenanceActions) {
-    main += "<label class=\"choice\"><input type=\"radio\" name=\"action\" value=\"" + std::string(value) + "\"";
-    if (action == value) main += " checked";
-    main += "> " + std::string(label) + "</label>\n";
-  }
-  main += ErrorSlot("action", state) + "</fieldset>\n";
+  AppendActionChoice(&main, kMaintenanceActions, action, state);
   for (const MaintenanceFormField& field : kMaintenanceFields) {
     const std::string name(field.name);
     const std::string id = "m-" + name;
@@ -454,23 +464,10 @@ std::string RenderMaintenanceForm(const Principal& viewer, const FormState& stat
       AppendHtmlEscaped(&main, value);
       main += "</textarea>\n";
     } else {
-      std::string type = "text";
-      if (field.kind == "datetime") type = "datetime-local";
-      if (field.kind == "url") type = "url";
-      main += "<input id=\"" + id + "\" name=\"" + name + "\" type=\"" + type + "\"";
-      if (field.kind == "datetime") main += " step=\"60\"";
-      if (field.name == "window") main += " placeholder=\"MNT-3\" autocomplete=\"off\"";
-      main += " value=\"";
-      AppendHtmlEscaped(&main, value);
-      main += "\"" + described + ">\n";
+      AppendInput(&main, field.kind, id, name, value, described,
+                  field.name == "window" ? " placeholder=\"MNT-3\" autocomplete=\"off\"" : "");
     }
-    if (!field.hint.empty()) {
-      main += "<p class=\"hint\" id=\"hint-" + name + "\">" + std::string(field.hint);
-      if (field.kind == "datetime") {
-        main += "<span class=\"no-script-only\"> Without JavaScript the time is taken as UTC.</span>";
-      }
-      main += "</p>\n";
-    }
+    AppendHint(&main, field.kind, name, field.hint);
     main += ErrorSlot(field.name, state) + "\n</div>\n";
   }
   std::string submission_id(ValueOf(state, "submission_id"));

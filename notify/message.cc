@@ -208,12 +208,7 @@ FollowUpText MaintenanceMail(const projections::Notice& notice, std::string_view
 }  // namespace
 
 std::string HeaderSafe(std::string_view text) {
-  std::string valid;
-  if (IsValidUtf8(text)) {
-    valid = std::string(text);
-  } else {
-    for (const char c : text) valid += static_cast<unsigned char>(c) < 0x80 ? c : '?';
-  }
+  const std::string valid = Utf8OrAscii(text);
   std::string out;
   out.reserve(valid.size());
   size_t i = 0;
