@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -331,6 +332,33 @@ class Service:
                 raise AssertionError("next_after %r is not the last seq of the page (%r)"
                                      % (data["next_after"], events[-1]["seq"]))
             after = data["next_after"]
+
+
+def exchange(ledger, raw, timeout=30):
+    """Sends `raw` on a new connection (raw bytes, for requests a client library
+    would not send); returns (status, headers text, body bytes) of the first answer."""
+    with socket.create_connection((ledger.host, ledger.port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1."):
+            raise AssertionError("no HTTP answer to %r: %r" % (raw[:200], data[:300]))
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return int(head.split(b" ", 2)[1]), head.decode("latin-1"), body[:length]
 
 
 def add_token(auth_file, name, roles):

@@ -22,7 +22,7 @@ import tempfile
 import unittest
 
 import service
-from service import Service, add_token, ledger_binary
+from service import Service, add_token, exchange, ledger_binary
 
 CREATE = {"action": "create", "title": "Mail down", "systems": ["mail"], "engineer": "Ana",
           "started_at": "2026-11-20T08:00:00Z"}
@@ -30,30 +30,6 @@ CREATE_BODY = json.dumps(CREATE).encode()
 
 
 
-def exchange(ledger, raw, timeout=30):
-    """Sends `raw` on a new connection; returns (status, headers text, body bytes) of the first answer."""
-    with socket.create_connection((ledger.host, ledger.port), timeout=timeout) as sock:
-        sock.sendall(raw)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1."):
-            raise AssertionError("no HTTP answer to %r: %r" % (raw[:200], data[:300]))
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
-        while len(body) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-        return int(head.split(b" ", 2)[1]), head.decode("latin-1"), body[:length]
 
 
 def chunked(body, trailer=b""):

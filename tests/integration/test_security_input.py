@@ -75,30 +75,6 @@ def mode_of(path):
     return stat.S_IMODE(os.lstat(path).st_mode)
 
 
-def exchange(ledger, raw, timeout=30):
-    """Sends `raw` on a new connection; returns (status, body bytes) of the first answer."""
-    with socket.create_connection((ledger.host, ledger.port), timeout=timeout) as sock:
-        sock.sendall(raw)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1."):
-            raise AssertionError("no HTTP answer to %r: %r" % (raw[:200], data[:300]))
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
-        while len(body) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-        return int(head.split(b" ", 2)[1]), body[:length]
 
 
 class SecurityTestCase(service.ServiceTestCase):
@@ -169,7 +145,7 @@ class HostTest(SharedServiceTestCase):
             requests.append(b"GET /api/v1/subscriptions HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
         for raw in requests:
             with self.subTest(raw=raw):
-                status, body = exchange(self.ledger, raw)
+                status, _, body = service.exchange(self.ledger, raw)
                 self.assertEqual(status, 421, body)
                 self.assertIn(b"--allowed-host", body)
         self.assertServing(self.ledger, head_before)
@@ -395,7 +371,7 @@ class ParserTest(SharedServiceTestCase):
         }
         for name, lines in cases.items():
             with self.subTest(case=name):
-                status, answer = exchange(self.ledger, self.framed(lines, body))
+                status, _, answer = service.exchange(self.ledger, self.framed(lines, body))
                 self.assertEqual(status, 400, answer)
                 self.assertTrue(json.loads(answer)["error"]["message"], answer)
         chunked_cases = {
@@ -406,23 +382,23 @@ class ParserTest(SharedServiceTestCase):
         }
         for name, lines in chunked_cases.items():
             with self.subTest(case=name):
-                status, answer = exchange(self.ledger, self.framed([start, b"Host: 127.0.0.1", json_type] + lines,
+                status, _, answer = service.exchange(self.ledger, self.framed([start, b"Host: 127.0.0.1", json_type] + lines,
                                                                    chunked))
                 self.assertEqual(status, 400, answer)
         for name, raw_body in (("0x chunk size", b"0x%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)),
                                ("bare LF after a chunk size", b"%x\n%s\r\n0\r\n\r\n" % (len(body), body)),
                                ("negative chunk size", b"-%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))):
             with self.subTest(case=name):
-                status, answer = exchange(self.ledger, self.framed(
+                status, _, answer = service.exchange(self.ledger, self.framed(
                     [start, b"Host: 127.0.0.1", json_type, b"Transfer-Encoding: chunked"], raw_body))
                 self.assertEqual(status, 400, answer)
         with self.subTest(case="bare LF line ends"):
-            status, answer = exchange(self.ledger, self.framed([start, b"Host: 127.0.0.1", json_type, length], body,
+            status, _, answer = service.exchange(self.ledger, self.framed([start, b"Host: 127.0.0.1", json_type, length], body,
                                                                line_end=b"\n"))
             self.assertEqual(status, 400, answer)
         self.assertServing(self.ledger, head_before)
         # The same submission, framed as RFC 9112 says, is taken.
-        status, answer = exchange(self.ledger, self.framed([start, b"Host: 127.0.0.1", json_type, length], body))
+        status, _, answer = service.exchange(self.ledger, self.framed([start, b"Host: 127.0.0.1", json_type, length], body))
         self.assertEqual(status, 201, answer)
         self.assertEqual(self.ledger.head_seq(), head_before + 1)
 
@@ -453,7 +429,7 @@ class SmtpUrlTest(SecurityTestCase):
                     b"GET /healthz?url=smtp%%3A%%2F%%2Fops%%3A%s%%40mail HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                     % self.SECRET.encode()]
         for raw in requests:
-            exchange(svc, raw)
+            service.exchange(svc, raw)
         svc.stop()
         self.assertIn("http://***@127.0.0.1/healthz", svc.log)
         self.assertIn("smtp://***@mail.example.org", svc.log)
