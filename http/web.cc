@@ -246,6 +246,19 @@ void AppendActionChoice(std::string* main, const std::array<std::pair<std::strin
   *main += ErrorSlot("action", state) + "</fieldset>\n";
 }
 
+// Opens a form field's <div> (marked when the error is this field's) with
+// its label; answers the aria attributes its control carries (its hint and
+// error slot, and aria-invalid).
+std::string AppendFieldStart(std::string* main, const FormState& state, std::string_view field_name,
+                             const std::string& id, std::string_view label, std::string_view hint) {
+  const std::string name(field_name);
+  const bool has_error = state.error && state.error->field == field_name;
+  *main += "<div class=\"field field-" + name + (has_error ? " has-error" : "") + "\">\n";
+  *main += "<label for=\"" + id + "\">" + std::string(label) + "</label>\n";
+  return " aria-describedby=\"" + (hint.empty() ? std::string() : "hint-" + name + " ") + "error-" + name + "\"" +
+         (has_error ? " aria-invalid=\"true\"" : "");
+}
+
 // A field's hint, when it has one (a time field's says how it is read
 // without JavaScript).
 void AppendHint(std::string* main, std::string_view kind, const std::string& name, std::string_view hint) {
@@ -296,12 +309,7 @@ std::string RenderForm(const Principal& viewer, const FormState& state, const st
     const std::string name(field.name);
     const std::string id = "f-" + name;
     const std::string_view value = ValueOf(state, field.name);
-    const bool has_error = state.error && state.error->field == field.name;
-    main += "<div class=\"field field-" + name + (has_error ? " has-error" : "") + "\">\n";
-    main += "<label for=\"" + id + "\">" + std::string(field.label) + "</label>\n";
-    const std::string described =
-        " aria-describedby=\"" + (field.hint.empty() ? std::string() : "hint-" + name + " ") + "error-" + name + "\"" +
-        (has_error ? " aria-invalid=\"true\"" : "");
+    const std::string described = AppendFieldStart(&main, state, field.name, id, field.label, field.hint);
     if (field.kind == "textarea") {
       main += "<textarea id=\"" + id + "\" name=\"" + name + "\" rows=\"4\"" + described + ">";
       AppendHtmlEscaped(&main, value);
@@ -453,12 +461,7 @@ std::string RenderMaintenanceForm(const Principal& viewer, const FormState& stat
     const std::string name(field.name);
     const std::string id = "m-" + name;
     const std::string_view value = ValueOf(state, field.name);
-    const bool has_error = state.error && state.error->field == field.name;
-    main += "<div class=\"field field-" + name + (has_error ? " has-error" : "") + "\">\n";
-    main += "<label for=\"" + id + "\">" + std::string(field.label) + "</label>\n";
-    const std::string described =
-        " aria-describedby=\"" + (field.hint.empty() ? std::string() : "hint-" + name + " ") + "error-" + name + "\"" +
-        (has_error ? " aria-invalid=\"true\"" : "");
+    const std::string described = AppendFieldStart(&main, state, field.name, id, field.label, field.hint);
     if (field.kind == "textarea") {
       main += "<textarea id=\"" + id + "\" name=\"" + name + "\" rows=\"4\"" + described + ">";
       AppendHtmlEscaped(&main, value);
