@@ -69,6 +69,7 @@ class AccessTest(unittest.TestCase):
             ("GET", "/api/v1/incidents/" + ticket, None, {}, "viewer", 200),
             ("GET", "/api/v1/incidents/%s/events" % ticket, None, {}, "viewer", 200),
             ("GET", "/api/v1/durations", None, {}, "viewer", 200),
+            ("GET", "/api/v1/durations/changes?before=2026-01-01T00:00:00Z", None, {}, "viewer", 200),
             ("POST", "/api/v1/maintenance", SCHEDULE, {}, "helpdesk", 201),
             ("GET", "/api/v1/maintenance", None, {}, "viewer", 200),
             ("GET", "/api/v1/maintenance/" + self.window, None, {}, "viewer", 200),
