@@ -548,9 +548,16 @@ class Session : public std::enable_shared_from_this<Session> {
       char byte = 0;
       const ssize_t peeked = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
       if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->WatchForClientClose();
-      self->CloseStream(peeked == 0   ? "client closed"
+      std::string why = peeked == 0  ? "client closed"
                         : peeked > 0 ? "client sent bytes"
-                                     : std::string("client reset: ") + std::strerror(errno));
+                                     : std::string("client reset: ") + std::strerror(errno);
+      // A write under way ends first (its bytes were sent, or it fails):
+      // the access line then counts what reached the client.
+      if (self->writing_) {
+        self->close_after_write_ = std::move(why);
+        return;
+      }
+      self->CloseStream(std::move(why));
     });
   }
 
@@ -614,6 +621,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnChunkWritten(beast::error_code error, const OutChunk& chunk) {
     writing_ = false;
     if (!error) access_.bytes += chunk.bytes.size();
+    if (!close_after_write_.empty()) return CloseStream(std::move(close_after_write_));
     if (error) return CloseStream("write failed: " + error.message());
     if (chunk.last) return CloseStream("ended");
     if (chunk.pulled) PullChunk();
@@ -678,6 +686,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool chunked_ = false;
   bool writing_ = false;
   bool stream_closed_ = false;
+  std::string close_after_write_;  // why the client-close watch fired during a write
 };
 
 }  // namespace
