@@ -8,9 +8,8 @@
 // sandbox, no GPU, no background networking). Each load opens GET / in a
 // fresh browser context (an empty cache, as a first visit) and times, from
 // the navigation's start (performance.timeOrigin), until both the timeline's
-// bars (vis-timeline's .vis-item elements under #timeline, in a chart no
-// longer kept invisible by vis-timeline, or the "no incidents" notice when
-// the week has none) and the 90-day availability
+// bars (the .tl-item elements under #timeline, in a chart that is not
+// hidden, or the "no incidents" notice when the week has none) and the 90-day availability
 // bars (.day elements under #availability) are in the page, plus the next
 // animation frame (the one that paints them). One load first, not counted,
 // warms the browser up; then up to N loads (default 10), none started after
@@ -63,16 +62,15 @@ guard.unref();
 function watchForBars() {
   const marks = {};
   window.__benchDrawn = marks;
-  // vis-timeline puts its bars into a chart it keeps invisible until its
-  // first draw in the final window is done: the bars count once they show.
+  // The bars count once their chart shows (is not visibility: hidden).
   const chartShown = () => {
-    const chart = document.querySelector("#timeline .vis-timeline");
+    const chart = document.querySelector("#timeline .tl-chart");
     return chart !== null && getComputedStyle(chart).visibility !== "hidden";
   };
   let waitingForChart = false;
   const check = () => {
     if (marks.timeline === undefined && !waitingForChart) {
-      const items = document.querySelectorAll("#timeline .vis-item").length;
+      const items = document.querySelectorAll("#timeline .tl-item").length;
       const empty = document.getElementById("timeline-empty");
       const ready = document.body && document.body.dataset.ready === "true";
       if (ready && empty && !empty.hidden) {
@@ -83,7 +81,7 @@ function watchForBars() {
         const whenShown = () => {
           if (!chartShown()) return requestAnimationFrame(whenShown);
           marks.timeline = performance.now();
-          marks.items = document.querySelectorAll("#timeline .vis-item").length;
+          marks.items = document.querySelectorAll("#timeline .tl-item").length;
           check();
         };
         whenShown();

@@ -31,8 +31,8 @@ namespace ledger::http {
 namespace {
 
 // No inline script or style anywhere: a title that smuggles markup past the
-// escaping still could not run. vis-timeline styles its elements through the
-// DOM (element.style), which style-src does not govern.
+// escaping still could not run. The timeline (timeline.js) places its bars
+// through the CSSOM (element.style), which style-src does not govern.
 constexpr std::string_view kContentSecurityPolicy =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -1160,10 +1160,7 @@ class WebHandlers {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "range", "rows"});
     if (!query) return ErrorPage(principal_, 400, "Bad dashboard address", query.error().message);
     return HtmlAnswer(200, Layout(principal_, "Dashboard", "/", kDashboardMain,
-                                  // dashboard.js first: it asks for the data while
-                                  // vis-timeline's script (large) is being run.
-                                  {"/static/vendor/vis-timeline-graph2d.min.css", "/static/dashboard.js",
-                                   "/static/vendor/vis-timeline-graph2d.min.js"}));
+                                  {"/static/timeline.js", "/static/dashboard.js"}));
   }
 
   HttpResponse FormPage(std::string_view query_text) {

@@ -1,4 +1,4 @@
-// The dashboard: a vis-timeline of the incidents in a date range (partial
+// The dashboard: a timeline (timeline.js) of the incidents in a date range (partial
 // and degraded ones in their own colours) and of the maintenance windows
 // (hatched blue), a banner of the windows ongoing or due in the next 7
 // days, a sortable table of the incidents, per-system availability bars
@@ -32,9 +32,6 @@
   };
 
   let timeline = null;
-  let timelineDrawn = false;
-  let items = null;
-  let groups = null;
 
   // ---------------------------------------------------------------- the range
 
@@ -237,8 +234,6 @@
 
   // ---------------------------------------------------------------- the timeline
 
-  // Built when the pointer rests on a bar (vis-timeline's tooltip template),
-  // not for every bar up front.
   // A published review and open action items, as badges (text nodes only).
   function followUpMarks(incident) {
     const marks = [];
@@ -287,37 +282,34 @@
     return period ? tooltip(incident, period) : "";
   }
 
-  // One entry per bar: what vis-timeline draws, plus `label` (the bar's text,
-  // compared to find the bars that changed) and `ticket`/`period` for the
-  // tooltip. Content is a node, never HTML: user text stays text.
+  // The chart's rows and bars. A bar carries `ticket`/`period` (or
+  // `window`) for its tooltip; its label is text, never HTML.
   function buildTimelineData() {
-    const now = new Date();
-    const itemList = [];
-    const groupMap = new Map();
+    const now = Date.now();
+    const items = [];
+    const rowMap = new Map();
+    const rowKeysOf = (name, systems) => state.groupByIncident
+      ? [(name.startsWith("MNT-") ? "maintenance:" : "incident:") + name]
+      : ((systems && systems.length) ? systems : ["(no system)"]).map((s) => "system:" + s);
+    const addRow = (key, name, title) => {
+      if (!rowMap.has(key)) rowMap.set(key, { id: key, text: state.groupByIncident ? name + " " + title : key.slice("system:".length) });
+    };
     for (const incident of state.incidents.values()) {
-      const rowKeys = state.groupByIncident
-        ? ["incident:" + incident.ticket]
-        : ((incident.systems && incident.systems.length) ? incident.systems : ["(no system)"]).map((s) => "system:" + s);
-      for (const key of rowKeys) {
-        if (groupMap.has(key)) continue;
-        const text = state.groupByIncident ? incident.ticket + " " + incident.title : key.slice("system:".length);
-        groupMap.set(key, { id: key, text, order: key });
-      }
+      const rowKeys = rowKeysOf(incident.ticket, incident.systems);
+      for (const key of rowKeys) addRow(key, incident.ticket, incident.title);
       const label = incident.ticket + " · " + incident.title;
+      const className = "ticket-" + incident.ticket + " severity-" + incident.severity +
+        " impact-" + (incident.impact || "full") + " phase-" + (incident.phase || "resolved");
       periodsOf(incident).forEach((period, index) => {
         const ongoing = !period.end;
+        const start = period.start.getTime();
+        const end = ongoing ? Math.max(now, start) : period.end.getTime();
         for (const key of rowKeys) {
-          itemList.push({
-            id: incident.ticket + "|" + index + "|" + key,
-            group: key,
-            start: period.start,
-            end: ongoing ? (now > period.start ? now : period.start) : period.end,
-            type: "range",
-            label,
-            className: "ticket-" + incident.ticket + " severity-" + incident.severity +
-              " impact-" + (incident.impact || "full") + " phase-" + (incident.phase || "resolved") + (ongoing ? " ongoing" : ""),
-            ticket: incident.ticket,
-            period: index,
+          items.push({
+            id: incident.ticket + "|" + index + "|" + key, row: key, start, end, label,
+            className: className + (ongoing ? " ongoing" : ""),
+            href: "/incidents/" + encodeURIComponent(incident.ticket),
+            ticket: incident.ticket, period: index,
           });
         }
       });
@@ -326,29 +318,19 @@
     for (const window of state.windows.values()) {
       const span = spanOf(window);
       // The range, and the next 7 days whatever the range.
-      if (span.start.getTime() >= Math.max(window_.to.getTime(), now.getTime() + UPCOMING) ||
+      if (span.start.getTime() >= Math.max(window_.to.getTime(), now + UPCOMING) ||
         span.end.getTime() <= window_.from.getTime()) continue;
-      const rowKeys = state.groupByIncident
-        ? ["maintenance:" + window.window]
-        : ((window.systems && window.systems.length) ? window.systems : ["(no system)"]).map((s) => "system:" + s);
-      for (const key of rowKeys) {
-        if (!groupMap.has(key)) {
-          const text = state.groupByIncident ? window.window + " " + window.title : key.slice("system:".length);
-          groupMap.set(key, { id: key, text, order: key });
-        }
-        itemList.push({
-          id: window.window + "|" + key,
-          group: key,
-          start: span.start,
-          end: span.end,
-          type: "range",
+      for (const key of rowKeysOf(window.window, window.systems)) {
+        addRow(key, window.window, window.title);
+        items.push({
+          id: window.window + "|" + key, row: key, start: span.start.getTime(), end: span.end.getTime(),
           label: window.window + " · " + window.title,
           className: "maintenance maintenance-" + window.status + " window-" + window.window,
-          window: window.window,
+          href: null, window: window.window,
         });
       }
     }
-    const groupList = Array.from(groupMap.values()).sort((a, b) => {
+    const rows = Array.from(rowMap.values()).sort((a, b) => {
       if (state.groupByIncident) {
         // Windows first, then incidents, newest first.
         const aWindow = a.id.startsWith("maintenance:");
@@ -358,124 +340,39 @@
       }
       return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
     });
-    groupList.forEach((group, index) => { group.order = index; });
-    return { itemList, groupList };
+    return { rows: rows.map(rowWithLabel), items };
   }
 
-  function withNodes(item) {
-    return Object.assign({}, item, { content: el("span", { class: "bar-label" }, item.label) });
+  function rowWithLabel(row) {
+    const label = state.groupByIncident
+      ? el("span", { title: row.text }, el("span", { class: "group-ticket" }, row.text.split(" ")[0]), " ",
+        row.text.slice(row.text.indexOf(" ") + 1))
+      : el("span", { title: row.text }, row.text);
+    return { id: row.id, label };
   }
 
-  function groupWithNodes(group) {
-    const content = state.groupByIncident
-      ? el("span", {}, el("span", { class: "group-ticket" }, group.text.split(" ")[0]), " ",
-        group.text.slice(group.text.indexOf(" ") + 1))
-      : el("span", {}, group.text);
-    return Object.assign({}, group, { content });
-  }
-
-  function sameBar(left, right) {
-    return left.start.getTime() === right.start.getTime() && left.end.getTime() === right.end.getTime() &&
-      left.className === right.className && left.label === right.label && left.group === right.group;
-  }
-
-  // vis-timeline draws and measures a bar as soon as it is added while the
-  // window shows it, one forced layout per bar (seconds for a busy week).
-  // Bars added while the window is parked where none is are drawn later in
-  // one batch, when the window comes back.
-  const PARKED_START = new Date(0);
-  const PARKED_END = new Date(DAY);
-  const CHANGES_DRAWN_IN_PLACE = 20;
-
-  // At most this tall (a CSS length); more rows scroll inside the chart.
-  // vis-timeline draws the bars of the rows in view only, and those of the
-  // others as they are scrolled to: a busy week on 40 systems is ~730 bars,
-  // and drawing them all before the first paint took most of a second.
+  // At most this tall (a CSS length), axis included; more rows scroll
+  // inside the chart, and only the rows in view are drawn.
   const TIMELINE_HEIGHT_MAX = "65vh";
 
-  function timelineOptions() {
-    return {
-      start: PARKED_START,
-      end: PARKED_END,
-      maxHeight: TIMELINE_HEIGHT_MAX,
-      // A scrollbar beside the row names; the wheel over the bars still
-      // zooms (preferZoom), over the row names it scrolls the rows.
-      verticalScroll: true,
-      preferZoom: true,
-      stack: true,
-      showCurrentTime: true,
-      zoomable: true,
-      moveable: true,
-      // Bars stack from the top of their row down, and the chart opens at
-      // its first row.
-      orientation: { axis: "top", item: "top" },
-      groupOrder: "order",
-      tooltip: { followMouse: true, overflowMethod: "cap", delay: 100, template: tooltipOfItem },
-      margin: { item: 6 },
-      zoomMin: 60 * 1000,
-      zoomMax: 5 * 365 * DAY,
-    };
-  }
-
-  // Draws the bars of state.incidents. Only the bars that changed are
-  // touched; `moveToRange` also moves the window to the range chosen.
+  // Draws the bars of state.incidents; `moveToRange` also moves the window
+  // to the range chosen (otherwise a window the user zoomed or panned stays).
   function renderTimeline(moveToRange) {
-    const { itemList, groupList } = buildTimelineData();
-    document.getElementById("timeline-empty").hidden = itemList.length > 0;
+    const { rows, items } = buildTimelineData();
+    document.getElementById("timeline-empty").hidden = items.length > 0;
     if (!timeline) {
-      items = new vis.DataSet(itemList.map(withNodes));
-      groups = new vis.DataSet(groupList.map(groupWithNodes));
-      timeline = new vis.Timeline(document.getElementById("timeline"), items, groups, timelineOptions());
-      timeline.on("changed", () => { timelineDrawn = true; });
-      timeline.on("click", (properties) => {
-        if (!properties.item) return;
-        const item = items.get(properties.item);
-        if (item && item.ticket) location.href = "/incidents/" + encodeURIComponent(item.ticket);
+      timeline = new LedgerTimeline.Timeline(document.getElementById("timeline"), {
+        maxHeight: TIMELINE_HEIGHT_MAX, zoomMin: 60 * 1000, zoomMax: 5 * 365 * DAY, tooltip: tooltipOfItem,
       });
-      // The bars went in while parked; the range chosen becomes the window
-      // (also the one vis-timeline applies at its first draw), which then
-      // draws them all at once.
-      moveTimelineToRange();
-      // vis-timeline (8.5) keeps its chart invisible until a "rangechanged"
-      // event, which it sends 200 ms after the window was set, and then
-      // until its next draw after that (the next change or resize). The
-      // window is final before the first draw, so the chart shows with it.
-      timeline.initialRangeChangeDone = true;
-      return;
+      moveToRange = true;
     }
-    const fresh = new Map(itemList.map((item) => [item.id, item]));
-    const removed = items.getIds().filter((id) => !fresh.has(id));
-    const changed = itemList.filter((item) => {
-      const old = items.get(item.id);
-      return !old || !sameBar(old, item);
-    });
-    const groupsChanged = groups.length !== groupList.length ||
-      groupList.some((group) => { const old = groups.get(group.id); return !old || old.order !== group.order || old.text !== group.text; });
-    const many = removed.length + changed.length > CHANGES_DRAWN_IN_PLACE || groupsChanged;
-    const window_ = timeline.getWindow();
-    if (many) timeline.setWindow(PARKED_START, PARKED_END, { animation: false });
-    if (groupsChanged) {
-      items.clear();
-      groups.clear();
-      groups.add(groupList.map(groupWithNodes));
-      items.add(itemList.map(withNodes));
-    } else {
-      items.remove(removed);
-      items.update(changed.map(withNodes));
+    let shown;
+    if (moveToRange) {
+      const window_ = currentWindow();
+      const margin = (window_.to - window_.from) * 0.03;
+      shown = { from: window_.from.getTime(), to: window_.to.getTime() + margin };
     }
-    if (moveToRange) moveTimelineToRange();
-    else if (many) timeline.setWindow(window_.start, window_.end, { animation: false });
-  }
-
-  // Until its first draw, vis-timeline takes the window from its options
-  // (and applies them again then); after it, from setWindow.
-  function moveTimelineToRange() {
-    if (!timeline) return;
-    const window_ = currentWindow();
-    const margin = (window_.to - window_.from) * 0.03;
-    const end = new Date(window_.to.getTime() + margin);
-    if (!timelineDrawn) timeline.setOptions({ start: window_.from, end });
-    else timeline.setWindow(window_.from, end, { animation: false });
+    timeline.setData(rows, items, shown);
   }
 
   // ---------------------------------------------------------------- the table
@@ -707,13 +604,6 @@
     render(true);
   }
 
-  // vis-timeline is the script after this one: the timeline is drawn once
-  // it has run (by DOMContentLoaded), while everything else starts now.
-  const timelineScriptRan = new Promise((resolve) => {
-    if (window.vis) resolve();
-    else document.addEventListener("DOMContentLoaded", resolve);
-  });
-
   async function start() {
     readRangeFromUrl();
     syncRangeInputs();
@@ -732,7 +622,6 @@
       const health = await fetchJson("/healthz");
       seq = health.ok ? health.body.head_seq : 0;
     }
-    await timelineScriptRan;
     render(true);
     subscribe(seq, onLedgerEvent, setLiveStatus);
     writeRangeToUrl();

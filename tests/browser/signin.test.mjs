@@ -27,7 +27,6 @@ async function finish(opened) {
   assert.deepEqual(opened.foreignRequests(), [], "requests left the service");
   assert.deepEqual(opened.record.dialogs, [], "a dialog opened: injected script ran");
   const errors = opened.record.consoleErrors.filter((text) =>
-    !/^Applying inline style violates the following Content Security Policy directive 'style-src 'self''/.test(text) &&
     !/^Failed to load resource: the server responded with a status of 40[13]/.test(text));
   assert.deepEqual(errors, [], "console errors");
   await opened.close();

@@ -37,30 +37,30 @@ test("rows beyond the chart's height scroll into view with their bars, tooltips 
   const { page } = opened;
   await page.goto(service.url + "/");
   await page.waitForSelector("body[data-ready=true]", { timeout: WAIT_MS });
-  const first = page.locator(".vis-item.ticket-" + tickets[0]);
+  const first = page.locator(".tl-item.ticket-" + tickets[0]);
   await first.waitFor({ timeout: WAIT_MS });
-  assert.equal(await page.locator(".vis-labelset .vis-label").count(), SYSTEMS, "one row per system");
+  assert.equal(await page.locator(".tl-labelset .tl-label").count(), SYSTEMS, "one row per system");
   const { chartHeight, windowHeight } = await page.evaluate(() => ({
-    chartHeight: document.querySelector("#timeline .vis-timeline").getBoundingClientRect().height,
+    chartHeight: document.querySelector("#timeline .tl-chart").getBoundingClientRect().height,
     windowHeight: window.innerHeight,
   }));
   assert.ok(chartHeight <= windowHeight * 0.65 + 1, `the chart is ${chartHeight} px high in a ${windowHeight} px window`);
-  const last = page.locator(".vis-item.ticket-" + tickets[SYSTEMS - 1]);
+  const last = page.locator(".tl-item.ticket-" + tickets[SYSTEMS - 1]);
   assert.equal(await last.count(), 0, "the last row is out of view, its bar not drawn yet");
   // Every incident is in the table all the same.
   assert.equal(await page.locator("#incident-table tbody tr").count(), SYSTEMS);
 
   // Scrolling the row names down brings the last row and its bar.
-  await page.hover(".vis-labelset .vis-label >> nth=0");
+  await page.hover(".tl-labelset .tl-label >> nth=0");
   await page.mouse.wheel(0, 5000);
   await last.waitFor({ timeout: WAIT_MS });
-  await page.waitForFunction(() => /sys-30/.test(Array.from(document.querySelectorAll(".vis-labelset .vis-label"))
-    .filter((label) => { const box = label.getBoundingClientRect(); const chart = document.querySelector("#timeline .vis-timeline").getBoundingClientRect();
+  await page.waitForFunction(() => /sys-30/.test(Array.from(document.querySelectorAll(".tl-labelset .tl-label"))
+    .filter((label) => { const box = label.getBoundingClientRect(); const chart = document.querySelector("#timeline .tl-chart").getBoundingClientRect();
       return box.top >= chart.top && box.bottom <= chart.bottom + 1; })
     .map((label) => label.textContent).join(" ")), null, { timeout: WAIT_MS });
   await last.hover();
-  const tip = page.locator("div.vis-tooltip");
-  await page.waitForFunction((title) => document.querySelector("div.vis-tooltip .tip-title")?.textContent === title,
+  const tip = page.locator("div.tl-tooltip");
+  await page.waitForFunction((title) => document.querySelector("div.tl-tooltip .tip-title")?.textContent === title,
     "Outage on sys-30", { timeout: WAIT_MS });
   assert.equal(await tip.locator(".tip-ticket").textContent(), tickets[SYSTEMS - 1]);
   assert.equal(await tip.locator(".tip-systems").textContent(), "sys-30");
