@@ -7,6 +7,7 @@
 #include "common/time.h"
 #include "http/auth.h"
 #include "http/calendar.h"
+#include "http/feed.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "http/router.h"
@@ -195,6 +196,32 @@ HttpResponse Calendar(const MaintenanceRoutes& routes, std::string_view query_te
   return response;
 }
 
+HttpResponse Feed(const MaintenanceRoutes& routes, std::string_view query_text) {
+  Result<Query> query = ParseQuery(query_text, {"system"});
+  if (!query) return ErrorResponse(query.error());
+  FeedQuery feed;
+  if (const auto system = query->find("system"); system != query->end()) {
+    if (system->second.empty()) return ErrorResponse(InvalidArgument("system", "system must not be empty"));
+    feed.system = system->second;
+  }
+  Result<std::vector<FeedEntry>> entries = ReadFeed(*routes.ledger, *routes.read_model, feed);
+  if (!entries) return ErrorResponse(entries.error());
+  int64_t head_micros = 0;
+  if (entries->empty()) {
+    uint64_t applied = 0;
+    routes.read_model->Read([&](const projections::TicketStore&, uint64_t applied_seq) { applied = applied_seq; });
+    if (applied > 0) {
+      Result<StoredEvent> head = routes.ledger->ReadEvent(applied);
+      if (!head) return ErrorResponse(head.error());
+      head_micros = head->event.recorded_at_micros();
+    }
+  }
+  HttpResponse response;
+  response.body = FeedText(*entries, feed, head_micros);
+  response.content_type = "application/atom+xml; charset=utf-8";
+  return response;
+}
+
 }  // namespace
 
 std::vector<Route> MaintenanceRouteRows(const MaintenanceRoutes& routes) {
@@ -215,6 +242,8 @@ std::vector<Route> MaintenanceRouteRows(const MaintenanceRoutes& routes) {
        [shared](RouteCall call) { call.respond(One(*shared, call.segment, call.query)); }},
       {"/calendar.ics", "GET", viewer, "calendar", RouteKind::kJson,
        [shared](RouteCall call) { call.respond(Calendar(*shared, call.query)); }},
+      {"/feed.atom", "GET", viewer, "feed", RouteKind::kJson,
+       [shared](RouteCall call) { call.respond(Feed(*shared, call.query)); }},
   };
 }
 

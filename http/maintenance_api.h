@@ -16,6 +16,9 @@
 //        planned start, then number; at most `limit` (1-1000, default 1000)
 //   GET  /api/v1/maintenance/{id}  (viewer) ?as_of|as_of_seq -> the window,
 //        404 when there is none (or was none then)
+//   GET  /calendar.ics             (viewer) ?system&from&to: calendar.h
+//   GET  /feed.atom                (viewer) ?system: the latest incident and
+//        maintenance events as Atom (feed.h)
 //
 // `window` is http/json_views.h's WriteWindow.
 //

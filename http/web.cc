@@ -71,6 +71,7 @@ HttpResponse HtmlAnswer(unsigned status, std::string body) {
 // escaped by the caller; `title` is escaped here.
 std::string Layout(const Principal& viewer, std::string_view title, std::string_view current,
                    std::string_view main_html, std::initializer_list<std::string_view> scripts) {
+  // `scripts`: the page's own scripts (.js), stylesheets (.css) and feed (.atom).
   std::string page =
       "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
@@ -81,6 +82,10 @@ std::string Layout(const Principal& viewer, std::string_view title, std::string_
   page += "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\n";
   for (const std::string_view script : scripts) {
     if (script.ends_with(".css")) page += "<link rel=\"stylesheet\" href=\"" + std::string(script) + "\">\n";
+    if (script.ends_with(".atom")) {
+      page += "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Incidents and maintenance\" href=\"" +
+              std::string(script) + "\">\n";
+    }
   }
   page += "<link rel=\"stylesheet\" href=\"/static/app.css\">\n";
   page += "<script defer src=\"/static/common.js\"></script>\n";
@@ -489,6 +494,8 @@ std::string RenderMaintenanceForm(const Principal& viewer, const FormState& stat
 // ---------------------------------------------------------------- the dashboard
 
 constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
+<p class="follow-links">Follow along: <a href="/feed.atom" type="application/atom+xml">news feed (Atom)</a> ·
+<a href="/calendar.ics" type="text/calendar">calendar of outages and maintenance</a></p>
 <form id="range-form" class="toolbar" method="get" action="/">
   <label>From <input type="datetime-local" id="range-from" name="from" step="60"></label>
   <label>To <input type="datetime-local" id="range-to" name="to" step="60"></label>
@@ -1160,7 +1167,7 @@ class WebHandlers {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "range", "rows"});
     if (!query) return ErrorPage(principal_, 400, "Bad dashboard address", query.error().message);
     return HtmlAnswer(200, Layout(principal_, "Dashboard", "/", kDashboardMain,
-                                  {"/static/timeline.js", "/static/dashboard.js"}));
+                                  {"/static/timeline.js", "/static/dashboard.js", "/feed.atom"}));
   }
 
   HttpResponse FormPage(std::string_view query_text) {

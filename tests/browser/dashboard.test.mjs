@@ -85,6 +85,10 @@ test("the timeline shows a bar per affected system for incidents in the default 
   await page.waitForFunction(() => document.getElementById("live-status").textContent === "live", null,
     { timeout: WAIT_MS });
   assert.match(page.url(), /[?&]range=7d/);
+  // The feed, for readers and for people, and the calendar.
+  assert.equal(await page.locator("head link[rel=alternate][type='application/atom+xml']").getAttribute("href"), "/feed.atom");
+  assert.equal(await page.locator(".follow-links a[href='/feed.atom']").count(), 1);
+  assert.equal(await page.locator(".follow-links a[href='/calendar.ics']").count(), 1);
   await opened.screenshot("dashboard");
   // One row per incident instead of per system.
   await page.check("#group-by-incident");

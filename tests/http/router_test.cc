@@ -242,6 +242,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {{"/api/v1/maintenance", "GET"}, Role::kViewer},
       {{"/api/v1/maintenance/*", "GET"}, Role::kViewer},
       {{"/calendar.ics", "GET"}, Role::kViewer},
+      {{"/feed.atom", "GET"}, Role::kViewer},
       {{"/maintenance", "GET, HEAD, POST"}, Role::kHelpdesk},
       {{"/api/v1/incidents/*/review", "POST"}, Role::kHelpdesk},
       {{"/api/v1/incidents/*/action-items", "POST"}, Role::kHelpdesk},

@@ -22,6 +22,7 @@
 #include "http/answer_cache.h"
 #include "http/auth.h"
 #include "http/event_hub.h"
+#include "http/feed.h"
 #include "http/gzip.h"
 #include "http/html.h"
 #include "http/metrics.h"
@@ -78,6 +79,17 @@ TEST(Html, EscapesEveryCharacterThatCouldEndTextOrAnAttribute) {
             "upd\uFFFDte \uFFFD( \uFFFD\uFFFD\uFFFD ok\uFFFD\uFFFD");
 }
 
+TEST(Feed, XmlEscapeKeepsUntrustedTextToCharacterData) {
+  EXPECT_EQ(XmlEscape("a&b<c>d\"e'f"), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
+  // Tab, LF and CR stay; other C0 controls, U+FFFE and U+FFFF cannot be in
+  // an XML 1.0 document and become spaces.
+  EXPECT_EQ(XmlEscape(std::string("t\tl\nc\rnul") + '\0' + "\x01\x1f!"), "t\tl\nc\rnul   !");
+  EXPECT_EQ(XmlEscape("x\xEF\xBF\xBEy\xEF\xBF\xBFz"), "x y z");
+  // Not UTF-8: its ASCII, '?' for every other byte.
+  EXPECT_EQ(XmlEscape("caf\xE9 <\xFF>"), "caf? &lt;?&gt;");
+  EXPECT_EQ(XmlEscape("caf\xC3\xA9"), "caf\xC3\xA9");
+}
+
 TEST(Html, UrlEncodesAllButUnreserved) {
   EXPECT_EQ(UrlEncodeComponent("INC-7"), "INC-7");
   EXPECT_EQ(UrlEncodeComponent("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
@@ -119,7 +131,7 @@ TEST(StaticAssets, AnswersWithTypeEtagGzipAnd304) {
   EXPECT_EQ(ContentTypeFor("static/app.css"), "text/css; charset=utf-8");
   EXPECT_EQ(ContentTypeFor("static/x.js"), "text/javascript; charset=utf-8");
   EXPECT_EQ(ContentTypeFor("static/x.unknown"), "application/octet-stream");
-  ASSERT_TRUE(assets.Contains("static/vendor/vis-timeline-graph2d.min.js"));
+  ASSERT_TRUE(assets.Contains("static/timeline.js"));
   ASSERT_TRUE(assets.Contains("static/app.css"));
   EXPECT_FALSE(assets.Answer("static/../CMakeLists.txt", HttpRequest{}));
 

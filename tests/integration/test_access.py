@@ -74,6 +74,7 @@ class AccessTest(unittest.TestCase):
             ("GET", "/api/v1/maintenance", None, {}, "viewer", 200),
             ("GET", "/api/v1/maintenance/" + self.window, None, {}, "viewer", 200),
             ("GET", "/calendar.ics?system=mail", None, {}, "viewer", 200),
+            ("GET", "/feed.atom?system=mail", None, {}, "viewer", 200),
             ("GET", "/maintenance", None, {}, "helpdesk", 200),
             ("POST", "/maintenance", service.form_encode({"action": "cancel", "window": "MNT-999"}),
              {"Content-Type": "application/x-www-form-urlencoded"}, "helpdesk", 404),
