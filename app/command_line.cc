@@ -365,7 +365,8 @@ Error UnknownCommand(std::string_view name) {
 
 Error UnknownOption(const CommandSpec& spec, const CommandOptions& options, const std::string& typed) {
   const std::string name = StripDashes(typed);
-  const std::string shown = "--" + name.substr(0, 100);
+  // As typed ("-x", "--listn"); Program_options names an option without its dashes at times.
+  const std::string shown = (typed.starts_with('-') ? typed : "--" + typed).substr(0, 100);
   if (AllOptionNames().contains(name)) {
     return InvalidArgument(shown, shown + " is not an option of " + std::string(spec.name) + " (`incident-ledger " +
                                       std::string(spec.name) + " --help` lists its options)");

@@ -188,6 +188,7 @@ class Mistakes(CliTestCase):
         # Another subcommand's option.
         self.assertRefused(run_cli("verify", "--data", data, "--listen", "127.0.0.1:1"),
                            "--listen is not an option of verify")
+        self.assertRefused(run_cli("serve", "--data", data, "-x"), "unknown option -x for serve")
         # No abbreviations: --lis is not taken for --listen.
         self.assertRefused(run_cli("serve", "--data", data, "--lis", "127.0.0.1:0"), "unknown option --lis")
 
