@@ -675,6 +675,7 @@ Result<Invocation> ParseInvocation(int argc, char** argv, std::FILE* out) {
   }
 
   Invocation invocation{.command = std::string(spec->name), .options = GivenOptions(values)};
+  if (values.contains("config")) invocation.config_file = values["config"].as<std::string>();
   if (values.contains(kArgumentsOption)) invocation.positional = values[kArgumentsOption].as<std::vector<std::string>>();
   if (spec->argument.empty() && !invocation.positional.empty()) {
     return InvalidArgument("", invocation.command + " takes no argument '" + invocation.positional.front().substr(0, 100) +

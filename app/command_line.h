@@ -46,6 +46,7 @@ struct Invocation {
   std::string command;
   std::map<std::string, std::string> options;
   std::vector<std::string> positional;  // FILE of import-csv, HEADER of check-head, ...
+  std::string config_file;              // the config file read (--config, LEDGER_CONFIG); empty: none
   bool help_printed = false;            // --help, help or version: printed to `out`; exit 0
 };
 

@@ -380,6 +380,10 @@ ledger::Result<std::optional<ledger::app::FollowOptions>> ParseMirrorOptions(con
 
 int Serve(const Arguments& arguments) {
   if (ledger::Status format = ApplyLogFormat(arguments); !format) return Fail(format.error().message);
+  if (!arguments.config_file.empty()) {
+    ledger::LogPrintf("incident-ledger", "options from the command line, LEDGER_* variables and %s, in that order",
+                      arguments.config_file.c_str());
+  }
   ledger::Result<std::optional<ledger::app::FollowOptions>> mirror = ParseMirrorOptions(arguments);
   if (!mirror) return Fail(mirror.error().message);
   const bool read_only = mirror->has_value();

@@ -223,6 +223,8 @@ class Sources(CliTestCase):
                                            "access-log = off\n" % port)
         started = self.serve("--config", config)
         self.assertServesOn(started, port)
+        with open(started.log_path, encoding="utf-8") as log:
+            self.assertIn("options from the command line, LEDGER_* variables and %s" % config, log.read())
         # Both lines of the repeatable option count; any other Host is refused.
         for host in (b"ledger.internal", b"noc.example.org"):
             status, _, body = service.exchange(started, b"GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
