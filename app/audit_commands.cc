@@ -79,7 +79,7 @@ int BackupThroughService(const std::string& data, const std::string& destination
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   // A service with an auth file wants an admin token (never on the command
   // line, where other users could read it in the process list).
-  const char* token = std::getenv("LEDGER_TOKEN");
+  const char* token = std::getenv(std::string(kBackupTokenVariable).c_str());
   const std::string authorization = token != nullptr ? std::string("Authorization: Bearer ") + token : std::string();
   if (!authorization.empty()) headers = curl_slist_append(headers, authorization.c_str());
   const std::string endpoint = url + "/api/v1/backup";

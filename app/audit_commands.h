@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <simdjson.h>
 
@@ -30,6 +31,9 @@ int Import(const std::string& data);
 // service holds the ledger it asks the service (LEDGER_TOKEN for an admin
 // token), which writes only below its --backup-dir.
 int Backup(const std::string& data, const std::string& destination);
+// The variable that holds that token: not an option (a command line is
+// readable by every user of the machine), so no --token, no config key.
+inline constexpr std::string_view kBackupTokenVariable = "LEDGER_TOKEN";
 
 // A running service writes its URL here (removed on a clean stop) so that
 // `backup` can ask it for a checkpoint while it holds the database lock.

@@ -116,9 +116,11 @@ Result<std::optional<notify::DeliveryOptions>> ParseDeliveryOptions(const std::m
   Result<uint64_t> concurrency = ParseNumber(options, "--smtp-concurrency", delivery.concurrency, 1, notify::kConcurrencyMax);
   if (!concurrency) return concurrency.error();
   delivery.concurrency = *concurrency;
-  Result<uint64_t> initial = ParseNumber(options, "--smtp-retry-initial-ms", 1'000, 1, notify::kRetryDelayMsMax);
+  Result<uint64_t> initial = ParseNumber(options, "--smtp-retry-initial-ms",
+                                        static_cast<uint64_t>(delivery.retry_delay_initial_ms), 1, notify::kRetryDelayMsMax);
   if (!initial) return initial.error();
-  Result<uint64_t> maximum = ParseNumber(options, "--smtp-retry-max-ms", 300'000, 1, notify::kRetryDelayMsMax);
+  Result<uint64_t> maximum = ParseNumber(options, "--smtp-retry-max-ms",
+                                        static_cast<uint64_t>(delivery.retry_delay_max_ms), 1, notify::kRetryDelayMsMax);
   if (!maximum) return maximum.error();
   if (*maximum < *initial) return InvalidArgument("--smtp-retry-max-ms", "--smtp-retry-max-ms must be at least --smtp-retry-initial-ms");
   delivery.retry_delay_initial_ms = static_cast<int64_t>(*initial);

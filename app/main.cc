@@ -16,7 +16,10 @@
 //   incident-ledger follow --from URL --data DIR [--token-file F] [--poll-ms N]
 //
 // Every subcommand takes --data DIR, the folder of the ledger's RocksDB
-// database (created if missing, mode 0700). Every subcommand runs with umask
+// database (created if missing, mode 0700). `incident-ledger COMMAND --help`
+// lists a subcommand's options; each may also come from the environment
+// (LEDGER_LISTEN for --listen) or a config file (--config FILE), read by
+// app/command_line.h. Every subcommand runs with umask
 // 077, so what it creates (RocksDB files, sessions, backups) is its user's
 // alone.
 
@@ -42,6 +45,7 @@
 
 #include "app/analyst_commands.h"
 #include "app/audit_commands.h"
+#include "app/command_line.h"
 #include "app/delivery_options.h"
 #include "app/follow.h"
 #include "app/projection_commands.h"
@@ -67,164 +71,20 @@
 namespace {
 
 constexpr size_t kThreadsMax = 64;
-// The one option that may be given more than once.
+// The one option that may be given more than once (its values joined with
+// ',' in Arguments::options).
 constexpr std::string_view kAllowedHostOption = "--allowed-host";
 constexpr size_t kHostNameBytesMax = 253;
-// The one option that takes no value.
+// The one switch (present, "on", when set).
 constexpr std::string_view kReadOnlyOption = "--read-only";
-
-void PrintUsage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: incident-ledger COMMAND --data DIR [options]\n"
-               "\n"
-               "commands:\n"
-               "  serve   run the HTTP service\n"
-               "          --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
-               "          --threads N         HTTP worker threads (default 2)\n"
-               "          --work-threads N    threads for long requests: figures, as_of reads, verify, backup\n"
-               "                              (default 2)\n"
-               "          --work-queue N      long requests waiting at most (default 64; beyond: 503, Retry-After)\n"
-               "          --work-budget-ms N  time one long request may take (default 30000; then 503)\n"
-               "          --auth-file FILE    tokens and their roles (see README; read again on SIGHUP; signed-in\n"
-               "                              browsers stay signed in across restarts, kept in DIR/sessions);\n"
-               "                              without it every request may do everything, so the service\n"
-               "                              listens on loopback addresses only\n"
-               "          --backup-dir DIR    the folder POST /api/v1/backup (and `backup` while serving) may\n"
-               "                              write new backups below; without it the service writes none\n"
-               "          --allowed-host NAME without --auth-file, also answer requests whose Host is NAME\n"
-               "                              (repeatable); otherwise only the listen address and localhost\n"
-               "                              are served, any other Host gets 421 (DNS rebinding)\n"
-               "          --log-format F      text (default) or json: one JSON object per line on stderr\n"
-               "          --access-log on|off one line per answered request (default on): method, path with\n"
-               "                              secrets redacted, status, bytes, duration, principal, request id\n"
-               "                              (also sent as the X-Request-Id header)\n"
-               "          --poll-csv PATH     import a form-responses CSV sheet whenever the file changes\n"
-               "          --poll-interval D   how often to look at it (default 2m; e.g. 30s, 5m, 1h)\n"
-               "          --mapping FILE      JSON column mapping for the sheet (see README)\n"
-               "          --sheet-timezone Z  IANA zone of the sheet's M/D/YYYY H:MM:SS times\n"
-               "          --smtp-url URL      mail notifications through this SMTP server (smtp://host:port,\n"
-               "                              smtps://host:port; no user:password@ in it); without it they\n"
-               "                              wait in the queue\n"
-               "          --smtp-from ADDR    sender address (required with --smtp-url)\n"
-               "          --smtp-starttls on  require STARTTLS; --smtp-user U --smtp-password-file F: log in\n"
-               "          --smtp-concurrency N (default 4), --smtp-retry-initial-ms N (1000),\n"
-               "          --smtp-retry-max-ms N (300000), --smtp-attempts-max N (8): see notify/README.md\n"
-               "          --timezone ZONE     IANA zone whose days action items fall due in (default UTC)\n"
-               "          --overdue-check-ms N how often to look for action items that became overdue\n"
-               "                              (default 60000)\n"
-               "          --read-only         serve DIR as a read-only copy (a mirror): every read, the\n"
-               "                              dashboard and the event stream work; every write answers 503;\n"
-               "                              nothing is written to DIR, no mail is sent\n"
-               "          --follow URL        a read-only copy that follows the ledger at URL as it grows\n"
-               "                              (as `follow` does, in this process); its lag is in /metrics\n"
-               "          --token-file F      with --follow: a token of the primary (auditor role) in F\n"
-               "          --poll-ms N         with --follow: how often to ask the primary when caught up\n"
-               "                              (default 50)\n"
-               "  import-csv FILE  import a form-responses CSV sheet once (service stopped);\n"
-               "          --mapping FILE, --sheet-timezone Z as for serve; JSON report on stdout\n"
-               "  add-token --auth-file FILE --name NAME --roles ROLES\n"
-               "          make a new access token: appends its hash to FILE (created, mode 0600) and prints\n"
-               "          the token once on stdout; ROLES: viewer, helpdesk, auditor, admin, comma-separated\n"
-               "  follow  --from URL [--token-file F] [--poll-ms N]\n"
-               "          mirror the ledger at URL into --data DIR (new or an earlier copy of it), resuming\n"
-               "          where DIR stops, checking every event's chain link and the primary's signed tree\n"
-               "          heads and consistency proofs; on a divergence stops with exit 1, naming the first\n"
-               "          bad seq, and leaves DIR as it was. Runs until SIGINT or SIGTERM (exit 0)\n"
-               "  verify  walk the whole hash chain and report the head or the first bad seq\n"
-               "          (works while the service runs: it opens the ledger read-only)\n"
-               "  export  write every event as NDJSON to stdout (the lines of GET /api/v1/events)\n"
-               "  import  read an export from stdin into a new, empty --data folder, checking the chain\n"
-               "  backup  write a consistent, verified RocksDB checkpoint of the ledger to --to DEST\n"
-               "          (while the service runs, it asks the service to make it)\n"
-               "  durations     outage durations per incident and per system over a window\n"
-               "                --from T --to T (default: the last 7 days) --by incident|system\n"
-               "                --as-of T (as known then) --format json|csv\n"
-               "  availability  per-day availability: --system S --days N --end-date YYYY-MM-DD\n"
-               "                --timezone ZONE (IANA, default UTC) --as-of T\n"
-               "  review-report reviews, action items and recurrence over a window (GET /api/v1/review-report)\n"
-               "                --from T --to T (default: the last 7 days) --days N (recurrence, default 90)\n"
-               "                --as-of T --timezone ZONE --format json|csv --by incident|item|recurrence\n"
-               "  rebuild       drop the saved projections and fold the log again from seq 1\n"
-               "  verify-bundle FILE --public-key KEY\n"
-               "                check a ticket's bundle (GET /api/v1/incidents/{t}/bundle) offline: the signed\n"
-               "                head, each event and its inclusion proof; names the first part that fails\n"
-               "  check-head --data DIR [--public-key KEY] HEADER\n"
-               "                is the ledger now consistent with a tree head seen in a mail\n"
-               "                (X-Ledger-Tree-Head; '-' reads it from stdin)? exit 0 yes, 1 no\n"
-               "  help    print this text; version (or --version): the version\n");
-}
 
 int Fail(const std::string& message) {
   ledger::LogPrintf("incident-ledger", "%s", message.c_str());
   return 2;
 }
 
-struct Arguments {
-  std::string command;
-  std::map<std::string, std::string> options;
-};
-
-// Parses "COMMAND --name value ..." against the options the command takes.
-ledger::Result<Arguments> ParseArguments(int argc, char** argv) {
-  Arguments arguments;
-  if (argc < 2) return ledger::InvalidArgument("", "missing command");
-  arguments.command = argv[1];
-  static const std::map<std::string, std::vector<std::string>> kOptions = {
-      {"serve", {"--data", "--listen", "--threads", "--work-threads", "--work-queue", "--work-budget-ms", "--auth-file", "--backup-dir", "--allowed-host", "--poll-csv", "--poll-interval", "--mapping", "--sheet-timezone",
-                 "--log-format", "--access-log", "--smtp-url", "--smtp-from", "--smtp-starttls", "--smtp-user", "--smtp-password-file",
-                 "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms", "--smtp-attempts-max", "--timezone",
-                 "--overdue-check-ms", "--read-only", "--follow", "--token-file", "--poll-ms"}},
-      {"follow", {"--data", "--from", "--token-file", "--poll-ms"}},
-      {"verify", {"--data"}},
-      {"add-token", {"--auth-file", "--name", "--roles"}},
-      {"export", {"--data"}},
-      {"import", {"--data"}},
-      {"backup", {"--data", "--to"}},
-      {"durations", {"--data", "--from", "--to", "--by", "--as-of", "--format"}},
-      {"availability", {"--data", "--system", "--days", "--end-date", "--timezone", "--as-of"}},
-      {"review-report", {"--data", "--from", "--to", "--days", "--as-of", "--timezone", "--format", "--by"}},
-      {"rebuild", {"--data"}},
-  };
-  const auto known = kOptions.find(arguments.command);
-  if (known == kOptions.end()) return ledger::InvalidArgument("", "unknown command '" + arguments.command + "'");
-  for (int i = 2; i < argc; ++i) {
-    std::string name = argv[i];
-    std::string value;
-    if (name == kReadOnlyOption) {
-      if (arguments.options.contains(name)) return ledger::InvalidArgument(name, name + " is given more than once");
-      if (std::find(known->second.begin(), known->second.end(), name) == known->second.end()) {
-        return ledger::InvalidArgument(name, "unknown option " + name + " for " + arguments.command);
-      }
-      arguments.options[name] = "on";
-      continue;
-    }
-    if (const size_t equals = name.find('='); equals != std::string::npos) {
-      value = name.substr(equals + 1);
-      name = name.substr(0, equals);
-    } else {
-      if (i + 1 >= argc) return ledger::InvalidArgument(name, name + " needs a value");
-      value = argv[++i];
-    }
-    if (std::find(known->second.begin(), known->second.end(), name) == known->second.end()) {
-      return ledger::InvalidArgument(name, "unknown option " + name + " for " + arguments.command);
-    }
-    if (name == kAllowedHostOption) {
-      // Repeatable: the names are kept comma-separated (a host name has no
-      // comma; ParseAllowedHosts checks each).
-      if (value.empty()) return ledger::InvalidArgument(name, "--allowed-host '' is not a host name");
-      std::string& names = arguments.options[name];
-      names += (names.empty() ? "" : ",") + value;
-      continue;
-    }
-    if (arguments.options.contains(name)) return ledger::InvalidArgument(name, name + " is given more than once");
-    arguments.options[name] = value;
-  }
-  if (arguments.command != "add-token" &&
-      (!arguments.options.contains("--data") || arguments.options["--data"].empty())) {
-    return ledger::InvalidArgument("--data", "--data DIR is required");
-  }
-  return arguments;
-}
+// The subcommand and its options, "--name" -> value (app/command_line.h).
+using Arguments = ledger::app::Invocation;
 
 // Without --auth-file, the Host names served besides the listen address and
 // localhost (--allowed-host, lower case); with it, nullopt: tokens guard
@@ -520,6 +380,10 @@ ledger::Result<std::optional<ledger::app::FollowOptions>> ParseMirrorOptions(con
 
 int Serve(const Arguments& arguments) {
   if (ledger::Status format = ApplyLogFormat(arguments); !format) return Fail(format.error().message);
+  if (!arguments.config_file.empty()) {
+    ledger::LogPrintf("incident-ledger", "options from the command line, LEDGER_* variables and %s, in that order",
+                      arguments.config_file.c_str());
+  }
   ledger::Result<std::optional<ledger::app::FollowOptions>> mirror = ParseMirrorOptions(arguments);
   if (!mirror) return Fail(mirror.error().message);
   const bool read_only = mirror->has_value();
@@ -620,7 +484,8 @@ int Serve(const Arguments& arguments) {
       arguments.options.contains("--timezone") ? arguments.options.at("--timezone") : std::string("UTC");
   ledger::Result<const date::time_zone*> zone = ledger::LocateTimeZone(zone_name, "--timezone");
   if (!zone) return Fail("--timezone: " + zone.error().message);
-  ledger::Result<uint64_t> overdue_check_ms = NumberOption(arguments, "--overdue-check-ms", 60'000, 10, 86'400'000);
+  ledger::Result<uint64_t> overdue_check_ms = NumberOption(arguments, "--overdue-check-ms",
+                   static_cast<uint64_t>(ledger::ingest::OverdueWatcherOptions{}.interval.count()), 10, 86'400'000);
   if (!overdue_check_ms) return Fail(overdue_check_ms.error().message);
   ledger::ingest::FollowUpProcessor follow_ups(log.get(), &read_model);
   ledger::http::FollowUpRoutes follow_up_routes{.processor = &follow_ups,
@@ -749,43 +614,35 @@ int main(int argc, char** argv) {
   // Whatever this process creates (the data folder's RocksDB files, the
   // sessions file, backups) is for its own user only.
   ::umask(077);
-  if (argc >= 2 && (std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0)) {
-    PrintUsage(stdout);
-    return 0;
+  ledger::Result<Arguments> arguments = ledger::app::ParseInvocation(argc, argv, stdout);
+  if (!arguments) return Fail(arguments.error().message);
+  if (arguments->help_printed) return 0;
+  const std::string& command = arguments->command;
+  const auto value = [&arguments](const char* name) {
+    const auto found = arguments->options.find(name);
+    return found == arguments->options.end() ? std::string() : found->second;
+  };
+  if (command == "serve") return Serve(*arguments);
+  if (command == "add-token") return AddToken(*arguments);
+  if (command == "import-csv") return ledger::app::ImportCsv(arguments->options, arguments->positional.front());
+  if (command == "verify-bundle") return ledger::app::VerifyBundle(value("--public-key"), arguments->positional.front());
+  if (command == "check-head") {
+    return ledger::app::CheckHead(value("--data"), value("--public-key"), arguments->positional.front());
   }
-  if (argc >= 2 && (std::strcmp(argv[1], "version") == 0 || std::strcmp(argv[1], "--version") == 0)) {
-    std::printf("incident-ledger %s\n", LEDGER_VERSION);
-    return 0;
-  }
-  if (argc >= 2 && std::strcmp(argv[1], "import-csv") == 0) return ledger::app::ImportCsv(argc, argv);
-  if (argc >= 2 && std::strcmp(argv[1], "verify-bundle") == 0) return ledger::app::VerifyBundle(argc, argv);
-  if (argc >= 2 && std::strcmp(argv[1], "check-head") == 0) return ledger::app::CheckHead(argc, argv);
-  ledger::Result<Arguments> arguments = ParseArguments(argc, argv);
-  if (!arguments) {
-    PrintUsage(stderr);
-    return Fail(arguments.error().message);
-  }
-  if (arguments->command == "serve") return Serve(*arguments);
-  if (arguments->command == "add-token") return AddToken(*arguments);
-  if (arguments->command == "verify") return ledger::app::Verify(arguments->options.at("--data"));
-  if (arguments->command == "export") return ledger::app::Export(arguments->options.at("--data"));
-  if (arguments->command == "import") return ledger::app::Import(arguments->options.at("--data"));
-  if (arguments->command == "durations") return ledger::app::Durations(arguments->options);
-  if (arguments->command == "follow") {
+  if (command == "verify") return ledger::app::Verify(value("--data"));
+  if (command == "export") return ledger::app::Export(value("--data"));
+  if (command == "import") return ledger::app::Import(value("--data"));
+  if (command == "durations") return ledger::app::Durations(arguments->options);
+  if (command == "follow") {
     if (!arguments->options.contains("--from")) return Fail("--from URL is required");
-    const auto value = [&arguments](const char* name) {
-      const auto found = arguments->options.find(name);
-      return found == arguments->options.end() ? std::string() : found->second;
-    };
-    return ledger::app::Follow(arguments->options.at("--data"), arguments->options.at("--from"),
-                               value("--token-file"), value("--poll-ms"));
+    return ledger::app::Follow(value("--data"), value("--from"), value("--token-file"), value("--poll-ms"));
   }
-  if (arguments->command == "rebuild") return ledger::app::Rebuild(arguments->options.at("--data"));
-  if (arguments->command == "availability") return ledger::app::Availability(arguments->options);
-  if (arguments->command == "review-report") return ledger::app::ReviewReport(arguments->options);
-  if (arguments->command == "backup") {
+  if (command == "rebuild") return ledger::app::Rebuild(value("--data"));
+  if (command == "availability") return ledger::app::Availability(arguments->options);
+  if (command == "review-report") return ledger::app::ReviewReport(arguments->options);
+  if (command == "backup") {
     if (!arguments->options.contains("--to")) return Fail("--to DEST is required");
-    return ledger::app::Backup(arguments->options.at("--data"), arguments->options.at("--to"));
+    return ledger::app::Backup(value("--data"), value("--to"));
   }
-  return Fail("unknown command");
+  return Fail("unknown command " + command);
 }

@@ -25,43 +25,10 @@ namespace {
 
 constexpr size_t kBundleBytesMax = 256 << 20;
 constexpr std::string_view kVerifyBundleUsage = "usage: incident-ledger verify-bundle FILE --public-key KEY";
-constexpr std::string_view kCheckHeadUsage =
-    "usage: incident-ledger check-head --data DIR [--public-key KEY] HEADER  (HEADER '-': read it from stdin)";
 
 int Problem(const std::string& message) {
   std::fprintf(stderr, "incident-ledger: %s\n", message.c_str());
   return 2;
-}
-
-// "--name value" / "--name=value" options among `allowed`, and the other
-// arguments in order.
-struct CommandLine {
-  std::map<std::string, std::string> options;
-  std::vector<std::string> positional;
-};
-
-Result<CommandLine> ParseCommandLine(int argc, char** argv, const std::vector<std::string>& allowed) {
-  CommandLine line;
-  for (int i = 2; i < argc; ++i) {
-    std::string name = argv[i];
-    if (!name.starts_with("--") || name == "-") {
-      line.positional.push_back(name);
-      continue;
-    }
-    std::string value;
-    if (const size_t equals = name.find('='); equals != std::string::npos) {
-      value = name.substr(equals + 1);
-      name = name.substr(0, equals);
-    } else {
-      if (i + 1 >= argc) return InvalidArgument(name, name + " needs a value");
-      value = argv[++i];
-    }
-    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      return InvalidArgument(name, "unknown option " + name);
-    }
-    if (!line.options.emplace(name, value).second) return InvalidArgument(name, name + " is given more than once");
-  }
-  return line;
 }
 
 Result<PublicKey> ReadPublicKey(const std::string& path) {
@@ -303,21 +270,17 @@ Result<ChainRoots> RootsFromChain(const Ledger& log, uint64_t size) {
 
 }  // namespace
 
-int VerifyBundle(int argc, char** argv) {
-  Result<CommandLine> line = ParseCommandLine(argc, argv, {"--public-key"});
-  if (!line) return Problem(line.error().message + "\n" + std::string(kVerifyBundleUsage));
-  if (line->positional.size() != 1 || !line->options.contains("--public-key")) {
-    return Problem(std::string(kVerifyBundleUsage));
-  }
-  Result<PublicKey> key = ReadPublicKey(line->options.at("--public-key"));
+int VerifyBundle(const std::string& public_key, const std::string& file) {
+  if (public_key.empty()) return Problem("--public-key KEY is required\n" + std::string(kVerifyBundleUsage));
+  Result<PublicKey> key = ReadPublicKey(public_key);
   if (!key) return Problem(key.error().message);
-  Result<std::string> text = ReadWholeFile(line->positional.front(), kBundleBytesMax, "bundle");
+  Result<std::string> text = ReadWholeFile(file, kBundleBytesMax, "bundle");
   if (!text) return Problem(text.error().message);
   Failure failure;
   Result<std::string> verdict = CheckBundle(*text, *key, &failure);
   if (!verdict) {
     std::printf("FAILED at %s: %s\n", failure.where.c_str(), failure.why.c_str());
-    std::fprintf(stderr, "incident-ledger: the bundle %s does not verify: %s: %s\n", line->positional.front().c_str(),
+    std::fprintf(stderr, "incident-ledger: the bundle %s does not verify: %s: %s\n", file.c_str(),
                  failure.where.c_str(), failure.why.c_str());
     return 1;
   }
@@ -325,12 +288,8 @@ int VerifyBundle(int argc, char** argv) {
   return 0;
 }
 
-int CheckHead(int argc, char** argv) {
-  Result<CommandLine> line = ParseCommandLine(argc, argv, {"--data", "--public-key"});
-  if (!line) return Problem(line.error().message + "\n" + std::string(kCheckHeadUsage));
-  if (line->positional.size() != 1 || !line->options.contains("--data")) return Problem(std::string(kCheckHeadUsage));
-  const std::string& data = line->options.at("--data");
-  std::string header = line->positional.front();
+int CheckHead(const std::string& data, const std::string& public_key, const std::string& header_argument) {
+  std::string header = header_argument;
   if (header == "-") {
     header.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
@@ -339,11 +298,11 @@ int CheckHead(int argc, char** argv) {
 
   std::optional<PublicKey> key;
   std::string key_source;
-  if (const auto given = line->options.find("--public-key"); given != line->options.end()) {
-    Result<PublicKey> read = ReadPublicKey(given->second);
+  if (!public_key.empty()) {
+    Result<PublicKey> read = ReadPublicKey(public_key);
     if (!read) return Problem(read.error().message);
     key = std::move(*read);
-    key_source = given->second;
+    key_source = public_key;
   } else {
     Result<std::unique_ptr<TreeHeadSigner>> signer = TreeHeadSigner::Open(data, /*create=*/false);
     if (!signer) return Problem(signer.error().message + " (or give --public-key KEY)");

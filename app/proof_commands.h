@@ -22,9 +22,13 @@
 // why), 2 on a usage or I/O problem. It opens the ledger read-only, so it
 // works while the service runs.
 
+#include <string>
+
 namespace ledger::app {
 
-int VerifyBundle(int argc, char** argv);
-int CheckHead(int argc, char** argv);
+// The arguments as app/command_line.h reads them; `public_key` empty: not
+// given (verify-bundle needs it; check-head then uses DIR's key).
+int VerifyBundle(const std::string& public_key, const std::string& file);
+int CheckHead(const std::string& data, const std::string& public_key, const std::string& header_argument);
 
 }  // namespace ledger::app

@@ -14,9 +14,6 @@
 namespace ledger::app {
 namespace {
 
-constexpr const char* kImportCsvUsage =
-    "usage: incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]";
-
 int Problem(const std::string& message) {
   ledger::LogPrintf("incident-ledger", "%s", message.c_str());
   return 2;
@@ -58,33 +55,7 @@ void PrintReport(const std::string& file, const ingest::SheetImportReport& repor
 
 }  // namespace
 
-int ImportCsv(int argc, char** argv) {
-  std::map<std::string, std::string> options;
-  std::vector<std::string> files;
-  for (int i = 2; i < argc; ++i) {
-    std::string name = argv[i];
-    if (!name.starts_with("--")) {
-      files.push_back(name);
-      continue;
-    }
-    std::string value;
-    if (const size_t equals = name.find('='); equals != std::string::npos) {
-      value = name.substr(equals + 1);
-      name = name.substr(0, equals);
-    } else {
-      if (i + 1 >= argc) return Problem(name + " needs a value\n" + kImportCsvUsage);
-      value = argv[++i];
-    }
-    if (name != "--data" && name != "--mapping" && name != "--sheet-timezone") {
-      return Problem("unknown option " + name + " for import-csv\n" + kImportCsvUsage);
-    }
-    if (options.contains(name)) return Problem(name + " is given more than once");
-    options[name] = value;
-  }
-  if (!options.contains("--data") || options["--data"].empty()) return Problem(std::string("--data DIR is required\n") + kImportCsvUsage);
-  if (files.size() != 1) return Problem(std::string("import-csv takes exactly one FILE\n") + kImportCsvUsage);
-  const std::string& file = files.front();
-
+int ImportCsv(const std::map<std::string, std::string>& options, const std::string& file) {
   Result<SheetSettings> settings = LoadSheetSettings(options);
   if (!settings) return Problem(settings.error().message);
   Result<std::string> content = ReadWholeFile(file, ingest::kCsvFileBytesMax, "CSV file");

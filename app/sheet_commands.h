@@ -24,8 +24,9 @@
 
 namespace ledger::app {
 
-// argv[1] is "import-csv".
-int ImportCsv(int argc, char** argv);
+// `options` ("--data", "--mapping", "--sheet-timezone"; --data given) as
+// app/command_line.h reads them; `file` the CSV file.
+int ImportCsv(const std::map<std::string, std::string>& options, const std::string& file);
 
 // The serve options that concern the sheet, for the serve command's list.
 inline constexpr const char* kSheetServeOptions[] = {"--poll-csv", "--poll-interval", "--mapping",

@@ -162,7 +162,7 @@ class AllowedHostFlagTest(HardeningTestCase):
                                           capture_output=True, text=True, timeout=60)
                     self.assertEqual(done.returncode, 2, done.stderr)
                     self.assertIn(expected, done.stderr)
-        done = subprocess.run([ledger_binary(), "--help"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([ledger_binary(), "serve", "--help"], capture_output=True, text=True, timeout=60)
         self.assertIn("--allowed-host NAME", done.stdout)
 
     def test_with_an_auth_file_any_host_is_served(self):
