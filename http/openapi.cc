@@ -461,11 +461,12 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"(,"updated_at":)" TIME R"(,"periods":{"type":"array","minItems":1,"items":)" REF("Period") R"(},)"
        R"("reviewed":{"type":"boolean"},"open_action_items":)" COUNT R"(}})"},
       {"IncidentListEntry",
-       R"({"allOf":[)" REF("IncidentState") R"(,{"required":["reviewed","open_action_items"]}]})"},
+       R"({"allOf":[)" REF("IncidentState") R"(,{"required":["reviewed","open_action_items"]}],)"
+       R"("unevaluatedProperties":false})"},
       {"Incident",
        R"({"allOf":[)" REF("IncidentState") R"(,{"required":["reviewed","open_action_items","review",)"
        R"("action_items"],"properties":{"review":{"oneOf":[{"type":"null"},)" REF("Review") R"(]},)"
-       R"("action_items":{"type":"array","items":)" REF("ActionItem") R"(}}}]})"},
+       R"("action_items":{"type":"array","items":)" REF("ActionItem") R"(}}}],"unevaluatedProperties":false})"},
       {"ReviewVersion",
        R"({"type":"object","required":["version","seq","status","actor","recorded_at","summary","impact_summary",)"
        R"("root_cause","contributing_factors","lessons","reviewed_through_seq","reviewed_head_hash"],)"
@@ -477,17 +478,19 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("reviewed_head_hash":{"type":["string","null"],"pattern":"^[0-9a-f]{64}$"}}})"},
       {"Review",
        R"({"type":"object","required":["status","version","current","published","versions",)"
-       R"("recorded_after_review","events_after_review","events_after_review_not_listed"],"properties":{)"
+       R"("recorded_after_review","events_after_review","events_after_review_not_listed"],)"
+       R"("additionalProperties":false,"properties":{)"
        R"("status":{"type":"string","enum":["draft","published"]},"version":)" SEQ R"(,"current":)"
        REF("ReviewVersion") R"(,"published":{"oneOf":[{"type":"null"},)" REF("ReviewVersion") R"(]},)"
        R"("versions":{"type":"array","minItems":1,"items":)" REF("ReviewVersion") R"(},)"
        R"("recorded_after_review":{"type":"boolean"},"events_after_review":{"type":"array","items":{)"
        R"("type":"object","required":["seq","type","recorded_at","fields"],"properties":{"seq":)" SEQ
-       R"(,"type":{"type":"string"},"recorded_at":)" TIME R"(,"fields":)" STRINGS R"(}}},)"
+       R"(,"type":{"type":"string"},"recorded_at":)" TIME R"(,"fields":)" STRINGS R"(},"additionalProperties":false}},)"
        R"("events_after_review_not_listed":)" COUNT R"(}})"},
       {"ActionItem",
        R"({"type":"object","required":["item","ticket","title","owner","due","link","status","overdue","note",)"
-       R"("version","added_seq","added_at","added_by","last_seq","updated_at","done_at"],"properties":{)"
+       R"("version","added_seq","added_at","added_by","last_seq","updated_at","done_at"],)"
+       R"("additionalProperties":false,"properties":{)"
        R"("item":{"type":"string","pattern":"^INC-[1-9][0-9]*-A[1-9][0-9]*$"},"ticket":{"type":"string"},)"
        R"("title":{"type":"string"},"owner":{"type":"string"},)"
        R"("due":{"type":["string","null"],"pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},"link":{"type":"string"},)"
@@ -496,7 +499,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"(,"added_by":{"type":"string"},"last_seq":)" SEQ R"(,"updated_at":)" TIME R"(,"done_at":)" NULLABLE_TIME
        R"(}})"},
       {"IncidentList",
-       R"({"type":"object","required":["from","to","count","incidents","next_cursor"],"properties":{)"
+       R"({"type":"object","required":["from","to","count","incidents","next_cursor"],)"
+       R"("additionalProperties":false,"properties":{)"
        R"("applied_seq":)" COUNT R"(,"from":)" TIME R"(,"to":)" TIME R"(,"count":)" COUNT
        R"(,"incidents":{"type":"array","items":)" REF("IncidentListEntry") R"(},)"
        R"("next_cursor":{"type":["string","null"]}}})"},
@@ -534,7 +538,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"(,"version":)" SEQ R"(,"event":)" REF("Event") R"(}})"},
       {"DurationReport",
        R"({"type":"object","required":["from","to","as_of","computed_for","mttr_seconds","mttr_tickets",)"
-       R"("closed_count","mtta_seconds","mtta_tickets","mttm_seconds","mttm_tickets"],"properties":{)"
+       R"("closed_count","mtta_seconds","mtta_tickets","mttm_seconds","mttm_tickets"],)"
+       R"("additionalProperties":false,"properties":{)"
        R"("from":)" TIME R"(,"to":)" TIME R"(,"as_of":)" NULLABLE_TIME R"(,"computed_for":)" TIME
        R"(,"incidents":{"type":"array","items":{"type":"object","required":["ticket","seconds","ongoing"],)"
        R"("additionalProperties":false,"properties":{"ticket":{"type":"string"},"seconds":)" COUNT
@@ -548,13 +553,14 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"(,"mtta_seconds":{"type":["integer","null"]},"mtta_tickets":)" STRINGS
        R"(,"mttm_seconds":{"type":["integer","null"]},"mttm_tickets":)" STRINGS R"(}})"},
       {"ChangeEvent",
-       R"({"type":"object","required":["seq","recorded_at","actor","type","ticket","changes"],"properties":{)"
+       R"({"type":"object","required":["seq","recorded_at","actor","type","ticket","changes"],)"
+       R"("additionalProperties":false,"properties":{)"
        R"("seq":)" SEQ R"(,"recorded_at":)" TIME R"(,"actor":{"type":"string"},"type":{"type":"string"},)"
        R"("ticket":{"type":"string"},"changes":{"type":"array","items":{"type":"object",)"
        R"("required":["field","old","new"],"properties":{"field":{"type":"string"}}}}}})"},
       {"DurationChanges",
        R"({"type":"object","required":["from","to","before","after","head_seq","head_hash","incidents","systems",)"
-       R"("mttr"],"properties":{"from":)" TIME R"(,"to":)" TIME R"(,"before":)" TIME R"(,"after":)" TIME
+       R"("mttr"],"additionalProperties":false,"properties":{"from":)" TIME R"(,"to":)" TIME R"(,"before":)" TIME R"(,"after":)" TIME
        R"(,"head_seq":)" COUNT R"(,"head_hash":)" HASH
        R"(,"incidents":{"type":"array","items":{"type":"object","required":["ticket","before","after","events"],)"
        R"("properties":{"ticket":{"type":"string"},)"
@@ -582,7 +588,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"({"type":"object","required":["path","verify"],"additionalProperties":false,"properties":{)"
        R"("path":{"type":"string"},"verify":)" REF("VerifyReport") R"(}})"},
       {"Health",
-       R"({"type":"object","required":["status","head_seq"],"properties":{"status":{"const":"ok"},)"
+       R"({"type":"object","required":["status","head_seq"],"additionalProperties":false,)"
+       R"("properties":{"status":{"const":"ok"},)"
        R"("head_seq":)" COUNT R"(}})"},
       {"OpenApiDocument",
        R"({"type":"object","required":["openapi","info","paths","components"],"properties":{)"
@@ -607,12 +614,13 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("additionalProperties":false,"properties":{"seq":)" SEQ R"(,"leaf_index":)" COUNT
        R"(,"audit_path":{"type":"array","items":)" HASH R"(}}}},"tree_head":)" REF("SignedTreeHead") R"(}})"},
       {"Availability",
-       R"({"type":"object","required":["timezone","days","now","systems","incidents","windows"],"properties":{)"
+       R"({"type":"object","required":["timezone","days","now","systems","incidents","windows"],)"
+       R"("additionalProperties":false,"properties":{)"
        R"("timezone":{"type":"string"},"days":{"type":"integer","minimum":1},"now":)" TIME
        R"(,"systems":{"type":"array","items":{"type":"object","required":["system","days"],"properties":{)"
        R"("system":{"type":"string"},"days":{"type":"array","items":{"type":"object","required":["date","start",)"
        R"("end","downtime_seconds","availability","tickets","planned_seconds","degraded_seconds","windows"],)"
-       R"("properties":{"date":{"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},"start":)" TIME
+       R"("additionalProperties":false,"properties":{"date":{"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},"start":)" TIME
        R"(,"end":)" TIME R"(,"downtime_seconds":)" COUNT R"(,"availability":{"type":"number","minimum":0,)"
        R"("maximum":1},"tickets":)" STRINGS R"(,"planned_seconds":)" COUNT R"(,"degraded_seconds":)" COUNT
        R"(,"windows":)" STRINGS R"(}}}}}},)"
@@ -626,13 +634,13 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
       {"Window",
        R"({"type":"object","required":["window","title","systems","status","starts_at","ends_at","started_at",)"
        R"("ended_at","description","link","version","scheduled_seq","last_seq","scheduled_at","updated_at"],)"
-       R"("properties":{"window":{"type":"string","pattern":"^MNT-[1-9][0-9]*$"},"title":{"type":"string"},)"
+       R"("additionalProperties":false,"properties":{"window":{"type":"string","pattern":"^MNT-[1-9][0-9]*$"},"title":{"type":"string"},)"
        R"("systems":)" STRINGS R"(,"status":{"type":"string","enum":["scheduled","in_progress","completed",)"
        R"("cancelled"]},"starts_at":)" TIME R"(,"ends_at":)" TIME R"(,"started_at":)" NULLABLE_TIME
        R"(,"ended_at":)" NULLABLE_TIME R"(,"description":{"type":"string"},"link":{"type":"string"},"version":)" SEQ
        R"(,"scheduled_seq":)" SEQ R"(,"last_seq":)" SEQ R"(,"scheduled_at":)" TIME R"(,"updated_at":)" TIME R"(}})"},
       {"WindowList",
-       R"({"type":"object","required":["count","windows"],"properties":{"applied_seq":)" COUNT
+       R"({"type":"object","required":["count","windows"],"additionalProperties":false,"properties":{"applied_seq":)" COUNT
        R"(,"count":)" COUNT R"(,"windows":{"type":"array","items":)" REF("Window") R"(}}})"},
       {"MaintenanceRequest",
        R"({"type":"object","required":["action"],"properties":{)"
@@ -710,12 +718,13 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
       {"ActionItemAnswer",
        R"({"allOf":[)" REF("FollowUpAnswer") R"(,{"required":["item"]}]})"},
       {"ActionItemList",
-       R"({"type":"object","required":["count","overdue","now","items"],"properties":{"count":)" COUNT
+       R"({"type":"object","required":["count","overdue","now","items"],"additionalProperties":false,)"
+       R"("properties":{"count":)" COUNT
        R"(,"overdue":)" COUNT R"(,"now":)" TIME R"(,"items":{"type":"array","items":)" REF("ActionItem") R"(}}})"},
       {"ReviewReport",
        R"({"type":"object","required":["from","to","as_of","computed_for","timezone","days","closed","reviewed",)"
        R"("review_coverage","median_seconds_to_review","major_and_critical","incidents","action_items",)"
-       R"("recurrence"],"properties":{"from":)" TIME R"(,"to":)" TIME R"(,"as_of":)" NULLABLE_TIME
+       R"("recurrence"],"additionalProperties":false,"properties":{"from":)" TIME R"(,"to":)" TIME R"(,"as_of":)" NULLABLE_TIME
        R"(,"computed_for":)" TIME R"(,"timezone":{"type":"string"},"days":{"type":"integer","minimum":1},)"
        R"("closed":)" COUNT R"(,"reviewed":)" COUNT R"(,"review_coverage":{"type":["number","null"]},)"
        R"("median_seconds_to_review":{"type":["integer","null"]},"closed_tickets":)" STRINGS

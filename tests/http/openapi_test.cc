@@ -208,14 +208,14 @@ TEST(OpenApi, EveryReferenceResolvesAndEveryDescribedRouteIsUsed) {
   }
 }
 
-// The incident payload's schemas name every field of the field table
+// The incident schemas (payload, request, state) name every field of the field table
 // (ingest/fields.h): a new field fails here until it is described.
 TEST(OpenApi, TheIncidentSchemasNameEveryPayloadField) {
   Service service;
   Served served;
   ASSERT_NO_FATAL_FAILURE(Fetch(service, &served));
   for (const ledger::ingest::PayloadField& field : ledger::ingest::PayloadFieldTable()) {
-    for (const char* schema : {"IncidentPayload", "SubmissionRequest"}) {
+    for (const char* schema : {"IncidentPayload", "SubmissionRequest", "IncidentState"}) {
       EXPECT_EQ(served.root.at_pointer("/components/schemas/" + std::string(schema) + "/properties/" +
                                        std::string(field.name))
                     .error(),

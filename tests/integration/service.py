@@ -273,9 +273,13 @@ class OpenApi:
         schema, key = self.schema_for(method, path, response.status, "application/json")
         if schema is None:
             return key
-        error = jsonschema.exceptions.best_match(self._validator(key, schema).iter_errors(data))
-        if error is None:
+        errors = list(self._validator(key, schema).iter_errors(data))
+        if not errors:
             return None
+        # A member that failed its schema is also "unevaluated" to the
+        # object around it: name the failure itself first.
+        errors = [error for error in errors if error.validator != "unevaluatedProperties"] or errors
+        error = jsonschema.exceptions.best_match(errors)
         where = "/".join(str(part) for part in error.absolute_path) or "(the top)"
         return "at %s: %s (schema %s)" % (where, error.message,
                                           "/".join(str(part) for part in error.absolute_schema_path))
