@@ -558,23 +558,33 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("seq":)" SEQ R"(,"recorded_at":)" TIME R"(,"actor":{"type":"string"},"type":{"type":"string"},)"
        R"("ticket":{"type":"string"},"changes":{"type":"array","items":{"type":"object",)"
        R"("required":["field","old","new"],"properties":{"field":{"type":"string"}}}}}})"},
+      {"IncidentFigure",
+       R"({"type":"object","required":["seconds","ongoing"],"additionalProperties":false,)"
+       R"("properties":{"seconds":)" COUNT R"(,"ongoing":{"type":"boolean"}}})"},
+      {"SystemFigure",
+       R"({"type":"object","required":["downtime_seconds","planned_seconds","degraded_seconds","availability"],)"
+       R"("additionalProperties":false,"properties":{"downtime_seconds":)" COUNT R"(,"planned_seconds":)" COUNT
+       R"(,"degraded_seconds":)" COUNT R"(,"availability":{"type":"number","minimum":0,"maximum":1}}})"},
+      {"MttrFigure",
+       R"({"type":"object","required":["mttr_seconds","tickets"],"additionalProperties":false,)"
+       R"("properties":{"mttr_seconds":{"type":["integer","null"]},"tickets":)" STRINGS R"(}})"},
       {"DurationChanges",
        R"({"type":"object","required":["from","to","before","after","head_seq","head_hash","incidents","systems",)"
-       R"("mttr"],"additionalProperties":false,"properties":{"from":)" TIME R"(,"to":)" TIME R"(,"before":)" TIME R"(,"after":)" TIME
-       R"(,"head_seq":)" COUNT R"(,"head_hash":)" HASH
+       R"("mttr"],"additionalProperties":false,"properties":{"from":)" TIME R"(,"to":)" TIME R"(,"before":)" TIME
+       R"(,"after":)" TIME R"(,"head_seq":)" COUNT R"(,"head_hash":)" HASH
        R"(,"incidents":{"type":"array","items":{"type":"object","required":["ticket","before","after","events"],)"
-       R"("properties":{"ticket":{"type":"string"},)"
-       R"("before":{"oneOf":[{"type":"null"},{"type":"object","required":["seconds","ongoing"]}]},)"
-       R"("after":{"oneOf":[{"type":"null"},{"type":"object","required":["seconds","ongoing"]}]},)"
+       R"("additionalProperties":false,"properties":{"ticket":{"type":"string"},)"
+       R"("before":{"oneOf":[{"type":"null"},)" REF("IncidentFigure") R"(]},)"
+       R"("after":{"oneOf":[{"type":"null"},)" REF("IncidentFigure") R"(]},)"
        R"("events":{"type":"array","items":)" REF("ChangeEvent") R"(}}}},)"
        R"("systems":{"type":"array","items":{"type":"object","required":["system","before","after","events"],)"
-       R"("properties":{"system":{"type":"string"},"before":{"type":["object","null"],)"
-       R"("required":["downtime_seconds","planned_seconds","degraded_seconds","availability"]},)"
-       R"("after":{"type":["object","null"],)"
-       R"("required":["downtime_seconds","planned_seconds","degraded_seconds","availability"]},)"
+       R"("additionalProperties":false,"properties":{"system":{"type":"string"},)"
+       R"("before":{"oneOf":[{"type":"null"},)" REF("SystemFigure") R"(]},)"
+       R"("after":{"oneOf":[{"type":"null"},)" REF("SystemFigure") R"(]},)"
        R"("events":{"type":"array","items":)" REF("ChangeEvent") R"(}}}},)"
        R"("mttr":{"oneOf":[{"type":"null"},{"type":"object","required":["before","after","events"],)"
-       R"("properties":{"events":{"type":"array","items":)" REF("ChangeEvent") R"(}}}]}}})"},
+       R"("additionalProperties":false,"properties":{"before":)" REF("MttrFigure") R"(,"after":)" REF("MttrFigure")
+       R"(,"events":{"type":"array","items":)" REF("ChangeEvent") R"(}}}]}}})"},
       {"VerifyReport",
        R"({"type":"object","required":["ok","events","head_seq","head_hash","tree_root","tree_checked"],)"
        R"("additionalProperties":false,"properties":{"ok":{"type":"boolean"},"events":)" COUNT
@@ -617,7 +627,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"({"type":"object","required":["timezone","days","now","systems","incidents","windows"],)"
        R"("additionalProperties":false,"properties":{)"
        R"("timezone":{"type":"string"},"days":{"type":"integer","minimum":1},"now":)" TIME
-       R"(,"systems":{"type":"array","items":{"type":"object","required":["system","days"],"properties":{)"
+       R"(,"systems":{"type":"array","items":{"type":"object","required":["system","days"],)"
+       R"("additionalProperties":false,"properties":{)"
        R"("system":{"type":"string"},"days":{"type":"array","items":{"type":"object","required":["date","start",)"
        R"("end","downtime_seconds","availability","tickets","planned_seconds","degraded_seconds","windows"],)"
        R"("additionalProperties":false,"properties":{"date":{"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},"start":)" TIME
@@ -625,11 +636,15 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("maximum":1},"tickets":)" STRINGS R"(,"planned_seconds":)" COUNT R"(,"degraded_seconds":)" COUNT
        R"(,"windows":)" STRINGS R"(}}}}}},)"
        R"("incidents":{"type":"object","additionalProperties":{"type":"object","required":["title","severity",)"
-       R"("impact","phase","status","periods"],"properties":{"title":{"type":"string"},"severity":{"type":"string"},)"
-       R"("impact":{"type":"string"},"phase":{"type":"string"},"status":{"type":"string","enum":["open","closed"]},)"
+       R"("impact","phase","status","periods"],"additionalProperties":false,"properties":{"title":{"type":"string"},)"
+       R"("severity":{"type":"string","enum":["minor","major","critical"]},)"
+       R"("impact":{"type":"string","enum":["full","partial","degraded"]},)"
+       R"("phase":{"type":"string","enum":["investigating","identified","monitoring","resolved"]},)"
+       R"("status":{"type":"string","enum":["open","closed"]},)"
        R"("periods":{"type":"array","items":)" REF("Period") R"(}}}},)"
        R"("windows":{"type":"object","additionalProperties":{"type":"object","required":["title","status",)"
-       R"("started_at","ended_at"],"properties":{"title":{"type":"string"},"status":{"type":"string"},)"
+       R"("started_at","ended_at"],"additionalProperties":false,"properties":{"title":{"type":"string"},)"
+       R"("status":{"type":"string","enum":["scheduled","in_progress","completed","cancelled"]},)"
        R"("started_at":{"type":"string"},"ended_at":)" NULLABLE_TIME R"(}}}}})"},
       {"Window",
        R"({"type":"object","required":["window","title","systems","status","starts_at","ends_at","started_at",)"
