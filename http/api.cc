@@ -559,7 +559,8 @@ Api::Api(ApiDependencies dependencies)
   // A row without its description is a programming error (router.h).
   Result<std::string> document = OpenApiDocument(router_->routes());
   if (!document) {
-    std::fprintf(stderr, "incident-ledger: the route table cannot be described: %s\n", document.error().message.c_str());
+    std::fprintf(stderr, "incident-ledger: the route table cannot be described: %s\n",
+                 document.error().message.c_str());
     std::abort();
   }
   openapi_ = std::make_shared<const std::string>(std::move(*document));
@@ -578,7 +579,8 @@ std::vector<Route> Api::Routes() {
     Offload(deps_.pool, call.request, std::move(work), std::move(call.respond));
   };
   return {
-      {"/api/v1/submissions", "POST", RequiredAccess::Needs(Role::kHelpdesk), "submissions", RouteKind::kJson, "submissions",
+      {"/api/v1/submissions", "POST", RequiredAccess::Needs(Role::kHelpdesk), "submissions", RouteKind::kJson,
+       "submissions",
        [this](RouteCall call) {
          if (!call.query.empty()) {
            return call.respond(ErrorResponse(BadParameter("", "submissions take no query parameters")));
@@ -635,7 +637,9 @@ std::vector<Route> Api::Routes() {
        [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).MetricsText()); }},
       {"/api/v1/openapi.json", "GET", viewer, "openapi", RouteKind::kJson, "openapi",
        [this](RouteCall call) {
-         if (Result<Query> query = ParseQuery(call.query, {}); !query) return call.respond(ErrorResponse(query.error()));
+         if (Result<Query> query = ParseQuery(call.query, {}); !query) {
+           return call.respond(ErrorResponse(query.error()));
+         }
          HttpResponse response;
          response.shared_body = openapi_;
          call.respond(std::move(response));

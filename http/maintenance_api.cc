@@ -204,7 +204,8 @@ std::vector<Route> MaintenanceRouteRows(const MaintenanceRoutes& routes) {
   return {
       {"/api/v1/maintenance", "GET", viewer, "maintenance", RouteKind::kJson, "maintenance",
        [shared](RouteCall call) { call.respond(List(*shared, call.query)); }},
-      {"/api/v1/maintenance", "POST", RequiredAccess::Needs(Role::kHelpdesk), "maintenance_submit", RouteKind::kJson, "maintenance_submit",
+      {"/api/v1/maintenance", "POST", RequiredAccess::Needs(Role::kHelpdesk), "maintenance_submit", RouteKind::kJson,
+       "maintenance_submit",
        [shared](RouteCall call) {
          if (!call.query.empty()) {
            return call.respond(ErrorResponse(InvalidArgument("", "maintenance submissions take no query parameters")));

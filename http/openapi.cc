@@ -631,7 +631,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("additionalProperties":false,"properties":{)"
        R"("system":{"type":"string"},"days":{"type":"array","items":{"type":"object","required":["date","start",)"
        R"("end","downtime_seconds","availability","tickets","planned_seconds","degraded_seconds","windows"],)"
-       R"("additionalProperties":false,"properties":{"date":{"type":"string","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},"start":)" TIME
+       R"("additionalProperties":false,"properties":{"date":{"type":"string",)"
+       R"("pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},"start":)" TIME
        R"(,"end":)" TIME R"(,"downtime_seconds":)" COUNT R"(,"availability":{"type":"number","minimum":0,)"
        R"("maximum":1},"tickets":)" STRINGS R"(,"planned_seconds":)" COUNT R"(,"degraded_seconds":)" COUNT
        R"(,"windows":)" STRINGS R"(}}}}}},)"
@@ -649,13 +650,15 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
       {"Window",
        R"({"type":"object","required":["window","title","systems","status","starts_at","ends_at","started_at",)"
        R"("ended_at","description","link","version","scheduled_seq","last_seq","scheduled_at","updated_at"],)"
-       R"("additionalProperties":false,"properties":{"window":{"type":"string","pattern":"^MNT-[1-9][0-9]*$"},"title":{"type":"string"},)"
+       R"("additionalProperties":false,"properties":{"window":{"type":"string",)"
+       R"("pattern":"^MNT-[1-9][0-9]*$"},"title":{"type":"string"},)"
        R"("systems":)" STRINGS R"(,"status":{"type":"string","enum":["scheduled","in_progress","completed",)"
        R"("cancelled"]},"starts_at":)" TIME R"(,"ends_at":)" TIME R"(,"started_at":)" NULLABLE_TIME
        R"(,"ended_at":)" NULLABLE_TIME R"(,"description":{"type":"string"},"link":{"type":"string"},"version":)" SEQ
        R"(,"scheduled_seq":)" SEQ R"(,"last_seq":)" SEQ R"(,"scheduled_at":)" TIME R"(,"updated_at":)" TIME R"(}})"},
       {"WindowList",
-       R"({"type":"object","required":["count","windows"],"additionalProperties":false,"properties":{"applied_seq":)" COUNT
+       R"({"type":"object","required":["count","windows"],"additionalProperties":false,)"
+       R"("properties":{"applied_seq":)" COUNT
        R"(,"count":)" COUNT R"(,"windows":{"type":"array","items":)" REF("Window") R"(}}})"},
       {"MaintenanceRequest",
        R"({"type":"object","required":["action"],"properties":{)"
@@ -739,7 +742,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
       {"ReviewReport",
        R"({"type":"object","required":["from","to","as_of","computed_for","timezone","days","closed","reviewed",)"
        R"("review_coverage","median_seconds_to_review","major_and_critical","incidents","action_items",)"
-       R"("recurrence"],"additionalProperties":false,"properties":{"from":)" TIME R"(,"to":)" TIME R"(,"as_of":)" NULLABLE_TIME
+       R"("recurrence"],"additionalProperties":false,)"
+       R"("properties":{"from":)" TIME R"(,"to":)" TIME R"(,"as_of":)" NULLABLE_TIME
        R"(,"computed_for":)" TIME R"(,"timezone":{"type":"string"},"days":{"type":"integer","minimum":1},)"
        R"("closed":)" COUNT R"(,"reviewed":)" COUNT R"(,"review_coverage":{"type":["number","null"]},)"
        R"("median_seconds_to_review":{"type":["integer","null"]},"closed_tickets":)" STRINGS

@@ -1584,13 +1584,15 @@ std::vector<Route> Web::Routes() {
   return {
       {"/", "GET, HEAD", viewer, "page_dashboard", RouteKind::kPage, "page_dashboard",
        [handlers](RouteCall call) { call.respond(handlers(call).Dashboard(call.query)); }},
-      {"/submit", "GET, HEAD, POST", RequiredAccess::Needs(Role::kHelpdesk), "page_submit", RouteKind::kPage, "page_submit",
+      {"/submit", "GET, HEAD, POST", RequiredAccess::Needs(Role::kHelpdesk), "page_submit", RouteKind::kPage,
+       "page_submit",
        [handlers](RouteCall call) {
          // The form's POST answers from the ledger's writer thread.
          if (call.request.method == "POST") return handlers(call).SubmitForm(call.request, std::move(call.respond));
          call.respond(handlers(call).FormPage(call.query));
        }},
-      {"/maintenance", "GET, HEAD, POST", RequiredAccess::Needs(Role::kHelpdesk), "page_maintenance", RouteKind::kPage, "page_maintenance",
+      {"/maintenance", "GET, HEAD, POST", RequiredAccess::Needs(Role::kHelpdesk), "page_maintenance", RouteKind::kPage,
+       "page_maintenance",
        [handlers](RouteCall call) {
          // The form's POST answers from the ledger's writer thread.
          if (call.request.method == "POST") {
@@ -1615,11 +1617,13 @@ std::vector<Route> Web::Routes() {
        }},
       {"/actions", "GET, HEAD", viewer, "page_actions", RouteKind::kPage, "page_actions",
        [handlers](RouteCall call) { call.respond(handlers(call).ActionsPage(call.query)); }},
-      {"/actions/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_update", RouteKind::kPage, "page_action_update",
+      {"/actions/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_update", RouteKind::kPage,
+       "page_action_update",
        [handlers](RouteCall call) {
          handlers(call).FollowUpForm(call.request, call.segment, ingest::FollowUpKind::kUpdateItem, std::move(call.respond));
        }},
-      {"/actions/new/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_add", RouteKind::kPage, "page_action_add",
+      {"/actions/new/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_add", RouteKind::kPage,
+       "page_action_add",
        [handlers](RouteCall call) {
          handlers(call).FollowUpForm(call.request, call.segment, ingest::FollowUpKind::kAddItem, std::move(call.respond));
        }},

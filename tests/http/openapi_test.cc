@@ -162,7 +162,8 @@ TEST(OpenApi, EveryRowOfTheServiceTableIsAnOperationWithItsRoleAndNothingElseIs)
         if (status.starts_with('2')) described_success = true;
         simdjson::dom::element schema;
         if (content.at_pointer("/application~1json").get(schema) == simdjson::SUCCESS) {
-          EXPECT_EQ(schema.at_pointer("/schema").error(), simdjson::SUCCESS) << "JSON answer " << status << " without a schema";
+          EXPECT_EQ(schema.at_pointer("/schema").error(), simdjson::SUCCESS)
+              << "JSON answer " << status << " without a schema";
         }
       }
       if (route.kind != RouteKind::kPage) {
@@ -242,7 +243,8 @@ TEST(OpenApi, RefusesARowWithoutItsDescriptionOrWithMethodsItDoesNotDescribe) {
                 .find("names no described route: no_such_entry"),
             std::string::npos);
   // The entry of GET /healthz has no POST.
-  EXPECT_NE(refused({{"/healthz", "GET, POST", viewer, "x", RouteKind::kJson, "healthz", Nothing()}}).find("has no POST"),
+  EXPECT_NE(refused({{"/healthz", "GET, POST", viewer, "x", RouteKind::kJson, "healthz", Nothing()}})
+                .find("has no POST"),
             std::string::npos);
   // The entry of subscriptions describes GET, POST and DELETE.
   EXPECT_NE(refused({{"/api/v1/subscriptions", "GET", viewer, "x", RouteKind::kJson, "subscriptions", Nothing()}})
