@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -18,6 +20,7 @@
 #include "http/followups_api.h"
 #include "http/json_views.h"
 #include "http/maintenance_api.h"
+#include "http/openapi.h"
 #include "http/query_params.h"
 #include "http/router.h"
 #include "http/notifications_api.h"
@@ -553,6 +556,14 @@ Api::Api(ApiDependencies dependencies)
   if (deps_.web != nullptr) pages = deps_.web->Pages();
   router_ = std::make_unique<Router>(std::move(rows), deps_.access, deps_.metrics, std::move(pages),
                                      RouterOptions{.read_only = deps_.read_only});
+  // A row without its description is a programming error (router.h).
+  Result<std::string> document = OpenApiDocument(router_->routes());
+  if (!document) {
+    std::fprintf(stderr, "incident-ledger: the route table cannot be described: %s\n",
+                 document.error().message.c_str());
+    std::abort();
+  }
+  openapi_ = std::make_shared<const std::string>(std::move(*document));
 }
 
 Api::~Api() = default;
@@ -569,13 +580,14 @@ std::vector<Route> Api::Routes() {
   };
   return {
       {"/api/v1/submissions", "POST", RequiredAccess::Needs(Role::kHelpdesk), "submissions", RouteKind::kJson,
+       "submissions",
        [this](RouteCall call) {
          if (!call.query.empty()) {
            return call.respond(ErrorResponse(BadParameter("", "submissions take no query parameters")));
          }
          Handlers(deps_, &answers_).Submit(call.request, call.principal, std::move(call.respond));
        }},
-      {"/api/v1/incidents", "GET", viewer, "incidents", RouteKind::kJson,
+      {"/api/v1/incidents", "GET", viewer, "incidents", RouteKind::kJson, "incidents",
        [this, offload](RouteCall call) {
          if (Handlers::AsksAsOf(call.query)) {
            return offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
@@ -584,45 +596,54 @@ std::vector<Route> Api::Routes() {
          }
          call.respond(Handlers(deps_, &answers_).Incidents(call.query));
        }},
-      {"/api/v1/incidents/*", "GET", viewer, "incident", RouteKind::kJson,
+      {"/api/v1/incidents/*", "GET", viewer, "incident", RouteKind::kJson, "incident",
        [this](RouteCall call) {
          call.respond(Handlers(deps_, &answers_).Incident(call.segment, call.query, call.principal));
        }},
-      {"/api/v1/incidents/*/events", "GET", viewer, "incident_events", RouteKind::kJson,
+      {"/api/v1/incidents/*/events", "GET", viewer, "incident_events", RouteKind::kJson, "incident_events",
        [this](RouteCall call) {
          call.respond(Handlers(deps_, &answers_).IncidentEvents(call.segment, call.query, call.principal));
        }},
-      {"/api/v1/events", "GET", RequiredAccess::Needs(Role::kAuditor), "events", RouteKind::kJson,
+      {"/api/v1/events", "GET", RequiredAccess::Needs(Role::kAuditor), "events", RouteKind::kJson, "events",
        [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Events(call.request, call.query)); }},
-      {"/api/v1/durations/changes", "GET", viewer, "durations_changes", RouteKind::kJson,
+      {"/api/v1/durations/changes", "GET", viewer, "durations_changes", RouteKind::kJson, "durations_changes",
        [this, offload](RouteCall call) {
          offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
            return Handlers(*deps, answers).DurationChanges(query, stop);
          });
        }},
-      {"/api/v1/durations", "GET", viewer, "durations", RouteKind::kJson,
+      {"/api/v1/durations", "GET", viewer, "durations", RouteKind::kJson, "durations",
        [this, offload](RouteCall call) {
          offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
            return Handlers(*deps, answers).Durations(query, stop);
          });
        }},
-      {"/api/v1/verify", "GET", RequiredAccess::Needs(Role::kAuditor), "verify", RouteKind::kJson,
+      {"/api/v1/verify", "GET", RequiredAccess::Needs(Role::kAuditor), "verify", RouteKind::kJson, "verify",
        [this, offload](RouteCall call) {
          offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
            return Handlers(*deps, answers).Verify(query, stop);
          });
        }},
-      {"/api/v1/backup", "POST", RequiredAccess::Needs(Role::kAdmin), "backup", RouteKind::kJson,
+      {"/api/v1/backup", "POST", RequiredAccess::Needs(Role::kAdmin), "backup", RouteKind::kJson, "backup",
        [this, offload](RouteCall call) {
          // A backup, once started, runs to the end: its copy is then whole.
          offload(call, [deps = &deps_, answers = &answers_, request = call.request](const StopToken&) {
            return Handlers(*deps, answers).Backup(request);
          });
        }},
-      {"/healthz", "GET", RequiredAccess::Public(), "healthz", RouteKind::kJson,
+      {"/healthz", "GET", RequiredAccess::Public(), "healthz", RouteKind::kJson, "healthz",
        [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Health()); }},
-      {"/metrics", "GET", viewer, "metrics", RouteKind::kJson,
+      {"/metrics", "GET", viewer, "metrics", RouteKind::kJson, "metrics",
        [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).MetricsText()); }},
+      {"/api/v1/openapi.json", "GET", viewer, "openapi", RouteKind::kJson, "openapi",
+       [this](RouteCall call) {
+         if (Result<Query> query = ParseQuery(call.query, {}); !query) {
+           return call.respond(ErrorResponse(query.error()));
+         }
+         HttpResponse response;
+         response.shared_body = openapi_;
+         call.respond(std::move(response));
+       }},
   };
 }
 

@@ -4,7 +4,8 @@
 //
 // Routes (see DESIGN.md): POST /api/v1/submissions, GET /api/v1/incidents,
 // GET /api/v1/incidents/{ticket}, GET /api/v1/incidents/{ticket}/events,
-// GET /api/v1/events, GET /healthz, GET /metrics; and the rows of the pages
+// GET /api/v1/events, GET /healthz, GET /metrics, GET /api/v1/openapi.json
+// (the API described, openapi.h); and the rows of the pages
 // (web.h), the notification routes (notifications_api.h) and the
 // maintenance windows (maintenance_api.h).
 //
@@ -100,6 +101,9 @@ class Api {
   ProofRoutes proofs_;  // what the proof rows (proofs_api.h) read
   AnswerCache answers_;  // GET /api/v1/incidents
   std::unique_ptr<Router> router_;
+  // GET /api/v1/openapi.json: written from router_'s table once, at start
+  // (openapi.h).
+  std::shared_ptr<const std::string> openapi_;
 };
 
 }  // namespace ledger::http

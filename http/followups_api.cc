@@ -547,15 +547,17 @@ std::vector<Route> FollowUpRouteRows(const FollowUpRoutes& routes) {
   const FollowUpRoutes* r = &routes;
   const RequiredAccess helpdesk = RequiredAccess::Needs(Role::kHelpdesk);
   return {
-      {"/api/v1/incidents/*/review", "POST", helpdesk, "review", RouteKind::kJson,
+      {"/api/v1/incidents/*/review", "POST", helpdesk, "review", RouteKind::kJson, "review",
        [r](RouteCall call) { Post(*r, PostKind::kReview, std::move(call)); }},
-      {"/api/v1/incidents/*/action-items", "POST", helpdesk, "action_items_add", RouteKind::kJson,
+      {"/api/v1/incidents/*/action-items", "POST", helpdesk, "action_items_add", RouteKind::kJson, "action_items_add",
        [r](RouteCall call) { Post(*r, PostKind::kAddItem, std::move(call)); }},
-      {"/api/v1/action-items/*", "POST", helpdesk, "action_item_update", RouteKind::kJson,
+      {"/api/v1/action-items/*", "POST", helpdesk, "action_item_update", RouteKind::kJson, "action_item_update",
        [r](RouteCall call) { Post(*r, PostKind::kUpdateItem, std::move(call)); }},
       {"/api/v1/action-items", "GET", RequiredAccess::Needs(Role::kViewer), "action_items", RouteKind::kJson,
+       "action_items",
        [r](RouteCall call) { call.respond(ListItems(*r, call.query)); }},
       {"/api/v1/review-report", "GET", RequiredAccess::Needs(Role::kViewer), "review_report", RouteKind::kJson,
+       "review_report",
        [r](RouteCall call) {
          Offload(r->pool, call.request,
                  [r, query = std::string(call.query)](const StopToken& stop) { return Report(*r, query, stop); },

@@ -229,20 +229,21 @@ std::vector<Route> MaintenanceRouteRows(const MaintenanceRoutes& routes) {
   const MaintenanceRoutes* shared = &routes;
   // The viewer's row first: a method neither row takes is checked as a read.
   return {
-      {"/api/v1/maintenance", "GET", viewer, "maintenance", RouteKind::kJson,
+      {"/api/v1/maintenance", "GET", viewer, "maintenance", RouteKind::kJson, "maintenance",
        [shared](RouteCall call) { call.respond(List(*shared, call.query)); }},
       {"/api/v1/maintenance", "POST", RequiredAccess::Needs(Role::kHelpdesk), "maintenance_submit", RouteKind::kJson,
+       "maintenance_submit",
        [shared](RouteCall call) {
          if (!call.query.empty()) {
            return call.respond(ErrorResponse(InvalidArgument("", "maintenance submissions take no query parameters")));
          }
          Submit(*shared, call.request, call.principal, std::move(call.respond));
        }},
-      {"/api/v1/maintenance/*", "GET", viewer, "maintenance_window", RouteKind::kJson,
+      {"/api/v1/maintenance/*", "GET", viewer, "maintenance_window", RouteKind::kJson, "maintenance_window",
        [shared](RouteCall call) { call.respond(One(*shared, call.segment, call.query)); }},
-      {"/calendar.ics", "GET", viewer, "calendar", RouteKind::kJson,
+      {"/calendar.ics", "GET", viewer, "calendar", RouteKind::kJson, "calendar",
        [shared](RouteCall call) { call.respond(Calendar(*shared, call.query)); }},
-      {"/feed.atom", "GET", viewer, "feed", RouteKind::kJson,
+      {"/feed.atom", "GET", viewer, "feed", RouteKind::kJson, "feed",
        [shared](RouteCall call) { call.respond(Feed(*shared, call.query)); }},
   };
 }

@@ -350,7 +350,7 @@ std::vector<Route> NotificationRouteRows(const NotificationRoutes& routes) {
   const RequiredAccess admin = RequiredAccess::Needs(Role::kAdmin);
   const NotificationRoutes* from = &routes;
   return {
-      {kSubscriptionsPath, "GET, POST, DELETE", admin, "subscriptions", RouteKind::kJson,
+      {kSubscriptionsPath, "GET, POST, DELETE", admin, "subscriptions", RouteKind::kJson, "subscriptions",
        [from](RouteCall call) {
          if (call.request.method == "GET" || call.request.method == "HEAD") {
            return call.respond(ListSubscriptions(*from, call.query));
@@ -364,9 +364,9 @@ std::vector<Route> NotificationRouteRows(const NotificationRoutes& routes) {
                                                           : ingest::SubscriptionAction::kRemove,
                             std::move(call.respond));
        }},
-      {kNotificationsPath, "GET", admin, "notifications", RouteKind::kJson,
+      {kNotificationsPath, "GET", admin, "notifications", RouteKind::kJson, "notifications",
        [from](RouteCall call) { call.respond(ListNotifications(*from, call.query)); }},
-      {kRetryPath, "POST", admin, "notifications_retry", RouteKind::kJson,
+      {kRetryPath, "POST", admin, "notifications_retry", RouteKind::kJson, "notifications_retry",
        [from](RouteCall call) {
          if (!call.query.empty()) {
            return call.respond(Error(InvalidArgument("", "a retry takes no query parameters; send a JSON body")));

@@ -140,15 +140,15 @@ std::vector<Route> ProofRouteRows(const ProofRoutes& routes) {
   const RequiredAccess viewer = RequiredAccess::Needs(Role::kViewer);
   const ProofRoutes* r = &routes;
   return {
-      {"/api/v1/public-key", "GET", viewer, "public_key", RouteKind::kJson,
+      {"/api/v1/public-key", "GET", viewer, "public_key", RouteKind::kJson, "public_key",
        [r](RouteCall call) { call.respond(PublicKeyPem(*r, call.query)); }},
-      {"/api/v1/tree-head", "GET", viewer, "tree_head", RouteKind::kJson,
+      {"/api/v1/tree-head", "GET", viewer, "tree_head", RouteKind::kJson, "tree_head",
        [r](RouteCall call) { call.respond(TreeHeadJson(*r, call.query)); }},
-      {"/api/v1/proofs/inclusion", "GET", viewer, "proof_inclusion", RouteKind::kJson,
+      {"/api/v1/proofs/inclusion", "GET", viewer, "proof_inclusion", RouteKind::kJson, "proof_inclusion",
        [r](RouteCall call) { call.respond(Inclusion(*r, call.query)); }},
-      {"/api/v1/proofs/consistency", "GET", viewer, "proof_consistency", RouteKind::kJson,
+      {"/api/v1/proofs/consistency", "GET", viewer, "proof_consistency", RouteKind::kJson, "proof_consistency",
        [r](RouteCall call) { call.respond(Consistency(*r, call.query)); }},
-      {"/api/v1/incidents/*/bundle", "GET", viewer, "incident_bundle", RouteKind::kJson,
+      {"/api/v1/incidents/*/bundle", "GET", viewer, "incident_bundle", RouteKind::kJson, "incident_bundle",
        [r](RouteCall call) { call.respond(Bundle(*r, call.segment, call.query)); }},
   };
 }

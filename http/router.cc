@@ -101,7 +101,7 @@ Router::Router(std::vector<Route> routes, const AccessControl* access, Metrics* 
     for (const std::string& method : std::set<std::string>(listed.begin(), listed.end())) {
       repeated = repeated || !taken.emplace(route.pattern, method).second;
     }
-    if (repeated || !route.handler || route.allow.empty() || route.label.empty()) {
+    if (repeated || !route.handler || route.allow.empty() || route.label.empty() || route.doc.empty()) {
       std::fprintf(stderr, "incident-ledger: the route table has a bad or repeated row for %.*s\n",
                    static_cast<int>(route.pattern.size()), route.pattern.data());
       std::abort();

@@ -26,7 +26,11 @@
 //
 // A row cannot be written without its access: RequiredAccess has no default
 // (auth.h), so a forgotten role does not compile, and nothing defaults to
-// "viewer" any more.
+// "viewer" any more. Nor without its description: `doc` names the row's
+// entry in the OpenAPI document's table (openapi.h), which says its
+// parameters, request bodies and answers; the document served at
+// GET /api/v1/openapi.json is written from these rows, and Api refuses to
+// start with a row whose entry is missing or does not cover its methods.
 //
 // Patterns are matched segment by segment ("/"-separated): a literal segment
 // matches itself, "*" any one segment (empty too), and a final "**" the rest
@@ -80,6 +84,10 @@ struct Route {
   RequiredAccess access;     // no default: every row says who may call it
   std::string_view label;    // the metrics label
   RouteKind kind;
+  // Its entry in the API description (openapi.h: parameters, request
+  // bodies, answers and their schemas), by name. No default either: a row
+  // without one does not compile, and the router refuses an empty one.
+  std::string_view doc;
   RouteHandler handler;
 };
 
@@ -100,7 +108,8 @@ class Router {
  public:
   // `access` null: every request has every role (tests). `pages` may be
   // empty (API only): refusals then answer JSON everywhere. Aborts on two
-  // rows with the same pattern, a programming error found by any test.
+  // rows with the same pattern and a method in common, or a row without a
+  // handler, methods, label or doc: programming errors found by any test.
   Router(std::vector<Route> routes, const AccessControl* access, Metrics* metrics, PageAnswers pages,
          RouterOptions options = {});
 

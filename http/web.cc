@@ -1586,15 +1586,17 @@ std::vector<Route> Web::Routes() {
   const RequiredAccess viewer = RequiredAccess::Needs(Role::kViewer);
   const auto handlers = [this](const RouteCall& call) { return WebHandlers(deps_, assets_, call.principal); };
   return {
-      {"/", "GET, HEAD", viewer, "page_dashboard", RouteKind::kPage,
+      {"/", "GET, HEAD", viewer, "page_dashboard", RouteKind::kPage, "page_dashboard",
        [handlers](RouteCall call) { call.respond(handlers(call).Dashboard(call.query)); }},
       {"/submit", "GET, HEAD, POST", RequiredAccess::Needs(Role::kHelpdesk), "page_submit", RouteKind::kPage,
+       "page_submit",
        [handlers](RouteCall call) {
          // The form's POST answers from the ledger's writer thread.
          if (call.request.method == "POST") return handlers(call).SubmitForm(call.request, std::move(call.respond));
          call.respond(handlers(call).FormPage(call.query));
        }},
       {"/maintenance", "GET, HEAD, POST", RequiredAccess::Needs(Role::kHelpdesk), "page_maintenance", RouteKind::kPage,
+       "page_maintenance",
        [handlers](RouteCall call) {
          // The form's POST answers from the ledger's writer thread.
          if (call.request.method == "POST") {
@@ -1602,14 +1604,14 @@ std::vector<Route> Web::Routes() {
          }
          call.respond(handlers(call).MaintenancePage(call.query));
        }},
-      {"/signin", "GET, HEAD, POST", RequiredAccess::Public(), "page_signin", RouteKind::kPage,
+      {"/signin", "GET, HEAD, POST", RequiredAccess::Public(), "page_signin", RouteKind::kPage, "page_signin",
        [handlers](RouteCall call) {
          if (call.request.method == "POST") return call.respond(handlers(call).SignIn(call.request));
          call.respond(handlers(call).SignInForm(call.query));
        }},
-      {"/signout", "POST", viewer, "page_signout", RouteKind::kPage,
+      {"/signout", "POST", viewer, "page_signout", RouteKind::kPage, "page_signout",
        [handlers](RouteCall call) { call.respond(handlers(call).SignOut(call.request)); }},
-      {"/incidents/**", "GET, HEAD", viewer, "page_incident", RouteKind::kPage,
+      {"/incidents/**", "GET, HEAD", viewer, "page_incident", RouteKind::kPage, "page_incident",
        [handlers](RouteCall call) {
          if (call.segment.empty() || call.segment.find('/') != std::string_view::npos) {
            return call.respond(
@@ -1617,25 +1619,27 @@ std::vector<Route> Web::Routes() {
          }
          call.respond(handlers(call).IncidentPage(call.segment, call.query));
        }},
-      {"/actions", "GET, HEAD", viewer, "page_actions", RouteKind::kPage,
+      {"/actions", "GET, HEAD", viewer, "page_actions", RouteKind::kPage, "page_actions",
        [handlers](RouteCall call) { call.respond(handlers(call).ActionsPage(call.query)); }},
       {"/actions/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_update", RouteKind::kPage,
+       "page_action_update",
        [handlers](RouteCall call) {
          handlers(call).FollowUpForm(call.request, call.segment, ingest::FollowUpKind::kUpdateItem, std::move(call.respond));
        }},
       {"/actions/new/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_add", RouteKind::kPage,
+       "page_action_add",
        [handlers](RouteCall call) {
          handlers(call).FollowUpForm(call.request, call.segment, ingest::FollowUpKind::kAddItem, std::move(call.respond));
        }},
-      {"/reviews/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_review", RouteKind::kPage,
+      {"/reviews/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_review", RouteKind::kPage, "page_review",
        [handlers](RouteCall call) {
          handlers(call).FollowUpForm(call.request, call.segment, ingest::FollowUpKind::kReview, std::move(call.respond));
        }},
-      {"/static/**", "GET, HEAD", RequiredAccess::Public(), "static", RouteKind::kAsset,
+      {"/static/**", "GET, HEAD", RequiredAccess::Public(), "static", RouteKind::kAsset, "static",
        [handlers](RouteCall call) { call.respond(handlers(call).Asset(call.request, call.path)); }},
-      {"/api/v1/events/stream", "GET, HEAD", viewer, "events_stream", RouteKind::kStream,
+      {"/api/v1/events/stream", "GET, HEAD", viewer, "events_stream", RouteKind::kStream, "events_stream",
        [handlers](RouteCall call) { call.respond(handlers(call).EventStream(call.request, call.query)); }},
-      {"/api/v1/availability", "GET, HEAD", viewer, "availability", RouteKind::kJson,
+      {"/api/v1/availability", "GET, HEAD", viewer, "availability", RouteKind::kJson, "availability",
        [this](RouteCall call) { Availability(call.request, call.query, std::move(call.respond)); }},
   };
 }

@@ -69,13 +69,14 @@ ledger::http::RouteHandler Echo(std::string name) {
 
 std::vector<Route> SampleRows() {
   return {
-      {"/items", "GET", RequiredAccess::Needs(Role::kViewer), "items", RouteKind::kJson, Echo("items")},
-      {"/items/*", "GET, DELETE", RequiredAccess::Needs(Role::kAdmin), "item", RouteKind::kJson, Echo("item")},
-      {"/items/*/events", "GET", RequiredAccess::Needs(Role::kViewer), "item_events", RouteKind::kJson,
+      {"/items", "GET", RequiredAccess::Needs(Role::kViewer), "items", RouteKind::kJson, "sample", Echo("items")},
+      {"/items/*", "GET, DELETE", RequiredAccess::Needs(Role::kAdmin), "item", RouteKind::kJson, "sample",
+       Echo("item")},
+      {"/items/*/events", "GET", RequiredAccess::Needs(Role::kViewer), "item_events", RouteKind::kJson, "sample",
        Echo("item_events")},
-      {"/items/special", "POST", RequiredAccess::Needs(Role::kHelpdesk), "special", RouteKind::kJson,
+      {"/items/special", "POST", RequiredAccess::Needs(Role::kHelpdesk), "special", RouteKind::kJson, "sample",
        Echo("special")},
-      {"/files/**", "GET, HEAD", RequiredAccess::Public(), "files", RouteKind::kAsset, Echo("files")},
+      {"/files/**", "GET, HEAD", RequiredAccess::Public(), "files", RouteKind::kAsset, "sample", Echo("files")},
   };
 }
 
@@ -104,7 +105,8 @@ TEST(Router, MatchesLiteralsBeforeWildcardsAndOneSegmentPerStar) {
 TEST(Router, ReadOnlyAnswers503ToEveryWriteBeforeItsHandlerAndServesReads) {
   ledger::http::Metrics metrics;
   std::vector<Route> rows = SampleRows();
-  rows.push_back({"/signin", "GET, HEAD, POST", RequiredAccess::Public(), "signin", RouteKind::kPage, Echo("signin")});
+  rows.push_back(
+      {"/signin", "GET, HEAD, POST", RequiredAccess::Public(), "signin", RouteKind::kPage, "sample", Echo("signin")});
   Router router(std::move(rows), nullptr, &metrics, {}, ledger::http::RouterOptions{.read_only = true});
   EXPECT_EQ(Call(router, Request("GET", "/items")).status, 200u);
   EXPECT_EQ(Call(router, Request("HEAD", "/files/a.css")).status, 200u);
@@ -183,8 +185,9 @@ TEST(Router, RowsSharingAPatternSplitItsMethods) {
   AccessControl access(std::move(*file));
   ledger::http::Metrics metrics;
   std::vector<Route> rows = {
-      {"/windows", "GET", RequiredAccess::Needs(Role::kViewer), "windows", RouteKind::kJson, Echo("list")},
-      {"/windows", "POST", RequiredAccess::Needs(Role::kHelpdesk), "windows_submit", RouteKind::kJson, Echo("post")},
+      {"/windows", "GET", RequiredAccess::Needs(Role::kViewer), "windows", RouteKind::kJson, "sample", Echo("list")},
+      {"/windows", "POST", RequiredAccess::Needs(Role::kHelpdesk), "windows_submit", RouteKind::kJson, "sample",
+       Echo("post")},
   };
   Router router(std::move(rows), &access, &metrics, {});
   EXPECT_EQ(Call(router, Request("GET", "/windows", "token-wall")).body, "list|||wall");
@@ -238,6 +241,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {{"/api/v1/availability", "GET, HEAD"}, Role::kViewer},
       {{"/api/v1/events/stream", "GET, HEAD"}, Role::kViewer},
       {{"/metrics", "GET"}, Role::kViewer},
+      {{"/api/v1/openapi.json", "GET"}, Role::kViewer},
       {{"/api/v1/maintenance", "POST"}, Role::kHelpdesk},
       {{"/api/v1/maintenance", "GET"}, Role::kViewer},
       {{"/api/v1/maintenance/*", "GET"}, Role::kViewer},

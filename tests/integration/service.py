@@ -2,11 +2,16 @@
 talk HTTP to it over loopback.
 
 The binary is named by the environment variable LEDGER_BINARY (ctest sets it,
-see tests/CMakeLists.txt). Everything here is Python 3 standard library only.
+see tests/CMakeLists.txt). Everything here is Python 3 standard library, except
+python3-jsonschema: every JSON answer a test receives through send() is
+validated against the service's own OpenAPI document (GET
+/api/v1/openapi.json, fetched once per service start) for its path, method
+and status; a mismatch fails the test naming them and the validation error.
 """
 
 import base64
 import datetime
+import gzip
 import hashlib
 import http.client
 import json
@@ -20,6 +25,20 @@ import tempfile
 import threading
 import unittest
 import urllib.parse
+
+try:
+    import jsonschema  # Debian: python3-jsonschema
+except ImportError:
+    # ctest runs `python3` from PATH, which may be another interpreter than
+    # the system one that has Debian's packages.
+    SYSTEM_PYTHON = "/usr/bin/python3"
+    if os.path.exists(SYSTEM_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) \
+            and not os.environ.get("LEDGER_REEXECUTED"):
+        os.environ["LEDGER_REEXECUTED"] = "1"
+        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
+    sys.stderr.write("error: install python3-jsonschema (scripts/install-deps --test): the integration tests "
+                     "check every JSON answer against the service's OpenAPI document\n")
+    sys.exit(2)
 
 ZERO_HASH = "0" * 64
 START_TIMEOUT_SECONDS = 60
@@ -125,13 +144,172 @@ def form_encode(fields):
 
 
 def send(connection, method, path, body=None, headers=None):
-    """One request on an open http.client connection; returns a Response."""
+    """One request on an open http.client connection; returns a Response.
+
+    A JSON answer is checked against the OpenAPI document of the service on
+    the connection's port (see check_answer): a mismatch raises AssertionError."""
     headers = dict(headers or {})
     payload = encode_body(body, headers)
     connection.request(method, path, body=payload, headers=headers)
     answer = connection.getresponse()
     raw = answer.read()
-    return Response(answer.status, answer.headers, raw)
+    response = Response(answer.status, answer.headers, raw)
+    document = _documents.get((connection.host, connection.port))
+    if document is not None:
+        problem = document.check(method, path, response)
+        if problem:
+            raise AssertionError("%s %s answered %d, which the OpenAPI document does not allow: %s\nthe answer: %r"
+                                 % (method, path, response.status, problem, response.raw[:2000]))
+    return response
+
+
+# -- the OpenAPI document: every JSON answer checked against it ---------------
+
+OPENAPI_PATH = "/api/v1/openapi.json"
+
+# (host, port) of a running service -> its OpenApi, while it runs.
+_documents = {}
+# The binary -> its document, for services whose document needs credentials.
+_documents_by_binary = {}
+_documents_lock = threading.Lock()
+
+
+def _pattern_matches(pattern, path):
+    """The router's matching (http/router.h): "*" one segment, a final "**" the rest."""
+    if pattern == path:
+        return True
+    if not pattern.startswith("/") or not path.startswith("/"):
+        return False
+    want = pattern[1:].split("/")
+    have = path[1:].split("/")
+    for index, segment in enumerate(want):
+        if segment == "**":
+            return index == len(want) - 1 and index < len(have)
+        if index >= len(have):
+            return False
+        if segment != "*" and segment != have[index]:
+            return False
+    return len(have) == len(want)
+
+
+def _media_type(content_type):
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+class OpenApi:
+    """The service's OpenAPI 3.1 document, and the check of one answer against it."""
+
+    def __init__(self, document):
+        self.document = document
+        items = [(item["x-route-pattern"], item) for item in document["paths"].values()]
+        # As the router matches: literal patterns first, then the others in order.
+        self._items = ([entry for entry in items if "*" not in entry[0]]
+                       + [entry for entry in items if "*" in entry[0]])
+        self._validators = {}
+        self._lock = threading.Lock()
+
+    def operation(self, method, path):
+        """The path item's operation for `method` (HEAD: GET), or None; and whether a path matched."""
+        for pattern, item in self._items:
+            if _pattern_matches(pattern, path):
+                return item.get("get" if method == "HEAD" else method.lower()), True
+        return None, False
+
+    def _validator(self, key, schema):
+        with self._lock:
+            validator = self._validators.get(key)
+            if validator is None:
+                # The schema as the root, the document's components beside it:
+                # "#/components/schemas/X" resolves within it.
+                root = dict(schema)
+                root["components"] = self.document["components"]
+                validator = jsonschema.Draft202012Validator(root)
+                self._validators[key] = validator
+            return validator
+
+    def schema_for(self, method, path, status, media_type):
+        """(schema, key) for a JSON answer, or (None, reason it is not allowed)."""
+        path = path.split("?", 1)[0]
+        if path.lower().startswith(("http://", "https://")):
+            # An absolute-form target: the router sees its path.
+            rest = path.split("://", 1)[1]
+            path = rest[rest.find("/"):] if "/" in rest else "/"
+        operation, matched = self.operation(method, path)
+        if operation is None:
+            # No route (404), or a method the path does not take (405, or a
+            # refusal before the method check): the shared error.
+            return {"$ref": "#/components/schemas/Error"}, ("error",)
+        responses = operation["responses"]
+        key = str(status) if str(status) in responses else "default"
+        response = responses.get(key)
+        if response is None:
+            return None, "the operation %s lists no answer %d and no default" % (operation.get("operationId"), status)
+        if "$ref" in response:
+            response = self.document["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+        for listed, media in response.get("content", {}).items():
+            if _media_type(listed) == media_type:
+                schema = media.get("schema")
+                if schema is None:
+                    return None, "the answer %s of %s has no schema for %s" % (key, operation.get("operationId"),
+                                                                              media_type)
+                return schema, (operation.get("operationId"), key, media_type)
+        return None, ("the answer %s of %s lists no %s content (it lists %s)"
+                      % (key, operation.get("operationId"), media_type,
+                         ", ".join(response.get("content", {})) or "none"))
+
+    def check(self, method, path, response):
+        """None when `response` (a Response) agrees with the document; else what is wrong.
+        Only JSON answers are checked (HEAD and 304 carry no body)."""
+        if response.content_type != "application/json" or method == "HEAD" or not response.raw:
+            return None
+        data = response.data
+        if response.json_error is not None:
+            if (response.headers.get("Content-Encoding") or "").lower() != "gzip":
+                return "the body is not JSON: %s" % response.json_error
+            try:
+                data = json.loads(gzip.decompress(response.raw).decode("utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as error:
+                return "the gzip body is not JSON: %s" % error
+        schema, key = self.schema_for(method, path, response.status, "application/json")
+        if schema is None:
+            return key
+        errors = list(self._validator(key, schema).iter_errors(data))
+        if not errors:
+            return None
+        # A member that failed its schema is also "unevaluated" to the
+        # object around it: name the failure itself first.
+        errors = [error for error in errors if error.validator != "unevaluatedProperties"] or errors
+        error = jsonschema.exceptions.best_match(errors)
+        where = "/".join(str(part) for part in error.absolute_path) or "(the top)"
+        return "at %s: %s (schema %s)" % (where, error.message,
+                                          "/".join(str(part) for part in error.absolute_schema_path))
+
+
+def fetch_openapi(service):
+    """The document of a running service: GET /api/v1/openapi.json, or, when that
+    needs credentials the test holds, the document of the same binary served by
+    an open service (started and stopped here). The table is compiled in."""
+    connection = http.client.HTTPConnection(service.host, service.port, timeout=REQUEST_TIMEOUT_SECONDS)
+    try:
+        connection.request("GET", OPENAPI_PATH)
+        answer = connection.getresponse()
+        raw = answer.read()
+    finally:
+        connection.close()
+    binary = ledger_binary()
+    if answer.status == 200:
+        document = OpenApi(json.loads(raw.decode("utf-8")))
+        with _documents_lock:
+            _documents_by_binary[binary] = document
+        return document
+    if answer.status not in (401, 403):
+        raise AssertionError("GET %s answered %d: %r" % (OPENAPI_PATH, answer.status, raw[:2000]))
+    with _documents_lock:
+        known = _documents_by_binary.get(binary)
+    if known is not None:
+        return known
+    with Service() as open_service:
+        return open_service.openapi
 
 
 class Service:
@@ -153,6 +331,7 @@ class Service:
         self.host = None
         self.port = None
         self.returncode = None
+        self.openapi = None  # the service's OpenApi, once started
         self.log = ""
         self._stderr_file = None
         self._stdout_lines = queue.Queue()
@@ -190,6 +369,12 @@ class Service:
         host_port = self.url[len("http://"):]
         self.host, port = host_port.rsplit(":", 1)
         self.port = int(port)
+        try:
+            self.openapi = fetch_openapi(self)
+        except BaseException:
+            self._kill()
+            raise
+        _documents[(self.host, self.port)] = self.openapi
         return self
 
     def _drain_stdout(self, stream):
@@ -234,6 +419,8 @@ class Service:
         self._finish()
 
     def _finish(self):
+        if self.openapi is not None and _documents.get((self.host, self.port)) is self.openapi:
+            del _documents[(self.host, self.port)]
         process = self.process
         self.returncode = process.returncode
         if self._stdout_thread is not None:
@@ -358,7 +545,27 @@ def exchange(ledger, raw, timeout=30):
             if not chunk:
                 break
             body += chunk
-        return int(head.split(b" ", 2)[1]), head.decode("latin-1"), body[:length]
+        status = int(head.split(b" ", 2)[1])
+        body = body[:length]
+        _check_raw_answer(ledger, raw, status, head, body)
+        return status, head.decode("latin-1"), body
+
+
+def _check_raw_answer(ledger, raw, status, head, body):
+    """exchange()'s answer checked against the document, as send() checks its answers."""
+    document = _documents.get((ledger.host, ledger.port))
+    request_line = raw.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+    if document is None or len(request_line) != 3:
+        return
+    method, target = request_line[0], request_line[1]
+    headers = {}
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().title()] = value.strip()
+    problem = document.check(method, target, Response(status, headers, body))
+    if problem:
+        raise AssertionError("%s %s answered %d, which the OpenAPI document does not allow: %s\nthe answer: %r"
+                             % (method, target, status, problem, body[:2000]))
 
 
 def add_token(auth_file, name, roles):
