@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "common/encoding.h"
+#include "common/text.h"
 #include "projections/notifications.h"
 
 namespace ledger::http {
@@ -35,15 +36,6 @@ bool HasSystem(const std::vector<std::string>& systems, const std::optional<std:
   const std::string folded = projections::FoldSystem(*wanted);
   return std::any_of(systems.begin(), systems.end(),
                      [&](const std::string& system) { return projections::FoldSystem(system) == folded; });
-}
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string joined;
-  for (const std::string& item : items) {
-    if (!joined.empty()) joined += ", ";
-    joined += item;
-  }
-  return joined;
 }
 
 bool Meets(int64_t start, int64_t end, const CalendarQuery& query) {
@@ -97,7 +89,7 @@ std::optional<VEvent> WindowEvent(const MaintenanceWindow& window, const Calenda
   event.category = "MAINTENANCE";
   event.summary = "Maintenance " + window.window + ": " + window.title;
   event.description = "Window: " + window.window + "\nStatus: " + projections::MaintenanceStatusName(window.status) +
-                      "\nSystems: " + Join(window.systems);
+                      "\nSystems: " + Join(window.systems, ", ");
   if (!window.link.empty()) event.description += "\nLink: " + window.link;
   if (!window.description.empty()) event.description += "\n\n" + window.description;
   return event;
@@ -119,7 +111,7 @@ void IncidentEvents(const TicketState& ticket, const CalendarQuery& query, std::
     event.summary = ticket.ticket + " outage (" + projections::ImpactName(ticket.impact) + "): " + ticket.title;
     event.description = "Ticket: " + ticket.ticket + "\nImpact: " + projections::ImpactName(ticket.impact) +
                         "\nSeverity: " + projections::SeverityName(ticket.severity) +
-                        "\nSystems: " + Join(ticket.systems) + (period.end ? "" : "\nOngoing");
+                        "\nSystems: " + Join(ticket.systems, ", ") + (period.end ? "" : "\nOngoing");
     if (!ticket.link.empty()) event.description += "\nLink: " + ticket.link;
     events->push_back(std::move(event));
   }

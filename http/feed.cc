@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/encoding.h"
+#include "common/text.h"
 #include "common/time.h"
 #include "http/html.h"
 #include "ingest/fields.h"
@@ -29,15 +30,6 @@ bool Names(const std::vector<std::string>& systems, const std::optional<std::str
   if (!wanted) return true;
   return std::any_of(systems.begin(), systems.end(),
                      [&](const std::string& system) { return EqualsIgnoringAsciiCase(system, *wanted); });
-}
-
-std::string Join(const std::vector<std::string>& items) {
-  std::string joined;
-  for (const std::string& item : items) {
-    if (!joined.empty()) joined += ", ";
-    joined += item;
-  }
-  return joined;
 }
 
 std::string_view Verb(proto::EventType type) {
@@ -86,7 +78,7 @@ std::string IncidentSummary(const FeedEntry& entry) {
     const TicketState& ticket = *entry.ticket;
     text += "\nNow: " + std::string(projections::StatusName(ticket.status)) + ", " +
             projections::SeverityName(ticket.severity) + ", impact " + projections::ImpactName(ticket.impact) +
-            ", phase " + projections::PhaseName(ticket) + "\nSystems: " + Join(ticket.systems) +
+            ", phase " + projections::PhaseName(ticket) + "\nSystems: " + Join(ticket.systems, ", ") +
             "\nEngineer: " + ticket.engineer + "\n";
   }
   return text;
@@ -94,7 +86,7 @@ std::string IncidentSummary(const FeedEntry& entry) {
 
 std::string WindowSummary(const MaintenanceWindow& window) {
   std::string text = "Status: " + std::string(projections::MaintenanceStatusName(window.status)) +
-                     "\nSystems: " + Join(window.systems) + "\nPlanned: " + FormatRfc3339(window.starts_at) +
+                     "\nSystems: " + Join(window.systems, ", ") + "\nPlanned: " + FormatRfc3339(window.starts_at) +
                      " to " + FormatRfc3339(window.ends_at) + "\n";
   if (window.started_at) {
     text += "Ran: " + FormatRfc3339(*window.started_at) + " to " +

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "common/encoding.h"
+#include "common/text.h"
 #include "common/time.h"
 #include "ingest/fields.h"
 #include "ingest/subscriptions.h"
@@ -38,15 +39,6 @@ const char* SubjectVerb(proto::EventType type) {
 std::string FieldLabel(std::string_view field) {
   const ingest::PayloadField* payload_field = ingest::FindPayloadField(field);
   return std::string(payload_field == nullptr ? field : payload_field->mail_label);
-}
-
-std::string Join(const std::vector<std::string>& items, std::string_view separator) {
-  std::string joined;
-  for (const std::string& item : items) {
-    if (!joined.empty()) joined += separator;
-    joined += item;
-  }
-  return joined;
 }
 
 // Body text: keeps newlines and tabs, drops other control characters and

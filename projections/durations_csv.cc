@@ -5,6 +5,8 @@
 #include <iterator>
 #include <initializer_list>
 
+#include "common/text.h"
+
 namespace ledger::projections {
 namespace {
 
@@ -80,15 +82,6 @@ std::string FormatDouble(double value) {
   return std::string(buffer, static_cast<size_t>(length));
 }
 
-std::string JoinTickets(const std::vector<std::string>& tickets) {
-  std::string joined;
-  for (const std::string& ticket : tickets) {
-    if (!joined.empty()) joined += ' ';
-    joined += ticket;
-  }
-  return joined;
-}
-
 }  // namespace
 
 std::string CsvTextField(std::string_view text) {
@@ -131,9 +124,9 @@ std::string SystemDowntimeCsv(const DurationReport& report) {
   csv += kLineEnd;
   for (const SystemDowntime& system : report.systems) {
     csv += CsvTextField(system.system) + ',' + ProgramField(std::to_string(system.downtime_seconds)) + ',' +
-           ProgramField(FormatDouble(system.availability)) + ',' + CsvTextField(JoinTickets(system.tickets)) + ',' +
+           ProgramField(FormatDouble(system.availability)) + ',' + CsvTextField(Join(system.tickets, " ")) + ',' +
            ProgramField(std::to_string(system.planned_seconds)) + ',' +
-           ProgramField(std::to_string(system.degraded_seconds)) + ',' + CsvTextField(JoinTickets(system.windows));
+           ProgramField(std::to_string(system.degraded_seconds)) + ',' + CsvTextField(Join(system.windows, " "));
     csv += kLineEnd;
   }
   return csv;

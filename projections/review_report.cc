@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/text.h"
 #include "common/time.h"
 #include "projections/durations_csv.h"
 #include "projections/notifications.h"
@@ -45,15 +46,6 @@ std::string Time(int64_t micros) { return micros == 0 ? std::string() : FormatRf
 std::string Field(std::string_view text) { return CsvTextField(text); }
 std::string Number(int64_t value) { return "\"" + std::to_string(value) + "\""; }
 std::string Flag(bool value) { return value ? "\"true\"" : "\"false\""; }
-
-std::string Join(const std::vector<std::string>& items, std::string_view separator) {
-  std::string joined;
-  for (const std::string& item : items) {
-    if (!joined.empty()) joined += separator;
-    joined += item;
-  }
-  return joined;
-}
 
 }  // namespace
 

@@ -14,6 +14,7 @@ import datetime
 import gzip
 import hashlib
 import http.client
+import importlib
 import json
 import os
 import queue
@@ -26,19 +27,27 @@ import threading
 import unittest
 import urllib.parse
 
-try:
-    import jsonschema  # Debian: python3-jsonschema
-except ImportError:
-    # ctest runs `python3` from PATH, which may be another interpreter than
-    # the system one that has Debian's packages.
-    SYSTEM_PYTHON = "/usr/bin/python3"
-    if os.path.exists(SYSTEM_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) \
-            and not os.environ.get("LEDGER_REEXECUTED"):
-        os.environ["LEDGER_REEXECUTED"] = "1"
-        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
-    sys.stderr.write("error: install python3-jsonschema (scripts/install-deps --test): the integration tests "
-                     "check every JSON answer against the service's OpenAPI document\n")
-    sys.exit(2)
+def require_modules(modules, packages):
+    """Imports `modules` (names); when one is missing, runs the test again
+    under the system interpreter, which has Debian's packages (ctest runs
+    `python3` from PATH, which may be another one), and when that is the one
+    running, stops naming the Debian `packages` to install."""
+    try:
+        for module in modules:
+            importlib.import_module(module)
+    except ImportError:
+        system_python = "/usr/bin/python3"
+        if os.path.exists(system_python) and os.path.realpath(sys.executable) != os.path.realpath(system_python) \
+                and not os.environ.get("LEDGER_REEXECUTED"):
+            os.environ["LEDGER_REEXECUTED"] = "1"
+            os.execv(system_python, [system_python] + sys.argv)
+        sys.stderr.write("error: install %s (scripts/install-deps --test)\n" % " and ".join(packages))
+        sys.exit(2)
+
+
+# Every JSON answer is checked against the service's OpenAPI document.
+require_modules(["jsonschema"], ["python3-jsonschema"])
+import jsonschema  # noqa: E402
 
 ZERO_HASH = "0" * 64
 START_TIMEOUT_SECONDS = 60

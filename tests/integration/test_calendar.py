@@ -18,22 +18,13 @@ Run: LEDGER_BINARY=build/debug/app/incident-ledger python3 tests/integration/tes
 import datetime
 import os
 import sys
-
-try:
-    import icalendar  # Debian: python3-icalendar
-except ImportError:
-    SYSTEM_PYTHON = "/usr/bin/python3"
-    if os.path.exists(SYSTEM_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) \
-            and not os.environ.get("LEDGER_REEXECUTED"):
-        os.environ["LEDGER_REEXECUTED"] = "1"
-        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
-    sys.stderr.write("error: icalendar is missing: install python3-icalendar (scripts/install-deps --test)\n")
-    sys.exit(2)
-
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import service  # noqa: E402
+
+service.require_modules(["icalendar"], ["python3-icalendar"])
+import icalendar  # noqa: E402
 
 HOSTILE = "Relays; a, b \\ c\r\nDTSTART:19990101T000000Z\nX-INJECTED:1 <b>é</b> " + "long " * 30
 

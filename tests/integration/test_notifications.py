@@ -14,20 +14,6 @@ Run: LEDGER_BINARY=build/debug/app/incident-ledger python3 tests/integration/tes
 
 import os
 import sys
-
-try:
-    import aiosmtpd  # noqa: F401  (Debian: python3-aiosmtpd)
-except ImportError:
-    # ctest runs `python3` from PATH, which may be another interpreter than
-    # the system one that has Debian's packages.
-    SYSTEM_PYTHON = "/usr/bin/python3"
-    if os.path.exists(SYSTEM_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) \
-            and not os.environ.get("LEDGER_REEXECUTED"):
-        os.environ["LEDGER_REEXECUTED"] = "1"
-        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
-    sys.stderr.write("error: aiosmtpd is missing: install python3-aiosmtpd (scripts/install-deps --test)\n")
-    sys.exit(2)
-
 import asyncio
 import collections
 import email
@@ -40,10 +26,12 @@ import threading
 import time
 import unittest
 
-from aiosmtpd.controller import Controller
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import service  # noqa: E402
 from service import ServiceTestCase, ledger_binary, require_binary_or_exit  # noqa: E402
+
+service.require_modules(["aiosmtpd"], ["python3-aiosmtpd"])
+from aiosmtpd.controller import Controller  # noqa: E402
 
 WAIT_SECONDS = 90
 FROM = "noc@example.org"

@@ -18,21 +18,6 @@ Run: LEDGER_BINARY=build/debug/app/incident-ledger LEDGER_TAMPER_TOOL=build/debu
 
 import os
 import sys
-
-try:
-    import aiosmtpd  # noqa: F401  (Debian: python3-aiosmtpd)
-    import cryptography  # noqa: F401  (Debian: python3-cryptography)
-except ImportError:
-    # ctest runs `python3` from PATH, which may be another interpreter than
-    # the system one that has Debian's packages.
-    SYSTEM_PYTHON = "/usr/bin/python3"
-    if os.path.exists(SYSTEM_PYTHON) and os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) \
-            and not os.environ.get("LEDGER_REEXECUTED"):
-        os.environ["LEDGER_REEXECUTED"] = "1"
-        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
-    sys.stderr.write("error: install python3-aiosmtpd and python3-cryptography (scripts/install-deps --test)\n")
-    sys.exit(2)
-
 import base64
 import hashlib
 import json
@@ -44,10 +29,11 @@ import tempfile
 import time
 import unittest
 
-from cryptography.hazmat.primitives import serialization
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import service  # noqa: E402
+
+service.require_modules(["aiosmtpd", "cryptography"], ["python3-aiosmtpd", "python3-cryptography"])
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 from test_notifications import Mailbox, SmtpServer, smtp_args  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
