@@ -507,6 +507,10 @@ constexpr std::string_view kDashboardMain = R"(<h1>Incidents</h1>
     <a href="/?range=90d" data-range="90d">90 d</a>
   </span>
   <label class="group-toggle"><input type="checkbox" id="group-by-incident" name="rows" value="incident"> One row per incident</label>
+  <span class="filters" role="search">
+    <label>Search <input type="search" id="filter-text" name="q" maxlength="200" placeholder="title, ticket, engineer…"></label>
+    <label>System <select id="filter-system" name="system"><option value="">all systems</option></select></label>
+  </span>
   <span id="live-status" class="live live-connecting" role="status" aria-live="polite">connecting…</span>
 </form>
 <p id="range-error" class="notice notice-error" role="alert" hidden></p>
@@ -1162,9 +1166,10 @@ class WebHandlers {
       : deps_(deps), assets_(assets), principal_(principal) {}
 
   HttpResponse Dashboard(std::string_view query_text) {
-    // The range lives in the URL (from, to, range, rows); dashboard.js reads
-    // it. Unknown parameters are refused here too, as in the API.
-    Result<Query> query = ParseQuery(query_text, {"from", "to", "range", "rows"});
+    // The range and the filters live in the URL (from, to, range, rows, q,
+    // system); dashboard.js reads them. Unknown parameters are refused here
+    // too, as in the API.
+    Result<Query> query = ParseQuery(query_text, {"from", "to", "range", "rows", "q", "system"});
     if (!query) return ErrorPage(principal_, 400, "Bad dashboard address", query.error().message);
     return HtmlAnswer(200, Layout(principal_, "Dashboard", "/", kDashboardMain,
                                   {"/static/timeline.js", "/static/dashboard.js", "/feed.atom"}));

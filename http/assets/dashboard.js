@@ -27,6 +27,8 @@
     groupByIncident: false,
     incidents: new Map(),     // ticket -> incident JSON (GET /api/v1/incidents/{ticket})
     windows: new Map(),       // MNT-n -> window JSON (GET /api/v1/maintenance), cancelled ones left out
+    search: "",               // the search box: words every shown incident or window holds
+    system: "",               // the system filter ("" for all)
     sortKey: "started_at",
     sortDescending: true,
   };
@@ -38,6 +40,8 @@
   function readRangeFromUrl() {
     const params = new URLSearchParams(location.search);
     state.groupByIncident = params.get("rows") === "incident";
+    state.search = (params.get("q") || "").slice(0, 200);
+    state.system = params.get("system") || "";
     const from = params.get("from");
     const to = params.get("to");
     const range = params.get("range");
@@ -77,6 +81,8 @@
       params.set("to", dateToRfc3339(state.to));
     }
     if (state.groupByIncident) params.set("rows", "incident");
+    if (state.search) params.set("q", state.search);
+    if (state.system) params.set("system", state.system);
     history.replaceState(null, "", "/?" + params.toString());
   }
 
@@ -91,10 +97,61 @@
     document.getElementById("range-from").value = toLocalInput(window_.from);
     document.getElementById("range-to").value = toLocalInput(window_.to);
     document.getElementById("group-by-incident").checked = state.groupByIncident;
+    document.getElementById("filter-text").value = state.search;
     for (const link of document.querySelectorAll("[data-range]")) {
       if (link.dataset.range === state.relative) link.setAttribute("aria-current", "true");
       else link.removeAttribute("aria-current");
     }
+  }
+
+  // ---------------------------------------------------------------- filters
+
+  // Systems compare ignoring case, as everywhere in the service.
+  function namesSystem(systems) {
+    if (!state.system) return true;
+    const wanted = state.system.toLowerCase();
+    return (systems || []).some((system) => system.toLowerCase() === wanted);
+  }
+
+  // Every word of the search box is in one of the texts (ignoring case).
+  function matchesSearch(texts) {
+    const words = state.search.toLowerCase().split(/\s+/).filter(Boolean);
+    if (!words.length) return true;
+    const haystack = texts.filter(Boolean).join("\n").toLowerCase();
+    return words.every((word) => haystack.includes(word));
+  }
+
+  function incidentShown(incident) {
+    return namesSystem(incident.systems) && matchesSearch([incident.ticket, incident.title, incident.description,
+      incident.engineer, (incident.systems || []).join(" "), incident.link, incident.severity, incident.impact]);
+  }
+
+  function windowShown(window) {
+    return namesSystem(window.systems) &&
+      matchesSearch([window.window, window.title, window.description, (window.systems || []).join(" ")]);
+  }
+
+  function shownIncidents() {
+    return Array.from(state.incidents.values()).filter(incidentShown);
+  }
+
+  // The system filter offers every system of the incidents and windows
+  // loaded and of the availability bars, and keeps the one chosen.
+  function renderSystemChoices() {
+    const select = document.getElementById("filter-system");
+    const names = new Map();
+    const add = (system) => { if (system && !names.has(system.toLowerCase())) names.set(system.toLowerCase(), system); };
+    for (const incident of state.incidents.values()) (incident.systems || []).forEach(add);
+    for (const window of state.windows.values()) (window.systems || []).forEach(add);
+    if (availabilityShown) availabilityShown.systems.forEach((row) => add(row.system));
+    add(state.system);
+    const sorted = Array.from(names.values()).sort((a, b) => a.localeCompare(b));
+    const current = Array.from(select.options).slice(1).map((option) => option.value);
+    if (current.join("\n") !== sorted.join("\n")) {
+      select.replaceChildren(el("option", { value: "" }, "all systems"), ...sorted.map((name) => el("option", { value: name }, name)));
+    }
+    const chosen = sorted.find((name) => name.toLowerCase() === state.system.toLowerCase());
+    select.value = chosen || "";
   }
 
   // ---------------------------------------------------------------- incidents
@@ -288,13 +345,16 @@
     const now = Date.now();
     const items = [];
     const rowMap = new Map();
+    // Per system, only the chosen system's row when the filter names one.
     const rowKeysOf = (name, systems) => state.groupByIncident
       ? [(name.startsWith("MNT-") ? "maintenance:" : "incident:") + name]
-      : ((systems && systems.length) ? systems : ["(no system)"]).map((s) => "system:" + s);
+      : ((systems && systems.length) ? systems : ["(no system)"])
+        .filter((system) => !state.system || system.toLowerCase() === state.system.toLowerCase())
+        .map((s) => "system:" + s);
     const addRow = (key, name, title) => {
       if (!rowMap.has(key)) rowMap.set(key, { id: key, text: state.groupByIncident ? name + " " + title : key.slice("system:".length) });
     };
-    for (const incident of state.incidents.values()) {
+    for (const incident of shownIncidents()) {
       const rowKeys = rowKeysOf(incident.ticket, incident.systems);
       for (const key of rowKeys) addRow(key, incident.ticket, incident.title);
       const label = incident.ticket + " · " + incident.title;
@@ -316,6 +376,7 @@
     }
     const window_ = currentWindow();
     for (const window of state.windows.values()) {
+      if (!windowShown(window)) continue;
       const span = spanOf(window);
       // The range, and the next 7 days whatever the range.
       if (span.start.getTime() >= Math.max(window_.to.getTime(), now + UPCOMING) ||
@@ -390,7 +451,7 @@
 
   function renderTable() {
     const body = document.querySelector("#incident-table tbody");
-    const list = Array.from(state.incidents.values());
+    const list = shownIncidents();
     list.sort((a, b) => {
       const left = sortValue(a, state.sortKey);
       const right = sortValue(b, state.sortKey);
@@ -409,7 +470,10 @@
       el("td", {}, formatTime(incident.started_at)),
       el("td", {}, incident.ended_at ? formatTime(incident.ended_at)
         : "ongoing for " + formatDuration(Date.now() - new Date(incident.started_at).getTime()))));
-    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7, class: "empty" }, "No incidents in this range.")));
+    if (!rows.length) {
+      rows.push(el("tr", {}, el("td", { colspan: 7, class: "empty" },
+        state.search || state.system ? "No incidents in this range match the filter." : "No incidents in this range.")));
+    }
     body.replaceChildren(...rows);
     for (const header of document.querySelectorAll("#incident-table th[aria-sort]")) {
       const key = header.querySelector("button").dataset.sort;
@@ -418,6 +482,7 @@
   }
 
   function render(moveToRange) {
+    renderSystemChoices();
     renderTimeline(moveToRange);
     renderTable();
   }
@@ -488,16 +553,26 @@
       return;
     }
     availabilityShown = answer.body;
-    box.replaceChildren(availabilityRows(answer.body.systems));
+    renderAvailability();
+    renderSystemChoices();
+  }
+
+  // The bars of the system chosen, or of every system.
+  function renderAvailability() {
+    if (!availabilityShown) return;
+    const systems = availabilityShown.systems.map((system, index) => ({ system, index }))
+      .filter((row) => namesSystem([row.system.system]));
+    document.getElementById("availability").replaceChildren(availabilityRows(systems));
   }
 
   // The rows of bars (3,600 on 40 systems) as one fragment, put into the
   // page at once: each bar is a clone of one prepared span, so the page
   // lays them out once, not once per bar.
+  // `systems`: [{ system (of the answer), index (its place in the answer) }].
   function availabilityRows(systems) {
     const rows = document.createDocumentFragment();
     const barTemplate = el("span", { tabindex: 0, role: "img" });
-    systems.forEach((system, systemIndex) => {
+    systems.forEach(({ system, index: systemIndex }) => {
       let down = 0;
       let total = 0;
       const bars = el("span", { class: "availability-days" });
@@ -519,7 +594,10 @@
         bars,
         el("span", { class: "availability-total" }, total ? ((1 - down / total) * 100).toFixed(3) + "%" : "")));
     });
-    if (!systems.length) rows.append(el("p", { class: "empty" }, "No systems have had an outage yet."));
+    if (!systems.length) {
+      rows.append(el("p", { class: "empty" }, state.system ? "No figures for this system in the last 90 days."
+        : "No systems have had an outage yet."));
+    }
     return rows;
   }
 
@@ -583,6 +661,21 @@
         await applyRange();
       });
     }
+    let searchTimer = null;
+    document.getElementById("filter-text").addEventListener("input", (event) => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => {
+        state.search = event.target.value.slice(0, 200);
+        writeRangeToUrl();
+        render();
+      }, 150);
+    });
+    document.getElementById("filter-system").addEventListener("change", (event) => {
+      state.system = event.target.value;
+      writeRangeToUrl();
+      render();
+      renderAvailability();
+    });
     document.getElementById("group-by-incident").addEventListener("change", (event) => {
       state.groupByIncident = event.target.checked;
       writeRangeToUrl();

@@ -137,6 +137,51 @@ test("the wheel over the bars zooms around the pointer, a drag pans, and a drag 
   await finish(opened);
 });
 
+test("the search box and the system filter narrow the timeline, the table and the bars, and live in the URL", async () => {
+  // A system named in another case, from the address.
+  const opened = await dashboard("?range=7d&system=MAIL");
+  const { page } = opened;
+  await page.waitForSelector(".tl-item.ticket-" + tickets.closed, { timeout: WAIT_MS });
+  await page.waitForSelector("#availability .availability-row", { timeout: WAIT_MS });
+  assert.equal(await page.locator("#filter-system").inputValue(), "mail");
+  assert.equal(await page.locator(".tl-item.ticket-" + tickets.closed).count(), 1, "only the mail row of the incident");
+  assert.equal(await page.locator(".tl-item.ticket-" + tickets.ongoing).count(), 0, "the VPN incident is filtered out");
+  assert.deepEqual((await page.locator(".tl-labelset .tl-label").allTextContents()).map((text) => text.trim()), ["mail"]);
+  assert.deepEqual(await tableTickets(page), [tickets.closed]);
+  assert.deepEqual(await page.locator("#availability .availability-system").allTextContents(), ["mail"]);
+  // The choices: the systems of the range and of the 90-day bars.
+  assert.deepEqual((await page.locator("#filter-system option").allTextContents()).slice(1).sort(), ["mail", "print", "vpn"]);
+
+  // Every system again, then a search: every word, ignoring case, in the
+  // title, description, engineer, systems, ticket or link.
+  await page.selectOption("#filter-system", "");
+  await page.waitForFunction(() => !new URL(location.href).searchParams.has("system"));
+  assert.equal(await page.locator("#availability .availability-system").count() >= 2, true);
+  await page.fill("#filter-text", "flapping TUNNELS");
+  await page.waitForFunction(() => new URL(location.href).searchParams.get("q") === "flapping TUNNELS");
+  await page.waitForFunction((t) => document.querySelectorAll(".tl-item.ticket-" + t).length === 0, tickets.closed);
+  assert.deepEqual(await tableTickets(page), [tickets.ongoing]);
+  assert.equal(await page.locator(".tl-item.ticket-" + tickets.ongoing).count(), 1);
+  await page.fill("#filter-text", "ana ruiz 4711");
+  await page.waitForFunction((t) => document.querySelectorAll(".tl-item.ticket-" + t).length === 2, tickets.closed);
+  assert.deepEqual(await tableTickets(page), [tickets.closed]);
+  await page.fill("#filter-text", "nothing like this");
+  await page.waitForFunction(() => !document.getElementById("timeline-empty").hidden);
+  assert.match(await page.locator("#incident-table tbody").textContent(), /match the filter/);
+
+  // The address carries both to another page load.
+  await page.selectOption("#filter-system", "vpn");
+  await page.fill("#filter-text", "flapping");
+  await page.waitForFunction(() => /[?&]q=flapping/.test(location.search) && /[?&]system=vpn/.test(location.search));
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: WAIT_MS });
+  await page.waitForSelector(".tl-item.ticket-" + tickets.ongoing, { timeout: WAIT_MS });
+  assert.equal(await page.locator("#filter-text").inputValue(), "flapping");
+  assert.equal(await page.locator("#filter-system").inputValue(), "vpn");
+  assert.deepEqual(await tableTickets(page), [tickets.ongoing]);
+  await finish(opened);
+});
+
 test("a bar's tooltip shows every field", async () => {
   const opened = await dashboard();
   const { page } = opened;
