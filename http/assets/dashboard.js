@@ -325,8 +325,15 @@
         el("span", { class: "tip-ticket" }, incident.ticket),
         ...followUpMarks(incident)),
       facts,
-      el("a", { class: "tip-link", href: "/incidents/" + encodeURIComponent(incident.ticket) },
-        "Open " + incident.ticket));
+      el("div", { class: "tip-links" },
+        el("a", { class: "tip-link", href: "/incidents/" + encodeURIComponent(incident.ticket) },
+          "Open " + incident.ticket),
+        // The help desk's own ticket, when the incident names one (only
+        // http and https links are ever recorded; checked again here).
+        /^https?:\/\//i.test(incident.link || "")
+          ? el("a", { class: "tip-helpdesk-link", href: incident.link, target: "_blank", rel: "noopener noreferrer" },
+            "Help-desk ticket")
+          : null));
   }
 
   function tooltipOfItem(itemData) {

@@ -31,6 +31,7 @@ window.LedgerTimeline = (function () {
   const BAR_WIDTH_MIN = 4;  // px: an instant (start == end) still shows
   const TICK_SPACING_MIN = 90;  // px between two labelled ticks at least
   const TOOLTIP_DELAY_MS = 100;
+  const TOOLTIP_GRACE_MS = 300;  // the tooltip stays this long after the pointer left its bar
   const DRAG_THRESHOLD = 4;  // px a press moves before it is a drag, not a click
 
   // Tick steps, smallest first: [unit, count]. Ticks fall on local-time
@@ -147,7 +148,17 @@ window.LedgerTimeline = (function () {
       this.track.addEventListener("click", (event) => this.onClick(event), true);
       this.track.addEventListener("mouseover", (event) => this.onOver(event));
       this.track.addEventListener("mouseout", (event) => this.onOut(event));
-      this.track.addEventListener("mousemove", (event) => this.placeTooltip(event.clientX, event.clientY));
+      // The tooltip follows the pointer over its bar; the pointer may then
+      // cross to it (its links can be clicked) within TOOLTIP_GRACE_MS.
+      this.track.addEventListener("mousemove", (event) => {
+        const over = event.target instanceof Element ? event.target.closest(".tl-item") : null;
+        if (over && over === this.tipFor) this.placeTooltip(event.clientX, event.clientY);
+      });
+      this.tooltip.addEventListener("mouseenter", () => clearTimeout(this.hideTimer));
+      this.tooltip.addEventListener("mouseleave", (event) => {
+        const to = event.relatedTarget instanceof Element ? event.relatedTarget.closest(".tl-item") : null;
+        if (to !== this.tipFor) this.hideSoon();
+      });
       if (window.ResizeObserver) {
         new ResizeObserver(() => { this.width = 0; this.scheduleDraw(); }).observe(this.track);
       }
@@ -357,7 +368,9 @@ window.LedgerTimeline = (function () {
 
     onOver(event) {
       const node = event.target instanceof Element ? event.target.closest(".tl-item") : null;
-      if (!node || node === this.tipFor) return;
+      if (!node) return;
+      clearTimeout(this.hideTimer);
+      if (node === this.tipFor) return;
       this.tipFor = node;
       clearTimeout(this.tipTimer);
       this.tipTimer = setTimeout(() => {
@@ -372,13 +385,19 @@ window.LedgerTimeline = (function () {
 
     onOut(event) {
       if (!this.tipFor) return;
-      const to = event.relatedTarget instanceof Element ? event.relatedTarget.closest(".tl-item") : null;
-      if (to === this.tipFor) return;
-      this.hideTooltip();
+      const to = event.relatedTarget instanceof Element ? event.relatedTarget : null;
+      if (to && (to.closest(".tl-item") === this.tipFor || this.tooltip.contains(to))) return;
+      this.hideSoon();
+    }
+
+    hideSoon() {
+      clearTimeout(this.hideTimer);
+      this.hideTimer = setTimeout(() => this.hideTooltip(), TOOLTIP_GRACE_MS);
     }
 
     hideTooltip() {
       clearTimeout(this.tipTimer);
+      clearTimeout(this.hideTimer);
       this.tipFor = null;
       this.tooltip.hidden = true;
     }

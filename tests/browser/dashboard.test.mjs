@@ -200,7 +200,19 @@ test("a bar's tooltip shows every field", async () => {
   assert.equal(await tip.locator(".tip-start").textContent(), expectedStart);
   assert.equal(await tip.locator(".tip-end").textContent(), expectedEnd);
   assert.equal(await tip.locator("a.tip-link").getAttribute("href"), "/incidents/" + tickets.closed);
+  assert.equal(await tip.locator("a.tip-helpdesk-link").getAttribute("href"), "https://helpdesk.example.org/t/4711");
+  assert.equal(await tip.locator("a.tip-helpdesk-link").getAttribute("rel"), "noopener noreferrer");
   await opened.screenshot("tooltip-closed");
+  // The pointer crosses from the bar to the tooltip, which stays, and its
+  // link to the incident's page is followed.
+  const tipBox = await tip.boundingBox();
+  await page.mouse.move(tipBox.x + 10, tipBox.y + 10);
+  await page.waitForTimeout(400);
+  assert.ok(await tip.isVisible(), "the tooltip closed as the pointer reached it");
+  await Promise.all([page.waitForURL(/\/incidents\/INC-\d+$/), tip.locator("a.tip-link").click()]);
+  assert.match(page.url(), new RegExp("/incidents/" + tickets.closed + "$"));
+  await page.goBack();
+  await page.waitForSelector("body[data-ready=true]", { timeout: WAIT_MS });
 
   await page.mouse.move(5, 5);
   await page.hover(".tl-item.ticket-" + tickets.ongoing);
