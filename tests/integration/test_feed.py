@@ -10,6 +10,8 @@
   never as markup; the document always parses
 - ids are unique and the same from one fetch to the next (the same bytes);
   links are relative to the feed's address
+- a feed reader's parser (Debian's python3-feedparser) reads it as Atom 1.0
+  without error
 - refusals name their parameter
 
 Run: LEDGER_BINARY=build/debug/app/incident-ledger python3 tests/integration/test_feed.py
@@ -22,6 +24,9 @@ import xml.etree.ElementTree as ElementTree
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import service  # noqa: E402
+
+service.require_modules(["feedparser"], ["python3-feedparser"])
+import feedparser  # noqa: E402
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HOSTILE = "</title></entry><entry><title>forged</title> & \"quotes\" 'single' <b>bold</b> ]]> <!-- x"
@@ -47,6 +52,14 @@ class FeedTest(service.ServiceTestCase):
         self.assertEqual(response.headers.get("Content-Type"), "application/atom+xml; charset=utf-8")
         root = ElementTree.fromstring(response.raw)
         self.assertEqual(root.tag, ATOM + "feed")
+        # As a feed reader reads it: Atom 1.0, no error.
+        parsed = feedparser.parse(response.raw)
+        self.assertFalse(parsed.bozo, "feedparser: %r" % parsed.get("bozo_exception"))
+        self.assertEqual(parsed.version, "atom10")
+        self.assertEqual(len(parsed.entries), len(root.findall(ATOM + "entry")))
+        for entry, element in zip(parsed.entries, root.findall(ATOM + "entry")):
+            self.assertEqual(entry.title, element.findtext(ATOM + "title"))
+            self.assertEqual(entry.id, element.findtext(ATOM + "id"))
         return root, response.raw
 
     @staticmethod
