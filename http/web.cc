@@ -10,6 +10,8 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,6 +28,7 @@
 #include "ingest/fields.h"
 #include "projections/durations.h"
 #include "projections/followups.h"
+#include "projections/notifications.h"
 
 namespace ledger::http {
 namespace {
@@ -604,6 +607,53 @@ struct FollowUpView {
   std::vector<bool> overdue;  // per item
 };
 
+// What the incident page says of its mail: counts only, never an address.
+struct DeliveryTally {
+  size_t people_told = 0;  // distinct addresses with at least one mail sent
+  size_t sent = 0;
+  size_t failed = 0;   // given up on
+  size_t waiting = 0;  // pending: not sent yet, or being retried
+};
+
+// The jobs of the ticket's events (`events`: its history, in order).
+DeliveryTally TallyDeliveries(const projections::NotificationQueue& queue, const std::vector<StoredEvent>& events) {
+  DeliveryTally tally;
+  std::set<std::string_view> told;
+  for (const StoredEvent& stored : events) {
+    for (auto it = queue.jobs().lower_bound(projections::JobKey{stored.seq, ""});
+         it != queue.jobs().end() && it->first.seq == stored.seq; ++it) {
+      switch (it->second.state) {
+        case projections::JobState::kSent:
+          ++tally.sent;
+          told.insert(it->first.recipient);
+          break;
+        case projections::JobState::kFailed: ++tally.failed; break;
+        case projections::JobState::kPending: ++tally.waiting; break;
+      }
+    }
+  }
+  tally.people_told = told.size();
+  return tally;
+}
+
+std::string DeliveryHtml(const DeliveryTally& tally) {
+  const auto count = [](size_t n, std::string_view one, std::string_view many) {
+    return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+  };
+  std::string html = "<h2>Who was told</h2>\n<p id=\"incident-deliveries\" data-people=\"" +
+                     std::to_string(tally.people_told) + "\" data-sent=\"" + std::to_string(tally.sent) +
+                     "\" data-failed=\"" + std::to_string(tally.failed) + "\" data-waiting=\"" +
+                     std::to_string(tally.waiting) + "\">";
+  if (tally.sent + tally.failed + tally.waiting == 0) {
+    html += "Nobody subscribed to its systems has been mailed about it.";
+  } else {
+    html += count(tally.people_told, "person was", "people were") + " mailed about it (" +
+            count(tally.sent, "mail", "mails") + " sent); " + count(tally.failed, "delivery", "deliveries") +
+            " failed; " + count(tally.waiting, "mail", "mails") + " waiting to be sent.";
+  }
+  return html + "</p>\n";
+}
+
 std::string HiddenCsrf(const Principal& viewer) {
   if (!viewer.signed_in()) return "";
   return "<input type=\"hidden\" name=\"csrf_token\" value=\"" + HtmlEscape(viewer.csrf_token) + "\">";
@@ -793,7 +843,7 @@ std::string FollowUpHtml(const Principal& viewer, const projections::TicketState
 // state includes); incident.js follows the event stream from there.
 std::string RenderIncident(const Principal& viewer, const projections::TicketState& state, const std::vector<StoredEvent>& events,
                            std::optional<uint64_t> recorded_seq, int64_t now_micros, uint64_t head_seq,
-                           const FollowUpView& follow_ups) {
+                           const FollowUpView& follow_ups, const DeliveryTally& deliveries) {
   const bool open = state.status == projections::TicketStatus::kOpen;
   std::string main = "<article id=\"incident\" data-ticket=\"" + HtmlEscape(state.ticket) + "\" data-head-seq=\"" +
                      std::to_string(head_seq) + "\">\n";
@@ -848,6 +898,7 @@ std::string RenderIncident(const Principal& viewer, const projections::TicketSta
             DurationText(end - period.start.unix_micros) + (period.end ? "" : " so far") + "</td></tr>\n";
   }
   main += "</tbody></table>\n";
+  main += DeliveryHtml(deliveries);
   main += FollowUpHtml(viewer, state, follow_ups);
 
   main += "<h2>History</h2>\n<p class=\"hint\">Every event of this ticket, in order, as recorded in the ledger "
@@ -1411,7 +1462,11 @@ class WebHandlers {
             }
           });
     }
-    return HtmlAnswer(200, RenderIncident(principal_, *state, *events, recorded, now, head_seq, view));
+    DeliveryTally deliveries;
+    deps_.read_model->ReadNotifications([&](const projections::NotificationQueue& queue, uint64_t) {
+      deliveries = TallyDeliveries(queue, *events);
+    });
+    return HtmlAnswer(200, RenderIncident(principal_, *state, *events, recorded, now, head_seq, view, deliveries));
   }
 
   // GET /actions: every action item, filtered like GET /api/v1/action-items.

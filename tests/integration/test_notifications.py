@@ -419,6 +419,17 @@ class Rejections(NotificationTestCase):
         self.assertIn('ledger_notification_attempts_total{outcome="transient"} 3', metrics)
         self.assertIn('ledger_notification_attempts_total{outcome="permanent"} 1', metrics)
 
+        # The incident's page says how many were told and how many
+        # deliveries failed, and names nobody.
+        response = service.get("/incidents/" + opened["ticket"])
+        self.assertEqual(response.status, 200)
+        page = response.data
+        self.assertRegex(page, r'id="incident-deliveries" data-people="1" data-sent="1" data-failed="2" '
+                               r'data-waiting="0">1 person was mailed about it \(1 mail sent\); 2 deliveries failed; '
+                               r'0 mails waiting to be sent\.')
+        for address in ("fine@example.org", "gone@example.org", "full@example.org"):
+            self.assertNotIn(address, page)
+
     def test_failed_jobs_are_retried_by_hand_once_the_cause_is_fixed(self):
         smtp, service, opened = self.open_incident_for({"gone@example.org": "550 5.1.1 no such user",
                                                         "relay@example.org": "554 5.7.1 relaying denied"})
