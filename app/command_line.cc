@@ -88,6 +88,12 @@ void AddServeOptions(po::options_description& options) {
       ("backup-dir", Value("DIR"),
        "the folder POST /api/v1/backup (and `backup` while serving) may write new backups below; without it the "
        "service writes none")
+      ("anonymous", Value("viewer"),
+       "with --auth-file: requests without credentials read as viewers (the principal `anonymous`); every write "
+       "still needs a token. viewer is the only value")
+      ("trusted-network", po::value<std::vector<std::string>>()->value_name("CIDR"),
+       "with --anonymous: only clients in this network read without credentials (repeatable, or comma-separated; "
+       "IPv4 or IPv6, e.g. 10.0.0.0/8, ::1/128); without it, clients from anywhere")
       ("allowed-host", po::value<std::vector<std::string>>()->value_name("NAME"),
        "without --auth-file, also answer requests whose Host is NAME (repeatable); otherwise only the listen "
        "address and localhost are served, any other Host gets 421 (DNS rebinding)")

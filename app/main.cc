@@ -1,6 +1,7 @@
 // incident-ledger: the service binary and its subcommands.
 //
 //   incident-ledger serve  --data DIR [--listen HOST:PORT] [--threads N] [--auth-file FILE | --allowed-host NAME...]
+//                          [--anonymous viewer [--trusted-network CIDR...]]
 //                          [--backup-dir DIR] [--read-only | --follow URL [--token-file F]]
 //                          [--poll-csv PATH [--poll-interval 2m] [--mapping FILE] [--sheet-timezone ZONE]]
 //   incident-ledger import-csv --data DIR FILE [--mapping FILE] [--sheet-timezone ZONE]
@@ -168,10 +169,54 @@ bool IsLoopback(const std::string& host) {
   return false;
 }
 
+// --anonymous viewer [--trusted-network CIDR ...]: who reads without
+// credentials (http/auth.h); nullopt when nobody does. Needs --auth-file:
+// without one every request may do everything anyway.
+ledger::Result<std::optional<ledger::http::AnonymousReaders>> ParseAnonymousReaders(const Arguments& arguments) {
+  const auto anonymous = arguments.options.find("--anonymous");
+  const auto networks = arguments.options.find("--trusted-network");
+  if (anonymous == arguments.options.end()) {
+    if (networks != arguments.options.end()) {
+      return ledger::InvalidArgument("--trusted-network",
+                                     "--trusted-network goes with --anonymous viewer: it says which clients may "
+                                     "read without credentials");
+    }
+    return std::optional<ledger::http::AnonymousReaders>();
+  }
+  if (anonymous->second != "viewer") {
+    return ledger::InvalidArgument("--anonymous", "--anonymous must be viewer (the one role anonymous readers may "
+                                                  "have), not '" + anonymous->second.substr(0, 64) + "'");
+  }
+  if (!arguments.options.contains("--auth-file")) {
+    return ledger::InvalidArgument("--anonymous",
+                                   "--anonymous needs --auth-file: without an auth file every request may already "
+                                   "read, submit and administer, so there is nothing to open to anonymous readers");
+  }
+  ledger::http::AnonymousReaders readers;
+  if (networks == arguments.options.end()) return std::optional<ledger::http::AnonymousReaders>(readers);
+  // Several --trusted-network values (or one comma-separated list) arrive
+  // joined with ',' (app/command_line.h).
+  std::string_view rest = networks->second;
+  while (true) {
+    const size_t comma = rest.find(',');
+    std::string_view text = rest.substr(0, comma);
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    ledger::Result<ledger::http::Network> network = ledger::http::Network::Parse(text);
+    if (!network) return ledger::InvalidArgument("--trusted-network", "--trusted-network: " + network.error().message);
+    readers.trusted_networks.push_back(*network);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return std::optional<ledger::http::AnonymousReaders>(std::move(readers));
+}
+
 // Without an auth file every request may do everything, so only this machine
 // may reach the service.
 ledger::Result<std::unique_ptr<ledger::http::AccessControl>> LoadAccessControl(
     const Arguments& arguments, const ledger::http::ServerOptions& server_options) {
+  ledger::Result<std::optional<ledger::http::AnonymousReaders>> anonymous = ParseAnonymousReaders(arguments);
+  if (!anonymous) return anonymous.error();
   const auto path = arguments.options.find("--auth-file");
   if (path == arguments.options.end()) {
     if (!IsLoopback(server_options.host)) {
@@ -191,7 +236,19 @@ ledger::Result<std::unique_ptr<ledger::http::AccessControl>> LoadAccessControl(
   ledger::Result<ledger::http::AuthFile> file = ledger::http::AuthFile::Load(path->second);
   if (!file) return file.error();
   ledger::LogPrintf("incident-ledger", "%zu access tokens from %s", file->entries().size(), path->second.c_str());
-  return std::make_unique<ledger::http::AccessControl>(std::move(*file));
+  if (*anonymous) {
+    std::string from = "from anywhere";
+    if (!(*anonymous)->trusted_networks.empty()) {
+      from = "from";
+      for (const ledger::http::Network& network : (*anonymous)->trusted_networks) from += " " + network.Text();
+    }
+    ledger::LogPrintf("incident-ledger",
+                      "anonymous readers: requests without credentials %s read as viewers; every other route "
+                      "needs a token",
+                      from.c_str());
+  }
+  return std::make_unique<ledger::http::AccessControl>(std::move(*file), nullptr,
+                                                       ledger::http::AccessOptions{.anonymous = std::move(*anonymous)});
 }
 
 // SIGHUP: reads the auth file again (see http/auth.h). A file that cannot be

@@ -9,7 +9,9 @@
 #include <set>
 #include <sstream>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -652,9 +654,114 @@ size_t SessionStore::SessionsOf(const Sha256Digest& token_hash) const {
   return own == by_token_.end() ? 0 : own->second.size();
 }
 
+// ------------------------------------------------------------- networks
+
+namespace {
+
+constexpr size_t kNetworkTextBytesMax = 64;
+
+// The bytes of an IPv4 or IPv6 address (an IPv6 scope, "%eth0", left off);
+// IPv4 addresses mapped into IPv6 come back as IPv4.
+struct ParsedAddress {
+  bool ipv6 = false;
+  std::array<uint8_t, 16> bytes{};
+};
+
+std::optional<ParsedAddress> ParseAddress(std::string_view text) {
+  if (text.empty() || text.size() > kNetworkTextBytesMax) return std::nullopt;
+  const std::string address(text.substr(0, text.find('%')));
+  ParsedAddress parsed;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    std::memcpy(parsed.bytes.data(), &v4, 4);
+    return parsed;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, address.c_str(), &v6) != 1) return std::nullopt;
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    std::memcpy(parsed.bytes.data(), reinterpret_cast<const uint8_t*>(&v6) + 12, 4);
+    return parsed;
+  }
+  parsed.ipv6 = true;
+  std::memcpy(parsed.bytes.data(), &v6, 16);
+  return parsed;
+}
+
+// Whether the first `bits` bits of `a` and `b` are the same.
+bool SamePrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b, unsigned bits) {
+  size_t i = 0;
+  for (; bits >= 8; bits -= 8, ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  if (bits == 0) return true;
+  const uint8_t mask = static_cast<uint8_t>(0xff << (8 - bits));
+  return (a[i] & mask) == (b[i] & mask);
+}
+
+std::string AddressText(bool ipv6, const std::array<uint8_t, 16>& bytes) {
+  char text[INET6_ADDRSTRLEN] = {};
+  (void)::inet_ntop(ipv6 ? AF_INET6 : AF_INET, bytes.data(), text, sizeof text);
+  return text;
+}
+
+}  // namespace
+
+Result<Network> Network::Parse(std::string_view text) {
+  const std::string shown(text.substr(0, kNetworkTextBytesMax));
+  const auto refuse = [&shown](const std::string& why) {
+    return InvalidArgument("network", "'" + shown + "' is not a network: " + why +
+                                          " (give ADDRESS/PREFIX, e.g. 10.0.0.0/8, 127.0.0.1/32 or ::1/128)");
+  };
+  if (text.size() > kNetworkTextBytesMax) return refuse("too long");
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return refuse("no /PREFIX");
+  const std::string_view address = text.substr(0, slash);
+  const std::string_view prefix = text.substr(slash + 1);
+  // A scope ("%eth0") names an interface, not a network.
+  const std::optional<ParsedAddress> parsed =
+      address.find('%') == std::string_view::npos ? ParseAddress(address) : std::nullopt;
+  // "::ffff:10.0.0.0/104" would come back as IPv4 with a prefix meant for IPv6.
+  if (!parsed || (!parsed->ipv6 && address.find(':') != std::string_view::npos)) {
+    return refuse("'" + std::string(address.substr(0, kNetworkTextBytesMax)) + "' is not an IPv4 or IPv6 address");
+  }
+  const unsigned bits_max = parsed->ipv6 ? 128 : 32;
+  unsigned bits = 0;
+  const auto [end, error] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), bits);
+  if (prefix.empty() || prefix.size() > 3 || error != std::errc() || end != prefix.data() + prefix.size() ||
+      bits > bits_max) {
+    return refuse("the prefix must be a number from 0 to " + std::to_string(bits_max));
+  }
+  Network network;
+  network.ipv6_ = parsed->ipv6;
+  network.prefix_bits_ = bits;
+  // The network's own address: every bit past the prefix cleared.
+  network.bytes_ = parsed->bytes;
+  for (unsigned bit = bits; bit < bits_max; ++bit) {
+    network.bytes_[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  }
+  if (network.bytes_ != parsed->bytes) {
+    return refuse("bits are set past the /" + std::to_string(bits) + " prefix; the network is " + network.Text());
+  }
+  return network;
+}
+
+bool Network::Contains(std::string_view address) const {
+  const std::optional<ParsedAddress> parsed = ParseAddress(address);
+  if (!parsed || parsed->ipv6 != ipv6_) return false;
+  return SamePrefix(parsed->bytes, bytes_, prefix_bits_);
+}
+
+std::string Network::Text() const { return AddressText(ipv6_, bytes_) + "/" + std::to_string(prefix_bits_); }
+
+bool AnonymousReaders::Admits(std::string_view client_address) const {
+  if (trusted_networks.empty()) return true;
+  return std::any_of(trusted_networks.begin(), trusted_networks.end(),
+                     [client_address](const Network& network) { return network.Contains(client_address); });
+}
+
 // ------------------------------------------------------ refused credentials
 
-AuthFailureLog::AuthFailureLog(Sink sink) : sink_(std::move(sink)) {
+AuthFailureLog::AuthFailureLog(Sink sink, LockoutPolicy policy) : sink_(std::move(sink)), policy_(policy) {
   if (!sink_) sink_ = [](const std::string& line) { Log("auth", line); };
 }
 
@@ -666,46 +773,116 @@ void AuthFailureLog::Note(std::string_view client_address, std::string_view what
                           std::chrono::steady_clock::time_point now) {
   constexpr std::string_view kOthers = "(other addresses)";
   constexpr std::string_view kPrefix = "incident-ledger: refused credentials: ";
-  std::string key = client_address.empty() ? std::string("(unknown address)") : std::string(client_address);
+  const std::string key = client_address.empty() ? std::string("(unknown address)") : std::string(client_address);
   std::vector<std::string> lines;
   {
     std::lock_guard lock(mutex_);
+    // Many addresses at once: one line for them all per interval.
+    const auto say_for_others = [&] {
+      if (others_.said && now - others_.last_line < kAuthFailureLogInterval) {
+        ++others_.unsaid;
+        return;
+      }
+      std::string line = std::string(kPrefix) + std::string(what) + ", from " + std::string(kOthers);
+      if (others_.unsaid > 0) {
+        line += " (and " + std::to_string(others_.unsaid) + " more from there since the last line, not shown)";
+      }
+      others_ = LineCount{.last_line = now, .unsaid = 0, .said = true};
+      lines.push_back(std::move(line));
+    };
     auto found = addresses_.find(key);
-    if (found == addresses_.end() && addresses_.size() >= kAuthFailureAddressesMax) {
-      // Forget the addresses that have been quiet for a whole interval; what
-      // they did since their last line is said once, in sum.
-      size_t forgotten_refusals = 0;
-      size_t forgotten_addresses = 0;
-      std::erase_if(addresses_, [&](const auto& item) {
-        if (item.first == kOthers || now - item.second.last_line < kAuthFailureLogInterval) return false;
-        forgotten_refusals += item.second.unsaid;
-        forgotten_addresses += item.second.unsaid > 0 ? 1 : 0;
-        return true;
-      });
-      if (forgotten_refusals > 0) {
-        lines.push_back(std::string(kPrefix) + std::to_string(forgotten_refusals) + " more from " +
-                        std::to_string(forgotten_addresses) + " addresses since their last line, not shown");
-      }
-      if (addresses_.size() >= kAuthFailureAddressesMax) {
-        key = kOthers;
-        found = addresses_.find(key);
-      }
-    }
     if (found == addresses_.end()) {
-      addresses_.emplace(key, Address{.last_line = now});
-      lines.push_back(std::string(kPrefix) + std::string(what) + ", from " + key);
+      const bool quiet_room = MakeRoomLocked(now, &lines);
+      found = addresses_.emplace(key, Address{.last_line = now, .last_seen = now, .crowded = !quiet_room}).first;
+      if (quiet_room) {
+        lines.push_back(std::string(kPrefix) + std::string(what) + ", from " + key);
+      } else {
+        say_for_others();
+      }
+    } else if (found->second.crowded) {
+      say_for_others();
     } else if (now - found->second.last_line >= kAuthFailureLogInterval) {
       std::string line = std::string(kPrefix) + std::string(what) + ", from " + key;
       if (found->second.unsaid > 0) {
         line += " (and " + std::to_string(found->second.unsaid) + " more from there since the last line, not shown)";
       }
-      found->second = Address{.last_line = now};
+      found->second.last_line = now;
+      found->second.unsaid = 0;
       lines.push_back(std::move(line));
     } else {
       ++found->second.unsaid;
     }
+
+    // The lockout: the latest refusals, at most failures_max of them; when
+    // that many fall within the window, the address is locked out.
+    Address& address = found->second;
+    address.last_seen = now;
+    if (policy_.failures_max > 0 && now >= address.locked_until) {
+      std::erase_if(address.recent, [&](TimePoint at) { return now - at >= policy_.window; });
+      if (address.recent.size() >= policy_.failures_max) address.recent.erase(address.recent.begin());
+      address.recent.push_back(now);
+      if (address.recent.size() >= policy_.failures_max) {
+        address.locked_until = now + policy_.lockout;
+        address.recent.clear();
+        lines.push_back("incident-ledger: locked out " + key + " for " + std::to_string(policy_.lockout.count()) +
+                        " s after " + std::to_string(policy_.failures_max) + " refused credentials within " +
+                        std::to_string(policy_.window.count()) +
+                        " s: its Bearer tokens and sign-ins answer 429 until then");
+      }
+    }
   }
   for (const std::string& line : lines) sink_(line);
+}
+
+bool AuthFailureLog::MakeRoomLocked(TimePoint now, std::vector<std::string>* lines) {
+  if (addresses_.size() < kAuthFailureAddressesMax) return true;
+  // Forget the addresses that have been quiet for a whole interval and are
+  // not locked out; what they did since their last line is said once, in sum.
+  size_t forgotten_refusals = 0;
+  size_t forgotten_addresses = 0;
+  std::erase_if(addresses_, [&](const auto& item) {
+    const Address& address = item.second;
+    if (now - address.last_seen < kAuthFailureLogInterval || now < address.locked_until) return false;
+    if (!address.crowded) {
+      forgotten_refusals += address.unsaid;
+      forgotten_addresses += address.unsaid > 0 ? 1 : 0;
+    }
+    return true;
+  });
+  if (forgotten_refusals > 0) {
+    lines->push_back("incident-ledger: refused credentials: " + std::to_string(forgotten_refusals) + " more from " +
+                     std::to_string(forgotten_addresses) + " addresses since their last line, not shown");
+  }
+  if (addresses_.size() < kAuthFailureAddressesMax) return true;
+  // Still full: the address seen least recently goes (a lockout it was
+  // under goes with it: the bound on memory comes first).
+  const auto oldest = std::min_element(addresses_.begin(), addresses_.end(), [](const auto& a, const auto& b) {
+    return a.second.last_seen < b.second.last_seen;
+  });
+  others_.unsaid += oldest->second.crowded ? 0 : oldest->second.unsaid;
+  addresses_.erase(oldest);
+  return false;
+}
+
+std::optional<std::chrono::seconds> AuthFailureLog::LockedOutFor(std::string_view client_address) const {
+  return LockedOutFor(client_address, std::chrono::steady_clock::now());
+}
+
+std::optional<std::chrono::seconds> AuthFailureLog::LockedOutFor(std::string_view client_address,
+                                                                 std::chrono::steady_clock::time_point now) const {
+  const std::string key = client_address.empty() ? std::string("(unknown address)") : std::string(client_address);
+  std::lock_guard lock(mutex_);
+  const auto found = addresses_.find(key);
+  if (found == addresses_.end() || now >= found->second.locked_until) return std::nullopt;
+  // Rounded up: a client that waits Retry-After seconds is let in.
+  const auto left = found->second.locked_until - now;
+  const auto seconds = std::chrono::ceil<std::chrono::seconds>(left);
+  return std::max(seconds, std::chrono::seconds(1));
+}
+
+size_t AuthFailureLog::addresses_followed() const {
+  std::lock_guard lock(mutex_);
+  return addresses_.size();
 }
 
 // ------------------------------------------------------------ the checks
@@ -758,6 +935,7 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
 
 std::optional<RoleSet> HeldCredential::Roles() {
   if (kind_ == Kind::kOpen) return kAllRoles;
+  if (kind_ == Kind::kAnonymous) return static_cast<RoleSet>(Role::kViewer);
   std::lock_guard lock(mutex_);
   if (looked_ && !roles_) return std::nullopt;
   // Read before the look-up: a change during it moves the generation again,
@@ -782,8 +960,9 @@ std::optional<RoleSet> HeldCredential::Roles() {
   return roles_;
 }
 
-AccessControl::AccessControl(std::optional<AuthFile> auth_file, AuthFailureLog::Sink failure_sink)
-    : open_mode_(!auth_file), failures_(std::move(failure_sink)) {
+AccessControl::AccessControl(std::optional<AuthFile> auth_file, AuthFailureLog::Sink failure_sink,
+                             AccessOptions options)
+    : open_mode_(!auth_file), options_(std::move(options)), failures_(std::move(failure_sink), options_.lockout) {
   if (auth_file) auth_file_ = std::make_shared<const AuthFile>(std::move(*auth_file));
 }
 
@@ -821,6 +1000,16 @@ Result<Principal> AccessControl::Check(const HttpRequest& request, RequiredAcces
   const std::optional<Role> needed = access.role();
   const bool state_changing = IsStateChanging(request.method);
 
+  // A locked-out address may not try a token, not even a valid one.
+  if (!open_mode_ && !request.authorization.empty()) {
+    if (const std::optional<std::chrono::seconds> left = failures_.LockedOutFor(request.client_address)) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "too many refused credentials from this address: tokens from it are refused for " +
+                           std::to_string(left->count()) + " more seconds",
+                       std::string(kLockedOutField));
+    }
+  }
+
   // Credentials, when any are sent.
   std::optional<std::string_view> bearer;
   if (!request.authorization.empty()) {
@@ -847,7 +1036,9 @@ Result<Principal> AccessControl::Check(const HttpRequest& request, RequiredAcces
     principal = Principal{.name = entry->name, .roles = entry->roles};
   } else if (const std::optional<std::string_view> cookie = CookieValue(request.cookie, SessionCookieName(request))) {
     principal = sessions_.Find(*cookie);
-    if (!principal && needed) {
+    // An expired cookie on a read: the reader reads on anonymously, when
+    // anonymous readers are admitted.
+    if (!principal && needed && !(*needed == Role::kViewer && AdmitsAnonymous(request))) {
       return MakeError(ErrorCode::kUnauthenticated, "the session has expired or was signed out: sign in again at /signin");
     }
     if (principal && state_changing && needed) {
@@ -860,6 +1051,10 @@ Result<Principal> AccessControl::Check(const HttpRequest& request, RequiredAcces
     }
   }
   if (!needed) return principal ? *principal : Principal{};
+  if (!principal && *needed == Role::kViewer && AdmitsAnonymous(request)) {
+    return Principal{.name = std::string(kAnonymousName), .roles = static_cast<RoleSet>(Role::kViewer),
+                     .anonymous = true};
+  }
   if (!principal) return NeedsCredentials();
   if (!principal->Has(*needed)) {
     return MakeError(ErrorCode::kPermissionDenied, "'" + principal->name + "' has the role " +
@@ -869,8 +1064,14 @@ Result<Principal> AccessControl::Check(const HttpRequest& request, RequiredAcces
   return *principal;
 }
 
+bool AccessControl::AdmitsAnonymous(const HttpRequest& request) const {
+  return !open_mode_ && options_.anonymous && options_.anonymous->Admits(request.client_address);
+}
+
 std::optional<NewSession> AccessControl::SignIn(std::string_view token, std::string_view client_address) {
   if (open_mode_) return std::nullopt;
+  // An empty form tries no token: it is neither refused nor counted.
+  if (!token.empty() && failures_.LockedOutFor(client_address)) return std::nullopt;
   const std::shared_ptr<const AuthFile> file = File();
   const AuthEntry* entry = token.size() <= kPresentedTokenBytesMax ? file->Find(token) : nullptr;
   if (entry == nullptr) {
@@ -898,6 +1099,11 @@ std::shared_ptr<HeldCredential> AccessControl::Hold(const HttpRequest& request) 
     return std::shared_ptr<HeldCredential>(new HeldCredential(this, Kind::kBearer, key));
   }
   const std::optional<std::string_view> cookie = CookieValue(request.cookie, SessionCookieName(request));
+  // Check admitted an anonymous reader when no session stood behind the
+  // cookie (or there was none): that right lasts while the service runs.
+  if (AdmitsAnonymous(request) && (!cookie || !sessions_.Find(*cookie))) {
+    return std::shared_ptr<HeldCredential>(new HeldCredential(this, Kind::kAnonymous, {}));
+  }
   return std::shared_ptr<HeldCredential>(
       new HeldCredential(this, Kind::kSession, cookie ? HashKey(*cookie) : std::string()));
 }

@@ -38,7 +38,22 @@
 //
 // Refused credentials (a sign-in or a Bearer token that is not valid) are said
 // on stderr, at most one line per client address per kAuthFailureLogInterval
-// (AuthFailureLog), so that an operator sees a guessing attempt.
+// (AuthFailureLog), so that an operator sees a guessing attempt. They are
+// also counted: after LockoutPolicy::failures_max refusals from one client
+// address within LockoutPolicy::window, that address is locked out for
+// LockoutPolicy::lockout: every Bearer token and every sign-in from there,
+// a valid one too, answers 429 with Retry-After (seconds) until it ends, and
+// the log says so once per lockout. A session cookie made before is no guess
+// and still works, and requests without credentials are never locked out
+// (anonymous readers keep reading).
+//
+// Anonymous readers (AccessOptions::anonymous; `serve --anonymous viewer`,
+// which needs an auth file): a request that sends no credentials (or a
+// session cookie that has expired) may still call the routes that need only
+// viewer, as the principal named `anonymous` (so in the access log), when
+// its client address lies in one of AnonymousReaders::trusted_networks, or
+// from anywhere when that list is empty. Every other route still needs a
+// token (401 without one), and anonymous readers may sign in to get more.
 //
 // The file is read at start and again on SIGHUP (app/main.cc calls Reload):
 // a token removed from it stops working at once, Bearer and sessions alike,
@@ -86,6 +101,16 @@ constexpr std::chrono::hours kSessionLifetime{12};
 constexpr std::chrono::seconds kAuthFailureLogInterval{10};
 constexpr size_t kAuthFailureAddressesMax = 1024;
 
+// Failed credentials that lock a client address out (see the top).
+constexpr size_t kLockoutFailuresMaxDefault = 10;
+constexpr std::chrono::seconds kLockoutWindowDefault{300};
+constexpr std::chrono::seconds kLockoutDefault{300};
+// The field of the error Check returns for a locked-out address (the router
+// answers it with 429 and Retry-After: LockedOutFor).
+constexpr std::string_view kLockedOutField = "lockout";
+// The name of an anonymous reader's principal.
+constexpr std::string_view kAnonymousName = "anonymous";
+
 enum class Role : uint8_t { kViewer = 1, kHelpdesk = 2, kAuditor = 4, kAdmin = 8 };
 using RoleSet = uint8_t;
 constexpr RoleSet kAllRoles = 0x0f;
@@ -111,6 +136,41 @@ std::optional<Role> ParseRole(std::string_view name);
 bool Grants(RoleSet held, Role needed);
 // "helpdesk,viewer"
 std::string RoleSetText(RoleSet roles);
+
+// An IPv4 or IPv6 network, ADDRESS/PREFIX ("10.0.0.0/8", "::1/128").
+class Network {
+ public:
+  // Fails with kInvalidArgument naming `text` and what is wrong with it: no
+  // '/', an address that is not IPv4 or IPv6, a prefix that is not a number
+  // up to 32 (IPv4) or 128 (IPv6), or bits set beyond the prefix (the
+  // message names the network meant).
+  static Result<Network> Parse(std::string_view text);
+  // Whether `address` (as the server spells a peer: "10.1.2.3", "::1",
+  // "::ffff:10.1.2.3", "fe80::1%eth0") lies in the network. An IPv4 address
+  // mapped into IPv6 is taken as the IPv4 address; anything that does not
+  // parse lies in no network.
+  bool Contains(std::string_view address) const;
+  // "10.0.0.0/8"
+  std::string Text() const;
+
+ private:
+  bool ipv6_ = false;
+  std::array<uint8_t, 16> bytes_{};  // IPv4 in the first 4
+  unsigned prefix_bits_ = 0;
+};
+
+struct AnonymousReaders {
+  std::vector<Network> trusted_networks;  // empty: from anywhere
+  // Whether a request from `client_address` without credentials may read.
+  bool Admits(std::string_view client_address) const;
+};
+
+// When refused credentials lock a client address out (see the top).
+struct LockoutPolicy {
+  size_t failures_max = kLockoutFailuresMaxDefault;
+  std::chrono::seconds window = kLockoutWindowDefault;
+  std::chrono::seconds lockout = kLockoutDefault;
+};
 
 struct AuthEntry {
   std::string name;
@@ -150,6 +210,7 @@ struct Principal {
   RoleSet roles = 0;
   std::string csrf_token;  // the session's, when it came with the cookie
   bool open_mode = false;  // no auth file: nobody signs in
+  bool anonymous = false;  // an anonymous reader (name kAnonymousName, viewer)
 
   bool Has(Role role) const { return Grants(roles, role); }
   bool signed_in() const { return !csrf_token.empty(); }
@@ -301,28 +362,57 @@ bool ServedOverHttps(const HttpRequest& request);
 std::string_view SessionCookieName(const HttpRequest& request);
 
 // Says refused credentials on stderr (or to `sink`) so that an operator sees
-// a guessing attempt: per client address, at most one line per
+// a guessing attempt, and locks out the addresses that keep guessing
+// (`policy`, see the top). Per client address, at most one line per
 // kAuthFailureLogInterval, which counts the refusals from there since the
-// line before. Never writes a token. Past kAuthFailureAddressesMax addresses,
-// quiet ones are forgotten (their uncounted refusals said in one line) and
-// new ones share one entry. Thread-safe.
+// line before, and one line when a lockout begins. Never writes a token.
+// At most kAuthFailureAddressesMax addresses are followed: past it, those
+// quiet for an interval and not locked out are forgotten (their uncounted
+// refusals said in one line), then the one seen least recently; the lines
+// of addresses that came in that way share one entry, so that many
+// addresses cannot flood the log. Thread-safe.
 class AuthFailureLog {
  public:
   using Sink = std::function<void(const std::string& line)>;
-  explicit AuthFailureLog(Sink sink = nullptr);  // null: stderr
+  explicit AuthFailureLog(Sink sink = nullptr, LockoutPolicy policy = {});  // null: stderr
 
-  // `what`: "a sign-in with a token that is not valid", ...
+  // `what`: "a sign-in with a token that is not valid", ... Counts towards
+  // the address's lockout.
   void Note(std::string_view client_address, std::string_view what);
   void Note(std::string_view client_address, std::string_view what, std::chrono::steady_clock::time_point now);
 
+  // How long `client_address` stays locked out (at least a second); nullopt
+  // when it is not.
+  std::optional<std::chrono::seconds> LockedOutFor(std::string_view client_address) const;
+  std::optional<std::chrono::seconds> LockedOutFor(std::string_view client_address,
+                                                   std::chrono::steady_clock::time_point now) const;
+  size_t addresses_followed() const;
+
  private:
+  using TimePoint = std::chrono::steady_clock::time_point;
   struct Address {
-    std::chrono::steady_clock::time_point last_line;
-    size_t unsaid = 0;  // refusals since last_line
+    TimePoint last_line;
+    size_t unsaid = 0;               // refusals since last_line
+    std::vector<TimePoint> recent;   // the latest refusals, at most policy_.failures_max
+    TimePoint locked_until{};        // locked out before this
+    TimePoint last_seen{};
+    bool crowded = false;            // came in by dropping a busy address: its lines go to others_
   };
+  struct LineCount {
+    TimePoint last_line{};
+    size_t unsaid = 0;
+    bool said = false;
+  };
+  // Under mutex_: makes room for one more address; returns false when that
+  // dropped an address that was not quiet (the new one's lines then go to
+  // others_).
+  bool MakeRoomLocked(TimePoint now, std::vector<std::string>* lines);
+
   Sink sink_;
-  std::mutex mutex_;
+  const LockoutPolicy policy_;
+  mutable std::mutex mutex_;
   std::unordered_map<std::string, Address> addresses_;
+  LineCount others_;
 };
 
 class AccessControl;
@@ -341,7 +431,7 @@ class HeldCredential {
 
  private:
   friend class AccessControl;
-  enum class Kind : uint8_t { kOpen, kBearer, kSession };
+  enum class Kind : uint8_t { kOpen, kBearer, kSession, kAnonymous };
   HeldCredential(const AccessControl* access, Kind kind, std::string key) : access_(access), kind_(kind), key_(std::move(key)) {}
 
   const AccessControl* access_;
@@ -354,11 +444,20 @@ class HeldCredential {
   std::optional<RoleSet> roles_;
 };
 
+struct AccessOptions {
+  // Requests without credentials read as viewers (see the top); nullopt:
+  // they may call public routes only. Ignored in open mode, where every
+  // request may do everything.
+  std::optional<AnonymousReaders> anonymous;
+  LockoutPolicy lockout;
+};
+
 class AccessControl {
  public:
   // `auth_file` empty: open mode (for good: a reload cannot leave it).
   // Refused credentials are said through `failure_sink` (null: stderr).
-  explicit AccessControl(std::optional<AuthFile> auth_file, AuthFailureLog::Sink failure_sink = nullptr);
+  explicit AccessControl(std::optional<AuthFile> auth_file, AuthFailureLog::Sink failure_sink = nullptr,
+                         AccessOptions options = {});
 
   bool open_mode() const { return open_mode_; }
 
@@ -375,7 +474,10 @@ class AccessControl {
   // `csrf_token` field of a form body). Refusals are kUnauthenticated (401:
   // no or unknown credentials, an expired session) or kPermissionDenied (403:
   // the wrong role, a missing or wrong CSRF token, a cross-site write), with
-  // a message saying which and what to do.
+  // a message saying which and what to do; a request with credentials from
+  // a locked-out address is kUnavailable with field kLockedOutField (the
+  // router answers 429, Retry-After: LockedOutFor). Without credentials,
+  // an admitted anonymous reader passes routes that need viewer.
   // `needed` is the route's row (router.h): a public route admits anyone
   // (credentials, when sent and valid, still name the principal).
   Result<Principal> Check(const HttpRequest& request, RequiredAccess needed) const;
@@ -383,12 +485,20 @@ class AccessControl {
   // The sign-in page's work: a session for a valid token; nullopt when the
   // token is unknown (said in the failure log, naming `client_address`) or
   // in open mode, where nobody signs in.
+  // A locked-out address gets nullopt whatever the token (ask LockedOutFor
+  // first to tell it apart).
   std::optional<NewSession> SignIn(std::string_view token, std::string_view client_address = {});
+  // How long credentials from `client_address` stay refused (see the top).
+  std::optional<std::chrono::seconds> LockedOutFor(std::string_view client_address) const {
+    return failures_.LockedOutFor(client_address);
+  }
+  bool anonymous_readers() const { return !open_mode_ && options_.anonymous.has_value(); }
   void SignOut(const HttpRequest& request);
 
   // The credential `request` was granted with (Check passed it), to be asked
   // again later. When it no longer admits anyone, the credential says so at
-  // once. In open mode it holds every role for good.
+  // once. In open mode it holds every role for good; an anonymous reader's
+  // holds viewer for good (the options do not change while serving).
   std::shared_ptr<HeldCredential> Hold(const HttpRequest& request) const;
   // Moves when a token file is loaded and when a session ends before its
   // time or changes roles: a held credential looks again only then.
@@ -404,7 +514,11 @@ class AccessControl {
   // The file in use; null in open mode. Replaced whole by Reload.
   std::shared_ptr<const AuthFile> File() const;
 
+  // Whether a request without usable credentials reads as anonymous.
+  bool AdmitsAnonymous(const HttpRequest& request) const;
+
   bool open_mode_;
+  const AccessOptions options_;
   mutable std::mutex file_mutex_;
   std::shared_ptr<const AuthFile> auth_file_;
   std::atomic<uint64_t> file_generation_{0};

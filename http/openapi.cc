@@ -937,7 +937,10 @@ constexpr std::string_view kDescription =
     "The incident ledger's HTTP API, its pages and its streams, written from the service's route table. "
     "Every operation names the role it needs (x-required-role; roles: viewer, helpdesk, auditor, admin; admin "
     "may do everything, and public needs no credentials), as a bearer token (Authorization: Bearer TOKEN) or "
-    "the pages' session cookie. Without an auth file the service is open: every request has every role. HEAD "
+    "the pages' session cookie. Without an auth file the service is open: every request has every role. With "
+    "serve --anonymous viewer, requests without credentials may call the viewer operations (from the trusted "
+    "networks, when listed). A client address with too many refused credentials gets 429 with Retry-After on "
+    "every credentialed request for a while. HEAD "
     "is answered wherever GET is. Errors are JSON {\"error\":{\"code\",\"message\",\"field\"}}. "
     "x-route-pattern is the router's pattern: literal patterns match first, then the others in the order "
     "listed; \"*\" matches one path segment, a final \"**\" the rest of the path.";

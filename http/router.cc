@@ -185,6 +185,12 @@ void Router::Handle(const HttpRequest& request, Respond respond) const {
       if (checked.error().code == ErrorCode::kUnauthenticated) {
         response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"incident-ledger\"");
       }
+      if (checked.error().field == kLockedOutField) {
+        // Too many refused credentials from this address (auth.h).
+        response.status = 429;
+        const std::chrono::seconds left = access_->LockedOutFor(request.client_address).value_or(std::chrono::seconds(1));
+        response.headers.emplace_back("Retry-After", std::to_string(left.count()));
+      }
       return counted("refused")(std::move(response));
     }
     principal = std::move(*checked);

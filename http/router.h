@@ -12,7 +12,8 @@
 //      without credentials whether it exists);
 //   2. access with the row's RequiredAccess (auth.h); a refused page answers
 //      the sign-in form or an HTML 403, anything else JSON, with
-//      WWW-Authenticate on 401;
+//      WWW-Authenticate on 401, and 429 with Retry-After (seconds) when the
+//      client's address is locked out for refused credentials;
 //   3. the method: one the row lists (HEAD wherever GET is), else 405 with
 //      the row's Allow text (an HTML page for pages, JSON otherwise);
 //   4. the handler, whose answer is counted under the row's label.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -113,6 +114,9 @@ std::string Layout(const Principal& viewer, std::string_view title, std::string_
     AppendHtmlEscaped(&page, viewer.name);
     page += "</span> <input type=\"hidden\" name=\"csrf_token\" value=\"" + HtmlEscape(viewer.csrf_token) +
             "\"><button type=\"submit\" class=\"link\">Sign out</button></form>";
+  } else if (viewer.anonymous) {
+    // An anonymous reader may sign in with a token to do more.
+    page += "<a class=\"signin\" href=\"/signin\">Sign in</a>";
   }
   page += "</header>\n<main>\n";
   page += main_html;
@@ -966,10 +970,13 @@ HttpResponse Web::Refusal(const HttpRequest& request, const Error& error) const 
     const std::string next = request.method == "GET" || request.method == "HEAD" ? request.target : "/";
     return SignInPage(Principal{}, 401, next, error.message, open_mode);
   }
-  std::string main = "<h1>Not allowed</h1>\n<p class=\"notice notice-error\" role=\"alert\">";
+  // A locked-out address (the router answers 429 with Retry-After).
+  const bool locked_out = error.field == kLockedOutField;
+  const std::string_view heading = locked_out ? "Too many refused credentials" : "Not allowed";
+  std::string main = "<h1>" + std::string(heading) + "</h1>\n<p class=\"notice notice-error\" role=\"alert\">";
   AppendHtmlEscaped(&main, error.message);
   main += "</p>\n<p><a href=\"/\">Back to the dashboard</a> · <a href=\"/signin\">Sign in with another token</a></p>\n";
-  return HtmlAnswer(403, Layout(Principal{}, "Not allowed", "", main, {}));
+  return HtmlAnswer(locked_out ? 429 : 403, Layout(Principal{}, heading, "", main, {}));
 }
 
 PageAnswers Web::Pages() const {
@@ -1408,6 +1415,16 @@ class WebHandlers {
       if (name == "token") token = value;
       if (name == "next") next = value;
     }
+    if (!token.empty()) {
+      if (const std::optional<std::chrono::seconds> left = deps_.access->LockedOutFor(request.client_address)) {
+        HttpResponse locked = SignInPage(principal_, 429, next,
+                                         "Too many refused sign-ins from this address: try again in " +
+                                             std::to_string(left->count()) + " seconds.",
+                                         false);
+        locked.headers.emplace_back("Retry-After", std::to_string(left->count()));
+        return locked;
+      }
+    }
     std::optional<NewSession> session = deps_.access->SignIn(token, request.client_address);
     if (!session) {
       return SignInPage(principal_, 401, next, token.empty() ? "Enter your access token." : "That token is not valid.",
@@ -1608,7 +1625,10 @@ class WebHandlers {
       return StreamReader{.access = [fixed] { return fixed; }};
     }
     std::shared_ptr<HeldCredential> held = deps_.access->Hold(request);
-    return StreamReader{.principal = principal_.name, .access = [held, access_of] {
+    // Anonymous readers share a name but not a browser: their streams are
+    // counted per client address.
+    std::string counted_as = principal_.anonymous ? principal_.name + " from " + request.client_address : principal_.name;
+    return StreamReader{.principal = std::move(counted_as), .access = [held, access_of] {
                           const std::optional<RoleSet> roles = held->Roles();
                           return roles ? access_of(*roles) : StreamAccess::kNothing;
                         }};

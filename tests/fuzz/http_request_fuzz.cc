@@ -287,7 +287,10 @@ bool CodeFitsStatus(std::string_view code, unsigned status) {
   if (code == "too_large") return status == 413;
   if (code == "unauthenticated") return status == 401;
   if (code == "permission_denied") return status == 403;
-  if (code == "io_error" || code == "unavailable") return status == 503;
+  if (code == "io_error") return status == 503;
+  // 429: too many refused credentials from the address (auth.h) or too many
+  // event streams of one principal, for a while.
+  if (code == "unavailable") return status == 503 || status == 429;
   return false;
 }
 
