@@ -722,7 +722,13 @@
       const health = await fetchJson("/healthz");
       seq = health.ok ? health.body.head_seq : 0;
     }
-    render(true);
+    // The chart first; the table (below the fold, hundreds of rows with
+    // their dates formatted) once the chart and the availability bars, if
+    // they are in by then, have been painted.
+    renderSystemChoices();
+    renderTimeline(true);
+    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    renderTable();
     subscribe(seq, onLedgerEvent, setLiveStatus);
     writeRangeToUrl();
     setInterval(refreshOngoing, ONGOING_REFRESH_MS);
