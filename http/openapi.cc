@@ -794,15 +794,8 @@ std::string Lower(std::string_view text) {
 
 // The methods of an Allow text, HEAD left out ("GET, HEAD, POST" -> GET, POST).
 std::vector<std::string_view> DocumentedMethods(std::string_view allow) {
-  std::vector<std::string_view> methods;
-  while (!allow.empty()) {
-    const size_t comma = allow.find(',');
-    std::string_view listed = allow.substr(0, comma);
-    while (listed.starts_with(' ')) listed.remove_prefix(1);
-    if (!listed.empty() && listed != "HEAD") methods.push_back(listed);
-    if (comma == std::string_view::npos) break;
-    allow.remove_prefix(comma + 1);
-  }
+  std::vector<std::string_view> methods = ListedMethods(allow);
+  std::erase(methods, std::string_view("HEAD"));
   return methods;
 }
 

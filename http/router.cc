@@ -64,17 +64,12 @@ bool Matches(std::string_view pattern, std::string_view path, std::string_view* 
   return true;
 }
 
-// The methods of an Allow text, one by one ("GET, HEAD" -> GET, HEAD).
+// The methods a row takes: those its Allow text lists, HEAD wherever GET is.
 std::vector<std::string> MethodsOf(std::string_view allow) {
   std::vector<std::string> methods;
-  while (!allow.empty()) {
-    const size_t comma = allow.find(',');
-    std::string_view listed = allow.substr(0, comma);
-    while (listed.starts_with(' ')) listed.remove_prefix(1);
-    if (!listed.empty()) methods.emplace_back(listed);
+  for (const std::string_view listed : ListedMethods(allow)) {
+    methods.emplace_back(listed);
     if (listed == "GET") methods.emplace_back("HEAD");
-    if (comma == std::string_view::npos) break;
-    allow.remove_prefix(comma + 1);
   }
   return methods;
 }
@@ -220,6 +215,19 @@ void Router::Handle(const HttpRequest& request, Respond respond) const {
                            .query = QueryOf(request.target),
                            .segment = segment,
                            .respond = counted(route->label)});
+}
+
+std::vector<std::string_view> ListedMethods(std::string_view allow) {
+  std::vector<std::string_view> methods;
+  while (!allow.empty()) {
+    const size_t comma = allow.find(',');
+    std::string_view listed = allow.substr(0, comma);
+    while (listed.starts_with(' ')) listed.remove_prefix(1);
+    if (!listed.empty()) methods.push_back(listed);
+    if (comma == std::string_view::npos) break;
+    allow.remove_prefix(comma + 1);
+  }
+  return methods;
 }
 
 }  // namespace ledger::http

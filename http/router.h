@@ -141,4 +141,8 @@ class Router {
 std::string_view PathOf(std::string_view target);
 std::string_view QueryOf(std::string_view target);
 
+// The methods an Allow text lists, in its order ("GET, HEAD, POST" -> GET,
+// HEAD, POST); views of `allow`.
+std::vector<std::string_view> ListedMethods(std::string_view allow);
+
 }  // namespace ledger::http
