@@ -21,6 +21,17 @@ function hoursFromNow(hours) {
   return hoursAgo(-hours);
 }
 
+// `days` days ago at 12:00 UTC, plus `hours`: 13:00 or 14:00 in Berlin, so
+// two such times on different days fall on different days of the bars
+// whatever the time of day the test runs at (hour offsets from now would
+// put a window 72 h ago and an outage 50 h ago on one Berlin day when the
+// test runs just after midnight there).
+function noonDaysAgo(days, hours = 0) {
+  const now = new Date();
+  const noon = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - days, 12) + hours * 3600 * 1000;
+  return new Date(noon).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 async function post(pathname, body) {
   const answer = await api(service.url, "POST", pathname, body);
   assert.equal(answer.status, 201, pathname + " " + answer.text);
@@ -30,7 +41,8 @@ async function post(pathname, body) {
 before(async () => {
   service = await startService();
   chrome = await launchBrowser();
-  // Upcoming tomorrow; in progress since 2 hours; run 3 days ago; cancelled.
+  // Upcoming tomorrow; in progress since 2 hours; run 3 days ago (at noon
+  // UTC); cancelled.
   windows.upcoming = (await post("/api/v1/maintenance", {
     action: "schedule", title: "Relay patch " + HOSTILE, systems: ["mail"],
     starts_at: hoursFromNow(24), ends_at: hoursFromNow(27), description: "Kernel " + HOSTILE,
@@ -40,10 +52,10 @@ before(async () => {
   })).window;
   await post("/api/v1/maintenance", { action: "start", window: windows.ongoing, at: hoursAgo(2) });
   windows.past = (await post("/api/v1/maintenance", {
-    action: "schedule", title: "Switch swap", systems: ["web"], starts_at: hoursAgo(72), ends_at: hoursAgo(70),
+    action: "schedule", title: "Switch swap", systems: ["web"], starts_at: noonDaysAgo(3), ends_at: noonDaysAgo(3, 2),
   })).window;
-  await post("/api/v1/maintenance", { action: "start", window: windows.past, at: hoursAgo(72) });
-  await post("/api/v1/maintenance", { action: "end", window: windows.past, at: hoursAgo(71) });
+  await post("/api/v1/maintenance", { action: "start", window: windows.past, at: noonDaysAgo(3) });
+  await post("/api/v1/maintenance", { action: "end", window: windows.past, at: noonDaysAgo(3, 1) });
   windows.cancelled = (await post("/api/v1/maintenance", {
     action: "schedule", title: "Never", systems: ["mail"], starts_at: hoursFromNow(30), ends_at: hoursFromNow(31),
   })).window;
@@ -61,9 +73,9 @@ before(async () => {
   await post("/api/v1/submissions", { action: "close", ticket: tickets.partial, ended_at: hoursAgo(29) });
   tickets.full = (await post("/api/v1/submissions", {
     action: "create", title: "Web down", systems: ["web"], engineer: "Cy", severity: "minor",
-    started_at: hoursAgo(50),
+    started_at: noonDaysAgo(2),
   })).ticket;
-  await post("/api/v1/submissions", { action: "close", ticket: tickets.full, ended_at: hoursAgo(49) });
+  await post("/api/v1/submissions", { action: "close", ticket: tickets.full, ended_at: noonDaysAgo(2, 1) });
   // Days back: degraded on web a week ago (a day of its own colour).
   const old = (await post("/api/v1/submissions", {
     action: "create", title: "Slow web", systems: ["web"], engineer: "Cy", impact: "degraded", started_at: hoursAgo(24 * 8),
