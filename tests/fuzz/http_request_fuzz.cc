@@ -126,8 +126,14 @@ class Service {
     maintenance_routes_ = ledger::http::MaintenanceRoutes{
         .processor = maintenance_.get(), .read_model = &read_model_, .ledger = log_.get()};
     event_hub_ = std::make_unique<ledger::http::EventHub>(log_.get(), ledger::http::EventHub::Options{});
-    access_ = std::make_unique<ledger::http::AccessControl>(Must(ledger::http::AuthFile::Parse(AuthFileText()),
-                                                                 "parse the auth file"));
+    // Without the lockout (failures_max 0): it is state across requests, so
+    // a GET's refusal could lock the address out before the HEAD that is
+    // compared with it. The lockout has tests of its own (auth_test.cc,
+    // test_anonymous_access.py).
+    ledger::http::AccessOptions access_options;
+    access_options.lockout.failures_max = 0;
+    access_ = std::make_unique<ledger::http::AccessControl>(
+        Must(ledger::http::AuthFile::Parse(AuthFileText()), "parse the auth file"), nullptr, access_options);
     log_->SetCommitListener([this](const std::vector<ledger::StoredEvent>& events) {
       read_model_.Apply(events);  // the notification side too: notification_model_ reads it
       event_hub_->Publish(events);
