@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "common/encoding.h"
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -47,6 +48,7 @@ Result<std::optional<int64_t>> TimeOption(const std::map<std::string, std::strin
 struct Stores {
   projections::TicketStore tickets;
   projections::MaintenanceStore maintenance;
+  Head head;  // the ledger's head the stores were folded at
 };
 
 // The tickets as known at `as_of` (every event when nullopt) whose periods
@@ -64,6 +66,7 @@ Result<Stores> LoadStores(const std::string& data, std::optional<int64_t> as_of_
     return Flow::kContinue;
   });
   if (!folded) return folded.error();
+  stores.head = (*opened)->head();
   if (!as_of_micros) return stores;
   const projections::AsOfPoint point{.seq = std::nullopt, .micros = as_of_micros};
   Result<projections::TicketStore> tickets =
@@ -72,7 +75,7 @@ Result<Stores> LoadStores(const std::string& data, std::optional<int64_t> as_of_
   Result<projections::MaintenanceStore> maintenance =
       projections::MaintenanceAsOf(stores.maintenance, **opened, point, StopToken());
   if (!maintenance) return maintenance.error();
-  return Stores{.tickets = std::move(*tickets), .maintenance = std::move(*maintenance)};
+  return Stores{.tickets = std::move(*tickets), .maintenance = std::move(*maintenance), .head = stores.head};
 }
 
 void Print(const std::string& text) {
@@ -113,7 +116,7 @@ int Durations(const std::map<std::string, std::string>& options) {
   const http::DurationLists lists = by == "incident" ? http::DurationLists::kIncidents
                                     : by == "system" ? http::DurationLists::kSystems
                                                      : http::DurationLists::kBoth;
-  Print(http::DurationReportJson(*report, *as_of, lists));
+  Print(http::DurationReportJson(*report, *as_of, lists, stores->head));
   return 0;
 }
 
@@ -161,7 +164,7 @@ int ReviewReport(const std::map<std::string, std::string>& options) {
                            : projections::RecurrenceCsv(*report));
     return 0;
   }
-  Print(http::ReviewReportJson(*report, *as_of, zone_name));
+  Print(http::ReviewReportJson(*report, *as_of, zone_name, (*opened)->head()));
   return 0;
 }
 
@@ -186,7 +189,9 @@ int Availability(const std::map<std::string, std::string>& options) {
       projections::DailyAvailability(stores->tickets, stores->maintenance, query);
   if (!days) return Problem(days.error().message);
   JsonWriter json;
-  json.BeginObject().Key("system").String(query.system).Key("timezone").String(query.timezone).Key("days").BeginArray();
+  json.BeginObject().Key("system").String(query.system).Key("timezone").String(query.timezone);
+  json.Key("head_seq").Uint(stores->head.seq).Key("head_hash").String(HexEncode(stores->head.hash));
+  json.Key("days").BeginArray();
   for (const projections::DayFigure& day : *days) {
     json.BeginObject().Key("date").String(day.date);
     json.Key("start").String(FormatRfc3339Utc(day.start_micros)).Key("end").String(FormatRfc3339Utc(day.end_micros));

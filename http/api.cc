@@ -387,13 +387,14 @@ class Handlers {
     }
     const projections::DurationQuery duration_query{
         .from_micros = window->from_micros, .to_micros = window->to_micros, .now_micros = now};
-    const auto render = [&](const projections::TicketStore& store,
-                            const projections::MaintenanceStore& maintenance) -> HttpResponse {
+    const auto render = [&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance,
+                            const Head& head) -> HttpResponse {
       Result<projections::DurationReport> report =
           projections::ComputeDurations(store, maintenance, duration_query, stop);
       if (!report) return ErrorResponse(report.error());
-      if (!csv) return Json(200, DurationReportJson(*report, as_of->micros, lists));
+      if (!csv) return Json(200, DurationReportJson(*report, as_of->micros, lists, head));
       HttpResponse response;
+      response.headers.emplace_back("X-Ledger-Head", AppliedHeadHeader(head));
       response.content_type = "text/csv; charset=utf-8";
       response.body = lists == DurationLists::kIncidents ? projections::IncidentDurationsCsv(*report)
                                                          : projections::SystemDowntimeCsv(*report);
@@ -411,12 +412,13 @@ class Handlers {
       Result<projections::MaintenanceStore> maintenance =
           projections::MaintenanceAsOf(*deps_.read_model, *deps_.ledger, *as_of, stop);
       if (!maintenance) return ErrorResponse(maintenance.error());
-      return render(*store, *maintenance);
+      // The ledger's head once folded: every event the fold could see.
+      return render(*store, *maintenance, deps_.ledger->head());
     }
     HttpResponse response;
-    deps_.read_model->ReadFigures(
-        [&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance, uint64_t) {
-          response = render(store, maintenance);
+    deps_.read_model->ReadFiguresAt(
+        [&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance, const Head& head) {
+          response = render(store, maintenance, head);
         });
     return response;
   }

@@ -295,39 +295,44 @@ HttpResponse Report(const FollowUpRoutes& routes, std::string_view query_text, c
                                                      .now_micros = now,
                                                      .zone = routes.zone};
   Result<projections::ReviewReport> report = MakeError(ErrorCode::kInvalidArgument, "");
+  Head head;
   if (*as_of) {
     if (routes.ledger == nullptr) return ErrorResponse(MakeError(ErrorCode::kUnavailable, "no ledger", "as_of"));
     Result<projections::KnownThen> known = projections::FoldAsOf(
         *routes.ledger, projections::AsOfPoint{.seq = std::nullopt, .micros = *as_of}, stop);
     if (!known) return ErrorResponse(known.error());
     report = projections::ComputeReviewReport(known->tickets, known->follow_ups, report_query, stop);
+    head = routes.ledger->head();  // every event the fold could see
   } else {
     // The follow-up state is copied out first, then the tickets are read:
     // both under the read lock, one at a time (read_model.h).
     projections::FollowUpState follow_ups;
     routes.read_model->ReadProjection<projections::FollowUpProjection>(
         [&](const projections::FollowUpProjection& projection, uint64_t) { follow_ups = projection.state(); });
-    routes.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
-      report = projections::ComputeReviewReport(store, follow_ups, report_query, stop);
-    });
+    routes.read_model->ReadFiguresAt(
+        [&](const projections::TicketStore& store, const projections::MaintenanceStore&, const Head& applied) {
+          report = projections::ComputeReviewReport(store, follow_ups, report_query, stop);
+          head = applied;
+        });
   }
   if (!report) return ErrorResponse(report.error());
   if (format == "csv") {
     HttpResponse response;
     response.content_type = "text/csv; charset=utf-8";
+    response.headers.emplace_back("X-Ledger-Head", AppliedHeadHeader(head));
     response.body = by == "incident" ? projections::ReviewIncidentsCsv(*report)
                     : by == "item"   ? projections::ReviewItemsCsv(*report)
                                      : projections::RecurrenceCsv(*report);
     response.headers.emplace_back("Content-Disposition", "attachment; filename=\"review-report-" + by + ".csv\"");
     return response;
   }
-  return Json(200, ReviewReportJson(*report, *as_of, routes.zone_name));
+  return Json(200, ReviewReportJson(*report, *as_of, routes.zone_name, head));
 }
 
 }  // namespace
 
 std::string ReviewReportJson(const projections::ReviewReport& report, std::optional<int64_t> as_of_micros,
-                             std::string_view zone_name) {
+                             std::string_view zone_name, const Head& head) {
   JsonWriter json;
   json.BeginObject();
   json.Key("from").String(FormatRfc3339Utc(report.query.from_micros));
@@ -335,6 +340,8 @@ std::string ReviewReportJson(const projections::ReviewReport& report, std::optio
   json.Key("as_of");
   NullOrTime(&json, as_of_micros.value_or(0));
   json.Key("computed_for").String(FormatRfc3339Utc(report.query.now_micros));
+  json.Key("head_seq").Uint(head.seq);
+  json.Key("head_hash").String(HexEncode(head.hash));
   json.Key("timezone").String(zone_name);
   json.Key("days").Int(report.query.days);
   json.Key("closed").Uint(report.all.closed.size());

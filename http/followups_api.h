@@ -91,7 +91,7 @@ void WriteFollowUpMembers(JsonWriter* json, const projections::TicketState& tick
                           const date::time_zone& zone);
 void WriteActionItem(JsonWriter* json, const projections::ActionItem& item, bool overdue);
 
-// {"from","to","as_of","computed_for","timezone","days","closed","reviewed",
+// {"from","to","as_of","computed_for","head_seq","head_hash","timezone","days","closed","reviewed",
 //  "review_coverage","median_seconds_to_review","closed_tickets",
 //  "reviewed_tickets","median_tickets","major_and_critical":{"closed",
 //  "reviewed","review_coverage","closed_tickets","reviewed_tickets"},
@@ -100,9 +100,10 @@ void WriteActionItem(JsonWriter* json, const projections::ActionItem& item, bool
 //  "done_on_time","dropped","open_items","overdue_items","done_items",
 //  "done_on_time_items","dropped_items"},"recurrence":[{"item","ticket",
 //  "systems","done_at","incidents_before","incidents_after",
-//  "tickets_before","tickets_after"}]} (projections/review_report.h)
+//  "tickets_before","tickets_after"}]} (projections/review_report.h);
+//  head_seq/head_hash: the point of the log it was computed at.
 std::string ReviewReportJson(const projections::ReviewReport& report, std::optional<int64_t> as_of_micros,
-                             std::string_view zone_name);
+                             std::string_view zone_name, const Head& head);
 
 // GET /api/v1/action-items' answer before it is written: the items the
 // query asks for, overdue first (see the top). Fails on a bad query.

@@ -211,8 +211,12 @@ std::string VerifyReportJson(const VerifyReport& report) {
   return json.Take();
 }
 
+std::string AppliedHeadHeader(const Head& head) {
+  return "seq=" + std::to_string(head.seq) + "; hash=" + HexEncode(head.hash);
+}
+
 std::string DurationReportJson(const projections::DurationReport& report, std::optional<int64_t> as_of_micros,
-                               DurationLists lists) {
+                               DurationLists lists, const Head& head) {
   JsonWriter json;
   json.BeginObject();
   json.Key("from").String(FormatRfc3339Utc(report.query.from_micros));
@@ -224,6 +228,8 @@ std::string DurationReportJson(const projections::DurationReport& report, std::o
     json.Null();
   }
   json.Key("computed_for").String(FormatRfc3339Utc(report.query.now_micros));
+  json.Key("head_seq").Uint(head.seq);
+  json.Key("head_hash").String(HexEncode(head.hash));
   if (lists != DurationLists::kSystems) {
     json.Key("incidents").BeginArray();
     for (const projections::IncidentDuration& incident : report.incidents) {

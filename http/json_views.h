@@ -48,14 +48,18 @@ void WriteSignedTreeHead(JsonWriter* json, const SignedTreeHead& signed_head);
 // Which lists of a duration report to write.
 enum class DurationLists { kBoth, kIncidents, kSystems };
 
-// {"from","to","as_of","computed_for","incidents":[{"ticket","seconds","ongoing"}],
+// {"from","to","as_of","computed_for","head_seq","head_hash","incidents":[{"ticket","seconds","ongoing"}],
 //  "systems":[{"system","downtime_seconds","availability","tickets",
 //  "planned_seconds","degraded_seconds","windows"}],
 //  "mttr_seconds","mttr_tickets","closed_count","mtta_seconds","mtta_tickets",
 //  "mttm_seconds","mttm_tickets"}; as_of is null unless given, a mean null
-//  when no incident counts for it.
+//  when no incident counts for it; head_seq/head_hash name the point of the
+//  log the figures were computed at (ReadModel::ReadFiguresAt, or the ledger's head for an as_of fold).
 std::string DurationReportJson(const projections::DurationReport& report, std::optional<int64_t> as_of_micros,
-                               DurationLists lists);
+                               DurationLists lists, const Head& head);
+// The head a figures answer names, for its CSV form (a response header,
+// "seq=N; hash=HEX").
+std::string AppliedHeadHeader(const Head& head);
 
 // {"error":{"code","message","field"}}
 std::string ErrorJson(const Error& error);

@@ -542,10 +542,11 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("properties":{"ticket":{"type":"string","pattern":"^INC-[1-9][0-9]*$"},"seq":)" SEQ
        R"(,"version":)" SEQ R"(,"event":)" REF("Event") R"(}})"},
       {"DurationReport",
-       R"({"type":"object","required":["from","to","as_of","computed_for","mttr_seconds","mttr_tickets",)"
-       R"("closed_count","mtta_seconds","mtta_tickets","mttm_seconds","mttm_tickets"],)"
+       R"({"type":"object","required":["from","to","as_of","computed_for","head_seq","head_hash","mttr_seconds",)"
+       R"("mttr_tickets","closed_count","mtta_seconds","mtta_tickets","mttm_seconds","mttm_tickets"],)"
        R"("additionalProperties":false,"properties":{)"
        R"("from":)" TIME R"(,"to":)" TIME R"(,"as_of":)" NULLABLE_TIME R"(,"computed_for":)" TIME
+       R"(,"head_seq":)" COUNT R"(,"head_hash":)" HASH
        R"(,"incidents":{"type":"array","items":{"type":"object","required":["ticket","seconds","ongoing"],)"
        R"("additionalProperties":false,"properties":{"ticket":{"type":"string"},"seconds":)" COUNT
        R"(,"ongoing":{"type":"boolean"}}}},)"
@@ -629,9 +630,10 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("additionalProperties":false,"properties":{"seq":)" SEQ R"(,"leaf_index":)" COUNT
        R"(,"audit_path":{"type":"array","items":)" HASH R"(}}}},"tree_head":)" REF("SignedTreeHead") R"(}})"},
       {"Availability",
-       R"({"type":"object","required":["timezone","days","now","systems","incidents","windows"],)"
-       R"("additionalProperties":false,"properties":{)"
+       R"({"type":"object","required":["timezone","days","now","head_seq","head_hash","systems","incidents",)"
+       R"("windows"],"additionalProperties":false,"properties":{)"
        R"("timezone":{"type":"string"},"days":{"type":"integer","minimum":1},"now":)" TIME
+       R"(,"head_seq":)" COUNT R"(,"head_hash":)" HASH
        R"(,"systems":{"type":"array","items":{"type":"object","required":["system","days"],)"
        R"("additionalProperties":false,"properties":{)"
        R"("system":{"type":"string"},"days":{"type":"array","items":{"type":"object","required":["date","start",)"
@@ -745,11 +747,11 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("properties":{"count":)" COUNT
        R"(,"overdue":)" COUNT R"(,"now":)" TIME R"(,"items":{"type":"array","items":)" REF("ActionItem") R"(}}})"},
       {"ReviewReport",
-       R"({"type":"object","required":["from","to","as_of","computed_for","timezone","days","closed","reviewed",)"
-       R"("review_coverage","median_seconds_to_review","major_and_critical","incidents","action_items",)"
-       R"("recurrence"],"additionalProperties":false,)"
+       R"({"type":"object","required":["from","to","as_of","computed_for","head_seq","head_hash","timezone",)"
+       R"("days","closed","reviewed","review_coverage","median_seconds_to_review","major_and_critical",)"
+       R"("incidents","action_items","recurrence"],"additionalProperties":false,)"
        R"("properties":{"from":)" TIME R"(,"to":)" TIME R"(,"as_of":)" NULLABLE_TIME
-       R"(,"computed_for":)" TIME R"(,"timezone":{"type":"string"},"days":{"type":"integer","minimum":1},)"
+       R"(,"computed_for":)" TIME R"(,"head_seq":)" COUNT R"(,"head_hash":)" HASH R"(,"timezone":{"type":"string"},"days":{"type":"integer","minimum":1},)"
        R"("closed":)" COUNT R"(,"reviewed":)" COUNT R"(,"review_coverage":{"type":["number","null"]},)"
        R"("median_seconds_to_review":{"type":["integer","null"]},"closed_tickets":)" STRINGS
        R"(,"reviewed_tickets":)" STRINGS R"(,"median_tickets":)" STRINGS

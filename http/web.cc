@@ -1045,8 +1045,9 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
                                                const AvailabilityRequest& request, const StopToken& stop) {
   const int64_t now = NowMicros();
   Result<AvailabilityAnswer> answer = MakeError(ErrorCode::kUnavailable, "not computed");
-  read_model.ReadFigures([&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance,
-                              uint64_t applied_seq) {
+  read_model.ReadFiguresAt([&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance,
+                                const Head& head) {
+    const uint64_t applied_seq = head.seq;
     std::vector<std::string> systems;
     // Systems only a maintenance window names (none of their incidents
     // does): shown when a run falls on one of the days.
@@ -1088,6 +1089,8 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
     json.Key("timezone").String(request.timezone);
     json.Key("days").Int(request.days);
     json.Key("now").String(FormatRfc3339Utc(now));
+    json.Key("head_seq").Uint(head.seq);
+    json.Key("head_hash").String(HexEncode(head.hash));
     json.Key("systems").BeginArray();
     std::set<std::string> tickets;
     std::set<std::string> windows;

@@ -218,6 +218,12 @@ void ReadModel::ReadFigures(
   visit(tickets_->store(), maintenance_->store(), applied_seq_);
 }
 
+void ReadModel::ReadFiguresAt(
+    const std::function<void(const TicketStore&, const MaintenanceStore&, const Head&)>& visit) const {
+  std::shared_lock lock(mutex_);
+  visit(tickets_->store(), maintenance_->store(), Head{.seq = applied_seq_, .hash = applied_hash_, .last_numbers = {}});
+}
+
 void ReadModel::ReadNotifications(const std::function<void(const NotificationQueue&, uint64_t)>& visit) const {
   std::shared_lock lock(mutex_);
   visit(notifications_->queue(), applied_seq_);

@@ -96,6 +96,12 @@ class ReadModel {
   // (the figures need both as of the same seq).
   void ReadFigures(
       const std::function<void(const TicketStore&, const MaintenanceStore&, uint64_t applied_seq)>& visit) const;
+  // The same, with the seq and hash of the last event applied (`applied`;
+  // its last_numbers are not filled): the head a figures answer names
+  // (head_seq, head_hash), so a published number can be traced and
+  // recomputed.
+  void ReadFiguresAt(
+      const std::function<void(const TicketStore&, const MaintenanceStore&, const Head& applied)>& visit) const;
   void ReadNotifications(const std::function<void(const NotificationQueue&, uint64_t applied_seq)>& visit) const;
   // Any registered projection, by its type (a programmer error when none
   // is of that type).

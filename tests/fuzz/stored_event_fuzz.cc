@@ -184,7 +184,7 @@ void CheckReports(const TicketStore& store) {
   if (report->mttr_seconds) {
     LEDGER_FUZZ_CHECK(*report->mttr_seconds >= 0, "MTTR is not negative", std::to_string(*report->mttr_seconds));
   }
-  CheckJson(ledger::http::DurationReportJson(*report, std::nullopt, ledger::http::DurationLists::kBoth),
+  CheckJson(ledger::http::DurationReportJson(*report, std::nullopt, ledger::http::DurationLists::kBoth, ledger::Head{}),
             "a duration report is valid JSON");
 
   const ledger::Result<std::vector<ledger::projections::DayFigure>> days = ledger::projections::DailyAvailability(

@@ -8,7 +8,13 @@ interval arithmetic (subtraction, not the service's unions), and compares
 every figure of GET /api/v1/durations (JSON and CSV) and of the per-day
 availability (GET /api/v1/availability and the `availability` command) with
 its own: as corrected now, and as known at a moment in the middle of the
-history (`as_of`).
+history (`as_of`). Every answer names the head it was computed at (head_seq,
+head_hash: the last event's, and for CSV the X-Ledger-Head header), and the
+figures asked again as of that seq are the same. The restatement report
+(GET /api/v1/durations/changes) between the middle and the end of the
+history is checked against the difference of the two independent
+calculations: the same incidents, systems and MTTR, with the same figures
+and the incident events recorded in between.
 
 DESIGN.md's rule, per system and window: down = periods of its full and
 partial incidents, planned = its maintenance as actually run, degraded =
@@ -41,6 +47,12 @@ SYSTEMS = ["mail", "vpn", "db", "dns", "wifi"]
 
 def micros(text):
     return service.rfc3339_micros(text)
+
+
+def datetime_text(value):
+    """YYYY-MM-DDTHH:MM:SS (UTC) of unix micros."""
+    import time
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(value // MICROS))
 
 
 def rfc3339(value, offset_minutes=0):
@@ -377,8 +389,82 @@ class FiguresTest(service.ServiceTestCase):
                 incidents, windows = fold(events, as_of_micros)
                 systems, means, incident_seconds = expected_report(incidents, windows, low, high, now)
                 self.check_report(report, systems, means, incident_seconds, high - low)
-                self.check_csv(query, report)
-                self.check_days(incidents, windows, now, as_of if as_of_micros is not None else None)
+                self.check_head(report, events[-1])
+                self.check_csv(query, report, events[-1])
+                self.check_days(incidents, windows, now, as_of if as_of_micros is not None else None, events[-1])
+                if as_of_micros is None:
+                    again = self.svc.get("/api/v1/durations?from=%s&to=%s&as_of_seq=%d" %
+                                         (WINDOW_FROM, WINDOW_TO, report["head_seq"])).data
+                    # The open incidents' time runs on between the two answers.
+                    for key in ("mttr_seconds", "mttr_tickets", "mtta_seconds", "mttm_seconds", "closed_count"):
+                        self.assertEqual(again[key], report[key], key)
+                    self.assertEqual([s["tickets"] for s in again["systems"]], [s["tickets"] for s in report["systems"]])
+
+        with self.subTest("changes", seed=seed):
+            self.check_changes(events, as_of, low, high)
+
+    def check_changes(self, events, before, low, high):
+        after_micros = micros(events[-1]["recorded_at"]) + 1
+        before_micros = micros(before)
+        after = "%s.%06dZ" % (datetime_text(after_micros), after_micros % MICROS)
+        answer = self.svc.get("/api/v1/durations/changes?from=%s&to=%s&before=%s&after=%s" %
+                              (WINDOW_FROM, WINDOW_TO, before, after)).data
+        self.check_head(answer, events[-1])
+        known = {}
+        for name, moment in (("before", before_micros), ("after", after_micros)):
+            incidents, windows = fold(events, moment)
+            systems, means, seconds = expected_report(incidents, windows, low, high, after_micros)
+            ongoing = {t: any(end is None and start <= after_micros and overlaps((start, after_micros), low, high)
+                              for start, end in incidents[t].periods) for t in seconds}
+            known[name] = (systems, means, seconds, ongoing)
+        (sys_b, means_b, sec_b, on_b), (sys_a, means_a, sec_a, on_a) = known["before"], known["after"]
+
+        def between(tickets):
+            return [e["seq"] for e in events if e["ticket"] in tickets and e["type"].startswith("INCIDENT_")
+                    and before_micros < micros(e["recorded_at"]) <= after_micros]
+
+        def figure(seconds, ongoing, ticket):
+            return None if ticket not in seconds else {"seconds": seconds[ticket], "ongoing": ongoing[ticket]}
+
+        want_incidents = {}
+        for ticket in set(sec_b) | set(sec_a):
+            old, new = figure(sec_b, on_b, ticket), figure(sec_a, on_a, ticket)
+            if old != new:
+                want_incidents[ticket] = (old, new, between({ticket}))
+        got_incidents = {i["ticket"]: (i["before"], i["after"], [e["seq"] for e in i["events"]])
+                         for i in answer["incidents"]}
+        self.assertEqual(got_incidents, want_incidents)
+
+        def downtime(systems, name):
+            if name not in systems:
+                return None
+            return {k: systems[name][k + "_micros"] // MICROS for k in ("downtime", "planned", "degraded")}
+
+        want_systems = {}
+        for name in set(sys_b) | set(sys_a):
+            old, new = downtime(sys_b, name), downtime(sys_a, name)
+            if old != new:
+                involved = set(sys_b.get(name, {}).get("tickets", [])) | set(sys_a.get(name, {}).get("tickets", []))
+                want_systems[name] = (old, new, between(involved))
+        got_systems = {}
+        for s in answer["systems"]:
+            figures = [None if s[k] is None else {n: s[k][n + "_seconds"] for n in ("downtime", "planned", "degraded")}
+                       for k in ("before", "after")]
+            got_systems[s["system"]] = (figures[0], figures[1], [e["seq"] for e in s["events"]])
+        self.assertEqual(got_systems, want_systems)
+
+        if means_b["mttr"] == means_a["mttr"]:
+            self.assertIsNone(answer["mttr"])
+        else:
+            got = answer["mttr"]
+            self.assertEqual((got["before"]["mttr_seconds"], got["before"]["tickets"]), means_b["mttr"])
+            self.assertEqual((got["after"]["mttr_seconds"], got["after"]["tickets"]), means_a["mttr"])
+            involved = set(means_b["mttr"][1]) | set(means_a["mttr"][1])
+            self.assertEqual([e["seq"] for e in got["events"]], between(involved))
+        self.assertTrue(want_incidents or want_systems, "the history restated nothing: a weak check")
+
+    def check_head(self, answer, last_event):
+        self.assertEqual((answer["head_seq"], answer["head_hash"]), (last_event["seq"], last_event["hash"]))
 
     def check_report(self, report, systems, means, incident_seconds, window_micros):
         self.assertEqual({i["ticket"]: i["seconds"] for i in report["incidents"]}, incident_seconds)
@@ -396,8 +482,10 @@ class FiguresTest(service.ServiceTestCase):
             self.assertEqual(report[name + "_seconds"], seconds, name)
             self.assertEqual(report[name + "_tickets"], tickets, name)
 
-    def check_csv(self, query, report):
+    def check_csv(self, query, report, last_event):
         response = self.svc.get("/api/v1/durations?from=%s&to=%s&by=system&format=csv%s" % (WINDOW_FROM, WINDOW_TO, query))
+        self.assertEqual(response.headers.get("X-Ledger-Head"),
+                         "seq=%d; hash=%s" % (last_event["seq"], last_event["hash"]))
         rows = list(csv.DictReader(io.StringIO(response.raw.decode())))
         self.assertEqual([row["system"] for row in rows], [s["system"] for s in report["systems"]])
         for row, system in zip(rows, report["systems"]):
@@ -406,11 +494,12 @@ class FiguresTest(service.ServiceTestCase):
             self.assertEqual(float(row["availability"]), system["availability"])
             self.assertEqual(row["windows"].split(), system["windows"])
 
-    def check_days(self, incidents, windows, now, as_of):
+    def check_days(self, incidents, windows, now, as_of, last_event):
         """Per-day availability over October in UTC: the API's (now) or the command's (as_of)."""
         days = 31
         if as_of is None:
             answer = self.svc.get("/api/v1/availability?days=%d&timezone=UTC&end_date=2026-10-31" % days).data
+            self.check_head(answer, last_event)
             per_system = {entry["system"]: entry["days"] for entry in answer["systems"]}
         else:
             per_system = {}
@@ -421,7 +510,9 @@ class FiguresTest(service.ServiceTestCase):
                                        "--timezone", "UTC", "--as-of", as_of],
                                       capture_output=True, text=True, timeout=120)
                 self.assertEqual(done.returncode, 0, done.stderr)
-                per_system[system] = json.loads(done.stdout)["days"]
+                answer = json.loads(done.stdout)
+                self.check_head(answer, last_event)
+                per_system[system] = answer["days"]
         self.assertTrue(per_system)
         for system, got_days in per_system.items():
             self.assertEqual(len(got_days), days)

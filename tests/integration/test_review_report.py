@@ -147,6 +147,8 @@ class ReportTest(ServiceTestCase):
                                "--to", TO, "--days", "30"], capture_output=True, text=True, timeout=120)
         self.assertEqual(done.returncode, 0, done.stderr)
         offline = json.loads(done.stdout)
+        self.assertEqual((offline["head_seq"], offline["head_hash"]), (report["head_seq"], report["head_hash"]))
+        self.assertEqual(headers.get("X-Ledger-Head"), "seq=%d; hash=%s" % (report["head_seq"], report["head_hash"]))
         for key in ("closed_tickets", "reviewed_tickets", "median_seconds_to_review", "action_items", "recurrence",
                     "major_and_critical"):
             self.assertEqual(offline[key], report[key], key)
@@ -201,7 +203,10 @@ class ReportTest(ServiceTestCase):
             for window in ((FROM, TO), ("2026-02-01T00:00:00Z", "2026-05-01T00:00:00Z")):
                 query = "from=%s&to=%s&days=%d" % (window[0], window[1], days)
                 got = self.report(query)
-                expected = independent_report(self.service.all_events(), rfc3339_micros(window[0]),
+                events = self.service.all_events()
+                # The head it was computed at names the last event.
+                self.assertEqual((got["head_seq"], got["head_hash"]), (events[-1]["seq"], events[-1]["hash"]))
+                expected = independent_report(events, rfc3339_micros(window[0]),
                                               rfc3339_micros(window[1]), days, rfc3339_micros(got["computed_for"]))
                 for key, value in expected.items():
                     if key == "review_coverage" or key == "major_coverage":
