@@ -4,16 +4,24 @@ a `serve --follow` copy of it follows; for every event, the time from the
 primary's 201 to the moment the copy's event stream sends it.
 
 usage: follow_lag.py BINARY WORKDIR [--rate 1000] [--seconds 5] [--clients 8]
+                     [--primary-from DIR]
 
 Both services run in fresh folders below WORKDIR, on free loopback ports, and
-are stopped at the end. Prints one JSON line (bench/bench_common.h's shape):
+are stopped at the end. With --primary-from, the primary starts on a copy of
+that ledger folder (say one `ledger_bench generate` wrote), and the copy,
+started on an empty folder, first catches up with it: the time from the
+copy's start to its head equalling the primary's is measured before the
+steady stream starts. Prints one JSON line (bench/bench_common.h's shape):
 {"bench":"follow","label":"follower lag","ops","ops_per_second","p50_ms",
-"p99_ms","max_ms","errors","rate_asked"}. Standard library only.
+"p99_ms","max_ms","errors","rate_asked","catch_up_events",
+"catch_up_seconds"} (the last two 0 without --primary-from). Standard
+library only.
 """
 import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -48,13 +56,24 @@ def main():
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--primary-from")
     options = parser.parse_args()
     os.makedirs(options.workdir, exist_ok=True)
-    primary, host, port = start(options.binary, os.path.join(options.workdir, "primary"), [])
+    primary_dir = os.path.join(options.workdir, "primary")
+    if options.primary_from:
+        shutil.copytree(options.primary_from, primary_dir)
+    primary, host, port = start(options.binary, primary_dir, [])
     mirror = None
     try:
+        catch_up_events = head_seq(host, port) if options.primary_from else 0
+        began = time.monotonic()
         mirror, mirror_host, mirror_port = start(options.binary, os.path.join(options.workdir, "mirror"),
                                                  ["--follow", "http://%s:%d" % (host, port)])
+        while head_seq(mirror_host, mirror_port) < catch_up_events:
+            if time.monotonic() - began > 1800:
+                raise SystemExit("the copy did not catch up with %d events in 30 minutes" % catch_up_events)
+            time.sleep(0.02)
+        catch_up_seconds = time.monotonic() - began if options.primary_from else 0
         seen = {}
         acknowledged = {}
         errors = [0]
@@ -140,7 +159,8 @@ def main():
                           "ops_per_second": len(acknowledged) / elapsed if elapsed else 0,
                           "p50_ms": statistics.median(lags) if lags else 0, "p99_ms": quantile(0.99),
                           "max_ms": lags[-1] if lags else 0, "errors": errors[0] + missing,
-                          "rate_asked": options.rate}))
+                          "rate_asked": options.rate, "catch_up_events": catch_up_events,
+                          "catch_up_seconds": catch_up_seconds}))
     finally:
         for process in (mirror, primary):
             if process is not None and process.poll() is None:
