@@ -4,8 +4,9 @@ python3-aiosmtpd on a loopback port):
 
 - an internal incident answers 404 to an anonymous reader and to a viewer
   token (the incident, its events, its bundle, its page), and is left out of
-  /api/v1/incidents, /feed.atom, /calendar.ics, the event stream and the
-  dashboard's data (/api/v1/availability); a help-desk token sees it all;
+  /api/v1/incidents, /feed.atom, /calendar.ics, the event stream, the
+  dashboard's data (/api/v1/availability), the action items and the review
+  report's names; a help-desk token sees it all;
 - figures as a viewer still count its downtime (per system, MTTR's
   closed_count) without naming it (no per-incident row, no ticket in the
   lists);
@@ -127,6 +128,10 @@ class VisibilityTest(ServiceTestCase):
         # read up to it.
         noted = self.submit({"action": "update", "ticket": public["ticket"], "note": "Looking into it"})
 
+        item = self.ledger.request("POST", "/api/v1/incidents/%s/action-items" % ticket,
+                                  {"title": "Replace the relay", "owner": "ben@example.org"}, self.desk)
+        self.assertStatus(item, 201, "an action item on the internal incident")
+
         # Help desk: as any other incident.
         state = self.get("/api/v1/incidents/" + ticket, self.desk)
         self.assertEqual(state["visibility"], "internal")
@@ -183,6 +188,15 @@ class VisibilityTest(ServiceTestCase):
                 csv = self.get("/api/v1/durations?by=incident&format=csv&" + window, headers)
                 self.assertNotIn(ticket, csv)
 
+                # Its action items and its name in the review report.
+                self.assertEqual(self.get("/api/v1/action-items", headers)["items"], [])
+                report = self.get("/api/v1/review-report", headers)
+                self.assertEqual(report["closed"], 1)
+                self.assertEqual(report["closed_tickets"], ["internal"])
+                self.assertEqual(report["incidents"], [])
+                self.assertEqual(report["action_items"]["open"], 1)
+                self.assertEqual(report["action_items"]["open_items"], ["internal"])
+
                 frames = self.stream_frames(headers, noted["seq"])
                 self.assertTrue(frames)
                 self.assertFalse([text for _, text in frames if '"ticket":"%s"' % ticket in text], frames)
@@ -196,6 +210,8 @@ class VisibilityTest(ServiceTestCase):
         frames = self.stream_frames(self.desk, noted["seq"])
         self.assertEqual(len([text for _, text in frames if '"ticket":"%s"' % ticket in text]), 2)
         self.assertIn(ticket, set(self.get("/api/v1/availability?days=2", self.desk)["incidents"]))
+        self.assertEqual([entry["ticket"] for entry in self.get("/api/v1/action-items", self.desk)["items"]], [ticket])
+        self.assertEqual(self.get("/api/v1/review-report", self.desk)["closed_tickets"], [ticket])
 
         # No mail about it: the public incident's mails went out, the hidden
         # one's jobs were never made.
@@ -203,7 +219,9 @@ class VisibilityTest(ServiceTestCase):
         mailed = {seq for (seq, _) in self.smtp.mailbox.by_job()}
         self.assertFalse(mailed & {hidden["seq"], closed["seq"]}, mailed)
         jobs = self.get("/api/v1/notifications?limit=1000", self.boss)["notifications"]
-        self.assertFalse([job for job in jobs if job["ticket"] == ticket], jobs)
+        # Its action item's owner is mailed (staff, not a subscriber).
+        self.assertEqual([(job["recipient"], job["event_type"]) for job in jobs if job["ticket"] == ticket],
+                         [("ben@example.org", "ACTION_ITEM_ADDED")])
 
         # Made public again (through the form encoding): it appears, and that
         # update is mailed.
