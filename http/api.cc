@@ -23,6 +23,7 @@
 #include "http/openapi.h"
 #include "http/query_params.h"
 #include "http/router.h"
+#include "http/visibility.h"
 #include "http/notifications_api.h"
 #include "http/web.h"
 #include "ingest/command.h"
@@ -162,6 +163,10 @@ class Handlers {
     if (!as_of) return ErrorResponse(as_of.error());
     Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
     if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42", "ticket");
+    // An internal incident answers as an unknown one (visibility.h), at any as_of.
+    if (!MaySeeTicket(principal, *deps_.read_model, *ticket)) {
+      return NotFound("ticket " + *ticket + " does not exist", "ticket");
+    }
     if (as_of->given()) {
       Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
       if (!events) return ErrorResponse(events.error());
@@ -213,6 +218,9 @@ class Handlers {
     if (!query) return ErrorResponse(query.error());
     Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
     if (!ticket) return NotFound("no such ticket: ticket numbers look like INC-42", "ticket");
+    if (!MaySeeTicket(principal, *deps_.read_model, *ticket)) {
+      return NotFound("ticket " + *ticket + " does not exist", "ticket");
+    }
     Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
     if (!events) return ErrorResponse(events.error());
     if (events->empty()) return NotFound("ticket " + *ticket + " does not exist", "ticket");
@@ -233,7 +241,7 @@ class Handlers {
     return query && (query->contains("as_of_seq") || query->contains("as_of"));
   }
 
-  HttpResponse Incidents(std::string_view query_text, const StopToken& stop = StopToken()) {
+  HttpResponse Incidents(std::string_view query_text, const Principal& principal, const StopToken& stop = StopToken()) {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "status", "system", "q", "cursor", "limit", "as_of_seq", "as_of"});
     if (!query) return ErrorResponse(query.error());
     projections::TimelineQuery timeline;
@@ -265,6 +273,17 @@ class Handlers {
     Result<uint64_t> limit = ParseCount(*query, "limit", kIncidentsPageDefault, 1, kIncidentsPageMax);
     if (!limit) return ErrorResponse(limit.error());
     timeline.limit = *limit;
+    // Internal incidents only for those who see them (visibility.h), by
+    // their current state: as_of lists ask the read model, current ones the
+    // state they list.
+    const bool all_visible = SeesInternal(principal);
+    if (!all_visible && as_of->given()) {
+      timeline.visible = [&principal, read_model = deps_.read_model](const projections::TicketState& state) {
+        return MaySeeTicket(principal, *read_model, state.ticket);
+      };
+    } else if (!all_visible) {
+      timeline.visible = [&principal](const projections::TicketState& state) { return MaySee(principal, state); };
+    }
 
     // `applied_seq` (current lists only): the last event the list reflects,
     // so a page can follow the event stream from exactly there.
@@ -340,6 +359,7 @@ class Handlers {
       key += '\0';
     }
     key += std::to_string(timeline.from_micros) + "/" + std::to_string(timeline.to_micros);
+    key += all_visible ? "/internal" : "/everyone";
     HttpResponse response;
     deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t applied_seq) {
       if (std::shared_ptr<const std::string> cached = answers_->Find(key, applied_seq)) {
@@ -356,7 +376,7 @@ class Handlers {
     return response;
   }
 
-  HttpResponse Durations(std::string_view query_text, const StopToken& stop) {
+  HttpResponse Durations(std::string_view query_text, const Principal& principal, const StopToken& stop) {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "by", "as_of", "as_of_seq", "format"});
     if (!query) return ErrorResponse(query.error());
     Result<AsOf> as_of = ParseAsOf(*query);
@@ -387,11 +407,11 @@ class Handlers {
     }
     const projections::DurationQuery duration_query{
         .from_micros = window->from_micros, .to_micros = window->to_micros, .now_micros = now};
-    const auto render = [&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance,
-                            const Head& head) -> HttpResponse {
-      Result<projections::DurationReport> report =
-          projections::ComputeDurations(store, maintenance, duration_query, stop);
+    // Computed under the read lock; the hidden rows are left out after it
+    // (TicketShown takes the lock itself).
+    const auto render = [&](Result<projections::DurationReport> report, const Head& head) -> HttpResponse {
       if (!report) return ErrorResponse(report.error());
+      LeaveOutHidden(&*report, TicketShownTo(principal, *deps_.read_model));
       if (!csv) return Json(200, DurationReportJson(*report, as_of->micros, lists, head));
       HttpResponse response;
       response.headers.emplace_back("X-Ledger-Head", AppliedHeadHeader(head));
@@ -413,14 +433,16 @@ class Handlers {
           projections::MaintenanceAsOf(*deps_.read_model, *deps_.ledger, *as_of, stop);
       if (!maintenance) return ErrorResponse(maintenance.error());
       // The ledger's head once folded: every event the fold could see.
-      return render(*store, *maintenance, deps_.ledger->head());
+      return render(projections::ComputeDurations(*store, *maintenance, duration_query, stop), deps_.ledger->head());
     }
-    HttpResponse response;
+    Result<projections::DurationReport> report = MakeError(ErrorCode::kUnavailable, "not computed");
+    Head head;
     deps_.read_model->ReadFiguresAt(
-        [&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance, const Head& head) {
-          response = render(store, maintenance, head);
+        [&](const projections::TicketStore& store, const projections::MaintenanceStore& maintenance, const Head& applied) {
+          report = projections::ComputeDurations(store, maintenance, duration_query, stop);
+          head = applied;
         });
-    return response;
+    return render(std::move(report), head);
   }
 
   HttpResponse Events(const HttpRequest& request, std::string_view query_text) {
@@ -461,7 +483,7 @@ class Handlers {
   // GET /api/v1/durations/changes (durations_changes.h): `before` is
   // required, `after` defaults to now and may not be before it; the window
   // is GET /durations' (default: the 7 days up to `after`).
-  HttpResponse DurationChanges(std::string_view query_text, const StopToken& stop) {
+  HttpResponse DurationChanges(std::string_view query_text, const Principal& principal, const StopToken& stop) {
     Result<Query> query = ParseQuery(query_text, {"from", "to", "before", "after"});
     if (!query) return ErrorResponse(query.error());
     Result<std::optional<Instant>> before = ParseTimeParameter(*query, "before");
@@ -481,7 +503,7 @@ class Handlers {
                              .to_micros = window->to_micros,
                              .before_micros = (*before)->unix_micros,
                              .after_micros = after_micros},
-        stop);
+        TicketShownTo(principal, *deps_.read_model), stop);
     if (!answer) return ErrorResponse(answer.error());
     return Json(200, std::move(*answer));
   }
@@ -533,7 +555,7 @@ class Handlers {
 }  // namespace
 
 Api::Api(ApiDependencies dependencies)
-    : deps_(dependencies), proofs_{.ledger = dependencies.ledger, .signer = dependencies.signer} {
+    : deps_(dependencies), proofs_{.ledger = dependencies.ledger, .signer = dependencies.signer, .read_model = dependencies.read_model} {
   std::vector<Route> rows = Routes();
   std::vector<Route> proofs = ProofRouteRows(proofs_);
   rows.insert(rows.end(), std::make_move_iterator(proofs.begin()), std::make_move_iterator(proofs.end()));
@@ -592,11 +614,12 @@ std::vector<Route> Api::Routes() {
       {"/api/v1/incidents", "GET", viewer, "incidents", RouteKind::kJson, "incidents",
        [this, offload](RouteCall call) {
          if (Handlers::AsksAsOf(call.query)) {
-           return offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
-             return Handlers(*deps, answers).Incidents(query, stop);
+           return offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query),
+                                 principal = call.principal](const StopToken& stop) {
+             return Handlers(*deps, answers).Incidents(query, principal, stop);
            });
          }
-         call.respond(Handlers(deps_, &answers_).Incidents(call.query));
+         call.respond(Handlers(deps_, &answers_).Incidents(call.query, call.principal));
        }},
       {"/api/v1/incidents/*", "GET", viewer, "incident", RouteKind::kJson, "incident",
        [this](RouteCall call) {
@@ -610,14 +633,16 @@ std::vector<Route> Api::Routes() {
        [this](RouteCall call) { call.respond(Handlers(deps_, &answers_).Events(call.request, call.query)); }},
       {"/api/v1/durations/changes", "GET", viewer, "durations_changes", RouteKind::kJson, "durations_changes",
        [this, offload](RouteCall call) {
-         offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
-           return Handlers(*deps, answers).DurationChanges(query, stop);
+         offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query),
+                        principal = call.principal](const StopToken& stop) {
+           return Handlers(*deps, answers).DurationChanges(query, principal, stop);
          });
        }},
       {"/api/v1/durations", "GET", viewer, "durations", RouteKind::kJson, "durations",
        [this, offload](RouteCall call) {
-         offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query)](const StopToken& stop) {
-           return Handlers(*deps, answers).Durations(query, stop);
+         offload(call, [deps = &deps_, answers = &answers_, query = std::string(call.query),
+                        principal = call.principal](const StopToken& stop) {
+           return Handlers(*deps, answers).Durations(query, principal, stop);
          });
        }},
       {"/api/v1/verify", "GET", RequiredAccess::Needs(Role::kAuditor), "verify", RouteKind::kJson, "verify",

@@ -179,6 +179,7 @@ std::string CalendarText(const projections::TicketStore& tickets, const projecti
   }
   std::vector<VEvent> outages;
   for (const TicketState* ticket : tickets.Overlapping(query.from_micros, query.to_micros.value_or(INT64_MAX))) {
+    if (query.visible && !query.visible(*ticket)) continue;
     IncidentEvents(*ticket, query, &outages);
   }
   for (const VEvent& event : outages) Write(&out, event);

@@ -31,6 +31,7 @@
 // Thread safety: a pure function of its arguments.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,9 @@ struct CalendarQuery {
   int64_t from_micros = 0;
   std::optional<int64_t> to_micros;
   int64_t now_micros = 0;
+  // Set: only incidents it answers true for are listed (the reader's
+  // visibility, visibility.h). Empty: every incident.
+  std::function<bool(const projections::TicketState&)> visible;
 };
 
 std::string CalendarText(const projections::TicketStore& tickets, const projections::MaintenanceStore& windows,

@@ -116,7 +116,8 @@ Status WriteEvents(JsonWriter* json, const Ledger& ledger, const std::set<std::s
 }  // namespace
 
 Result<std::string> DurationChangesJson(const projections::ReadModel& model, const Ledger& ledger,
-                                        const DurationChangesQuery& query, const StopToken& stop) {
+                                        const DurationChangesQuery& query, const TicketShown& shown,
+                                        const StopToken& stop) {
   const Head head = ledger.head();
   FigureSet before;
   FigureSet after;
@@ -126,6 +127,8 @@ Result<std::string> DurationChangesJson(const projections::ReadModel& model, con
   computed = FiguresAsKnownAt(model, ledger, query, query.after_micros, stop);
   if (!computed) return computed.error();
   after.report = std::move(*computed);
+  LeaveOutHidden(&before.report, shown);
+  LeaveOutHidden(&after.report, shown);
   Index(&before);
   Index(&after);
 

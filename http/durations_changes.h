@@ -26,6 +26,7 @@
 
 #include "common/result.h"
 #include "common/stop.h"
+#include "http/visibility.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
 
@@ -46,7 +47,10 @@ struct DurationChangesQuery {
 //    "mttr":null | {"before":{"mttr_seconds","tickets"},"after":...,"events":[E]}}
 // E = {"seq","recorded_at","actor","type","ticket","changes":[{"field","old","new"}]}
 // head_seq and head_hash: the ledger's head when the answer was computed.
+// `shown` (visibility.h) leaves hidden incidents out of the rows, the
+// ticket lists and the events listed; the figures still count them.
 Result<std::string> DurationChangesJson(const projections::ReadModel& model, const Ledger& ledger,
-                                        const DurationChangesQuery& query, const StopToken& stop);
+                                        const DurationChangesQuery& query, const TicketShown& shown,
+                                        const StopToken& stop);
 
 }  // namespace ledger::http

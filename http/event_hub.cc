@@ -28,6 +28,15 @@ bool IsIncidentEvent(const StoredEvent& stored) {
   }
 }
 
+bool IsIncidentStateEvent(const StoredEvent& stored) {
+  return stored.event.type() >= proto::INCIDENT_OPENED && stored.event.type() <= proto::INCIDENT_REOPENED;
+}
+
+// Whether a reader whose StreamReader::hides is `hides` gets this event.
+bool Shows(const std::function<bool(std::string_view)>& hides, bool incident_state, std::string_view ticket) {
+  return !hides || !incident_state || !hides(ticket);
+}
+
 }  // namespace
 
 std::string EventStreamFrame(const StoredEvent& stored) {
@@ -76,7 +85,7 @@ class EventHub::Stream : public ResponseStream {
         // look again from there.
         while (bytes.empty() && !from_ledger) {
           uint64_t next_cursor = cursor_;
-          bytes = hub_->RecentAfter(cursor_, incidents_only_, &next_cursor, &from_ledger);
+          bytes = hub_->RecentAfter(cursor_, incidents_only_, reader_.hides, &next_cursor, &from_ledger);
           if (next_cursor == cursor_) break;
           cursor_ = next_cursor;
         }
@@ -132,18 +141,17 @@ class EventHub::Stream : public ResponseStream {
   std::optional<std::string> ReadFromLedger(bool incidents_only) {
     Result<std::vector<StoredEvent>> events = hub_->ledger_->ReadAfter(cursor_, kStreamChunkEventsMax);
     if (!events) return std::nullopt;
-    {
-      std::lock_guard<std::mutex> lock(hub_->mutex_);
-      if (!MayGoOnLocked()) return std::nullopt;
-      incidents_only = incidents_only || incidents_only_;
-    }
+    std::lock_guard<std::mutex> lock(hub_->mutex_);
+    if (!MayGoOnLocked()) return std::nullopt;
+    incidents_only = incidents_only || incidents_only_;
     std::string bytes;
     uint64_t last = cursor_;
     for (const StoredEvent& stored : *events) {
-      if (!incidents_only || IsIncidentEvent(stored)) bytes += EventStreamFrame(stored);
+      const bool shown = (!incidents_only || IsIncidentEvent(stored)) &&
+                         Shows(reader_.hides, IsIncidentStateEvent(stored), stored.event.ticket());
+      if (shown) bytes += EventStreamFrame(stored);
       last = stored.seq;
     }
-    std::lock_guard<std::mutex> lock(hub_->mutex_);
     cursor_ = last;
     // Empty when the ledger lags the hub or every event was left out; the
     // server then asks again.
@@ -200,7 +208,10 @@ void EventHub::Publish(const std::vector<StoredEvent>& events) {
   std::vector<Frame> frames;
   frames.reserve(events.size());
   for (const StoredEvent& stored : events) {
-    frames.push_back(Frame{.seq = stored.seq, .bytes = EventStreamFrame(stored), .incident = IsIncidentEvent(stored)});
+    frames.push_back(Frame{.seq = stored.seq,
+                           .bytes = EventStreamFrame(stored),
+                           .incident = IsIncidentEvent(stored),
+                           .ticket = IsIncidentStateEvent(stored) ? stored.event.ticket() : std::string()});
   }
 
   std::vector<std::pair<DeliverChunk, std::optional<std::string>>> ready;
@@ -222,7 +233,8 @@ void EventHub::Publish(const std::vector<StoredEvent>& events) {
       }
       uint64_t next_cursor = stream->cursor_;
       bool from_ledger = false;
-      std::string bytes = RecentAfter(stream->cursor_, stream->incidents_only_, &next_cursor, &from_ledger);
+      std::string bytes =
+          RecentAfter(stream->cursor_, stream->incidents_only_, stream->reader_.hides, &next_cursor, &from_ledger);
       if (bytes.empty() && !from_ledger) {
         stream->cursor_ = next_cursor;  // past frames it does not get; it keeps waiting
         continue;
@@ -239,7 +251,8 @@ void EventHub::Publish(const std::vector<StoredEvent>& events) {
   for (auto& [deliver, bytes] : ready) deliver(std::move(bytes));
 }
 
-std::string EventHub::RecentAfter(uint64_t cursor, bool incidents_only, uint64_t* next_cursor,
+std::string EventHub::RecentAfter(uint64_t cursor, bool incidents_only,
+                                  const std::function<bool(std::string_view)>& hides, uint64_t* next_cursor,
                                   bool* from_ledger) const {
   *from_ledger = false;
   if (cursor >= published_seq_) return {};
@@ -250,7 +263,8 @@ std::string EventHub::RecentAfter(uint64_t cursor, bool incidents_only, uint64_t
   std::string bytes;
   size_t index = static_cast<size_t>(cursor + 1 - recent_.front().seq);
   for (size_t taken = 0; index < recent_.size() && taken < kStreamChunkEventsMax; ++index, ++taken) {
-    if (!incidents_only || recent_[index].incident) bytes += recent_[index].bytes;
+    const Frame& frame = recent_[index];
+    if ((!incidents_only || frame.incident) && Shows(hides, !frame.ticket.empty(), frame.ticket)) bytes += frame.bytes;
     *next_cursor = recent_[index].seq;
   }
   return bytes;

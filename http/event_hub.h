@@ -87,6 +87,11 @@ struct StreamReader {
   // access_check_interval while it waits. Called under the hub's lock: it
   // must be quick and must not call the hub. Null: kEverything, for good.
   std::function<StreamAccess()> access;
+  // Set: asked for the ticket of each INCIDENT_* event before it is handed
+  // out; true leaves the event out (an internal incident, for a reader below
+  // the help desk: http/visibility.h). Called under the hub's lock, like
+  // `access`: it must be quick and must not call the hub. Null: none hidden.
+  std::function<bool(std::string_view ticket)> hides;
 };
 
 class EventHub {
@@ -134,7 +139,10 @@ class EventHub {
   // *next_cursor to the last seq looked at, which may advance even when
   // every frame was left out. Empty when there are none or when `cursor` is
   // older than the list (then *from_ledger is set).
-  std::string RecentAfter(uint64_t cursor, bool incidents_only, uint64_t* next_cursor, bool* from_ledger) const;
+  // `hides` (StreamReader::hides, may be null) leaves out the incident
+  // events of the tickets it names.
+  std::string RecentAfter(uint64_t cursor, bool incidents_only, const std::function<bool(std::string_view)>& hides,
+                          uint64_t* next_cursor, bool* from_ledger) const;
 
   // The hub's thread: asks the waiting streams' readers again every
   // access_check_interval, and ends the streams whose right is gone.
@@ -144,6 +152,7 @@ class EventHub {
     uint64_t seq;
     std::string bytes;
     bool incident;  // an INCIDENT_* event
+    std::string ticket;  // the envelope's ticket of an INCIDENT_* event; empty otherwise
   };
 
   const Ledger* ledger_;

@@ -181,6 +181,7 @@ Result<std::vector<FeedEntry>> ReadFeed(const Ledger& ledger, const projections:
         } else {
           const TicketState* ticket = tickets.Find(it->event.ticket());
           if (!ticket || !Names(ticket->systems, query.system)) continue;
+          if (query.visible && !query.visible(*ticket)) continue;
           entry.ticket = *ticket;
         }
         entry.seq = it->seq;

@@ -38,6 +38,7 @@
 // the ledger and the read model (both thread-safe) and may run on any thread.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +59,9 @@ constexpr uint64_t kFeedEventsScannedMax = 20'000;
 
 struct FeedQuery {
   std::optional<std::string> system;  // as given; matched ignoring ASCII case
+  // Set: only incidents it answers true for get entries (the reader's
+  // visibility, visibility.h). Empty: every incident.
+  std::function<bool(const projections::TicketState&)> visible;
 };
 
 // One event of the feed with what its entry shows of its incident or window

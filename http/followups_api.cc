@@ -7,6 +7,7 @@
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "http/router.h"
+#include "http/visibility.h"
 #include "ingest/command.h"
 #include "ingest/subscriptions.h"
 #include "projections/notifications.h"
@@ -167,7 +168,8 @@ Result<ItemQuery> ParseItemQuery(std::string_view text) {
 
 }  // namespace
 
-Result<ListedItems> ListActionItems(const FollowUpRoutes& routes, std::string_view query_text) {
+Result<ListedItems> ListActionItems(const FollowUpRoutes& routes, std::string_view query_text,
+                                    const Principal& principal) {
   Result<ItemQuery> query = ParseItemQuery(query_text);
   if (!query) return query.error();
   const int64_t now = NowMicros();
@@ -198,6 +200,9 @@ Result<ListedItems> ListActionItems(const FollowUpRoutes& routes, std::string_vi
       });
     });
   }
+  // The items of internal incidents only for those who see them.
+  const TicketShown shown = TicketShownTo(principal, *routes.read_model);
+  std::erase_if(listed, [&](const Listed& entry) { return !shown(entry.item.ticket); });
   const auto ticket_number = [](const projections::ActionItem& item) {
     return projections::ParseTicketNumber(item.ticket).value_or(0);
   };
@@ -223,8 +228,8 @@ Result<ListedItems> ListActionItems(const FollowUpRoutes& routes, std::string_vi
 
 namespace {
 
-HttpResponse ListItems(const FollowUpRoutes& routes, std::string_view query_text) {
-  Result<ListedItems> listed = ListActionItems(routes, query_text);
+HttpResponse ListItems(const FollowUpRoutes& routes, std::string_view query_text, const Principal& principal) {
+  Result<ListedItems> listed = ListActionItems(routes, query_text, principal);
   if (!listed) return ErrorResponse(listed.error());
   JsonWriter json;
   json.BeginObject();
@@ -255,7 +260,8 @@ void Ratio(JsonWriter* json, std::string_view key, const std::optional<double>& 
 
 constexpr int64_t kDefaultReportWindowMicros = 7LL * 24 * 3600 * 1'000'000;
 
-HttpResponse Report(const FollowUpRoutes& routes, std::string_view query_text, const StopToken& stop) {
+HttpResponse Report(const FollowUpRoutes& routes, std::string_view query_text, const Principal& principal,
+                    const StopToken& stop) {
   Result<Query> query = ParseQuery(query_text, {"from", "to", "days", "as_of", "format", "by"});
   if (!query) return ErrorResponse(query.error());
   const auto time = [&](const std::string& name) -> Result<std::optional<int64_t>> {
@@ -316,6 +322,8 @@ HttpResponse Report(const FollowUpRoutes& routes, std::string_view query_text, c
         });
   }
   if (!report) return ErrorResponse(report.error());
+  // Outside the read lock: TicketShown takes it itself.
+  LeaveOutHidden(&*report, TicketShownTo(principal, *routes.read_model));
   if (format == "csv") {
     HttpResponse response;
     response.content_type = "text/csv; charset=utf-8";
@@ -562,12 +570,14 @@ std::vector<Route> FollowUpRouteRows(const FollowUpRoutes& routes) {
        [r](RouteCall call) { Post(*r, PostKind::kUpdateItem, std::move(call)); }},
       {"/api/v1/action-items", "GET", RequiredAccess::Needs(Role::kViewer), "action_items", RouteKind::kJson,
        "action_items",
-       [r](RouteCall call) { call.respond(ListItems(*r, call.query)); }},
+       [r](RouteCall call) { call.respond(ListItems(*r, call.query, call.principal)); }},
       {"/api/v1/review-report", "GET", RequiredAccess::Needs(Role::kViewer), "review_report", RouteKind::kJson,
        "review_report",
        [r](RouteCall call) {
          Offload(r->pool, call.request,
-                 [r, query = std::string(call.query)](const StopToken& stop) { return Report(*r, query, stop); },
+                 [r, query = std::string(call.query), principal = call.principal](const StopToken& stop) {
+                   return Report(*r, query, principal, stop);
+                 },
                  std::move(call.respond));
        }},
   };

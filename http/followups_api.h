@@ -113,7 +113,8 @@ struct ListedItems {
   size_t overdue_count = 0;   // before the limit
   int64_t now_micros = 0;
 };
-Result<ListedItems> ListActionItems(const FollowUpRoutes& routes, std::string_view query);
+// Items of incidents `principal` may not see (visibility.h) are left out.
+Result<ListedItems> ListActionItems(const FollowUpRoutes& routes, std::string_view query, const Principal& principal);
 
 // What the dashboard marks on an incident: a published review, open items.
 // In every incident's JSON (lists too) as "reviewed" and "open_action_items".

@@ -102,8 +102,12 @@ void WriteTicket(JsonWriter* json, const projections::TicketState& state,
   json->Key("link").String(state.link);
   json->Key("note").String(state.last_note);
   // Fields without rules of their own in the ticket state, each under its
-  // payload name, only when given.
-  ingest::WritePayloadMembers(json, projections::OtherFields(state));
+  // payload name, only when given; visibility always (everyone when never
+  // given), so a reader never has to guess it.
+  proto::IncidentPayload others = projections::OtherFields(state);
+  others.clear_visibility();
+  ingest::WritePayloadMembers(json, others);
+  json->Key("visibility").String(projections::IsInternal(state) ? "internal" : "everyone");
   json->Key("version").Uint(state.version);
   json->Key("opened_seq").Uint(state.opened_seq);
   json->Key("last_seq").Uint(state.last_seq);

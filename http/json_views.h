@@ -24,7 +24,7 @@ std::string EventJson(const StoredEvent& stored);
 //  "impact","phase" (resolved once closed),
 //  "started_at","ended_at","link","note", then each other payload field the
 //  ticket state keeps (TicketState::other_fields) under its name when given,
-//  "version","opened_seq","last_seq","opened_at","updated_at",
+//  "visibility" (everyone or internal, always), "version","opened_seq","last_seq","opened_at","updated_at",
 //  "periods":[{"started_at","ended_at"}]}
 void WriteTicket(JsonWriter* json, const projections::TicketState& state);
 // The same with more members, written by `more` before the object ends.

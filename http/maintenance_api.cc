@@ -11,6 +11,7 @@
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "http/router.h"
+#include "http/visibility.h"
 #include "ingest/command.h"
 #include "projections/as_of.h"
 
@@ -168,7 +169,7 @@ HttpResponse One(const MaintenanceRoutes& routes, std::string_view id, std::stri
   return response;
 }
 
-HttpResponse Calendar(const MaintenanceRoutes& routes, std::string_view query_text) {
+HttpResponse Calendar(const MaintenanceRoutes& routes, std::string_view query_text, const Principal& principal) {
   Result<Query> query = ParseQuery(query_text, {"system", "from", "to"});
   if (!query) return ErrorResponse(query.error());
   CalendarQuery calendar;
@@ -187,6 +188,7 @@ HttpResponse Calendar(const MaintenanceRoutes& routes, std::string_view query_te
     if (system->second.empty()) return ErrorResponse(InvalidArgument("system", "system must not be empty"));
     calendar.system = system->second;
   }
+  calendar.visible = [&principal](const projections::TicketState& state) { return MaySee(principal, state); };
   HttpResponse response;
   routes.read_model->ReadFigures([&](const projections::TicketStore& tickets, const MaintenanceStore& windows, uint64_t) {
     response.body = CalendarText(tickets, windows, calendar);
@@ -196,7 +198,7 @@ HttpResponse Calendar(const MaintenanceRoutes& routes, std::string_view query_te
   return response;
 }
 
-HttpResponse Feed(const MaintenanceRoutes& routes, std::string_view query_text) {
+HttpResponse Feed(const MaintenanceRoutes& routes, std::string_view query_text, const Principal& principal) {
   Result<Query> query = ParseQuery(query_text, {"system"});
   if (!query) return ErrorResponse(query.error());
   FeedQuery feed;
@@ -204,6 +206,7 @@ HttpResponse Feed(const MaintenanceRoutes& routes, std::string_view query_text) 
     if (system->second.empty()) return ErrorResponse(InvalidArgument("system", "system must not be empty"));
     feed.system = system->second;
   }
+  feed.visible = [&principal](const projections::TicketState& state) { return MaySee(principal, state); };
   Result<std::vector<FeedEntry>> entries = ReadFeed(*routes.ledger, *routes.read_model, feed);
   if (!entries) return ErrorResponse(entries.error());
   int64_t head_micros = 0;
@@ -242,9 +245,9 @@ std::vector<Route> MaintenanceRouteRows(const MaintenanceRoutes& routes) {
       {"/api/v1/maintenance/*", "GET", viewer, "maintenance_window", RouteKind::kJson, "maintenance_window",
        [shared](RouteCall call) { call.respond(One(*shared, call.segment, call.query)); }},
       {"/calendar.ics", "GET", viewer, "calendar", RouteKind::kJson, "calendar",
-       [shared](RouteCall call) { call.respond(Calendar(*shared, call.query)); }},
+       [shared](RouteCall call) { call.respond(Calendar(*shared, call.query, call.principal)); }},
       {"/feed.atom", "GET", viewer, "feed", RouteKind::kJson, "feed",
-       [shared](RouteCall call) { call.respond(Feed(*shared, call.query)); }},
+       [shared](RouteCall call) { call.respond(Feed(*shared, call.query, call.principal)); }},
   };
 }
 

@@ -60,7 +60,8 @@ std::vector<RouteDoc> MakeRouteDocs() {
        .segment = "ticket",
        .segment_description = "the ticket number, INC-42 (or 42)",
        .operations = {{.method = "GET",
-                       .summary = "An incident's current state (or as it stood at as_of / as_of_seq)",
+                       .summary = "An incident's current state (or as it stood at as_of / as_of_seq); an "
+                                  "internal incident answers 404 below helpdesk",
                        .query = {kAsOfSeq, kAsOf},
                        .answers = {{"200", "the incident", kJson, "Incident"}}}}},
       {.name = "incident_events",
@@ -419,7 +420,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("started_at":)" TIME R"(,"ended_at":)" TIME R"(,"note":{"type":"string"},"link":{"type":"string"},)"
        R"("detected_at":)" TIME R"(,"acknowledged_at":)" TIME R"(,"mitigated_at":)" TIME
        R"(,"impact":{"type":"string","enum":["full","partial","degraded"]},)"
-       R"("phase":{"type":"string","enum":["investigating","identified","monitoring"]}}})"},
+       R"("phase":{"type":"string","enum":["investigating","identified","monitoring"]},)"
+       R"("visibility":{"type":"string","enum":["everyone","internal"]}}})"},
       {"MaintenancePayload",
        R"({"type":"object","description":"only the fields the event carries","additionalProperties":false,)"
        R"("properties":{"title":{"type":"string"},"systems":)" STRINGS R"(,"description":{"type":"string"},)"
@@ -454,7 +456,7 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
       {"IncidentState",
        R"({"type":"object","required":["ticket","status","title","description","systems","engineer","severity",)"
        R"("impact","phase","started_at","ended_at","link","note","version","opened_seq","last_seq","opened_at",)"
-       R"("updated_at","periods"],"properties":{"ticket":{"type":"string","pattern":"^INC-[1-9][0-9]*$"},)"
+       R"("updated_at","periods","visibility"],"properties":{"ticket":{"type":"string","pattern":"^INC-[1-9][0-9]*$"},)"
        R"("status":{"type":"string","enum":["open","closed"]},"title":{"type":"string"},)"
        R"("description":{"type":"string"},"systems":)" STRINGS R"(,"engineer":{"type":"string"},)"
        R"("severity":{"type":"string","enum":["minor","major","critical"]},)"
@@ -464,6 +466,9 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("detected_at":)" TIME R"(,"acknowledged_at":)" TIME R"(,"mitigated_at":)" TIME R"(,)"
        R"("version":)" SEQ R"(,"opened_seq":)" SEQ R"(,"last_seq":)" SEQ R"(,"opened_at":)" TIME
        R"(,"updated_at":)" TIME R"(,"periods":{"type":"array","minItems":1,"items":)" REF("Period") R"(},)"
+       R"("visibility":{"type":"string","enum":["everyone","internal"],)"
+       R"("description":"internal: shown only to helpdesk, auditor and admin; 404 and left out of lists, )"
+       R"(streams, feeds and calendars for everyone else; figures still count it"},)"
        R"("reviewed":{"type":"boolean"},"open_action_items":)" COUNT R"(}})"},
       {"IncidentListEntry",
        R"({"allOf":[)" REF("IncidentState") R"(,{"required":["reviewed","open_action_items"]}],)"
@@ -531,7 +536,9 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("acknowledged_at":{"type":"string","format":"date-time"},)"
        R"("mitigated_at":{"type":"string","format":"date-time"},)"
        R"("impact":{"type":"string","enum":["full","partial","degraded"]},)"
-       R"("phase":{"type":"string","enum":["investigating","identified","monitoring"]}}})"},
+       R"("phase":{"type":"string","enum":["investigating","identified","monitoring"]},)"
+       R"("visibility":{"type":"string","enum":["everyone","internal"],)"
+       R"("description":"internal hides the incident from viewers and anonymous readers; default everyone"}}})"},
       {"SubmissionForm",
        R"({"type":"object","description":"the fields of SubmissionRequest as form fields, systems )"
        R"(comma-separated; the pages' forms add csrf_token","required":["action"],)"

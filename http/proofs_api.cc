@@ -4,6 +4,7 @@
 #include "common/time.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
+#include "http/visibility.h"
 #include "ingest/command.h"
 
 namespace ledger::http {
@@ -93,12 +94,17 @@ HttpResponse Consistency(const ProofRoutes& routes, std::string_view query_text)
   return Json(json.Take());
 }
 
-HttpResponse Bundle(const ProofRoutes& routes, std::string_view ticket_text, std::string_view query_text) {
+HttpResponse Bundle(const ProofRoutes& routes, std::string_view ticket_text, std::string_view query_text,
+                    const Principal& principal) {
   Result<Query> query = ParseQuery(query_text, {});
   if (!query) return ErrorResponse(query.error());
   Result<std::string> ticket = ingest::NormalizeTicket(ticket_text);
   if (!ticket) {
     return ErrorResponse(MakeError(ErrorCode::kNotFound, "no such ticket: ticket numbers look like INC-42", "ticket"));
+  }
+  // An internal incident answers as an unknown one (visibility.h).
+  if (routes.read_model != nullptr && !MaySeeTicket(principal, *routes.read_model, *ticket)) {
+    return ErrorResponse(MakeError(ErrorCode::kNotFound, "ticket " + *ticket + " does not exist", "ticket"));
   }
   if (routes.signer == nullptr) return NoSigner();
   Result<std::vector<StoredEvent>> events = routes.ledger->ReadTicket(*ticket);
@@ -149,7 +155,7 @@ std::vector<Route> ProofRouteRows(const ProofRoutes& routes) {
       {"/api/v1/proofs/consistency", "GET", viewer, "proof_consistency", RouteKind::kJson, "proof_consistency",
        [r](RouteCall call) { call.respond(Consistency(*r, call.query)); }},
       {"/api/v1/incidents/*/bundle", "GET", viewer, "incident_bundle", RouteKind::kJson, "incident_bundle",
-       [r](RouteCall call) { call.respond(Bundle(*r, call.segment, call.query)); }},
+       [r](RouteCall call) { call.respond(Bundle(*r, call.segment, call.query, call.principal)); }},
   };
 }
 

@@ -24,12 +24,16 @@
 #include "http/router.h"
 #include "ledger/ledger.h"
 #include "ledger/tree_head.h"
+#include "projections/read_model.h"
 
 namespace ledger::http {
 
 struct ProofRoutes {
   const Ledger* ledger = nullptr;
   const TreeHeadSigner* signer = nullptr;  // none: public-key, tree-head and bundle answer 503
+  // The current tickets, for the bundle's visibility (visibility.h); null:
+  // every ticket is shown.
+  const projections::ReadModel* read_model = nullptr;
 };
 
 // The rows above, for Api's table; `routes` must outlive them.

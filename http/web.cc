@@ -25,6 +25,7 @@
 #include "http/html.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
+#include "http/visibility.h"
 #include "ingest/command.h"
 #include "ingest/fields.h"
 #include "projections/durations.h"
@@ -1002,10 +1003,11 @@ struct AvailabilityRequest {
   std::string timezone = "UTC";
   std::string end_date;  // empty: the last day is today in the zone
   std::optional<std::string> system;
-  std::string key;  // the parameters, for the answer cache
+  std::string key;  // the parameters and whether internal incidents are shown, for the answer cache
+  Principal reader;  // whose answer: internal incidents are named only to those who see them (visibility.h)
 };
 
-Result<AvailabilityRequest> ParseAvailabilityRequest(std::string_view query_text) {
+Result<AvailabilityRequest> ParseAvailabilityRequest(std::string_view query_text, const Principal& reader) {
   Result<Query> query = ParseQuery(query_text, {"days", "timezone", "system", "end_date"});
   if (!query) return query.error();
   AvailabilityRequest request;
@@ -1020,7 +1022,9 @@ Result<AvailabilityRequest> ParseAvailabilityRequest(std::string_view query_text
   if (const auto found = query->find("end_date"); found != query->end()) request.end_date = found->second;
   if (const auto found = query->find("system"); found != query->end()) request.system = found->second;
   request.key = std::to_string(request.days) + '\0' + request.timezone + '\0' + request.end_date + '\0' +
-                (request.system ? "=" + *request.system : std::string("*"));
+                (request.system ? "=" + *request.system : std::string("*")) + '\0' +
+                (SeesInternal(reader) ? "internal" : "everyone");
+  request.reader = reader;
   return request;
 }
 
@@ -1106,6 +1110,10 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
         json.Key("availability").Double(day.availability);
         json.Key("tickets").BeginArray();
         for (const std::string& ticket : day.tickets) {
+          // The day's figures count every incident; a reader names only
+          // those it may see.
+          const projections::TicketState* state = store.Find(ticket);
+          if (state != nullptr && !MaySee(request.reader, *state)) continue;
           json.String(ticket);
           tickets.insert(ticket);
         }
@@ -1465,7 +1473,9 @@ class WebHandlers {
     deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
       if (const projections::TicketState* found = store.Find(*ticket)) state = *found;
     });
-    if (!state) return ErrorPage(principal_, 404, "No such incident", "There is no incident " + *ticket + ".");
+    if (!state || !MaySee(principal_, *state)) {
+      return ErrorPage(principal_, 404, "No such incident", "There is no incident " + *ticket + ".");
+    }
     Result<std::vector<StoredEvent>> events = deps_.ledger->ReadTicket(*ticket);
     if (!events) return ErrorPage(principal_, StatusFor(events.error().code), "Cannot read the history", events.error().message);
     const int64_t now = NowMicros();
@@ -1503,7 +1513,7 @@ class WebHandlers {
     std::vector<projections::ActionItem> items;
     std::vector<bool> overdue;
     std::string error;
-    Result<ListedItems> listed = ListActionItems(routes, api_query);
+    Result<ListedItems> listed = ListActionItems(routes, api_query, principal_);
     if (listed) {
       items = std::move(listed->items);
       overdue = std::move(listed->overdue);
@@ -1631,10 +1641,19 @@ class WebHandlers {
     // Anonymous readers share a name but not a browser: their streams are
     // counted per client address.
     std::string counted_as = principal_.anonymous ? principal_.name + " from " + request.client_address : principal_.name;
-    return StreamReader{.principal = std::move(counted_as), .access = [held, access_of] {
-                          const std::optional<RoleSet> roles = held->Roles();
-                          return roles ? access_of(*roles) : StreamAccess::kNothing;
-                        }};
+    // Internal incidents (visibility.h) by the credential's roles now: a
+    // reader who loses the help desk role stops seeing them at once.
+    auto hides = [held, read_model = deps_.read_model](std::string_view ticket) {
+      const std::optional<RoleSet> roles = held->Roles();
+      return !MaySeeTicket(Principal{.roles = roles.value_or(0)}, *read_model, ticket);
+    };
+    return StreamReader{.principal = std::move(counted_as),
+                        .access =
+                            [held, access_of] {
+                              const std::optional<RoleSet> roles = held->Roles();
+                              return roles ? access_of(*roles) : StreamAccess::kNothing;
+                            },
+                        .hides = std::move(hides)};
   }
 
   // Every system named by a current incident, sorted, at most
@@ -1723,12 +1742,13 @@ std::vector<Route> Web::Routes() {
       {"/api/v1/events/stream", "GET, HEAD", viewer, "events_stream", RouteKind::kStream, "events_stream",
        [handlers](RouteCall call) { call.respond(handlers(call).EventStream(call.request, call.query)); }},
       {"/api/v1/availability", "GET, HEAD", viewer, "availability", RouteKind::kJson, "availability",
-       [this](RouteCall call) { Availability(call.request, call.query, std::move(call.respond)); }},
+       [this](RouteCall call) { Availability(call.request, call.query, call.principal, std::move(call.respond)); }},
   };
 }
 
-void Web::Availability(const HttpRequest& request, std::string_view query, Respond respond) {
-  Result<AvailabilityRequest> asked = ParseAvailabilityRequest(query);
+void Web::Availability(const HttpRequest& request, std::string_view query, const Principal& principal,
+                       Respond respond) {
+  Result<AvailabilityRequest> asked = ParseAvailabilityRequest(query, principal);
   if (!asked) return respond(ErrorResponse(asked.error()));
   if (std::optional<AvailabilityAnswer> cached =
           availability_->Find(asked->key, deps_.read_model->applied_seq(), NowMicros())) {

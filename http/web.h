@@ -81,7 +81,7 @@ class Web {
 
  private:
   // GET /api/v1/availability: from the cache, or computed on the pool.
-  void Availability(const HttpRequest& request, std::string_view query, Respond respond);
+  void Availability(const HttpRequest& request, std::string_view query, const Principal& principal, Respond respond);
 
   WebDependencies deps_;
   StaticAssets assets_;

@@ -217,6 +217,16 @@ inline constexpr auto kPayloadFields = std::to_array<PayloadField>({
      .sheet_title = "Phase",
      .mail_label = "phase",
      .close_rule = "closing resolves the incident"},
+    {.name = "visibility",
+     .kind = FieldKind::kEnum,
+     .create = CreateRule::kDefault,
+     .rule_note = "everyone",
+     .form_label = "Visibility",
+     .form_hint = "everyone: on the dashboard, in feeds and calendars, mailed to subscribers; internal: only the "
+                  "help desk, auditors and admins see it (figures still count it). A new incident without one is "
+                  "everyone.",
+     .sheet_title = "Visibility",
+     .mail_label = "visibility"},
 });
 constexpr size_t kPayloadFieldCount = kPayloadFields.size();
 

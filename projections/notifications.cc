@@ -193,6 +193,9 @@ void NotificationQueue::ApplyIncident(const proto::Event& event, const Sha256Dig
   // An event the ticket fold refused (e.g. an update of an unknown ticket,
   // which the processor never appends) notifies nobody.
   if (after == nullptr || after->last_seq != event.seq()) return;
+  // Subscribers hear nothing of an incident that is internal after the
+  // event (see the top of notifications.h).
+  if (IsInternal(*after)) return;
   std::vector<std::string> affected;
   if (systems_before != nullptr) affected = *systems_before;
   for (const std::string& system : after->systems) {
@@ -233,7 +236,7 @@ void NotificationQueue::ApplyFollowUp(const proto::Event& event, const Sha256Dig
   std::vector<std::string> recipients;
   std::string follow_up;
   if (event.type() == proto::REVIEW_PUBLISHED) {
-    if (!event.has_review()) return;
+    if (!event.has_review() || IsInternal(*ticket)) return;
     recipients = subscriptions_.RecipientsFor(ticket->systems);
     LEDGER_ASSERT(event.review().SerializeToString(&follow_up));
   } else {

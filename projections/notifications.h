@@ -13,6 +13,16 @@
 // case. An address gets one job per event however many of its systems are
 // affected.
 //
+// Internal incidents (visibility `internal`, IsInternal) are not mailed to
+// subscribers: an incident event after which the incident is internal makes
+// no job, nor does a published review of an internal incident. So an
+// incident opened internal is never mailed; one made internal later is
+// mailed up to the event before (the event that hides it is not mailed:
+// subscribers are not told it was hidden); one made `everyone` again is
+// mailed from that event on, its mail showing the whole current state.
+// Action item owners are mailed whatever the incident's visibility (they
+// are staff, named by the help desk, not subscribers).
+//
 // Job states: pending until a NOTIFICATION_DELIVERED receipt (sent) or a
 // NOTIFICATION_FAILED receipt with gave_up (failed). Other FAILED receipts
 // count an attempt and keep the job pending. A receipt for a job already sent

@@ -169,6 +169,11 @@ const char* PhaseName(const TicketState& state) {
   }
 }
 
+bool IsInternal(const TicketState& state) {
+  if (state.other_fields.empty()) return false;  // the usual case: nothing to parse
+  return OtherFields(state).visibility() == proto::INTERNAL;
+}
+
 const char* StatusName(TicketStatus status) { return status == TicketStatus::kOpen ? "open" : "closed"; }
 
 namespace {
@@ -750,6 +755,7 @@ TimelinePage TicketStore::Query(const TimelineQuery& query) const {
 
   const auto matches = [&](const TicketState& state) {
     if (query.status && state.status != *query.status) return false;
+    if (query.visible && !query.visible(state)) return false;
     if (!query.system.empty() &&
         std::find(state.systems.begin(), state.systems.end(), query.system) == state.systems.end()) {
       return false;

@@ -83,6 +83,9 @@ const char* PhaseName(const TicketState& state);
 // The payload fields kept in `state.other_fields` (see there), parsed; an
 // empty message when there are none.
 proto::IncidentPayload OtherFields(const TicketState& state);
+// Whether the latest visibility given is INTERNAL (an incident that never
+// names one is for everyone). Cheap when no other field was ever given.
+bool IsInternal(const TicketState& state);
 const char* StatusName(TicketStatus status);
 
 // The fold: applies one incident event to `state` (a fresh state for an
@@ -102,6 +105,9 @@ struct TimelineQuery {
   std::string text;    // case-insensitive substring of ticket, title, description, systems, engineer
   uint64_t before_ticket_number = 0;  // pagination cursor; 0: from the newest
   size_t limit = 100;
+  // Set: only tickets it answers true for are listed (and counted toward the
+  // page), e.g. the reader's visibility (http/visibility.h). Empty: all.
+  std::function<bool(const TicketState&)> visible;
 };
 
 struct TimelinePage {

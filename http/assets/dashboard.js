@@ -291,9 +291,13 @@
 
   // ---------------------------------------------------------------- the timeline
 
-  // A published review and open action items, as badges (text nodes only).
+  // An internal incident (only the help desk sees it), a published review
+  // and open action items, as badges (text nodes only).
   function followUpMarks(incident) {
     const marks = [];
+    if (incident.visibility === "internal") {
+      marks.push(" ", el("span", { class: "badge visibility-internal mark-internal" }, "internal"));
+    }
     if (incident.reviewed) marks.push(" ", el("span", { class: "badge review-published mark-reviewed" }, "reviewed"));
     if (incident.open_action_items > 0) {
       const count = incident.open_action_items;

@@ -96,10 +96,10 @@ TEST(PayloadFields, TableMatchesTheProtoAndKeepsTheMessages) {
   EXPECT_EQ(message_of(R"({"action":"create","colour":"red"})"),
             "colour: unknown field 'colour'; accepted fields: acknowledged_at, action, actor, description, "
             "detected_at, ended_at, engineer, expected_version, impact, link, mitigated_at, note, phase, severity, "
-            "started_at, submission_id, systems, ticket, title");
+            "started_at, submission_id, systems, ticket, title, visibility");
   EXPECT_EQ(message_of(R"({"action":"update","ticket":"INC-1"})"),
             ": an update must change at least one of title, description, systems, engineer, severity, started_at, "
-            "ended_at, note, link, detected_at, acknowledged_at, mitigated_at, impact, phase");
+            "ended_at, note, link, detected_at, acknowledged_at, mitigated_at, impact, phase, visibility");
   EXPECT_EQ(message_of(R"({"action":"create","title":"t","systems":["a"],"engineer":"e","severity":"huge"})"),
             "severity: severity must be one of minor, major, critical");
   EXPECT_EQ(message_of(R"({"action":"reopen","ticket":"1","ended_at":"2026-11-24T09:00:00Z"})"),

@@ -21,7 +21,7 @@ SUBMISSIONS = "/api/v1/submissions"
 EVENT_KEYS = {"seq", "recorded_at", "submission_id", "actor", "ticket", "type", "version", "payload",
               "request_digest", "prev_hash", "hash", "record"}
 INCIDENT_KEYS = {"ticket", "status", "title", "description", "systems", "engineer", "severity", "impact", "phase",
-                 "started_at", "ended_at", "link", "version", "opened_seq", "last_seq", "periods"}
+                 "started_at", "ended_at", "link", "version", "opened_seq", "last_seq", "periods", "visibility"}
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # The second stage's follow-through (README, "Reviews and action items"):
 # the dashboard's marks in every incident's JSON, and the review and items in

@@ -40,10 +40,12 @@ class EventLog {
   const StoredEvent& Unsubscribe(const std::string& email, std::vector<std::string> systems) {
     return Subscription(proto::SUBSCRIPTION_REMOVED, email, std::move(systems));
   }
-  const StoredEvent& Open(const std::string& ticket, std::vector<std::string> systems) {
+  const StoredEvent& Open(const std::string& ticket, std::vector<std::string> systems,
+                          proto::Visibility visibility = proto::VISIBILITY_UNSPECIFIED) {
     proto::Event event = Base(proto::INCIDENT_OPENED);
     event.set_ticket(ticket);
     event.set_version(1);
+    event.mutable_incident()->set_visibility(visibility);
     event.mutable_incident()->set_title("Mail delayed");
     for (const std::string& system : systems) event.mutable_incident()->mutable_systems()->add_names(system);
     event.mutable_incident()->set_engineer("Ana");
@@ -59,6 +61,12 @@ class EventLog {
       for (const std::string& system : *systems) payload->mutable_systems()->add_names(system);
     }
     if (!note.empty()) payload->set_note(note);
+    return Add(std::move(event));
+  }
+  const StoredEvent& SetVisibility(const std::string& ticket, proto::Visibility visibility) {
+    proto::Event event = Base(proto::INCIDENT_UPDATED);
+    event.set_ticket(ticket);
+    event.mutable_incident()->set_visibility(visibility);
     return Add(std::move(event));
   }
   const StoredEvent& Receipt(proto::EventType type, uint64_t incident_seq, const std::string& recipient,
@@ -185,6 +193,33 @@ TEST(Recipients, NoSubscribersNoJobsNoNotice) {
   log.FoldInto(&queue);
   EXPECT_TRUE(queue.jobs().empty());
   EXPECT_EQ(queue.FindNotice(opened), nullptr);
+}
+
+// Internal incidents are not mailed to subscribers (notifications.h): not
+// when opened internal, not from the update that hides one, again from the
+// update that makes it public.
+TEST(Recipients, InternalIncidentsMakeNoJobs) {
+  EventLog log;
+  log.Subscribe("ana@example.org", {"mail"});
+  const uint64_t hidden = log.Open("INC-1", {"mail"}, proto::INTERNAL).seq;
+  const uint64_t hidden_note = log.Update("INC-1", proto::INCIDENT_UPDATED, {}, "relay swapped").seq;
+  const uint64_t shown = log.SetVisibility("INC-1", proto::EVERYONE).seq;
+  const uint64_t shown_note = log.Update("INC-1", proto::INCIDENT_UPDATED, {}, "fixed").seq;
+  const uint64_t public_open = log.Open("INC-2", {"mail"}).seq;
+  const uint64_t hiding = log.SetVisibility("INC-2", proto::INTERNAL).seq;
+  const uint64_t closed_hidden = log.Update("INC-2", proto::INCIDENT_CLOSED, {}).seq;
+  NotificationQueue queue;
+  log.FoldInto(&queue);
+  const std::set<std::string> ana{"ana@example.org"};
+  EXPECT_TRUE(Recipients(queue, hidden).empty());
+  EXPECT_TRUE(Recipients(queue, hidden_note).empty());
+  EXPECT_EQ(queue.FindNotice(hidden), nullptr);
+  EXPECT_EQ(Recipients(queue, shown), ana);
+  EXPECT_EQ(Recipients(queue, shown_note), ana);
+  EXPECT_EQ(Recipients(queue, public_open), ana);
+  EXPECT_TRUE(Recipients(queue, hiding).empty());
+  EXPECT_TRUE(Recipients(queue, closed_hidden).empty());
+  EXPECT_EQ(queue.jobs().size(), 3u);
 }
 
 TEST(Recipients, RemovingEverythingForgetsTheAddress) {

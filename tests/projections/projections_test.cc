@@ -110,6 +110,44 @@ TEST(TicketFold, UpdateChangesOnlyGivenFields) {
   EXPECT_FALSE(state->periods[0].end);
 }
 
+// Visibility is kept like any other field: the latest given counts, and the
+// timeline query's `visible` leaves out what it answers false for (without
+// counting it toward the page).
+TEST(TicketFold, VisibilityIsTheLatestGivenAndFiltersTheTimeline) {
+  TicketStore store;
+  store.Apply(Open(1, "INC-1", kBase));
+  proto::Event hidden = Open(2, "INC-2", kBase);
+  hidden.mutable_incident()->set_visibility(proto::INTERNAL);
+  store.Apply(hidden);
+  store.Apply(Open(3, "INC-3", kBase));
+  EXPECT_FALSE(IsInternal(*store.Find("INC-1")));
+  EXPECT_TRUE(IsInternal(*store.Find("INC-2")));
+
+  TimelineQuery query{.from_micros = kBase - kHour, .to_micros = kBase + kHour, .limit = 2};
+  query.visible = [](const TicketState& state) { return !IsInternal(state); };
+  TimelinePage page = store.Query(query);
+  ASSERT_EQ(page.incidents.size(), 2u);
+  EXPECT_EQ(page.incidents[0]->ticket, "INC-3");
+  EXPECT_EQ(page.incidents[1]->ticket, "INC-1");
+  EXPECT_EQ(page.next_before_ticket_number, 0u);
+
+  // Made public again; an update without visibility leaves it as it is.
+  proto::Event shown = Make(4, "INC-2", proto::INCIDENT_UPDATED, 2, kBase + kHour);
+  shown.mutable_incident()->set_visibility(proto::EVERYONE);
+  store.Apply(shown);
+  EXPECT_FALSE(IsInternal(*store.Find("INC-2")));
+  proto::Event hidden_again = Make(5, "INC-2", proto::INCIDENT_UPDATED, 3, kBase + kHour);
+  hidden_again.mutable_incident()->set_visibility(proto::INTERNAL);
+  store.Apply(hidden_again);
+  proto::Event noted = Make(6, "INC-2", proto::INCIDENT_UPDATED, 4, kBase + kHour);
+  noted.mutable_incident()->set_note("still internal");
+  store.Apply(noted);
+  EXPECT_TRUE(IsInternal(*store.Find("INC-2")));
+  page = store.Query(query);
+  ASSERT_EQ(page.incidents.size(), 2u);
+  EXPECT_EQ(page.incidents[1]->ticket, "INC-1");
+}
+
 // Fields the fold has no rules for (the milestones) are kept generically:
 // each at its latest given value, a later event correcting one leaves the
 // others alone, and the saved form carries them.
