@@ -1662,6 +1662,11 @@ class WebHandlers {
 
 }  // namespace
 
+HttpResponse FramedPage(const Principal& viewer, unsigned status, std::string_view title, std::string_view main_html,
+                        std::initializer_list<std::string_view> assets) {
+  return HtmlAnswer(status, Layout(viewer, title, "", main_html, assets));
+}
+
 std::vector<Route> Web::Routes() {
   const RequiredAccess viewer = RequiredAccess::Needs(Role::kViewer);
   const auto handlers = [this](const RouteCall& call) { return WebHandlers(deps_, assets_, call.principal); };
