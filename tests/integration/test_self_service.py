@@ -300,6 +300,46 @@ class Limits(SelfServiceTestCase):
         self.assertGreater(int(refused.headers["Retry-After"]), 0)
 
 
+class Access(SelfServiceTestCase):
+
+    def test_links_need_no_credentials_the_form_needs_a_reader(self):
+        smtp = self.start_smtp()
+        folder = self.enterContext(__import__("tempfile").TemporaryDirectory(prefix="ledger-self-"))
+        auth_file = os.path.join(folder, "auth.txt")
+        admin = service.add_token(auth_file, "admin", "admin")
+        base = test_notifications.smtp_args(smtp) + ["--public-url", PUBLIC_URL, "--auth-file", auth_file]
+        ledger = self.start_service(extra_args=base)
+        # Without --anonymous: the form and its route need a reader...
+        self.assertEqual(ledger.get("/subscribe").status, 401)
+        self.assertEqual(self.ask(ledger, {"email": "ana@example.org", "systems": ["mail"]}).status, 401)
+        # ...the mailed links do not: their token is the credential.
+        self.subscribe_as(ledger, admin, "ana@example.org", ["mail"])
+        key = self.key(ledger)
+        unsubscribe = self.token(key, "unsubscribe", "ana@example.org", 0, ["*"])
+        self.assertEqual(ledger.get("/unsubscribe?token=" + unsubscribe).status, 200)
+        self.assertStatus(ledger.request("POST", "/unsubscribe?token=" + unsubscribe, "List-Unsubscribe=One-Click",
+                                         {"Content-Type": "application/x-www-form-urlencoded"}), 200)
+        status, _, data = ledger.get("/api/v1/subscriptions?email=ana@example.org", service.bearer(admin))
+        self.assertEqual(data["subscriptions"], [])
+        ledger.stop()
+
+        # With --anonymous viewer, anyone who may read asks for a link.
+        ledger = self.start_service(data_dir=ledger.data_dir, extra_args=base + ["--anonymous", "viewer"])
+        self.assertEqual(ledger.get("/subscribe").status, 200)
+        self.assertStatus(self.ask(ledger, {"email": "ana@example.org", "systems": ["mail"]}), 202)
+        link = self.confirm_link(self.wait_mails(smtp, "ana@example.org", 1, "Confirm")[0])
+        self.assertStatus(ledger.request("POST", link), 200, "confirm")
+        # A page of another site may not post for a reader's browser.
+        cross = self.ask(ledger, {"email": "bob@example.org", "systems": ["mail"]},
+                         {"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"})
+        self.assertEqual(cross.status, 403)
+
+    def subscribe_as(self, ledger, token, address, systems):
+        answer = ledger.request("POST", "/api/v1/subscriptions", {"email": address, "systems": systems},
+                                service.bearer(token))
+        self.assertStatus(answer, 201, "subscribe %s" % address)
+
+
 class WithoutPublicUrl(SelfServiceTestCase):
 
     def test_no_links_no_self_service(self):
