@@ -110,6 +110,10 @@ void AddServeOptions(po::options_description& options) {
        "mail notifications through this SMTP server (smtp://host:port, smtps://host:port; no user:password@ in "
        "it); without it they wait in the queue")
       ("smtp-from", Value("ADDR"), "sender address (required with --smtp-url)")
+      ("public-url", Value("URL"),
+       "the service's address as readers reach it (e.g. https://incidents.example.org): mails link to it "
+       "(one-click unsubscribe, incident pages) and self-service subscription (/subscribe) needs it; without it "
+       "mails carry no links")
       ("smtp-starttls", Value("on|off", "off"), "require STARTTLS")
       ("smtp-user", Value("USER"), "log in to the SMTP server as USER")
       ("smtp-password-file", Value("FILE"), "with --smtp-user: the password, the first line of FILE")

@@ -46,6 +46,39 @@ bool HasUserinfo(std::string_view url) {
   return url.substr(begin, end - begin).find('@') != std::string_view::npos;
 }
 
+Result<std::optional<std::string>> ParsePublicUrl(const std::map<std::string, std::string>& options) {
+  const auto found = options.find("--public-url");
+  if (found == options.end()) return std::optional<std::string>();
+  const std::string& url = found->second;
+  const auto bad = [](const std::string& why) {
+    return InvalidArgument("--public-url", "--public-url must be the service's address as readers reach it, like "
+                                           "https://incidents.example.org: " + why);
+  };
+  if (url.size() > kPublicUrlBytesMax) return bad("it is longer than " + std::to_string(kPublicUrlBytesMax) + " bytes");
+  for (const char c : url) {
+    if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"' || c == '\\') {
+      return bad("it may hold only printable ASCII without spaces, quotes, backslashes or angle brackets");
+    }
+  }
+  if (!url.starts_with("http://") && !url.starts_with("https://")) return bad("it must start with http:// or https://");
+  if (url.find_first_of("?#") != std::string::npos) return bad("it may not hold a query (?) or a fragment (#)");
+  if (HasUserinfo(url)) return bad("it may not hold a user name or password (@)");
+  const auto [begin, end] = AuthorityOf(url);
+  std::string_view authority = std::string_view(url).substr(begin, end - begin);
+  if (authority.empty() || authority.front() == ':') return bad("it names no host");
+  if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos && authority.back() != ']') {
+    const std::string_view port = authority.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoul(std::string(port)) > 65535) {
+      return bad("its port must be a number from 0 to 65535");
+    }
+  }
+  std::string trimmed = url;
+  while (trimmed.size() > end && trimmed.back() == '/') trimmed.pop_back();
+  return std::optional<std::string>(trimmed);
+}
+
 bool SendsCredentialsWithoutTls(const notify::DeliveryOptions& options) {
   return !options.smtp.username.empty() && !options.smtp.url.starts_with("smtps://") && !options.smtp.starttls;
 }

@@ -32,6 +32,17 @@ const std::vector<std::string>& DeliveryOptionNames();
 // once before it touches the data folder and again where it starts mail.
 Result<std::optional<notify::DeliveryOptions>> ParseDeliveryOptions(const std::map<std::string, std::string>& options);
 
+// serve --public-url (LEDGER_PUBLIC_URL): the address readers reach the
+// service at, which the links in mails start with (one-click unsubscribe,
+// self-service confirmation, incident pages). An absolute http or https URL
+// of printable ASCII, at most kPublicUrlBytesMax bytes, with a host, an
+// optional port and path, and no userinfo, query or fragment; answered
+// without a trailing "/". nullopt when not given (mails carry no links and
+// self-service subscription is off). kInvalidArgument (field
+// "--public-url") naming the rule.
+constexpr size_t kPublicUrlBytesMax = 200;
+Result<std::optional<std::string>> ParsePublicUrl(const std::map<std::string, std::string>& options);
+
 // True when a user name would be sent over plain smtp:// without STARTTLS,
 // which the start warns about.
 bool SendsCredentialsWithoutTls(const notify::DeliveryOptions& options);

@@ -48,6 +48,8 @@
 #include "app/audit_commands.h"
 #include "app/command_line.h"
 #include "app/delivery_options.h"
+#include "http/self_service.h"
+#include "ingest/subscription_links.h"
 #include "app/follow.h"
 #include "app/projection_commands.h"
 #include "app/proof_commands.h"
@@ -460,6 +462,8 @@ int Serve(const Arguments& arguments) {
       !delivery) {
     return Fail(delivery.error().message);
   }
+  ledger::Result<std::optional<std::string>> public_url = ledger::app::ParsePublicUrl(arguments.options);
+  if (!public_url) return Fail(public_url.error().message);
   ledger::Result<std::unique_ptr<ledger::http::AccessControl>> access = LoadAccessControl(arguments, *server_options);
   if (!access) return Fail(access.error().message);
   server_options->on_reload = [&arguments, control = access->get()] { ReloadAccessControl(arguments, control); };
@@ -505,6 +509,17 @@ int Serve(const Arguments& arguments) {
     signer = std::unique_ptr<ledger::TreeHeadSigner>();
   }
 
+  // The key that signs the links of mails (one-click unsubscribe,
+  // self-service confirmation), made (mode 0600) at the first start like the
+  // tree heads' key. A read-only copy makes none; without one it answers
+  // links with 503 (it takes no writes anyway).
+  ledger::Result<std::unique_ptr<ledger::ingest::SubscriptionLinkKey>> link_key =
+      ledger::ingest::SubscriptionLinkKey::Open(arguments.options.at("--data"), /*create=*/!read_only || following);
+  if (!link_key) {
+    if (!read_only || following) return Fail("subscription link key: " + link_key.error().message);
+    link_key = std::unique_ptr<ledger::ingest::SubscriptionLinkKey>();
+  }
+
   // The read model resumes from its checkpoint (DIR/projections) and folds
   // only the events after it; a missing, outdated or mismatched checkpoint is
   // rebuilt from seq 1. Every event folded is checked on the way in.
@@ -535,6 +550,7 @@ int Serve(const Arguments& arguments) {
   ledger::Result<std::unique_ptr<ledger::app::Notifications>> notifications =
       ledger::app::Notifications::Create(arguments.options, log.get(), &read_model, signer->get());
   if (!notifications) return Fail("notifications: " + notifications.error().message);
+  if (*public_url && *link_key) (*notifications)->SetLinks(**public_url, link_key->get());
 
   // Reviews and action items; overdue items are found in the service's zone.
   const std::string zone_name =
@@ -576,6 +592,14 @@ int Serve(const Arguments& arguments) {
       ledger::ingest::OverdueWatcherOptions{.interval = std::chrono::milliseconds(*overdue_check_ms), .zone = *zone});
   if (!read_only) overdue_watcher.Start();
 
+  // Self-service subscriptions: links need the public URL and the key, and
+  // the confirmation mail a sender (StartDelivery made it, with --smtp-url).
+  ledger::http::SelfService self_service(
+      ledger::http::SelfServiceDependencies{.subscriptions = (*notifications)->subscriptions(),
+                                            .key = link_key->get(),
+                                            .send_confirmation = (*notifications)->confirmation_sender(),
+                                            .public_url = public_url->value_or(std::string())});
+
   // Long requests run here, never on the server's socket threads.
   ledger::http::WorkPool pool(*pool_options);
   follow_up_routes.pool = &pool;
@@ -598,6 +622,7 @@ int Serve(const Arguments& arguments) {
                                                       .notifications = (*notifications)->routes(),
                                                       .followups = &follow_up_routes,
                                                       .maintenance = &maintenance_routes,
+                                                      .self_service = &self_service,
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .backup = *backup_options,

@@ -2,6 +2,7 @@
 
 #include "app/delivery_options.h"
 #include "common/log.h"
+#include "common/time.h"
 
 #include <cstdio>
 
@@ -52,6 +53,23 @@ Status Notifications::StartDelivery() {
       return TreeHeadHeaderValue(signer->Sign(TreeHead{.tree_size = seq, .root_hash = *root}, recorded_at_micros));
     };
   }
+  if (!public_url_.empty() && link_key_ != nullptr) {
+    delivery_options_->links = [public_url = public_url_, key = link_key_](const projections::Notice& notice,
+                                                                           std::string_view recipient) {
+      notify::MailLinks links{.unsubscribe_url = http::UnsubscribeUrl(*key, public_url, recipient), .page_url = {}};
+      if (!projections::IsMaintenanceNoticeEvent(notice.type)) {
+        links.page_url = http::IncidentPageUrl(public_url, notice.ticket);
+      }
+      return links;
+    };
+    Result<std::unique_ptr<notify::ConfirmationMailer>> mailer =
+        notify::ConfirmationMailer::Start(delivery_options_->smtp);
+    if (!mailer) return mailer.error();
+    confirmations_ = std::move(*mailer);
+  } else {
+    ledger::LogPrintf("incident-ledger", "no --public-url: mails carry no links (no one-click unsubscribe) and "
+                                         "self-service subscription is off");
+  }
   Result<std::unique_ptr<notify::DeliveryWorker>> worker =
       notify::DeliveryWorker::Start(*delivery_options_, log_, model_.get());
   if (!worker) return worker.error();
@@ -68,6 +86,27 @@ Status Notifications::StartDelivery() {
 
 void Notifications::Stop() {
   if (worker_) worker_->Stop();
+  if (confirmations_) confirmations_->Stop();
+}
+
+void Notifications::SetLinks(std::string public_url, const ingest::SubscriptionLinkKey* key) {
+  public_url_ = std::move(public_url);
+  link_key_ = key;
+}
+
+http::ConfirmationSender Notifications::confirmation_sender() {
+  if (!confirmations_ || !delivery_options_) return {};
+  return [mailer = confirmations_.get(), from = delivery_options_->smtp.from](const http::ConfirmationRequest& request) {
+    Result<notify::Mail> mail = notify::ComposeConfirmationMail(from, request.email, request.systems,
+                                                               request.confirm_url, request.unsubscribe_url,
+                                                               NowMicros());
+    if (!mail) {
+      ledger::LogPrintf("incident-ledger", "a subscription confirmation mail cannot be written: %s",
+                        mail.error().message.c_str());
+      return true;  // the same answer as for any address (self_service.h)
+    }
+    return mailer->Enqueue(std::move(*mail));
+  };
 }
 
 projections::NotificationStats Notifications::stats() const {

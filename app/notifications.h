@@ -17,6 +17,9 @@
 
 #include "common/result.h"
 #include "http/notifications_api.h"
+#include "http/self_service.h"
+#include "ingest/subscription_links.h"
+#include "notify/confirmation_mailer.h"
 #include "ingest/subscriptions.h"
 #include "ledger/ledger.h"
 #include "ledger/tree_head.h"
@@ -42,12 +45,22 @@ class Notifications {
   // For the commit listener (ledger writer thread), after the read model
   // has applied the events: wakes the worker.
   void OnCommit();
-  // Starts the delivery worker when an SMTP server is configured.
+  // Before StartDelivery: mails link to `public_url` (serve --public-url,
+  // without a trailing "/"): each subscriber's mail carries its one-click
+  // unsubscribe link signed with `key` (which must outlive this), and a
+  // mail about an incident its page. Not called: mails carry no links.
+  void SetLinks(std::string public_url, const ingest::SubscriptionLinkKey* key);
+  // Starts the delivery worker when an SMTP server is configured, and the
+  // sender of self-service confirmation mails beside it.
   Status StartDelivery();
+  // Queues a self-service confirmation mail (http/self_service.h); empty
+  // when no mail is sent (no --smtp-url, or StartDelivery not called).
+  http::ConfirmationSender confirmation_sender();
   // Stops the worker (bounded; see DeliveryWorker::Stop). Idempotent.
   void Stop();
 
   const http::NotificationRoutes* routes() const { return &routes_; }
+  ingest::SubscriptionProcessor* subscriptions() const { return subscriptions_.get(); }
   // The queue's figures and, once StartDelivery has started it, the
   // worker's; for http::MetricsSources. Safe from any thread once serving
   // (it takes the read model's read lock and the worker's lock briefly).
@@ -63,6 +76,9 @@ class Notifications {
   std::unique_ptr<ingest::SubscriptionProcessor> subscriptions_;
   std::optional<notify::DeliveryOptions> delivery_options_;
   std::unique_ptr<notify::DeliveryWorker> worker_;
+  std::string public_url_;                                   // SetLinks; empty: no links
+  const ingest::SubscriptionLinkKey* link_key_ = nullptr;    // SetLinks
+  std::unique_ptr<notify::ConfirmationMailer> confirmations_;  // StartDelivery, with links
   // What OnCommit reads on the writer thread, which may already be running
   // (the sheet poller) when StartDelivery sets the worker.
   std::atomic<notify::DeliveryWorker*> running_worker_{nullptr};

@@ -1,5 +1,7 @@
 #include "http/api.h"
 
+#include "http/self_service.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -571,6 +573,11 @@ Api::Api(ApiDependencies dependencies)
     std::vector<Route> notifications = NotificationRouteRows(*deps_.notifications);
     rows.insert(rows.end(), std::make_move_iterator(notifications.begin()),
                 std::make_move_iterator(notifications.end()));
+  }
+  if (deps_.self_service != nullptr) {
+    std::vector<Route> self_service = deps_.self_service->Routes();
+    rows.insert(rows.end(), std::make_move_iterator(self_service.begin()),
+                std::make_move_iterator(self_service.end()));
   }
   if (deps_.followups != nullptr) {
     std::vector<Route> followups = FollowUpRouteRows(*deps_.followups);

@@ -319,6 +319,50 @@ std::vector<RouteDoc> MakeRouteDocs() {
                        .body = {{kJson, "RetryRequest"}},
                        .answers = {{"201", "retry recorded", kJson, "RetryAnswer"},
                                    {"200", "no failed job matched: nothing recorded", kJson, "RetryAnswer"}}}}},
+      // --- self_service.cc ------------------------------------------------
+      {.name = "page_subscribe",
+       .operations = {{.method = "GET",
+                       .summary = "The self-service subscription form",
+                       .answers = {{"200", "HTML", kHtml, ""}}}}},
+      {.name = "subscription_requests",
+       .operations = {{.method = "POST",
+                       .summary = "Asks for a confirmation mail subscribing an address to systems (\"*\": all); "
+                                  "the same answer for every address. 429 with Retry-After: too many requests "
+                                  "from this client",
+                       .body = {{kJson, R"({"type":"object","required":["email","systems"],)"
+                                        R"("additionalProperties":false,"properties":{"email":{"type":"string"},)"
+                                        R"("systems":{"oneOf":[{"type":"array","items":{"type":"string"}},)"
+                                        R"({"type":"string"}]}}})"},
+                                {kForm, R"({"type":"object","required":["email","systems"],"properties":{)"
+                                        R"("email":{"type":"string"},"systems":{"type":"string"},)"
+                                        R"("csrf_token":{"type":"string"}}})"}},
+                       .answers = {{"202", "accepted (a form body: an HTML page saying the same)", kJson,
+                                    R"({"type":"object","required":["status","message"],"properties":{)"
+                                    R"("status":{"const":"accepted"},"message":{"type":"string"}}})"}}}}},
+      {.name = "page_subscribe_confirm",
+       .operations = {{.method = "GET",
+                       .summary = "What a confirmation link would subscribe, with a button that POSTs",
+                       .query = {{"token", "the signed link token", R"({"type":"string"})", true}},
+                       .answers = {{"200", "HTML", kHtml, ""},
+                                   {"400", "a malformed or altered link", kHtml, ""},
+                                   {"410", "an expired link", kHtml, ""}}},
+                      {.method = "POST",
+                       .summary = "Confirms: SUBSCRIPTION_ADDED with actor self (nothing when already so)",
+                       .query = {{"token", "the signed link token", R"({"type":"string"})", true}},
+                       .answers = {{"200", "subscribed", kHtml, ""},
+                                   {"400", "a malformed or altered link", kHtml, ""},
+                                   {"410", "an expired link", kHtml, ""}}}}},
+      {.name = "page_unsubscribe",
+       .operations = {{.method = "GET",
+                       .summary = "What an unsubscribe link would do, with a button that POSTs",
+                       .query = {{"token", "the signed link token", R"({"type":"string"})", true}},
+                       .answers = {{"200", "HTML", kHtml, ""}, {"400", "a malformed or altered link", kHtml, ""}}},
+                      {.method = "POST",
+                       .summary = "RFC 8058 one-click unsubscribe: SUBSCRIPTION_REMOVED of every system, actor self",
+                       .query = {{"token", "the signed link token", R"({"type":"string"})", true}},
+                       .body = {{kForm, R"({"type":"object","properties":{"List-Unsubscribe":{"type":"string"}}})"}},
+                       .answers = {{"200", "unsubscribed (also when nothing was left)", kHtml, ""},
+                                   {"400", "a malformed or altered link", kHtml, ""}}}}},
       // --- followups_api.cc -----------------------------------------------
       {.name = "review",
        .segment = "ticket",

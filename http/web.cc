@@ -98,9 +98,10 @@ std::string Layout(const Principal& viewer, std::string_view title, std::string_
     if (script.ends_with(".js")) page += "<script defer src=\"" + std::string(script) + "\"></script>\n";
   }
   page += "</head>\n<body>\n<header class=\"site\"><a class=\"brand\" href=\"/\">Incident ledger</a><nav>";
-  const std::array<std::pair<std::string_view, std::string_view>, 4> links = {
+  const std::array<std::pair<std::string_view, std::string_view>, 5> links = {
       std::pair{"/", "Dashboard"}, std::pair{"/actions", "Action items"},
-      std::pair{"/submit", "Report or update an incident"}, std::pair{"/maintenance", "Maintenance"}};
+      std::pair{"/submit", "Report or update an incident"}, std::pair{"/maintenance", "Maintenance"},
+      std::pair{"/subscribe", "Get notices by mail"}};
   for (const auto& [href, label] : links) {
     // The form only for those who may submit (signed out: every link, and
     // the page asks to sign in).
@@ -1683,6 +1684,11 @@ class WebHandlers {
 };
 
 }  // namespace
+
+HttpResponse FramedPage(const Principal& viewer, unsigned status, std::string_view title, std::string_view main_html,
+                        std::initializer_list<std::string_view> assets) {
+  return HtmlAnswer(status, Layout(viewer, title, "", main_html, assets));
+}
 
 std::vector<Route> Web::Routes() {
   const RequiredAccess viewer = RequiredAccess::Needs(Role::kViewer);

@@ -17,6 +17,7 @@
 // Thread safety: Handle may be called from many threads at once; `respond`
 // runs exactly once, possibly on the ledger's writer thread (POST /submit).
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,14 @@ struct WebDependencies {
   // The maintenance form (/maintenance); none: its POST answers 503.
   ingest::MaintenanceProcessor* maintenance = nullptr;
 };
+
+// A page in the service's frame (the header, navigation, sign-out, the
+// Content-Security-Policy and the other page headers) for the page routes
+// that live outside web.cc (self_service.h). `title` is escaped here;
+// `main_html` must hold escaped text only. `assets`: the page's own
+// scripts (.js) and stylesheets (.css) under /static/.
+HttpResponse FramedPage(const Principal& viewer, unsigned status, std::string_view title, std::string_view main_html,
+                        std::initializer_list<std::string_view> assets);
 
 class AvailabilityCache;
 struct Route;

@@ -73,7 +73,14 @@ Status CheckDomain(std::string_view domain, const std::string& field) {
 
 Error JsonError(std::string_view field, std::string why) { return InvalidArgument(std::string(field), std::move(why)); }
 
-Result<std::string> CheckedSystem(std::string_view raw) {
+std::vector<std::string> SortedSystems(const std::set<std::string>* systems) {
+  if (systems == nullptr) return {};
+  return std::vector<std::string>(systems->begin(), systems->end());
+}
+
+}  // namespace
+
+Result<std::string> CheckSubscriptionSystem(std::string_view raw) {
   const std::string trimmed(Trim(raw));
   if (trimmed.empty()) return InvalidArgument("systems", "systems must not contain empty names");
   if (!IsValidUtf8(trimmed)) return InvalidArgument("systems", "systems must be valid UTF-8");
@@ -83,13 +90,6 @@ Result<std::string> CheckedSystem(std::string_view raw) {
   if (Status line = CheckLine("systems", trimmed, kSystemBytesMax); !line) return line.error();
   return projections::FoldSystem(trimmed);
 }
-
-std::vector<std::string> SortedSystems(const std::set<std::string>* systems) {
-  if (systems == nullptr) return {};
-  return std::vector<std::string>(systems->begin(), systems->end());
-}
-
-}  // namespace
 
 Result<std::string> NormalizeEmail(std::string_view text, std::string_view field_name) {
   const std::string field(field_name);
@@ -141,7 +141,7 @@ Result<SubscriptionCommand> ParseSubscriptionJson(std::string_view body, Subscri
       for (const simdjson::dom::element item : array) {
         std::string_view text;
         if (item.get_string().get(text) != simdjson::SUCCESS) return JsonError(name, "systems must be an array of strings");
-        Result<std::string> system = CheckedSystem(text);
+        Result<std::string> system = CheckSubscriptionSystem(text);
         if (!system) return system.error();
         if (std::find(command.systems.begin(), command.systems.end(), *system) != command.systems.end()) continue;
         if (command.systems.size() == kSubscriptionSystemsMax) {

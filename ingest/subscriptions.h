@@ -41,6 +41,9 @@ constexpr size_t kSubscriptionSystemsMax = 50;
 
 // Validates and normalises one address; the error names `field`.
 Result<std::string> NormalizeEmail(std::string_view text, std::string_view field = "email");
+// Checks one system name of a subscription (one line, at most
+// kSystemBytesMax bytes, UTF-8) and folds it; the error names "systems".
+Result<std::string> CheckSubscriptionSystem(std::string_view raw);
 
 enum class SubscriptionAction { kAdd, kRemove };
 

@@ -1,12 +1,14 @@
 #include "notify/message.h"
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 
 #include "common/encoding.h"
 #include "common/text.h"
 #include "common/time.h"
 #include "ingest/fields.h"
+#include "ingest/subscription_links.h"
 #include "ingest/subscriptions.h"
 
 namespace ledger::notify {
@@ -16,6 +18,49 @@ constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kSenderName = "Incident ledger";
 constexpr size_t kEncodedWordChunkBytes = 45;  // 45 bytes -> 60 base64 chars + 12 of framing = 72 < 75
 constexpr size_t kMessageIdHashHexDigits = 16;
+// A header line may hold 998 characters (RFC 5322 2.1.1); the
+// List-Unsubscribe URL is folded onto a line of its own.
+constexpr size_t kLinkBytesMax = 900;
+
+// A link for a mail: an absolute http(s) URL of printable ASCII without
+// spaces or angle brackets (it goes between < > in a header).
+Status CheckLink(std::string_view url) {
+  if (url.empty()) return {};
+  if (url.size() > kLinkBytesMax) return InvalidArgument("links", "a link is longer than " + std::to_string(kLinkBytesMax) + " bytes");
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    return InvalidArgument("links", "a link must be an http or https URL");
+  }
+  for (const char c : url) {
+    if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"') {
+      return InvalidArgument("links", "a link may hold only printable ASCII without spaces, quotes or angle brackets");
+    }
+  }
+  return {};
+}
+
+// Mails to subscribers (incidents, reviews, maintenance) carry the
+// unsubscribe link; those to an action item's owner do not (unsubscribing
+// would not stop them).
+bool ToSubscribers(proto::EventType type) {
+  return !projections::IsFollowUpNoticeEvent(type) || type == proto::REVIEW_PUBLISHED;
+}
+
+// RFC 2369 and RFC 8058: the one-click unsubscribe headers; none without a
+// link. The URL goes on a folded line of its own (it may be long).
+std::string UnsubscribeHeaders(std::string_view unsubscribe_url) {
+  if (unsubscribe_url.empty()) return {};
+  return "List-Unsubscribe:\r\n <" + std::string(unsubscribe_url) + ">\r\n" +
+         "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+}
+
+// The lines of the signature about the links.
+std::string LinkLines(const MailLinks& links, bool to_subscribers) {
+  std::string lines;
+  if (to_subscribers && !links.unsubscribe_url.empty()) {
+    lines += "To stop these mails, open " + links.unsubscribe_url + "\n";
+  }
+  return lines;
+}
 
 const char* ActionPhrase(proto::EventType type) {
   switch (type) {
@@ -305,7 +350,11 @@ std::string MessageIdFor(const projections::Notice& notice, std::string_view rec
 }
 
 Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from,
-                         std::string_view tree_head_header) {
+                         std::string_view tree_head_header, const MailLinks& links) {
+  if (Status checked = CheckLink(links.unsubscribe_url); !checked) return checked.error();
+  if (Status checked = CheckLink(links.page_url); !checked) return checked.error();
+  const bool to_subscribers = ToSubscribers(notice.type);
+  const std::string unsubscribe_url = to_subscribers ? links.unsubscribe_url : std::string();
   // Addresses were validated when subscribed and at startup; checking again
   // here keeps a header from ever carrying anything but an addr-spec.
   Result<std::string> to = ingest::NormalizeEmail(job.key.recipient, "recipient");
@@ -317,12 +366,14 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   const bool maintenance = projections::IsMaintenanceNoticeEvent(notice.type);
   if (maintenance || projections::IsFollowUpNoticeEvent(notice.type)) {
     FollowUpText follow_up = maintenance ? MaintenanceMail(notice, *to) : FollowUpMail(notice, *to);
+    if (!maintenance && !links.page_url.empty()) follow_up.body += "Incident page: " + links.page_url + "\n";
+    follow_up.body += LinkLines(links, to_subscribers);
     Mail mail;
     mail.envelope_from = *sender;
     mail.envelope_to = *to;
     mail.message_id = MessageIdFor(notice, *to, *sender);
     mail.subject = HeaderSafe(follow_up.subject);
-    Result<std::string> headers = Headers(notice, mail, *sender, *to, tree_head_header);
+    Result<std::string> headers = Headers(notice, mail, *sender, *to, tree_head_header, unsubscribe_url);
     if (!headers) return headers.error();
     mail.text = std::move(*headers);
     mail.text += QuotedPrintable(follow_up.body);
@@ -364,6 +415,7 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   body += "Start:     " + FormatRfc3339(latest.start) + "\n";
   body += "End:       " + (latest.end ? FormatRfc3339(*latest.end) : std::string("ongoing")) + "\n";
   body += "Link:      " + (state.link.empty() ? std::string("(none)") : HeaderSafe(state.link)) + "\n";
+  if (!links.page_url.empty()) body += "Page:      " + links.page_url + "\n";
   // Fields without rules of their own in the ticket state, in table order:
   // a line each, multi-line text as a block after the description.
   std::string other_blocks;
@@ -384,8 +436,9 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
           HeaderSafe(Join(notice.affected_systems, ", ")) + " (or all systems).\n";
   body += "Ledger event " + std::to_string(notice.seq) + ", recorded " + FormatRfc3339Utc(notice.recorded_at_micros) +
           ".\n";
+  body += LinkLines(links, to_subscribers);
 
-  Result<std::string> headers = Headers(notice, mail, *sender, *to, tree_head_header);
+  Result<std::string> headers = Headers(notice, mail, *sender, *to, tree_head_header, unsubscribe_url);
   if (!headers) return headers.error();
   mail.text = std::move(*headers);
   mail.text += QuotedPrintable(body);
@@ -393,7 +446,9 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
 }
 
 Result<std::string> Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender,
-                            std::string_view to, std::string_view tree_head_header) {
+                            std::string_view to, std::string_view tree_head_header,
+                            std::string_view unsubscribe_url) {
+  if (Status checked = CheckLink(unsubscribe_url); !checked) return checked.error();
   std::string text;
   text += "Date: " + Rfc5322Date(notice.recorded_at_micros) + std::string(kCrlf);
   text += "From: " + std::string(kSenderName) + " <" + std::string(sender) + ">" + std::string(kCrlf);
@@ -410,6 +465,7 @@ Result<std::string> Headers(const projections::Notice& notice, const Mail& mail,
     text += "X-Incident-Ticket: " + notice.ticket + std::string(kCrlf);
   }
   text += "X-Ledger-Seq: " + std::to_string(notice.seq) + std::string(kCrlf);
+  text += UnsubscribeHeaders(unsubscribe_url);
   if (!tree_head_header.empty()) {
     for (const char c : tree_head_header) {
       if (c < 0x20 || c > 0x7e) return InvalidArgument("tree_head_header", "the tree head header is not printable ASCII");
@@ -424,6 +480,58 @@ Result<std::string> Headers(const projections::Notice& notice, const Mail& mail,
   }
   text += kCrlf;
   return text;
+}
+
+Result<Mail> ComposeConfirmationMail(std::string_view from, std::string_view to, const std::vector<std::string>& systems,
+                                     std::string_view confirm_url, std::string_view unsubscribe_url,
+                                     int64_t sent_at_micros) {
+  Result<std::string> recipient = ingest::NormalizeEmail(to, "recipient");
+  if (!recipient) return recipient.error();
+  Result<std::string> sender = ingest::NormalizeEmail(from, "from");
+  if (!sender) return sender.error();
+  if (confirm_url.empty()) return InvalidArgument("links", "a confirmation mail needs its confirm link");
+  if (Status checked = CheckLink(unsubscribe_url); !checked) return checked.error();
+  // The confirm link goes only into the quoted-printable body, so it may be
+  // longer than a header line; it must still be one printable line.
+  for (const char c : confirm_url) {
+    if (c <= 0x20 || c >= 0x7f) return InvalidArgument("links", "the confirm link must be printable ASCII");
+  }
+  Mail mail;
+  mail.envelope_from = *sender;
+  mail.envelope_to = *recipient;
+  const Sha256Digest digest = Sha256(confirm_url);
+  mail.message_id = "<confirm." + HexEncode(digest).substr(0, kMessageIdHashHexDigits * 2) + "@" + DomainOf(*sender) + ">";
+  mail.subject = "Confirm your subscription to incident notices";
+
+  std::string body;
+  body += "Someone (probably you) asked that " + *recipient + " be told about incidents and\n";
+  body += "maintenance on these systems:\n\n";
+  for (const std::string& system : systems) {
+    body += "  - " + (system == projections::kAllSystems ? std::string("all systems") : HeaderSafe(system)) + "\n";
+  }
+  body += "\nTo confirm, open this link and press the button on its page:\n\n  " + std::string(confirm_url) + "\n\n";
+  body += "If you did not ask for this, ignore this mail: nothing is subscribed until the\n";
+  body += "link is used, and it stops working in " +
+          std::to_string(std::chrono::duration_cast<std::chrono::hours>(ingest::kConfirmLinkLifetime).count()) +
+          " hours.\n";
+  body += "\n-- \n";
+  if (!unsubscribe_url.empty()) body += "To stop all mails to this address, open " + std::string(unsubscribe_url) + "\n";
+
+  std::string text;
+  text += "Date: " + Rfc5322Date(sent_at_micros) + std::string(kCrlf);
+  text += "From: " + std::string(kSenderName) + " <" + *sender + ">" + std::string(kCrlf);
+  text += "To: <" + *recipient + ">" + std::string(kCrlf);
+  text += "Subject: " + EncodeHeaderText(mail.subject, std::string_view("Subject").size()) + std::string(kCrlf);
+  text += "Message-ID: " + mail.message_id + std::string(kCrlf);
+  text += "MIME-Version: 1.0" + std::string(kCrlf);
+  text += "Content-Type: text/plain; charset=utf-8" + std::string(kCrlf);
+  text += "Content-Transfer-Encoding: quoted-printable" + std::string(kCrlf);
+  text += "Auto-Submitted: auto-generated" + std::string(kCrlf);
+  text += UnsubscribeHeaders(unsubscribe_url);
+  text += kCrlf;
+  mail.text = std::move(text);
+  mail.text += QuotedPrintable(body);
+  return mail;
 }
 
 }  // namespace ledger::notify

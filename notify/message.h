@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "projections/notifications.h"
@@ -24,6 +25,19 @@ namespace ledger::notify {
 
 constexpr size_t kHeaderLineBytesMax = 78;
 constexpr size_t kQuotedPrintableLineBytesMax = 76;
+
+// The links a mail carries (DeliveryOptions::links; none without
+// `serve --public-url`). Built by the service from its public URL: absolute
+// http(s) URLs of printable ASCII, checked again here.
+struct MailLinks {
+  // <public-url>/unsubscribe?token=...: said in the body and in the
+  // List-Unsubscribe and List-Unsubscribe-Post headers (RFC 8058). Only
+  // mails to subscribers carry it (incident, review and maintenance
+  // notices), not those to an action item's owner.
+  std::string unsubscribe_url;
+  // The page of the notice's incident (<public-url>/incidents/INC-n).
+  std::string page_url;
+};
 
 struct Mail {
   std::string envelope_from;  // bare address
@@ -39,15 +53,28 @@ struct Mail {
 // (ledger/tree_head.h: "size=N; root=HEX; time=T; sig=B64"), folded at its
 // "; " so that each line stays short; it must be printable ASCII.
 // Fails with kInvalidArgument when an address is unsafe for a header.
+// `links` (optional): see MailLinks; a link that is not a printable ASCII
+// http(s) URL is refused (kInvalidArgument, field "links").
 Result<Mail> ComposeMail(const projections::Notice& notice, const projections::Job& job, std::string_view from,
-                         std::string_view tree_head_header = {});
+                         std::string_view tree_head_header = {}, const MailLinks& links = {});
+
+// The confirmation mail of a self-service subscription request: to `to`
+// (normalised), naming `systems`, with the link that confirms
+// (`confirm_url`, where a page with a button appends the subscription) and
+// the one-click `unsubscribe_url` (List-Unsubscribe, as every mail).
+// `sent_at_micros` is its Date. Its Message-ID is random-free: derived from
+// the confirm URL. Fails as ComposeMail does.
+Result<Mail> ComposeConfirmationMail(std::string_view from, std::string_view to, const std::vector<std::string>& systems,
+                                     std::string_view confirm_url, std::string_view unsubscribe_url,
+                                     int64_t sent_at_micros);
 
 // The header block of `mail` (its subject and Message-ID set), ending in the
 // blank line; the body follows.
 // `tree_head_header`: as for ComposeMail (empty: none); refused when it is
 // not printable ASCII.
 Result<std::string> Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender,
-                            std::string_view to, std::string_view tree_head_header);
+                            std::string_view to, std::string_view tree_head_header,
+                            std::string_view unsubscribe_url = {});
 
 // "<inc-7.12.3f9a0c1d2b4e5f60@example.org>": ticket, event seq, and 16 hex
 // digits of SHA-256(event hash || recipient), at the sender's domain.

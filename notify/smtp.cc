@@ -3,10 +3,17 @@
 #include <algorithm>
 #include <cstring>
 
+#include <mutex>
+
 #include <curl/curl.h>
 
 namespace ledger::notify {
 namespace {
+
+// curl_global_init is not thread-safe and must precede every handle; it is
+// reference counted here so that the last user cleans up.
+std::mutex curl_global_mutex;
+int curl_global_users = 0;
 
 // Where a transfer reads the message from.
 struct Upload {
@@ -110,6 +117,21 @@ SendOutcome ClassifySmtpFailure(int curl_code, uint32_t smtp_code, const std::st
 
 std::unique_ptr<MailSender> MakeCurlSmtpSender(const SmtpOptions& options, const std::atomic<bool>* abort) {
   return std::make_unique<CurlSmtpSender>(options, abort);
+}
+
+Status CurlGlobalAcquire() {
+  std::lock_guard lock(curl_global_mutex);
+  if (curl_global_users == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    return MakeError(ErrorCode::kUnavailable, "libcurl could not be initialised");
+  }
+  curl_global_users += 1;
+  return {};
+}
+
+void CurlGlobalRelease() {
+  std::lock_guard lock(curl_global_mutex);
+  curl_global_users -= 1;
+  if (curl_global_users == 0) curl_global_cleanup();
 }
 
 }  // namespace ledger::notify

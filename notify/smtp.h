@@ -48,6 +48,12 @@ struct SendResult {
 // tells a refused MAIL FROM, which would fail every job, from a refused RCPT).
 SendOutcome ClassifySmtpFailure(int curl_code, uint32_t smtp_code, const std::string& message);
 
+// libcurl's global state, reference counted: Acquire before the first
+// sender is made (kUnavailable when libcurl cannot start), Release once per
+// Acquire after the last one is gone. Any thread.
+Status CurlGlobalAcquire();
+void CurlGlobalRelease();
+
 class MailSender {
  public:
   virtual ~MailSender() = default;

@@ -35,26 +35,6 @@ constexpr auto kReceiptsWaitAtStop = std::chrono::seconds(5);
 // subscribers about the same event).
 constexpr size_t kTreeHeadHeadersKept = 256;
 
-// curl_global_init is not thread-safe and must precede every handle; it is
-// reference counted here so that the last worker cleans up.
-std::mutex curl_global_mutex;
-int curl_global_users = 0;
-
-Status CurlGlobalAcquire() {
-  std::lock_guard lock(curl_global_mutex);
-  if (curl_global_users == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    return MakeError(ErrorCode::kUnavailable, "libcurl could not be initialised");
-  }
-  curl_global_users += 1;
-  return {};
-}
-
-void CurlGlobalRelease() {
-  std::lock_guard lock(curl_global_mutex);
-  curl_global_users -= 1;
-  if (curl_global_users == 0) curl_global_cleanup();
-}
-
 // Truncates at a UTF-8 boundary.
 std::string Truncated(std::string text, size_t bytes_max) {
   if (text.size() <= bytes_max) return text;
@@ -192,7 +172,8 @@ std::vector<State::Task> Pick(State& state, size_t slots, std::optional<int64_t>
       task.ticket = job->ticket;
       task.attempt = job->attempts + 1;
       task.job_failures = job->job_failures;
-      Result<Mail> mail = ComposeMail(*notice, *job, state.options.smtp.from, TreeHeadHeader(state, *notice));
+      const MailLinks links = state.options.links ? state.options.links(*notice, key.recipient) : MailLinks{};
+      Result<Mail> mail = ComposeMail(*notice, *job, state.options.smtp.from, TreeHeadHeader(state, *notice), links);
       if (mail) {
         task.mail = std::move(*mail);
       } else {

@@ -35,6 +35,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -63,6 +64,11 @@ struct DeliveryOptions {
   // answers are kept for the events of the last few hundred mails. None (or
   // an error): the mail goes without the header.
   std::function<Result<std::string>(uint64_t seq, int64_t recorded_at_micros)> tree_head_header;
+  // The links of the mail about `notice` to `recipient` (message.h,
+  // MailLinks: one-click unsubscribe, the incident's page); none: no links.
+  // Called on the dispatcher thread; it must be a pure function of its
+  // arguments, so that the same job always gives the same bytes.
+  std::function<MailLinks(const projections::Notice& notice, std::string_view recipient)> links;
 };
 
 // Delay before retry number `failures` (1-based): initial * 2^(failures-1), capped.

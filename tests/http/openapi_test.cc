@@ -19,6 +19,7 @@
 #include "http/metrics.h"
 #include "http/notifications_api.h"
 #include "http/openapi.h"
+#include "http/self_service.h"
 #include "http/router.h"
 #include "http/web.h"
 #include "ingest/fields.h"
@@ -43,11 +44,13 @@ struct Service {
   ledger::http::NotificationRoutes notifications{};
   ledger::http::FollowUpRoutes followups{};
   ledger::http::MaintenanceRoutes maintenance{};
+  ledger::http::SelfService self_service{ledger::http::SelfServiceDependencies{}};
   ledger::http::Api api{ledger::http::ApiDependencies{.metrics = &metrics,
                                                       .web = &web,
                                                       .notifications = &notifications,
                                                       .followups = &followups,
-                                                      .maintenance = &maintenance}};
+                                                      .maintenance = &maintenance,
+                                                      .self_service = &self_service}};
 };
 
 // The document the service serves, parsed.

@@ -17,6 +17,7 @@
 #include "http/metrics.h"
 #include "http/notifications_api.h"
 #include "http/router.h"
+#include "http/self_service.h"
 #include "http/web.h"
 #include "tests/http_test_support.h"
 
@@ -213,14 +214,19 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
   ledger::http::NotificationRoutes notifications{};
   ledger::http::FollowUpRoutes followups{};
   ledger::http::MaintenanceRoutes maintenance{};
+  ledger::http::SelfService self_service(ledger::http::SelfServiceDependencies{});
   ledger::http::Api api(ledger::http::ApiDependencies{
       .metrics = &metrics, .web = &web, .notifications = &notifications, .followups = &followups,
-      .maintenance = &maintenance});
+      .maintenance = &maintenance, .self_service = &self_service});
   const std::optional<Role> kPublic;
   // By pattern and Allow text: rows may share a pattern with other methods.
   const std::map<std::pair<std::string, std::string>, std::optional<Role>> expected = {
       {{"/healthz", "GET"}, kPublic},
       {{"/signin", "GET, HEAD, POST"}, kPublic},
+      {{"/subscribe/confirm", "GET, HEAD, POST"}, kPublic},
+      {{"/unsubscribe", "GET, HEAD, POST"}, kPublic},
+      {{"/subscribe", "GET, HEAD"}, Role::kViewer},
+      {{"/api/v1/subscriptions/requests", "POST"}, Role::kViewer},
       {{"/static/**", "GET, HEAD"}, kPublic},
       {{"/submit", "GET, HEAD, POST"}, Role::kHelpdesk},
       {{"/api/v1/submissions", "POST"}, Role::kHelpdesk},
@@ -274,14 +280,17 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
     auto found = expected.find(row);
     ASSERT_NE(found, expected.end()) << "a route nobody wrote down here";
     EXPECT_EQ(route.access.role(), found->second);
-    // Writes are never public, and a page is a page.
-    if (Router::Allows(route.allow, "POST") && pattern != "/signin") {
+    // Writes are never public (but signing in, and the mailed links whose
+    // signed token is the credential), and a page is a page.
+    if (Router::Allows(route.allow, "POST") && pattern != "/signin" && pattern != "/subscribe/confirm" &&
+        pattern != "/unsubscribe") {
       EXPECT_TRUE(route.access.role().has_value());
     }
     EXPECT_EQ(route.kind == RouteKind::kPage,
               pattern == "/" || pattern == "/submit" || pattern == "/signin" || pattern == "/signout" ||
                   pattern == "/incidents/**" || pattern == "/actions" || pattern == "/actions/*" ||
-                  pattern == "/actions/new/*" || pattern == "/reviews/*" || pattern == "/maintenance");
+                  pattern == "/actions/new/*" || pattern == "/reviews/*" || pattern == "/maintenance" ||
+                  pattern == "/subscribe" || pattern == "/subscribe/confirm" || pattern == "/unsubscribe");
   }
   for (const auto& [row, ignored] : expected) EXPECT_TRUE(seen.contains(row)) << row.first << " " << row.second << " has no row";
 }

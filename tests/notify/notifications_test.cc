@@ -641,6 +641,51 @@ TEST(Message, CarriesTheTreeHeadFoldedOneFieldPerLine) {
   EXPECT_FALSE(notify::ComposeMail(notice, job, "noc@example.org", "size=1\r\nBcc: x@example.org"));
 }
 
+TEST(Message, SubscriberMailsCarryOneClickUnsubscribeAndTheIncidentPage) {
+  const projections::Notice notice = SampleNotice("Mail delayed", "MX queue draining");
+  projections::Job job;
+  job.key = JobKey{notice.seq, "a@example.org"};
+  job.ticket = "INC-7";
+  const notify::MailLinks links{.unsubscribe_url = "https://status.example.org/unsubscribe?token=abc.def",
+                                .page_url = "https://status.example.org/incidents/INC-7"};
+  Result<notify::Mail> mail = notify::ComposeMail(notice, job, "noc@example.org", {}, links);
+  ASSERT_TRUE(mail) << mail.error().message;
+  const std::string headers = HeaderBlock(mail->text);
+  EXPECT_NE(headers.find("List-Unsubscribe:\r\n <https://status.example.org/unsubscribe?token=abc.def>\r\n"),
+            std::string::npos)
+      << headers;
+  EXPECT_NE(headers.find("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), std::string::npos) << headers;
+  const std::string body = mail->text.substr(headers.size());
+  EXPECT_NE(body.find("https://status.example.org/incidents/INC-7"), std::string::npos) << body;
+  EXPECT_NE(body.find("To stop these mails, open"), std::string::npos) << body;
+  EXPECT_EQ(notify::ComposeMail(notice, job, "noc@example.org", {}, links)->text, mail->text);
+  // No links: no headers.
+  EXPECT_EQ(notify::ComposeMail(notice, job, "noc@example.org")->text.find("List-Unsubscribe"), std::string::npos);
+  // A link that could break the header is refused.
+  for (const char* bad : {"https://x.example.org/u?t=1\r\nBcc: v@example.org", "javascript:alert(1)",
+                          "https://x.example.org/<u>", "https://x.example.org/a b"}) {
+    EXPECT_FALSE(notify::ComposeMail(notice, job, "noc@example.org", {}, notify::MailLinks{.unsubscribe_url = bad}))
+        << bad;
+    EXPECT_FALSE(notify::ComposeMail(notice, job, "noc@example.org", {}, notify::MailLinks{.page_url = bad})) << bad;
+  }
+}
+
+TEST(Message, ConfirmationMailCarriesItsLinks) {
+  Result<notify::Mail> mail = notify::ComposeConfirmationMail(
+      "noc@example.org", "ana@example.org", {"mail", "<b>vpn</b>"}, "https://s.example.org/subscribe/confirm?token=x.y",
+      "https://s.example.org/unsubscribe?token=u.v", 1'700'000'000'000'000);
+  ASSERT_TRUE(mail) << mail.error().message;
+  EXPECT_EQ(mail->envelope_to, "ana@example.org");
+  const std::string headers = HeaderBlock(mail->text);
+  EXPECT_NE(headers.find("List-Unsubscribe:\r\n <https://s.example.org/unsubscribe?token=u.v>\r\n"),
+            std::string::npos);
+  EXPECT_NE(mail->text.find("https://s.example.org/subscribe/confirm?token=3Dx.y"), std::string::npos)
+      << mail->text;  // quoted-printable: "=" is "=3D"
+  EXPECT_NE(mail->text.find("<b>vpn</b>"), std::string::npos);  // plain text, kept as typed
+  EXPECT_FALSE(notify::ComposeConfirmationMail("noc@example.org", "ana@example.org\r\nBcc: v@example.org", {"mail"},
+                                               "https://s.example.org/c", "", 0));
+}
+
 TEST(Message, UserTextCannotInjectHeaders) {
   // Ingest refuses control characters in a title; the mail must hold even if one got through.
   const projections::Notice notice =
