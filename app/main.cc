@@ -59,6 +59,7 @@
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/followups_api.h"
+#include "http/imports_api.h"
 #include "http/maintenance_api.h"
 #include "http/server.h"
 #include "http/web.h"
@@ -576,6 +577,10 @@ int Serve(const Arguments& arguments) {
       ledger::ingest::OverdueWatcherOptions{.interval = std::chrono::milliseconds(*overdue_check_ms), .zone = *zone});
   if (!read_only) overdue_watcher.Start();
 
+  // The sheet's imports for /api/v1/imports and /imports (none polled: no runs).
+  ledger::http::ImportRoutes import_routes{.runs = {}, .read_model = &read_model};
+  if (*sheet_polling) import_routes.runs = [polling = sheet_polling->get()] { return polling->runs(); };
+
   // Long requests run here, never on the server's socket threads.
   ledger::http::WorkPool pool(*pool_options);
   follow_up_routes.pool = &pool;
@@ -587,7 +592,8 @@ int Serve(const Arguments& arguments) {
                                                       .pool = &pool,
                                                       .followups = &follow_ups,
                                                       .zone = *zone,
-                                                      .maintenance = maintenance_processor.get()});
+                                                      .maintenance = maintenance_processor.get(),
+                                                      .imports = &import_routes});
   const ledger::http::MaintenanceRoutes maintenance_routes{
       .processor = maintenance_processor.get(), .read_model = &read_model, .ledger = log.get()};
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
@@ -598,6 +604,7 @@ int Serve(const Arguments& arguments) {
                                                       .notifications = (*notifications)->routes(),
                                                       .followups = &follow_up_routes,
                                                       .maintenance = &maintenance_routes,
+                                                      .imports = &import_routes,
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .backup = *backup_options,

@@ -18,6 +18,7 @@
 #include "http/auth.h"
 #include "http/durations_changes.h"
 #include "http/followups_api.h"
+#include "http/imports_api.h"
 #include "http/json_views.h"
 #include "http/maintenance_api.h"
 #include "http/openapi.h"
@@ -547,6 +548,10 @@ Api::Api(ApiDependencies dependencies)
     std::vector<Route> notifications = NotificationRouteRows(*deps_.notifications);
     rows.insert(rows.end(), std::make_move_iterator(notifications.begin()),
                 std::make_move_iterator(notifications.end()));
+  }
+  if (deps_.imports != nullptr) {
+    std::vector<Route> imports = ImportRouteRows(*deps_.imports);
+    rows.insert(rows.end(), std::make_move_iterator(imports.begin()), std::make_move_iterator(imports.end()));
   }
   if (deps_.followups != nullptr) {
     std::vector<Route> followups = FollowUpRouteRows(*deps_.followups);

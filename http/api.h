@@ -40,6 +40,7 @@ class AccessControl;
 struct NotificationRoutes;
 struct FollowUpRoutes;
 struct MaintenanceRoutes;
+struct ImportRoutes;
 struct Principal;
 
 // Limits of the HTTP edge.
@@ -68,6 +69,7 @@ struct ApiDependencies {
   // incidents answer without "review" and "action_items".
   const FollowUpRoutes* followups = nullptr;
   const MaintenanceRoutes* maintenance = nullptr;     // maintenance windows (maintenance_api.h)
+  const ImportRoutes* imports = nullptr;              // the sheet's imports (imports_api.h)
   // Who may call what (auth.h); none: every request has every role (tests).
   const AccessControl* access = nullptr;
   // Where work that can take long runs (work_pool.h); none: on the calling
