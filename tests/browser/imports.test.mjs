@@ -12,7 +12,8 @@ import { startService, launchBrowser, openPage, api } from "./harness.mjs";
 
 const WAIT_MS = 30_000;
 const HOSTILE = "<img src=x onerror=alert(1)><script>alert(2)</script>\"'&amp;\r\nBcc: evil@example.org";
-const HEADER = ["Timestamp", "Email Address", "Action", "Ticket Number", "Title", "Update Notes"];
+const HEADER = ["Timestamp", "Email Address", "Action", "Ticket Number", "Title", "Affected Systems",
+  "Engineer Responsible", "Update Notes"];
 let folder;
 let service;
 let chrome;
@@ -25,8 +26,8 @@ before(async () => {
   folder = mkdtempSync(path.join(tmpdir(), "ledger-imports-"));
   const sheet = path.join(folder, "responses.csv");
   const text = csvLine(HEADER) +
-    csvLine(["3/28/2026 8:00:00", "desk@example.org", "Create new incident", "", "Mail delayed", ""]) +
-    csvLine(["3/28/2026 9:00:00", "Ana@Example.org", "Update existing incident", "INC-999", "", HOSTILE]);
+    csvLine(["3/28/2026 8:00:00", "desk@example.org", "Create new incident", "", "Mail delayed", "Mail", "Ana", ""]) +
+    csvLine(["3/28/2026 9:00:00", "Ana@Example.org", "Update existing incident", "INC-999", "", "", "", HOSTILE]);
   writeFileSync(sheet + ".tmp", text);
   renameSync(sheet + ".tmp", sheet);
   service = await startService(["--poll-csv", sheet, "--poll-interval", "1s", "--sheet-timezone", "Europe/Berlin"]);
