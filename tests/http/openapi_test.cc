@@ -15,6 +15,7 @@
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/followups_api.h"
+#include "http/imports_api.h"
 #include "http/maintenance_api.h"
 #include "http/metrics.h"
 #include "http/notifications_api.h"
@@ -43,11 +44,13 @@ struct Service {
   ledger::http::NotificationRoutes notifications{};
   ledger::http::FollowUpRoutes followups{};
   ledger::http::MaintenanceRoutes maintenance{};
+  ledger::http::ImportRoutes imports{};
   ledger::http::Api api{ledger::http::ApiDependencies{.metrics = &metrics,
                                                       .web = &web,
                                                       .notifications = &notifications,
                                                       .followups = &followups,
-                                                      .maintenance = &maintenance}};
+                                                      .maintenance = &maintenance,
+                                                      .imports = &imports}};
 };
 
 // The document the service serves, parsed.
