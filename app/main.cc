@@ -61,6 +61,7 @@
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/followups_api.h"
+#include "http/imports_api.h"
 #include "http/maintenance_api.h"
 #include "http/server.h"
 #include "http/web.h"
@@ -599,6 +600,9 @@ int Serve(const Arguments& arguments) {
                                             .key = link_key->get(),
                                             .send_confirmation = (*notifications)->confirmation_sender(),
                                             .public_url = public_url->value_or(std::string())});
+  // The sheet's imports for /api/v1/imports and /imports (none polled: no runs).
+  ledger::http::ImportRoutes import_routes{.runs = {}, .read_model = &read_model};
+  if (*sheet_polling) import_routes.runs = [polling = sheet_polling->get()] { return polling->runs(); };
 
   // Long requests run here, never on the server's socket threads.
   ledger::http::WorkPool pool(*pool_options);
@@ -611,7 +615,8 @@ int Serve(const Arguments& arguments) {
                                                       .pool = &pool,
                                                       .followups = &follow_ups,
                                                       .zone = *zone,
-                                                      .maintenance = maintenance_processor.get()});
+                                                      .maintenance = maintenance_processor.get(),
+                                                      .imports = &import_routes});
   const ledger::http::MaintenanceRoutes maintenance_routes{
       .processor = maintenance_processor.get(), .read_model = &read_model, .ledger = log.get()};
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
@@ -623,6 +628,7 @@ int Serve(const Arguments& arguments) {
                                                       .followups = &follow_up_routes,
                                                       .maintenance = &maintenance_routes,
                                                       .self_service = &self_service,
+                                                      .imports = &import_routes,
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .backup = *backup_options,

@@ -57,7 +57,7 @@ Status Notifications::StartDelivery() {
     delivery_options_->links = [public_url = public_url_, key = link_key_](const projections::Notice& notice,
                                                                            std::string_view recipient) {
       notify::MailLinks links{.unsubscribe_url = http::UnsubscribeUrl(*key, public_url, recipient), .page_url = {}};
-      if (!projections::IsMaintenanceNoticeEvent(notice.type)) {
+      if (!projections::IsMaintenanceNoticeEvent(notice.type) && !notice.ticket.empty()) {
         links.page_url = http::IncidentPageUrl(public_url, notice.ticket);
       }
       return links;

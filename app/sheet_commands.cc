@@ -101,8 +101,10 @@ Result<std::unique_ptr<SheetPolling>> StartSheetPolling(const std::map<std::stri
   poller_options.mapping = std::move(settings->mapping);
   poller_options.zone = std::move(settings->zone);
   auto target = std::make_unique<ingest::LedgerSheetTarget>(ledger, processor);
+  auto refusals = std::make_unique<ingest::LedgerRefusalRecorder>(ledger);
+  poller_options.refusals = refusals.get();
   std::unique_ptr<ingest::SheetPoller> poller = ingest::SheetPoller::Start(std::move(poller_options), target.get());
-  return std::make_unique<SheetPolling>(std::move(target), std::move(poller));
+  return std::make_unique<SheetPolling>(std::move(target), std::move(refusals), std::move(poller));
 }
 
 }  // namespace ledger::app

@@ -11,15 +11,20 @@
 //
 //   incident-ledger serve ... --poll-csv PATH [--poll-interval 2m]
 //                             [--mapping FILE] [--sheet-timezone ZONE]
-//     polls PATH while serving (see ingest/sheet_poller.h).
+//     polls PATH while serving (see ingest/sheet_poller.h); a refused row
+//     is recorded as a SHEET_ROW_REFUSED event and its author mailed, once
+//     per row content (ingest/sheet_refusals.h). import-csv only reports
+//     refused rows.
 
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "ingest/processor.h"
 #include "ingest/sheet_poller.h"
+#include "ingest/sheet_refusals.h"
 #include "ledger/ledger.h"
 
 namespace ledger::app {
@@ -32,17 +37,21 @@ int ImportCsv(const std::map<std::string, std::string>& options, const std::stri
 inline constexpr const char* kSheetServeOptions[] = {"--poll-csv", "--poll-interval", "--mapping",
                                                      "--sheet-timezone"};
 
-// The poller and the target it submits to, stopped together.
+// The poller, the target it submits to and the recorder of its refused
+// rows (ingest/sheet_refusals.h), stopped together.
 class SheetPolling {
  public:
-  SheetPolling(std::unique_ptr<ingest::LedgerSheetTarget> target, std::unique_ptr<ingest::SheetPoller> poller)
-      : target_(std::move(target)), poller_(std::move(poller)) {}
+  SheetPolling(std::unique_ptr<ingest::LedgerSheetTarget> target,
+               std::unique_ptr<ingest::LedgerRefusalRecorder> refusals, std::unique_ptr<ingest::SheetPoller> poller)
+      : target_(std::move(target)), refusals_(std::move(refusals)), poller_(std::move(poller)) {}
   ~SheetPolling() { Stop(); }
   void Stop() { poller_->Stop(); }
   ingest::SheetPollerStats stats() const { return poller_->stats(); }
+  std::vector<ingest::SheetImportRun> runs() const { return poller_->runs(); }
 
  private:
   std::unique_ptr<ingest::LedgerSheetTarget> target_;
+  std::unique_ptr<ingest::LedgerRefusalRecorder> refusals_;
   std::unique_ptr<ingest::SheetPoller> poller_;
 };
 

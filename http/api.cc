@@ -20,6 +20,7 @@
 #include "http/auth.h"
 #include "http/durations_changes.h"
 #include "http/followups_api.h"
+#include "http/imports_api.h"
 #include "http/json_views.h"
 #include "http/maintenance_api.h"
 #include "http/openapi.h"
@@ -578,6 +579,10 @@ Api::Api(ApiDependencies dependencies)
     std::vector<Route> self_service = deps_.self_service->Routes();
     rows.insert(rows.end(), std::make_move_iterator(self_service.begin()),
                 std::make_move_iterator(self_service.end()));
+  }
+  if (deps_.imports != nullptr) {
+    std::vector<Route> imports = ImportRouteRows(*deps_.imports);
+    rows.insert(rows.end(), std::make_move_iterator(imports.begin()), std::make_move_iterator(imports.end()));
   }
   if (deps_.followups != nullptr) {
     std::vector<Route> followups = FollowUpRouteRows(*deps_.followups);

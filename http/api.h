@@ -41,6 +41,7 @@ struct NotificationRoutes;
 struct FollowUpRoutes;
 struct MaintenanceRoutes;
 class SelfService;
+struct ImportRoutes;
 struct Principal;
 
 // Limits of the HTTP edge.
@@ -72,6 +73,7 @@ struct ApiDependencies {
   // Self-service subscriptions and one-click unsubscribe (self_service.h);
   // none: no such routes.
   SelfService* self_service = nullptr;
+  const ImportRoutes* imports = nullptr;              // the sheet's imports (imports_api.h)
   // Who may call what (auth.h); none: every request has every role (tests).
   const AccessControl* access = nullptr;
   // Where work that can take long runs (work_pool.h); none: on the calling

@@ -13,6 +13,25 @@ namespace {
 // field table (ingest/fields.h) writes them.
 void WritePayload(JsonWriter* json, const proto::IncidentPayload& payload) { ingest::WritePayloadJson(json, payload); }
 
+// A refused sheet row, every field (ingest/sheet_refusals.h).
+void WriteSheetRowRefusedPayload(JsonWriter* json, const proto::SheetRowRefusal& refusal) {
+  json->BeginObject();
+  json->Key("content_id").String(refusal.content_id());
+  json->Key("row").Uint(refusal.row());
+  json->Key("column").String(refusal.column());
+  json->Key("column_letters").String(refusal.column_letters());
+  json->Key("field").String(refusal.field());
+  json->Key("rule").String(refusal.rule());
+  json->Key("submitter").String(refusal.submitter());
+  json->Key("file").String(refusal.file());
+  json->Key("cells").BeginArray();
+  for (const proto::SheetCell& cell : refusal.cells()) {
+    json->BeginObject().Key("column").String(cell.column()).Key("text").String(cell.text()).EndObject();
+  }
+  json->EndArray();
+  json->EndObject();
+}
+
 }  // namespace
 
 const char* EventTypeName(proto::EventType type) {
@@ -36,6 +55,7 @@ const char* EventTypeName(proto::EventType type) {
     case proto::MAINTENANCE_STARTED: return "MAINTENANCE_STARTED";
     case proto::MAINTENANCE_ENDED: return "MAINTENANCE_ENDED";
     case proto::MAINTENANCE_CANCELLED: return "MAINTENANCE_CANCELLED";
+    case proto::SHEET_ROW_REFUSED: return "SHEET_ROW_REFUSED";
     default: return "UNKNOWN";
   }
 }
@@ -59,6 +79,8 @@ void WriteEvent(JsonWriter* json, const StoredEvent& stored) {
     // a subscription change, a delivery receipt or a retry
   } else if (WriteFollowUpPayload(json, event)) {
     // a review version or an action item change
+  } else if (event.has_sheet_row_refused()) {
+    WriteSheetRowRefusedPayload(json, event.sheet_row_refused());
   } else {
     json->BeginObject().EndObject();
   }

@@ -213,6 +213,10 @@ std::vector<RouteDoc> MakeRouteDocs() {
                                  kSystem,
                                  {"ticket", "", R"({"type":"string"})"}},
                        .answers = {{"200", "HTML", kHtml, ""}}}}},
+      {.name = "page_imports",
+       .operations = {{.method = "GET",
+                       .summary = "The sheet's imports and refused rows (help desk)",
+                       .answers = {{"200", "HTML", kHtml, ""}}}}},
       {.name = "page_action_update",
        .segment = "item",
        .segment_description = "the action item, INC-7-A1",
@@ -363,6 +367,11 @@ std::vector<RouteDoc> MakeRouteDocs() {
                        .body = {{kForm, R"({"type":"object","properties":{"List-Unsubscribe":{"type":"string"}}})"}},
                        .answers = {{"200", "unsubscribed (also when nothing was left)", kHtml, ""},
                                    {"400", "a malformed or altered link", kHtml, ""}}}}},
+      // --- imports_api.cc -------------------------------------------------
+      {.name = "imports",
+       .operations = {{.method = "GET",
+                       .summary = "The sheet poller's imports since start, newest first, with every refused row",
+                       .answers = {{"200", "the runs", kJson, "ImportList"}}}}},
       // --- followups_api.cc -----------------------------------------------
       {.name = "review",
        .segment = "ticket",
@@ -439,7 +448,7 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("NOTIFICATION_DELIVERED","NOTIFICATION_FAILED","NOTIFICATION_RETRY_REQUESTED","REVIEW_DRAFTED",)"
        R"("REVIEW_PUBLISHED","ACTION_ITEM_ADDED","ACTION_ITEM_UPDATED","ACTION_ITEM_OVERDUE",)"
        R"("MAINTENANCE_SCHEDULED","MAINTENANCE_UPDATED","MAINTENANCE_STARTED","MAINTENANCE_ENDED",)"
-       R"("MAINTENANCE_CANCELLED"]},"version":)" COUNT R"(,"payload":{"type":"object"},)"
+       R"("MAINTENANCE_CANCELLED","SHEET_ROW_REFUSED"]},"version":)" COUNT R"(,"payload":{"type":"object"},)"
        R"("request_digest":{"type":"string","pattern":"^([0-9a-f]{64})?$"},"prev_hash":)" HASH R"(,"hash":)" HASH
        R"(,"record":{"type":"string","contentEncoding":"base64","pattern":"^[A-Za-z0-9+/]*={0,2}$"}},)"
        R"("allOf":[)"
@@ -456,7 +465,30 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"({"if":{"properties":{"type":{"pattern":"^REVIEW_"}}},)"
        R"("then":{"properties":{"payload":)" REF("ReviewPayload") R"(}}},)"
        R"({"if":{"properties":{"type":{"pattern":"^ACTION_ITEM_"}}},)"
-       R"("then":{"properties":{"payload":)" REF("ActionItemPayload") R"(}}}]})"},
+       R"("then":{"properties":{"payload":)" REF("ActionItemPayload") R"(}}},)"
+       R"({"if":{"properties":{"type":{"const":"SHEET_ROW_REFUSED"}}},)"
+       R"("then":{"properties":{"payload":)" REF("SheetRowRefusedPayload") R"(}}}]})"},
+      {"SheetRowRefusedPayload",
+       R"({"type":"object","required":["content_id","row","column","column_letters","field","rule","submitter",)"
+       R"("file","cells"],"additionalProperties":false,"properties":{)"
+       R"("content_id":{"type":"string","pattern":"^[0-9a-f]{32}$"},"row":)" COUNT
+       R"(,"column":{"type":"string"},"column_letters":{"type":"string"},"field":{"type":"string"},)"
+       R"("rule":{"type":"string"},"submitter":{"type":"string"},"file":{"type":"string"},)"
+       R"("cells":{"type":"array","items":{"type":"object","required":["column","text"],)"
+       R"("additionalProperties":false,"properties":{"column":{"type":"string"},"text":{"type":"string"}}}}}})"},
+      {"ImportList",
+       R"({"type":"object","required":["runs"],"additionalProperties":false,"properties":{"runs":{"type":"array",)"
+       R"("items":{"type":"object","required":["at","file","file_error","rows_read","appended","already_present",)"
+       R"("rejected","refused"],"additionalProperties":false,"properties":{"at":)" TIME
+       R"(,"file":{"type":"string"},"file_error":{"type":["string","null"]},"rows_read":)" COUNT
+       R"(,"appended":)" COUNT R"(,"already_present":)" COUNT R"(,"rejected":)" COUNT
+       R"(,"refused":{"type":"array","items":{"type":"object","required":["row","column","column_letters",)"
+       R"("field","rule","author","told","mail","content_id","seq"],"additionalProperties":false,)"
+       R"("properties":{"row":)" COUNT R"(,"column":{"type":["string","null"]},)"
+       R"("column_letters":{"type":["string","null"]},"field":{"type":"string"},"rule":{"type":"string"},)"
+       R"("author":{"type":"string"},"told":{"type":"boolean"},)"
+       R"("mail":{"type":["string","null"],"enum":["pending","sent","failed",null]},)"
+       R"("content_id":{"type":"string"},"seq":{"type":["integer","null"]}}}}}}}}})"},
       {"IncidentPayload",
        R"({"type":"object","description":"only the fields the event carries","additionalProperties":false,)"
        R"("properties":{"title":{"type":"string"},"description":{"type":"string"},"systems":)" STRINGS

@@ -23,6 +23,7 @@
 #include "http/followups_api.h"
 #include "http/gzip.h"
 #include "http/html.h"
+#include "http/imports_api.h"
 #include "http/json_views.h"
 #include "http/query_params.h"
 #include "http/visibility.h"
@@ -1230,6 +1231,58 @@ Web::Web(WebDependencies dependencies)
 
 namespace {
 
+// GET /imports: every run's counts and refused rows, each with what its
+// author typed; all of it text (escaped).
+std::string ImportsHtml(const std::vector<ImportRunView>& runs, bool polled) {
+  std::string main = "<h1>Sheet imports</h1>\n";
+  if (!polled) {
+    return main + "<p class=\"hint\">No form-responses sheet is polled here (serve --poll-csv).</p>\n";
+  }
+  main += "<p class=\"hint\">The sheet's imports since the service started, newest first; refused rows are "
+          "recorded in the ledger and their authors mailed once. <a href=\"/api/v1/imports\">JSON</a></p>\n";
+  if (runs.empty()) main += "<p>No import yet.</p>\n";
+  for (const ImportRunView& run : runs) {
+    main += "<section class=\"import-run\"><h2>" + TimeHtml(Instant{run.at_micros, 0}) + " · ";
+    AppendHtmlEscaped(&main, run.file);
+    main += "</h2>\n";
+    if (!run.file_error.empty()) {
+      main += "<p class=\"notice notice-error\">The file was not imported: " + HtmlEscape(run.file_error) + "</p>\n";
+    }
+    main += "<p>rows read " + std::to_string(run.rows_read) + ", appended " + std::to_string(run.appended) +
+            ", already present " + std::to_string(run.already_present) + ", rejected " +
+            std::to_string(run.rejected) + "</p>\n";
+    if (run.refused.empty()) {
+      main += "</section>\n";
+      continue;
+    }
+    main += "<table class=\"refused\"><thead><tr><th>Row</th><th>Column</th><th>Rule</th><th>Author</th>"
+            "<th>Told</th><th>What the row says</th></tr></thead><tbody>\n";
+    for (const RefusedRowView& row : run.refused) {
+      main += "<tr><td>" + std::to_string(row.row) + "</td><td>";
+      if (!row.column.empty()) main += HtmlEscape(row.column) + " (" + HtmlEscape(row.column_letters) + ")";
+      main += "</td><td>" + HtmlEscape(row.rule) + "</td><td>" + HtmlEscape(row.author) + "</td><td>";
+      if (row.told()) {
+        main += "yes";
+      } else if (row.mail) {
+        main += std::string("no (mail ") + projections::JobStateName(*row.mail) + ")";
+      } else {
+        main += row.seq == 0 ? "no (not recorded)" : "no (no valid address)";
+      }
+      main += "</td><td>";
+      if (!row.cells.empty()) {
+        main += "<dl class=\"cells\">";
+        for (const auto& [column, text] : row.cells) {
+          main += "<dt>" + HtmlEscape(column) + "</dt><dd>" + HtmlEscape(text) + "</dd>";
+        }
+        main += "</dl>";
+      }
+      main += "</td></tr>\n";
+    }
+    main += "</tbody></table></section>\n";
+  }
+  return main;
+}
+
 class WebHandlers {
  public:
   WebHandlers(const WebDependencies& deps, const StaticAssets& assets, const Principal& principal)
@@ -1500,6 +1553,15 @@ class WebHandlers {
     return HtmlAnswer(200, RenderIncident(principal_, *state, *events, recorded, now, head_seq, view, deliveries));
   }
 
+  // GET /imports: the sheet's imports (imports_api.h).
+  HttpResponse ImportsPage(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {});
+    if (!query) return ErrorPage(principal_, 400, "Bad address", query.error().message);
+    const bool polled = deps_.imports != nullptr && deps_.imports->runs;
+    const std::vector<ImportRunView> runs = polled ? CollectImports(*deps_.imports) : std::vector<ImportRunView>{};
+    return HtmlAnswer(200, Layout(principal_, "Sheet imports", "/imports", ImportsHtml(runs, polled), {}));
+  }
+
   // GET /actions: every action item, filtered like GET /api/v1/action-items.
   HttpResponse ActionsPage(std::string_view query_text) {
     Result<Query> query = ParseQuery(query_text, {"owner", "status", "overdue", "system", "ticket"});
@@ -1727,6 +1789,8 @@ std::vector<Route> Web::Routes() {
          }
          call.respond(handlers(call).IncidentPage(call.segment, call.query));
        }},
+      {"/imports", "GET, HEAD", RequiredAccess::Needs(Role::kHelpdesk), "page_imports", RouteKind::kPage,
+       "page_imports", [handlers](RouteCall call) { call.respond(handlers(call).ImportsPage(call.query)); }},
       {"/actions", "GET, HEAD", viewer, "page_actions", RouteKind::kPage, "page_actions",
        [handlers](RouteCall call) { call.respond(handlers(call).ActionsPage(call.query)); }},
       {"/actions/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_update", RouteKind::kPage,

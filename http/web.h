@@ -1,6 +1,7 @@
 #pragma once
 // The browser side of the service: the dashboard (/), the help-desk form
-// (/submit), the maintenance form (/maintenance, posting like /submit), the incident page (/incidents/{ticket}), signing in and out
+// (/submit), the maintenance form (/maintenance, posting like /submit), the incident page (/incidents/{ticket}),
+// the sheet's imports and refused rows (/imports, for the help desk), signing in and out
 // (/signin, /signout; see auth.h), the embedded assets
 // (/static/...), and the two JSON routes the pages need beyond the contract's:
 // GET /api/v1/events/stream (Server-Sent Events, DESIGN.md) and
@@ -46,6 +47,8 @@ constexpr int kAvailabilityDaysDefault = 90;
 constexpr size_t kAvailabilitySystemsMax = 200;
 constexpr size_t kFormSystemsListedMax = 500;  // known systems offered in the form
 
+struct ImportRoutes;
+
 struct WebDependencies {
   Ledger* ledger;
   ingest::CommandProcessor* processor;
@@ -59,6 +62,9 @@ struct WebDependencies {
   const date::time_zone* zone = nullptr;  // the service's --timezone (overdue); required with followups
   // The maintenance form (/maintenance); none: its POST answers 503.
   ingest::MaintenanceProcessor* maintenance = nullptr;
+  // The sheet's imports and refused rows (/imports, imports_api.h); none:
+  // the page says no sheet is polled.
+  const ImportRoutes* imports = nullptr;
 };
 
 // A page in the service's frame (the header, navigation, sign-out, the

@@ -19,6 +19,7 @@ namespace ledger::ingest {
 namespace {
 
 constexpr std::string_view kSubmissionIdDomain = "incident-ledger sheet row v1\n";
+constexpr std::string_view kContentIdDomain = "incident-ledger sheet row cells v1\n";
 constexpr size_t kSubmissionIdHexDigits = 32;
 constexpr size_t kShownCellBytesMax = 60;
 constexpr size_t kMappingJsonDepthMax = 4;
@@ -368,6 +369,18 @@ std::string SheetSubmissionId(const SheetColumns& columns, const CsvRecord& reco
   return std::string(kSheetSubmissionIdPrefix) + HexEncode(Sha256(content)).substr(0, kSubmissionIdHexDigits);
 }
 
+std::string SheetContentId(const SheetColumns& columns, const CsvRecord& record) {
+  if (record.cells.size() == columns.header.size()) {
+    return SheetSubmissionId(columns, record).substr(kSheetSubmissionIdPrefix.size());
+  }
+  std::string content(kContentIdDomain);
+  for (const std::string& cell : record.cells) {
+    content += TrimView(cell);
+    content += '\0';
+  }
+  return HexEncode(Sha256(content)).substr(0, kSubmissionIdHexDigits);
+}
+
 Result<MappedRow> MapSheetRow(const SheetColumns& columns, const SheetMapping& mapping, const SheetTimeZone* zone,
                               const CsvRecord& record) {
   if (record.cells.size() != columns.header.size()) {
@@ -509,6 +522,18 @@ class Importer {
       row.row = record.row;
       row.line = record.line;
       if (record.cells.size() == columns_.header.size()) row.submission_id = SheetSubmissionId(columns_, record);
+      row.content_id = SheetContentId(columns_, record);
+      if (const std::optional<size_t> actor = columns_.index[Index(SheetField::kActor)];
+          actor && *actor < record.cells.size()) {
+        row.author = std::string(TrimView(record.cells[*actor]));
+      }
+      for (size_t cell = 0; cell < record.cells.size(); ++cell) {
+        const std::string_view text = TrimView(record.cells[cell]);
+        if (text.empty()) continue;
+        row.cells.emplace_back(cell < columns_.header.size() ? columns_.header[cell]
+                                                             : "(column " + ColumnLetters(cell + 1) + ")",
+                               std::string(text));
+      }
       Result<MappedRow> mapped = MapSheetRow(columns_, *options_.mapping, options_.zone, record);
       const size_t report_index = report_.rows.size();
       if (mapped) {
@@ -606,6 +631,7 @@ class Importer {
       return;
     }
     row.outcome = result->repeated ? RowOutcome::kAlreadyPresent : RowOutcome::kAppended;
+    row.cells.clear();  // kept for rejected rows only
     row.ticket = result->ticket;
     row.seq = result->seq;
     ++(result->repeated ? report_.already_present : report_.appended);

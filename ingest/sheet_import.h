@@ -165,6 +165,14 @@ Result<MappedRow> MapSheetRow(const SheetColumns& columns, const SheetMapping& m
 // The row's content-derived submission_id (see the top of this file).
 std::string SheetSubmissionId(const SheetColumns& columns, const CsvRecord& record);
 
+// The row's content id: 32 hex digits. For a row with as many cells as the
+// header, the hash part of its submission_id (so the same mapped cells give
+// the same id, whatever the row's position or the unmapped columns); for a
+// row cut short or too long, which has no submission_id, the first 32 hex
+// digits of SHA-256 over "incident-ledger sheet row cells v1\n" and each
+// cell, trimmed, followed by a NUL byte.
+std::string SheetContentId(const SheetColumns& columns, const CsvRecord& record);
+
 // Where ImportSheet sends rows; an interface so tests can watch the calls.
 class SheetTarget {
  public:
@@ -205,6 +213,13 @@ struct SheetRowReport {
   std::string field;
   ErrorCode code = ErrorCode::kInvalidArgument;
   std::string rule;
+  // Who submitted the row and what it said, for telling them about a
+  // rejection (ingest/sheet_refusals.h): the content id (SheetContentId),
+  // the e-mail column's cell as typed (trimmed), and, for a rejected row,
+  // its non-blank cells as (header title, cell text).
+  std::string content_id;
+  std::string author;
+  std::vector<std::pair<std::string, std::string>> cells;
 };
 
 struct SheetImportReport {

@@ -174,6 +174,7 @@ void SheetPoller::Import(const std::string& content) {
         " more rejected rows");
   }
   last_import_retryable_ = report.retryable;
+  KeepRun(report);
   std::lock_guard lock(stats_mutex_);
   ++stats_.imports;
   if (report.file_error) ++stats_.file_errors;
@@ -186,6 +187,51 @@ void SheetPoller::Import(const std::string& content) {
   stats_.last_import_rows_rejected = report.rejected;
   stats_.last_import_file_ok = !report.file_error;
   stats_.last_import_unix_seconds = NowMicros() / 1'000'000;
+}
+
+void SheetPoller::KeepRun(const SheetImportReport& report) {
+  SheetImportRun run;
+  run.file = options_.path;
+  if (report.file_error) run.file_error = report.file_error->message;
+  run.rows_read = report.rows_read;
+  run.appended = report.appended;
+  run.already_present = report.already_present;
+  run.rejected = report.rejected;
+  const std::string file_name = std::filesystem::path(options_.path).filename().string();
+  size_t recorded = 0;
+  for (const SheetRowReport& row : report.rows) {
+    if (row.outcome != RowOutcome::kRejected) continue;
+    SheetRefusedRow refused{.row = row.row,
+                            .content_id = row.content_id,
+                            .column = row.column,
+                            .column_letters = row.column_letters,
+                            .field = row.field,
+                            .rule = row.rule,
+                            .author = row.author};
+    if (!IsRecordedRefusal(row)) {
+      refused.not_recorded = "not the row's fault: the import is tried again";
+    } else if (options_.refusals == nullptr) {
+      refused.not_recorded = "refused rows are not recorded here";
+    } else if (Result<RefusalRecorded> done = options_.refusals->Record(RefusalFromRow(row, file_name)); !done) {
+      refused.not_recorded = done.error().message;
+      Log(options_.path + ": cannot record the refusal of row " + std::to_string(row.row) + ": " +
+          done.error().message);
+    } else {
+      refused.seq = done->seq;
+      if (!done->repeated) ++recorded;
+    }
+    if (run.refused.size() < kSheetRunRefusedKept) run.refused.push_back(std::move(refused));
+  }
+  if (recorded > 0) Log(options_.path + ": recorded " + std::to_string(recorded) + " newly refused rows");
+  run.at_micros = NowMicros();
+  std::lock_guard lock(stats_mutex_);
+  runs_.push_front(std::move(run));
+  if (runs_.size() > kSheetRunsKept) runs_.pop_back();
+}
+
+std::vector<SheetImportRun> SheetPoller::runs() const {
+  std::lock_guard lock(stats_mutex_);
+  return {runs_.begin(), runs_.end()};
 }
 
 void SheetPoller::Log(const std::string& line) {

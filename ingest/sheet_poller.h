@@ -16,13 +16,24 @@
 // goes on looking. An import that failed for a reason other than the file's
 // content (I/O error, shutdown) is tried again at the next look.
 //
-// Thread safety: Stop and stats may be called from any thread.
+// Refused rows. With a SheetRefusalRecorder (sheet_refusals.h), every
+// rejected row of an import that is the row's own fault is recorded as a
+// SHEET_ROW_REFUSED event, once per row content, right after the import; the
+// notification side mails its submitter from the event.
+//
+// Runs. The latest kSheetRunsKept imports are kept in memory (runs()), each
+// with its counts and its rejected rows (at most kSheetRunRefusedKept): what
+// GET /api/v1/imports shows. They start empty at every start of the
+// service; the refusals themselves are in the log.
+//
+// Thread safety: Stop, stats and runs may be called from any thread.
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +42,7 @@
 
 #include "common/result.h"
 #include "ingest/sheet_import.h"
+#include "ingest/sheet_refusals.h"
 
 namespace ledger::ingest {
 
@@ -62,12 +74,43 @@ struct SheetPollerStats {
   int64_t last_import_unix_seconds = 0;  // when the latest import ended; 0 before the first
 };
 
+constexpr size_t kSheetRunsKept = 50;
+constexpr size_t kSheetRunRefusedKept = 1000;  // rejected rows kept per run; the rest are counted
+
+// One rejected row of a run, as the import saw it.
+struct SheetRefusedRow {
+  size_t row = 0;
+  std::string content_id;  // SheetContentId
+  std::string column;      // header title, empty when no single column is to blame
+  std::string column_letters;
+  std::string field;
+  std::string rule;
+  std::string author;  // the e-mail cell as typed
+  uint64_t seq = 0;    // its SHEET_ROW_REFUSED event; 0 when not recorded
+  std::string not_recorded;  // why not, when seq is 0 (not the row's fault, no recorder, an append error)
+};
+
+// One import of the file.
+struct SheetImportRun {
+  int64_t at_micros = 0;  // when it ended
+  std::string file;       // the polled path
+  std::string file_error; // the file could not be imported at all; empty when it could
+  size_t rows_read = 0;
+  size_t appended = 0;
+  size_t already_present = 0;
+  size_t rejected = 0;
+  std::vector<SheetRefusedRow> refused;  // in row order
+};
+
 struct SheetPollerOptions {
   std::string path;
   std::chrono::milliseconds interval = kSheetPollIntervalDefault;
   SheetMapping mapping = DefaultSheetMapping();
   std::optional<SheetTimeZone> zone;
   std::FILE* log = stderr;
+  // Records refused rows (see the top); none: they are only reported.
+  // Must outlive the poller.
+  SheetRefusalRecorder* refusals = nullptr;
 };
 
 class SheetPoller {
@@ -84,6 +127,8 @@ class SheetPoller {
 
   // The figures now (a copy taken under a short lock).
   SheetPollerStats stats() const;
+  // The kept imports, newest first (a copy).
+  std::vector<SheetImportRun> runs() const;
 
  private:
   SheetPoller(SheetPollerOptions options, SheetTarget* target);
@@ -91,6 +136,8 @@ class SheetPoller {
   // One look; returns how long to wait before the next.
   std::chrono::milliseconds Look();
   void Import(const std::string& content);
+  // Records the rejected rows of `report` and keeps the run.
+  void KeepRun(const SheetImportReport& report);
   void Log(const std::string& line);
 
   struct FileSignature {
@@ -116,6 +163,7 @@ class SheetPoller {
   // Written by the poller thread, read by stats().
   mutable std::mutex stats_mutex_;
   SheetPollerStats stats_;
+  std::deque<SheetImportRun> runs_;  // newest first
 };
 
 }  // namespace ledger::ingest

@@ -42,6 +42,8 @@ Status CheckLink(std::string_view url) {
 // unsubscribe link; those to an action item's owner do not (unsubscribing
 // would not stop them).
 bool ToSubscribers(proto::EventType type) {
+  // A refused sheet row's mail goes to the row's author, not to subscribers.
+  if (type == proto::SHEET_ROW_REFUSED) return false;
   return !projections::IsFollowUpNoticeEvent(type) || type == proto::REVIEW_PUBLISHED;
 }
 
@@ -242,6 +244,40 @@ FollowUpText MaintenanceMail(const projections::Notice& notice, std::string_view
   return text;
 }
 
+// What the mail to the submitter of a refused sheet row says (before
+// HeaderSafe for the subject). `notice.follow_up` holds the event's
+// SheetRowRefusal. Every cell is quoted as text: the body is text/plain.
+FollowUpText SheetRefusalMail(const projections::Notice& notice, std::string_view to) {
+  proto::SheetRowRefusal refusal;
+  (void)refusal.ParseFromString(notice.follow_up);  // written by the fold
+  const std::string row = std::to_string(refusal.row());
+  const std::string column =
+      refusal.column().empty() ? std::string() : HeaderSafe(refusal.column()) + " (" + HeaderSafe(refusal.column_letters()) + ")";
+  FollowUpText text;
+  std::string& body = text.body;
+  text.subject = "Sheet row " + row + " was not imported" + (column.empty() ? "" : ": " + column);
+  body += "Your response on row " + row + " of the incident sheet " + HeaderSafe(refusal.file()) +
+          " was not imported into the incident ledger.\n\n";
+  body += "Row:       " + row + "\n";
+  body += "Column:    " + (column.empty() ? std::string("(the row as a whole)") : column) + "\n";
+  body += "Rule:\n" + Indented(BodySafe(refusal.rule())) + "\n";
+  body += "\nWhat the row says:\n";
+  for (const proto::SheetCell& cell : refusal.cells()) {
+    const bool blamed = !refusal.column().empty() && cell.column() == refusal.column();
+    body += "  " + HeaderSafe(cell.column()) + (blamed ? " (this one)" : "") + ":\n";
+    body += Indented(Indented(BodySafe(cell.text()))) + "\n";
+  }
+  body += "\nHow to fix it: edit the row in the sheet so that " +
+          (column.empty() ? std::string("it follows the rule above") : "the " + column + " cell follows the rule above") +
+          " (or submit the form again with the corrected answer). The sheet is read again when it changes, and the "
+          "corrected row goes in then. You will not be mailed again about this row as it stands now.\n";
+  body += "\n-- \n";
+  body += "You receive this because " + std::string(to) + " is the e-mail address of that row.\n";
+  body += "Ledger event " + std::to_string(notice.seq) + ", recorded " + FormatRfc3339Utc(notice.recorded_at_micros) +
+          ".\n";
+  return text;
+}
+
 }  // namespace
 
 std::string HeaderSafe(std::string_view text) {
@@ -340,7 +376,8 @@ std::string Rfc5322Date(int64_t unix_micros) {
 }
 
 std::string MessageIdFor(const projections::Notice& notice, std::string_view recipient, std::string_view from) {
-  std::string ticket = notice.ticket;
+  // A refused sheet row has no ticket.
+  std::string ticket = notice.ticket.empty() ? std::string("sheet-row") : notice.ticket;
   for (char& c : ticket) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
@@ -364,9 +401,15 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   if (!sender) return sender.error();
 
   const bool maintenance = projections::IsMaintenanceNoticeEvent(notice.type);
-  if (maintenance || projections::IsFollowUpNoticeEvent(notice.type)) {
-    FollowUpText follow_up = maintenance ? MaintenanceMail(notice, *to) : FollowUpMail(notice, *to);
-    if (!maintenance && !links.page_url.empty()) follow_up.body += "Incident page: " + links.page_url + "\n";
+  const bool refusal = notice.type == proto::SHEET_ROW_REFUSED;
+  if (maintenance || refusal || projections::IsFollowUpNoticeEvent(notice.type)) {
+    FollowUpText follow_up = maintenance ? MaintenanceMail(notice, *to)
+                             : refusal   ? SheetRefusalMail(notice, *to)
+                                         : FollowUpMail(notice, *to);
+    // A refused sheet row names no incident: no page to link.
+    if (!maintenance && !refusal && !links.page_url.empty()) {
+      follow_up.body += "Incident page: " + links.page_url + "\n";
+    }
     follow_up.body += LinkLines(links, to_subscribers);
     Mail mail;
     mail.envelope_from = *sender;
@@ -461,7 +504,7 @@ Result<std::string> Headers(const projections::Notice& notice, const Mail& mail,
   text += "Auto-Submitted: auto-generated" + std::string(kCrlf);
   if (projections::IsMaintenanceNoticeEvent(notice.type)) {
     text += "X-Maintenance-Window: " + notice.ticket + std::string(kCrlf);
-  } else {
+  } else if (!notice.ticket.empty()) {
     text += "X-Incident-Ticket: " + notice.ticket + std::string(kCrlf);
   }
   text += "X-Ledger-Seq: " + std::to_string(notice.seq) + std::string(kCrlf);

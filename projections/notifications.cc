@@ -181,6 +181,9 @@ void NotificationQueue::ApplyFollowing(const proto::Event& event, const Sha256Di
     case proto::NOTIFICATION_RETRY_REQUESTED:
       ApplyRetry(event);
       return;
+    case proto::SHEET_ROW_REFUSED:
+      ApplySheetRowRefused(event, hash);
+      return;
     default:
       if (IsIncidentEvent(event.type())) ApplyIncident(event, hash, systems_before, after);
       return;
@@ -297,6 +300,23 @@ void NotificationQueue::ApplyMaintenance(const proto::Event& event, const Sha256
   LEDGER_ASSERT(WholeWindowPayload(*window).SerializeToString(&notice.follow_up));
   if (tracking_) changes_.notices.insert(event.seq());
   for (const std::string& recipient : recipients) AddJob(event.seq(), recipient, window->window);
+}
+
+void NotificationQueue::ApplySheetRowRefused(const proto::Event& event, const Sha256Digest& hash) {
+  if (!event.has_sheet_row_refused() || event.sheet_row_refused().submitter().empty()) return;
+  const std::string& submitter = event.sheet_row_refused().submitter();
+  Notice& notice = notices_[event.seq()];
+  notice.seq = event.seq();
+  notice.recorded_at_micros = event.recorded_at_micros();
+  notice.type = event.type();
+  notice.ticket.clear();
+  notice.changed.clear();
+  notice.ticket_state = TicketState{};
+  notice.affected_systems.clear();
+  notice.event_hash = hash;
+  LEDGER_ASSERT(event.sheet_row_refused().SerializeToString(&notice.follow_up));
+  if (tracking_) changes_.notices.insert(event.seq());
+  AddJob(event.seq(), submitter, "");
 }
 
 NotificationChanges NotificationQueue::TakeChanges() {

@@ -133,6 +133,12 @@ proto::MaintenancePayload WholeWindowPayload(const MaintenanceWindow& window);
 // names none).
 std::string FollowUpTicketOf(const proto::Event& event);
 
+// Refused sheet rows: a SHEET_ROW_REFUSED event (ingest/sheet_refusals.h)
+// notifies its submitter, when it names one, whether or not anybody is
+// subscribed to anything. Its notice carries no ticket, a default
+// `ticket_state`, and in `follow_up` the event's serialized SheetRowRefusal;
+// its job's ticket is empty.
+
 struct JobKey {
   uint64_t seq = 0;       // the incident event
   std::string recipient;  // normalised address
@@ -225,6 +231,7 @@ class NotificationQueue {
                      const std::vector<std::string>* systems_before, const TicketState* after);
   void ApplyReceipt(const proto::Event& event);
   void ApplyRetry(const proto::Event& event);
+  void ApplySheetRowRefused(const proto::Event& event, const Sha256Digest& hash);
   void SetState(Job* job, JobState state);
 
   void AddJob(uint64_t seq, const std::string& recipient, const std::string& ticket);

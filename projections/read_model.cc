@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "projections/followups.h"
+#include "projections/sheet_refusals.h"
 
 namespace ledger::projections {
 namespace {
@@ -26,6 +27,7 @@ ReadModel::ReadModel() {
   tickets_ = Register(std::make_unique<TicketProjection>());
   const FollowUpProjection* follow_ups = Register(std::make_unique<FollowUpProjection>());
   maintenance_ = Register(std::make_unique<MaintenanceProjection>());
+  Register(std::make_unique<SheetRefusalProjection>());
   notifications_ = Register(std::make_unique<NotificationProjection>(tickets_, follow_ups, maintenance_));
 }
 

@@ -5,8 +5,9 @@
 // lock, and (when given checkpoints) saved as they change so that the next
 // start resumes instead of replaying the log. The service holds exactly one
 // copy of each projection: this one. Today the list is the ticket store
-// (ticket_projection.h), the maintenance windows (maintenance.h) and the
-// notification side (notification_projection.h); a new projection is one
+// (ticket_projection.h), the follow-ups (followups.h), the maintenance
+// windows (maintenance.h), the refused sheet rows (sheet_refusals.h) and
+// the notification side (notification_projection.h); a new projection is one
 // file and one line in the constructor (read_model.cc).
 //
 // Start-up. Open loads every projection from the checkpoint (all disk reads

@@ -15,6 +15,7 @@
 #include "http/api.h"
 #include "http/auth.h"
 #include "http/followups_api.h"
+#include "http/imports_api.h"
 #include "http/maintenance_api.h"
 #include "http/metrics.h"
 #include "http/notifications_api.h"
@@ -45,12 +46,14 @@ struct Service {
   ledger::http::FollowUpRoutes followups{};
   ledger::http::MaintenanceRoutes maintenance{};
   ledger::http::SelfService self_service{ledger::http::SelfServiceDependencies{}};
+  ledger::http::ImportRoutes imports{};
   ledger::http::Api api{ledger::http::ApiDependencies{.metrics = &metrics,
                                                       .web = &web,
                                                       .notifications = &notifications,
                                                       .followups = &followups,
                                                       .maintenance = &maintenance,
-                                                      .self_service = &self_service}};
+                                                      .self_service = &self_service,
+                                                      .imports = &imports}};
 };
 
 // The document the service serves, parsed.

@@ -12,6 +12,7 @@
 
 #include "http/api.h"
 #include "http/followups_api.h"
+#include "http/imports_api.h"
 #include "http/auth.h"
 #include "http/maintenance_api.h"
 #include "http/metrics.h"
@@ -215,9 +216,10 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
   ledger::http::FollowUpRoutes followups{};
   ledger::http::MaintenanceRoutes maintenance{};
   ledger::http::SelfService self_service(ledger::http::SelfServiceDependencies{});
+  ledger::http::ImportRoutes imports{};
   ledger::http::Api api(ledger::http::ApiDependencies{
       .metrics = &metrics, .web = &web, .notifications = &notifications, .followups = &followups,
-      .maintenance = &maintenance, .self_service = &self_service});
+      .maintenance = &maintenance, .self_service = &self_service, .imports = &imports});
   const std::optional<Role> kPublic;
   // By pattern and Allow text: rows may share a pattern with other methods.
   const std::map<std::pair<std::string, std::string>, std::optional<Role>> expected = {
@@ -268,6 +270,8 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {{"/api/v1/proofs/inclusion", "GET"}, Role::kViewer},
       {{"/api/v1/proofs/consistency", "GET"}, Role::kViewer},
       {{"/api/v1/incidents/*/bundle", "GET"}, Role::kViewer},
+      {{"/api/v1/imports", "GET"}, Role::kHelpdesk},
+      {{"/imports", "GET, HEAD"}, Role::kHelpdesk},
   };
   std::set<std::pair<std::string, std::string>> seen;
   std::set<std::string> labels;
@@ -290,7 +294,8 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
               pattern == "/" || pattern == "/submit" || pattern == "/signin" || pattern == "/signout" ||
                   pattern == "/incidents/**" || pattern == "/actions" || pattern == "/actions/*" ||
                   pattern == "/actions/new/*" || pattern == "/reviews/*" || pattern == "/maintenance" ||
-                  pattern == "/subscribe" || pattern == "/subscribe/confirm" || pattern == "/unsubscribe");
+                  pattern == "/subscribe" || pattern == "/subscribe/confirm" || pattern == "/unsubscribe" ||
+                  pattern == "/imports");
   }
   for (const auto& [row, ignored] : expected) EXPECT_TRUE(seen.contains(row)) << row.first << " " << row.second << " has no row";
 }

@@ -15,6 +15,7 @@
 #include "common/time.h"
 #include "ingest/sheet_import.h"
 #include "ingest/sheet_poller.h"
+#include "ingest/sheet_refusals.h"
 #include "test_util.h"
 
 namespace ledger::ingest {
@@ -703,6 +704,185 @@ TEST_F(SheetImportTest, PollerImportsEachChangeOnceAndSurvivesBadFiles) {
   const std::string logged((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
   EXPECT_NE(logged.find("unterminated"), std::string::npos) << logged;
   EXPECT_NE(logged.find("rows read 3, appended 2, already present 1, rejected 0"), std::string::npos) << logged;
+}
+
+// ---------------------------------------------------------------------------
+// Refused rows (sheet_refusals.h)
+
+// Three bad rows of three authors: a mistyped ticket (with a hostile note),
+// a time the clocks skip, an update with nothing in it; and one good row.
+std::vector<Row> BadRows() {
+  Row mistyped = Update("3/28/2026 9:00:00", "INC-999", "<b>x</b>\r\nBcc: evil@example.org");
+  mistyped["Email Address"] = "Ana@Example.org";
+  Row skipped = Create("3/28/2026 9:10:00", "DST", "Mail");
+  skipped["Outage Start"] = "3/29/2026 2:30:00";
+  skipped["Email Address"] = "bo@example.org";
+  Row empty = {{"Timestamp", "3/28/2026 9:20:00"}, {"Email Address", "not an address"},
+               {"Action", "Update existing incident"}, {"Ticket Number", "INC-1"}};
+  return {Create("3/28/2026 8:00:00", "Mail delayed"), mistyped, skipped, empty};
+}
+
+TEST_F(SheetImportTest, RejectedRowsCarryTheirContentAuthorAndCells) {
+  const SheetImportReport report = Import(Sheet(BadRows()));
+  ASSERT_EQ(report.rejected, 3u);
+  const SheetRowReport& mistyped = RowReport(report, 3);
+  EXPECT_EQ(mistyped.outcome, RowOutcome::kRejected);
+  EXPECT_EQ(mistyped.column, "Ticket Number");
+  EXPECT_EQ(mistyped.author, "Ana@Example.org");
+  EXPECT_EQ(mistyped.content_id, mistyped.submission_id.substr(kSheetSubmissionIdPrefix.size()));
+  EXPECT_EQ(mistyped.content_id.size(), 32u);
+  const auto note = std::find_if(mistyped.cells.begin(), mistyped.cells.end(),
+                                 [](const auto& cell) { return cell.first == "Update Notes"; });
+  ASSERT_NE(note, mistyped.cells.end());
+  EXPECT_EQ(note->second, "<b>x</b>\nBcc: evil@example.org");  // the CSV reader reads CRLF in a cell as LF
+  EXPECT_EQ(RowReport(report, 4).column, "Outage Start");
+  EXPECT_NE(RowReport(report, 4).rule.find("clocks skip"), std::string::npos) << RowReport(report, 4).rule;
+  EXPECT_EQ(RowReport(report, 5).column, "");
+  EXPECT_NE(RowReport(report, 5).rule.find("must change at least one"), std::string::npos);
+  EXPECT_TRUE(RowReport(report, 2).cells.empty());  // appended rows keep no cells
+  for (size_t row = 3; row <= 5; ++row) EXPECT_TRUE(IsRecordedRefusal(RowReport(report, row))) << row;
+  EXPECT_FALSE(IsRecordedRefusal(RowReport(report, 2)));
+  SheetRowReport io = RowReport(report, 3);
+  io.code = ErrorCode::kIoError;
+  EXPECT_FALSE(IsRecordedRefusal(io));  // not the row's fault: tried again, not recorded
+
+  const proto::SheetRowRefusal refusal = RefusalFromRow(mistyped, "responses.csv");
+  EXPECT_EQ(refusal.submitter(), "ana@example.org");  // normalised
+  EXPECT_EQ(refusal.row(), 3u);
+  EXPECT_EQ(refusal.column_letters(), "D");
+  EXPECT_EQ(refusal.field(), "ticket");
+  EXPECT_EQ(refusal.file(), "responses.csv");
+  EXPECT_EQ(RefusalFromRow(RowReport(report, 5), "responses.csv").submitter(), "");  // no valid address
+
+  // A row cut short has no submission id but a content id of its cells.
+  const SheetImportReport short_row = Import(Line(kHeader) + "3/28/2026 9:30:00,x@example.org,Close incident\r\n");
+  ASSERT_EQ(short_row.rows.size(), 1u);
+  EXPECT_TRUE(short_row.rows[0].submission_id.empty());
+  EXPECT_EQ(short_row.rows[0].content_id.size(), 32u);
+  EXPECT_EQ(short_row.rows[0].author, "x@example.org");
+}
+
+TEST(SheetRefusal, KeepsValidTextWithinItsLimits) {
+  SheetRowReport row;
+  row.outcome = RowOutcome::kRejected;
+  row.content_id = std::string(32, 'a');
+  row.rule = std::string(kRefusedRuleBytesMax + 10, 'r');
+  row.author = "desk@example.org";
+  // Two-byte characters across the cut, and bytes that are no UTF-8.
+  std::string long_cell;
+  while (long_cell.size() < kRefusedCellBytesMax + 10) long_cell += "\xc3\xa9";
+  for (size_t i = 0; i < kRefusedCellsMax + 5; ++i) row.cells.emplace_back("C" + std::to_string(i), long_cell);
+  row.cells[1].second = "bad \xff\xfe bytes";
+  const proto::SheetRowRefusal refusal = RefusalFromRow(row, "f.csv");
+  EXPECT_EQ(refusal.rule().size(), kRefusedRuleBytesMax);
+  ASSERT_EQ(static_cast<size_t>(refusal.cells_size()), kRefusedCellsMax);
+  EXPECT_LE(refusal.cells(0).text().size(), kRefusedCellBytesMax);
+  EXPECT_GE(refusal.cells(0).text().size(), kRefusedCellBytesMax - 1);
+  EXPECT_TRUE(IsValidUtf8(refusal.cells(0).text()));
+  EXPECT_TRUE(IsValidUtf8(refusal.cells(1).text()));
+  EXPECT_EQ(refusal.cells(1).text(), "bad ?? bytes");
+  std::string serialized;
+  EXPECT_TRUE(refusal.SerializeToString(&serialized));
+}
+
+size_t RefusalEvents(const Ledger& log) {
+  size_t count = 0;
+  EXPECT_TRUE(log.ForEach(0, [&count](const StoredEvent& stored) -> Result<Flow> {
+    if (stored.event.type() == proto::SHEET_ROW_REFUSED) ++count;
+    return Flow::kContinue;
+  }));
+  return count;
+}
+
+TEST_F(SheetImportTest, EachRefusedContentIsRecordedOnceAlsoAfterAReopen) {
+  const SheetImportReport report = Import(Sheet(BadRows()));
+  const SheetRowReport& mistyped = RowReport(report, 3);
+  const uint64_t before = Head();
+  {
+    LedgerRefusalRecorder recorder(log_.get());
+    Result<RefusalRecorded> first = recorder.Record(RefusalFromRow(mistyped, "a.csv"));
+    ASSERT_TRUE(first) << first.error().message;
+    EXPECT_FALSE(first->repeated);
+    EXPECT_EQ(first->seq, before + 1);
+    // The same content, another file name and rule: still the first event.
+    proto::SheetRowRefusal again = RefusalFromRow(mistyped, "b.csv");
+    again.set_rule("another rule");
+    Result<RefusalRecorded> second = recorder.Record(again);
+    ASSERT_TRUE(second);
+    EXPECT_TRUE(second->repeated);
+    EXPECT_EQ(second->seq, first->seq);
+    proto::SheetRowRefusal bad = RefusalFromRow(mistyped, "a.csv");
+    bad.set_content_id("../../etc");
+    Result<RefusalRecorded> refused = recorder.Record(bad);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(Head(), before + 1);
+  }
+  Open();  // the ledger closed and opened again: the log remembers
+  LedgerRefusalRecorder recorder(log_.get());
+  Result<RefusalRecorded> after = recorder.Record(RefusalFromRow(mistyped, "a.csv"));
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->repeated);
+  EXPECT_EQ(after->seq, before + 1);
+  EXPECT_TRUE(recorder.Record(RefusalFromRow(RowReport(report, 4), "a.csv")));
+  EXPECT_EQ(RefusalEvents(*log_), 2u);
+  Result<std::vector<StoredEvent>> events = log_->ReadAfter(before, 10);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 2u);
+  const proto::Event& event = events->front().event;
+  EXPECT_EQ(event.submission_id(), std::string(kRefusalSubmissionIdPrefix) + mistyped.content_id);
+  EXPECT_EQ(event.ticket(), "");
+  EXPECT_EQ(event.actor(), "incident-ledger");
+  EXPECT_EQ(event.sheet_row_refused().cells_size(), 5);
+}
+
+TEST_F(SheetImportTest, PollerRecordsRefusedRowsOnceAndKeepsItsRuns) {
+  const std::string path = dir_.Sub("responses.csv");
+  std::FILE* log = std::fopen(dir_.Sub("poller.log").c_str(), "w");
+  ASSERT_NE(log, nullptr);
+  std::vector<Row> rows = BadRows();
+  WriteFile(path, Sheet(rows));
+  LedgerRefusalRecorder recorder(log_.get());
+  SheetPollerOptions options;
+  options.path = path;
+  options.interval = std::chrono::milliseconds(1000);
+  options.zone = Zone("Europe/Berlin");
+  options.log = log;
+  options.refusals = &recorder;
+  std::unique_ptr<SheetPoller> poller = SheetPoller::Start(options, target_.get());
+  const auto wait_for_runs = [&poller](size_t count) {
+    for (int i = 0; i < 200 && poller->runs().size() < count; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return poller->runs();
+  };
+  std::vector<SheetImportRun> runs = wait_for_runs(1);
+  ASSERT_EQ(runs.size(), 1u);
+  ASSERT_EQ(runs[0].refused.size(), 3u);
+  for (const SheetRefusedRow& refused : runs[0].refused) {
+    EXPECT_GT(refused.seq, 0u) << refused.not_recorded;
+  }
+  EXPECT_EQ(runs[0].refused[0].row, 3u);
+  EXPECT_EQ(runs[0].refused[0].author, "Ana@Example.org");
+  EXPECT_EQ(RefusalEvents(*log_), 3u);
+
+  // Read again with one more good row: the same three, the same events.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  rows.push_back(Close("3/28/2026 10:00:00", "INC-1"));
+  WriteFile(path, Sheet(rows));
+  runs = wait_for_runs(2);
+  poller->Stop();
+  std::fclose(log);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].appended, 1u);  // newest first
+  EXPECT_EQ(runs[0].rejected, 3u);
+  ASSERT_EQ(runs[0].refused.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(runs[0].refused[i].seq, runs[1].refused[i].seq);
+    EXPECT_EQ(runs[0].refused[i].content_id, runs[1].refused[i].content_id);
+  }
+  EXPECT_EQ(RefusalEvents(*log_), 3u);
+  EXPECT_GE(runs[0].at_micros, runs[1].at_micros);
 }
 
 }  // namespace

@@ -79,6 +79,8 @@ class AccessTest(unittest.TestCase):
             ("GET", "/maintenance", None, {}, "helpdesk", 200),
             ("POST", "/maintenance", service.form_encode({"action": "cancel", "window": "MNT-999"}),
              {"Content-Type": "application/x-www-form-urlencoded"}, "helpdesk", 404),
+            ("GET", "/api/v1/imports", None, {}, "helpdesk", 200),
+            ("GET", "/imports", None, {}, "helpdesk", 200),
             ("GET", "/api/v1/availability?days=7", None, {}, "viewer", 200),
             ("HEAD", "/api/v1/events/stream", None, {}, "viewer", 200),
             ("GET", "/metrics", None, {}, "viewer", 200),

@@ -291,10 +291,14 @@ class PollTest(SheetTestCase):
         write_atomically(sheet, sheet_text(rows))
         svc = self.start_service(data_dir=self.path("data"), extra_args=[
             "--poll-csv", sheet, "--poll-interval", "1s", "--sheet-timezone", "UTC"])
-        self.assertEqual(self.wait_for_head(svc, 1), 1)
+        # The create, then the record of the refused row (sheet_refusals.h).
+        self.assertEqual(self.wait_for_head(svc, 2), 2)
         self.assertTrue(self.wait_for_log(svc, r"rows read 2, appended 1, already present 0, rejected 1"))
         self.assertIn('row 3 (line 4), column "Ticket Number" (D): ticket is required for action close', svc.read_log())
         self.assertEqual(svc.get("/api/v1/incidents/INC-1").data["title"], "Mail delayed")
+        refused = svc.events(after=1)["events"][0]
+        self.assertEqual((refused["type"], refused["payload"]["row"], refused["payload"]["submitter"]),
+                         ("SHEET_ROW_REFUSED", 3, "bo@example.org"))
 
         # The help desk sees INC-1 on the dashboard and uses it; rows are
         # appended to the sheet while the service runs.
@@ -304,21 +308,21 @@ class PollTest(SheetTestCase):
         rows.append({"Timestamp": sheet_time(later), "Email Address": "cy@example.org", "Action": "create",
                      "Title": "VPN flaps", "Affected Systems": "VPN", "Engineer Responsible": "Cy"})
         write_atomically(sheet, sheet_text(rows))
-        self.assertEqual(self.wait_for_head(svc, 3), 3)
+        self.assertEqual(self.wait_for_head(svc, 4), 4)
         time.sleep(3)  # more looks at the unchanged file
-        self.assertEqual(svc.head_seq(), 3)
+        self.assertEqual(svc.head_seq(), 4)  # the refused row is recorded once
 
         # A broken file never stops the service; it is reported and skipped.
         write_atomically(sheet, sheet_text(rows) + '1/1/2026 0:00:00,x,create,,"never closed\r\n')
         self.assertTrue(self.wait_for_log(svc, r"file not imported: CSV row 6 \(line 7\), column 5 \(E\).*unterminated"))
         self.assertEqual(svc.get("/healthz").status, 200)
-        self.assertEqual(svc.head_seq(), 3)
+        self.assertEqual(svc.head_seq(), 4)
 
         # Re-ordered with one more row: only that row goes in.
         rows.append({"Timestamp": sheet_time(later), "Email Address": "ana@example.org", "Action": "Close incident",
                      "Ticket Number": "1", "Update Notes": "done"})
         write_atomically(sheet, sheet_text(list(reversed(rows))))
-        self.assertEqual(self.wait_for_head(svc, 4), 4)
+        self.assertEqual(self.wait_for_head(svc, 5), 5)
         self.assertTrue(self.wait_for_log(svc, r"rows read 5, appended 1, already present 3, rejected 1"))
         self.assertEqual(svc.get("/api/v1/incidents/INC-1").data["status"], "closed")
         metrics = svc.get("/metrics").data
@@ -328,7 +332,7 @@ class PollTest(SheetTestCase):
         # A restart reads the whole file again and appends nothing.
         svc.restart()
         self.assertTrue(self.wait_for_log(svc, r"rows read 5, appended 0, already present 4, rejected 1"))
-        self.assertEqual(svc.head_seq(), 4)
+        self.assertEqual(svc.head_seq(), 5)
         listing = svc.get("/api/v1/incidents").data
         self.assertEqual(sorted(i["title"] for i in listing["incidents"]), ["Mail delayed", "VPN flaps"])
 
