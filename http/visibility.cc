@@ -76,9 +76,11 @@ void LeaveOutHidden(projections::ReviewReport* report, const TicketShown& shown)
   size_t kept = 0;
   for (size_t i = 0; i < report->item_rows.size(); ++i) {
     if (!shown(report->item_rows[i].ticket)) continue;
-    report->item_rows[kept] = std::move(report->item_rows[i]);
-    if (i < report->item_overdue.size()) report->item_overdue[kept] = report->item_overdue[i];
-    if (i < report->item_done_on_time.size()) report->item_done_on_time[kept] = report->item_done_on_time[i];
+    if (kept != i) {  // never a self-move: it would empty the row
+      report->item_rows[kept] = std::move(report->item_rows[i]);
+      if (i < report->item_overdue.size()) report->item_overdue[kept] = report->item_overdue[i];
+      if (i < report->item_done_on_time.size()) report->item_done_on_time[kept] = report->item_done_on_time[i];
+    }
     ++kept;
   }
   report->item_rows.resize(kept);
