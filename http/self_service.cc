@@ -186,6 +186,13 @@ void SelfService::Request(const HttpRequest& request, const Principal& principal
     return respond(std::move(response));
   }
   Result<ingest::SelfServiceRequest> parsed = ingest::ParseSelfServiceRequest(request.body, form);
+  if (!parsed && form) {
+    // The page's form without its script: the error as a page.
+    const std::string main = "<h1>Not sent</h1>\n<p class=\"notice notice-error\" id=\"subscribe-error\">" +
+                             HtmlEscape(parsed.error().message) +
+                             "</p>\n<p><a href=\"/subscribe\">Back to the form</a></p>\n";
+    return respond(FramedPage(principal, 400, "Not sent", main, {}));
+  }
   if (!parsed) return respond(ErrorResponse(parsed.error()));
 
   const int64_t now_seconds = NowMicros() / 1'000'000;

@@ -5,7 +5,8 @@
 //   GET  /subscribe                          page: the form (address, systems)
 //   POST /api/v1/subscriptions/requests      {"email","systems"} (JSON, or the
 //        form's urlencoded body) -> 202, the same answer for every address;
-//        a confirmation mail with a link is sent (ConfirmationSender)
+//        a confirmation mail with a link is sent (ConfirmationSender); a
+//        form body is answered with a page (202, or 400 naming the problem)
 //   GET  /subscribe/confirm?token=           page: what the link would
 //        subscribe, and a button that POSTs; a mail scanner's GET appends
 //        nothing

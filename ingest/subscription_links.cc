@@ -5,7 +5,12 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -192,6 +197,17 @@ Result<std::unique_ptr<SubscriptionLinkKey>> SubscriptionLinkKey::Open(const std
       return MakeError(ErrorCode::kIoError, "cannot make a subscription link key: no randomness");
     }
     if (Status written = WriteFileAtomically(path, HexEncode(raw) + "\n"); !written) return written.error();
+  }
+  // Anyone who can read the key can make links for any address.
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0) {
+    return MakeError(ErrorCode::kIoError, "cannot read the subscription link key " + path + ": " + std::strerror(errno));
+  }
+  if ((status.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(status.st_mode & 07777));
+    return MakeError(ErrorCode::kPermissionDenied, "the subscription link key " + path + " may be used by others (mode " +
+                                                       mode + "); `chmod 600 " + path + "` makes it private");
   }
   Result<std::string> text = ReadWholeFile(path, kKeyFileBytesMax, "subscription link key");
   if (!text) return text.error();

@@ -63,8 +63,9 @@ class SubscriptionLinkKey {
  public:
   // The key of the ledger in `data_folder` (kLinkKeyFile): read, or made
   // (mode 0600) when absent and `create`. kNotFound when absent and not
-  // `create`; kCorruption when the file is not 64 hex digits; kIoError when
-  // it cannot be read or written.
+  // `create`; kPermissionDenied when group or others may use the file (it
+  // would let them make links for any address); kCorruption when it is not
+  // 64 hex digits; kIoError when it cannot be read or written.
   static Result<std::unique_ptr<SubscriptionLinkKey>> Open(const std::string& data_folder, bool create);
   // A key from its raw bytes (kLinkKeyBytes of them): tests.
   explicit SubscriptionLinkKey(std::string key_bytes);

@@ -43,6 +43,10 @@ TEST(SubscriptionLinks, KeyIsMadeOnceWithMode0600AndKept) {
   // Another folder, another key.
   testing::TempDir other;
   EXPECT_FALSE((*SubscriptionLinkKey::Open(other.path(), true))->Verify(token, LinkPurpose::kConfirm));
+  // A key others may read is refused.
+  ASSERT_EQ(::chmod(dir.Sub(std::string(kLinkKeyFile)).c_str(), 0640), 0);
+  EXPECT_EQ(SubscriptionLinkKey::Open(dir.path(), true).error().code, ErrorCode::kPermissionDenied);
+  ASSERT_EQ(::chmod(dir.Sub(std::string(kLinkKeyFile)).c_str(), 0600), 0);
   // A damaged key file is refused, not replaced.
   ASSERT_TRUE(WriteFileAtomically(dir.Sub(std::string(kLinkKeyFile)), "not hex\n"));
   EXPECT_EQ(SubscriptionLinkKey::Open(dir.path(), true).error().code, ErrorCode::kCorruption);

@@ -14,7 +14,9 @@ loopback port, and the test follows the links in the mails it receives.
 - hostile input: CRLF in the address refused, HTML in a system kept as text
 - limits: at most 3 confirmation mails an hour per address (the same 202
   beyond), 20 requests an hour per client (429 with Retry-After beyond)
-- without --public-url: requests answer 503 and mails carry no links
+- without --public-url: requests answer 503 and mails carry no links; a bad
+  --public-url (or LEDGER_PUBLIC_URL) stops the start
+- access: the mailed links need no credentials; the form needs a reader
 
 Run: LEDGER_BINARY=build/debug/app/incident-ledger python3 tests/integration/test_self_service.py
 """
@@ -196,6 +198,11 @@ class SubscribeConfirmUnsubscribe(SelfServiceTestCase):
                                 {"Content-Type": "application/x-www-form-urlencoded"})
         self.assertStatus(answer, 202, "form request")
         self.assertIn("confirmation link", answer.data)
+        refused = ledger.request("POST", REQUESTS, service.form_encode({"email": "dan@localhost", "systems": "vpn"}),
+                                 {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(refused.status, 400)
+        self.assertIn("two labels", refused.data)
+        self.assertIn("text/html", refused.headers["Content-Type"])
         mail = self.wait_mails(smtp, "dan@example.org", 1, "Confirm")[0]
         confirmed = ledger.request("POST", self.confirm_link(mail))
         self.assertStatus(confirmed, 200, "confirm")
@@ -367,6 +374,18 @@ class WithoutPublicUrl(SelfServiceTestCase):
                     self.assertIn("--public-url", ledger.read_log())
                 finally:
                     ledger.close()
+        # LEDGER_PUBLIC_URL, as every option's variable: checked the same way.
+        os.environ["LEDGER_PUBLIC_URL"] = "ftp://x.example.org"
+        try:
+            ledger = service.Service()
+            try:
+                with self.assertRaises(Exception):
+                    ledger.start()
+                self.assertIn("--public-url must be", ledger.read_log())
+            finally:
+                ledger.close()
+        finally:
+            del os.environ["LEDGER_PUBLIC_URL"]
 
 
 if __name__ == "__main__":
