@@ -144,7 +144,10 @@ class Service {
         .processor = processor_.get(),
         .read_model = &read_model_,
         .event_hub = event_hub_.get(),
-        .access = access_.get()});
+        .access = access_.get(),
+        // The maintenance form takes posts as the service's does (without
+        // its processor the page answers 503, which no input may cause).
+        .maintenance = maintenance_.get()});
     api_ = std::make_unique<ledger::http::Api>(ledger::http::ApiDependencies{.ledger = log_.get(),
                                                                              .processor = processor_.get(),
                                                                              .read_model = &read_model_,
