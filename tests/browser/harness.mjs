@@ -2,11 +2,12 @@
 // loopback port with a fresh data folder, and Debian's chromium driven by
 // playwright-core. Every page records the requests it makes, so a test can
 // assert that nothing left for another host.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { once } from "node:events";
+import net from "node:net";
 import { chromium } from "playwright-core";
 
 const START_TIMEOUT_MS = 60_000;
@@ -126,4 +127,60 @@ export async function api(base, method, pathname, body, headers = {}) {
 
 export function hoursAgo(hours) {
   return new Date(Date.now() - hours * 3600 * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+// A token for `name` with `roles` (comma-separated), added to `authFile`
+// by the binary's own command; its secret.
+export function addToken(authFile, name, roles) {
+  return execFileSync(process.env.LEDGER_BINARY, ["add-token", "--auth-file", authFile, "--name", name, "--roles", roles],
+    { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+}
+
+export async function freePort() {
+  const server = net.createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+export async function waitFor(what, probe, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("timed out waiting for " + what);
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.on("connect", () => { socket.destroy(); resolve(true); });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+// A real SMTP server (Debian's python3-aiosmtpd) on a free loopback port,
+// writing what it accepts to the maildir `maildir`. stop() ends it.
+export async function startSmtp(maildir) {
+  const python = process.env.LEDGER_PYTHON || "/usr/bin/python3";
+  const port = await freePort();
+  const child = spawn(python, ["-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + port, "-c", "aiosmtpd.handlers.Mailbox",
+    maildir], { stdio: ["ignore", "ignore", "pipe"] });
+  let errors = "";
+  child.stderr.on("data", (chunk) => { errors += chunk; });
+  await waitFor("the SMTP server (" + errors + ")", () => accepts(port));
+  return {
+    url: "smtp://127.0.0.1:" + port,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await once(child, "exit");
+      }
+    },
+  };
 }

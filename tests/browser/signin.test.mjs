@@ -4,22 +4,16 @@
 // JavaScript (X-CSRF-Token header) and without (a hidden field).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startService, launchBrowser, openPage, api, hoursAgo } from "./harness.mjs";
+import { startService, launchBrowser, openPage, api, hoursAgo, addToken } from "./harness.mjs";
 
 const WAIT_MS = 15_000;
 let service;
 let chrome;
 let folder;
 const tokens = {};
-
-function addToken(authFile, name, roles) {
-  return execFileSync(process.env.LEDGER_BINARY, ["add-token", "--auth-file", authFile, "--name", name, "--roles", roles],
-    { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-}
 
 // The tests ask for 401 and 403 pages on purpose, which Chromium logs as
 // failed loads; anything else is an error.

@@ -4,49 +4,17 @@
 // a maildir), and the browser follows the mailed link and presses its button.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startService, launchBrowser, openPage, api } from "./harness.mjs";
+import { startService, launchBrowser, openPage, api, startSmtp, waitFor } from "./harness.mjs";
 
 const WAIT_MS = 20_000;
 const PUBLIC_URL = "https://status.example.org";
-const PYTHON = process.env.LEDGER_PYTHON || "/usr/bin/python3";
 let service;
 let chrome;
 let smtp;
 let folder;
-
-async function freePort() {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address();
-  server.close();
-  await once(server, "close");
-  return port;
-}
-
-async function waitFor(what, probe) {
-  const deadline = Date.now() + WAIT_MS;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("timed out waiting for " + what);
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.on("connect", () => { socket.destroy(); resolve(true); });
-    socket.on("error", () => resolve(false));
-  });
-}
 
 // The confirm link of the confirmation mail to `address` in the maildir,
 // its quoted-printable soft breaks and "=3D" undone.
@@ -66,13 +34,8 @@ function confirmLink(address) {
 
 before(async () => {
   folder = mkdtempSync(path.join(tmpdir(), "ledger-subscribe-"));
-  const port = await freePort();
-  smtp = spawn(PYTHON, ["-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + port, "-c", "aiosmtpd.handlers.Mailbox",
-    path.join(folder, "maildir")], { stdio: ["ignore", "ignore", "pipe"] });
-  let smtpErrors = "";
-  smtp.stderr.on("data", (chunk) => { smtpErrors += chunk; });
-  await waitFor("the SMTP server (" + smtpErrors + ")", () => accepts(port));
-  service = await startService(["--smtp-url", "smtp://127.0.0.1:" + port, "--smtp-from", "noc@example.org",
+  smtp = await startSmtp(path.join(folder, "maildir"));
+  service = await startService(["--smtp-url", smtp.url, "--smtp-from", "noc@example.org",
     "--public-url", PUBLIC_URL]);
   chrome = await launchBrowser();
 });
@@ -80,10 +43,7 @@ before(async () => {
 after(async () => {
   if (chrome) await chrome.close();
   if (service) assert.equal(await service.stop(), 0, "service did not stop cleanly: " + service.stderr());
-  if (smtp && smtp.exitCode === null) {
-    smtp.kill("SIGTERM");
-    await once(smtp, "exit");
-  }
+  if (smtp) await smtp.stop();
   if (folder) rmSync(folder, { recursive: true, force: true });
 });
 

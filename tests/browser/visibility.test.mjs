@@ -4,11 +4,10 @@
 // incident; once an update makes it public, its bar appears live.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startService, launchBrowser, openPage, api, hoursAgo } from "./harness.mjs";
+import { startService, launchBrowser, openPage, api, hoursAgo, addToken } from "./harness.mjs";
 
 const WAIT_MS = 15_000;
 let service;
@@ -16,11 +15,6 @@ let chrome;
 let folder;
 let desk;
 const tickets = {};
-
-function addToken(authFile, name, roles) {
-  return execFileSync(process.env.LEDGER_BINARY, ["add-token", "--auth-file", authFile, "--name", name, "--roles", roles],
-    { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-}
 
 async function submit(body) {
   const answer = await api(service.url, "POST", "/api/v1/submissions", body, { Authorization: "Bearer " + desk });
