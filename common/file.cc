@@ -1,9 +1,11 @@
 #include "common/file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +35,22 @@ Result<std::string> ReadWholeFile(const std::string& path, size_t bytes_max, std
     return MakeError(ErrorCode::kTooLarge, named + " is larger than " + std::to_string(bytes_max) + " bytes");
   }
   return text;
+}
+
+Result<std::string> ReadPrivateFile(const std::string& path, size_t bytes_max, std::string_view what) {
+  const std::string named = "the " + std::string(what) + " " + path;
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0) {
+    return MakeError(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError,
+                     "cannot read " + named + ": " + std::strerror(errno));
+  }
+  if ((status.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(status.st_mode & 07777));
+    return MakeError(ErrorCode::kPermissionDenied, named + " may be used by others (mode " + mode + "); `chmod 600 " +
+                                                       path + "` makes it private");
+  }
+  return ReadWholeFile(path, bytes_max, what);
 }
 
 Status WriteFileAtomically(const std::string& path, std::string_view text) {

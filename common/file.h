@@ -17,6 +17,12 @@ namespace ledger {
 // "the WHAT PATH", and a caller with its own wording can go by the code.
 Result<std::string> ReadWholeFile(const std::string& path, size_t bytes_max, std::string_view what);
 
+// ReadWholeFile for a secret (a key the service keeps): refused, as
+// kPermissionDenied naming the mode and the `chmod` that fixes it, when
+// anyone but its owner may use it (group or others bits); kNotFound when
+// there is no file at `path`.
+Result<std::string> ReadPrivateFile(const std::string& path, size_t bytes_max, std::string_view what);
+
 // Replaces the file at `path` with `text` (mode 0600) through a synced
 // temporary file beside it and a rename, so that a crash leaves the old file
 // or the new one, never a mix.

@@ -1,6 +1,5 @@
 #include "common/signing.h"
 
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -98,18 +97,7 @@ Result<PublicKey> PublicKeyOf(EVP_PKEY* private_key) {
 }  // namespace
 
 Result<SigningKey> SigningKey::Load(const std::string& path) {
-  struct stat status {};
-  if (::stat(path.c_str(), &status) != 0) {
-    return MakeError(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIoError,
-                     "cannot read the signing key " + path + ": " + std::strerror(errno));
-  }
-  if ((status.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(status.st_mode & 07777));
-    return MakeError(ErrorCode::kPermissionDenied, "the signing key " + path + " may be used by others (mode " +
-                                                       mode + "); `chmod 600 " + path + "` makes it private");
-  }
-  Result<std::string> pem = ReadWholeFile(path, kKeyFileBytesMax, "signing key");
+  Result<std::string> pem = ReadPrivateFile(path, kKeyFileBytesMax, "signing key");
   if (!pem) return pem.error();
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())), BIO_free);
   LEDGER_ASSERT(bio != nullptr);

@@ -5,7 +5,6 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -199,17 +198,7 @@ Result<std::unique_ptr<SubscriptionLinkKey>> SubscriptionLinkKey::Open(const std
     if (Status written = WriteFileAtomically(path, HexEncode(raw) + "\n"); !written) return written.error();
   }
   // Anyone who can read the key can make links for any address.
-  struct stat status {};
-  if (::stat(path.c_str(), &status) != 0) {
-    return MakeError(ErrorCode::kIoError, "cannot read the subscription link key " + path + ": " + std::strerror(errno));
-  }
-  if ((status.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(status.st_mode & 07777));
-    return MakeError(ErrorCode::kPermissionDenied, "the subscription link key " + path + " may be used by others (mode " +
-                                                       mode + "); `chmod 600 " + path + "` makes it private");
-  }
-  Result<std::string> text = ReadWholeFile(path, kKeyFileBytesMax, "subscription link key");
+  Result<std::string> text = ReadPrivateFile(path, kKeyFileBytesMax, "subscription link key");
   if (!text) return text.error();
   std::optional<std::string> key = HexDecode(Trim(*text));
   if (!key || key->size() != kLinkKeyBytes) {

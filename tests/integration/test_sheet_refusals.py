@@ -26,21 +26,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_notifications  # noqa: E402,F401  (re-executes under the system python when aiosmtpd is missing)
 from test_notifications import NotificationTestCase, smtp_args  # noqa: E402
 from service import add_token, bearer, ledger_binary, require_binary_or_exit  # noqa: E402
+from test_sheet_import import HEADER, csv_line  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HEADER = ["Timestamp", "Email Address", "Action", "Ticket Number", "Title", "Description", "Affected Systems",
-          "Engineer Responsible", "Severity", "Outage Start", "Outage End", "Update Notes"]
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>\r\nBcc: evil@example.org\r\nSubject: pwned'
 AUTHORS = {"ana@example.org": 3, "bo@example.org": 4, "cy@example.org": 5}  # author -> bad row
-
-
-def csv_line(cells):
-    out = []
-    for cell in cells:
-        if any(c in cell for c in ',"\r\n'):
-            cell = '"' + cell.replace('"', '""') + '"'
-        out.append(cell)
-    return ",".join(out) + "\r\n"
 
 
 def sheet_text(rows):
