@@ -45,6 +45,8 @@
 #include <string>
 #include <string_view>
 
+#include <zlib.h>
+
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -253,6 +255,38 @@ std::string Describe(const HttpRequest& request) { return request.method + " " +
 
 // ---------------------------------------------------------------- answers
 
+const std::string* Header(const HttpResponse& response, std::string_view name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key.size() == name.size() && std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+// The bytes of a gzip body, or nullopt when it is not whole, valid gzip.
+std::optional<std::string> Gunzip(std::string_view compressed) {
+  z_stream stream{};
+  if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) return std::nullopt;
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+  stream.avail_in = static_cast<uInt>(compressed.size());
+  std::string out;
+  int status = Z_OK;
+  while (status == Z_OK) {
+    char chunk[16384];
+    stream.next_out = reinterpret_cast<Bytef*>(chunk);
+    stream.avail_out = sizeof chunk;
+    status = inflate(&stream, Z_NO_FLUSH);
+    out.append(chunk, sizeof chunk - stream.avail_out);
+    if (status == Z_BUF_ERROR && stream.avail_in == 0) break;
+  }
+  inflateEnd(&stream);
+  if (status != Z_STREAM_END) return std::nullopt;
+  return out;
+}
+
 struct Answer {
   std::mutex mutex;
   std::condition_variable done;
@@ -274,18 +308,15 @@ HttpResponse Handle(Service& current, const HttpRequest& request) {
   LEDGER_FUZZ_CHECK(answered, "respond is called", Describe(request));
   HttpResponse response = std::move(answer->response);
   if (response.shared_body) response.body = *response.shared_body;  // as the server sends it
-  return response;
-}
-
-const std::string* Header(const HttpResponse& response, std::string_view name) {
-  for (const auto& [key, value] : response.headers) {
-    if (key.size() == name.size() && std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        })) {
-      return &value;
-    }
+  // And as a client reads it: a gzip answer (Accept-Encoding: gzip) is
+  // checked inflated.
+  if (const std::string* encoding = Header(response, "Content-Encoding"); encoding != nullptr) {
+    LEDGER_FUZZ_CHECK(*encoding == "gzip", "the only content coding is gzip", Describe(request) + " -> " + *encoding);
+    std::optional<std::string> plain = Gunzip(response.body);
+    LEDGER_FUZZ_CHECK(plain.has_value(), "a gzip answer is whole, valid gzip", Describe(request));
+    response.body = std::move(*plain);
   }
-  return nullptr;
+  return response;
 }
 
 // The status an error code answers with; 0 for an unknown code.
