@@ -488,12 +488,13 @@ Result<Mail> ComposeMail(const projections::Notice& notice, const projections::J
   return mail;
 }
 
-Result<std::string> Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender,
-                            std::string_view to, std::string_view tree_head_header,
-                            std::string_view unsubscribe_url) {
-  if (Status checked = CheckLink(unsubscribe_url); !checked) return checked.error();
+namespace {
+
+// The header lines every mail starts with: date, addresses, subject,
+// Message-ID, a quoted-printable UTF-8 text body, auto-generated.
+std::string CommonHeaders(int64_t date_micros, std::string_view sender, std::string_view to, const Mail& mail) {
   std::string text;
-  text += "Date: " + Rfc5322Date(notice.recorded_at_micros) + std::string(kCrlf);
+  text += "Date: " + Rfc5322Date(date_micros) + std::string(kCrlf);
   text += "From: " + std::string(kSenderName) + " <" + std::string(sender) + ">" + std::string(kCrlf);
   text += "To: <" + std::string(to) + ">" + std::string(kCrlf);
   text += "Subject: " + EncodeHeaderText(mail.subject, std::string_view("Subject").size()) + std::string(kCrlf);
@@ -502,6 +503,16 @@ Result<std::string> Headers(const projections::Notice& notice, const Mail& mail,
   text += "Content-Type: text/plain; charset=utf-8" + std::string(kCrlf);
   text += "Content-Transfer-Encoding: quoted-printable" + std::string(kCrlf);
   text += "Auto-Submitted: auto-generated" + std::string(kCrlf);
+  return text;
+}
+
+}  // namespace
+
+Result<std::string> Headers(const projections::Notice& notice, const Mail& mail, std::string_view sender,
+                            std::string_view to, std::string_view tree_head_header,
+                            std::string_view unsubscribe_url) {
+  if (Status checked = CheckLink(unsubscribe_url); !checked) return checked.error();
+  std::string text = CommonHeaders(notice.recorded_at_micros, sender, to, mail);
   if (projections::IsMaintenanceNoticeEvent(notice.type)) {
     text += "X-Maintenance-Window: " + notice.ticket + std::string(kCrlf);
   } else if (!notice.ticket.empty()) {
@@ -560,16 +571,7 @@ Result<Mail> ComposeConfirmationMail(std::string_view from, std::string_view to,
   body += "\n-- \n";
   if (!unsubscribe_url.empty()) body += "To stop all mails to this address, open " + std::string(unsubscribe_url) + "\n";
 
-  std::string text;
-  text += "Date: " + Rfc5322Date(sent_at_micros) + std::string(kCrlf);
-  text += "From: " + std::string(kSenderName) + " <" + *sender + ">" + std::string(kCrlf);
-  text += "To: <" + *recipient + ">" + std::string(kCrlf);
-  text += "Subject: " + EncodeHeaderText(mail.subject, std::string_view("Subject").size()) + std::string(kCrlf);
-  text += "Message-ID: " + mail.message_id + std::string(kCrlf);
-  text += "MIME-Version: 1.0" + std::string(kCrlf);
-  text += "Content-Type: text/plain; charset=utf-8" + std::string(kCrlf);
-  text += "Content-Transfer-Encoding: quoted-printable" + std::string(kCrlf);
-  text += "Auto-Submitted: auto-generated" + std::string(kCrlf);
+  std::string text = CommonHeaders(sent_at_micros, *sender, *recipient, mail);
   text += UnsubscribeHeaders(unsubscribe_url);
   text += kCrlf;
   mail.text = std::move(text);
