@@ -22,6 +22,7 @@
 #include "ingest/command.h"
 #include "ingest/maintenance.h"
 #include "ingest/processor.h"
+#include "ingest/sheet_refusals.h"
 #include "ingest/subscriptions.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
@@ -150,6 +151,24 @@ int main(int argc, char** argv) {
         (void)Must(maintenance->Submit(Must(ledger::ingest::ParseMaintenanceJson(json), json)), json);
       }
       log->SetCommitListener({});
+    }
+    // Then an incident made internal, and a refused sheet row (with a
+    // hostile cell), as the poller records one.
+    Submit(*processor, R"({"action":"update","ticket":"INC-2","visibility":"internal"})");
+    {
+      ledger::proto::SheetRowRefusal refusal;
+      refusal.set_content_id("0123456789abcdef0123456789abcdef");
+      refusal.set_row(4);
+      refusal.set_column("Ticket Number");
+      refusal.set_column_letters("D");
+      refusal.set_field("ticket");
+      refusal.set_rule("no incident has this ticket number");
+      refusal.set_submitter("bo@example.org");
+      refusal.set_file("responses.csv");
+      ledger::proto::SheetCell* cell = refusal.add_cells();
+      cell->set_column("Ticket Number");
+      cell->set_text("INC-999 <b>\r\nBcc: x@example.org");
+      (void)Must(ledger::ingest::LedgerRefusalRecorder(log.get()).Record(refusal), "record a refused row");
     }
 
     ledger::projections::TicketStore tickets;
