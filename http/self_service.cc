@@ -146,7 +146,9 @@ std::vector<Route> SelfService::Routes() {
                  "<div class=\"field\"><label for=\"subscribe-systems\">Systems</label>"
                  "<input id=\"subscribe-systems\" name=\"systems\" type=\"text\" required "
                  "placeholder=\"mail, vpn\"><p class=\"hint\">Comma-separated, at most " +
-                 std::to_string(ingest::kSelfServiceSystemsMax) + "; * for every system.</p></div>\n"
+                 std::to_string(ingest::kSelfServiceSystemsMax) +
+                 "; letter case does not matter; a group (a site, a team) covers every system in it; * for every "
+                 "system.</p></div>\n"
                  "<p class=\"notice notice-error\" id=\"subscribe-error\" role=\"alert\" hidden></p>\n"
                  "<button type=\"submit\">Send me a confirmation link</button>\n"
                  "</form>\n"
