@@ -1,5 +1,7 @@
 #include "projections/durations.h"
 
+#include "projections/system_matcher.h"
+
 #include "common/time_zone.h"
 
 #include <algorithm>
@@ -7,6 +9,7 @@
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <unordered_map>
 #include <string_view>
 
 #include <date/date.h>
@@ -156,9 +159,6 @@ Status CheckInstant(int64_t micros, const char* field) {
   return InvalidArgument(field, std::string(field) + " must lie between years 0001 and 9999");
 }
 
-bool NamesSystem(const SystemNames& names, const TicketState& state, std::string_view system) {
-  return names.CoversAny(system, state.systems);
-}
 
 // One system's share of a window: the parts of its incidents by impact,
 // the runs of its maintenance windows, and who contributed.
@@ -428,9 +428,7 @@ DayFigure FigureOf(const std::vector<const EffectivePeriods*>& incidents,
                    .windows = std::move(window_names)};
 }
 
-bool NamesSystem(const SystemNames& names, const MaintenanceWindow& window, std::string_view system) {
-  return names.CoversAny(system, window.systems);
-}
+
 
 }  // namespace
 
@@ -456,9 +454,13 @@ Result<DurationReport> ComputeDurations(const TicketStore& store, const Maintena
     Coverage coverage;
   };
   std::map<std::string, Shown> by_system;
+  // Each distinct spelling resolved once (the map's nodes stay put).
+  std::unordered_map<std::string_view, Coverage*> by_spelling;
   const auto system_of = [&](const std::string& spelling) -> Coverage& {
+    if (const auto found = by_spelling.find(spelling); found != by_spelling.end()) return *found->second;
     Shown& shown = by_system[names.Key(spelling)];
     if (shown.name.empty()) shown.name = names.Display(spelling);
+    by_spelling.emplace(spelling, &shown.coverage);
     return shown.coverage;
   };
   // Only tickets near the window can count (MTTR's closing instants lie in
@@ -523,13 +525,14 @@ Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& st
   std::vector<const MaintenanceWindow*> planned;
   for (const std::string& system : systems) {
     if (stop.ShouldStop()) return stop.Reason();
+    const SystemMatcher matcher(store.names(), system);
     naming.clear();
     for (const EffectivePeriods& incident : incidents) {
-      if (system.empty() || NamesSystem(store.names(), *incident.state, system)) naming.push_back(&incident);
+      if (system.empty() || matcher.MatchesAny(incident.state->systems)) naming.push_back(&incident);
     }
     planned.clear();
     for (const MaintenanceWindow* window : runs) {
-      if (system.empty() || NamesSystem(store.names(), *window, system)) planned.push_back(window);
+      if (system.empty() || matcher.MatchesAny(window->systems)) planned.push_back(window);
     }
     SystemDays figures{.system = system, .days = {}};
     figures.days.reserve(days->size());

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "projections/checkpoint.h"
+#include "projections/system_matcher.h"
 #include "projections/ticket_codec.h"
 
 namespace ledger::projections {
@@ -189,6 +190,20 @@ bool SystemNames::Covers(std::string_view entry, std::string_view system) const 
 
 bool SystemNames::CoversAny(std::string_view entry, const std::vector<std::string>& systems) const {
   return std::any_of(systems.begin(), systems.end(), [&](const std::string& system) { return Covers(entry, system); });
+}
+
+SystemMatcher::SystemMatcher(const SystemNames& names, std::string_view entry) : names_(&names), entry_(entry) {}
+
+bool SystemMatcher::Matches(const std::string& system) const {
+  const auto found = seen_.find(system);
+  if (found != seen_.end()) return found->second;
+  const bool covered = names_->Covers(entry_, system);
+  seen_.emplace(system, covered);
+  return covered;
+}
+
+bool SystemMatcher::MatchesAny(const std::vector<std::string>& systems) const {
+  return std::any_of(systems.begin(), systems.end(), [this](const std::string& system) { return Matches(system); });
 }
 
 std::vector<std::string> DistinctSystems(const SystemNames& names, const std::vector<std::string>& spellings) {

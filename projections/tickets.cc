@@ -1,5 +1,7 @@
 #include "projections/tickets.h"
 
+#include "projections/system_matcher.h"
+
 #include <algorithm>
 #include <array>
 #include <bitset>
@@ -755,10 +757,12 @@ TimelinePage TicketStore::Query(const TimelineQuery& query) const {
   folded.reserve(query.text.size());
   for (const char c : query.text) folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 
+  const std::optional<SystemMatcher> system =
+      query.system.empty() ? std::nullopt : std::optional<SystemMatcher>(std::in_place, names_, query.system);
   const auto matches = [&](const TicketState& state) {
     if (query.status && state.status != *query.status) return false;
     if (query.visible && !query.visible(state)) return false;
-    if (!query.system.empty() && !names_.CoversAny(query.system, state.systems)) return false;
+    if (system && !system->MatchesAny(state.systems)) return false;
     if (!std::any_of(state.periods.begin(), state.periods.end(), [&query](const Period& period) {
           return PeriodOverlaps(period, query.from_micros, query.to_micros);
         })) {
