@@ -1,6 +1,7 @@
 #include "projections/notification_projection.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include <malloc.h>
 
@@ -20,6 +21,7 @@ constexpr size_t kEmailRecordSystemsMax = 1 << 16;
 constexpr size_t kNoticeChangedMax = 64;
 // Jobs archived at once from which Saved hands freed memory back.
 constexpr size_t kArchivedTrimMin = 10'000;
+std::atomic<size_t> archived_since_trim{0};
 
 bool IsIncidentEvent(proto::EventType type) {
   return type == proto::INCIDENT_OPENED || type == proto::INCIDENT_UPDATED || type == proto::INCIDENT_CLOSED ||
@@ -252,11 +254,17 @@ void NotificationProjection::SaveChanges(CheckpointWriter* batch) {
 }
 
 void NotificationProjection::Saved() {
+  // Freed map nodes stay in the allocator's free lists, scattered between
+  // live ones; once many jobs have left (a burst of mail, a rebuild's whole
+  // save) hand the free pages back, so that resident memory shows what is
+  // held rather than the peak in flight.
   const size_t archived = queue_.ArchiveSent();
-  // Freed map nodes stay in the allocator's free lists; after a large batch
-  // (a rebuild's whole save, a burst of mail) hand them back to the system,
-  // so that resident memory shows what is held.
-  if (archived >= kArchivedTrimMin) malloc_trim(0);
+  if (archived == 0) return;
+  // One count for the process: the allocator's free pages are the
+  // process's, whichever queue freed them.
+  if (archived_since_trim.fetch_add(archived) + archived < kArchivedTrimMin) return;
+  archived_since_trim.store(0);
+  malloc_trim(0);
 }
 
 Status NotificationProjection::CheckpointJobArchive::ScanJobs(uint64_t seq, std::string_view after_recipient,

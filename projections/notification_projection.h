@@ -37,7 +37,9 @@
 // notices into memory and only the keys of sent jobs (archived at once); a
 // record that does not decode, or missing counters, make the checkpoint
 // unusable (the read model rebuilds from seq 1); a read error fails Load.
-// A save that fails archives nothing: its sent jobs stay in memory and are
+// A fold from seq 1 (no usable checkpoint) saves once, whole, at its
+// end: until then every job it made is in memory, and the sent ones leave
+// right after that save. A save that fails archives nothing: its sent jobs stay in memory and are
 // written again by the next save (TakeChanges), and archived only after a
 // save that worked. A record of an archived job that later cannot be read
 // fails the read that wanted it (ForEachJob), not the service; deleting the
