@@ -315,6 +315,29 @@ def main():
                  "loopback, from each 201 to the copy's event stream sending the event",
                  lag_text, "", "—", "p99 < 100 ms" + lag_verdict))
 
+    # 9. Notification queue memory (bench/notify_memory.py): the service with
+    # N subscribers to "*" beside the same one with none, E incident events.
+    memory = get("notify_memory", "notification queue memory")
+    memory_text = "not measured"
+    memory_verdict = ""
+    size = "2,000 subscribers × 1,000 events"
+    if memory and memory.median("jobs"):
+        size = f"{int(memory.median('subscribers')):,} subscribers × {int(memory.median('events')):,} events"
+        memory_text = (f"{memory.median('bytes_per_sent_job'):.1f} bytes per sent job "
+                       f"({memory.median('growth_bytes_per_sent_job'):.1f} counted as growth while sending); RSS "
+                       f"{memory.median('rss_mib_subscribers_start'):.1f} → "
+                       f"{memory.median('rss_mib_subscribers_after'):.1f} MiB with subscribers, "
+                       f"{memory.median('rss_mib_no_subscribers_start'):.1f} → "
+                       f"{memory.median('rss_mib_no_subscribers_after'):.1f} MiB without; "
+                       f"{int(memory.median('jobs')):,} jobs sent in {memory.median('send_seconds'):.0f} s; "
+                       f"`?state=sent&ticket=` with {int(memory.median('ticket_sent_jobs')):,} receipts: p50 "
+                       f"{ms(memory.median('ticket_sent_p50_ms'))} ms, p99 {ms(memory.median('ticket_sent_p99_ms'))} ms")
+        met = memory.median("bytes_per_sent_job") < 16 and memory.median("ticket_sent_p99_ms") < 20
+        memory_verdict = " (met)" if met else " (not met)"
+    rows.append((f"9. Notification queue memory: `serve` RSS after all mail is sent, {size}, subscribers to `*` "
+                 "against none; local SMTP sink (aiosmtpd)", memory_text, "", "—",
+                 "< 16 bytes per sent job; per-ticket sent p99 < 20 ms" + memory_verdict))
+
     lines = []
     lines.append("| workload | ours | peer | ours / peer | goal |")
     lines.append("| --- | --- | --- | --- | --- |")
@@ -352,7 +375,8 @@ def main():
         "Benchmarks measure and report; they never fail on a number.",
         "",
         f"- Machine: {machine.get('cores', '?')} cores, {machine.get('cpu', '?')}, {machine.get('memory', '?')}; "
-        f"disk {machine.get('disk', '?')}; {machine.get('os', '?')}; {machine.get('compiler', '?')}",
+        f"disk {machine.get('disk', '?')}; {machine.get('os', '?')}; {machine.get('compiler', '?')}; "
+        f"load average at the end {machine.get('load_average', '?')}",
         f"- Versions: {versions}",
         f"- Run: commit {machine.get('commit', '?')}, {machine.get('date', '?')}; build "
         f"{machine.get('build_seconds', '?')} s, whole run {machine.get('total_seconds', '?')} s"

@@ -81,8 +81,9 @@ std::vector<ImportRunView> CollectImports(const ImportRoutes& routes) {
     for (ImportRunView& view : views) {
       for (RefusedRowView& row : view.refused) {
         if (row.seq == 0 || submitters[row.seq].empty()) continue;
-        if (const projections::Job* job = queue.Find(projections::JobKey{row.seq, submitters[row.seq]})) {
-          row.mail = job->state;
+        if (const std::optional<projections::JobState> state =
+                queue.StateOf(projections::JobKey{row.seq, submitters[row.seq]})) {
+          row.mail = *state;
         }
       }
     }

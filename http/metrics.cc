@@ -160,6 +160,9 @@ std::string RenderNotificationMetrics(const projections::NotificationStats& stat
   AppendSample(&out, "ledger_notification_orphan_receipts", {}, std::to_string(queue.orphan_receipts));
   AppendFamily(&out, "ledger_notification_duplicate_deliveries", "gauge", "DELIVERED receipts for jobs already sent.");
   AppendSample(&out, "ledger_notification_duplicate_deliveries", {}, std::to_string(queue.duplicate_deliveries));
+  AppendFamily(&out, "ledger_notification_jobs_in_memory", "gauge",
+               "Jobs held in memory: pending, failed, and sent ones not yet saved to disk.");
+  AppendSample(&out, "ledger_notification_jobs_in_memory", {}, std::to_string(queue.jobs_in_memory));
   AppendFamily(&out, "ledger_notification_worker_running", "gauge", "1 when an SMTP server is configured.");
   AppendSample(&out, "ledger_notification_worker_running", {}, Flag(stats.delivery.has_value()));
   if (stats.delivery) AppendDeliveryMetrics(&out, *stats.delivery);

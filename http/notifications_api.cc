@@ -202,10 +202,10 @@ HttpResponse ListSubscriptions(const NotificationRoutes& routes, std::string_vie
   return response;
 }
 
-void WriteJob(JsonWriter* json, const projections::Job& job, const projections::Notice* notice) {
+void WriteJob(JsonWriter* json, const projections::Job& job, std::optional<proto::EventType> type) {
   json->BeginObject();
   json->Key("event_seq").Uint(job.key.seq);
-  json->Key("event_type").String(notice != nullptr ? EventTypeName(notice->type) : "UNKNOWN");
+  json->Key("event_type").String(type ? EventTypeName(*type) : "UNKNOWN");
   json->Key("ticket").String(job.ticket);
   json->Key("recipient").String(job.key.recipient);
   json->Key("state").String(projections::JobStateName(job.state));
@@ -305,35 +305,23 @@ HttpResponse ListNotifications(const NotificationRoutes& routes, std::string_vie
     size_t count = 0;
     std::optional<projections::JobKey> last;
     bool more = false;
-    const auto visit = [&](const projections::Job& job) {
-      if (state && job.state != *state) return true;
-      if (ticket && job.ticket != *ticket) return true;
-      if (seq && job.key.seq != *seq) return true;
-      if (recipient && job.key.recipient != *recipient) return true;
+    // Sent jobs come back from the checkpoint database once they left
+    // memory (projections/notifications.h); the order is the same.
+    const projections::JobFilter filter{
+        .state = state, .ticket = ticket, .seq = seq, .recipient = recipient, .after = after};
+    Status listed = queue.ForEachJob(filter, [&](const projections::Job& job) {
       if (count == *limit) {
         more = true;
         return false;
       }
-      WriteJob(&json, job, queue.FindNotice(job.key.seq));
+      WriteJob(&json, job, queue.NoticeType(job.key.seq));
       count += 1;
       last = job.key;
       return true;
-    };
-    if (state == projections::JobState::kPending || state == projections::JobState::kFailed) {
-      // These indexes are small and in the same order.
-      const auto& index = state == projections::JobState::kPending ? queue.pending() : queue.failed();
-      auto it = after ? index.upper_bound(*after) : (seq ? index.lower_bound(projections::JobKey{*seq, ""}) : index.begin());
-      for (; it != index.end(); ++it) {
-        if (seq && it->seq > *seq) break;
-        if (!visit(*queue.Find(*it))) break;
-      }
-    } else {
-      const auto& jobs = queue.jobs();
-      auto it = after ? jobs.upper_bound(*after) : (seq ? jobs.lower_bound(projections::JobKey{*seq, ""}) : jobs.begin());
-      for (; it != jobs.end(); ++it) {
-        if (seq && it->first.seq > *seq) break;
-        if (!visit(it->second)) break;
-      }
+    });
+    if (!listed) {
+      response = Error(listed.error());
+      return;
     }
     json.EndArray();
     json.Key("count").Uint(count);

@@ -644,17 +644,16 @@ DeliveryTally TallyDeliveries(const projections::NotificationQueue& queue, const
   DeliveryTally tally;
   std::set<std::string_view> told;
   for (const StoredEvent& stored : events) {
-    for (auto it = queue.jobs().lower_bound(projections::JobKey{stored.seq, ""});
-         it != queue.jobs().end() && it->first.seq == stored.seq; ++it) {
-      switch (it->second.state) {
+    queue.ForEachJobState(stored.seq, [&](std::string_view recipient, projections::JobState state) {
+      switch (state) {
         case projections::JobState::kSent:
           ++tally.sent;
-          told.insert(it->first.recipient);
+          told.insert(recipient);
           break;
         case projections::JobState::kFailed: ++tally.failed; break;
         case projections::JobState::kPending: ++tally.waiting; break;
       }
-    }
+    });
   }
   tally.people_told = told.size();
   return tally;

@@ -20,6 +20,8 @@ constexpr std::string_view kAppliedKey = "mapplied_seq";
 constexpr std::string_view kRebuildTableFile = "rebuild.sst";
 // The block size of SaveAll's tables.
 constexpr size_t kSaveBlockBytes = 16 << 10;
+// The memtable of the checkpoint database.
+constexpr size_t kCheckpointWriteBufferBytes = 8 << 20;
 // Read-ahead for the scans of a start.
 constexpr size_t kScanReadaheadBytes = 2 << 20;
 
@@ -159,9 +161,30 @@ Status CheckpointReader::Scan(std::string_view prefix,
 ProjectionCheckpoints::ProjectionCheckpoints(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
 ProjectionCheckpoints::~ProjectionCheckpoints() = default;
 
+Result<std::optional<std::string>> ProjectionCheckpoints::Get(std::string_view key) const {
+  return CheckpointReader(db_.get(), nullptr, 0).Get(key);
+}
+
+Status ProjectionCheckpoints::ScanFrom(std::string_view from, std::string_view prefix,
+                                       const std::function<bool(std::string_view key, std::string_view value)>& visit) const {
+  LEDGER_ASSERT(!prefix.empty() && from.starts_with(prefix));
+  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions()));
+  for (iterator->Seek(rocksdb::Slice(from.data(), from.size())); iterator->Valid(); iterator->Next()) {
+    const std::string_view key(iterator->key().data(), iterator->key().size());
+    if (!key.starts_with(prefix)) break;
+    if (!visit(key, std::string_view(iterator->value().data(), iterator->value().size()))) break;
+  }
+  if (!iterator->status().ok()) return IoError(iterator->status(), "reading the projection checkpoint");
+  return {};
+}
+
 Result<std::unique_ptr<ProjectionCheckpoints>> ProjectionCheckpoints::Open(const std::string& path) {
   rocksdb::Options options;
   options.create_if_missing = true;
+  // The incremental saves are small and steady; a smaller memtable than
+  // RocksDB's default keeps what they cost in memory small (sent jobs live
+  // here, notification_projection.h).
+  options.write_buffer_size = kCheckpointWriteBufferBytes;
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status opened = rocksdb::DB::Open(options, path, &raw);
   if (!opened.ok()) return IoError(opened, "cannot open the projection checkpoints at " + path);

@@ -138,6 +138,16 @@ class ProjectionCheckpoints {
   Status SaveAll(const std::vector<const Projection*>& projections, uint64_t applied_seq,
                  const Sha256Digest& applied_hash);
 
+  // Reads while serving, for a projection that keeps part of its state only
+  // here (notification_projection.h). Thread-safe, also while a save is
+  // written; the caller knows which records no later save rewrites.
+  // The value under `key`, nullopt when none; fails on a read error.
+  Result<std::optional<std::string>> Get(std::string_view key) const;
+  // Visits the keys from `from` on that start with `prefix`, in key order,
+  // until `visit` answers false; fails on a read error.
+  Status ScanFrom(std::string_view from, std::string_view prefix,
+                  const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+
  private:
   explicit ProjectionCheckpoints(std::unique_ptr<rocksdb::DB> db);
   std::unique_ptr<rocksdb::DB> db_;

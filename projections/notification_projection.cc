@@ -1,6 +1,9 @@
 #include "projections/notification_projection.h"
 
 #include <algorithm>
+#include <atomic>
+
+#include <malloc.h>
 
 #include "common/encoding.h"
 #include "projections/checkpoint.h"
@@ -16,6 +19,9 @@ constexpr std::string_view kNotificationsVersionKey = "mnotifications_version";
 constexpr std::string_view kNotificationCountersKey = "mnotification_counters";
 constexpr size_t kEmailRecordSystemsMax = 1 << 16;
 constexpr size_t kNoticeChangedMax = 64;
+// Jobs archived at once from which Saved hands freed memory back.
+constexpr size_t kArchivedTrimMin = 10'000;
+std::atomic<size_t> archived_since_trim{0};
 
 bool IsIncidentEvent(proto::EventType type) {
   return type == proto::INCIDENT_OPENED || type == proto::INCIDENT_UPDATED || type == proto::INCIDENT_CLOSED ||
@@ -221,9 +227,15 @@ void NotificationProjection::TrackChanges(bool on) {
   if (!on) (void)queue_.TakeChanges();  // forgotten: a whole save follows
 }
 
+void NotificationProjection::AttachArchive(const ProjectionCheckpoints* checkpoints) {
+  archive_.checkpoints = checkpoints;
+  queue_.SetArchive(checkpoints != nullptr ? &archive_ : nullptr);
+}
+
 void NotificationProjection::Clear() {
   queue_ = NotificationQueue();
   queue_.TrackChanges(tracking_);
+  queue_.SetArchive(archive_.checkpoints != nullptr ? &archive_ : nullptr);
   history_wanted_ = false;
 }
 
@@ -242,7 +254,63 @@ void NotificationProjection::SaveChanges(CheckpointWriter* batch) {
   if (changes.counters) batch->Put(kNotificationCountersKey, EncodeCounters(queue_));
 }
 
+void NotificationProjection::Saved() {
+  // Freed map nodes stay in the allocator's free lists, scattered between
+  // live ones; once many jobs have left (a burst of mail, a rebuild's whole
+  // save) hand the free pages back, so that resident memory shows what is
+  // held rather than the peak in flight.
+  const size_t archived = queue_.ArchiveSent();
+  if (archived == 0) return;
+  // One count for the process: the allocator's free pages are the
+  // process's, whichever queue freed them.
+  if (archived_since_trim.fetch_add(archived) + archived < kArchivedTrimMin) return;
+  archived_since_trim.store(0);
+  malloc_trim(0);
+}
+
+Status NotificationProjection::CheckpointJobArchive::ScanJobs(uint64_t seq, std::string_view after_recipient,
+                                                              const std::function<bool(Job job)>& visit) const {
+  LEDGER_ASSERT(checkpoints != nullptr);
+  const std::string prefix = NumberKey(kJobPrefix, seq);
+  std::string from = prefix;
+  from += after_recipient;
+  if (!after_recipient.empty()) from.push_back('\0');  // the first key after it
+  bool corrupt = false;
+  Status scanned = checkpoints->ScanFrom(from, prefix, [&](std::string_view key, std::string_view value) {
+    Job job;
+    if (key.size() <= prefix.size() || !DecodeJob(value, &job)) {
+      corrupt = true;
+      return false;
+    }
+    job.key = JobKey{seq, std::string(key.substr(prefix.size()))};
+    return visit(std::move(job));
+  });
+  if (!scanned) return scanned;
+  if (corrupt) {
+    return MakeError(ErrorCode::kCorruption, "a saved notification job of event " + std::to_string(seq) +
+                                                 " does not decode; delete the projections folder to rebuild it");
+  }
+  return {};
+}
+
+Result<std::optional<Job>> NotificationProjection::CheckpointJobArchive::FindJob(const JobKey& key) const {
+  LEDGER_ASSERT(checkpoints != nullptr);
+  Result<std::optional<std::string>> value = checkpoints->Get(JobKeyOf(key));
+  if (!value) return value.error();
+  if (!*value) return std::optional<Job>();
+  Job job;
+  if (!DecodeJob(**value, &job)) {
+    return MakeError(ErrorCode::kCorruption, "a saved notification job of event " + std::to_string(key.seq) +
+                                                 " does not decode; delete the projections folder to rebuild it");
+  }
+  job.key = key;
+  return std::optional<Job>(std::move(job));
+}
+
 void NotificationProjection::SaveWhole(CheckpointTables* tables) const {
+  // A whole save follows a fold from seq 1: nothing is archived yet, so
+  // memory holds every job (see the top of notification_projection.h).
+  LEDGER_ASSERT(queue_.archived().empty());
   // One table per prefix: 'j' < 'm' < 'n' < 'u', and the ticket
   // projection's keys lie between them.
   CheckpointWriter* jobs = tables->NewTable();
@@ -284,18 +352,8 @@ Result<LoadOutcome> NotificationProjection::Load(const CheckpointReader& reader)
     return true;
   });
   if (!scanned) return scanned.error();
-  if (problem.empty()) {
-    scanned = reader.Scan(std::string_view(&kNoticePrefix, 1), [&](std::string_view key, std::string_view record) {
-      Notice notice;
-      if (key.size() != 9 || !DecodeNotice(ReadBigEndian64(key.substr(1)), record, &notice)) {
-        problem = "a saved notice does not decode";
-        return false;
-      }
-      queue.RestoreNotice(std::move(notice));
-      return true;
-    });
-    if (!scanned) return scanned.error();
-  }
+  // Jobs before notices: a notice whose jobs are all archived keeps only
+  // its summary (NotificationQueue::RestoreNotice).
   if (problem.empty()) {
     scanned = reader.Scan(std::string_view(&kJobPrefix, 1), [&](std::string_view key, std::string_view record) {
       Job job;
@@ -305,6 +363,18 @@ Result<LoadOutcome> NotificationProjection::Load(const CheckpointReader& reader)
       }
       job.key = JobKey{ReadBigEndian64(key.substr(1, 8)), std::string(key.substr(9))};
       queue.RestoreJob(std::move(job));
+      return true;
+    });
+    if (!scanned) return scanned.error();
+  }
+  if (problem.empty()) {
+    scanned = reader.Scan(std::string_view(&kNoticePrefix, 1), [&](std::string_view key, std::string_view record) {
+      Notice notice;
+      if (key.size() != 9 || !DecodeNotice(ReadBigEndian64(key.substr(1)), record, &notice)) {
+        problem = "a saved notice does not decode";
+        return false;
+      }
+      queue.RestoreNotice(std::move(notice));
       return true;
     });
     if (!scanned) return scanned.error();

@@ -14,10 +14,38 @@
 //                                    duplicate_deliveries
 //   'm' "notifications_version"   -> kNotificationProjectionVersion, decimal
 //
-// Failures and recovery. Load reads the whole side into memory; a record
-// that does not decode, or missing counters, make the checkpoint unusable
-// (the read model rebuilds from seq 1); a read error fails Load. Nothing is
-// read from disk after Load.
+// What lives where (see also the top of notifications.h). Every job has its
+// 'j' record here, rewritten whenever the job changes. In memory: the
+// subscriptions, the pending and failed jobs with their whole notices, and
+// sent jobs only until the save that wrote their final record is written
+// (Saved); then they are archived: the queue keeps 4 bytes of each (its
+// recipient's number under its event) and the 'j' record here is the job.
+// The whole notice of an event whose jobs are all archived leaves memory
+// too (its 'n' record stays). So memory grows with what is in flight and
+// with the number of events and addresses, not with the mail sent.
+//
+// Threads. Saves are taken under the read model's write lock and written
+// without it; Saved runs under the write lock after the write, so a reader
+// (under the read lock) finds each sent job either in memory or, archived,
+// here, never in neither. A reader of archived jobs reads this database
+// (CheckpointJobArchive) under the read lock while later saves may be
+// written: harmless, since an archived job's record is never written again
+// (a later receipt for a sent job changes no record). A whole save
+// (SaveWhole) follows only a fold from seq 1, before anything is archived.
+//
+// Failures and recovery. Load reads the subscriptions, the live jobs and
+// notices into memory and only the keys of sent jobs (archived at once); a
+// record that does not decode, or missing counters, make the checkpoint
+// unusable (the read model rebuilds from seq 1); a read error fails Load.
+// A fold from seq 1 (no usable checkpoint) saves once, whole, at its
+// end: until then every job it made is in memory, and the sent ones leave
+// right after that save. A save that fails archives nothing: its sent jobs stay in memory and are
+// written again by the next save (TakeChanges), and archived only after a
+// save that worked. A record of an archived job that later cannot be read
+// fails the read that wanted it (ForEachJob), not the service; deleting the
+// checkpoint folder rebuilds everything from the log. A crash loses at most
+// the unsynced saves, whose events the next start folds again: the saved
+// jobs always match the saved seq.
 //
 // Thread safety: as projection.h says (the read model's locks).
 
@@ -28,6 +56,7 @@
 #include <string_view>
 #include <vector>
 
+#include "projections/checkpoint.h"
 #include "projections/followups.h"
 #include "projections/maintenance.h"
 #include "projections/notifications.h"
@@ -56,6 +85,11 @@ class NotificationProjection : public Projection {
 
   const NotificationQueue& queue() const { return queue_; }
 
+  // Archives sent jobs in `checkpoints` (nullptr: keeps them in memory).
+  // Called by the read model before Load or any Apply; `checkpoints` must
+  // outlive this projection.
+  void AttachArchive(const ProjectionCheckpoints* checkpoints);
+
   std::string_view name() const override { return "notification"; }
   uint32_t version() const override { return kNotificationProjectionVersion; }
   CheckpointKeys checkpoint_keys() const override;
@@ -69,11 +103,22 @@ class NotificationProjection : public Projection {
   void SaveChanges(CheckpointWriter* batch) override;
   void SaveWhole(CheckpointTables* tables) const override;
   Result<LoadOutcome> Load(const CheckpointReader& reader) override;
+  void Saved() override;
 
  private:
+  // The 'j' records of the checkpoint database, read back.
+  class CheckpointJobArchive : public JobArchive {
+   public:
+    const ProjectionCheckpoints* checkpoints = nullptr;
+    Status ScanJobs(uint64_t seq, std::string_view after_recipient,
+                    const std::function<bool(Job job)>& visit) const override;
+    Result<std::optional<Job>> FindJob(const JobKey& key) const override;
+  };
+
   const TicketProjection* tickets_;
   const FollowUpProjection* follow_ups_;
   const MaintenanceProjection* maintenance_;
+  CheckpointJobArchive archive_;
   NotificationQueue queue_;
   bool tracking_ = false;
   // Set by Prepare for an incident event while someone is subscribed: the

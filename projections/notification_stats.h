@@ -32,6 +32,9 @@ struct NotificationQueueStats {
   int64_t oldest_pending_recorded_at_micros = 0;
   uint64_t orphan_receipts = 0;       // receipts naming no known job
   uint64_t duplicate_deliveries = 0;  // DELIVERED receipts for jobs already sent
+  // Jobs held in memory: pending, failed, and sent ones not yet saved to
+  // disk (projections/notifications.h). Stays near pending + failed.
+  uint64_t jobs_in_memory = 0;
 };
 
 // SMTP attempts since the worker started, by how each ended (the cases of

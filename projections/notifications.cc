@@ -314,15 +314,71 @@ void NotificationQueue::ApplySheetRowRefused(const proto::Event& event, const Sh
 NotificationChanges NotificationQueue::TakeChanges() {
   NotificationChanges taken = std::move(changes_);
   changes_ = NotificationChanges{};
+  taken.jobs.insert(unarchived_sent_.begin(), unarchived_sent_.end());
   return taken;
+}
+
+uint32_t NotificationQueue::AddressNumber(const std::string& address) {
+  const auto [found, added] = address_numbers_.try_emplace(address, static_cast<uint32_t>(addresses_.size()));
+  if (added) {
+    LEDGER_ASSERT(addresses_.size() < UINT32_MAX);
+    addresses_.push_back(&found->first);
+  }
+  return found->second;
+}
+
+bool NotificationQueue::IsArchivedSent(const JobKey& key) const {
+  const auto notice = archived_.find(key.seq);
+  if (notice == archived_.end()) return false;
+  const auto number = address_numbers_.find(key.recipient);
+  if (number == address_numbers_.end()) return false;
+  return std::binary_search(notice->second.sent.begin(), notice->second.sent.end(), number->second);
+}
+
+void NotificationQueue::ArchiveJob(const JobKey& key, proto::EventType type, const std::string& ticket) {
+  ArchivedNotice& notice = archived_[key.seq];
+  if (notice.type == proto::EVENT_TYPE_UNSPECIFIED) notice.type = type;
+  if (notice.ticket.empty()) notice.ticket = ticket;
+  const uint32_t number = AddressNumber(key.recipient);
+  const auto at = std::lower_bound(notice.sent.begin(), notice.sent.end(), number);
+  if (at == notice.sent.end() || *at != number) notice.sent.insert(at, number);
+}
+
+size_t NotificationQueue::ArchiveSent() {
+  if (archive_ == nullptr) return 0;
+  size_t archived = 0;
+  for (const JobKey& key : unarchived_sent_) {
+    const auto job = jobs_.find(key);
+    if (job == jobs_.end() || job->second.state != JobState::kSent) continue;
+    const Notice* notice = FindNotice(key.seq);
+    ArchiveJob(key, notice != nullptr ? notice->type : proto::EVENT_TYPE_UNSPECIFIED, job->second.ticket);
+    jobs_.erase(job);
+    archived += 1;
+    // The notice (and its ticket copy) goes with its event's last job in memory.
+    const auto next = jobs_.lower_bound(JobKey{key.seq, ""});
+    if (next == jobs_.end() || next->first.seq != key.seq) notices_.erase(key.seq);
+  }
+  unarchived_sent_.clear();
+  return archived;
 }
 
 void NotificationQueue::RestoreNotice(Notice notice) {
   const uint64_t seq = notice.seq;
+  if (const auto archived = archived_.find(seq); archived != archived_.end()) {
+    archived->second.type = notice.type;
+    archived->second.ticket = notice.ticket;
+    const auto next = jobs_.lower_bound(JobKey{seq, ""});
+    if (next == jobs_.end() || next->first.seq != seq) return;  // every job of it is archived
+  }
   notices_[seq] = std::move(notice);
 }
 
 void NotificationQueue::RestoreJob(Job job) {
+  if (archive_ != nullptr && job.state == JobState::kSent && !jobs_.contains(job.key)) {
+    if (!IsArchivedSent(job.key)) counts_.sent += 1;
+    ArchiveJob(job.key, proto::EVENT_TYPE_UNSPECIFIED, job.ticket);
+    return;
+  }
   if (const auto found = jobs_.find(job.key); found != jobs_.end()) {
     SetState(&found->second, job.state);  // moves the counts and the pending set along
     found->second = std::move(job);
@@ -370,6 +426,12 @@ void NotificationQueue::ApplyReceipt(const proto::Event& event) {
   if (!event.has_notification()) return;
   const proto::NotificationReceipt& receipt = event.notification();
   const auto found = jobs_.find(JobKey{receipt.incident_seq(), receipt.recipient()});
+  if (found == jobs_.end() && IsArchivedSent(JobKey{receipt.incident_seq(), receipt.recipient()})) {
+    // A receipt for a sent job that left memory: counted as below.
+    if (event.type() == proto::NOTIFICATION_DELIVERED) duplicate_deliveries_ += 1;
+    if (tracking_) changes_.counters = true;
+    return;
+  }
   if (found == jobs_.end()) {
     orphan_receipts_ += 1;
     if (tracking_) changes_.counters = true;
@@ -390,6 +452,7 @@ void NotificationQueue::ApplyReceipt(const proto::Event& event) {
   if (event.type() == proto::NOTIFICATION_DELIVERED) {
     job.sent_at_micros = event.recorded_at_micros();
     SetState(&job, JobState::kSent);
+    if (archive_ != nullptr) unarchived_sent_.insert(found->first);
     return;
   }
   job.last_error = receipt.error();
@@ -426,6 +489,130 @@ const Notice* NotificationQueue::FindNotice(uint64_t seq) const {
   return found == notices_.end() ? nullptr : &found->second;
 }
 
+std::optional<JobState> NotificationQueue::StateOf(const JobKey& key) const {
+  if (const Job* job = Find(key)) return job->state;
+  if (IsArchivedSent(key)) return JobState::kSent;
+  return std::nullopt;
+}
+
+std::optional<proto::EventType> NotificationQueue::NoticeType(uint64_t seq) const {
+  if (const Notice* notice = FindNotice(seq)) return notice->type;
+  const auto archived = archived_.find(seq);
+  if (archived == archived_.end() || archived->second.type == proto::EVENT_TYPE_UNSPECIFIED) return std::nullopt;
+  return archived->second.type;
+}
+
+void NotificationQueue::ForEachJobState(uint64_t seq,
+                                        const std::function<void(std::string_view, JobState)>& visit) const {
+  for (auto it = jobs_.lower_bound(JobKey{seq, ""}); it != jobs_.end() && it->first.seq == seq; ++it) {
+    visit(it->first.recipient, it->second.state);
+  }
+  if (const auto archived = archived_.find(seq); archived != archived_.end()) {
+    for (const uint32_t number : archived->second.sent) visit(*addresses_[number], JobState::kSent);
+  }
+}
+
+namespace {
+
+bool Matches(const JobFilter& filter, const Job& job) {
+  if (filter.state && job.state != *filter.state) return false;
+  if (filter.ticket && job.ticket != *filter.ticket) return false;
+  if (filter.seq && job.key.seq != *filter.seq) return false;
+  if (filter.recipient && job.key.recipient != *filter.recipient) return false;
+  return !filter.after || job.key > *filter.after;
+}
+
+}  // namespace
+
+Status NotificationQueue::VisitEvent(uint64_t seq, const JobFilter& filter,
+                                     const std::function<bool(const Job&)>& visit, bool* stop) const {
+  const std::string after_recipient = filter.after && filter.after->seq == seq ? filter.after->recipient : "";
+  auto memory = after_recipient.empty() ? jobs_.lower_bound(JobKey{seq, ""}) : jobs_.upper_bound(JobKey{seq, after_recipient});
+  const auto offer = [&](const Job& job) {
+    if (!Matches(filter, job)) return true;
+    if (!visit(job)) *stop = true;
+    return !*stop;
+  };
+  // The jobs in memory up to `bound` (exclusive; nullptr: all of the event).
+  const auto memory_until = [&](const std::string* bound) {
+    for (; memory != jobs_.end() && memory->first.seq == seq; ++memory) {
+      if (bound != nullptr && memory->first.recipient >= *bound) return true;
+      if (!offer(memory->second)) return false;
+    }
+    return true;
+  };
+  const auto archived = archived_.find(seq);
+  const bool read_archive = archive_ != nullptr && archived != archived_.end() && !archived->second.sent.empty() &&
+                            (!filter.state || *filter.state == JobState::kSent);
+  if (read_archive && filter.recipient) {
+    // One job at most: a point read, and only when it was archived.
+    const JobKey key{seq, *filter.recipient};
+    if (key.recipient > after_recipient && !jobs_.contains(key) && IsArchivedSent(key)) {
+      Result<std::optional<Job>> found = archive_->FindJob(key);
+      if (!found) return found.error();
+      if (*found && !memory_until(&key.recipient)) return {};
+      if (*found && !offer(**found)) return {};
+    }
+  } else if (read_archive) {
+    Status scanned = archive_->ScanJobs(seq, after_recipient, [&](Job job) {
+      // The archive holds every saved job; memory's are newer, and only
+      // archived ones are read from it.
+      if (jobs_.contains(job.key) || !IsArchivedSent(job.key)) return true;
+      if (!memory_until(&job.key.recipient)) return false;
+      return offer(job);
+    });
+    if (!scanned) return scanned;
+    if (*stop) return {};
+  }
+  memory_until(nullptr);
+  return {};
+}
+
+Status NotificationQueue::ForEachJob(const JobFilter& filter, const std::function<bool(const Job&)>& visit) const {
+  if (filter.state == JobState::kPending || filter.state == JobState::kFailed) {
+    // Never archived; these indexes are small and in the same order.
+    const std::set<JobKey>& index = *filter.state == JobState::kPending ? pending_ : failed_;
+    auto it = filter.after ? index.upper_bound(*filter.after)
+                           : (filter.seq ? index.lower_bound(JobKey{*filter.seq, ""}) : index.begin());
+    for (; it != index.end(); ++it) {
+      if (filter.seq && it->seq > *filter.seq) break;
+      const Job* job = Find(*it);
+      if (job == nullptr || !Matches(filter, *job)) continue;
+      if (!visit(*job)) break;
+    }
+    return {};
+  }
+  // Event by event, over every event that has a job in memory, a notice or
+  // archived jobs.
+  uint64_t from = std::max(filter.seq.value_or(0), filter.after ? filter.after->seq : 0);
+  bool stop = false;
+  while (!stop) {
+    std::optional<uint64_t> next;
+    const auto consider = [&](uint64_t seq) {
+      if (!next || seq < *next) next = seq;
+    };
+    if (const auto it = notices_.lower_bound(from); it != notices_.end()) consider(it->first);
+    if (const auto it = archived_.lower_bound(from); it != archived_.end()) consider(it->first);
+    if (const auto it = jobs_.lower_bound(JobKey{from, ""}); it != jobs_.end()) consider(it->first.seq);
+    if (!next || (filter.seq && *next != *filter.seq)) break;
+    const uint64_t seq = *next;
+    from = seq + 1;
+    if (filter.ticket) {
+      // Every job of an event has the event's ticket: skip the reads of
+      // another ticket's events.
+      const Notice* notice = FindNotice(seq);
+      const auto archived = archived_.find(seq);
+      const std::string* ticket = notice != nullptr              ? &notice->ticket
+                                  : archived != archived_.end() ? &archived->second.ticket
+                                                                : nullptr;
+      if (ticket != nullptr && *ticket != *filter.ticket) continue;
+    }
+    if (Status visited = VisitEvent(seq, filter, visit, &stop); !visited) return visited;
+    if (seq == UINT64_MAX) break;
+  }
+  return {};
+}
+
 Status NotificationModel::Rebuild(const Ledger& ledger) {
   LEDGER_ASSERT(shared_ == nullptr);  // a view is fed by its ReadModel
   NotificationQueue rebuilt;
@@ -456,7 +643,8 @@ NotificationQueueStats NotificationQueue::stats() const {
   NotificationQueueStats stats{.jobs = counts_,
                                .oldest_pending_recorded_at_micros = 0,
                                .orphan_receipts = orphan_receipts_,
-                               .duplicate_deliveries = duplicate_deliveries_};
+                               .duplicate_deliveries = duplicate_deliveries_,
+                               .jobs_in_memory = jobs_.size()};
   if (!pending_.empty()) {
     if (const Notice* notice = FindNotice(pending_.begin()->seq)) {
       stats.oldest_pending_recorded_at_micros = notice->recorded_at_micros;

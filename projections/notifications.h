@@ -37,14 +37,41 @@
 // hands ApplyFollowing the ticket's systems before the event and its state
 // after it, so the service holds one ticket store, not two.
 //
-// This module does no I/O and never sends mail: notify/ does, reading this
-// queue. Not thread-safe except NotificationModel, which guards a queue with
-// a reader-writer lock like ReadModel (or is a view of the ReadModel's).
+// Memory: what lives where. A queue keeps in memory the jobs that can still
+// change (pending and failed) and the whole notice of every event that has
+// one of them: the worker mails from these. A sent job never changes again
+// (a later receipt for it only counts), so once a JobArchive holds its saved
+// record (the read model's checkpoint database, notification_projection.h)
+// the queue archives it (ArchiveSent): the job and, when it was its event's
+// last job in memory, the event's whole notice (its ticket copy included)
+// leave memory. What stays of an archived job is its recipient's number in
+// a sorted list per event (4 bytes; addresses are kept once, numbered), so
+// that a receipt arriving for it later is still told from a receipt for no
+// job (duplicate_deliveries against orphan_receipts) and the incident page
+// can still count who was told; and of its event, the event type and ticket
+// (ArchivedNotice). Counts stay exact: a job is counted once, by its state,
+// wherever it lives. Without an archive (a standalone queue, a read-only
+// mirror that keeps no checkpoint) nothing is archived and every job stays
+// in memory, as the fold made it.
+//
+// Reading the jobs: jobs() and Find see memory only (pending, failed, and
+// sent jobs not archived yet). ForEachJob visits every job, archived ones
+// read back from the archive, in (event seq, recipient) order: it is the
+// only read here that does I/O, and it fails only when the archive cannot be
+// read or a saved job does not decode.
+//
+// This module does no other I/O and never sends mail: notify/ does, reading
+// this queue. Not thread-safe except NotificationModel, which guards a queue
+// with a reader-writer lock like ReadModel (or is a view of the ReadModel's).
+// A JobArchive is read under the same read lock; it must answer reads while
+// saves are written (RocksDB does), since an archived job's record never
+// changes again.
 
 #include <compare>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -165,6 +192,39 @@ struct Job {
   std::string message_id;
 };
 
+// The saved records of sent jobs, for jobs that left memory (see the top of
+// this file). Implemented over the checkpoint database
+// (notification_projection.h). Reads only; thread-safe.
+class JobArchive {
+ public:
+  virtual ~JobArchive() = default;
+  // Visits the saved jobs of incident event `seq` whose recipient sorts
+  // after `after_recipient` ("" for all), in recipient order, until `visit`
+  // answers false. Fails on a read error or a record that does not decode
+  // (kCorruption).
+  virtual Status ScanJobs(uint64_t seq, std::string_view after_recipient,
+                          const std::function<bool(Job job)>& visit) const = 0;
+  // One saved job, nullopt when none is saved under that key.
+  virtual Result<std::optional<Job>> FindJob(const JobKey& key) const = 0;
+};
+
+// What remains in memory of an event whose jobs are archived (some or all).
+struct ArchivedNotice {
+  proto::EventType type = proto::EVENT_TYPE_UNSPECIFIED;  // unspecified when its notice was never seen
+  std::string ticket;
+  std::vector<uint32_t> sent;  // recipients' numbers (NotificationQueue::AddressNumber), sorted
+};
+
+// Which jobs ForEachJob visits: those matching every filter given, after
+// `after` (a page's last job) when given.
+struct JobFilter {
+  std::optional<JobState> state;
+  std::optional<std::string> ticket;
+  std::optional<uint64_t> seq;
+  std::optional<std::string> recipient;
+  std::optional<JobKey> after;
+};
+
 // What changed in a NotificationQueue since the last TakeChanges, for a
 // checkpoint save: the records to write again.
 struct NotificationChanges {
@@ -209,20 +269,51 @@ class NotificationQueue {
 
   // Records what each Apply changes, for TakeChanges (off by default).
   void TrackChanges(bool on) { tracking_ = on; }
+  // Also every sent job not archived yet (so that a save that failed is
+  // written again by the next, before ArchiveSent trusts it).
   NotificationChanges TakeChanges();
-  bool has_changes() const { return !changes_.empty(); }
+  bool has_changes() const { return !changes_.empty() || !unarchived_sent_.empty(); }
+
+  // Where sent jobs go once saved (nullptr: nowhere, they stay in memory).
+  // Set before any event is applied or loaded; the archive must outlive the
+  // queue.
+  void SetArchive(const JobArchive* archive) { archive_ = archive; }
+  bool has_archive() const { return archive_ != nullptr; }
+  // Called once everything TakeChanges handed out (or a whole save of the
+  // queue) is written to the archive: the sent jobs leave memory, and the
+  // notices left without a job in memory. No effect without an archive.
+  // Answers how many jobs left memory.
+  size_t ArchiveSent();
 
   // Loading a checkpoint (checkpoint.h): puts back saved records; the
   // pending set and the counts follow from the jobs.
   SubscriptionSet& mutable_subscriptions() { return subscriptions_; }
   void RestoreNotice(Notice notice);
+  // A sent job goes straight to the archive's side when the queue has an
+  // archive (its record is the archive's); call RestoreNotice after the
+  // jobs, so that the notices of archived events leave only their summary.
   void RestoreJob(Job job);
   void RestoreCounters(uint64_t orphan_receipts, uint64_t duplicate_deliveries);
 
+  // In memory only (see the top of this file).
   const Job* Find(const JobKey& key) const;
   const Notice* FindNotice(uint64_t seq) const;
   const std::map<JobKey, Job>& jobs() const { return jobs_; }
   const std::map<uint64_t, Notice>& notices() const { return notices_; }
+  const std::map<uint64_t, ArchivedNotice>& archived() const { return archived_; }
+  // The state of any job, archived or not (nullopt: no such job). No I/O.
+  std::optional<JobState> StateOf(const JobKey& key) const;
+  // The type of the event a job is about, archived or not (nullopt: no notice known).
+  std::optional<proto::EventType> NoticeType(uint64_t seq) const;
+  // Every job of event `seq`, archived or not, with its state, in no set
+  // order. No I/O.
+  void ForEachJobState(uint64_t seq, const std::function<void(std::string_view recipient, JobState state)>& visit) const;
+  // Every job matching `filter`, in (event seq, recipient) order, until
+  // `visit` answers false; archived jobs are read from the archive (see the
+  // top of this file). Cost: the matching jobs in memory, plus, for each
+  // event with archived jobs that the filter does not rule out by its seq or
+  // ticket, one read of the archive.
+  Status ForEachJob(const JobFilter& filter, const std::function<bool(const Job&)>& visit) const;
   const std::set<JobKey>& pending() const { return pending_; }
   const std::set<JobKey>& failed() const { return failed_; }
   QueueCounts counts() const { return counts_; }
@@ -242,6 +333,11 @@ class NotificationQueue {
   void SetState(Job* job, JobState state);
 
   void AddJob(uint64_t seq, const std::string& recipient, const std::string& ticket);
+  uint32_t AddressNumber(const std::string& address);
+  bool IsArchivedSent(const JobKey& key) const;
+  void ArchiveJob(const JobKey& key, proto::EventType type, const std::string& ticket);
+  Status VisitEvent(uint64_t seq, const JobFilter& filter, const std::function<bool(const Job&)>& visit,
+                    bool* stop) const;
 
   TicketStore tickets_;  // the standalone fold's own; empty in a shared fold
   FollowUpState follow_ups_;  // likewise
@@ -257,6 +353,12 @@ class NotificationQueue {
   bool tracking_ = false;
   NotificationChanges changes_;
   SystemNames names_;
+  const JobArchive* archive_ = nullptr;
+  std::set<JobKey> unarchived_sent_;  // sent jobs still in jobs_ (only with an archive)
+  std::map<uint64_t, ArchivedNotice> archived_;
+  // Every address an archived job names, numbered in order of first use.
+  std::map<std::string, uint32_t, std::less<>> address_numbers_;
+  std::vector<const std::string*> addresses_;  // by number, into address_numbers_' keys
 };
 
 class ReadModel;

@@ -103,6 +103,11 @@ class Projection {
   virtual void SaveChanges(CheckpointWriter* batch) = 0;
   // Writes every record of the state, for a checkpoint replaced whole.
   virtual void SaveWhole(CheckpointTables* tables) const = 0;
+  // Called under the write lock once what the last SaveChanges or SaveWhole
+  // handed out is written (never after a save that failed): a projection
+  // may then drop from memory what it can read back from the checkpoint
+  // (the notification side's sent jobs). Default: nothing.
+  virtual void Saved() {}
   // Replaces the state with the saved one. `reader` reads the checkpoint
   // (and the ledger, up to the checkpoint's seq, for what the projection
   // can repair from it). Fails on a read error; answers Unusable, with

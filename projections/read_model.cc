@@ -88,6 +88,7 @@ Result<OpenReport> ReadModel::Open(const Ledger& ledger, ProjectionCheckpoints* 
                                    const ReadModelOptions& options) {
   StopFill();
   checkpoints_ = checkpoints;
+  notifications_->AttachArchive(checkpoints_);
   OpenReport report;
   report.rebuilt = true;
   report.reason = "no checkpoints kept";
@@ -120,6 +121,7 @@ Result<OpenReport> ReadModel::Open(const Ledger& ledger, ProjectionCheckpoints* 
     if (Status saved = SaveAll(); !saved) return saved.error();
     report.save_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - save_start).count();
     lock.lock();
+    if (checkpoints_ != nullptr) AllSaved();
     TrackChanges(checkpoints_ != nullptr);
     lock.unlock();
   } else if (checkpoints_ != nullptr) {
@@ -127,6 +129,7 @@ Result<OpenReport> ReadModel::Open(const Ledger& ledger, ProjectionCheckpoints* 
     lock.lock();
     if (HasChanges()) {
       if (Status saved = checkpoints_->SaveChanged(list(), applied_seq_, applied_hash_); !saved) return saved.error();
+      AllSaved();
     }
     lock.unlock();
   }
@@ -188,6 +191,7 @@ Status ReadModel::Rebuild(const Ledger& ledger) {
   if (Status folded = FoldFrom(ledger, &replayed); !folded) return folded;
   if (Status saved = SaveAll(); !saved) return saved;
   std::unique_lock lock(mutex_);
+  if (checkpoints_ != nullptr) AllSaved();
   TrackChanges(checkpoints_ != nullptr);
   return {};
 }
@@ -207,9 +211,19 @@ void ReadModel::Apply(const std::vector<StoredEvent>& events) {
   lock.unlock();
   if (Status saved = checkpoints_->Write(std::move(save)); !saved) {
     // The checkpoint only saves replay time; the next start catches up from
-    // the last save that worked.
+    // the last save that worked. What a projection would drop once saved
+    // stays in memory (Projection::Saved is not called).
     Log("projections", "projection checkpoint not saved: " + saved.error().message);
+    return;
   }
+  // Apply runs on one thread at a time: nothing was folded since the save
+  // was taken, so everything it took is written now.
+  lock.lock();
+  AllSaved();
+}
+
+void ReadModel::AllSaved() {
+  for (const std::unique_ptr<Projection>& projection : projections_) projection->Saved();
 }
 
 void ReadModel::Read(const std::function<void(const TicketStore&, uint64_t)>& visit) const {

@@ -23,7 +23,12 @@
 // OpenReport.
 //
 // Reads never do I/O and never fail: Read, ReadNotifications and
-// ReadProjection hand the visitor in-memory state.
+// ReadProjection hand the visitor in-memory state. The one exception is the
+// notification side's sent jobs, which leave memory once saved: its
+// NotificationQueue::ForEachJob reads them back from the checkpoint
+// database (notification_projection.h), under the read lock, and can fail.
+// Without checkpoints (a read-only mirror that does not follow) they stay
+// in memory.
 //
 // Failures. Open and Rebuild fail on a ledger read error, a ledger record
 // that fails its check (kCorruption) or a checkpoint that cannot be read or
@@ -145,6 +150,8 @@ class ReadModel {
   void TrackChanges(bool on);
   bool HasChanges() const;
   Status SaveAll();
+  // Projection::Saved on each, with the write lock held.
+  void AllSaved();
   void StartFill();
   void StopFill();
   void FillLoop();

@@ -497,7 +497,8 @@ TEST(Metrics, RendersTheNotificationQueueFromItsFigures) {
   stats.queue = projections::NotificationQueueStats{.jobs = {.pending = 2, .sent = 7, .failed = 1},
                                                     .oldest_pending_recorded_at_micros = 1'000'000,
                                                     .orphan_receipts = 3,
-                                                    .duplicate_deliveries = 4};
+                                                    .duplicate_deliveries = 4,
+                                                    .jobs_in_memory = 5};
   EXPECT_EQ(RenderNotificationMetrics(stats, 3'500'000),
             "# HELP ledger_notification_jobs Notification jobs in the queue, by state.\n"
             "# TYPE ledger_notification_jobs gauge\n"
@@ -513,6 +514,10 @@ TEST(Metrics, RendersTheNotificationQueueFromItsFigures) {
             "# HELP ledger_notification_duplicate_deliveries DELIVERED receipts for jobs already sent.\n"
             "# TYPE ledger_notification_duplicate_deliveries gauge\n"
             "ledger_notification_duplicate_deliveries 4\n"
+            "# HELP ledger_notification_jobs_in_memory Jobs held in memory: pending, failed, and sent ones not yet "
+            "saved to disk.\n"
+            "# TYPE ledger_notification_jobs_in_memory gauge\n"
+            "ledger_notification_jobs_in_memory 5\n"
             "# HELP ledger_notification_worker_running 1 when an SMTP server is configured.\n"
             "# TYPE ledger_notification_worker_running gauge\n"
             "ledger_notification_worker_running 0\n");

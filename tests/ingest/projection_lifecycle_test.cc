@@ -51,7 +51,25 @@ Fingerprint TicketsFingerprint(const TicketStore& store) {
 
 Fingerprint NotificationsFingerprint(const NotificationQueue& queue) {
   Fingerprint fingerprint;
-  ForEachNotificationRecord(queue, [&](const std::string& key, const std::string& value) { fingerprint[key] = value; });
+  // The subscriptions and counters as saved; every job as a reader sees it,
+  // whether in memory or archived once sent (projections/notifications.h);
+  // the whole notice of every event a job in flight mails about.
+  ForEachNotificationRecord(queue, [&](const std::string& key, const std::string& value) {
+    if (key.front() == 'u' || key.front() == 'm') fingerprint[key] = value;
+  });
+  const Status listed = queue.ForEachJob(JobFilter{}, [&](const Job& job) {
+    const std::optional<proto::EventType> type = queue.NoticeType(job.key.seq);
+    fingerprint["job " + std::to_string(job.key.seq) + " " + job.key.recipient] =
+        EncodeJob(job) + " type " + (type ? std::to_string(*type) : "?");
+    return true;
+  });
+  EXPECT_TRUE(listed);
+  for (const std::set<JobKey>* in_flight : {&queue.pending(), &queue.failed()}) {
+    for (const JobKey& key : *in_flight) {
+      const Notice* notice = queue.FindNotice(key.seq);
+      fingerprint["notice " + std::to_string(key.seq)] = notice != nullptr ? EncodeNotice(*notice) : "(none)";
+    }
+  }
   const QueueCounts counts = queue.counts();
   fingerprint["counts"] = std::to_string(counts.pending) + "/" + std::to_string(counts.sent) + "/" + std::to_string(counts.failed);
   std::string pending;
