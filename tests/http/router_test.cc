@@ -272,6 +272,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {{"/api/v1/incidents/*/bundle", "GET"}, Role::kViewer},
       {{"/api/v1/imports", "GET"}, Role::kHelpdesk},
       {{"/imports", "GET, HEAD"}, Role::kHelpdesk},
+      {{"/systems", "GET, HEAD"}, Role::kViewer},
   };
   std::set<std::pair<std::string, std::string>> seen;
   std::set<std::string> labels;
@@ -295,7 +296,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
                   pattern == "/incidents/**" || pattern == "/actions" || pattern == "/actions/*" ||
                   pattern == "/actions/new/*" || pattern == "/reviews/*" || pattern == "/maintenance" ||
                   pattern == "/subscribe" || pattern == "/subscribe/confirm" || pattern == "/unsubscribe" ||
-                  pattern == "/imports");
+                  pattern == "/imports" || pattern == "/systems");
   }
   for (const auto& [row, ignored] : expected) EXPECT_TRUE(seen.contains(row)) << row.first << " " << row.second << " has no row";
 }
