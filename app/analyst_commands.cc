@@ -1,5 +1,6 @@
 #include "app/analyst_commands.h"
 
+#include <memory>
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -60,12 +61,17 @@ Result<Stores> LoadStores(const std::string& data, std::optional<int64_t> as_of_
   Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data, .read_only = true});
   if (!opened) return opened.error();
   Stores stores;
+  // The catalog of systems, so that figures resolve systems as the
+  // service's do (projections/systems.h).
+  auto catalog = std::make_shared<projections::SystemCatalog>();
   Status folded = (*opened)->ForEach(0, [&](const StoredEvent& stored) -> Result<Flow> {
+    catalog->Apply(stored.event);
     (void)stores.tickets.Apply(stored.event);      // which ticket changed does not matter here
     (void)stores.maintenance.Apply(stored.event);  // nor which window
     return Flow::kContinue;
   });
   if (!folded) return folded.error();
+  stores.tickets.set_names(projections::SystemNames(std::move(catalog)));
   stores.head = (*opened)->head();
   if (!as_of_micros) return stores;
   const projections::AsOfPoint point{.seq = std::nullopt, .micros = as_of_micros};

@@ -125,6 +125,9 @@ void AddServeOptions(po::options_description& options) {
        "the longest pause between two tries")
       ("smtp-attempts-max", Value("N", notify::DeliveryOptions{}.attempts_max),
        "temporary failures before a mail is given up")
+      ("systems", Value("open|strict", "open"),
+       "open: a system a submission names first enters the catalog by that use; strict: only systems an admin "
+       "defined (POST /api/v1/systems, /systems) and has not retired may be named, anything else is a 400 naming it")
       ("timezone", Value("ZONE", "UTC"), "IANA zone whose days action items fall due in")
       ("overdue-check-ms", Value("N", static_cast<uint64_t>(ingest::OverdueWatcherOptions{}.interval.count())),
        "how often to look for action items that became overdue")

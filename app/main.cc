@@ -63,10 +63,13 @@
 #include "http/followups_api.h"
 #include "http/imports_api.h"
 #include "http/maintenance_api.h"
+#include "common/encoding.h"
+#include "http/systems_api.h"
 #include "http/server.h"
 #include "http/web.h"
 #include "ingest/followups.h"
 #include "ingest/maintenance.h"
+#include "ingest/systems.h"
 #include "ingest/processor.h"
 #include "ledger/ledger.h"
 #include "ledger/tree_head.h"
@@ -548,6 +551,17 @@ int Serve(const Arguments& arguments) {
   if (!processor) return Fail("cannot load ticket state: " + processor.error().message);
   const std::unique_ptr<ledger::ingest::MaintenanceProcessor> maintenance_processor =
       ledger::ingest::MaintenanceProcessor::Create(log.get(), &read_model);
+  // The catalog of systems, and whether submissions must keep to it.
+  const std::unique_ptr<ledger::ingest::SystemProcessor> system_processor =
+      ledger::ingest::SystemProcessor::Create(log.get(), &read_model);
+  const std::string systems_mode =
+      arguments.options.contains("--systems") ? arguments.options.at("--systems") : std::string("open");
+  if (systems_mode == "strict") {
+    (*processor)->RequireCataloguedSystems();
+    maintenance_processor->RequireCataloguedSystems();
+  } else if (systems_mode != "open") {
+    return Fail("--systems must be open or strict, not '" + ledger::QuotableText(systems_mode, 32) + "'");
+  }
   ledger::Result<std::unique_ptr<ledger::app::Notifications>> notifications =
       ledger::app::Notifications::Create(arguments.options, log.get(), &read_model, signer->get());
   if (!notifications) return Fail("notifications: " + notifications.error().message);
@@ -619,6 +633,7 @@ int Serve(const Arguments& arguments) {
                                                       .imports = &import_routes});
   const ledger::http::MaintenanceRoutes maintenance_routes{
       .processor = maintenance_processor.get(), .read_model = &read_model, .ledger = log.get()};
+  const ledger::http::SystemRoutes system_routes{.processor = system_processor.get(), .read_model = &read_model};
   ledger::http::Api api(ledger::http::ApiDependencies{.ledger = log.get(),
                                                       .processor = processor->get(),
                                                       .read_model = &read_model,
@@ -629,6 +644,7 @@ int Serve(const Arguments& arguments) {
                                                       .maintenance = &maintenance_routes,
                                                       .self_service = &self_service,
                                                       .imports = &import_routes,
+                                                      .systems = &system_routes,
                                                       .access = access->get(),
                                                       .pool = &pool,
                                                       .backup = *backup_options,

@@ -23,6 +23,7 @@
 #include "http/imports_api.h"
 #include "http/json_views.h"
 #include "http/maintenance_api.h"
+#include "http/systems_api.h"
 #include "http/openapi.h"
 #include "http/query_params.h"
 #include "http/router.h"
@@ -565,6 +566,10 @@ Api::Api(ApiDependencies dependencies)
   if (deps_.web != nullptr) {
     std::vector<Route> web = deps_.web->Routes();
     rows.insert(rows.end(), std::make_move_iterator(web.begin()), std::make_move_iterator(web.end()));
+  }
+  if (deps_.systems != nullptr) {
+    std::vector<Route> systems = SystemRouteRows(*deps_.systems);
+    rows.insert(rows.end(), std::make_move_iterator(systems.begin()), std::make_move_iterator(systems.end()));
   }
   if (deps_.maintenance != nullptr) {
     std::vector<Route> maintenance = MaintenanceRouteRows(*deps_.maintenance);

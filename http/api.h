@@ -42,6 +42,7 @@ struct FollowUpRoutes;
 struct MaintenanceRoutes;
 class SelfService;
 struct ImportRoutes;
+struct SystemRoutes;
 struct Principal;
 
 // Limits of the HTTP edge.
@@ -74,6 +75,7 @@ struct ApiDependencies {
   // none: no such routes.
   SelfService* self_service = nullptr;
   const ImportRoutes* imports = nullptr;              // the sheet's imports (imports_api.h)
+  const SystemRoutes* systems = nullptr;              // the catalog of systems (systems_api.h)
   // Who may call what (auth.h); none: every request has every role (tests).
   const AccessControl* access = nullptr;
   // Where work that can take long runs (work_pool.h); none: on the calling

@@ -31,11 +31,9 @@ std::string UtcStamp(int64_t unix_micros) {
   return text;
 }
 
-bool HasSystem(const std::vector<std::string>& systems, const std::optional<std::string>& wanted) {
-  if (!wanted) return true;
-  const std::string folded = projections::FoldSystem(*wanted);
-  return std::any_of(systems.begin(), systems.end(),
-                     [&](const std::string& system) { return projections::FoldSystem(system) == folded; });
+bool HasSystem(const projections::SystemNames& names, const std::vector<std::string>& systems,
+               const std::optional<std::string>& wanted) {
+  return !wanted || names.CoversAny(*wanted, systems);
 }
 
 bool Meets(int64_t start, int64_t end, const CalendarQuery& query) {
@@ -70,8 +68,9 @@ void Write(std::string* out, const VEvent& event) {
   *out += CalendarLine("END:VEVENT");
 }
 
-std::optional<VEvent> WindowEvent(const MaintenanceWindow& window, const CalendarQuery& query) {
-  if (!HasSystem(window.systems, query.system)) return std::nullopt;
+std::optional<VEvent> WindowEvent(const projections::SystemNames& names, const MaintenanceWindow& window,
+                                  const CalendarQuery& query) {
+  if (!HasSystem(names, window.systems, query.system)) return std::nullopt;
   VEvent event;
   event.start = window.started_at ? window.started_at->unix_micros : window.starts_at.unix_micros;
   if (window.ended_at) {
@@ -95,8 +94,9 @@ std::optional<VEvent> WindowEvent(const MaintenanceWindow& window, const Calenda
   return event;
 }
 
-void IncidentEvents(const TicketState& ticket, const CalendarQuery& query, std::vector<VEvent>* events) {
-  if (ticket.impact == proto::DEGRADED || !HasSystem(ticket.systems, query.system)) return;
+void IncidentEvents(const projections::SystemNames& names, const TicketState& ticket, const CalendarQuery& query,
+                    std::vector<VEvent>* events) {
+  if (ticket.impact == proto::DEGRADED || !HasSystem(names, ticket.systems, query.system)) return;
   for (size_t i = 0; i < ticket.periods.size(); ++i) {
     const projections::Period& period = ticket.periods[i];
     VEvent event;
@@ -175,12 +175,12 @@ std::string CalendarText(const projections::TicketStore& tickets, const projecti
   if (query.system) name += " of " + *query.system;
   out += CalendarLine("X-WR-CALNAME:" + CalendarEscape(name));
   for (const auto& [number, window] : windows.all()) {
-    if (std::optional<VEvent> event = WindowEvent(window, query)) Write(&out, *event);
+    if (std::optional<VEvent> event = WindowEvent(tickets.names(), window, query)) Write(&out, *event);
   }
   std::vector<VEvent> outages;
   for (const TicketState* ticket : tickets.Overlapping(query.from_micros, query.to_micros.value_or(INT64_MAX))) {
     if (query.visible && !query.visible(*ticket)) continue;
-    IncidentEvents(*ticket, query, &outages);
+    IncidentEvents(tickets.names(), *ticket, query, &outages);
   }
   for (const VEvent& event : outages) Write(&out, event);
   out += CalendarLine("END:VCALENDAR");

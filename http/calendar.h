@@ -45,7 +45,7 @@ constexpr int64_t kCalendarDefaultPastMicros = int64_t{90} * 86'400 * 1'000'000;
 constexpr size_t kCalendarLineOctetsMax = 75;
 
 struct CalendarQuery {
-  std::optional<std::string> system;  // as given; matched ignoring ASCII case
+  std::optional<std::string> system;  // as given; a system in any case, an alias or a group (projections/systems.h)
   int64_t from_micros = 0;
   std::optional<int64_t> to_micros;
   int64_t now_micros = 0;

@@ -19,17 +19,9 @@ using projections::TicketState;
 constexpr std::string_view kTagPrefix = "tag:incident-ledger,2026:";
 constexpr size_t kIdHashHexDigits = 16;
 
-bool EqualsIgnoringAsciiCase(std::string_view left, std::string_view right) {
-  return std::equal(left.begin(), left.end(), right.begin(), right.end(), [](char a, char b) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    return lower(a) == lower(b);
-  });
-}
-
-bool Names(const std::vector<std::string>& systems, const std::optional<std::string>& wanted) {
-  if (!wanted) return true;
-  return std::any_of(systems.begin(), systems.end(),
-                     [&](const std::string& system) { return EqualsIgnoringAsciiCase(system, *wanted); });
+bool Names(const projections::SystemNames& names, const std::vector<std::string>& systems,
+           const std::optional<std::string>& wanted) {
+  return !wanted || names.CoversAny(*wanted, systems);
 }
 
 std::string_view Verb(proto::EventType type) {
@@ -176,11 +168,11 @@ Result<std::vector<FeedEntry>> ReadFeed(const Ledger& ledger, const projections:
         FeedEntry entry;
         if (IsMaintenance(it->event)) {
           const MaintenanceWindow* window = windows.Find(it->event.ticket());
-          if (!window || !Names(window->systems, query.system)) continue;
+          if (!window || !Names(tickets.names(), window->systems, query.system)) continue;
           entry.window = *window;
         } else {
           const TicketState* ticket = tickets.Find(it->event.ticket());
-          if (!ticket || !Names(ticket->systems, query.system)) continue;
+          if (!ticket || !Names(tickets.names(), ticket->systems, query.system)) continue;
           if (query.visible && !query.visible(*ticket)) continue;
           entry.ticket = *ticket;
         }

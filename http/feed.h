@@ -58,7 +58,7 @@ constexpr size_t kFeedChunkEvents = 1000;
 constexpr uint64_t kFeedEventsScannedMax = 20'000;
 
 struct FeedQuery {
-  std::optional<std::string> system;  // as given; matched ignoring ASCII case
+  std::optional<std::string> system;  // as given; a system in any case, an alias or a group (projections/systems.h)
   // Set: only incidents it answers true for get entries (the reader's
   // visibility, visibility.h). Empty: every incident.
   std::function<bool(const projections::TicketState&)> visible;

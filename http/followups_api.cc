@@ -194,9 +194,7 @@ Result<ListedItems> ListActionItems(const FollowUpRoutes& routes, std::string_vi
       std::erase_if(listed, [&](const Listed& entry) {
         const projections::TicketState* state = store.Find(entry.item.ticket);
         if (state == nullptr) return true;
-        return std::none_of(state->systems.begin(), state->systems.end(), [&](const std::string& system) {
-          return projections::FoldSystem(system) == query->system;
-        });
+        return !store.names().CoversAny(query->system, state->systems);
       });
     });
   }

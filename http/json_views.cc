@@ -56,6 +56,10 @@ const char* EventTypeName(proto::EventType type) {
     case proto::MAINTENANCE_ENDED: return "MAINTENANCE_ENDED";
     case proto::MAINTENANCE_CANCELLED: return "MAINTENANCE_CANCELLED";
     case proto::SHEET_ROW_REFUSED: return "SHEET_ROW_REFUSED";
+    case proto::SYSTEM_DEFINED: return "SYSTEM_DEFINED";
+    case proto::SYSTEM_UPDATED: return "SYSTEM_UPDATED";
+    case proto::SYSTEM_ALIASED: return "SYSTEM_ALIASED";
+    case proto::SYSTEM_RETIRED: return "SYSTEM_RETIRED";
     default: return "UNKNOWN";
   }
 }
@@ -81,6 +85,15 @@ void WriteEvent(JsonWriter* json, const StoredEvent& stored) {
     // a review version or an action item change
   } else if (event.has_sheet_row_refused()) {
     WriteSheetRowRefusedPayload(json, event.sheet_row_refused());
+  } else if (event.has_system()) {
+    const proto::SystemPayload& system = event.system();
+    json->BeginObject();
+    json->Key("name").String(system.name());
+    if (system.has_group()) json->Key("group").String(system.group());
+    if (system.has_owner()) json->Key("owner").String(system.owner());
+    if (system.has_description()) json->Key("description").String(system.description());
+    if (!system.alias().empty()) json->Key("alias").String(system.alias());
+    json->EndObject();
   } else {
     json->BeginObject().EndObject();
   }

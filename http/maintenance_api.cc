@@ -82,13 +82,12 @@ bool SpanOverlaps(const MaintenanceWindow& window, const ListQuery& query) {
   return (!query.to_micros || start < *query.to_micros) && (!query.from_micros || end > *query.from_micros);
 }
 
-std::string ListJson(const MaintenanceStore& store, const ListQuery& query, std::optional<uint64_t> applied_seq) {
+std::string ListJson(const MaintenanceStore& store, const projections::SystemNames& names, const ListQuery& query,
+                     std::optional<uint64_t> applied_seq) {
   std::vector<const MaintenanceWindow*> listed;
   for (const auto& [number, window] : store.all()) {
     if (query.status && window.status != *query.status) continue;
-    if (query.system && std::find(window.systems.begin(), window.systems.end(), *query.system) == window.systems.end()) {
-      continue;
-    }
+    if (query.system && !names.CoversAny(*query.system, window.systems)) continue;
     if (SpanOverlaps(window, query)) listed.push_back(&window);
   }
   std::stable_sort(listed.begin(), listed.end(), [](const MaintenanceWindow* a, const MaintenanceWindow* b) {
@@ -130,15 +129,19 @@ HttpResponse List(const MaintenanceRoutes& routes, std::string_view query_text) 
   list.limit = *limit;
   Result<projections::AsOfPoint> as_of = ParseAsOf(*query);
   if (!as_of) return ErrorResponse(as_of.error());
+  projections::SystemNames names;
+  routes.read_model->Read([&](const projections::TicketStore& tickets, uint64_t) { names = tickets.names(); });
   if (as_of->given()) {
     Result<MaintenanceStore> then = projections::MaintenanceAsOf(*routes.read_model, *routes.ledger, *as_of, StopToken());
     if (!then) return ErrorResponse(then.error());
-    return Json(200, ListJson(*then, list, std::nullopt));
+    const projections::SystemNames then_names =
+        names.Limited(projections::SystemsLimit{.seq = as_of->seq, .micros = as_of->micros});
+    return Json(200, ListJson(*then, then_names, list, std::nullopt));
   }
   HttpResponse response;
   routes.read_model->ReadProjection<projections::MaintenanceProjection>(
       [&](const projections::MaintenanceProjection& projection, uint64_t applied_seq) {
-        response = Json(200, ListJson(projection.store(), list, applied_seq));
+        response = Json(200, ListJson(projection.store(), names, list, applied_seq));
       });
   return response;
 }

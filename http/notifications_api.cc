@@ -146,7 +146,7 @@ HttpResponse ListSubscriptions(const NotificationRoutes& routes, std::string_vie
     if (found->second.empty() || found->second.size() > ingest::kSystemBytesMax) {
       return Error(InvalidArgument("system", "system must be 1 to " + std::to_string(ingest::kSystemBytesMax) + " bytes"));
     }
-    system = projections::FoldSystem(found->second);
+    system = found->second;
   }
   std::string after;
   if (const auto found = query->find("cursor"); found != query->end()) {
@@ -169,7 +169,13 @@ HttpResponse ListSubscriptions(const NotificationRoutes& routes, std::string_vie
     for (auto it = after.empty() ? by_email.begin() : by_email.upper_bound(after); it != by_email.end(); ++it) {
       const auto& [address, systems] = *it;
       if (email && address != *email) continue;
-      if (system && !systems.contains(*system) && !systems.contains(std::string(projections::kAllSystems))) continue;
+      // Whoever is told about the system: an entry for it in any case or
+      // through an alias, for its group, or "*".
+      if (system && std::none_of(systems.begin(), systems.end(), [&](const std::string& entry) {
+            return queue.names().Covers(entry, *system);
+          })) {
+        continue;
+      }
       if (count == *limit) {
         more = true;
         break;

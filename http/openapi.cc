@@ -371,6 +371,18 @@ std::vector<RouteDoc> MakeRouteDocs() {
                        .body = {{kForm, R"({"type":"object","properties":{"List-Unsubscribe":{"type":"string"}}})"}},
                        .answers = {{"200", "unsubscribed (also when nothing was left)", kHtml, ""},
                                    {"400", "a malformed or altered link", kHtml, ""}}}}},
+      // --- systems_api.cc -------------------------------------------------
+      {.name = "systems",
+       .operations = {{.method = "GET",
+                       .summary = "The catalog of systems by name, with their aliases, and the groups they form",
+                       .query = {{"retired", "true: only retired systems; false: only systems in use",
+                                  R"({"type":"string","enum":["true","false"]})"}},
+                       .answers = {{"200", "the catalog", kJson, "SystemList"}}}}},
+      {.name = "systems_submit",
+       .operations = {{.method = "POST",
+                       .summary = "Define, update, alias (merge a spelling into a system) or retire a system",
+                       .body = {{kJson, "SystemRequest"}, {kForm, "SystemRequest"}},
+                       .answers = {{"201", "recorded", kJson, "SystemAnswer"}}}}},
       // --- imports_api.cc -------------------------------------------------
       {.name = "imports",
        .operations = {{.method = "GET",
@@ -452,7 +464,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("NOTIFICATION_DELIVERED","NOTIFICATION_FAILED","NOTIFICATION_RETRY_REQUESTED","REVIEW_DRAFTED",)"
        R"("REVIEW_PUBLISHED","ACTION_ITEM_ADDED","ACTION_ITEM_UPDATED","ACTION_ITEM_OVERDUE",)"
        R"("MAINTENANCE_SCHEDULED","MAINTENANCE_UPDATED","MAINTENANCE_STARTED","MAINTENANCE_ENDED",)"
-       R"("MAINTENANCE_CANCELLED","SHEET_ROW_REFUSED"]},"version":)" COUNT R"(,"payload":{"type":"object"},)"
+       R"("MAINTENANCE_CANCELLED","SHEET_ROW_REFUSED","SYSTEM_DEFINED","SYSTEM_UPDATED","SYSTEM_ALIASED",)"
+       R"("SYSTEM_RETIRED"]},"version":)" COUNT R"(,"payload":{"type":"object"},)"
        R"("request_digest":{"type":"string","pattern":"^([0-9a-f]{64})?$"},"prev_hash":)" HASH R"(,"hash":)" HASH
        R"(,"record":{"type":"string","contentEncoding":"base64","pattern":"^[A-Za-z0-9+/]*={0,2}$"}},)"
        R"("allOf":[)"
@@ -471,7 +484,31 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"({"if":{"properties":{"type":{"pattern":"^ACTION_ITEM_"}}},)"
        R"("then":{"properties":{"payload":)" REF("ActionItemPayload") R"(}}},)"
        R"({"if":{"properties":{"type":{"const":"SHEET_ROW_REFUSED"}}},)"
-       R"("then":{"properties":{"payload":)" REF("SheetRowRefusedPayload") R"(}}}]})"},
+       R"("then":{"properties":{"payload":)" REF("SheetRowRefusedPayload") R"(}}},)"
+       R"({"if":{"properties":{"type":{"pattern":"^SYSTEM_"}}},)"
+       R"("then":{"properties":{"payload":)" REF("SystemPayload") R"(}}}]})"},
+      {"SystemPayload",
+       R"({"type":"object","required":["name"],"additionalProperties":false,"properties":{)"
+       R"("name":{"type":"string"},"group":{"type":"string"},"owner":{"type":"string"},)"
+       R"("description":{"type":"string"},"alias":{"type":"string"}}})"},
+      {"SystemList",
+       R"({"type":"object","required":["applied_seq","count","systems","groups"],"additionalProperties":false,)"
+       R"("properties":{"applied_seq":)" COUNT R"(,"count":)" COUNT R"(,"systems":{"type":"array","items":)"
+       R"({"type":"object","required":["name","group","owner","description","aliases","retired","declared",)"
+       R"("defined_seq","last_seq"],"additionalProperties":false,"properties":{"name":{"type":"string"},)"
+       R"("group":{"type":"string"},"owner":{"type":"string"},"description":{"type":"string"},)"
+       R"("aliases":)" STRINGS R"(,"retired":{"type":"boolean"},"declared":{"type":"boolean"},)"
+       R"("defined_seq":)" SEQ R"(,"last_seq":)" SEQ R"(}}},"groups":)" STRINGS R"(}})"},
+      {"SystemRequest",
+       R"({"type":"object","required":["action","name"],"properties":{)"
+       R"("action":{"type":"string","enum":["define","update","alias","retire"]},"name":{"type":"string"},)"
+       R"("group":{"type":"string"},"owner":{"type":"string","description":"an e-mail address, or empty"},)"
+       R"("description":{"type":"string"},"alias":{"type":"string","description":"action alias: the spelling )"
+       R"(that stands for name from now on"},"submission_id":{"type":"string"},"actor":{"type":"string"},)"
+       R"("csrf_token":{"type":"string"}}})"},
+      {"SystemAnswer",
+       R"({"type":"object","required":["system","seq","event"],"additionalProperties":false,)"
+       R"("properties":{"system":{"type":"string"},"seq":)" SEQ R"(,"event":)" REF("Event") R"(}})"},
       {"SheetRowRefusedPayload",
        R"({"type":"object","required":["content_id","row","column","column_letters","field","rule","submitter",)"
        R"("file","cells"],"additionalProperties":false,"properties":{)"

@@ -223,6 +223,12 @@ struct FormState {
   std::optional<Error> error;
 };
 
+// A system the form offers, with its group (empty: none).
+struct FormSystem {
+  std::string name;
+  std::string group;
+};
+
 std::string ErrorSlot(std::string_view field, const FormState& state) {
   std::string html = "<p class=\"field-error\" id=\"error-" + std::string(field) + "\" data-error-for=\"" +
                      std::string(field) + "\"";
@@ -310,7 +316,7 @@ bool IsFormField(std::string_view name) {
   return std::any_of(FormFields().begin(), FormFields().end(), [&](const FormField& field) { return field.name == name; });
 }
 
-std::string RenderForm(const Principal& viewer, const FormState& state, const std::vector<std::string>& known_systems) {
+std::string RenderForm(const Principal& viewer, const FormState& state, const std::vector<FormSystem>& known_systems) {
   std::string action(ValueOf(state, "action"));
   if (action.empty()) action = "create";
   std::string main = "<h1>Report or update an incident</h1>\n";
@@ -350,13 +356,24 @@ std::string RenderForm(const Principal& viewer, const FormState& state, const st
     AppendHint(&main, field.kind, name, field.hint);
     if (field.kind == "list" && !known_systems.empty()) {
       main += "<datalist id=\"known-systems\">";
-      for (const std::string& system : known_systems) main += "<option value=\"" + HtmlEscape(system) + "\">";
-      main += "</datalist>\n<p class=\"known-systems\" aria-label=\"Known systems\">";
-      for (const std::string& system : known_systems) {
-        main += "<button type=\"button\" class=\"system-chip\" data-system=\"" + HtmlEscape(system) + "\">" +
-                HtmlEscape(system) + "</button> ";
+      for (const FormSystem& system : known_systems) {
+        main += "<option value=\"" + HtmlEscape(system.name) + "\"";
+        if (!system.group.empty()) main += " label=\"" + HtmlEscape(system.group) + "\"";
+        main += ">";
       }
-      main += "</p>\n";
+      main += "</datalist>\n<div class=\"known-systems\" aria-label=\"Known systems\">";
+      // One line per group (the catalog's order: groups, then the rest).
+      for (size_t i = 0; i < known_systems.size(); ++i) {
+        const std::string& group = known_systems[i].group;
+        if (i == 0 || projections::FoldSystem(group) != projections::FoldSystem(known_systems[i - 1].group)) {
+          if (i != 0) main += "</p>\n";
+          main += "<p class=\"system-group\">";
+          if (!group.empty()) main += "<span class=\"system-group-name\">" + HtmlEscape(group) + ":</span> ";
+        }
+        main += "<button type=\"button\" class=\"system-chip\" data-system=\"" + HtmlEscape(known_systems[i].name) +
+                "\">" + HtmlEscape(known_systems[i].name) + "</button> ";
+      }
+      main += "</p></div>\n";
     }
     main += ErrorSlot(field.name, state) + "\n</div>\n";
   }
@@ -1068,11 +1085,14 @@ Result<AvailabilityAnswer> ComputeAvailability(const projections::ReadModel& rea
         for (const auto& [number, state] : store.all()) named.insert(state.systems.begin(), state.systems.end());
         systems.assign(named.begin(), named.end());
       }
+      // One row per system, whatever case or alias its incidents use.
+      systems = projections::DistinctSystems(store.names(), systems);
       std::set<std::string> named(systems.begin(), systems.end());
       for (const auto& [number, window] : maintenance.all()) {
         if (!window.started_at) continue;
         for (const std::string& system : window.systems) {
-          if (named.insert(system).second) maintenance_only.insert(system);
+          const std::string shown = store.names().Display(system);
+          if (named.insert(shown).second) maintenance_only.insert(shown);
         }
       }
       systems.assign(named.begin(), named.end());
@@ -1308,7 +1328,7 @@ constexpr std::array<SystemForm, 4> kSystemForms = {{
      "Define",
      {{{"name", "Name", true, "As it should be shown, e.g. E-mail. Case never matters when it is matched."},
        {"group", "Group", false, "Systems of a group are offered together and can be filtered and subscribed to as one."},
-       {"owner", "Owner", false, "The team or person responsible."},
+       {"owner", "Owner", false, "The e-mail address of the team or person responsible."},
        {"description", "Description", false, ""}}}},
     {"update", "Update a system", "The fields filled in replace the system's; empty ones stay as they are.", "Update",
      {{{"name", "Name", true, "The system to change."},
@@ -1443,7 +1463,7 @@ class WebHandlers {
       body += UrlEncodeComponent(name) + "=" + UrlEncodeComponent(value);
     }
     Result<ingest::Command> command = ingest::ParseFormSubmission(body);
-    std::vector<std::string> systems = KnownSystems();
+    std::vector<FormSystem> systems = KnownSystems();
     if (!command) {
       state.error = command.error();
       return respond(HtmlAnswer(StatusFor(command.error().code), RenderForm(principal_, state, systems)));
@@ -1827,25 +1847,18 @@ class WebHandlers {
                         .hides = std::move(hides)};
   }
 
-  // Every system named by a current incident, sorted, at most
-  // kFormSystemsListedMax.
-  std::vector<std::string> KnownSystems() {
-    std::set<std::string> systems;
-    deps_.read_model->Read([&](const projections::TicketStore& store, uint64_t) {
-      std::vector<std::string> in_use;
-      if (store.SystemsInUse(&in_use)) {
-        if (in_use.size() > kFormSystemsListedMax) in_use.resize(kFormSystemsListedMax);
-        systems.insert(in_use.begin(), in_use.end());
-        return;
-      }
-      for (const auto& [number, state] : store.all()) {
-        for (const std::string& system : state.systems) {
-          if (systems.size() >= kFormSystemsListedMax) return;
-          systems.insert(system);
-        }
-      }
-    });
-    return {systems.begin(), systems.end()};
+  // The systems the catalog offers for new incidents (neither retired nor
+  // merged by an alias), by group, at most kFormSystemsListedMax.
+  std::vector<FormSystem> KnownSystems() {
+    std::vector<FormSystem> systems;
+    deps_.read_model->ReadProjection<projections::SystemProjection>(
+        [&](const projections::SystemProjection& catalog, uint64_t) {
+          for (const projections::SystemEntry* entry : projections::OfferedSystems(catalog.catalog())) {
+            if (systems.size() >= kFormSystemsListedMax) break;
+            systems.push_back(FormSystem{.name = entry->name, .group = entry->group});
+          }
+        });
+    return systems;
   }
 
   const WebDependencies& deps_;

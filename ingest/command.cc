@@ -494,4 +494,20 @@ Result<std::string> CheckedActor(std::string_view text) {
   return actor;
 }
 
+Result<std::optional<Decision>> RepeatedSubmission(std::string_view submission_id, std::string_view digest,
+                                                   AppendContext& context) {
+  if (submission_id.empty()) return std::optional<Decision>();
+  Result<std::optional<StoredEvent>> previous = context.FindSubmission(submission_id);
+  if (!previous) return previous.error();
+  if (!previous->has_value()) return std::optional<Decision>();
+  const StoredEvent& original = **previous;
+  if (original.event.request_digest() == digest) {
+    return std::optional<Decision>(Decision{.event = {}, .repeat_of_seq = original.seq});
+  }
+  return MakeError(ErrorCode::kConflict,
+                   "submission_id '" + std::string(submission_id) +
+                       "' was already used for a different submission (event " + std::to_string(original.seq) + ")",
+                   "submission_id");
+}
+
 }  // namespace ledger::ingest

@@ -19,6 +19,7 @@
 #include "common/result.h"
 #include "event.pb.h"
 #include "ingest/fields.h"
+#include "ledger/ledger.h"
 
 namespace ledger::ingest {
 
@@ -86,6 +87,14 @@ Status CheckLink(std::string_view field, std::string_view link, size_t bytes_max
 // Checks who a request says made it (one line of at most kActorBytesMax,
 // trimmed); blank: kAnonymousActor.
 Result<std::string> CheckedActor(std::string_view text);
+
+// The idempotency rule every processor applies first, on the ledger's
+// writer thread: nullopt when `submission_id` is empty or not used yet; a
+// Decision repeating the original event when it was used with the same
+// content (`digest`, the request digest); 409 naming submission_id when it
+// was used with other content; the ledger's error when the lookup fails.
+Result<std::optional<Decision>> RepeatedSubmission(std::string_view submission_id, std::string_view digest,
+                                                   AppendContext& context);
 
 // Decodes application/x-www-form-urlencoded percent escapes ('+' is a space).
 // Fails on a malformed escape.

@@ -566,21 +566,9 @@ void FollowUpProcessor::SubmitAsync(FollowUpCommand command, FollowUpCallback do
   ledger_->AppendAsync(
       [this, shared, decided, digest = std::move(digest)](AppendContext& context) -> Result<Decision> {
         *decided = false;
-        if (!shared->submission_id.empty()) {
-          Result<std::optional<StoredEvent>> previous = context.FindSubmission(shared->submission_id);
-          if (!previous) return previous.error();
-          if (previous->has_value()) {
-            const StoredEvent& original = **previous;
-            if (original.event.request_digest() == digest) {
-              return Decision{.event = {}, .repeat_of_seq = original.seq};
-            }
-            return MakeError(ErrorCode::kConflict,
-                             "submission_id '" + shared->submission_id +
-                                 "' was already used for a different submission (event " +
-                                 std::to_string(original.seq) + ")",
-                             "submission_id");
-          }
-        }
+        Result<std::optional<Decision>> repeated = RepeatedSubmission(shared->submission_id, digest, context);
+        if (!repeated) return repeated.error();
+        if (*repeated) return std::move(**repeated);
         Result<proto::Event> event = Decide(*shared, context);
         if (!event) return event.error();
         event->set_request_digest(digest);

@@ -92,6 +92,11 @@ class MaintenanceProcessor {
   // like `ledger`, must outlive this.
   static std::unique_ptr<MaintenanceProcessor> Create(Ledger* ledger, const projections::ReadModel* committed);
 
+  // `serve --systems strict`: the systems a window names must be in the
+  // catalog and not retired (ingest/systems.h). Call before the first
+  // submission.
+  void RequireCataloguedSystems() { strict_systems_ = true; }
+
   // Queues the command; `done` runs on the ledger's writer thread.
   void SubmitAsync(MaintenanceCommand command, MaintenanceCallback done);
   Result<MaintenanceResult> Submit(MaintenanceCommand command);
@@ -107,6 +112,7 @@ class MaintenanceProcessor {
   // model has not applied yet, and the highest seq among those events.
   std::map<uint64_t, projections::MaintenanceWindow> pending_;
   uint64_t pending_through_seq_ = 0;
+  bool strict_systems_ = false;
 };
 
 }  // namespace ledger::ingest

@@ -1,5 +1,7 @@
 #include "ingest/processor.h"
 
+#include "ingest/systems.h"
+
 #include <cstdio>
 #include <future>
 
@@ -109,17 +111,15 @@ Status CommandProcessor::Reload() {
 }
 
 Result<Decision> CommandProcessor::Decide(const Command& command, const std::string& digest, AppendContext& context) {
-  if (!command.submission_id.empty()) {
-    Result<std::optional<StoredEvent>> previous = context.FindSubmission(command.submission_id);
-    if (!previous) return previous.error();
-    if (previous->has_value()) {
-      const StoredEvent& original = **previous;
-      if (original.event.request_digest() == digest) return Decision{.event = {}, .repeat_of_seq = original.seq};
-      return MakeError(ErrorCode::kConflict,
-                       "submission_id '" + command.submission_id + "' was already used for a different submission (event " +
-                           std::to_string(original.seq) + ")",
-                       "submission_id");
-    }
+  Result<std::optional<Decision>> repeated = RepeatedSubmission(command.submission_id, digest, context);
+  if (!repeated) return repeated.error();
+  if (*repeated) return std::move(**repeated);
+  if (strict_systems_ && shared_ != nullptr && command.payload.has_systems()) {
+    Status catalogued;
+    shared_->ReadProjection<projections::SystemProjection>([&](const projections::SystemProjection& systems, uint64_t) {
+      catalogued = CheckCatalogued(systems.catalog(), command.payload.systems().names());
+    });
+    if (!catalogued) return catalogued.error();
   }
 
   proto::Event event;

@@ -59,6 +59,12 @@ class CommandProcessor {
   // `committed` must outlive the processor. Costs nothing at start.
   static Result<std::unique_ptr<CommandProcessor>> Create(Ledger* ledger, const projections::ReadModel* committed);
 
+  // `serve --systems strict`: every system a submission names must be in
+  // the read model's catalog and not retired (ingest/systems.h,
+  // CheckCatalogued), else 400 naming it. Call before the first submission;
+  // without a read model (Create(ledger)) there is no catalog to check.
+  void RequireCataloguedSystems() { strict_systems_ = true; }
+
   // Queues the command; `done` runs on the ledger's writer thread.
   void SubmitAsync(Command command, SubmitCallback done);
   Result<SubmissionResult> Submit(Command command);
@@ -83,6 +89,7 @@ class CommandProcessor {
   // applied yet, by number, and the highest seq among those events.
   std::map<uint64_t, projections::TicketState> pending_;
   uint64_t pending_through_seq_ = 0;
+  bool strict_systems_ = false;
 };
 
 }  // namespace ledger::ingest

@@ -22,6 +22,8 @@ Result<TicketStore> FoldAsOf(const std::function<void(const std::function<void(c
   std::vector<std::string> changed_since;  // tickets with events after the point
   bool stopped = false;
   read_now([&](const TicketStore& now) {
+    // As known then: the aliases recorded by the point, and no later.
+    then.set_names(now.names().Limited(SystemsLimit{.seq = point.seq, .micros = point.micros}));
     StopCheck check(stop);
     for (const auto& [number, state] : now.all()) {
       if (check.Tick()) {

@@ -50,7 +50,8 @@ struct AsOfPoint {
 
 // Every ticket that existed at `point` and whose periods as they stood then
 // overlap [from, to) (PeriodOverlaps), as it stood then, in a store of its
-// own (with its timeline index). Events committed but not yet applied to the
+// own (with its timeline index), whose names (TicketStore::names) follow
+// only the aliases recorded by the point. Events committed but not yet applied to the
 // read model are not seen. Fails with the ledger's error when a ticket's
 // events cannot be read, and with `stop`'s reason when it says to stop.
 Result<TicketStore> TicketsAsOf(const ReadModel& model, const Ledger& ledger, const AsOfPoint& point,

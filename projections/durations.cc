@@ -156,8 +156,8 @@ Status CheckInstant(int64_t micros, const char* field) {
   return InvalidArgument(field, std::string(field) + " must lie between years 0001 and 9999");
 }
 
-bool NamesSystem(const TicketState& state, std::string_view system) {
-  return std::find(state.systems.begin(), state.systems.end(), system) != state.systems.end();
+bool NamesSystem(const SystemNames& names, const TicketState& state, std::string_view system) {
+  return names.CoversAny(system, state.systems);
 }
 
 // One system's share of a window: the parts of its incidents by impact,
@@ -428,8 +428,8 @@ DayFigure FigureOf(const std::vector<const EffectivePeriods*>& incidents,
                    .windows = std::move(window_names)};
 }
 
-bool NamesSystem(const MaintenanceWindow& window, std::string_view system) {
-  return std::find(window.systems.begin(), window.systems.end(), system) != window.systems.end();
+bool NamesSystem(const SystemNames& names, const MaintenanceWindow& window, std::string_view system) {
+  return names.CoversAny(system, window.systems);
 }
 
 }  // namespace
@@ -448,7 +448,19 @@ Result<DurationReport> ComputeDurations(const TicketStore& store, const Maintena
   const Window window{query.from_micros, query.to_micros, query.now_micros};
   DurationReport report;
   report.query = query;
-  std::map<std::string, Coverage> by_system;  // ordered: systems come out sorted by name
+  // By key (systems.h: one system whatever the case or alias it is named
+  // by); shown under the catalog's name, sorted by that name.
+  const SystemNames& names = store.names();
+  struct Shown {
+    std::string name;  // the catalog's, else the first spelling met
+    Coverage coverage;
+  };
+  std::map<std::string, Shown> by_system;
+  const auto system_of = [&](const std::string& spelling) -> Coverage& {
+    Shown& shown = by_system[names.Key(spelling)];
+    if (shown.name.empty()) shown.name = names.Display(spelling);
+    return shown.coverage;
+  };
   // Only tickets near the window can count (MTTR's closing instants lie in
   // [from, to), hence the microsecond before `from`).
   const std::vector<const TicketState*> candidates = store.Overlapping(query.from_micros - 1, query.to_micros);
@@ -459,19 +471,21 @@ Result<DurationReport> ComputeDurations(const TicketStore& store, const Maintena
     if (!share.listed) continue;
     report.incidents.push_back(IncidentDuration{
         .ticket = state->ticket, .seconds = FloorSeconds(UnionMicros(share.parts)), .ongoing = share.ongoing});
-    for (const std::string& system : state->systems) by_system[system].Add(*state, share);
+    for (const std::string& system : state->systems) system_of(system).Add(*state, share);
   }
   if (stop.ShouldStop()) return stop.Reason();
   // The maintenance runs near the window (the run index), in number order.
   for (const MaintenanceWindow* planned : maintenance.RunOverlapping(query.from_micros, query.to_micros)) {
     const std::optional<Interval> part = RunPart(*planned, window);
     if (!part) continue;
-    for (const std::string& system : planned->systems) by_system[system].AddRun(*planned, *part);
+    for (const std::string& system : planned->systems) system_of(system).AddRun(*planned, *part);
   }
   const int64_t window_micros = query.to_micros - query.from_micros;
-  for (auto& [system, coverage] : by_system) {
-    report.systems.push_back(ToSystemDowntime(system, std::move(coverage), window_micros));
+  for (auto& [key, shown] : by_system) {
+    report.systems.push_back(ToSystemDowntime(shown.name, std::move(shown.coverage), window_micros));
   }
+  std::sort(report.systems.begin(), report.systems.end(),
+            [](const SystemDowntime& a, const SystemDowntime& b) { return a.system < b.system; });
   AddMeans(candidates, window, &report);
   return report;
 }
@@ -511,11 +525,11 @@ Result<std::vector<SystemDays>> DailyAvailabilityOfSystems(const TicketStore& st
     if (stop.ShouldStop()) return stop.Reason();
     naming.clear();
     for (const EffectivePeriods& incident : incidents) {
-      if (system.empty() || NamesSystem(*incident.state, system)) naming.push_back(&incident);
+      if (system.empty() || NamesSystem(store.names(), *incident.state, system)) naming.push_back(&incident);
     }
     planned.clear();
     for (const MaintenanceWindow* window : runs) {
-      if (system.empty() || NamesSystem(*window, system)) planned.push_back(window);
+      if (system.empty() || NamesSystem(store.names(), *window, system)) planned.push_back(window);
     }
     SystemDays figures{.system = system, .days = {}};
     figures.days.reserve(days->size());

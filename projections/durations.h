@@ -26,7 +26,9 @@
 // - A system's downtime is the length of the union of the parts of every
 //   listed incident whose current `systems` include it. Systems appear when
 //   at least one listed incident, or a maintenance run with a part inside
-//   the window, names them.
+//   the window, names them. Systems are resolved through the store's names
+//   (TicketStore::names, systems.h): `DNS` and `dns`, or an alias and its
+//   name, are one system, shown under the catalog's name.
 // - Impact and maintenance (DESIGN.md, "Availability with impact and
 //   maintenance"). For a system, `down` is the union of the parts of its
 //   listed `full` and `partial` incidents, `planned` the union of the runs of
@@ -133,7 +135,10 @@ Result<DurationReport> ComputeDurations(const TicketStore& store, const Maintena
                                         const DurationQuery& query, const StopToken& stop = StopToken());
 
 struct DailyQuery {
-  std::string system;            // one system; empty: any system (every incident counts)
+  // One system (any case, an alias) or a group of systems (the union of its
+  // members' outages: SystemNames::Covers); empty: any system (every
+  // incident counts).
+  std::string system;
   std::string timezone = "UTC";  // IANA name, e.g. "Europe/Berlin"
   std::string end_date;          // the last day, "YYYY-MM-DD" in the zone; empty: today there
   int days = 7;                  // how many days, ending with end_date; 1..kDailyDaysMax

@@ -193,6 +193,7 @@ void NotificationProjection::Prepare(const proto::Event& event) {
 }
 
 void NotificationProjection::Apply(const proto::Event& event, const Sha256Digest& hash) {
+  queue_.set_names(tickets_->store().names());
   if (IsMaintenanceEvent(event.type())) {
     history_wanted_ = false;
     queue_.ApplyMaintenance(event, hash, maintenance_->store().Find(event.ticket()));

@@ -32,14 +32,6 @@ std::vector<std::string> ChangedFields(const proto::IncidentPayload& payload) {
 
 }  // namespace
 
-std::string FoldSystem(std::string_view system) {
-  std::string folded(system);
-  for (char& c : folded) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return folded;
-}
-
 const char* JobStateName(JobState state) {
   switch (state) {
     case JobState::kPending: return "pending";
@@ -82,15 +74,15 @@ void SubscriptionSet::Restore(const std::string& email, const std::set<std::stri
   last_change_seq_[email] = last_change_seq;
 }
 
-std::vector<std::string> SubscriptionSet::RecipientsFor(const std::vector<std::string>& systems) const {
+std::vector<std::string> SubscriptionSet::RecipientsFor(const std::vector<std::string>& systems,
+                                                        const SystemNames& names) const {
   std::set<std::string_view> recipients;
-  const auto add = [&](std::string_view folded) {
-    const auto found = by_system_.find(folded);
-    if (found == by_system_.end()) return;
-    for (const std::string& email : found->second) recipients.insert(email);
-  };
-  add(kAllSystems);
-  for (const std::string& system : systems) add(FoldSystem(system));
+  // Every distinct entry subscribed to (few: systems, groups and "*"),
+  // each looked at once.
+  for (const auto& [entry, emails] : by_system_) {
+    if (!names.CoversAny(entry, systems)) continue;
+    for (const std::string& email : emails) recipients.insert(email);
+  }
   return std::vector<std::string>(recipients.begin(), recipients.end());
 }
 
@@ -204,7 +196,7 @@ void NotificationQueue::ApplyIncident(const proto::Event& event, const Sha256Dig
   for (const std::string& system : after->systems) {
     if (std::find(affected.begin(), affected.end(), system) == affected.end()) affected.push_back(system);
   }
-  const std::vector<std::string> recipients = subscriptions_.RecipientsFor(affected);
+  const std::vector<std::string> recipients = subscriptions_.RecipientsFor(affected, names_);
   if (recipients.empty()) return;
 
   Notice& notice = notices_[event.seq()];
@@ -240,7 +232,7 @@ void NotificationQueue::ApplyFollowUp(const proto::Event& event, const Sha256Dig
   std::string follow_up;
   if (event.type() == proto::REVIEW_PUBLISHED) {
     if (!event.has_review() || IsInternal(*ticket)) return;
-    recipients = subscriptions_.RecipientsFor(ticket->systems);
+    recipients = subscriptions_.RecipientsFor(ticket->systems, names_);
     LEDGER_ASSERT(event.review().SerializeToString(&follow_up));
   } else {
     if (!event.has_action_item()) return;
@@ -285,7 +277,7 @@ void NotificationQueue::ApplyMaintenance(const proto::Event& event, const Sha256
   if (window == nullptr || !IsMaintenanceNoticeEvent(event.type()) || !wants_ticket_history()) return;
   // An event the fold refused (never appended) notifies nobody.
   if (window->last_seq != event.seq()) return;
-  const std::vector<std::string> recipients = subscriptions_.RecipientsFor(window->systems);
+  const std::vector<std::string> recipients = subscriptions_.RecipientsFor(window->systems, names_);
   if (recipients.empty()) return;
   Notice& notice = notices_[event.seq()];
   notice.seq = event.seq();

@@ -55,15 +55,13 @@
 #include "projections/followups.h"
 #include "projections/maintenance.h"
 #include "projections/notification_stats.h"
+#include "projections/systems.h"
 #include "projections/tickets.h"
 
 namespace ledger::projections {
 
 // The subscription entry that stands for every system.
 constexpr std::string_view kAllSystems = "*";
-
-// ASCII lower case: how systems are compared and stored in subscriptions.
-std::string FoldSystem(std::string_view system);
 
 class SubscriptionSet {
  public:
@@ -75,8 +73,12 @@ class SubscriptionSet {
   bool empty() const { return by_system_.empty(); }
 
   // Recipients for an incident affecting `systems` (as the incident names
-  // them): sorted, each once.
-  std::vector<std::string> RecipientsFor(const std::vector<std::string>& systems) const;
+  // them): sorted, each once. An address is a recipient when one of its
+  // entries covers one of the systems (SystemNames::Covers: "*", the same
+  // system in any case or through an alias `names` follows, or the
+  // system's group).
+  std::vector<std::string> RecipientsFor(const std::vector<std::string>& systems,
+                                         const SystemNames& names = SystemNames()) const;
 
   // email -> its folded systems ("*" for all). Only addresses with at least
   // one subscription appear.
@@ -175,6 +177,11 @@ struct NotificationChanges {
 
 class NotificationQueue {
  public:
+  // How systems resolve for the recipient rules (systems.h): the catalog
+  // as it stood before the event being folded. Default: case only.
+  void set_names(SystemNames names) { names_ = std::move(names); }
+  const SystemNames& names() const { return names_; }
+
   // The standalone fold (keeps its own ticket store). Takes the stored event
   // because the Message-ID uses its hash.
   void Apply(const StoredEvent& stored);
@@ -249,6 +256,7 @@ class NotificationQueue {
   uint64_t duplicate_deliveries_ = 0;
   bool tracking_ = false;
   NotificationChanges changes_;
+  SystemNames names_;
 };
 
 class ReadModel;

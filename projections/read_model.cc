@@ -24,7 +24,10 @@ bool Prefixes(std::string_view a, std::string_view b) { return a.starts_with(b) 
 ReadModel::ReadModel() {
   // The projections, in fold order: each may read those before it
   // (Projection::Prepare). A new projection is one line here.
-  tickets_ = Register(std::make_unique<TicketProjection>());
+  // The catalog comes first: it reads the systems incident events name
+  // before the ticket store takes their text.
+  systems_ = Register(std::make_unique<SystemProjection>());
+  tickets_ = Register(std::make_unique<TicketProjection>(systems_));
   const FollowUpProjection* follow_ups = Register(std::make_unique<FollowUpProjection>());
   maintenance_ = Register(std::make_unique<MaintenanceProjection>());
   Register(std::make_unique<SheetRefusalProjection>());

@@ -4,8 +4,9 @@
 // current by the ledger's commit listener, guarded by one reader-writer
 // lock, and (when given checkpoints) saved as they change so that the next
 // start resumes instead of replaying the log. The service holds exactly one
-// copy of each projection: this one. Today the list is the ticket store
-// (ticket_projection.h), the follow-ups (followups.h), the maintenance
+// copy of each projection: this one. Today the list is the catalog of
+// systems (systems.h), the ticket store (ticket_projection.h, resolving
+// systems through that catalog), the follow-ups (followups.h), the maintenance
 // windows (maintenance.h), the refused sheet rows (sheet_refusals.h) and
 // the notification side (notification_projection.h); a new projection is one
 // file and one line in the constructor (read_model.cc).
@@ -50,6 +51,7 @@
 #include "projections/notification_projection.h"
 #include "projections/notifications.h"
 #include "projections/projection.h"
+#include "projections/systems.h"
 #include "projections/ticket_projection.h"
 #include "projections/tickets.h"
 
@@ -149,6 +151,7 @@ class ReadModel {
 
   mutable std::shared_mutex mutex_;
   std::vector<std::unique_ptr<Projection>> projections_;
+  SystemProjection* systems_ = nullptr;
   TicketProjection* tickets_ = nullptr;
   MaintenanceProjection* maintenance_ = nullptr;
   NotificationProjection* notifications_ = nullptr;

@@ -14,9 +14,10 @@ namespace {
 constexpr int64_t kMicrosPerSecond = 1'000'000;
 constexpr int64_t kMicrosPerDay = 86'400 * kMicrosPerSecond;
 
-bool SharesSystem(const TicketState& ticket, const std::set<std::string>& folded) {
+// `keys`: systems by their key (systems.h), through the store's names.
+bool SharesSystem(const SystemNames& names, const TicketState& ticket, const std::set<std::string>& keys) {
   return std::any_of(ticket.systems.begin(), ticket.systems.end(),
-                     [&](const std::string& system) { return folded.contains(FoldSystem(system)); });
+                     [&](const std::string& system) { return keys.contains(names.Key(system)); });
 }
 
 // Other tickets on any of `folded` whose first period started in the range
@@ -30,7 +31,7 @@ std::vector<std::string> StartedBetween(const TicketStore& tickets, const std::s
   for (const TicketState* ticket : tickets.Overlapping(low, high + 1)) {
     if (ticket->ticket == self || ticket->periods.empty()) continue;
     const int64_t start = ticket->periods.front().start.unix_micros;
-    if (start < low || start > high || !SharesSystem(*ticket, folded)) continue;
+    if (start < low || start > high || !SharesSystem(tickets.names(), *ticket, folded)) continue;
     found.push_back(ticket->ticket);
   }
   return found;
@@ -99,7 +100,7 @@ Result<ReviewReport> ComputeReviewReport(const TicketStore& tickets, const Follo
           }
           if (on_time) report.items.done_on_time.push_back(item->item);
           std::set<std::string> folded;
-          for (const std::string& system : ticket->systems) folded.insert(FoldSystem(system));
+          for (const std::string& system : ticket->systems) folded.insert(tickets.names().Key(system));
           const int64_t start = ticket->periods.front().start.unix_micros;
           const int64_t window = query.days * kMicrosPerDay;
           Recurrence recurrence{.item = item->item,

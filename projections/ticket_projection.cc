@@ -318,13 +318,26 @@ void TicketProjection::Changed(std::optional<uint64_t> number) {
   if (number && tracking_) changed_.push_back(*number);
 }
 
-void TicketProjection::Apply(const proto::Event& event, const Sha256Digest&) { Changed(store_.Apply(event)); }
+void TicketProjection::SyncNames() {
+  if (systems_ == nullptr || systems_->generation() == names_generation_) return;
+  store_.set_names(systems_->names());
+  names_generation_ = systems_->generation();
+}
 
-void TicketProjection::Take(proto::Event* event, const Sha256Digest&) { Changed(store_.Take(event)); }
+void TicketProjection::Apply(const proto::Event& event, const Sha256Digest&) {
+  SyncNames();
+  Changed(store_.Apply(event));
+}
+
+void TicketProjection::Take(proto::Event* event, const Sha256Digest&) {
+  SyncNames();
+  Changed(store_.Take(event));
+}
 
 void TicketProjection::Clear() {
   store_.Clear();
   changed_.clear();
+  SyncNames();
 }
 
 void TicketProjection::TrackChanges(bool on) {

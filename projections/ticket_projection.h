@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "projections/projection.h"
+#include "projections/systems.h"
 #include "projections/tickets.h"
 
 namespace ledger::projections {
@@ -64,6 +65,10 @@ constexpr size_t kPackTicketsMax = 1024;
 
 class TicketProjection : public Projection {
  public:
+  // `systems` (nullable; registered before this one, and outliving it)
+  // gives the store its names (TicketStore::names) as the catalog changes.
+  explicit TicketProjection(const SystemProjection* systems = nullptr) : systems_(systems) {}
+
   // What readers see.
   const TicketStore& store() const { return store_; }
   // For the notification side's shared fold (notification_projection.h).
@@ -88,7 +93,10 @@ class TicketProjection : public Projection {
 
  private:
   void Changed(std::optional<uint64_t> number);
+  void SyncNames();
 
+  const SystemProjection* systems_ = nullptr;
+  uint64_t names_generation_ = UINT64_MAX;
   TicketStore store_;
   bool tracking_ = false;
   std::vector<uint64_t> changed_;  // ticket numbers changed since the last save, unsorted

@@ -379,6 +379,7 @@ TicketStore& TicketStore::operator=(TicketStore&& other) noexcept {
   ongoing_ = std::move(other.ongoing_);
   longest_closed_micros_ = other.longest_closed_micros_;
   system_uses_ = std::move(other.system_uses_);
+  names_ = std::move(other.names_);
   other.chunks_.clear();
   other.sparse_.clear();
   other.size_ = 0;
@@ -396,6 +397,7 @@ void TicketStore::CopyFrom(const TicketStore& other) {
   period_starts_ = other.period_starts_;
   ongoing_ = other.ongoing_;
   longest_closed_micros_ = other.longest_closed_micros_;
+  names_ = other.names_;
 }
 
 std::optional<uint64_t> TicketStore::Apply(const proto::Event& event) { return Fold(event, nullptr); }
@@ -756,10 +758,7 @@ TimelinePage TicketStore::Query(const TimelineQuery& query) const {
   const auto matches = [&](const TicketState& state) {
     if (query.status && state.status != *query.status) return false;
     if (query.visible && !query.visible(state)) return false;
-    if (!query.system.empty() &&
-        std::find(state.systems.begin(), state.systems.end(), query.system) == state.systems.end()) {
-      return false;
-    }
+    if (!query.system.empty() && !names_.CoversAny(query.system, state.systems)) return false;
     if (!std::any_of(state.periods.begin(), state.periods.end(), [&query](const Period& period) {
           return PeriodOverlaps(period, query.from_micros, query.to_micros);
         })) {

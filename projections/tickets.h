@@ -28,6 +28,7 @@
 #include "common/result.h"
 #include "common/time.h"
 #include "event.pb.h"
+#include "projections/systems.h"
 
 namespace ledger::projections {
 
@@ -101,7 +102,10 @@ struct TimelineQuery {
   int64_t from_micros = 0;  // the window [from, to)
   int64_t to_micros = 0;
   std::optional<TicketStatus> status;
-  std::string system;  // exact match against current systems; empty: any
+  // Current systems include one covered by this (SystemNames::Covers: the
+  // same system ignoring case and through the store's aliases, or its
+  // group); empty: any.
+  std::string system;
   std::string text;    // case-insensitive substring of ticket, title, description, systems, engineer
   uint64_t before_ticket_number = 0;  // pagination cursor; 0: from the newest
   size_t limit = 100;
@@ -266,6 +270,12 @@ class TicketStore {
   // Drops the saved records once every ticket is built (needs exclusive
   // access, like Apply).
   void ReleaseSavedIfBuilt();
+  // How the tickets' systems resolve (systems.h): the read model's catalog
+  // with every alias, or, in a store folded as known then, with the aliases
+  // recorded by then. Copied and moved with the store; Clear keeps it.
+  const SystemNames& names() const { return names_; }
+  void set_names(SystemNames names) { names_ = std::move(names); }
+
   // Lazily loaded tickets not built yet (0 once every ticket is built).
   size_t unbuilt() const { return unbuilt_.load(std::memory_order_acquire); }
 
@@ -336,6 +346,7 @@ class TicketStore {
   // Build under build_mutex_ (which is why it is mutable); read only
   // once unbuilt_ is 0, when no build can write it any more.
   mutable std::map<std::string, uint32_t, std::less<>> system_uses_;
+  SystemNames names_;
 };
 
 class TicketStore::Range {

@@ -126,12 +126,12 @@ test("an admin defines and merges systems on /systems, and the dashboard goes by
 
   // Define E-mail in its group; the table shows it.
   const defined = await submitSystemForm(page, "define",
-    { name: "E-mail", group: "Mail services", owner: "Mail team", description: "Exchange and the relays" });
+    { name: "E-mail", group: "Mail services", owner: "mail-team@example.org", description: "Exchange and the relays" });
   assert.equal(defined.error, null);
   assert.match(defined.result, /E-mail/);
-  assert.deepEqual(await tableRow(page, "E-mail"), ["E-mail", "Mail services", "Mail team", "Exchange and the relays", "", ""]);
+  assert.deepEqual(await tableRow(page, "E-mail"), ["E-mail", "Mail services", "mail-team@example.org", "Exchange and the relays", "", ""]);
   // The service's error is shown next to the form that was sent.
-  const refused = await submitSystemForm(page, "update", { name: "No such system", owner: "Nobody" });
+  const refused = await submitSystemForm(page, "update", { name: "No such system", owner: "nobody@example.org" });
   assert.equal(refused.result, null);
   assert.ok(refused.error && refused.error.length > 10, "no error shown: " + refused.error);
   assert.equal(await page.locator("#system-form-update [name=name]").getAttribute("aria-invalid"), "true");

@@ -1,7 +1,8 @@
 // Fuzz target for the notification side's records in a projection
 // checkpoint (projections/checkpoint.h): a subscriber's systems, a notice
 // (with the ticket it carries, projections/ticket_codec.h) and a delivery
-// job; saved tickets and outlines are stored_event_fuzz's. A checkpoint is a
+// job, a system of the catalog and an alias (projections/systems.h); saved
+// tickets and outlines are stored_event_fuzz's. A checkpoint is a
 // file on disk; a damaged one must fail its decode (and the start
 // rebuilds), never crash or allocate without bound.
 // Built two ways (CMakeLists.txt here): as a libFuzzer binary, and linked
@@ -22,6 +23,7 @@
 #include <string_view>
 
 #include "projections/notification_projection.h"
+#include "projections/systems.h"
 
 namespace {
 
@@ -52,7 +54,7 @@ constexpr uint64_t kNoticeSeq = 42;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view record(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 5) {
     case 0:
       RoundTrip(
           record,
@@ -76,6 +78,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             return true;
           },
           "a decoded notice encodes and decodes to the same bytes");
+      break;
+    case 3:
+      RoundTrip(
+          record,
+          [](std::string_view bytes, std::string* out) {
+            projections::SystemEntry entry;
+            if (!projections::DecodeSystemEntry(bytes, &entry)) return false;
+            *out = projections::EncodeSystemEntry(entry);
+            return true;
+          },
+          "a decoded system encodes and decodes to the same bytes");
+      break;
+    case 4:
+      RoundTrip(
+          record,
+          [](std::string_view bytes, std::string* out) {
+            projections::SystemAlias alias;
+            if (!projections::DecodeSystemAlias(bytes, &alias)) return false;
+            *out = projections::EncodeSystemAlias(alias);
+            return true;
+          },
+          "a decoded system alias encodes and decodes to the same bytes");
       break;
     default:
       RoundTrip(

@@ -55,6 +55,7 @@
 #include "http/auth.h"
 #include "http/event_hub.h"
 #include "http/maintenance_api.h"
+#include "http/systems_api.h"
 #include "http/metrics.h"
 #include "http/notifications_api.h"
 #include "http/query_params.h"
@@ -127,6 +128,8 @@ class Service {
     maintenance_ = ledger::ingest::MaintenanceProcessor::Create(log_.get(), &read_model_);
     maintenance_routes_ = ledger::http::MaintenanceRoutes{
         .processor = maintenance_.get(), .read_model = &read_model_, .ledger = log_.get()};
+    systems_ = ledger::ingest::SystemProcessor::Create(log_.get(), &read_model_);
+    system_routes_ = ledger::http::SystemRoutes{.processor = systems_.get(), .read_model = &read_model_};
     event_hub_ = std::make_unique<ledger::http::EventHub>(log_.get(), ledger::http::EventHub::Options{});
     // Without the lockout (failures_max 0): it is state across requests, so
     // a GET's refusal could lock the address out before the HEAD that is
@@ -157,6 +160,7 @@ class Service {
                                                                              .web = web_.get(),
                                                                              .notifications = &routes_,
                                                                              .maintenance = &maintenance_routes_,
+                                                                             .systems = &system_routes_,
                                                                              .access = access_.get(),
                                                                              .backup = BackupPlaces()});
     Seed();
@@ -229,6 +233,8 @@ class Service {
   ledger::http::NotificationRoutes routes_{};
   std::unique_ptr<ledger::ingest::MaintenanceProcessor> maintenance_;
   ledger::http::MaintenanceRoutes maintenance_routes_{};
+  std::unique_ptr<ledger::ingest::SystemProcessor> systems_;
+  ledger::http::SystemRoutes system_routes_{};
   ledger::http::Metrics metrics_;
   std::unique_ptr<ledger::http::EventHub> event_hub_;
   std::unique_ptr<ledger::http::AccessControl> access_;

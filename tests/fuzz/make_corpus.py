@@ -67,6 +67,10 @@ JSON_BODIES = {
     "maintenance-order": '{"action":"schedule","title":"t","systems":["s"],"starts_at":"2026-11-28T22:00:00Z",'
                          '"ends_at":"2026-11-28T21:00:00Z"}',
     "maintenance-misplaced": '{"action":"start","window":"MNT-1","title":"x"}',
+    "system-define": '{"action":"define","name":"E-mail","group":"Mail services","owner":"Mail@Example.org",'
+                     '"description":"<b>IMAP</b>","submission_id":"sys-1"}',
+    "system-alias": '{"action":"alias","name":"e-mail","alias":"Mail"}',
+    "system-bad": '{"action":"define","name":"a,b\\u202e","colour":"red"}',
 }
 
 FORM_BODIES = {
@@ -191,6 +195,12 @@ HTTP_REQUESTS = {
     "get-maintenance-as-of": http("GET", "/api/v1/maintenance?as_of_seq=2&limit=3"),
     "get-maintenance-window": http("GET", "/api/v1/maintenance/mnt-1?as_of=2026-11-24T09:00:00Z"),
     "delete-maintenance-405": http("DELETE", "/api/v1/maintenance"),
+    "post-system": http("POST", "/api/v1/systems", [JSON_TYPE], JSON_BODIES["system-define"]),
+    "post-system-alias": http("POST", "/api/v1/systems", [JSON_TYPE], JSON_BODIES["system-alias"]),
+    "post-system-bad": http("POST", "/api/v1/systems", [JSON_TYPE], JSON_BODIES["system-bad"]),
+    "post-system-form-helpdesk": http("POST", "/api/v1/systems", [FORM_TYPE], "action=retire&name=mail",
+                                      role="helpdesk"),
+    "get-systems": http("GET", "/api/v1/systems?retired=false", role="viewer"),
     "put-405": http("PUT", "/api/v1/incidents", [JSON_TYPE], "{}"),
     "get-not-found": http("GET", "/nowhere?x=%ZZ"),
     "pipelined-create-then-read": http("POST", "/api/v1/submissions", [JSON_TYPE], JSON_BODIES["create-minimal"])

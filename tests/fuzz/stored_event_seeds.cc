@@ -23,6 +23,7 @@
 #include "ingest/maintenance.h"
 #include "ingest/processor.h"
 #include "ingest/sheet_refusals.h"
+#include "ingest/systems.h"
 #include "ingest/subscriptions.h"
 #include "ledger/ledger.h"
 #include "projections/read_model.h"
@@ -169,6 +170,21 @@ int main(int argc, char** argv) {
       cell->set_column("Ticket Number");
       cell->set_text("INC-999 <b>\r\nBcc: x@example.org");
       (void)Must(ledger::ingest::LedgerRefusalRecorder(log.get()).Record(refusal), "record a refused row");
+    }
+    // The catalog of systems: a definition with a group and a hostile
+    // description, and an alias merging a used spelling into it.
+    {
+      ledger::projections::ReadModel model;
+      (void)Must(model.Open(*log, nullptr), "fold the log");
+      log->SetCommitListener([&model](const std::vector<ledger::StoredEvent>& committed) { model.Apply(committed); });
+      std::unique_ptr<ledger::ingest::SystemProcessor> systems = ledger::ingest::SystemProcessor::Create(log.get(), &model);
+      for (const char* json :
+           {R"({"action":"define","name":"E-mail","group":"Mail services","owner":"mail@example.org",)"
+            R"("description":"<b>IMAP</b>\r\nBcc: x@example.org"})",
+            R"({"action":"alias","name":"e-mail","alias":"Mail"})"}) {
+        (void)Must(systems->Submit(Must(ledger::ingest::ParseSystemJson(json), json)), json);
+      }
+      log->SetCommitListener({});
     }
 
     ledger::projections::TicketStore tickets;

@@ -17,6 +17,7 @@
 #include "http/followups_api.h"
 #include "http/imports_api.h"
 #include "http/maintenance_api.h"
+#include "http/systems_api.h"
 #include "http/metrics.h"
 #include "http/notifications_api.h"
 #include "http/openapi.h"
@@ -47,13 +48,15 @@ struct Service {
   ledger::http::MaintenanceRoutes maintenance{};
   ledger::http::SelfService self_service{ledger::http::SelfServiceDependencies{}};
   ledger::http::ImportRoutes imports{};
+  ledger::http::SystemRoutes systems{};
   ledger::http::Api api{ledger::http::ApiDependencies{.metrics = &metrics,
                                                       .web = &web,
                                                       .notifications = &notifications,
                                                       .followups = &followups,
                                                       .maintenance = &maintenance,
                                                       .self_service = &self_service,
-                                                      .imports = &imports}};
+                                                      .imports = &imports,
+                                                      .systems = &systems}};
 };
 
 // The document the service serves, parsed.

@@ -18,6 +18,7 @@
 #include "http/metrics.h"
 #include "http/notifications_api.h"
 #include "http/router.h"
+#include "http/systems_api.h"
 #include "http/self_service.h"
 #include "http/web.h"
 #include "tests/http_test_support.h"
@@ -217,9 +218,11 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
   ledger::http::MaintenanceRoutes maintenance{};
   ledger::http::SelfService self_service(ledger::http::SelfServiceDependencies{});
   ledger::http::ImportRoutes imports{};
+  ledger::http::SystemRoutes systems{};
   ledger::http::Api api(ledger::http::ApiDependencies{
       .metrics = &metrics, .web = &web, .notifications = &notifications, .followups = &followups,
-      .maintenance = &maintenance, .self_service = &self_service, .imports = &imports});
+      .maintenance = &maintenance, .self_service = &self_service, .imports = &imports,
+      .systems = &systems});
   const std::optional<Role> kPublic;
   // By pattern and Allow text: rows may share a pattern with other methods.
   const std::map<std::pair<std::string, std::string>, std::optional<Role>> expected = {
@@ -273,6 +276,8 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {{"/api/v1/imports", "GET"}, Role::kHelpdesk},
       {{"/imports", "GET, HEAD"}, Role::kHelpdesk},
       {{"/systems", "GET, HEAD"}, Role::kViewer},
+      {{"/api/v1/systems", "GET"}, Role::kViewer},
+      {{"/api/v1/systems", "POST"}, Role::kAdmin},
   };
   std::set<std::pair<std::string, std::string>> seen;
   std::set<std::string> labels;

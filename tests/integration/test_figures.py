@@ -16,6 +16,15 @@ history is checked against the difference of the two independent
 calculations: the same incidents, systems and MTTR, with the same figures
 and the incident events recorded in between.
 
+Systems are named in random letter case throughout, and two spellings are
+merged into other systems by aliases (POST /api/v1/systems): one before the
+middle of the history and one after it. The independent fold resolves names
+as DESIGN.md says ("Systems match case-insensitively and through aliases
+everywhere; an alias recorded later changes 'as corrected', not 'as known
+then'"): figures as corrected follow both aliases, figures as known at the
+middle only the first, and every system is reported under the name the
+catalog defined for it.
+
 DESIGN.md's rule, per system and window: down = periods of its full and
 partial incidents, planned = its maintenance as actually run, degraded =
 periods of its degraded incidents; downtime = |down - planned|, planned =
@@ -42,7 +51,13 @@ HOUR = 3600 * MICROS
 DAY = 24 * HOUR
 WINDOW_FROM = "2026-10-01T00:00:00Z"
 WINDOW_TO = "2026-11-01T00:00:00Z"
-SYSTEMS = ["mail", "vpn", "db", "dns", "wifi"]
+SYSTEMS = ["mail", "vpn", "db", "dns", "wifi", "webmail", "net"]
+# How the catalog spells each system (defined before the history starts).
+CATALOG = {"mail": "Mail", "vpn": "VPN", "db": "db", "dns": "DNS", "wifi": "WiFi", "webmail": "Webmail",
+           "net": "Net", "backup": "Backup"}
+# (alias, name): the first is recorded before the middle of the history,
+# the second after it.
+ALIASES = [("WIFI", "net"), ("webMail", "Mail")]
 
 
 def micros(text):
@@ -125,8 +140,38 @@ class Maintenance:
         self.status = "scheduled"
 
 
+def resolver(events, as_of_micros=None):
+    """A system's name as the catalog shows it, known at as_of_micros (None:
+    now): case folded, aliases recorded by then followed, the defined
+    spelling (the catalog's names are today's in both)."""
+    shown, aliases = {}, {}
+    for event in events:
+        payload = event["payload"]
+        if event["type"] == "SYSTEM_DEFINED":
+            shown.setdefault(payload["name"].lower(), payload["name"])
+        elif event["type"] == "SYSTEM_ALIASED":
+            if as_of_micros is None or micros(event["recorded_at"]) <= as_of_micros:
+                aliases[payload["alias"].lower()] = payload["name"].lower()
+
+    def resolve(name):
+        key = name.lower()
+        while key in aliases:
+            key = aliases[key]
+        return shown.get(key, name)
+    return resolve
+
+
+def distinct(resolve, names):
+    out = []
+    for name in names:
+        if resolve(name) not in out:
+            out.append(resolve(name))
+    return out
+
+
 def fold(events, as_of_micros=None):
     incidents, windows = {}, {}
+    resolve = resolver(events, as_of_micros)
     for event in events:
         recorded = micros(event["recorded_at"])
         if as_of_micros is not None and recorded > as_of_micros:
@@ -139,7 +184,7 @@ def fold(events, as_of_micros=None):
                                                   else recorded, None])
             incident = incidents[ticket]
             if "systems" in payload:
-                incident.systems = payload["systems"]
+                incident.systems = distinct(resolve, payload["systems"])
             if "impact" in payload:
                 incident.impact = payload["impact"]
             for name in ("acknowledged_at", "mitigated_at"):
@@ -164,7 +209,7 @@ def fold(events, as_of_micros=None):
                 windows[ticket] = Maintenance(ticket)
             window = windows[ticket]
             if "systems" in payload:
-                window.systems = payload["systems"]
+                window.systems = distinct(resolve, payload["systems"])
             if "started_at" in payload:
                 window.started_at = micros(payload["started_at"])
             if "ended_at" in payload:
@@ -278,6 +323,20 @@ class History:
         assert response.status == 201, (fields, response)
         return response.data
 
+    def spell(self, systems):
+        """The systems in a random letter case each (one system is one
+        system whatever its case)."""
+        return [self.rng.choice([s, s.upper(), s.capitalize(), CATALOG[s]]) for s in systems]
+
+    def define_catalog(self):
+        for name in CATALOG.values():
+            response = self.svc.request("POST", "/api/v1/systems", {"action": "define", "name": name})
+            assert response.status == 201, (name, response)
+
+    def alias(self, alias, name):
+        response = self.svc.request("POST", "/api/v1/systems", {"action": "alias", "name": name, "alias": alias})
+        assert response.status == 201, (alias, name, response)
+
     def time(self, spread_days=36):
         return self.base + self.rng.randrange(spread_days * 24 * 60) * 60 * MICROS
 
@@ -287,7 +346,7 @@ class History:
         if choice < 0.22 or not self.incidents:
             start = self.time()
             fields = {"action": "create", "title": "incident", "engineer": "Ana",
-                      "systems": rng.sample(SYSTEMS, rng.randint(1, 2)),
+                      "systems": self.spell(rng.sample(SYSTEMS, rng.randint(1, 2))),
                       "started_at": rfc3339(start, rng.choice([0, 60, -300]))}
             if rng.random() < 0.8:
                 fields["impact"] = rng.choice(["full", "partial", "degraded"])
@@ -323,7 +382,7 @@ class History:
                                  "impact": rng.choice(["full", "partial", "degraded"])})
                 else:
                     self.submit({"action": "update", "ticket": ticket,
-                                 "systems": rng.sample(SYSTEMS, rng.randint(1, 3))})
+                                 "systems": self.spell(rng.sample(SYSTEMS, rng.randint(1, 3)))})
             return
         if choice < 0.62:
             ticket = rng.choice(sorted(self.incidents))
@@ -337,7 +396,7 @@ class History:
         pick = rng.random()
         if pick < 0.3 or not self.windows:
             starts = self.time()
-            systems = rng.sample(SYSTEMS + ["backup"], rng.randint(1, 2))
+            systems = self.spell(rng.sample(SYSTEMS + ["backup"], rng.randint(1, 2)))
             name = self.maintain({"action": "schedule", "title": "patch", "systems": systems,
                                   "starts_at": rfc3339(starts), "ends_at": rfc3339(starts + rng.randint(1, 6) * HOUR)})["window"]
             self.windows[name] = "scheduled"
@@ -372,10 +431,15 @@ class FiguresTest(service.ServiceTestCase):
         rng = random.Random(seed)
         self.svc = self.start_service()
         history = History(self.svc, rng)
-        for _ in range(90):
+        history.define_catalog()
+        for step in range(90):
+            if step == 45:
+                history.alias(*ALIASES[0])
             history.step()
         as_of = self.svc.all_events()[-1]["recorded_at"]
-        for _ in range(90):
+        for step in range(90):
+            if step == 10:
+                history.alias(*ALIASES[1])
             history.step()
         events = self.svc.all_events()
         kinds = {e["type"] for e in events}
