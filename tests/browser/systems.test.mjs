@@ -4,7 +4,8 @@
 // page; incidents on DNS and dns are one row; an incident on Mail is its own
 // row until the admin merges Mail into E-mail on the page, and then one
 // E-mail row holds both; the filter offers the group and choosing it shows
-// its member's incidents. A viewer sees the table and no form, and the API
+// its member's incidents; a viewer's open dashboard follows the merge live.
+// A viewer sees the table and no form, and the API
 // refuses a viewer's post. A system named like markup stays text everywhere.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -151,12 +152,23 @@ test("an admin defines and merges systems on /systems, and the dashboard goes by
   assert.deepEqual(await ticketsInRow(page, "E-mail"), [tickets.email]);
   assert.ok(labels.includes(HOSTILE), "the hostile name is a row, as text: " + JSON.stringify(labels));
 
+  // A viewer's dashboard, open while the merge is recorded, follows it live.
+  const watcher = await signedIn("viewer", "/?range=7d");
+  await watcher.page.waitForSelector("#live-status.live-live", { timeout: WAIT_MS });
+  await watcher.page.waitForSelector(".tl-item.ticket-" + tickets.mail, { timeout: WAIT_MS });
+  assert.deepEqual(await ticketsInRow(watcher.page, "Mail"), [tickets.mail]);
+
   // Merge Mail into E-mail on the page.
   await page.goto(service.url + "/systems");
   await page.waitForSelector("body[data-ready=true]", { timeout: WAIT_MS });
   const merged = await submitSystemForm(page, "alias", { alias: "Mail", name: "E-mail" });
   assert.equal(merged.error, null);
   assert.match((await tableRow(page, "E-mail"))[4], /\bMail\b/);
+
+  await watcher.page.waitForFunction(() => !Array.from(document.querySelectorAll(".tl-labelset .tl-label"))
+    .some((label) => label.textContent.trim() === "Mail"), null, { timeout: WAIT_MS });
+  assert.deepEqual(await ticketsInRow(watcher.page, "E-mail"), [tickets.email, tickets.mail].sort());
+  await finish(watcher);
 
   // One E-mail row with both incidents; the tooltip names the system as the
   // incident does.
