@@ -136,6 +136,13 @@ test("an admin defines and merges systems on /systems, and the dashboard goes by
   assert.equal(refused.result, null);
   assert.ok(refused.error && refused.error.length > 10, "no error shown: " + refused.error);
   assert.equal(await page.locator("#system-form-update [name=name]").getAttribute("aria-invalid"), "true");
+  // Retired systems: Fax (no incident) and DNS (incidents in range).
+  assert.equal((await submitSystemForm(page, "define", { name: "Fax", group: "Office" })).error, null);
+  for (const name of ["Fax", "dns"]) {
+    const retired = await submitSystemForm(page, "retire", { name });
+    assert.equal(retired.error, null, name);
+  }
+  assert.equal((await tableRow(page, "Fax"))[5], "retired");
 
   tickets.email = await create({ title: "Mailboxes unreachable", systems: ["E-mail"], started_at: hoursAgo(40) });
   tickets.mail = await create({ title: "Mail delayed", systems: ["Mail"], started_at: hoursAgo(5) });
@@ -151,6 +158,10 @@ test("an admin defines and merges systems on /systems, and the dashboard goes by
   assert.deepEqual(await ticketsInRow(page, "Mail"), [tickets.mail]);
   assert.deepEqual(await ticketsInRow(page, "E-mail"), [tickets.email]);
   assert.ok(labels.includes(HOSTILE), "the hostile name is a row, as text: " + JSON.stringify(labels));
+  // A retired system is offered only while an incident in range names it.
+  const offered = await page.locator("#filter-system option").allTextContents();
+  assert.ok(offered.includes("DNS") && !offered.includes("Fax"), JSON.stringify(offered));
+  assert.equal(await page.locator("#filter-system optgroup[label='Office']").count(), 0);
 
   // A viewer's dashboard, open while the merge is recorded, follows it live.
   const watcher = await signedIn("viewer", "/?range=7d");
