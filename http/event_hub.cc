@@ -9,10 +9,15 @@ namespace ledger::http {
 
 namespace {
 
-// What a reader below auditor follows: incidents and maintenance windows
-// (nothing in them names a subscriber).
+// What a reader below auditor follows: incidents, maintenance windows and
+// the catalog of systems, which every viewer reads (GET /api/v1/systems) and
+// the dashboard's rows follow (nothing in them names a subscriber).
 bool IsIncidentEvent(const StoredEvent& stored) {
   switch (stored.event.type()) {
+    case proto::SYSTEM_DEFINED:
+    case proto::SYSTEM_UPDATED:
+    case proto::SYSTEM_ALIASED:
+    case proto::SYSTEM_RETIRED:
     case proto::INCIDENT_OPENED:
     case proto::INCIDENT_UPDATED:
     case proto::INCIDENT_CLOSED:

@@ -74,7 +74,7 @@ std::string EventStreamFrame(const StoredEvent& stored);
 // What the reader of a stream may see now.
 enum class StreamAccess : uint8_t {
   kNothing,     // the right is gone: the stream ends
-  kIncidents,   // INCIDENT_* and MAINTENANCE_* events only (subscriptions and receipts name people's addresses)
+  kIncidents,   // INCIDENT_*, MAINTENANCE_* and SYSTEM_* events only (subscriptions and receipts name people's addresses)
   kEverything,
 };
 

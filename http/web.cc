@@ -99,14 +99,16 @@ std::string Layout(const Principal& viewer, std::string_view title, std::string_
     if (script.ends_with(".js")) page += "<script defer src=\"" + std::string(script) + "\"></script>\n";
   }
   page += "</head>\n<body>\n<header class=\"site\"><a class=\"brand\" href=\"/\">Incident ledger</a><nav>";
-  const std::array<std::pair<std::string_view, std::string_view>, 5> links = {
+  const std::array<std::pair<std::string_view, std::string_view>, 7> links = {
       std::pair{"/", "Dashboard"}, std::pair{"/actions", "Action items"},
       std::pair{"/submit", "Report or update an incident"}, std::pair{"/maintenance", "Maintenance"},
+      std::pair{"/systems", "Systems"}, std::pair{"/imports", "Imports"},
       std::pair{"/subscribe", "Get notices by mail"}};
   for (const auto& [href, label] : links) {
-    // The form only for those who may submit (signed out: every link, and
-    // the page asks to sign in).
-    if ((href == "/submit" || href == "/maintenance") && viewer.roles != 0 && !viewer.Has(Role::kHelpdesk)) continue;
+    // The help desk's pages only for those who may use them (signed out:
+    // every link, and the page asks to sign in).
+    const bool helpdesk_page = href == "/submit" || href == "/maintenance" || href == "/imports";
+    if (helpdesk_page && viewer.roles != 0 && !viewer.Has(Role::kHelpdesk)) continue;
     page += "<a href=\"" + std::string(href) + "\"";
     if (href == current) page += " aria-current=\"page\"";
     page += ">" + std::string(label) + "</a>";
@@ -1302,6 +1304,105 @@ std::string ImportsHtml(const std::vector<ImportRunView>& runs, bool polled) {
   return main;
 }
 
+// ---------------------------------------------------------------- the systems catalog
+
+// A field of the catalog's forms (POST /api/v1/systems).
+struct SystemFormField {
+  std::string_view name;
+  std::string_view label;
+  bool required;
+  std::string_view hint;
+};
+
+struct SystemForm {
+  std::string_view action;  // the API's `action`
+  std::string_view heading;
+  std::string_view lead;
+  std::string_view button;
+  std::array<SystemFormField, 4> fields;  // an empty name ends the list
+};
+
+constexpr std::array<SystemForm, 4> kSystemForms = {{
+    {"define", "Define a system", "A name incidents may use, with its group (a site, a team), owner and description.",
+     "Define",
+     {{{"name", "Name", true, "As it should be shown, e.g. E-mail. Case never matters when it is matched."},
+       {"group", "Group", false, "Systems of a group are offered together and can be filtered and subscribed to as one."},
+       {"owner", "Owner", false, "The e-mail address of the team or person responsible."},
+       {"description", "Description", false, ""}}}},
+    {"update", "Update a system", "The fields filled in replace the system's; empty ones stay as they are.", "Update",
+     {{{"name", "Name", true, "The system to change."},
+       {"group", "Group", false, ""},
+       {"owner", "Owner", false, ""},
+       {"description", "Description", false, ""}}}},
+    {"alias", "Merge a spelling into a system",
+     "From now on incidents and maintenance windows that name the spelling count for the system: this changes "
+     "the figures \"as corrected\" (downtime, availability, rows, filters and subscriptions), also for incidents "
+     "recorded before; figures \"as known\" at an earlier moment stay as they were. Incidents keep the spelling "
+     "they were written with.",
+     "Merge",
+     {{{"alias", "Spelling", true, "The spelling to merge, e.g. Mail."},
+       {"name", "Into the system", true, "The catalog's name it stands for, e.g. E-mail."},
+       {},
+       {}}}},
+    {"retire", "Retire a system",
+     "A retired system is no longer offered for new incidents; its past incidents and figures stay.", "Retire",
+     {{{"name", "Name", true, "The system to retire."}, {}, {}, {}}}},
+}};
+
+// GET /systems: the catalog's table (filled by systems.js from
+// GET /api/v1/systems) and, for admins, the forms that change it (posted
+// by systems.js to POST /api/v1/systems). No user text is rendered here.
+std::string SystemsHtml(const Principal& viewer) {
+  std::string main = "<h1>Systems</h1>\n";
+  main += "<p class=\"lead\">The catalog of systems incidents name: one system whatever the case it is written in, "
+          "and whatever spelling has been merged into it. Figures, the dashboard's rows and filters, the feed, the "
+          "calendar and subscriptions go by it. <a href=\"/api/v1/systems\">JSON</a></p>\n";
+  main += "<p id=\"systems-error\" class=\"notice notice-error\" role=\"alert\" hidden></p>\n";
+  main += "<noscript><p class=\"notice\">This page needs JavaScript; the catalog is also "
+          "<a href=\"/api/v1/systems\">plain JSON</a>.</p></noscript>\n";
+  main += "<table id=\"system-table\" class=\"incidents systems\">\n<caption class=\"visually-hidden\">Every system of "
+          "the catalog, by group</caption>\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Group</th>"
+          "<th scope=\"col\">Owner</th><th scope=\"col\">Description</th><th scope=\"col\">Merged spellings</th>"
+          "<th scope=\"col\">Retired</th></tr></thead>\n<tbody></tbody>\n</table>\n";
+  if (!viewer.Has(Role::kAdmin)) {
+    main += "<p class=\"hint\" id=\"systems-read-only\">Only an administrator changes the catalog.</p>\n";
+    return main;
+  }
+  main += "<datalist id=\"catalog-names\"></datalist>\n<div class=\"system-forms\">\n";
+  for (const SystemForm& form : kSystemForms) {
+    const std::string action(form.action);
+    main += "<section class=\"system-form-section\" aria-labelledby=\"heading-" + action + "\">\n<h2 id=\"heading-" +
+            action + "\">" + std::string(form.heading) + "</h2>\n";
+    main += "<p class=\"hint" + std::string(action == "alias" ? " alias-warning" : "") + "\">" +
+            HtmlEscape(form.lead) + "</p>\n";
+    main += "<form id=\"system-form-" + action + "\" class=\"submission system-form\" data-action=\"" + action +
+            "\" novalidate>\n";
+    for (const SystemFormField& field : form.fields) {
+      if (field.name.empty()) break;
+      const std::string name(field.name);
+      const std::string id = "sys-" + action + "-" + name;
+      main += "<div class=\"field field-" + name + (field.required ? " required" : "") + "\">\n<label for=\"" + id +
+              "\">" + std::string(field.label) + "</label>\n";
+      if (name == "description") {
+        main += "<textarea id=\"" + id + "\" name=\"" + name + "\" rows=\"2\"></textarea>\n";
+      } else {
+        // A name that must exist is picked from the catalog.
+        const bool existing = name == "name" && action != "define";
+        main += "<input id=\"" + id + "\" name=\"" + name + "\" type=\"text\" autocomplete=\"off\"" +
+                (existing ? " list=\"catalog-names\"" : "") + (field.required ? " required" : "") + ">\n";
+      }
+      if (!field.hint.empty()) main += "<p class=\"hint\">" + std::string(field.hint) + "</p>\n";
+      main += "</div>\n";
+    }
+    main += "<p class=\"notice notice-error form-error\" role=\"alert\" hidden></p>\n"
+            "<p class=\"notice notice-ok form-result\" role=\"status\" hidden></p>\n"
+            "<p><button type=\"submit\" class=\"primary\">" +
+            std::string(form.button) + "</button></p>\n</form>\n</section>\n";
+  }
+  main += "</div>\n";
+  return main;
+}
+
 class WebHandlers {
  public:
   WebHandlers(const WebDependencies& deps, const StaticAssets& assets, const Principal& principal)
@@ -1581,6 +1682,13 @@ class WebHandlers {
     return HtmlAnswer(200, Layout(principal_, "Sheet imports", "/imports", ImportsHtml(runs, polled), {}));
   }
 
+  // GET /systems: the catalog, and its forms for admins.
+  HttpResponse SystemsPage(std::string_view query_text) {
+    Result<Query> query = ParseQuery(query_text, {});
+    if (!query) return ErrorPage(principal_, 400, "Bad address", query.error().message);
+    return HtmlAnswer(200, Layout(principal_, "Systems", "/systems", SystemsHtml(principal_), {"/static/systems.js"}));
+  }
+
   // GET /actions: every action item, filtered like GET /api/v1/action-items.
   HttpResponse ActionsPage(std::string_view query_text) {
     Result<Query> query = ParseQuery(query_text, {"owner", "status", "overdue", "system", "ticket"});
@@ -1803,6 +1911,8 @@ std::vector<Route> Web::Routes() {
        }},
       {"/imports", "GET, HEAD", RequiredAccess::Needs(Role::kHelpdesk), "page_imports", RouteKind::kPage,
        "page_imports", [handlers](RouteCall call) { call.respond(handlers(call).ImportsPage(call.query)); }},
+      {"/systems", "GET, HEAD", viewer, "page_systems", RouteKind::kPage, "page_systems",
+       [handlers](RouteCall call) { call.respond(handlers(call).SystemsPage(call.query)); }},
       {"/actions", "GET, HEAD", viewer, "page_actions", RouteKind::kPage, "page_actions",
        [handlers](RouteCall call) { call.respond(handlers(call).ActionsPage(call.query)); }},
       {"/actions/*", "POST", RequiredAccess::Needs(Role::kHelpdesk), "page_action_update", RouteKind::kPage,

@@ -1,7 +1,9 @@
 #pragma once
 // The browser side of the service: the dashboard (/), the help-desk form
 // (/submit), the maintenance form (/maintenance, posting like /submit), the incident page (/incidents/{ticket}),
-// the sheet's imports and refused rows (/imports, for the help desk), signing in and out
+// the sheet's imports and refused rows (/imports, for the help desk), the catalog of
+// systems (/systems: everyone reads it, an admin's copy has the forms that post
+// to POST /api/v1/systems), signing in and out
 // (/signin, /signout; see auth.h), the embedded assets
 // (/static/...), and the two JSON routes the pages need beyond the contract's:
 // GET /api/v1/events/stream (Server-Sent Events, DESIGN.md) and

@@ -3,7 +3,12 @@
 // (hatched blue), a banner of the windows ongoing or due in the next 7
 // days, a sortable table of the incidents, per-system availability bars
 // (planned and degraded days in their own colours), all kept live through
-// the ledger's event stream (/api/v1/events/stream).
+// the ledger's event stream (/api/v1/events/stream). Systems go by the
+// catalog (/api/v1/systems): spellings that are one system (any case, or a
+// spelling merged into a name) share a row under the catalog's name, the
+// filter offers the catalog by group (and a group itself), and matches
+// through it. Without the catalog, spellings that differ only in case are
+// still one system.
 "use strict";
 
 (function () {
@@ -28,7 +33,8 @@
     incidents: new Map(),     // ticket -> incident JSON (GET /api/v1/incidents/{ticket})
     windows: new Map(),       // MNT-n -> window JSON (GET /api/v1/maintenance), cancelled ones left out
     search: "",               // the search box: words every shown incident or window holds
-    system: "",               // the system filter ("" for all)
+    system: "",               // the system filter ("" for all): a system, or a group of the catalog
+    catalog: null,            // GET /api/v1/systems, indexed (indexCatalog); null: not loaded
     sortKey: "started_at",
     sortDescending: true,
   };
@@ -106,11 +112,80 @@
 
   // ---------------------------------------------------------------- filters
 
-  // Systems compare ignoring case, as everywhere in the service.
+  // ---------------------------------------------------------------- systems
+
+  // How the service compares system names: ASCII case folded.
+  function fold(text) {
+    return String(text || "").replace(/[A-Z]/g, (letter) => letter.toLowerCase());
+  }
+
+  // The catalog's answer, indexed: every folded name and merged spelling to
+  // its system, and the groups (folded -> as written).
+  function indexCatalog(body) {
+    const bySpelling = new Map();
+    const groups = new Map();
+    for (const system of body.systems) {
+      if (typeof system.name !== "string") continue;
+      bySpelling.set(fold(system.name), system);
+      if (system.group) groups.set(fold(system.group), system.group);
+    }
+    // An alias never hides a name of the catalog.
+    for (const system of body.systems) {
+      for (const alias of system.aliases || []) {
+        if (!bySpelling.has(fold(alias))) bySpelling.set(fold(alias), system);
+      }
+    }
+    return { systems: body.systems, bySpelling, groups };
+  }
+
+  function systemOf(spelling) {
+    return state.catalog ? state.catalog.bySpelling.get(fold(spelling)) || null : null;
+  }
+
+  // One key per system: its catalog name folded (through merged spellings),
+  // or the spelling folded when the catalog does not know it.
+  function keyOf(spelling) {
+    const system = systemOf(spelling);
+    return fold(system ? system.name : spelling);
+  }
+
+  // The name a row or the filter shows for a spelling.
+  function displayOf(spelling) {
+    const system = systemOf(spelling);
+    return system ? system.name : spelling;
+  }
+
+  // A filter entry that names a group of the catalog and no system.
+  function isGroup(entry) {
+    return Boolean(state.catalog && !systemOf(entry) && state.catalog.groups.has(fold(entry)));
+  }
+
+  // Whether the filter entry covers a system an incident names: the same
+  // system, or a group the system belongs to (as the service decides).
+  function covers(entry, spelling) {
+    if (keyOf(entry) === keyOf(spelling)) return true;
+    if (!isGroup(entry)) return false;
+    const system = systemOf(spelling);
+    return Boolean(system && system.group && fold(system.group) === fold(entry));
+  }
+
   function namesSystem(systems) {
     if (!state.system) return true;
-    const wanted = state.system.toLowerCase();
-    return (systems || []).some((system) => system.toLowerCase() === wanted);
+    return (systems || []).some((system) => covers(state.system, system));
+  }
+
+  // Loads the catalog; a failure leaves the one already loaded (or none:
+  // the dashboard then goes by spellings). Answers whether it was read.
+  async function loadCatalog() {
+    let answer;
+    try {
+      answer = await fetchJson("/api/v1/systems");
+    } catch (error) {
+      return false;
+    }
+    if (!answer.ok || !answer.body || !Array.isArray(answer.body.systems)) return false;
+    state.catalog = indexCatalog(answer.body);
+    return true;
   }
 
   // Every word of the search box is in one of the texts (ignoring case).
@@ -123,35 +198,90 @@
 
   function incidentShown(incident) {
     return namesSystem(incident.systems) && matchesSearch([incident.ticket, incident.title, incident.description,
-      incident.engineer, (incident.systems || []).join(" "), incident.link, incident.severity, incident.impact]);
+      incident.engineer, (incident.systems || []).join(" "), (incident.systems || []).map(displayOf).join(" "),
+      incident.link, incident.severity, incident.impact]);
   }
 
   function windowShown(window) {
-    return namesSystem(window.systems) &&
-      matchesSearch([window.window, window.title, window.description, (window.systems || []).join(" ")]);
+    return namesSystem(window.systems) && matchesSearch([window.window, window.title, window.description,
+      (window.systems || []).join(" "), (window.systems || []).map(displayOf).join(" ")]);
   }
 
   function shownIncidents() {
     return Array.from(state.incidents.values()).filter(incidentShown);
   }
 
-  // The system filter offers every system of the incidents and windows
-  // loaded and of the availability bars, and keeps the one chosen.
+  // The system filter offers the catalog by group (<optgroup>: the group
+  // itself first, then its systems; systems without a group last), leaving
+  // out retired systems unless an incident or window loaded names them,
+  // and any system of the incidents, windows and availability bars the
+  // catalog does not know. It keeps the one chosen.
   function renderSystemChoices() {
     const select = document.getElementById("filter-system");
-    const names = new Map();
-    const add = (system) => { if (system && !names.has(system.toLowerCase())) names.set(system.toLowerCase(), system); };
-    for (const incident of state.incidents.values()) (incident.systems || []).forEach(add);
-    for (const window of state.windows.values()) (window.systems || []).forEach(add);
-    if (availabilityShown) availabilityShown.systems.forEach((row) => add(row.system));
-    add(state.system);
-    const sorted = Array.from(names.values()).sort((a, b) => a.localeCompare(b));
-    const current = Array.from(select.options).slice(1).map((option) => option.value);
-    if (current.join("\n") !== sorted.join("\n")) {
-      select.replaceChildren(el("option", { value: "" }, "all systems"), ...sorted.map((name) => el("option", { value: name }, name)));
+    const used = new Map();  // key -> name shown, of every system named in range
+    const use = (spelling) => { if (spelling && !used.has(keyOf(spelling))) used.set(keyOf(spelling), displayOf(spelling)); };
+    for (const incident of state.incidents.values()) (incident.systems || []).forEach(use);
+    for (const window of state.windows.values()) (window.systems || []).forEach(use);
+    if (availabilityShown) availabilityShown.systems.forEach((row) => use(row.system));
+    const groups = new Map();  // folded group -> { name, systems: [names] }
+    const ungrouped = new Map();  // key -> name
+    if (state.catalog) {
+      for (const system of state.catalog.systems) {
+        const key = fold(system.name);
+        if (system.retired && !used.has(key)) continue;
+        if (!system.group) {
+          ungrouped.set(key, system.name);
+          continue;
+        }
+        const group = fold(system.group);
+        if (!groups.has(group)) groups.set(group, { name: state.catalog.groups.get(group), systems: [] });
+        groups.get(group).systems.push(system.name);
+      }
     }
-    const chosen = sorted.find((name) => name.toLowerCase() === state.system.toLowerCase());
-    select.value = chosen || "";
+    const grouped = new Set(Array.from(groups.values()).flatMap((group) => group.systems.map(fold)));
+    for (const [key, name] of used) if (!grouped.has(key)) ungrouped.set(key, name);
+    if (state.system && !isGroup(state.system) && !grouped.has(keyOf(state.system))) {
+      ungrouped.set(keyOf(state.system), displayOf(state.system));
+    }
+    const byName = (a, b) => a.localeCompare(b);
+    // What is offered, in order: [kind, name], kind "group" (an <optgroup>),
+    // "all" (the group itself), "member" (of the last group) or "system".
+    const offered = [];
+    for (const group of Array.from(groups.values()).sort((a, b) => byName(a.name, b.name))) {
+      offered.push(["group", group.name]);
+      // A group named like a system is that system when chosen.
+      if (!systemOf(group.name)) offered.push(["all", group.name]);
+      for (const name of group.systems.sort(byName)) offered.push(["member", name]);
+    }
+    for (const name of Array.from(ungrouped.values()).sort(byName)) offered.push(["system", name]);
+    const signature = JSON.stringify(offered);
+    if (select.dataset.offered !== signature) {
+      const children = [el("option", { value: "" }, "all systems")];
+      let group = null;
+      for (const [kind, name] of offered) {
+        if (kind === "group") {
+          group = el("optgroup", { label: name });
+          children.push(group);
+        } else if (kind === "all") {
+          group.append(el("option", { value: name, class: "group-option" }, "all of " + name));
+        } else if (kind === "member") {
+          group.append(el("option", { value: name }, name));
+        } else {
+          children.push(el("option", { value: name }, name));
+        }
+      }
+      select.replaceChildren(...children);
+      select.dataset.offered = signature;
+    }
+    select.value = chosenOption(select);
+  }
+
+  // The option of the filter's entry: its group, or its system.
+  function chosenOption(select) {
+    if (!state.system) return "";
+    const values = Array.from(select.options).map((option) => option.value).filter(Boolean);
+    if (isGroup(state.system)) return values.find((value) => isGroup(value) && fold(value) === fold(state.system)) || "";
+    return values.find((value) => !isGroup(value) && keyOf(value) === keyOf(state.system)) || "";
   }
 
   // ---------------------------------------------------------------- incidents
@@ -356,14 +486,26 @@
     const now = Date.now();
     const items = [];
     const rowMap = new Map();
-    // Per system, only the chosen system's row when the filter names one.
-    const rowKeysOf = (name, systems) => state.groupByIncident
-      ? [(name.startsWith("MNT-") ? "maintenance:" : "incident:") + name]
-      : ((systems && systems.length) ? systems : ["(no system)"])
-        .filter((system) => !state.system || system.toLowerCase() === state.system.toLowerCase())
-        .map((s) => "system:" + s);
+    // Per system (one row whatever case or merged spelling names it, under
+    // the catalog's name), only the chosen system's or group's rows when
+    // the filter names one.
+    const shownAs = new Map();  // row key -> the name its row shows
+    const rowKeysOf = (name, systems) => {
+      if (state.groupByIncident) return [(name.startsWith("MNT-") ? "maintenance:" : "incident:") + name];
+      if (!systems || !systems.length) return state.system ? [] : ["system:(no system)"];
+      const keys = [];
+      for (const system of systems) {
+        if (state.system && !covers(state.system, system)) continue;
+        const key = "system:" + keyOf(system);
+        if (!shownAs.has(key)) shownAs.set(key, displayOf(system));
+        if (!keys.includes(key)) keys.push(key);
+      }
+      return keys;
+    };
     const addRow = (key, name, title) => {
-      if (!rowMap.has(key)) rowMap.set(key, { id: key, text: state.groupByIncident ? name + " " + title : key.slice("system:".length) });
+      if (rowMap.has(key)) return;
+      const text = state.groupByIncident ? name + " " + title : shownAs.get(key) || key.slice("system:".length);
+      rowMap.set(key, { id: key, text });
     };
     for (const incident of shownIncidents()) {
       const rowKeys = rowKeysOf(incident.ticket, incident.systems);
@@ -621,8 +763,13 @@
   }
 
   let availabilityTimer = null;
+  let catalogTimer = null;
   function onLedgerEvent(event) {
-    if (String(event.type).startsWith("MAINTENANCE_")) {
+    if (String(event.type).startsWith("SYSTEM_")) {
+      // A merge or a new name changes rows, the filter and the figures.
+      clearTimeout(catalogTimer);
+      catalogTimer = setTimeout(() => loadCatalog().then(() => { render(); renderAvailability(); }), 200);
+    } else if (String(event.type).startsWith("MAINTENANCE_")) {
       loadWindows().then(() => render());
     } else if (!event.ticket || !String(event.type).startsWith("INCIDENT_")) {
       return;
@@ -704,7 +851,7 @@
   async function applyRange() {
     writeRangeToUrl();
     syncRangeInputs();
-    await Promise.all([loadIncidents(), loadWindows()]);
+    await Promise.all([loadIncidents(), loadWindows(), loadCatalog()]);
     render(true);
   }
 
@@ -719,7 +866,9 @@
     // applied on top, so nothing committed in between is missed.
     // The stream starts after the older of the two lists.
     const windowsLoaded = loadWindows();
+    const catalogLoaded = loadCatalog();
     let seq = await loadIncidents();
+    await catalogLoaded;
     const windowsSeq = await windowsLoaded;
     if (seq !== null && windowsSeq !== null) seq = Math.min(seq, windowsSeq);
     if (seq === null) {

@@ -275,6 +275,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
       {{"/api/v1/incidents/*/bundle", "GET"}, Role::kViewer},
       {{"/api/v1/imports", "GET"}, Role::kHelpdesk},
       {{"/imports", "GET, HEAD"}, Role::kHelpdesk},
+      {{"/systems", "GET, HEAD"}, Role::kViewer},
       {{"/api/v1/systems", "GET"}, Role::kViewer},
       {{"/api/v1/systems", "POST"}, Role::kAdmin},
   };
@@ -300,7 +301,7 @@ TEST(Router, TheServiceTableGivesEachRouteItsDocumentedRole) {
                   pattern == "/incidents/**" || pattern == "/actions" || pattern == "/actions/*" ||
                   pattern == "/actions/new/*" || pattern == "/reviews/*" || pattern == "/maintenance" ||
                   pattern == "/subscribe" || pattern == "/subscribe/confirm" || pattern == "/unsubscribe" ||
-                  pattern == "/imports");
+                  pattern == "/imports" || pattern == "/systems");
   }
   for (const auto& [row, ignored] : expected) EXPECT_TRUE(seen.contains(row)) << row.first << " " << row.second << " has no row";
 }

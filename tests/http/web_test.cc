@@ -307,6 +307,44 @@ DecideFn Subscribe(std::string email) {
   };
 }
 
+DecideFn AliasSystem(std::string alias, std::string name) {
+  return [alias, name](AppendContext&) -> Result<Decision> {
+    proto::Event event;
+    event.set_type(proto::SYSTEM_ALIASED);
+    event.mutable_system()->set_name(name);
+    event.mutable_system()->set_alias(alias);
+    return Decision{.event = event, .repeat_of_seq = {}};
+  };
+}
+
+// The dashboard follows the catalog (a merge changes its rows): a reader
+// below auditor gets the catalog's events, from the ledger and live.
+TEST(EventHub, AnIncidentsOnlyStreamCarriesTheCatalogOfSystems) {
+  HubFixture fixture(EventHub::Options{.recent_events_max = 1});
+  ASSERT_TRUE(fixture.log->Append(AliasSystem("Mail", "E-mail")));  // 1, read back from the ledger
+  fixture.Append("a");                                                // 2
+  Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(0, /*incidents_only=*/true);
+  ASSERT_TRUE(stream);
+  Pull(**stream);  // greeting
+  std::string received;
+  for (int pulls = 0; pulls < 10; ++pulls) {
+    auto chunk = Pull(**stream);
+    if (!chunk) break;  // waiting: caught up
+    ASSERT_TRUE(*chunk);
+    received += **chunk;
+  }
+  EXPECT_NE(received.find("id: 1\n"), std::string::npos) << received;
+  EXPECT_NE(received.find("SYSTEM_ALIASED"), std::string::npos) << received;
+  EXPECT_NE(received.find("id: 2\n"), std::string::npos) << received;
+
+  std::optional<std::optional<std::string>> delivered;
+  (*stream)->Next([&](std::optional<std::string> bytes) { delivered = std::move(bytes); });
+  ASSERT_TRUE(fixture.log->Append(AliasSystem("Exchange", "E-mail")));  // 3
+  ASSERT_TRUE(delivered && *delivered);
+  EXPECT_TRUE((*delivered)->starts_with("id: 3\n")) << **delivered;
+  EXPECT_NE((*delivered)->find("Exchange"), std::string::npos) << **delivered;
+}
+
 TEST(EventHub, AnIncidentsOnlyStreamLeavesOutSubscriptionsLiveAndFromTheLedger) {
   HubFixture fixture(EventHub::Options{.recent_events_max = 2});
   ASSERT_TRUE(fixture.log->Append(Subscribe("early@example.org")));  // 1

@@ -81,6 +81,7 @@ class AccessTest(unittest.TestCase):
              {"Content-Type": "application/x-www-form-urlencoded"}, "helpdesk", 404),
             ("GET", "/api/v1/imports", None, {}, "helpdesk", 200),
             ("GET", "/imports", None, {}, "helpdesk", 200),
+            ("GET", "/systems", None, {}, "viewer", 200),
             ("GET", "/api/v1/availability?days=7", None, {}, "viewer", 200),
             ("HEAD", "/api/v1/events/stream", None, {}, "viewer", 200),
             ("GET", "/metrics", None, {}, "viewer", 200),
@@ -216,6 +217,8 @@ class AccessTest(unittest.TestCase):
         self.assertEqual(status, 200)
         navigation = re.search(r"<nav>.*?</nav>", page).group(0)
         self.assertNotIn('href="/submit"', navigation)
+        self.assertNotIn('href="/imports"', navigation)
+        self.assertIn('href="/systems"', navigation)
         self.assertEqual(self.call("GET", "/submit", headers={"Cookie": viewer_cookie}).status, 403)
 
         # Signing out ends the session on the server.
