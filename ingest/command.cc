@@ -1,5 +1,7 @@
 #include "ingest/command.h"
 
+#include "ingest/form_body.h"
+
 #include "common/text.h"
 
 #include <algorithm>
@@ -457,33 +459,22 @@ Result<Command> BuildCommandFromFields(const std::vector<std::pair<std::string, 
 
 Result<Command> ParseFormSubmission(std::string_view body) {
   std::map<std::string, RawField> fields;
-  size_t start = 0;
-  while (start < body.size()) {
-    size_t end = body.find('&', start);
-    if (end == std::string_view::npos) end = body.size();
-    const std::string_view pair = body.substr(start, end - start);
-    start = end + 1;
-    if (pair.empty()) continue;
-    const size_t equals = pair.find('=');
-    const std::optional<std::string> name = PercentDecode(pair.substr(0, equals));
-    if (!name) return InvalidArgument("", "the form body has a malformed %-escape in a field name");
-    const std::optional<std::string> value =
-        PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
-    if (!value) return InvalidArgument(Printable(*name), Printable(*name) + " has a malformed %-escape");
-    const auto known = KnownFields().find(*name);
-    if (known == KnownFields().end()) return UnknownField(*name);
+  Status read = ForEachFormField(body, [&fields](std::string name, std::string value) -> Status {
+    const auto known = KnownFields().find(name);
+    if (known == KnownFields().end()) return UnknownField(name);
     // A plain HTML form sends every input, filled or not: blank means "not given".
-    if (Trim(*value).empty()) continue;
+    if (Trim(value).empty()) return {};
     if (known->second == InputShape::kList) {
-      RawField& raw = fields[*name];
+      RawField& raw = fields[name];
       raw.is_list = true;
-      for (std::string& part : SplitCommas(*value)) raw.values.push_back(std::move(part));
-      continue;
+      for (std::string& part : SplitCommas(value)) raw.values.push_back(std::move(part));
+      return {};
     }
     RawField raw;
-    raw.value = *value;
-    if (Status added = AddField(&fields, *name, std::move(raw)); !added) return added.error();
-  }
+    raw.value = std::move(value);
+    return AddField(&fields, name, std::move(raw));
+  });
+  if (!read) return read.error();
   return BuildCommand(fields);
 }
 

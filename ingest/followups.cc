@@ -16,6 +16,7 @@
 #include "common/text.h"
 #include "common/time.h"
 #include "ingest/command.h"
+#include "ingest/form_body.h"
 #include "ingest/json_body.h"
 #include "ingest/subscriptions.h"
 
@@ -604,10 +605,7 @@ void FollowUpProcessor::SubmitAsync(FollowUpCommand command, FollowUpCallback do
 }
 
 Result<FollowUpResult> FollowUpProcessor::Submit(FollowUpCommand command) {
-  std::promise<Result<FollowUpResult>> promise;
-  std::future<Result<FollowUpResult>> future = promise.get_future();
-  SubmitAsync(std::move(command), [&promise](Result<FollowUpResult> result) { promise.set_value(std::move(result)); });
-  return future.get();
+  return WaitFor<FollowUpResult>([&](FollowUpCallback done) { SubmitAsync(std::move(command), std::move(done)); });
 }
 
 void FollowUpProcessor::MarkOverdueAsync(std::string item, std::string due, FollowUpCallback done) {

@@ -15,6 +15,7 @@
 #include "common/time.h"
 #include "ingest/command.h"
 #include "ingest/fields.h"
+#include "ingest/form_body.h"
 #include "ingest/json_body.h"
 #include "ingest/systems.h"
 #include "projections/ticket_name.h"
@@ -421,32 +422,21 @@ Result<MaintenanceCommand> ParseMaintenanceJson(std::string_view body) {
 
 Result<MaintenanceCommand> ParseMaintenanceForm(std::string_view body) {
   RawFields fields;
-  size_t start = 0;
-  while (start < body.size()) {
-    size_t end = body.find('&', start);
-    if (end == std::string_view::npos) end = body.size();
-    const std::string_view pair = body.substr(start, end - start);
-    start = end + 1;
-    if (pair.empty()) continue;
-    const size_t equals = pair.find('=');
-    const std::optional<std::string> name = PercentDecode(pair.substr(0, equals));
-    if (!name) return InvalidArgument("", "the form body has a malformed %-escape in a field name");
-    const std::optional<std::string> value =
-        PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
-    if (!value) return InvalidArgument(Printable(*name), Printable(*name) + " has a malformed %-escape");
-    const auto known = KnownFields().find(*name);
-    if (known == KnownFields().end()) return UnknownField(*name);
+  Status read = ForEachFormField(body, [&fields](std::string name, std::string value) -> Status {
+    const auto known = KnownFields().find(name);
+    if (known == KnownFields().end()) return UnknownField(name);
     // A plain HTML form sends every input, filled or not: blank means "not given".
-    if (Trim(*value).empty()) continue;
+    if (Trim(value).empty()) return {};
     if (known->second == Shape::kList) {
-      RawField& raw = fields[*name];
-      for (std::string& part : SplitCommas(*value)) raw.values.push_back(std::move(part));
-      continue;
+      RawField& raw = fields[name];
+      for (std::string& part : SplitCommas(value)) raw.values.push_back(std::move(part));
+      return {};
     }
     RawField raw;
-    raw.value = *value;
-    if (Status added = AddField(&fields, *name, std::move(raw)); !added) return added.error();
-  }
+    raw.value = std::move(value);
+    return AddField(&fields, name, std::move(raw));
+  });
+  if (!read) return read.error();
   return BuildCommand(fields);
 }
 
@@ -544,10 +534,7 @@ void MaintenanceProcessor::SubmitAsync(MaintenanceCommand command, MaintenanceCa
 }
 
 Result<MaintenanceResult> MaintenanceProcessor::Submit(MaintenanceCommand command) {
-  std::promise<Result<MaintenanceResult>> promise;
-  std::future<Result<MaintenanceResult>> future = promise.get_future();
-  SubmitAsync(std::move(command), [&promise](Result<MaintenanceResult> result) { promise.set_value(std::move(result)); });
-  return future.get();
+  return WaitFor<MaintenanceResult>([&](MaintenanceCallback done) { SubmitAsync(std::move(command), std::move(done)); });
 }
 
 }  // namespace ledger::ingest

@@ -1,5 +1,6 @@
 #include "ingest/processor.h"
 
+#include "ingest/form_body.h"
 #include "ingest/systems.h"
 
 #include <cstdio>
@@ -239,10 +240,7 @@ void CommandProcessor::SubmitAsync(Command command, SubmitCallback done) {
 }
 
 Result<SubmissionResult> CommandProcessor::Submit(Command command) {
-  std::promise<Result<SubmissionResult>> promise;
-  std::future<Result<SubmissionResult>> future = promise.get_future();
-  SubmitAsync(std::move(command), [&promise](Result<SubmissionResult> result) { promise.set_value(std::move(result)); });
-  return future.get();
+  return WaitFor<SubmissionResult>([&](SubmitCallback done) { SubmitAsync(std::move(command), std::move(done)); });
 }
 
 }  // namespace ledger::ingest

@@ -1,7 +1,6 @@
 #include "ingest/systems.h"
 
 #include <algorithm>
-#include <future>
 #include <map>
 #include <set>
 
@@ -13,6 +12,7 @@
 #include "common/text.h"
 #include "ingest/command.h"
 #include "ingest/fields.h"
+#include "ingest/form_body.h"
 #include "ingest/json_body.h"
 #include "ingest/subscriptions.h"
 
@@ -272,28 +272,14 @@ Result<SystemCommand> ParseSystemJson(std::string_view body) {
 
 Result<SystemCommand> ParseSystemForm(std::string_view body) {
   RawFields fields;
-  size_t start = 0;
-  while (start < body.size()) {
-    size_t end = body.find('&', start);
-    if (end == std::string_view::npos) end = body.size();
-    const std::string_view pair = body.substr(start, end - start);
-    start = end + 1;
-    if (pair.empty()) continue;
-    const size_t equals = pair.find('=');
-    const std::optional<std::string> name = PercentDecode(pair.substr(0, equals));
-    if (!name) return InvalidArgument("", "the form body has a malformed %-escape in a field name");
-    const std::optional<std::string> value =
-        PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
-    const std::string shown = QuotableText(*name, kFieldNameBytesMax);
-    if (!value) return InvalidArgument(shown, shown + " has a malformed %-escape");
+  Status read = ForEachFormField(body, [&fields](std::string name, std::string value) -> Status {
+    if (!KnownFields().contains(name)) return UnknownField(name);
     // A plain HTML form sends every input, filled or not: blank means "not
     // given", except for the details an update clears.
-    if (Trim(*value).empty() && *name != "group" && *name != "owner" && *name != "description") {
-      if (!KnownFields().contains(*name)) return UnknownField(*name);
-      continue;
-    }
-    if (Status added = AddField(&fields, *name, *value); !added) return added.error();
-  }
+    if (Trim(value).empty() && name != "group" && name != "owner" && name != "description") return {};
+    return AddField(&fields, name, std::move(value));
+  });
+  if (!read) return read.error();
   return BuildCommand(fields);
 }
 
@@ -381,10 +367,7 @@ void SystemProcessor::SubmitAsync(SystemCommand command, SystemCallback done) {
 }
 
 Result<SystemResult> SystemProcessor::Submit(SystemCommand command) {
-  std::promise<Result<SystemResult>> promise;
-  std::future<Result<SystemResult>> future = promise.get_future();
-  SubmitAsync(std::move(command), [&promise](Result<SystemResult> result) { promise.set_value(std::move(result)); });
-  return future.get();
+  return WaitFor<SystemResult>([&](SystemCallback done) { SubmitAsync(std::move(command), std::move(done)); });
 }
 
 }  // namespace ledger::ingest
