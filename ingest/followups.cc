@@ -148,35 +148,25 @@ Result<RawFields> ReadJson(std::string_view body, const Known& known) {
 
 Result<RawFields> ReadForm(std::string_view body, const Known& known) {
   RawFields fields;
-  size_t start = 0;
   size_t count = 0;
-  while (start < body.size()) {
-    size_t end = body.find('&', start);
-    if (end == std::string_view::npos) end = body.size();
-    const std::string_view pair = body.substr(start, end - start);
-    start = end + 1;
-    if (pair.empty()) continue;
+  Status read = ForEachFormField(body, [&](std::string name, std::string value) -> Status {
     if (++count > kFormFieldsMax) return InvalidArgument("", "the form has more than 64 fields");
-    const size_t equals = pair.find('=');
-    const std::optional<std::string> name = PercentDecode(pair.substr(0, equals));
-    if (!name) return InvalidArgument("", "the form body has a malformed %-escape in a field name");
-    const std::optional<std::string> value =
-        PercentDecode(equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1));
-    const std::string shown = QuotableText(*name, kShownNameBytesMax);
-    if (!value) return InvalidArgument(shown, shown + " has a malformed %-escape");
-    if (*name == "csrf_token") continue;  // checked before any handler runs (http/auth.h)
-    const auto shape = known.find(*name);
-    if (shape == known.end()) return UnknownField(*name, known);
-    if (Trim(*value).empty()) continue;  // a plain form sends every input: blank is "not given"
+    if (name == "csrf_token") return {};  // checked before any handler runs (http/auth.h)
+    const std::string shown = QuotableText(name, kShownNameBytesMax);
+    const auto shape = known.find(name);
+    if (shape == known.end()) return UnknownField(name, known);
+    if (Trim(value).empty()) return {};  // a plain form sends every input: blank is "not given"
     if (shape->second == Shape::kList) {
-      RawValue& raw = fields[*name];
+      RawValue& raw = fields[name];
       raw.is_list = true;
-      for (std::string& line : SplitLines(*value)) raw.list.push_back(std::move(line));
-      continue;
+      for (std::string& line : SplitLines(value)) raw.list.push_back(std::move(line));
+      return {};
     }
-    if (fields.contains(*name)) return InvalidArgument(shown, shown + " is given more than once");
-    fields[*name].text = *value;
-  }
+    if (fields.contains(name)) return InvalidArgument(shown, shown + " is given more than once");
+    fields[name].text = std::move(value);
+    return {};
+  });
+  if (!read) return read.error();
   return fields;
 }
 
