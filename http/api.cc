@@ -43,13 +43,6 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-HttpResponse Json(unsigned status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
-
 Error BadParameter(const std::string& name, const std::string& rule) { return InvalidArgument(name, rule); }
 
 // The window [from, to) of a query. Without both ends it is 7 days: ending
@@ -153,7 +146,7 @@ class Handlers {
           json.Key("event");
           WriteEvent(&json, result->stored);
           json.EndObject();
-          HttpResponse response = Json(201, json.Take());
+          HttpResponse response = JsonAnswer(201, json.Take());
           response.headers.emplace_back("Location", "/api/v1/incidents/" + result->ticket);
           if (result->repeated) response.headers.emplace_back("Idempotent-Replay", "true");
           respond(std::move(response));
@@ -187,7 +180,7 @@ class Handlers {
       const int64_t then = as_of->micros.value_or(NowMicros());
       JsonWriter json;
       WriteTicket(&json, *state, [&](JsonWriter* more) { WriteFollowUps(more, *state, follow_ups, principal, then); });
-      return Json(200, json.Take());
+      return JsonAnswer(200, json.Take());
     }
     HttpResponse response = NotFound("ticket " + *ticket + " does not exist", "ticket");
     std::optional<projections::TicketState> found;
@@ -198,7 +191,7 @@ class Handlers {
     JsonWriter json;
     if (deps_.followups == nullptr) {
       WriteTicket(&json, *found);
-      return Json(200, json.Take());
+      return JsonAnswer(200, json.Take());
     }
     deps_.read_model->ReadProjection<projections::FollowUpProjection>(
         [&](const projections::FollowUpProjection& projection, uint64_t) {
@@ -206,7 +199,7 @@ class Handlers {
             WriteFollowUps(more, *found, projection.state(), principal, NowMicros());
           });
         });
-    return Json(200, json.Take());
+    return JsonAnswer(200, json.Take());
   }
 
   void WriteFollowUps(JsonWriter* json, const projections::TicketState& state,
@@ -236,7 +229,7 @@ class Handlers {
       WriteEvent(&json, stored);
     }
     json.EndArray().EndObject();
-    return Json(200, json.Take());
+    return JsonAnswer(200, json.Take());
   }
 
   // Whether the list is asked as of an earlier point (long work: offloaded).
@@ -344,7 +337,7 @@ class Handlers {
         json.Null();
       }
       json.EndObject();
-      return Json(200, json.Take());
+      return JsonAnswer(200, json.Take());
     };
     if (as_of->given()) {
       Result<projections::TicketStore> store = projections::TicketsAsOf(
@@ -416,7 +409,7 @@ class Handlers {
     const auto render = [&](Result<projections::DurationReport> report, const Head& head) -> HttpResponse {
       if (!report) return ErrorResponse(report.error());
       LeaveOutHidden(&*report, TicketShownTo(principal, *deps_.read_model));
-      if (!csv) return Json(200, DurationReportJson(*report, as_of->micros, lists, head));
+      if (!csv) return JsonAnswer(200, DurationReportJson(*report, as_of->micros, lists, head));
       HttpResponse response;
       response.headers.emplace_back("X-Ledger-Head", AppliedHeadHeader(head));
       response.content_type = "text/csv; charset=utf-8";
@@ -481,7 +474,7 @@ class Handlers {
       json.Null();
     }
     json.EndObject();
-    return Json(200, json.Take());
+    return JsonAnswer(200, json.Take());
   }
 
   // GET /api/v1/durations/changes (durations_changes.h): `before` is
@@ -509,7 +502,7 @@ class Handlers {
                              .after_micros = after_micros},
         TicketShownTo(principal, *deps_.read_model), stop);
     if (!answer) return ErrorResponse(answer.error());
-    return Json(200, std::move(*answer));
+    return JsonAnswer(200, std::move(*answer));
   }
 
   HttpResponse Verify(std::string_view query_text, const StopToken& stop) {
@@ -517,7 +510,7 @@ class Handlers {
     if (!query) return ErrorResponse(query.error());
     Result<VerifyReport> report = deps_.ledger->Verify(stop);
     if (!report) return ErrorResponse(report.error());
-    return Json(200, VerifyReportJson(*report));
+    return JsonAnswer(200, VerifyReportJson(*report));
   }
 
   // POST {"to": "/absolute/new/folder"}: a RocksDB checkpoint of the live
@@ -535,13 +528,13 @@ class Handlers {
     if (!report) return ErrorResponse(report.error());
     JsonWriter json;
     json.BeginObject().Key("path").String(*destination).Key("verify").Raw(VerifyReportJson(*report)).EndObject();
-    return Json(report->ok ? 201 : 500, json.Take());
+    return JsonAnswer(report->ok ? 201 : 500, json.Take());
   }
 
   HttpResponse Health() {
     JsonWriter json;
     json.BeginObject().Key("status").String("ok").Key("head_seq").Uint(deps_.ledger->head().seq).EndObject();
-    return Json(200, json.Take());
+    return JsonAnswer(200, json.Take());
   }
 
   HttpResponse MetricsText() {

@@ -15,13 +15,6 @@
 namespace ledger::http {
 namespace {
 
-HttpResponse Json(unsigned status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
-
 void NullOrString(JsonWriter* json, std::string_view text) {
   if (text.empty()) {
     json->Null();
@@ -86,7 +79,7 @@ void Answer(const Respond& respond, Result<ingest::FollowUpResult> result, bool 
   json.Key("event");
   WriteEvent(&json, result->stored);
   json.EndObject();
-  HttpResponse response = Json(201, json.Take());
+  HttpResponse response = JsonAnswer(201, json.Take());
   response.headers.emplace_back("Location", "/api/v1/incidents/" + result->ticket);
   if (result->repeated) response.headers.emplace_back("Idempotent-Replay", "true");
   respond(std::move(response));
@@ -238,7 +231,7 @@ HttpResponse ListItems(const FollowUpRoutes& routes, std::string_view query_text
   for (size_t i = 0; i < listed->items.size(); ++i) WriteActionItem(&json, listed->items[i], listed->overdue[i]);
   json.EndArray();
   json.EndObject();
-  return Json(200, json.Take());
+  return JsonAnswer(200, json.Take());
 }
 
 void Tickets(JsonWriter* json, std::string_view key, const std::vector<std::string>& tickets) {
@@ -332,7 +325,7 @@ HttpResponse Report(const FollowUpRoutes& routes, std::string_view query_text, c
     response.headers.emplace_back("Content-Disposition", "attachment; filename=\"review-report-" + by + ".csv\"");
     return response;
   }
-  return Json(200, ReviewReportJson(*report, *as_of, routes.zone_name, head));
+  return JsonAnswer(200, ReviewReportJson(*report, *as_of, routes.zone_name, head));
 }
 
 }  // namespace

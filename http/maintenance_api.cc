@@ -22,13 +22,6 @@ using projections::MaintenanceStatus;
 using projections::MaintenanceStore;
 using projections::MaintenanceWindow;
 
-HttpResponse Json(unsigned status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
-
 void Submit(const MaintenanceRoutes& routes, const HttpRequest& request, const Principal& principal, Respond respond) {
   const std::string media = MediaType(request.content_type);
   Result<ingest::MaintenanceCommand> command = MakeError(ErrorCode::kInvalidArgument, "");
@@ -52,7 +45,7 @@ void Submit(const MaintenanceRoutes& routes, const HttpRequest& request, const P
     json.Key("event");
     WriteEvent(&json, result->stored);
     json.EndObject();
-    HttpResponse response = Json(201, json.Take());
+    HttpResponse response = JsonAnswer(201, json.Take());
     response.headers.emplace_back("Location", "/api/v1/maintenance/" + result->window);
     if (result->repeated) response.headers.emplace_back("Idempotent-Replay", "true");
     respond(std::move(response));
@@ -136,12 +129,12 @@ HttpResponse List(const MaintenanceRoutes& routes, std::string_view query_text) 
     if (!then) return ErrorResponse(then.error());
     const projections::SystemNames then_names =
         names.Limited(projections::SystemsLimit{.seq = as_of->seq, .micros = as_of->micros});
-    return Json(200, ListJson(*then, then_names, list, std::nullopt));
+    return JsonAnswer(200, ListJson(*then, then_names, list, std::nullopt));
   }
   HttpResponse response;
   routes.read_model->ReadProjection<projections::MaintenanceProjection>(
       [&](const projections::MaintenanceProjection& projection, uint64_t applied_seq) {
-        response = Json(200, ListJson(projection.store(), names, list, applied_seq));
+        response = JsonAnswer(200, ListJson(projection.store(), names, list, applied_seq));
       });
   return response;
 }
@@ -158,7 +151,7 @@ HttpResponse One(const MaintenanceRoutes& routes, std::string_view id, std::stri
     if (const MaintenanceWindow* found = store.Find(*window)) {
       JsonWriter json;
       WriteWindow(&json, *found);
-      response = Json(200, json.Take());
+      response = JsonAnswer(200, json.Take());
     }
   };
   if (as_of->given()) {

@@ -20,6 +20,13 @@ unsigned StatusFor(ErrorCode code) {
   return 500;
 }
 
+HttpResponse JsonAnswer(unsigned status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
 HttpResponse ErrorResponse(const Error& error) { HttpResponse response;
   response.status = StatusFor(error.code);
   response.body = ErrorJson(error);

@@ -71,6 +71,9 @@ struct HttpResponse {
 
 using Respond = std::function<void(HttpResponse)>;
 
+// A JSON answer: `status` and the body as written (Content-Type JSON, the
+// HttpResponse default).
+HttpResponse JsonAnswer(unsigned status, std::string body);
 // Response for an error: the JSON body {"error":{code,message,field}}, the
 // status from its code (StatusFor).
 HttpResponse ErrorResponse(const Error& error);

@@ -23,13 +23,6 @@ constexpr std::string_view kNotificationsPath = "/api/v1/notifications";
 constexpr std::string_view kRetryPath = "/api/v1/notifications/retry";
 constexpr size_t kCursorBytesMax = 1024;
 
-HttpResponse Json(unsigned status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
-
 HttpResponse Error(const ledger::Error& error) { return ErrorResponse(error); }
 
 void WriteSystems(JsonWriter* json, const std::vector<std::string>& systems) {
@@ -68,7 +61,7 @@ void ChangeSubscription(const NotificationRoutes& routes, const HttpRequest& req
         WriteEvent(&json, result->stored);
         json.EndObject();
         const bool created = action == ingest::SubscriptionAction::kAdd && !result->repeated;
-        respond(Json(created ? 201 : 200, json.Take()));
+        respond(JsonAnswer(created ? 201 : 200, json.Take()));
       });
 }
 
@@ -108,7 +101,7 @@ HttpResponse RetryAnswer(const ingest::RetryOutcome& outcome) {
     json.Null();
   }
   json.EndObject();
-  return Json(outcome.stored ? 201 : 200, json.Take());
+  return JsonAnswer(outcome.stored ? 201 : 200, json.Take());
 }
 
 // POST /api/v1/notifications/retry: see ingest/notification_retry.h.
@@ -197,7 +190,7 @@ HttpResponse ListSubscriptions(const NotificationRoutes& routes, std::string_vie
       json.Null();
     }
     json.EndObject();
-    response = Json(200, json.Take());
+    response = JsonAnswer(200, json.Take());
   });
   return response;
 }
@@ -332,7 +325,7 @@ HttpResponse ListNotifications(const NotificationRoutes& routes, std::string_vie
       json.Null();
     }
     json.EndObject();
-    response = Json(200, json.Take());
+    response = JsonAnswer(200, json.Take());
   });
   return response;
 }

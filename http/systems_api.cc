@@ -12,13 +12,6 @@
 namespace ledger::http {
 namespace {
 
-HttpResponse Json(unsigned status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
-
 void Submit(const SystemRoutes& routes, const HttpRequest& request, const Principal& principal, Respond respond) {
   const std::string media = MediaType(request.content_type);
   Result<ingest::SystemCommand> command = MakeError(ErrorCode::kInvalidArgument, "");
@@ -40,7 +33,7 @@ void Submit(const SystemRoutes& routes, const HttpRequest& request, const Princi
     json.Key("event");
     WriteEvent(&json, result->stored);
     json.EndObject();
-    HttpResponse response = Json(201, json.Take());
+    HttpResponse response = JsonAnswer(201, json.Take());
     if (result->repeated) response.headers.emplace_back("Idempotent-Replay", "true");
     respond(std::move(response));
   });
@@ -107,7 +100,7 @@ HttpResponse List(const SystemRoutes& routes, std::string_view query_text) {
         json.EndArray();
         json.EndObject();
       });
-  return Json(200, json.Take());
+  return JsonAnswer(200, json.Take());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "ingest/command.h"
 
 #include "ingest/form_body.h"
+#include "ingest/request_digest.h"
 
 #include "common/text.h"
 
@@ -9,8 +10,6 @@
 #include <map>
 #include <vector>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <simdjson.h>
 
 #include "ingest/json_body.h"
@@ -334,14 +333,8 @@ std::string Command::Digest() const {
   canonical += '\0';
   canonical += actor;
   canonical += '\0';
-  {
-    google::protobuf::io::StringOutputStream stream(&canonical);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    LEDGER_ASSERT(payload.SerializeToCodedStream(&coded));
-  }
-  const Sha256Digest digest = Sha256(canonical);
-  return std::string(AsBytes(digest));
+  AppendDeterministic(&canonical, payload);
+  return DigestOf(canonical);
 }
 
 Result<std::string> NormalizeTicket(std::string_view text, std::string_view field) {

@@ -7,8 +7,6 @@
 #include <future>
 #include <map>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <simdjson.h>
 
 #include "common/encoding.h"
@@ -17,6 +15,7 @@
 #include "common/time.h"
 #include "ingest/command.h"
 #include "ingest/form_body.h"
+#include "ingest/request_digest.h"
 #include "ingest/json_body.h"
 #include "ingest/subscriptions.h"
 
@@ -255,13 +254,6 @@ Status ReadItemFields(const RawFields& fields, proto::ActionItemPayload* payload
   return {};
 }
 
-void AppendDeterministic(std::string* out, const google::protobuf::MessageLite& message) {
-  google::protobuf::io::StringOutputStream stream(out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  LEDGER_ASSERT(message.SerializeToCodedStream(&coded));
-}
-
 proto::ActionItemStatus ToProto(projections::ItemStatus status) {
   switch (status) {
     case projections::ItemStatus::kOpen: return proto::ACTION_ITEM_OPEN;
@@ -320,8 +312,7 @@ std::string FollowUpCommand::Digest() const {
   AppendDeterministic(&canonical, review);
   canonical += '\0';
   AppendDeterministic(&canonical, action);
-  const Sha256Digest digest = Sha256(canonical);
-  return std::string(AsBytes(digest));
+  return DigestOf(canonical);
 }
 
 Result<FollowUpCommand> ParseReview(std::string_view ticket_text, std::string_view body, bool form) {

@@ -6,8 +6,6 @@
 #include <set>
 #include <vector>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <simdjson.h>
 
 #include "common/encoding.h"
@@ -16,6 +14,7 @@
 #include "ingest/command.h"
 #include "ingest/fields.h"
 #include "ingest/form_body.h"
+#include "ingest/request_digest.h"
 #include "ingest/json_body.h"
 #include "ingest/systems.h"
 #include "projections/ticket_name.h"
@@ -348,14 +347,8 @@ std::string MaintenanceCommand::Digest() const {
   canonical += '\0';
   canonical += actor;
   canonical += '\0';
-  {
-    google::protobuf::io::StringOutputStream stream(&canonical);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    LEDGER_ASSERT(payload.SerializeToCodedStream(&coded));
-  }
-  const Sha256Digest digest = Sha256(canonical);
-  return std::string(AsBytes(digest));
+  AppendDeterministic(&canonical, payload);
+  return DigestOf(canonical);
 }
 
 Result<std::string> NormalizeWindow(std::string_view text, std::string_view field) {
