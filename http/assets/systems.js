@@ -49,18 +49,26 @@
     if (names) names.replaceChildren(...sorted.map((system) => el("option", { value: system.name })));
   }
 
-  async function loadCatalog() {
+  // Reads the catalog and shows it. After a change, `atLeastSeq` is the
+  // change's event: the service answers a change once it is durable, and its
+  // read model applies it a moment later, so the page asks again (for up to
+  // about five seconds) until the catalog it reads includes that event.
+  async function loadCatalog(atLeastSeq = 0) {
     let answer;
-    try {
-      answer = await fetchJson("/api/v1/systems");
-    } catch (failure) {
-      showPageError("Cannot reach the service to read the catalog.");
-      return;
-    }
-    if (!answer.ok || !answer.body || !Array.isArray(answer.body.systems)) {
-      const error = answer.body && answer.body.error;
-      showPageError("Cannot read the catalog: " + (error ? error.message : "the service answered " + answer.status));
-      return;
+    for (let attempt = 0; ; ++attempt) {
+      try {
+        answer = await fetchJson("/api/v1/systems");
+      } catch (failure) {
+        showPageError("Cannot reach the service to read the catalog.");
+        return;
+      }
+      if (!answer.ok || !answer.body || !Array.isArray(answer.body.systems)) {
+        const error = answer.body && answer.body.error;
+        showPageError("Cannot read the catalog: " + (error ? error.message : "the service answered " + answer.status));
+        return;
+      }
+      if (!(answer.body.applied_seq < atLeastSeq) || attempt >= 50) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     showPageError("");
     renderTable(answer.body.systems);
@@ -121,11 +129,11 @@
           body: JSON.stringify(body),
         });
         if (answer.status === 201) {
-          resultBox.textContent = "Recorded: " + (answer.body.system || body.name) + " (event " + answer.body.seq + ").";
-          resultBox.hidden = false;
           form.reset();
           submissionId = newSubmissionId();
-          await loadCatalog();
+          await loadCatalog(answer.body.seq);
+          resultBox.textContent = "Recorded: " + (answer.body.system || body.name) + " (event " + answer.body.seq + ").";
+          resultBox.hidden = false;
           return;
         }
         const error = answer.body && answer.body.error;
