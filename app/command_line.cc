@@ -125,6 +125,9 @@ void AddServeOptions(po::options_description& options) {
        "the longest pause between two tries")
       ("smtp-attempts-max", Value("N", notify::DeliveryOptions{}.attempts_max),
        "temporary failures before a mail is given up")
+      ("smtp-receipt-linger-ms", Value("N", static_cast<uint64_t>(notify::DeliveryOptions{}.receipt_linger_ms)),
+       "how long a delivery receipt may wait, while other mails are being sent, to be recorded with theirs as one "
+       "event (0: only while the previous receipt event is being written)")
       ("systems", Value("open|strict", "open"),
        "open: a system a submission names first enters the catalog by that use; strict: only systems an admin "
        "defined (POST /api/v1/systems, /systems) and has not retired may be named, anything else is a 400 naming it")

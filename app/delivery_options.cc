@@ -96,7 +96,7 @@ const std::vector<std::string>& DeliveryOptionNames() {
   static const std::vector<std::string> kNames = {
       "--smtp-url",         "--smtp-from",          "--smtp-starttls",      "--smtp-user",
       "--smtp-password-file", "--smtp-concurrency", "--smtp-retry-initial-ms", "--smtp-retry-max-ms",
-      "--smtp-attempts-max",
+      "--smtp-attempts-max", "--smtp-receipt-linger-ms",
   };
   return kNames;
 }
@@ -161,6 +161,10 @@ Result<std::optional<notify::DeliveryOptions>> ParseDeliveryOptions(const std::m
   Result<uint64_t> attempts = ParseNumber(options, "--smtp-attempts-max", delivery.attempts_max, 1, notify::kAttemptsMax);
   if (!attempts) return attempts.error();
   delivery.attempts_max = static_cast<uint32_t>(*attempts);
+  Result<uint64_t> linger = ParseNumber(options, "--smtp-receipt-linger-ms",
+                                        static_cast<uint64_t>(delivery.receipt_linger_ms), 0, notify::kReceiptLingerMsMax);
+  if (!linger) return linger.error();
+  delivery.receipt_linger_ms = static_cast<int64_t>(*linger);
   return std::optional<notify::DeliveryOptions>(std::move(delivery));
 }
 

@@ -160,6 +160,21 @@ def settle(pid, seconds=3.0):
     time.sleep(seconds)
 
 
+def log_bytes(data_dir):
+    """Bytes of the ledger's own files (the log database: tables, WAL,
+    manifest), leaving out the checkpoint database (DATA/projections)."""
+    total = 0
+    for root, folders, files in os.walk(data_dir):
+        if os.path.relpath(root, data_dir) == ".":
+            folders[:] = [f for f in folders if f != "projections"]
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass  # a file RocksDB removed meanwhile
+    return total
+
+
 def measure(arguments, subscribers):
     sink = Sink()
     port = free_port()
@@ -179,10 +194,12 @@ def measure(arguments, subscribers):
         jobs = subscribers * arguments.events
         final = wait_sent(service, jobs, started + SEND_TIMEOUT_SECONDS)
         send_seconds = time.monotonic() - started
+        head = service.head_seq()
         settle(pid)
         rss_after = rss_bytes(pid)
         result = {"rss_start": rss_start, "rss_after": rss_after, "jobs": jobs, "sent": final["sent"],
-                  "failed": final["failed"], "send_seconds": round(send_seconds, 1), "mails_received": sink.mails}
+                  "failed": final["failed"], "send_seconds": round(send_seconds, 1), "mails_received": sink.mails,
+                  "log_events": head, "log_bytes": log_bytes(service.data_dir)}
         if subscribers:
             # Timed with a bare client: service.send also checks each answer
             # against the OpenAPI document, which takes longer than the answer.
@@ -238,6 +255,10 @@ def main():
         "rss_mib_subscribers_after": round(with_subscribers["rss_after"] / 2**20, 1),
         "bytes_per_sent_job": round((with_subscribers["rss_after"] - without["rss_after"]) / jobs, 2),
         "growth_bytes_per_sent_job": round((growth_with - growth_without) / jobs, 2),
+        # The log: events and bytes on disk (tables and WAL) per sent job,
+        # above the same service without subscribers.
+        "log_events_per_sent_job": round((with_subscribers["log_events"] - without["log_events"]) / jobs, 4),
+        "log_bytes_per_sent_job": round((with_subscribers["log_bytes"] - without["log_bytes"]) / jobs, 1),
         "ticket_sent_jobs": arguments.subscribers,
         "ticket_sent_p50_ms": with_subscribers["ticket_sent_p50_ms"],
         "ticket_sent_p99_ms": with_subscribers["ticket_sent_p99_ms"],

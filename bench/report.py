@@ -331,7 +331,9 @@ def main():
                        f"{memory.median('rss_mib_no_subscribers_after'):.1f} MiB without; "
                        f"{int(memory.median('jobs')):,} jobs sent in {memory.median('send_seconds'):.0f} s; "
                        f"`?state=sent&ticket=` with {int(memory.median('ticket_sent_jobs')):,} receipts: p50 "
-                       f"{ms(memory.median('ticket_sent_p50_ms'))} ms, p99 {ms(memory.median('ticket_sent_p99_ms'))} ms")
+                       f"{ms(memory.median('ticket_sent_p50_ms'))} ms, p99 {ms(memory.median('ticket_sent_p99_ms'))} ms; "
+                       f"the log: {memory.median('log_events_per_sent_job'):.4f} events and "
+                       f"{memory.median('log_bytes_per_sent_job'):.0f} bytes on disk per sent job")
         met = memory.median("bytes_per_sent_job") < 16 and memory.median("ticket_sent_p99_ms") < 20
         memory_verdict = " (met)" if met else " (not met)"
     rows.append((f"9. Notification queue memory: `serve` RSS after all mail is sent, {size}, subscribers to `*` "

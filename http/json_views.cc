@@ -45,6 +45,7 @@ const char* EventTypeName(proto::EventType type) {
     case proto::NOTIFICATION_DELIVERED: return "NOTIFICATION_DELIVERED";
     case proto::NOTIFICATION_FAILED: return "NOTIFICATION_FAILED";
     case proto::NOTIFICATION_RETRY_REQUESTED: return "NOTIFICATION_RETRY_REQUESTED";
+    case proto::NOTIFICATION_RECEIPTS: return "NOTIFICATION_RECEIPTS";
     case proto::REVIEW_DRAFTED: return "REVIEW_DRAFTED";
     case proto::REVIEW_PUBLISHED: return "REVIEW_PUBLISHED";
     case proto::ACTION_ITEM_ADDED: return "ACTION_ITEM_ADDED";

@@ -363,6 +363,27 @@ std::vector<Route> NotificationRouteRows(const NotificationRoutes& routes) {
   };
 }
 
+namespace {
+
+// One receipt's payload; a failed one also says why.
+void WriteReceipt(JsonWriter* json, const proto::NotificationReceipt& receipt, bool failed) {
+  json->BeginObject();
+  json->Key("incident_seq").Uint(receipt.incident_seq());
+  json->Key("recipient").String(receipt.recipient());
+  json->Key("ticket").String(receipt.ticket());
+  json->Key("attempt").Uint(receipt.attempt());
+  json->Key("message_id").String(receipt.message_id());
+  json->Key("smtp_code").Uint(receipt.smtp_code());
+  if (failed) {
+    json->Key("error").String(receipt.error());
+    json->Key("server_unavailable").Bool(receipt.server_unavailable());
+    json->Key("gave_up").Bool(receipt.gave_up());
+  }
+  json->EndObject();
+}
+
+}  // namespace
+
 bool WriteNotificationPayload(JsonWriter* json, const proto::Event& event) {
   if (event.has_subscription()) {
     const proto::SubscriptionPayload& payload = event.subscription();
@@ -382,19 +403,17 @@ bool WriteNotificationPayload(JsonWriter* json, const proto::Event& event) {
     return true;
   }
   if (event.has_notification()) {
-    const proto::NotificationReceipt& receipt = event.notification();
+    WriteReceipt(json, event.notification(), event.type() == proto::NOTIFICATION_FAILED);
+    return true;
+  }
+  if (event.has_receipts()) {
     json->BeginObject();
-    json->Key("incident_seq").Uint(receipt.incident_seq());
-    json->Key("recipient").String(receipt.recipient());
-    json->Key("ticket").String(receipt.ticket());
-    json->Key("attempt").Uint(receipt.attempt());
-    json->Key("message_id").String(receipt.message_id());
-    json->Key("smtp_code").Uint(receipt.smtp_code());
-    if (event.type() == proto::NOTIFICATION_FAILED) {
-      json->Key("error").String(receipt.error());
-      json->Key("server_unavailable").Bool(receipt.server_unavailable());
-      json->Key("gave_up").Bool(receipt.gave_up());
-    }
+    json->Key("delivered").BeginArray();
+    for (const proto::NotificationReceipt& receipt : event.receipts().delivered()) WriteReceipt(json, receipt, false);
+    json->EndArray();
+    json->Key("failed").BeginArray();
+    for (const proto::NotificationReceipt& receipt : event.receipts().failed()) WriteReceipt(json, receipt, true);
+    json->EndArray();
     json->EndObject();
     return true;
   }

@@ -461,7 +461,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("seq":)" SEQ R"(,"recorded_at":)" TIME R"(,"submission_id":{"type":"string"},"actor":{"type":"string"},)"
        R"("ticket":{"type":"string"},"type":{"type":"string","enum":["INCIDENT_OPENED","INCIDENT_UPDATED",)"
        R"("INCIDENT_CLOSED","INCIDENT_REOPENED","SUBSCRIPTION_ADDED","SUBSCRIPTION_REMOVED",)"
-       R"("NOTIFICATION_DELIVERED","NOTIFICATION_FAILED","NOTIFICATION_RETRY_REQUESTED","REVIEW_DRAFTED",)"
+       R"("NOTIFICATION_DELIVERED","NOTIFICATION_FAILED","NOTIFICATION_RETRY_REQUESTED","NOTIFICATION_RECEIPTS",)"
+       R"("REVIEW_DRAFTED",)"
        R"("REVIEW_PUBLISHED","ACTION_ITEM_ADDED","ACTION_ITEM_UPDATED","ACTION_ITEM_OVERDUE",)"
        R"("MAINTENANCE_SCHEDULED","MAINTENANCE_UPDATED","MAINTENANCE_STARTED","MAINTENANCE_ENDED",)"
        R"("MAINTENANCE_CANCELLED","SHEET_ROW_REFUSED","SYSTEM_DEFINED","SYSTEM_UPDATED","SYSTEM_ALIASED",)"
@@ -477,6 +478,8 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("then":{"properties":{"payload":)" REF("SubscriptionPayload") R"(}}},)"
        R"({"if":{"properties":{"type":{"enum":["NOTIFICATION_DELIVERED","NOTIFICATION_FAILED"]}}},)"
        R"("then":{"properties":{"payload":)" REF("ReceiptPayload") R"(}}},)"
+       R"({"if":{"properties":{"type":{"const":"NOTIFICATION_RECEIPTS"}}},)"
+       R"("then":{"properties":{"payload":)" REF("ReceiptsPayload") R"(}}},)"
        R"({"if":{"properties":{"type":{"const":"NOTIFICATION_RETRY_REQUESTED"}}},)"
        R"("then":{"properties":{"payload":)" REF("RetryPayload") R"(}}},)"
        R"({"if":{"properties":{"type":{"pattern":"^REVIEW_"}}},)"
@@ -552,6 +555,13 @@ std::vector<SchemaDoc> MakeSchemaDocs() {
        R"("additionalProperties":false,"properties":{"incident_seq":)" COUNT R"(,"recipient":{"type":"string"},)"
        R"("ticket":{"type":"string"},"attempt":)" COUNT R"(,"message_id":{"type":"string"},"smtp_code":)" COUNT
        R"(,"error":{"type":"string"},"server_unavailable":{"type":"boolean"},"gave_up":{"type":"boolean"}}})"},
+      {"ReceiptsPayload",
+       R"({"type":"object","description":"receipts recorded together: each stands for the NOTIFICATION_DELIVERED )"
+       R"(or NOTIFICATION_FAILED event it would have been, delivered ones folded first",)"
+       R"("required":["delivered","failed"],"additionalProperties":false,"properties":{)"
+       R"("delivered":{"type":"array","items":)" REF("ReceiptPayload") R"(},)"
+       R"("failed":{"type":"array","items":{"allOf":[)" REF("ReceiptPayload")
+       R"(,{"required":["error","server_unavailable","gave_up"]}]}}}})"},
       {"RetriedJob",
        R"({"type":"object","required":["recipient","ticket"],"properties":{"incident_seq":)" SEQ
        R"(,"event_seq":)" SEQ R"(,"recipient":{"type":"string"},"ticket":{"type":"string"}}})"},

@@ -56,9 +56,16 @@ struct DeliveryWorker::State {
     uint32_t job_failures = 0;  // counted failures before this attempt
     std::string compose_error;  // set when no mail could be made: give up
   };
+  // A send's outcome, its receipt not yet handed to the log.
+  struct Outcome {
+    proto::NotificationReceipt receipt;
+    bool delivered = false;
+    JobKey key;
+  };
+  // A receipt event whose append failed, and the jobs it records.
   struct Unrecorded {
     proto::Event event;
-    JobKey key;
+    std::vector<JobKey> keys;
   };
 
   DeliveryOptions options;
@@ -72,8 +79,13 @@ struct DeliveryWorker::State {
   std::condition_variable task_ready;
   std::condition_variable progress;  // a send finished or a receipt was appended
   std::deque<Task> tasks;
-  std::set<JobKey> in_flight;  // dispatched, until its receipt is in the log
+  // Dispatched, until its receipt is in the log: queued, sending, its
+  // receipt waiting in `ready`, being appended or in `unrecorded`.
+  std::set<JobKey> in_flight;
+  std::vector<Outcome> ready;  // receipts gathering into the next event
+  SteadyClock::time_point ready_since;  // when the oldest of them came in
   std::deque<Unrecorded> unrecorded;
+  size_t unrecorded_receipts = 0;  // receipts in `unrecorded`
   SteadyClock::time_point unrecorded_retry_at;
   size_t appends_outstanding = 0;
   size_t sending = 0;
@@ -98,7 +110,7 @@ namespace {
 
 using State = DeliveryWorker::State;
 
-void Record(const std::shared_ptr<State>& state, proto::Event event, JobKey key) {
+void Record(const std::shared_ptr<State>& state, proto::Event event, std::vector<JobKey> keys) {
   {
     std::lock_guard lock(state->mutex);
     state->appends_outstanding += 1;
@@ -108,15 +120,16 @@ void Record(const std::shared_ptr<State>& state, proto::Event event, JobKey key)
   // at once, on this thread.
   state->ledger->AppendAsync(
       [shared_event](AppendContext&) -> Result<Decision> { return Decision{.event = *shared_event, .repeat_of_seq = {}}; },
-      [state, shared_event, key = std::move(key)](Result<Appended> appended) {
+      [state, shared_event, keys = std::move(keys)](Result<Appended> appended) {
         std::lock_guard lock(state->mutex);
         state->appends_outstanding -= 1;
         if (appended) {
-          state->in_flight.erase(key);
+          for (const JobKey& key : keys) state->in_flight.erase(key);
         } else {
-          // Keep the job in flight so it is not sent again; retry the receipt.
+          // Keep the jobs in flight so they are not sent again; retry the receipts.
           state->receipt_append_failures += 1;
-          state->unrecorded.push_back(State::Unrecorded{*shared_event, key});
+          state->unrecorded_receipts += keys.size();
+          state->unrecorded.push_back(State::Unrecorded{*shared_event, keys});
           state->unrecorded_retry_at = SteadyClock::now() + kReceiptRetryDelay;
         }
         state->woken = true;
@@ -185,6 +198,73 @@ std::vector<State::Task> Pick(State& state, size_t slots, std::optional<int64_t>
   return picked;
 }
 
+State::Outcome MakeOutcome(const State::Task& task, const SendResult& result, bool gave_up) {
+  State::Outcome outcome;
+  outcome.key = task.key;
+  outcome.delivered = result.outcome == SendOutcome::kDelivered;
+  proto::NotificationReceipt& receipt = outcome.receipt;
+  receipt.set_incident_seq(task.key.seq);
+  receipt.set_recipient(task.key.recipient);
+  receipt.set_ticket(task.ticket);
+  receipt.set_attempt(task.attempt);
+  receipt.set_message_id(task.mail.message_id);
+  receipt.set_smtp_code(result.smtp_code);
+  if (!outcome.delivered) {
+    receipt.set_error(Truncated(result.error, kReceiptErrorBytesMax));
+    receipt.set_server_unavailable(result.outcome == SendOutcome::kServerUnavailable);
+    receipt.set_gave_up(gave_up);
+  }
+  return outcome;
+}
+
+// The event recording `outcomes` (not empty): one receipt alone is its own
+// DELIVERED or FAILED event, several are one NOTIFICATION_RECEIPTS event.
+proto::Event MakeReceiptEvent(std::vector<State::Outcome> outcomes) {
+  proto::Event event;
+  event.set_actor(std::string(kReceiptActor));
+  if (outcomes.size() == 1) {
+    event.set_type(outcomes.front().delivered ? proto::NOTIFICATION_DELIVERED : proto::NOTIFICATION_FAILED);
+    *event.mutable_notification() = std::move(outcomes.front().receipt);
+    return event;
+  }
+  event.set_type(proto::NOTIFICATION_RECEIPTS);
+  proto::NotificationReceipts* receipts = event.mutable_receipts();
+  for (State::Outcome& outcome : outcomes) {
+    *(outcome.delivered ? receipts->add_delivered() : receipts->add_failed()) = std::move(outcome.receipt);
+  }
+  return event;
+}
+
+// Hands the oldest receipts waiting in `ready` (up to one event's worth) to
+// the log. Called with `lock` held; releases it while appending.
+void RecordReady(const std::shared_ptr<State>& shared, std::unique_lock<std::mutex>& lock) {
+  State& state = *shared;
+  const size_t count = std::min(state.ready.size(), state.options.receipts_per_event_max);
+  std::vector<State::Outcome> outcomes(std::make_move_iterator(state.ready.begin()),
+                                       std::make_move_iterator(state.ready.begin() + static_cast<ptrdiff_t>(count)));
+  state.ready.erase(state.ready.begin(), state.ready.begin() + static_cast<ptrdiff_t>(count));
+  state.ready_since = SteadyClock::now();
+  std::vector<JobKey> keys;
+  keys.reserve(outcomes.size());
+  for (const State::Outcome& outcome : outcomes) keys.push_back(outcome.key);
+  lock.unlock();
+  Record(shared, MakeReceiptEvent(std::move(outcomes)), std::move(keys));
+  lock.lock();
+}
+
+// Whether the receipts in `ready` should go to the log now (see worker.h);
+// if not, `*deadline` is brought forward to when they should. Called with
+// state.mutex held.
+bool ReadyToRecord(const State& state, SteadyClock::time_point now, SteadyClock::time_point* deadline) {
+  if (state.ready.empty() || state.appends_outstanding > 0) return false;  // the append's callback wakes us
+  if (state.ready.size() >= state.options.receipts_per_event_max) return true;
+  if (state.sending == 0 && state.tasks.empty()) return true;  // nothing more is coming soon
+  const SteadyClock::time_point due = state.ready_since + std::chrono::milliseconds(state.options.receipt_linger_ms);
+  if (now >= due) return true;
+  *deadline = std::min(*deadline, due);
+  return false;
+}
+
 void DispatchLoop(const std::shared_ptr<State>& shared) {
   State& state = *shared;
   std::unique_lock lock(state.mutex);
@@ -195,15 +275,20 @@ void DispatchLoop(const std::shared_ptr<State>& shared) {
       if (now >= state.unrecorded_retry_at) {
         std::deque<State::Unrecorded> retry;
         retry.swap(state.unrecorded);
+        state.unrecorded_receipts = 0;
         lock.unlock();
-        for (State::Unrecorded& receipt : retry) Record(shared, std::move(receipt.event), std::move(receipt.key));
+        for (State::Unrecorded& receipt : retry) Record(shared, std::move(receipt.event), std::move(receipt.keys));
         lock.lock();
         continue;
       }
       deadline = std::min(deadline, state.unrecorded_retry_at);
     }
+    // Sends running or queued take the slots; receipts on their way to the
+    // log do not, up to a bound (an append that keeps failing stops sending).
     const size_t concurrency = state.options.concurrency;
-    size_t slots = state.in_flight.size() < concurrency ? concurrency - state.in_flight.size() : 0;
+    const size_t busy = state.sending + state.tasks.size();
+    size_t slots = busy < concurrency ? concurrency - busy : 0;
+    if (state.in_flight.size() >= concurrency + 2 * state.options.receipts_per_event_max) slots = 0;
     if (state.server_failures > 0) {
       if (now < state.server_retry_at) {
         slots = 0;
@@ -225,28 +310,13 @@ void DispatchLoop(const std::shared_ptr<State>& shared) {
         deadline = std::min(deadline, now + std::chrono::microseconds(wait_micros));
       }
     }
+    if (ReadyToRecord(state, SteadyClock::now(), &deadline)) {
+      RecordReady(shared, lock);
+      continue;
+    }
     state.dispatcher_wake.wait_until(lock, deadline, [&state] { return state.woken || state.stopping; });
     state.woken = false;
   }
-}
-
-proto::Event MakeReceipt(const State::Task& task, const SendResult& result, bool gave_up) {
-  proto::Event event;
-  event.set_type(result.outcome == SendOutcome::kDelivered ? proto::NOTIFICATION_DELIVERED : proto::NOTIFICATION_FAILED);
-  event.set_actor(std::string(kReceiptActor));
-  proto::NotificationReceipt* receipt = event.mutable_notification();
-  receipt->set_incident_seq(task.key.seq);
-  receipt->set_recipient(task.key.recipient);
-  receipt->set_ticket(task.ticket);
-  receipt->set_attempt(task.attempt);
-  receipt->set_message_id(task.mail.message_id);
-  receipt->set_smtp_code(result.smtp_code);
-  if (result.outcome != SendOutcome::kDelivered) {
-    receipt->set_error(Truncated(result.error, kReceiptErrorBytesMax));
-    receipt->set_server_unavailable(result.outcome == SendOutcome::kServerUnavailable);
-    receipt->set_gave_up(gave_up);
-  }
-  return event;
 }
 
 void HandleResult(const std::shared_ptr<State>& shared, const State::Task& task, const SendResult& result) {
@@ -291,7 +361,11 @@ void HandleResult(const std::shared_ptr<State>& shared, const State::Task& task,
     Log("notify", "gave up on event " + std::to_string(task.key.seq) + " to " + task.key.recipient + " after " +
                       std::to_string(task.attempt) + " attempts: " + result.error);
   }
-  Record(shared, MakeReceipt(task, result, gave_up), task.key);
+  std::lock_guard lock(state.mutex);
+  if (state.ready.empty()) state.ready_since = SteadyClock::now();
+  state.ready.push_back(MakeOutcome(task, result, gave_up));
+  state.woken = true;
+  state.dispatcher_wake.notify_one();
 }
 
 void SendLoop(const std::shared_ptr<State>& shared) {
@@ -334,6 +408,14 @@ Result<std::unique_ptr<DeliveryWorker>> DeliveryWorker::Start(DeliveryOptions op
   if (options.concurrency == 0 || options.concurrency > kConcurrencyMax) {
     return InvalidArgument("concurrency", "concurrency must be from 1 to " + std::to_string(kConcurrencyMax));
   }
+  if (options.receipts_per_event_max == 0 || options.receipts_per_event_max > kReceiptsPerEventMax) {
+    return InvalidArgument("receipts_per_event_max",
+                           "receipts per event must be from 1 to " + std::to_string(kReceiptsPerEventMax));
+  }
+  if (options.receipt_linger_ms < 0 || options.receipt_linger_ms > kReceiptLingerMsMax) {
+    return InvalidArgument("receipt_linger_ms",
+                           "the receipt linger must be from 0 to " + std::to_string(kReceiptLingerMsMax) + " ms");
+  }
   if (Status acquired = CurlGlobalAcquire(); !acquired) return acquired.error();
   auto state = std::make_shared<State>();
   state->options = std::move(options);
@@ -374,11 +456,13 @@ void DeliveryWorker::Stop() {
   for (std::thread& sender : state.senders) sender.join();
   {
     std::unique_lock lock(state.mutex);
+    // The last receipts gathered: to the log, without waiting for more.
+    while (!state.ready.empty()) RecordReady(state_, lock);
     if (!state.progress.wait_for(lock, kReceiptsWaitAtStop, [&state] { return state.appends_outstanding == 0; })) {
       Log("notify", std::to_string(state.appends_outstanding) + " receipts still unrecorded at stop");
     }
     if (!state.unrecorded.empty()) {
-      Log("notify", std::to_string(state.unrecorded.size()) +
+      Log("notify", std::to_string(state.unrecorded_receipts) +
                         " delivery receipts could not be recorded; those mails will be sent again after restart");
     }
   }
@@ -409,7 +493,7 @@ projections::DeliveryStats DeliveryWorker::stats() const {
       .smtp_available = true};
   std::lock_guard lock(state.mutex);
   stats.in_flight = state.in_flight.size();
-  stats.receipts_unrecorded = state.unrecorded.size();
+  stats.receipts_unrecorded = state.unrecorded_receipts;
   stats.smtp_available = state.server_failures == 0;
   return stats;
 }

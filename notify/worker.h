@@ -24,7 +24,19 @@
 // again. The window left open: a mail the server accepted whose receipt was
 // not yet durable when the process died (or whose append failed until
 // shutdown) is sent once more after restart, with the same Message-ID. Its
-// width is one SMTP reply plus one group commit.
+// width is one SMTP reply plus the receipt's wait in a batch (below, at most
+// receipt_linger_ms) plus one group commit.
+//
+// Receipts in batches. A receipt waits while the worker's previous append
+// is still on its way to the log, and while more sends are running or
+// queued, up to receipt_linger_ms: what gathers in the meantime is recorded
+// as one NOTIFICATION_RECEIPTS event (at most receipts_per_event_max
+// receipts), so a fan-out to thousands of subscribers adds a few events to
+// the log, not one per recipient. A receipt with nothing else to wait for
+// (the last send of a burst, a single mail) is recorded at once, as its own
+// NOTIFICATION_DELIVERED or NOTIFICATION_FAILED event. A receipt's time in
+// the log is its event's recorded time: at most receipt_linger_ms plus one
+// group commit after the server's reply.
 //
 // Thread safety: every public method may be called from any thread.
 
@@ -49,6 +61,10 @@ namespace ledger::notify {
 constexpr size_t kConcurrencyMax = 64;
 constexpr uint32_t kAttemptsMax = 1000;
 constexpr int64_t kRetryDelayMsMax = 24LL * 3600 * 1000;
+// A receipt is at most ~1.3 KB (its error is cut at 500 bytes), so a full
+// batch stays well under the ledger's record limit (1 MiB).
+constexpr size_t kReceiptsPerEventMax = 500;
+constexpr int64_t kReceiptLingerMsMax = 10'000;
 
 struct DeliveryOptions {
   SmtpOptions smtp;
@@ -57,6 +73,11 @@ struct DeliveryOptions {
   int64_t retry_delay_max_ms = 300'000;   // the cap of the doubling
   uint32_t attempts_max = 8;              // 4xx failures before a job is given up
   int64_t stop_grace_ms = 3'000;          // how long Stop lets running sends finish
+  // Receipts in batches (above): how long a receipt may wait for others
+  // while sends are running, and how many one event holds. 0 ms: every
+  // receipt is recorded as soon as the previous append is done.
+  int64_t receipt_linger_ms = 200;
+  size_t receipts_per_event_max = 500;
   // The X-Ledger-Tree-Head value (ledger/tree_head.h) for the mail about
   // incident event `seq` recorded at `recorded_at_micros`: the signed head
   // of the tree of events 1 to seq, stamped with that time, so the same job

@@ -168,7 +168,12 @@ void NotificationQueue::ApplyFollowing(const proto::Event& event, const Sha256Di
       return;
     case proto::NOTIFICATION_DELIVERED:
     case proto::NOTIFICATION_FAILED:
-      ApplyReceipt(event);
+      if (event.has_notification()) ApplyReceipt(event, event.notification(), event.type() == proto::NOTIFICATION_DELIVERED);
+      return;
+    case proto::NOTIFICATION_RECEIPTS:
+      if (!event.has_receipts()) return;
+      for (const proto::NotificationReceipt& receipt : event.receipts().delivered()) ApplyReceipt(event, receipt, true);
+      for (const proto::NotificationReceipt& receipt : event.receipts().failed()) ApplyReceipt(event, receipt, false);
       return;
     case proto::NOTIFICATION_RETRY_REQUESTED:
       ApplyRetry(event);
@@ -422,13 +427,12 @@ void NotificationQueue::SetState(Job* job, JobState state) {
   job->state = state;
 }
 
-void NotificationQueue::ApplyReceipt(const proto::Event& event) {
-  if (!event.has_notification()) return;
-  const proto::NotificationReceipt& receipt = event.notification();
+void NotificationQueue::ApplyReceipt(const proto::Event& event, const proto::NotificationReceipt& receipt,
+                                     bool delivered) {
   const auto found = jobs_.find(JobKey{receipt.incident_seq(), receipt.recipient()});
   if (found == jobs_.end() && IsArchivedSent(JobKey{receipt.incident_seq(), receipt.recipient()})) {
     // A receipt for a sent job that left memory: counted as below.
-    if (event.type() == proto::NOTIFICATION_DELIVERED) duplicate_deliveries_ += 1;
+    if (delivered) duplicate_deliveries_ += 1;
     if (tracking_) changes_.counters = true;
     return;
   }
@@ -439,7 +443,7 @@ void NotificationQueue::ApplyReceipt(const proto::Event& event) {
   }
   Job& job = found->second;
   if (job.state == JobState::kSent) {
-    if (event.type() == proto::NOTIFICATION_DELIVERED) duplicate_deliveries_ += 1;
+    if (delivered) duplicate_deliveries_ += 1;
     if (tracking_) changes_.counters = true;
     return;
   }
@@ -449,7 +453,7 @@ void NotificationQueue::ApplyReceipt(const proto::Event& event) {
   job.last_receipt_seq = event.seq();
   job.message_id = receipt.message_id();
   job.last_smtp_code = receipt.smtp_code();
-  if (event.type() == proto::NOTIFICATION_DELIVERED) {
+  if (delivered) {
     job.sent_at_micros = event.recorded_at_micros();
     SetState(&job, JobState::kSent);
     if (archive_ != nullptr) unarchived_sent_.insert(found->first);

@@ -30,6 +30,8 @@
 // NOTIFICATION_RETRY_REQUESTED event makes the failed jobs it names pending
 // again, their retry limit counting from zero (attempts and the last error
 // stay); it leaves jobs in other states, and jobs it does not know, alone.
+// A NOTIFICATION_RECEIPTS event is folded receipt by receipt, its delivered
+// ones first, each as the DELIVERED or FAILED event it stands for.
 //
 // Two ways to fold. Standalone, NotificationQueue::Apply keeps a ticket store
 // of its own to know each ticket before and after an event. Shared, the
@@ -327,7 +329,9 @@ class NotificationQueue {
  private:
   void ApplyIncident(const proto::Event& event, const Sha256Digest& hash,
                      const std::vector<std::string>* systems_before, const TicketState* after);
-  void ApplyReceipt(const proto::Event& event);
+  // One receipt: of `event` itself, or one of a NOTIFICATION_RECEIPTS
+  // batch (then `event` gives its seq and recorded time).
+  void ApplyReceipt(const proto::Event& event, const proto::NotificationReceipt& receipt, bool delivered);
   void ApplyRetry(const proto::Event& event);
   void ApplySheetRowRefused(const proto::Event& event, const Sha256Digest& hash);
   void SetState(Job* job, JobState state);

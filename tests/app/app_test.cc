@@ -20,8 +20,9 @@ TEST(Delivery, ParsesServeOptions) {
   ledger::Result<std::optional<ledger::notify::DeliveryOptions>> full = ledger::app::ParseDeliveryOptions(
       {{"--smtp-url", "smtp://127.0.0.1:25"}, {"--smtp-from", "NOC@example.org"}, {"--smtp-starttls", "on"},
        {"--smtp-concurrency", "2"}, {"--smtp-retry-initial-ms", "50"}, {"--smtp-retry-max-ms", "400"},
-       {"--smtp-attempts-max", "3"}});
+       {"--smtp-attempts-max", "3"}, {"--smtp-receipt-linger-ms", "0"}});
   ASSERT_TRUE(full) << full.error().message;
+  EXPECT_EQ((*full)->receipt_linger_ms, 0);
   EXPECT_EQ((*full)->smtp.from, "noc@example.org");
   EXPECT_TRUE((*full)->smtp.starttls);
   EXPECT_EQ((*full)->concurrency, 2u);
@@ -34,6 +35,10 @@ TEST(Delivery, NamesTheFlagThatBreaksItsRule) {
        {"--smtp-retry-max-ms", "100"}});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().field, "--smtp-retry-max-ms");
+  refused = ledger::app::ParseDeliveryOptions(
+      {{"--smtp-url", "smtp://127.0.0.1:25"}, {"--smtp-from", "a@example.org"}, {"--smtp-receipt-linger-ms", "99999999"}});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().field, "--smtp-receipt-linger-ms");
   refused = ledger::app::ParseDeliveryOptions({{"--smtp-user", "ops"}});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().field, "--smtp-user");

@@ -4,7 +4,7 @@
 // appends: incidents opened, updated, closed and reopened through the
 // command processor, subscriptions added and removed through theirs, a
 // delivered and a failed notification receipt as the delivery worker
-// appends them, and a maintenance window scheduled, updated, started and
+// appends them (one alone, and a batch of receipts as one event), and a maintenance window scheduled, updated, started and
 // ended, and another cancelled.
 //
 //   stored_event_seeds OUTPUT_DIR     (tests/fuzz/make_corpus.py runs it)
@@ -76,6 +76,34 @@ void AppendReceipt(ledger::Ledger& log, bool delivered) {
              "append a receipt");
 }
 
+void AppendReceiptBatch(ledger::Ledger& log) {
+  ledger::proto::Event event;
+  event.set_type(ledger::proto::NOTIFICATION_RECEIPTS);
+  event.set_actor("notifier");
+  ledger::proto::NotificationReceipts* receipts = event.mutable_receipts();
+  for (const char* recipient : {"bo@example.org", "cy@example.org"}) {
+    ledger::proto::NotificationReceipt* receipt = receipts->add_delivered();
+    receipt->set_incident_seq(1);
+    receipt->set_recipient(recipient);
+    receipt->set_ticket("INC-1");
+    receipt->set_attempt(1);
+    receipt->set_message_id(std::string("<1.") + recipient + ">");
+    receipt->set_smtp_code(250);
+  }
+  ledger::proto::NotificationReceipt* failed = receipts->add_failed();
+  failed->set_incident_seq(1);
+  failed->set_recipient("dee@example.org");
+  failed->set_ticket("INC-1");
+  failed->set_attempt(1);
+  failed->set_smtp_code(550);
+  failed->set_error("550 5.1.1 <dee@example.org>: no such user");
+  failed->set_gave_up(true);
+  (void)Must(log.Append([&event](ledger::AppendContext&) -> ledger::Result<ledger::Decision> {
+               return ledger::Decision{.event = event, .repeat_of_seq = {}};
+             }),
+             "append a batch of receipts");
+}
+
 void AppendRetry(ledger::Ledger& log) {
   ledger::proto::Event event;
   event.set_type(ledger::proto::NOTIFICATION_RETRY_REQUESTED);
@@ -127,6 +155,7 @@ int main(int argc, char** argv) {
     Submit(*processor, R"({"action":"create","title":"Ünïcode – ✓","systems":["Zeiterfassung"],"engineer":"Zoë"})");
     AppendReceipt(*log, /*delivered=*/false);
     AppendReceipt(*log, /*delivered=*/true);
+    AppendReceiptBatch(*log);
     Subscribe(*subscriptions, R"({"email":"ana.ruiz@example.org","systems":["*"]})",
               ledger::ingest::SubscriptionAction::kRemove);
     AppendRetry(*log);

@@ -79,7 +79,29 @@ EVENT_TYPES = {
     11: "SYSTEM_UPDATED",
     12: "SYSTEM_ALIASED",
     13: "SYSTEM_RETIRED",
+    25: "NOTIFICATION_RECEIPTS",
 }
+
+
+def receipts(events, kind=None):
+    """Every delivery receipt in `events` (API or export JSON), batches opened
+    up: one dict per receipt with the type it stands for (NOTIFICATION_DELIVERED
+    or NOTIFICATION_FAILED), the seq and recorded_at of the event holding it,
+    its payload and whether it came in a NOTIFICATION_RECEIPTS batch. `kind`
+    keeps only that type."""
+    found = []
+    for event in events:
+        if event["type"] in ("NOTIFICATION_DELIVERED", "NOTIFICATION_FAILED"):
+            found.append({"type": event["type"], "seq": event["seq"], "recorded_at": event["recorded_at"],
+                          "payload": event["payload"], "batch": False})
+        elif event["type"] == "NOTIFICATION_RECEIPTS":
+            if "record" in event:
+                _check_batch_record(event)
+            for name, type_ in (("delivered", "NOTIFICATION_DELIVERED"), ("failed", "NOTIFICATION_FAILED")):
+                for payload in event["payload"][name]:
+                    found.append({"type": type_, "seq": event["seq"], "recorded_at": event["recorded_at"],
+                                  "payload": payload, "batch": True})
+    return [r for r in found if kind is None or r["type"] == kind]
 
 
 def ledger_binary():
@@ -664,6 +686,25 @@ def decode_record(record):
         "incident": scalar(10, None),
         "maintenance": scalar(16, None),
     }
+
+
+def _check_batch_record(event):
+    """The jobs a NOTIFICATION_RECEIPTS event's JSON lists are those of its
+    hashed record (field 24: NotificationReceipts; its fields 1 delivered and
+    2 failed, each a NotificationReceipt of incident_seq 1 and recipient 2)."""
+    fields = decode_protobuf(base64.b64decode(event["record"], validate=True))
+    if len(fields.get(24, [])) != 1:
+        raise AssertionError("seq %d: a NOTIFICATION_RECEIPTS record without its receipts" % event["seq"])
+    batch = decode_protobuf(fields[24][0])
+    for number, name in ((1, "delivered"), (2, "failed")):
+        recorded = []
+        for raw in batch.get(number, []):
+            receipt = decode_protobuf(raw)
+            recorded.append((receipt.get(1, [0])[-1], receipt.get(2, [b""])[-1].decode("utf-8")))
+        shown = [(r["incident_seq"], r["recipient"]) for r in event["payload"][name]]
+        if recorded != shown:
+            raise AssertionError("seq %d: the JSON's %s receipts %r differ from the record's %r"
+                                 % (event["seq"], name, shown, recorded))
 
 
 def rfc3339_micros(text):

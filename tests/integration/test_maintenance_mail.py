@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_notifications  # noqa: E402,F401  (re-executes under the system python when aiosmtpd is missing)
 from test_notifications import NotificationTestCase, smtp_args  # noqa: E402
 from service import require_binary_or_exit  # noqa: E402
+from service import receipts  # noqa: E402
 
 HOSTILE = "<b>x</b> =?UTF-8?B?QmNjOiBldmls?= & \"q\"; \\,"
 
@@ -96,8 +97,8 @@ class MaintenanceMail(NotificationTestCase):
             [(window, "MAINTENANCE_STARTED", r, "sent") for r in ("ana@example.org", "bob@example.org")] +
             [(window, "MAINTENANCE_ENDED", r, "sent") for r in ("ana@example.org", "bob@example.org")] +
             [(other["window"], "MAINTENANCE_SCHEDULED", r, "sent") for r in ("bob@example.org", "carol@example.org")]))
-        receipts = [e for e in service.all_events() if e["type"] == "NOTIFICATION_DELIVERED"]
-        self.assertEqual(collections.Counter((r["payload"]["incident_seq"], r["payload"]["recipient"]) for r in receipts),
+        delivered = receipts(service.all_events(), "NOTIFICATION_DELIVERED")
+        self.assertEqual(collections.Counter((r["payload"]["incident_seq"], r["payload"]["recipient"]) for r in delivered),
                          expected)
 
         # A restart sends nothing again.

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_notifications  # noqa: E402  (re-executes under the system python when aiosmtpd is missing)
 from test_notifications import NotificationTestCase, smtp_args  # noqa: E402
 from service import require_binary_or_exit  # noqa: E402
+from service import receipts  # noqa: E402
 
 HOSTILE = "<img src=x onerror=alert(1)> =?UTF-8?B?QmNjOiBldmls?= & \"q\""
 
@@ -126,9 +127,9 @@ class ReviewMail(NotificationTestCase):
         self.assertEqual([e["payload"]["due"] for e in overdue_events], [past, earlier])
         self.assertTrue(all(e["actor"] == "incident-ledger" and e["ticket"] == "" for e in overdue_events))
         # Every job of the item is sent, with its receipt in the log.
-        receipts = [e for e in service.all_events() if e["type"] == "NOTIFICATION_DELIVERED"]
+        delivered = receipts(service.all_events(), "NOTIFICATION_DELIVERED")
         for event in overdue_events:
-            self.assertEqual(len([r for r in receipts if r["payload"]["incident_seq"] == event["seq"]]), 1)
+            self.assertEqual(len([r for r in delivered if r["payload"]["incident_seq"] == event["seq"]]), 1)
 
 
 if __name__ == "__main__":

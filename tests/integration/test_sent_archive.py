@@ -22,6 +22,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import service  # noqa: E402
 from service import require_binary_or_exit  # noqa: E402
+from service import receipts  # noqa: E402
 
 service.require_modules(["aiosmtpd"], ["python3-aiosmtpd"])
 from test_notifications import NotificationTestCase, smtp_args  # noqa: E402
@@ -76,11 +77,10 @@ class SentJobsLeaveMemory(NotificationTestCase):
     def check_receipts(self, service_, sent):
         """Each sent job's answer is what its DELIVERED receipt in the log says."""
         delivered = {}
-        for event in service_.all_events():
-            if event["type"] == "NOTIFICATION_DELIVERED":
-                payload = event["payload"]
-                key = (payload["incident_seq"], payload["recipient"])
-                delivered.setdefault(key, (event["recorded_at"], payload["message_id"]))
+        for receipt in receipts(service_.all_events(), "NOTIFICATION_DELIVERED"):
+            payload = receipt["payload"]
+            key = (payload["incident_seq"], payload["recipient"])
+            delivered.setdefault(key, (receipt["recorded_at"], payload["message_id"]))
         self.assertEqual(len(delivered), len(sent))
         for job in sent:
             recorded_at, message_id = delivered[(job["event_seq"], job["recipient"])]

@@ -80,6 +80,28 @@ class EventLog {
     receipt->set_gave_up(gave_up);
     return Add(std::move(event));
   }
+  struct ReceiptSpec {
+    bool delivered = false;
+    uint64_t incident_seq = 0;
+    std::string recipient;
+    bool server_unavailable = false;
+    bool gave_up = false;
+  };
+  // Several receipts as one NOTIFICATION_RECEIPTS event, in the order given
+  // within their kind.
+  const StoredEvent& Receipts(const std::vector<ReceiptSpec>& specs) {
+    proto::Event event = Base(proto::NOTIFICATION_RECEIPTS);
+    for (const ReceiptSpec& spec : specs) {
+      proto::NotificationReceipt* receipt =
+          spec.delivered ? event.mutable_receipts()->add_delivered() : event.mutable_receipts()->add_failed();
+      receipt->set_incident_seq(spec.incident_seq);
+      receipt->set_recipient(spec.recipient);
+      receipt->set_error(spec.delivered ? "" : "451 try later");
+      receipt->set_server_unavailable(spec.server_unavailable);
+      receipt->set_gave_up(spec.gave_up);
+    }
+    return Add(std::move(event));
+  }
   const StoredEvent& Retry(const std::vector<JobKey>& jobs) {
     proto::Event event = Base(proto::NOTIFICATION_RETRY_REQUESTED);
     for (const JobKey& key : jobs) {
@@ -489,6 +511,111 @@ TEST(QueueFold, BatchedEqualsWholeWithRandomEvents) {
   });
 }
 
+// The same history twice: each receipt its own event, and runs of receipts
+// (for distinct jobs) recorded together as NOTIFICATION_RECEIPTS events, the
+// way the delivery worker batches them. Both folds agree on every job,
+// count and counter; a batched job's last receipt is its batch.
+TEST(QueueFold, ReceiptBatchesFoldAsTheirReceiptsOneByOne) {
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 random(seed);
+  EventLog single;
+  EventLog batched;
+  const std::vector<std::string> emails = {"a@example.org", "b@example.org", "c@example.org", "d@example.org",
+                                           "nobody@example.org"};
+  std::vector<std::pair<uint64_t, uint64_t>> incidents;  // seq in `single`, seq in `batched`
+  std::vector<EventLog::ReceiptSpec> run;                // receipts not yet written to `batched`
+  std::set<JobKey> run_jobs;
+  uint64_t batches = 0;
+  const auto flush = [&] {
+    if (run.size() == 1) {
+      const EventLog::ReceiptSpec& spec = run.front();
+      batched.Receipt(spec.delivered ? proto::NOTIFICATION_DELIVERED : proto::NOTIFICATION_FAILED, spec.incident_seq,
+                      spec.recipient, spec.server_unavailable, spec.gave_up);
+    } else if (run.size() > 1) {
+      batched.Receipts(run);
+      batches += 1;
+    }
+    run.clear();
+    run_jobs.clear();
+  };
+  int tickets = 0;
+  for (int i = 0; i < 600; ++i) {
+    const std::string& email = emails[random() % (emails.size() - 1)];
+    const unsigned kind = random() % 8;
+    if (kind >= 3 && !incidents.empty()) {
+      const auto [seq_single, seq_batched] = incidents[random() % incidents.size()];
+      EventLog::ReceiptSpec spec{.delivered = random() % 2 == 0,
+                                 .incident_seq = seq_batched,
+                                 .recipient = emails[random() % emails.size()],
+                                 .server_unavailable = random() % 3 == 0,
+                                 .gave_up = random() % 4 == 0};
+      if (run_jobs.contains(JobKey{spec.incident_seq, spec.recipient}) || random() % 9 == 0) flush();
+      single.Receipt(spec.delivered ? proto::NOTIFICATION_DELIVERED : proto::NOTIFICATION_FAILED, seq_single,
+                     spec.recipient, spec.server_unavailable, spec.gave_up);
+      run_jobs.insert(JobKey{spec.incident_seq, spec.recipient});
+      run.push_back(std::move(spec));
+      continue;
+    }
+    flush();
+    switch (kind) {
+      case 0: {
+        const std::vector<std::string> systems = {random() % 2 ? "mail" : "*"};
+        single.Subscribe(email, systems);
+        batched.Subscribe(email, systems);
+        break;
+      }
+      case 1:
+        single.Unsubscribe(email, {"mail"});
+        batched.Unsubscribe(email, {"mail"});
+        break;
+      default: {
+        const std::string ticket = "INC-" + std::to_string(++tickets);
+        incidents.emplace_back(single.Open(ticket, {"mail"}).seq, batched.Open(ticket, {"mail"}).seq);
+      }
+    }
+  }
+  flush();
+  ASSERT_GT(batches, 10u);
+  NotificationQueue one_by_one;
+  single.FoldInto(&one_by_one);
+  NotificationQueue together;
+  batched.FoldInto(&together);
+  ASSERT_EQ(one_by_one.jobs().size(), together.jobs().size());
+  for (const auto& [seq_single, seq_batched] : incidents) {
+    for (const std::string& email : emails) {
+      const projections::Job* a = one_by_one.Find(JobKey{seq_single, email});
+      const projections::Job* b = together.Find(JobKey{seq_batched, email});
+      ASSERT_EQ(a == nullptr, b == nullptr) << email;
+      if (a == nullptr) continue;
+      EXPECT_EQ(a->state, b->state) << email;
+      EXPECT_EQ(a->attempts, b->attempts) << email;
+      EXPECT_EQ(a->job_failures, b->job_failures) << email;
+      EXPECT_EQ(a->last_error, b->last_error) << email;
+      EXPECT_EQ(a->last_failure_server_unavailable, b->last_failure_server_unavailable) << email;
+      if (b->attempts == 0) continue;
+      // Its last receipt is the event (single or batch) that holds it.
+      const proto::Event& last = batched.events()[b->last_receipt_seq - 1].event;
+      bool holds = false;
+      if (last.has_notification()) holds = last.notification().recipient() == email;
+      for (const auto& list : {last.receipts().delivered(), last.receipts().failed()}) {
+        for (const proto::NotificationReceipt& receipt : list) {
+          holds = holds || (receipt.recipient() == email && receipt.incident_seq() == seq_batched);
+        }
+      }
+      EXPECT_TRUE(holds) << email << " last receipt " << b->last_receipt_seq;
+      EXPECT_EQ(b->last_attempt_at_micros, last.recorded_at_micros()) << email;
+    }
+  }
+  EXPECT_EQ(one_by_one.pending().size(), together.pending().size());
+  EXPECT_EQ(one_by_one.counts().pending, together.counts().pending);
+  EXPECT_EQ(one_by_one.counts().sent, together.counts().sent);
+  EXPECT_EQ(one_by_one.counts().failed, together.counts().failed);
+  EXPECT_EQ(one_by_one.duplicate_deliveries(), together.duplicate_deliveries());
+  EXPECT_EQ(one_by_one.orphan_receipts(), together.orphan_receipts());
+  EXPECT_GT(one_by_one.orphan_receipts(), 0u);
+}
+
 // -- addresses and subscription bodies ----------------------------------------
 
 TEST(Email, ValidatedAndNormalised) {
@@ -780,7 +907,17 @@ class FakeSmtp {
     std::lock_guard lock(mutex_);
     mode_ = mode;
   }
+  void set_delay(std::chrono::milliseconds delay) {
+    std::lock_guard lock(mutex_);
+    delay_ = delay;
+  }
   notify::SendResult Send(const notify::Mail& mail) {
+    std::chrono::milliseconds delay{0};
+    {
+      std::lock_guard lock(mutex_);
+      delay = delay_;
+    }
+    std::this_thread::sleep_for(delay);
     std::lock_guard lock(mutex_);
     attempts_ += 1;
     switch (mode_) {
@@ -804,6 +941,7 @@ class FakeSmtp {
  private:
   std::mutex mutex_;
   Mode mode_ = Mode::kAccept;
+  std::chrono::milliseconds delay_{0};
   std::map<std::string, int> accepted_;
   int attempts_ = 0;
 };
@@ -838,8 +976,11 @@ struct WorkerRig {
     ASSERT_TRUE(processor);
     subscriptions = std::move(*processor);
   }
-  void StartWorker(uint32_t attempts_max = 3) {
+  void StartWorker(uint32_t attempts_max = 3, size_t receipts_per_event_max = notify::kReceiptsPerEventMax,
+                   int64_t receipt_linger_ms = 200) {
     notify::DeliveryOptions options;
+    options.receipts_per_event_max = receipts_per_event_max;
+    options.receipt_linger_ms = receipt_linger_ms;
     options.smtp.from = "noc@example.org";
     options.concurrency = 3;
     options.retry_delay_initial_ms = 20;
@@ -866,6 +1007,40 @@ struct WorkerRig {
       return Decision{.event = std::move(event), .repeat_of_seq = {}};
     });
     ASSERT_TRUE(appended);
+  }
+  // Every receipt in the log, batches opened up: how many times each job
+  // has one, and how many events hold them.
+  struct LoggedReceipts {
+    std::map<JobKey, int> per_job;
+    size_t events = 0;
+    size_t batches = 0;
+    size_t largest_batch = 0;
+  };
+  LoggedReceipts Logged() {
+    LoggedReceipts logged;
+    Status read = ledger->ForEach(0, [&](const StoredEvent& stored) -> Result<Flow> {
+      const proto::Event& event = stored.event;
+      if (event.has_notification()) {
+        logged.events += 1;
+        logged.per_job[JobKey{event.notification().incident_seq(), event.notification().recipient()}] += 1;
+      }
+      if (event.has_receipts()) {
+        EXPECT_EQ(event.type(), proto::NOTIFICATION_RECEIPTS);
+        logged.events += 1;
+        logged.batches += 1;
+        const size_t size = event.receipts().delivered_size() + event.receipts().failed_size();
+        EXPECT_GE(size, 2u);  // one receipt alone is its own event
+        logged.largest_batch = std::max(logged.largest_batch, size);
+        for (const auto& list : {event.receipts().delivered(), event.receipts().failed()}) {
+          for (const proto::NotificationReceipt& receipt : list) {
+            logged.per_job[JobKey{receipt.incident_seq(), receipt.recipient()}] += 1;
+          }
+        }
+      }
+      return Flow::kContinue;
+    });
+    EXPECT_TRUE(read) << read.error().message;
+    return logged;
   }
   projections::QueueCounts Counts() {
     projections::QueueCounts counts;
@@ -898,7 +1073,74 @@ TEST(Worker, DeliversEachJobOnceAndRecordsIt) {
   std::map<std::string, int> accepted = rig.smtp.accepted();
   EXPECT_EQ(accepted.size(), 20u);
   for (const auto& [to, count] : accepted) EXPECT_EQ(count, 2) << to;
-  EXPECT_EQ(rig.ledger->head().seq, 20u + 2u + 40u);  // subscriptions, incidents, receipts
+  // Each job's receipt is in the log once; they came in together, so fewer
+  // events hold them than there are receipts.
+  const WorkerRig::LoggedReceipts logged = rig.Logged();
+  EXPECT_EQ(logged.per_job.size(), 40u);
+  for (const auto& [key, count] : logged.per_job) EXPECT_EQ(count, 1) << key.seq << " " << key.recipient;
+  EXPECT_LT(logged.events, 40u);
+  EXPECT_EQ(rig.ledger->head().seq, 20u + 2u + logged.events);  // subscriptions, incidents, receipt events
+}
+
+TEST(Worker, AFanOutIsRecordedInBatchesOfAtMostTheLimit) {
+  WorkerRig rig;
+  rig.Open();
+  for (int i = 0; i < 300; ++i) rig.Subscribe("user" + std::to_string(i) + "@example.org");
+  rig.StartWorker(3, /*receipts_per_event_max=*/40, /*receipt_linger_ms=*/1000);
+  rig.OpenIncident();
+  ASSERT_TRUE(rig.WaitFor([&] { return rig.Counts().sent == 300; })) << rig.Counts().pending;
+  const WorkerRig::LoggedReceipts logged = rig.Logged();
+  EXPECT_EQ(logged.per_job.size(), 300u);
+  for (const auto& [key, count] : logged.per_job) EXPECT_EQ(count, 1) << key.recipient;
+  EXPECT_LE(logged.largest_batch, 40u);
+  EXPECT_GE(logged.events, 300u / 40u);
+  EXPECT_LE(logged.events, 300u / 10u) << "receipts were not gathered";
+  EXPECT_EQ(rig.smtp.attempts(), 300);
+}
+
+TEST(Worker, ALoneReceiptIsRecordedAtOnceAsItsOwnEvent) {
+  WorkerRig rig;
+  rig.Open();
+  rig.Subscribe("a@example.org");
+  // A long linger: a receipt with no other send running must not wait for it.
+  rig.StartWorker(3, notify::kReceiptsPerEventMax, /*receipt_linger_ms=*/notify::kReceiptLingerMsMax);
+  const auto start = std::chrono::steady_clock::now();
+  rig.OpenIncident();
+  ASSERT_TRUE(rig.WaitFor([&] { return rig.Counts().sent == 1; }));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(notify::kReceiptLingerMsMax / 2));
+  const WorkerRig::LoggedReceipts logged = rig.Logged();
+  EXPECT_EQ(logged.events, 1u);
+  EXPECT_EQ(logged.batches, 0u);
+}
+
+TEST(Worker, ReceiptsGatheredAtStopAreRecorded) {
+  TempDir dir;
+  {
+    WorkerRig rig;
+    rig.Open();
+    for (int i = 0; i < 50; ++i) rig.Subscribe("user" + std::to_string(i) + "@example.org");
+    rig.smtp.set_delay(std::chrono::milliseconds(20));  // sends are still running at the stop
+    rig.StartWorker(3, notify::kReceiptsPerEventMax, /*receipt_linger_ms=*/notify::kReceiptLingerMsMax);
+    rig.OpenIncident();
+    ASSERT_TRUE(rig.WaitFor([&] { return rig.smtp.attempts() >= 20; }));
+    EXPECT_LT(rig.Counts().sent, 20u);  // their receipts are gathering, none recorded yet
+    rig.worker->Stop();  // the receipts gathered go to the log now
+    const int sent = rig.smtp.attempts();
+    EXPECT_LT(sent, 50);
+    EXPECT_EQ(rig.worker->stats().receipts_unrecorded, 0u);
+    EXPECT_EQ(rig.Logged().per_job.size(), static_cast<size_t>(sent));
+    rig.ledger->Shutdown();
+    rig.worker.reset();
+    rig.ledger.reset();
+    std::filesystem::rename(rig.dir.Sub("db"), dir.Sub("db"));
+  }
+  WorkerRig again;
+  std::filesystem::rename(dir.Sub("db"), again.dir.Sub("db"));
+  again.Open();
+  const uint64_t recorded = again.Counts().sent;
+  again.StartWorker();
+  ASSERT_TRUE(again.WaitFor([&] { return again.Counts().sent == 50; }));
+  EXPECT_EQ(again.smtp.attempts(), static_cast<int>(50 - recorded));  // nothing recorded is sent twice
 }
 
 TEST(Worker, ServerDownThenUpLosesNothingAndSpamsNoReceipts) {
