@@ -9,13 +9,17 @@
 //       GET paths in FILE (one a line), --path GETs one path (expects 200).
 //       Requests that start during the warm-up are not counted.
 //   load_client pace --port P --connections N --submissions T [--window W]
-//                    [--submit RUN_ID] [--label L]
+//                    [--submit RUN_ID] [--label L] [--service-pid PID]
 //       Sustained durable submissions: N connections POST create submissions
 //       (as `load --submit`) into one service until T of them are answered
 //       (no time limit, no warm-up). Prints a line on stderr as each window
 //       of W answers (default 100000) completes, and at the end one JSON
 //       line with every window's rate ("window_rates") and the last full
-//       window's rate over the first's ("last_over_first").
+//       window's rate over the first's ("last_over_first"). With
+//       --service-pid, also the CPU time the service (that process, every
+//       thread) spent per submission in each window ("window_cpu_us"): on a
+//       shared machine the rate follows the CPU others leave the service,
+//       the cost per submission much less so.
 //   load_client startup --port P [--label L] [--then "PATH PATH..."] -- COMMAND ARGS...
 //       Starts COMMAND, polls GET /healthz every millisecond until it answers
 //       200 and reports the time from spawn; with --then, GETs each PATH in
@@ -74,6 +78,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -115,9 +120,28 @@ struct PaceState {
   uint64_t errors = 0;
   bool stopped = false;  // too many errors
   Clock::time_point start;
+  pid_t service_pid = 0;  // 0: CPU time not read
+  double service_cpu_seconds_at_start = 0;
   std::vector<Clock::time_point> window_ends;
+  std::vector<double> window_cpu_seconds;  // the service's CPU time at each window's end
   std::vector<double> latencies_seconds;
 };
+
+// User plus system CPU time of a process, every thread (0 when unreadable).
+double CpuSecondsOf(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t after_name = line.rfind(')');
+  if (after_name == std::string::npos) return 0;
+  std::istringstream fields(line.substr(after_name + 2));
+  std::string field;
+  double ticks = 0;
+  for (int index = 3; fields >> field && index <= 15; ++index) {
+    if (index == 14 || index == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 struct LoadSpec {
   tcp::endpoint endpoint;
@@ -236,6 +260,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (++pace.answered % pace.window != 0) return;
     const Clock::time_point window_start = pace.window_ends.empty() ? pace.start : pace.window_ends.back();
     pace.window_ends.push_back(now);
+    if (pace.service_pid != 0) pace.window_cpu_seconds.push_back(CpuSecondsOf(pace.service_pid));
     std::fprintf(stderr, "load_client: pace: %llu answered, window %zu: %.0f/s\n",
                  static_cast<unsigned long long>(pace.answered), pace.window_ends.size(),
                  static_cast<double>(pace.window) / SecondsBetween(window_start, now));
@@ -346,6 +371,10 @@ int Pace(const Options& options) {
   spec.endpoint = Endpoint(options);
   spec.submit_run_id = options.contains("--submit") ? options.at("--submit") : "pace";
   spec.pace = &pace;
+  if (options.contains("--service-pid")) {
+    pace.service_pid = static_cast<pid_t>(std::stol(options.at("--service-pid")));
+    pace.service_cpu_seconds_at_start = CpuSecondsOf(pace.service_pid);
+  }
   pace.start = Clock::now();
 
   asio::io_context io;
@@ -364,6 +393,15 @@ int Pace(const Options& options) {
     rates += one;
   }
   const double last_over_first = window_rates.empty() ? 0 : window_rates.back() / window_rates.front();
+  std::string cpu;
+  double cpu_before = pace.service_cpu_seconds_at_start;
+  for (const double cpu_at_end : pace.window_cpu_seconds) {
+    char one[32];
+    std::snprintf(one, sizeof one, "%s%.0f", cpu.empty() ? "" : ",",
+                  (cpu_at_end - cpu_before) * 1e6 / static_cast<double>(pace.window));
+    cpu += one;
+    cpu_before = cpu_at_end;
+  }
   std::fprintf(stderr, "load_client: pace: %llu answered in %.1f s, %llu errors; last window over first: %.3f\n",
                static_cast<unsigned long long>(pace.answered), SecondsBetween(pace.start, end),
                static_cast<unsigned long long>(pace.errors), last_over_first);
@@ -377,7 +415,8 @@ int Pace(const Options& options) {
                 last_over_first);
   PrintResult(options.contains("--bench") ? options.at("--bench") : "pace",
               options.contains("--label") ? options.at("--label") : "pace", std::move(total),
-              std::string(extra) + "\"window_rates\":[" + rates + "]");
+              std::string(extra) + "\"window_rates\":[" + rates + "]" +
+                  (cpu.empty() ? "" : ",\"window_cpu_us\":[" + cpu + "]"));
   return 0;  // errors, and a run stopped by them, are in the line printed
 }
 

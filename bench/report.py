@@ -351,6 +351,10 @@ def main():
                      f"{rate(rates[-1]) if rates else '?'}/s: last / first "
                      f"{pace.median('last_over_first'):.2f}; p50 {ms(pace.median('p50_ms'))} ms, "
                      f"p99 {ms(pace.median('p99_ms'))} ms")
+        cpu = pace.records[0].get("window_cpu_us", [])
+        if cpu:
+            pace_text += (f"; the service's CPU per submission: first 100k {cpu[0]:.0f} µs, last 100k "
+                          f"{cpu[-1]:.0f} µs")
         if pace.median("errors"):
             pace_text += f"; {int(pace.median('errors'))} errors"
         pace_verdict = " (met)" if pace.median("last_over_first") >= 0.9 else " (not met)"
