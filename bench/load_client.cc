@@ -8,6 +8,18 @@
 //       submission_id per request, expects 201); --targets cycles through the
 //       GET paths in FILE (one a line), --path GETs one path (expects 200).
 //       Requests that start during the warm-up are not counted.
+//   load_client pace --port P --connections N --submissions T [--window W]
+//                    [--submit RUN_ID] [--label L] [--service-pid PID]
+//       Sustained durable submissions: N connections POST create submissions
+//       (as `load --submit`) into one service until T of them are answered
+//       (no time limit, no warm-up). Prints a line on stderr as each window
+//       of W answers (default 100000) completes, and at the end one JSON
+//       line with every window's rate ("window_rates") and the last full
+//       window's rate over the first's ("last_over_first"). With
+//       --service-pid, also the CPU time the service (that process, every
+//       thread) spent per submission in each window ("window_cpu_us"): on a
+//       shared machine the rate follows the CPU others leave the service,
+//       the cost per submission much less so.
 //   load_client startup --port P [--label L] [--then "PATH PATH..."] -- COMMAND ARGS...
 //       Starts COMMAND, polls GET /healthz every millisecond until it answers
 //       200 and reports the time from spawn; with --then, GETs each PATH in
@@ -66,6 +78,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -86,10 +99,48 @@ using tcp = asio::ip::tcp;
 constexpr std::chrono::seconds kStartupTimeout{180};
 constexpr std::chrono::milliseconds kStartupPollInterval{1};
 constexpr size_t kReadBufferBytes = 256 * 1024;
+// `pace` stops after this many failed requests: a service that went away
+// would otherwise be reconnected to for ever.
+constexpr uint64_t kPaceErrorsMax = 1000;
+constexpr uint64_t kPaceWindowDefault = 100000;
 
 [[noreturn]] void Die(const std::string& message) {
   std::fprintf(stderr, "load_client: %s\n", message.c_str());
   std::exit(2);
+}
+
+// `pace`: a count of submissions instead of a time limit, and the time at
+// which each window of answers completed. Touched by the one thread that
+// runs the connections.
+struct PaceState {
+  uint64_t total = 0;   // submissions to send
+  uint64_t window = 0;  // answers per window
+  uint64_t claimed = 0;
+  uint64_t answered = 0;
+  uint64_t errors = 0;
+  bool stopped = false;  // too many errors
+  Clock::time_point start;
+  pid_t service_pid = 0;  // 0: CPU time not read
+  double service_cpu_seconds_at_start = 0;
+  std::vector<Clock::time_point> window_ends;
+  std::vector<double> window_cpu_seconds;  // the service's CPU time at each window's end
+  std::vector<double> latencies_seconds;
+};
+
+// User plus system CPU time of a process, every thread (0 when unreadable).
+double CpuSecondsOf(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t after_name = line.rfind(')');
+  if (after_name == std::string::npos) return 0;
+  std::istringstream fields(line.substr(after_name + 2));
+  std::string field;
+  double ticks = 0;
+  for (int index = 3; fields >> field && index <= 15; ++index) {
+    if (index == 14 || index == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 struct LoadSpec {
@@ -98,6 +149,7 @@ struct LoadSpec {
   std::vector<std::string> paths;  // else: GET these, in turn
   Clock::time_point counted_from;  // the end of the warm-up
   Clock::time_point end;
+  PaceState* pace = nullptr;  // non-null: `pace` (end and counted_from unused)
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -123,7 +175,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Send() {
-    if (Clock::now() >= spec_.end) {
+    if (PaceState* pace = spec_.pace) {
+      if (pace->stopped || pace->claimed >= pace->total) {
+        beast::error_code ignored;
+        socket_.shutdown(tcp::socket::shutdown_both, ignored);
+        return;
+      }
+      ++pace->claimed;
+    } else if (Clock::now() >= spec_.end) {
       beast::error_code ignored;
       socket_.shutdown(tcp::socket::shutdown_both, ignored);
       return;
@@ -165,7 +224,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Received() {
     const Clock::time_point now = Clock::now();
     const http::response<http::string_body>& response = parser_->get();
-    if (started_ >= spec_.counted_from && now < spec_.end) {
+    if (spec_.pace != nullptr) {
+      CountPaced(response, now);
+    } else if (started_ >= spec_.counted_from && now < spec_.end) {
       if (response.result_int() == expected_status_) {
         result_.operations += 1;
         result_.latencies_seconds.push_back(SecondsBetween(started_, now));
@@ -180,13 +241,43 @@ class Connection : public std::enable_shared_from_this<Connection> {
       beast::error_code ignored;
       socket_.close(ignored);
       buffer_.clear();
-      if (Clock::now() < spec_.end) Connect();
+      if (spec_.pace != nullptr || Clock::now() < spec_.end) Connect();
       return;
     }
     Send();
   }
 
+  void CountPaced(const http::response<http::string_body>& response, Clock::time_point now) {
+    PaceState& pace = *spec_.pace;
+    if (response.result_int() != expected_status_) {
+      if (++pace.errors == 1) {
+        std::fprintf(stderr, "load_client: status %u: %.200s\n", response.result_int(), response.body().c_str());
+      }
+      if (pace.errors >= kPaceErrorsMax) pace.stopped = true;
+      return;
+    }
+    pace.latencies_seconds.push_back(SecondsBetween(started_, now));
+    if (++pace.answered % pace.window != 0) return;
+    const Clock::time_point window_start = pace.window_ends.empty() ? pace.start : pace.window_ends.back();
+    pace.window_ends.push_back(now);
+    if (pace.service_pid != 0) pace.window_cpu_seconds.push_back(CpuSecondsOf(pace.service_pid));
+    std::fprintf(stderr, "load_client: pace: %llu answered, window %zu: %.0f/s\n",
+                 static_cast<unsigned long long>(pace.answered), pace.window_ends.size(),
+                 static_cast<double>(pace.window) / SecondsBetween(window_start, now));
+  }
+
   void Failed() {
+    if (PaceState* pace = spec_.pace) {
+      if (++pace->errors >= kPaceErrorsMax) pace->stopped = true;
+      // The claimed submission was not answered: send it again.
+      if (pace->claimed > 0) --pace->claimed;
+      if (pace->stopped) return;
+      beast::error_code ignored;
+      socket_.close(ignored);
+      buffer_.clear();
+      Connect();
+      return;
+    }
     if (Clock::now() >= spec_.end) return;
     if (started_ >= spec_.counted_from) result_.errors += 1;
     beast::error_code ignored;
@@ -266,6 +357,67 @@ int Load(const Options& options) {
   PrintResult(options.contains("--bench") ? options.at("--bench") : "http", label, std::move(total),
               "\"connections\":" + std::to_string(connections));
   return 0;
+}
+
+int Pace(const Options& options) {
+  const size_t connections = std::stoul(Need(options, "--connections"));
+  PaceState pace;
+  pace.total = std::stoull(Need(options, "--submissions"));
+  pace.window = options.contains("--window") ? std::stoull(options.at("--window")) : kPaceWindowDefault;
+  if (connections == 0 || pace.total == 0 || pace.window == 0) Die("--connections, --submissions and --window must be > 0");
+  if (pace.total < pace.window) Die("--submissions must be at least one --window");
+  pace.latencies_seconds.reserve(pace.total);
+  LoadSpec spec;
+  spec.endpoint = Endpoint(options);
+  spec.submit_run_id = options.contains("--submit") ? options.at("--submit") : "pace";
+  spec.pace = &pace;
+  if (options.contains("--service-pid")) {
+    pace.service_pid = static_cast<pid_t>(std::stol(options.at("--service-pid")));
+    pace.service_cpu_seconds_at_start = CpuSecondsOf(pace.service_pid);
+  }
+  pace.start = Clock::now();
+
+  asio::io_context io;
+  for (size_t i = 0; i < connections; ++i) std::make_shared<Connection>(io, spec, i)->Start();
+  io.run();
+  const Clock::time_point end = Clock::now();
+
+  std::string rates;
+  std::vector<double> window_rates;
+  Clock::time_point window_start = pace.start;
+  for (const Clock::time_point window_end : pace.window_ends) {
+    window_rates.push_back(static_cast<double>(pace.window) / SecondsBetween(window_start, window_end));
+    window_start = window_end;
+    char one[32];
+    std::snprintf(one, sizeof one, "%s%.0f", rates.empty() ? "" : ",", window_rates.back());
+    rates += one;
+  }
+  const double last_over_first = window_rates.empty() ? 0 : window_rates.back() / window_rates.front();
+  std::string cpu;
+  double cpu_before = pace.service_cpu_seconds_at_start;
+  for (const double cpu_at_end : pace.window_cpu_seconds) {
+    char one[32];
+    std::snprintf(one, sizeof one, "%s%.0f", cpu.empty() ? "" : ",",
+                  (cpu_at_end - cpu_before) * 1e6 / static_cast<double>(pace.window));
+    cpu += one;
+    cpu_before = cpu_at_end;
+  }
+  std::fprintf(stderr, "load_client: pace: %llu answered in %.1f s, %llu errors; last window over first: %.3f\n",
+               static_cast<unsigned long long>(pace.answered), SecondsBetween(pace.start, end),
+               static_cast<unsigned long long>(pace.errors), last_over_first);
+  LoadResult total{.operations = pace.answered,
+                   .errors = pace.errors,
+                   .seconds = SecondsBetween(pace.start, end),
+                   .latencies_seconds = std::move(pace.latencies_seconds)};
+  char extra[160];
+  std::snprintf(extra, sizeof extra, "\"connections\":%zu,\"submissions\":%llu,\"window\":%llu,\"last_over_first\":%.4f,",
+                connections, static_cast<unsigned long long>(pace.total), static_cast<unsigned long long>(pace.window),
+                last_over_first);
+  PrintResult(options.contains("--bench") ? options.at("--bench") : "pace",
+              options.contains("--label") ? options.at("--label") : "pace", std::move(total),
+              std::string(extra) + "\"window_rates\":[" + rates + "]" +
+                  (cpu.empty() ? "" : ",\"window_cpu_us\":[" + cpu + "]"));
+  return 0;  // errors, and a run stopped by them, are in the line printed
 }
 
 // One GET on a fresh connection; the status, or 0 when there was no answer.
@@ -753,7 +905,7 @@ int PageMode(const Options& options) {
 
 int main(int argc, char** argv) {
   using namespace ledger::bench;
-  if (argc < 2) Die("usage: load_client load|get|page|startup --port P ...");
+  if (argc < 2) Die("usage: load_client load|pace|get|page|startup --port P ...");
   const std::string mode = argv[1];
   Options options;
   std::vector<char*> command;
@@ -768,6 +920,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (mode == "load") return Load(options);
+    if (mode == "pace") return Pace(options);
     if (mode == "startup") return Startup(options, command);
     if (mode == "get") return GetMode(options);
     if (mode == "page") return PageMode(options);
