@@ -33,9 +33,6 @@ namespace {
 // and the share of the memtable given to its own filter.
 constexpr double kBloomBitsPerKey = 10;
 constexpr double kMemtableBloomRatio = 0.02;
-// Memtable size and level-0 tables per compaction (see Open).
-constexpr size_t kMemtableBytes = 128 << 20;
-constexpr int kLevel0TablesPerCompaction = 8;
 
 // Read-ahead scans hand the folding thread batches of this many raw values,
 // with at most this many batches read but not yet folded (enough to ride out
@@ -73,20 +70,6 @@ Status Ledger::Impl::Open() {
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   db_options.memtable_whole_key_filtering = true;
   db_options.memtable_prefix_bloom_size_ratio = kMemtableBloomRatio;
-  // Fewer, larger compactions. Every flushed table spans the whole key
-  // space (events, then the tree, submission and ticket indexes), so each
-  // compaction from level 0 into level 1 reads and rewrites every index key
-  // in level 1, which grows with the ledger until level 1 is full: with
-  // RocksDB's defaults (64 MiB memtables, 4 tables) that was a compaction
-  // every ~400,000 submissions whose cost rose with each, and took the pace
-  // of durable submissions down by a fifth over 2M of them. Twice the
-  // memtable and twice the tables per compaction make each compaction carry
-  // four times as many submissions for about the same work. The price: up
-  // to 2 x 128 MiB of memtables, a longer WAL to replay after a crash, and
-  // up to 8 level-0 tables for a read to consult (each behind its Bloom
-  // filter).
-  db_options.write_buffer_size = kMemtableBytes;
-  db_options.level0_file_num_compaction_trigger = kLevel0TablesPerCompaction;
   // A new ledger folder is private to the service's user (0700): the log
   // holds subscribers' addresses. RocksDB would make it with the umask's
   // mode. An existing folder keeps the mode its owner gave it.
