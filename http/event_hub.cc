@@ -225,9 +225,14 @@ void EventHub::Publish(const std::vector<StoredEvent>& events) {
     for (Frame& frame : frames) {
       if (frame.seq <= published_seq_) continue;  // already published (never expected)
       published_seq_ = frame.seq;
+      recent_bytes_ += frame.bytes.size();
       recent_.push_back(std::move(frame));
     }
-    while (recent_.size() > options_.recent_events_max) recent_.pop_front();
+    while (recent_.size() > 1 &&
+           (recent_.size() > options_.recent_events_max || recent_bytes_ > options_.recent_bytes_max)) {
+      recent_bytes_ -= recent_.front().bytes.size();
+      recent_.pop_front();
+    }
     for (Stream* stream : waiting_) {
       // Asked before anything new is handed out: a stream whose right is
       // gone ends instead.
@@ -313,6 +318,11 @@ size_t EventHub::open_streams() const {
 uint64_t EventHub::published_seq() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return published_seq_;
+}
+
+size_t EventHub::recent_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return recent_bytes_;
 }
 
 }  // namespace ledger::http

@@ -4,13 +4,16 @@
 //
 // The ledger's commit listener calls Publish on the writer thread. Publish
 // renders each event once as an SSE frame ("id: <seq>\ndata: <event JSON>\n\n"),
-// keeps the most recent kRecentEventsMax frames, and hands new frames to every
+// keeps the most recent frames (at most kRecentEventsMax of them and
+// kRecentEventBytesMax bytes, always the newest), and hands new frames to every
 // stream that is waiting for them. It never waits for a client: a stream
 // that is busy writing simply asks again later, and one that has fallen
 // further behind than the recent frames reads the rest from the ledger
 // (on its own thread, not the writer's). So memory stays bounded by
-// kRecentEventsMax frames however slow a client is, and a stream never skips
-// or repeats an event.
+// kRecentEventBytesMax (or the one newest frame, when it alone is larger)
+// however slow a client is and however large events are (a batch of
+// delivery receipts is tens of kilobytes), and a stream never skips or
+// repeats an event.
 //
 // A stream starts after a given seq (the client's Last-Event-ID, or the head
 // when none), sends every later event in seq order, and a comment line as a
@@ -60,6 +63,9 @@ constexpr std::chrono::milliseconds kEventStreamAccessCheckInterval{250};
 // kEventStreamsPerPrincipalMax streams (the route answers 429 then).
 constexpr std::string_view kEventStreamsPerPrincipalField = "event_streams_per_principal";
 constexpr size_t kRecentEventsMax = 4096;
+// ...and at most this many bytes of them: about 4,096 incident events, or
+// 150 full batches of receipts.
+constexpr size_t kRecentEventBytesMax = 8 << 20;
 // One chunk a stream hands the server: at most this many events...
 constexpr size_t kStreamChunkEventsMax = 256;
 // ...read from the ledger at a time when catching up.
@@ -101,6 +107,7 @@ class EventHub {
     size_t streams_max = kEventStreamsMax;
     size_t streams_per_principal_max = kEventStreamsPerPrincipalMax;
     size_t recent_events_max = kRecentEventsMax;
+    size_t recent_bytes_max = kRecentEventBytesMax;
     std::chrono::milliseconds access_check_interval = kEventStreamAccessCheckInterval;
   };
 
@@ -129,6 +136,9 @@ class EventHub {
 
   size_t open_streams() const;
   uint64_t published_seq() const;
+  // The bytes of the recent frames held (at most Options::recent_bytes_max,
+  // or the one newest frame).
+  size_t recent_bytes() const;
 
  private:
   class Stream;
@@ -160,6 +170,7 @@ class EventHub {
   mutable std::mutex mutex_;
   uint64_t published_seq_ = 0;
   std::deque<Frame> recent_;  // contiguous seqs
+  size_t recent_bytes_ = 0;   // the sum of recent_'s frames' bytes
   std::set<Stream*> streams_;
   std::set<Stream*> waiting_;  // streams with a pending deliver
   std::unordered_map<std::string, size_t> streams_per_principal_;
