@@ -976,6 +976,15 @@ struct WorkerRig {
     ASSERT_TRUE(processor);
     subscriptions = std::move(*processor);
   }
+  // A restart: stops the worker and the ledger and hands the ledger's folder
+  // to `next`, a rig not yet opened.
+  void RestartInto(WorkerRig* next) {
+    worker->Stop();
+    ledger->Shutdown();
+    worker.reset();
+    ledger.reset();
+    std::filesystem::rename(dir.Sub("db"), next->dir.Sub("db"));
+  }
   void StartWorker(uint32_t attempts_max = 3, size_t receipts_per_event_max = notify::kReceiptsPerEventMax,
                    int64_t receipt_linger_ms = 200) {
     notify::DeliveryOptions options;
@@ -1114,7 +1123,7 @@ TEST(Worker, ALoneReceiptIsRecordedAtOnceAsItsOwnEvent) {
 }
 
 TEST(Worker, ReceiptsGatheredAtStopAreRecorded) {
-  TempDir dir;
+  WorkerRig again;
   {
     WorkerRig rig;
     rig.Open();
@@ -1129,13 +1138,8 @@ TEST(Worker, ReceiptsGatheredAtStopAreRecorded) {
     EXPECT_LT(sent, 50);
     EXPECT_EQ(rig.worker->stats().receipts_unrecorded, 0u);
     EXPECT_EQ(rig.Logged().per_job.size(), static_cast<size_t>(sent));
-    rig.ledger->Shutdown();
-    rig.worker.reset();
-    rig.ledger.reset();
-    std::filesystem::rename(rig.dir.Sub("db"), dir.Sub("db"));
+    rig.RestartInto(&again);
   }
-  WorkerRig again;
-  std::filesystem::rename(dir.Sub("db"), again.dir.Sub("db"));
   again.Open();
   const uint64_t recorded = again.Counts().sent;
   again.StartWorker();
@@ -1202,8 +1206,7 @@ TEST(Worker, PermanentRejectGivesUpAtOnce) {
 }
 
 TEST(Worker, RestartDoesNotResendRecordedDeliveries) {
-  TempDir dir;
-  FakeSmtp smtp;
+  WorkerRig again;
   {
     WorkerRig rig;
     rig.Open();
@@ -1212,14 +1215,8 @@ TEST(Worker, RestartDoesNotResendRecordedDeliveries) {
     rig.StartWorker();
     rig.OpenIncident();
     ASSERT_TRUE(rig.WaitFor([&] { return rig.Counts().sent == 2; }));
-    rig.worker->Stop();
-    rig.ledger->Shutdown();
-    rig.worker.reset();
-    rig.ledger.reset();
-    std::filesystem::rename(rig.dir.Sub("db"), dir.Sub("db"));
+    rig.RestartInto(&again);
   }
-  WorkerRig again;
-  std::filesystem::rename(dir.Sub("db"), again.dir.Sub("db"));
   again.Open();
   EXPECT_EQ(again.Counts().sent, 2u);
   again.StartWorker();
