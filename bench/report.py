@@ -323,8 +323,14 @@ def main():
     size = "2,000 subscribers × 1,000 events"
     if memory and memory.median("jobs"):
         size = f"{int(memory.median('subscribers')):,} subscribers × {int(memory.median('events')):,} events"
+        beyond = ""
+        if any("bytes_per_sent_job_beyond_memtables" in r for r in memory.records):
+            beyond = (f", {memory.median('bytes_per_sent_job_beyond_memtables'):.1f} beyond the log's memtables "
+                      f"({memory.median('memtable_mib_subscribers_after'):.1f} MiB with subscribers, "
+                      f"{memory.median('memtable_mib_no_subscribers_after'):.1f} MiB without, bounded by "
+                      "RocksDB's 64 MiB write buffer)")
         memory_text = (f"{memory.median('bytes_per_sent_job'):.1f} bytes per sent job "
-                       f"({memory.median('growth_bytes_per_sent_job'):.1f} counted as growth while sending); RSS "
+                       f"({memory.median('growth_bytes_per_sent_job'):.1f} counted as growth while sending{beyond}); RSS "
                        f"{memory.median('rss_mib_subscribers_start'):.1f} → "
                        f"{memory.median('rss_mib_subscribers_after'):.1f} MiB with subscribers, "
                        f"{memory.median('rss_mib_no_subscribers_start'):.1f} → "

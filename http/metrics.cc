@@ -129,6 +129,9 @@ std::string Metrics::Render(const LedgerStats& stats, uint64_t head_seq, uint64_
   AppendSample(&out, "ledger_events_appended_total", {}, std::to_string(stats.events_appended));
   AppendFamily(&out, "ledger_append_batches_failed_total", "counter", "Group commits that failed to write.");
   AppendSample(&out, "ledger_append_batches_failed_total", {}, std::to_string(stats.batches_failed));
+  AppendFamily(&out, "ledger_memtable_bytes", "gauge",
+               "Bytes of the log's RocksDB memtables (bounded by the write buffer size).");
+  AppendSample(&out, "ledger_memtable_bytes", {}, std::to_string(stats.memtable_bytes));
   AppendFamily(&out, "ledger_head_seq", "gauge", "Seq of the newest event in the log.");
   AppendSample(&out, "ledger_head_seq", {}, std::to_string(head_seq));
   AppendFamily(&out, "ledger_projection_applied_seq", "gauge", "Seq of the newest event the read model has applied.");

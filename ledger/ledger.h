@@ -189,6 +189,10 @@ struct LedgerStats {
   uint64_t events_appended = 0;
   uint64_t batches_committed = 0;
   uint64_t batches_failed = 0;
+  // Bytes of RocksDB's memtables (the one being written and any waiting
+  // to be flushed): bounded by RocksDB's write buffer size, however long the
+  // log grows; 0 when RocksDB cannot say.
+  uint64_t memtable_bytes = 0;
 };
 
 class Ledger {

@@ -112,8 +112,16 @@ class Ledger::Impl {
     return tree_head_;
   }
   LedgerStats stats() const {
-    std::lock_guard lock(head_mutex_);
-    return stats_;
+    LedgerStats stats;
+    {
+      std::lock_guard lock(head_mutex_);
+      stats = stats_;
+    }
+    uint64_t memtable_bytes = 0;
+    if (db_ != nullptr && db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtable_bytes)) {
+      stats.memtable_bytes = memtable_bytes;
+    }
+    return stats;
   }
 
   CommitListener commit_listener_;

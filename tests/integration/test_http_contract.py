@@ -714,6 +714,7 @@ class HealthAndMetricsTest(ContractTestCase):
                              ("ledger_group_commit_batch_events", "histogram"),
                              ("ledger_events_appended_total", "counter"),
                              ("ledger_head_seq", "gauge"),
+                             ("ledger_memtable_bytes", "gauge"),
                              ("ledger_projection_applied_seq", "gauge"),
                              ("ledger_http_open_connections", "gauge")):
             self.assertIn("# TYPE %s %s\n" % (family, kind), text)
@@ -723,6 +724,7 @@ class HealthAndMetricsTest(ContractTestCase):
         self.assertEqual(samples['ledger_http_requests_total{route="submissions",status="400"}'], 1)
         self.assertEqual(samples['ledger_http_requests_total{route="incident",status="200"}'], 1)
         self.assertEqual(samples["ledger_head_seq"], 2)
+        self.assertGreater(samples["ledger_memtable_bytes"], 0)  # the two events, not yet flushed
         self.assertEqual(samples["ledger_events_appended_total"], 2)
         self.assertEqual(samples["ledger_projection_applied_seq"], 2)
         # Only submissions that reach the ledger are timed; the 400 does not.
