@@ -205,6 +205,20 @@ std::optional<std::optional<std::string>> Pull(ResponseStream& stream) {
   return got;
 }
 
+// Pulls chunks until the stream waits (caught up), at most `pulls_max`;
+// every chunk must be bytes (an ended stream fails the test).
+std::string PullUntilWaiting(ResponseStream& stream, int pulls_max = 20) {
+  std::string received;
+  for (int pulls = 0; pulls < pulls_max; ++pulls) {
+    auto chunk = Pull(stream);
+    if (!chunk) break;  // waiting: caught up
+    EXPECT_TRUE(*chunk) << "the stream ended";
+    if (!*chunk) break;
+    received += **chunk;
+  }
+  return received;
+}
+
 TEST(EventHub, FramesCarryTheSeqAsIdAndTheEventJsonOnOneLine) {
   HubFixture fixture;
   fixture.Append("line one\nline two");
@@ -258,13 +272,7 @@ TEST(EventHub, AStreamBehindTheRecentEventsCatchesUpFromTheLedger) {
   ASSERT_TRUE(stream);
   Pull(**stream);  // greeting
   for (int i = 0; i < 6; ++i) fixture.Append("e" + std::to_string(i));
-  std::string received;
-  for (int pulls = 0; pulls < 10; ++pulls) {
-    auto chunk = Pull(**stream);
-    if (!chunk) break;
-    ASSERT_TRUE(*chunk);
-    received += **chunk;
-  }
+  std::string received = PullUntilWaiting(**stream);
   for (int seq = 1; seq <= 6; ++seq) {
     EXPECT_EQ(std::count(received.begin(), received.end(), '\n') % 3, 0);
     const size_t at = received.find("id: " + std::to_string(seq) + "\n");
@@ -288,13 +296,7 @@ TEST(EventHub, TheRecentFramesAreBoundedByBytesAndAStreamStillGetsEveryEvent) {
   Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(0);
   ASSERT_TRUE(stream);
   Pull(**stream);  // greeting
-  std::string received;
-  for (int pulls = 0; pulls < 20; ++pulls) {
-    auto chunk = Pull(**stream);
-    if (!chunk) break;  // waiting: caught up
-    ASSERT_TRUE(*chunk);
-    received += **chunk;
-  }
+  std::string received = PullUntilWaiting(**stream);
   size_t previous = 0;
   for (int seq = 1; seq <= 40; ++seq) {
     const size_t at = received.find("id: " + std::to_string(seq) + "\n");
@@ -357,13 +359,7 @@ TEST(EventHub, AnIncidentsOnlyStreamCarriesTheCatalogOfSystems) {
   Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(0, /*incidents_only=*/true);
   ASSERT_TRUE(stream);
   Pull(**stream);  // greeting
-  std::string received;
-  for (int pulls = 0; pulls < 10; ++pulls) {
-    auto chunk = Pull(**stream);
-    if (!chunk) break;  // waiting: caught up
-    ASSERT_TRUE(*chunk);
-    received += **chunk;
-  }
+  std::string received = PullUntilWaiting(**stream);
   EXPECT_NE(received.find("id: 1\n"), std::string::npos) << received;
   EXPECT_NE(received.find("SYSTEM_ALIASED"), std::string::npos) << received;
   EXPECT_NE(received.find("id: 2\n"), std::string::npos) << received;
@@ -385,13 +381,7 @@ TEST(EventHub, AnIncidentsOnlyStreamLeavesOutSubscriptionsLiveAndFromTheLedger) 
   Result<std::shared_ptr<ResponseStream>> stream = fixture.hub->Open(0, /*incidents_only=*/true);
   ASSERT_TRUE(stream);
   Pull(**stream);  // greeting
-  std::string received;
-  for (int pulls = 0; pulls < 10; ++pulls) {
-    auto chunk = Pull(**stream);
-    if (!chunk) break;  // waiting: caught up
-    ASSERT_TRUE(*chunk);
-    received += **chunk;
-  }
+  std::string received = PullUntilWaiting(**stream);
   EXPECT_NE(received.find("id: 2\n"), std::string::npos) << received;
   EXPECT_EQ(received.find("@example.org"), std::string::npos) << received;
 
