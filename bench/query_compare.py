@@ -5,7 +5,8 @@
 # query ROUNDS times, alternating between the two, and the median of each.
 # Asked as a reader would: durations by system over a week and 90 days, as of
 # the middle of the log, the incident list filtered by a system (two letter
-# cases), and the dashboard's availability strip. Prints a Markdown table
+# cases), the dashboard's availability strip, and the incident list as of
+# the middle (a seq and a time). Prints a Markdown table
 # with the ratio new / old.
 #   bench/query_compare.py OLD_BINARY NEW_BINARY DATA_DIR ROUNDS
 # Copies go to /tmp/query_compare/{old,new} (twice the data folder's size).
@@ -15,8 +16,13 @@ old, new, data, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 
 
 def start(binary, folder, port):
-    proc = subprocess.Popen([binary, "serve", "--data", folder, "--listen", "127.0.0.1:%d" % port,
-                             "--access-log", "off"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # An older build may not know --access-log: whatever it logs goes to a
+    # file (a pipe nobody reads would fill and stall the service).
+    quiet = ["--access-log", "off"] if b"--access-log" in open(binary, "rb").read() else []
+    log = open(folder + ".log", "w+b")
+    proc = subprocess.Popen([binary, "serve", "--data", folder, "--listen", "127.0.0.1:%d" % port] + quiet,
+                            stdout=subprocess.DEVNULL, stderr=log)
+    proc.log = log
     while True:
         try:
             status, _ = get(port, "/healthz")
@@ -24,7 +30,8 @@ def start(binary, folder, port):
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit("exited: " + proc.stderr.read().decode()[-2000:])
+                log.seek(0)
+                raise SystemExit("exited: " + log.read().decode(errors="replace")[-2000:])
             time.sleep(0.05)
 
 
@@ -53,7 +60,20 @@ try:
     head = json.loads(get(ports["new"], "/api/v1/tree-head")[1])["tree_size"]
     system = newest["systems"][0]
     end = end_day + "T00:00:%02dZ"
+    # The incident list as of half the head (bench/run's row): the week
+    # around the incident whose event is at that seq, the seq varied over
+    # 256 neighbours; and the same point given as a time (?as_of=).
+    half = head // 2
+    event = json.loads(get(ports["new"], "/api/v1/events?after=%d&limit=1" % (half - 1))[1])["events"][0]
+    then = json.loads(get(ports["new"], "/api/v1/incidents/%s?as_of_seq=%d" % (event["ticket"], half))[1])
+    middle = time.mktime(time.strptime(then["started_at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    week_around = "from=%s&to=%s" % tuple(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(middle + hours * 3600))
+                                           for hours in (-84, 84))
     queries = {
+        "incidents as of the middle seq, the week around it": lambda i: "/api/v1/incidents?as_of_seq=%d&%s" % (
+            half - 128 + i % 256, week_around),
+        "incidents as of the middle's time, the week around it": lambda i: "/api/v1/incidents?as_of=%s&%s" % (
+            event["recorded_at"], week_around),
         "durations by system, a week": lambda i: "/api/v1/durations?to=%s&by=system" % (end % (i % 60)),
         "durations, 90 days": lambda i: "/api/v1/durations?from=%s&to=%s" % (
             time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime(time.mktime(time.strptime(end_day, "%Y-%m-%d")) - 90 * 86400)),

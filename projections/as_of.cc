@@ -20,25 +20,28 @@ Result<TicketStore> FoldAsOf(const std::function<void(const std::function<void(c
                              const StopToken& stop) {
   TicketStore then;
   std::vector<std::string> changed_since;  // tickets with events after the point
-  bool stopped = false;
+  Status walked;
   read_now([&](const TicketStore& now) {
     // As known then: the aliases recorded by the point, and no later.
     then.set_names(now.names().Limited(SystemsLimit{.seq = point.seq, .micros = point.micros}));
-    StopCheck check(stop);
-    for (const auto& [number, state] : now.all()) {
-      if (check.Tick()) {
-        stopped = true;
-        return;
+    // A ticket unchanged since the point stands as it stood then: those in
+    // the window now are those in it then (the timeline index finds them).
+    for (const TicketState* state : now.Overlapping(from_micros, to_micros)) {
+      if (point.Includes(state->opened_seq, state->opened_at_micros) &&
+          point.Includes(state->last_seq, state->updated_at_micros)) {
+        then.Put(*state);
       }
-      if (!point.Includes(state.opened_seq, state.opened_at_micros)) continue;  // opened later
-      if (!point.Includes(state.last_seq, state.updated_at_micros)) {
-        changed_since.push_back(state.ticket);
-        continue;
-      }
-      if (AnyPeriodOverlaps(state, from_micros, to_micros)) then.Put(state);
     }
+    // The others are folded again below, whatever their periods now.
+    Result<std::vector<const TicketState*>> changed = now.ChangedAfter(point, stop);
+    if (!changed) {
+      walked = changed.error();
+      return;
+    }
+    changed_since.reserve(changed->size());
+    for (const TicketState* state : *changed) changed_since.push_back(state->ticket);
   });
-  if (stopped) return stop.Reason();
+  if (!walked) return walked.error();
   for (const std::string& ticket : changed_since) {
     if (stop.ShouldStop()) return stop.Reason();
     Result<std::vector<StoredEvent>> events = ledger.ReadTicket(ticket);

@@ -6,8 +6,11 @@
 // ticket whose latest event is at or before N stands then as it stands now,
 // so only the tickets that changed after N (few, for any point but the very
 // recent past) are folded again, from their own events (the ledger's ticket
-// index). The cost is one look at every ticket's seqs under the read lock,
-// plus a refold of those tickets: never a scan of the log.
+// index). Under the read lock: the window's tickets from the timeline index
+// (TicketStore::Overlapping) and the tickets changed since the point from
+// the store's chunk bounds (TicketStore::ChangedAfter), never a walk of
+// every ticket in the common case; then a refold of the changed tickets:
+// never a scan of the log.
 //
 // This is the one "as known then" fold: the HTTP API answers from the
 // service's read model, the command line (`durations --as-of`,
@@ -33,20 +36,7 @@
 
 namespace ledger::projections {
 
-// A point of the log: ?as_of_seq=N (the events up to seq N) or ?as_of=TIME
-// (those recorded up to then), or both (both must hold).
-struct AsOfPoint {
-  std::optional<uint64_t> seq;
-  std::optional<int64_t> micros;
-
-  bool given() const { return seq || micros; }
-  // The event was recorded at or before the point.
-  bool Includes(uint64_t event_seq, int64_t recorded_at_micros) const {
-    if (seq && event_seq > *seq) return false;
-    if (micros && recorded_at_micros > *micros) return false;
-    return true;
-  }
-};
+// AsOfPoint (a point of the log) is declared in tickets.h.
 
 // Every ticket that existed at `point` and whose periods as they stood then
 // overlap [from, to) (PeriodOverlaps), as it stood then, in a store of its

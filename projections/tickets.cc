@@ -258,8 +258,20 @@ void ApplyIncidentEvent(TicketState* state, const proto::Event& event) { FoldInc
 void TakeIncidentEvent(TicketState* state, proto::Event* event) { FoldIncident(state, *event, event); }
 
 struct TicketStore::Chunk {
+  // What the chunk's built tickets span: ChangedAfter skips a chunk whose
+  // tickets all opened after a point, or all last changed by it. Only ever
+  // widened (a ticket replaced leaves its old values in), so a bound may be
+  // loose, never wrong.
+  struct Bounds {
+    uint64_t opened_seq_min = UINT64_MAX;
+    int64_t opened_micros_min = INT64_MAX;
+    uint64_t last_seq_max = 0;
+    int64_t updated_micros_max = INT64_MIN;
+  };
+
   std::array<std::atomic<Entry*>, kChunkSlots> entries{};  // built tickets; owned
   std::bitset<kChunkSlots> present;                        // a ticket exists (built or not)
+  Bounds bounds;
 };
 
 struct TicketStore::Lazy {
@@ -395,7 +407,7 @@ TicketStore& TicketStore::operator=(TicketStore&& other) noexcept {
 
 void TicketStore::CopyFrom(const TicketStore& other) {
   other.BuildAll();
-  for (const auto& [number, state] : other.all()) Insert(number, state);
+  for (const auto& [number, state] : other.all()) Widen(number, Insert(number, state)->second);
   period_starts_ = other.period_starts_;
   ongoing_ = other.ongoing_;
   longest_closed_micros_ = other.longest_closed_micros_;
@@ -423,6 +435,7 @@ std::optional<uint64_t> TicketStore::Fold(const proto::Event& event, proto::Even
   if (moves_periods) Unindex(*number, found->second.periods);
   if (moves_systems) CountSystems(found->second, -1);
   FoldIncident(&found->second, event, takeable);
+  Widen(*number, found->second);
   if (moves_systems) CountSystems(found->second, +1);
   if (moves_periods) Index(*number, found->second.periods);
   return number;
@@ -451,10 +464,12 @@ void TicketStore::Put(TicketState state) {
     CountSystems(found->second, -1);
     found->second = std::move(state);
     CountSystems(found->second, +1);
+    Widen(number, found->second);
     Index(number, found->second.periods);
     return;
   }
   Entry* made = Insert(number, std::move(state));
+  Widen(number, made->second);
   Index(number, made->second.periods);
 }
 
@@ -515,6 +530,7 @@ const TicketStore::Entry* TicketStore::Build(uint64_t ticket_number, std::atomic
   LEDGER_ASSERT(decoded);
   made->second.ticket_number = ticket_number;
   CountSystems(made->second, +1);
+  Widen(ticket_number, made->second);
   slot->store(made, std::memory_order_release);
   lazy_->Built(static_cast<size_t>(position - saved.outlines.numbers.begin()));
   unbuilt_.fetch_sub(1, std::memory_order_acq_rel);
@@ -730,6 +746,42 @@ std::vector<const TicketState*> TicketStore::Overlapping(int64_t from_micros, in
     if (overlaps(state)) found.push_back(&state);
   }
   return found;
+}
+
+void TicketStore::Widen(uint64_t number, const TicketState& state) const {
+  const uint64_t chunk_index = number >> kChunkBits;
+  if (number >= kDenseNumbersMax || chunk_index >= chunks_.size() || !chunks_[chunk_index]) return;
+  Chunk::Bounds& bounds = chunks_[chunk_index]->bounds;
+  bounds.opened_seq_min = std::min(bounds.opened_seq_min, state.opened_seq);
+  bounds.opened_micros_min = std::min(bounds.opened_micros_min, state.opened_at_micros);
+  bounds.last_seq_max = std::max(bounds.last_seq_max, state.last_seq);
+  bounds.updated_micros_max = std::max(bounds.updated_micros_max, state.updated_at_micros);
+}
+
+Result<std::vector<const TicketState*>> TicketStore::ChangedAfter(const AsOfPoint& point, const StopToken& stop) const {
+  BuildAll();  // every ticket's bounds are in its chunk's from here on
+  std::vector<const TicketState*> changed;
+  StopCheck check(stop);
+  const auto look = [&](const TicketState& state) {
+    if (point.Includes(state.opened_seq, state.opened_at_micros) && !point.Includes(state.last_seq, state.updated_at_micros)) {
+      changed.push_back(&state);
+    }
+  };
+  for (const std::unique_ptr<Chunk>& chunk : chunks_) {
+    if (!chunk) continue;
+    const Chunk::Bounds& bounds = chunk->bounds;
+    if (!point.Includes(bounds.opened_seq_min, bounds.opened_micros_min)) continue;  // all opened later
+    if (point.Includes(bounds.last_seq_max, bounds.updated_micros_max)) continue;     // none changed since
+    for (const std::atomic<Entry*>& slot : chunk->entries) {
+      if (check.Tick()) return stop.Reason();
+      if (const Entry* entry = slot.load(std::memory_order_acquire)) look(entry->second);
+    }
+  }
+  for (const auto& [number, entry] : sparse_) {
+    if (check.Tick()) return stop.Reason();
+    look(entry->second);
+  }
+  return changed;
 }
 
 bool TicketStore::SystemsInUse(std::vector<std::string>* systems) const {

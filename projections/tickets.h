@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/stop.h"
 #include "common/time.h"
 #include "event.pb.h"
 #include "projections/systems.h"
@@ -97,6 +98,21 @@ void ApplyIncidentEvent(TicketState* state, const proto::Event& event);
 // text fields are left empty; which fields it carried (has_*) still reads
 // as before.
 void TakeIncidentEvent(TicketState* state, proto::Event* event);
+
+// A point of the log ("as known then", as_of.h): ?as_of_seq=N (the events up to seq N) or ?as_of=TIME
+// (those recorded up to then), or both (both must hold).
+struct AsOfPoint {
+  std::optional<uint64_t> seq;
+  std::optional<int64_t> micros;
+
+  bool given() const { return seq || micros; }
+  // The event was recorded at or before the point.
+  bool Includes(uint64_t event_seq, int64_t recorded_at_micros) const {
+    if (seq && event_seq > *seq) return false;
+    if (micros && recorded_at_micros > *micros) return false;
+    return true;
+  }
+};
 
 struct TimelineQuery {
   int64_t from_micros = 0;  // the window [from, to)
@@ -298,6 +314,16 @@ class TicketStore {
   // candidates are a large share of them anyway).
   std::vector<const TicketState*> Overlapping(int64_t from_micros, int64_t to_micros) const;
 
+  // Every ticket opened by `point` whose latest event is after it (so that
+  // it stood otherwise then), in ascending ticket number. Builds every
+  // ticket not built yet first (like all()), then walks only the chunks
+  // whose bounds (the earliest opening, the latest change of their
+  // tickets) leave room for one: tickets are numbered as they open and
+  // mostly change while young, so that is a chunk or two around the point,
+  // not the whole history. Fails with `stop`'s reason when it says to stop
+  // (asked every few hundred tickets walked).
+  Result<std::vector<const TicketState*>> ChangedAfter(const AsOfPoint& point, const StopToken& stop) const;
+
   // Every system some ticket names now, by name (bytewise). False (and
   // `systems` untouched) while tickets are still to be decoded: the caller
   // then reads all() instead.
@@ -328,6 +354,10 @@ class TicketStore {
   std::optional<std::vector<uint64_t>> Candidates(int64_t from_micros, int64_t to_micros) const;
   // Adds (+1) or removes (-1) the systems `state` names to system_uses_.
   void CountSystems(const TicketState& state, int delta) const;
+  // Widens the bounds of the chunk holding ticket `number` to cover `state`
+  // (Chunk::Bounds). Written by the writer methods and by Build under
+  // build_mutex_, read by ChangedAfter once every ticket is built.
+  void Widen(uint64_t number, const TicketState& state) const;
 
   std::vector<std::unique_ptr<Chunk>> chunks_;  // chunk i: numbers [i * kChunkSlots, (i + 1) * kChunkSlots)
   std::map<uint64_t, std::unique_ptr<Entry>> sparse_;  // numbers >= kDenseNumbersMax

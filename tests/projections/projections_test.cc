@@ -494,6 +494,75 @@ TEST(Timeline, IndexAnswersLikeAWalkOverEveryTicket) {
   }
 }
 
+TEST(Timeline, ChangedAfterAnswersLikeAWalkOverEveryTicket) {
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 random(seed);
+  const auto below = [&random](int64_t bound) { return static_cast<int64_t>(random() % static_cast<uint64_t>(bound)); };
+  // Tickets open in number order over three chunks (and one beyond the
+  // dense numbers); most change while young, a few long after; recorded
+  // times mostly rise but sometimes step back (an imported ledger).
+  TicketStore store;
+  std::vector<std::string> opened;
+  std::vector<uint32_t> versions;
+  std::vector<int64_t> recorded_at{0};  // by seq
+  uint64_t seq = 0;
+  int64_t time = kBase;
+  const uint64_t kSparse = TicketStore::kDenseNumbersMax + 5;
+  while (opened.size() < 3 * TicketStore::kChunkSlots) {
+    time += below(10) == 0 ? -below(5) * kHour : below(3) * kHour;
+    ++seq;
+    recorded_at.push_back(time);
+    const int64_t pick = below(100);
+    if (opened.empty() || pick < 40) {
+      const uint64_t number = opened.size() == 5000 ? kSparse : opened.size() + 1;
+      opened.push_back("INC-" + std::to_string(number));
+      versions.push_back(1);
+      store.Apply(Open(seq, opened.back(), time, time - below(20) * kHour));
+      continue;
+    }
+    // An update of one of the last few tickets, or (rarely) of any.
+    const size_t recent = std::min<size_t>(opened.size(), 20);
+    const size_t index = pick < 98 ? opened.size() - 1 - static_cast<size_t>(below(static_cast<int64_t>(recent)))
+                                   : static_cast<size_t>(below(static_cast<int64_t>(opened.size())));
+    proto::Event event = Make(seq, opened[index], proto::INCIDENT_UPDATED, ++versions[index], time);
+    event.mutable_incident()->set_note("n");
+    store.Apply(event);
+  }
+  TicketStore restored;
+  for (const auto& [number, state] : store.all()) restored.Put(state);
+  const TicketStore copied = store;
+  SavedTickets saved;
+  for (const auto& [number, state] : store.all()) {
+    std::string record;
+    EncodeTicket(state, &record);
+    saved.Add(number, state.periods, record);
+  }
+  TicketStore lazy;
+  ASSERT_TRUE(lazy.AttachSaved(std::move(saved)));
+  for (int round = 0; round < 200; ++round) {
+    AsOfPoint point;
+    const uint64_t at = 1 + static_cast<uint64_t>(below(static_cast<int64_t>(seq)));
+    const int64_t kind = below(3);
+    if (kind != 1) point.seq = at;
+    if (kind != 0) point.micros = recorded_at[kind == 1 ? at : 1 + static_cast<uint64_t>(below(static_cast<int64_t>(seq)))];
+    std::vector<uint64_t> expected;
+    for (const auto& [number, state] : store.all()) {
+      if (point.Includes(state.opened_seq, state.opened_at_micros) &&
+          !point.Includes(state.last_seq, state.updated_at_micros)) {
+        expected.push_back(number);
+      }
+    }
+    for (const TicketStore* answering : std::initializer_list<const TicketStore*>{&store, &restored, &copied, &lazy}) {
+      Result<std::vector<const TicketState*>> changed = answering->ChangedAfter(point, StopToken());
+      ASSERT_TRUE(changed);
+      std::vector<uint64_t> got;
+      for (const TicketState* state : *changed) got.push_back(state->ticket_number);
+      ASSERT_EQ(got, expected) << "round " << round;
+    }
+  }
+}
+
 TEST(Tickets, ParseTicketNumber) {
   EXPECT_EQ(ParseTicketNumber("INC-42"), 42u);
   EXPECT_FALSE(ParseTicketNumber("INC-042"));
