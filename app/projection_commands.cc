@@ -35,7 +35,9 @@ void ReportProjectionOpen(const projections::OpenReport& report) {
 }
 
 int Rebuild(const std::string& data) {
-  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data});
+  // Read-write for the lock (no service may run meanwhile), without
+  // compactions: the fold needs the CPU (LedgerOptions).
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = data, .background_compactions = false});
   if (!opened) {
     ledger::LogPrintf("incident-ledger", "%s (stop the service first)", opened.error().message.c_str());
     return 2;

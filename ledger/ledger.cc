@@ -62,6 +62,7 @@ Status Ledger::Impl::Open() {
   // ResumeAfterWriteFailure): RocksDB's own background retries would keep
   // Resume() busy for seconds after the storage is back.
   db_options.max_bgerror_resume_count = 0;
+  db_options.disable_auto_compactions = !options_.background_compactions;
   // Every submission with a submission_id looks its key up, and nearly
   // always finds nothing: Bloom filters, in the tables and in the
   // memtable, answer "not here" without searching them.

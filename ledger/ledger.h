@@ -81,6 +81,13 @@ struct LedgerOptions {
   // can be read (verify, export) by another process; appends then fail with
   // kUnavailable. Sees the log as it was when opened.
   bool read_only = false;
+  // False for a short-lived command that reads the log whole while holding
+  // its lock (`incident-ledger rebuild`): RocksDB then starts no compaction
+  // in the background. One it started (a log left with many level-0 files
+  // after heavy ingestion) would take a core from the command's fold and be
+  // cancelled, its work thrown away, when the command closes the log; the
+  // service compacts at its next start instead.
+  bool background_compactions = true;
   // The RocksDB environment; nullptr for the default. Tests pass one that
   // fails writes or syncs on demand.
   rocksdb::Env* env = nullptr;

@@ -58,6 +58,10 @@ const SystemAlias* SystemCatalog::FindAlias(std::string_view folded) const {
 }
 
 bool SystemCatalog::Knows(std::string_view spelling) const {
+  // Asked for every system of every incident event: a spelling already in
+  // lower case (the usual one) is looked up as it is, without a folded copy.
+  const bool folded_already = std::none_of(spelling.begin(), spelling.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+  if (folded_already) return systems_.contains(spelling) || aliases_.contains(spelling);
   const std::string folded = FoldSystem(spelling);
   return systems_.contains(folded) || aliases_.contains(folded);
 }

@@ -92,9 +92,16 @@ const std::vector<const FieldDescriptor*>& OtherFieldDescriptors() {
   return fields;
 }
 
-bool Carries(const google::protobuf::Message& message, const FieldDescriptor* field) {
-  const google::protobuf::Reflection* reflection = message.GetReflection();
-  return field->is_repeated() ? reflection->FieldSize(message, field) > 0 : reflection->HasField(message, field);
+// The payload's reflection, looked up once (GetReflection() checks the
+// descriptors are assigned on every call: a cost in a fold of every event).
+const google::protobuf::Reflection& PayloadReflection() {
+  static const google::protobuf::Reflection* const reflection = proto::IncidentPayload::GetReflection();
+  return *reflection;
+}
+
+bool Carries(const proto::IncidentPayload& payload, const FieldDescriptor* field) {
+  const google::protobuf::Reflection& reflection = PayloadReflection();
+  return field->is_repeated() ? reflection.FieldSize(payload, field) > 0 : reflection.HasField(payload, field);
 }
 
 // Sets every other field `payload` carries in `state->other_fields`; a
@@ -106,7 +113,7 @@ void KeepOtherFields(TicketState* state, const proto::IncidentPayload& payload) 
 
   proto::IncidentPayload kept = OtherFields(*state);
   proto::IncidentPayload given = payload;
-  const google::protobuf::Reflection* reflection = kept.GetReflection();
+  const google::protobuf::Reflection* reflection = &PayloadReflection();
   const google::protobuf::Descriptor* message = proto::IncidentPayload::descriptor();
   for (int i = 0; i < message->field_count(); ++i) {
     const FieldDescriptor* field = message->field(i);
