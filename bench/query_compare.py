@@ -84,6 +84,8 @@ try:
             system.lower(), end % 0, 50 + i),
         "incidents system=%s, a week" % system.upper(): lambda i: "/api/v1/incidents?system=%s&to=%s&limit=%d" % (
             system.upper(), end % 0, 50 + i),
+        "availability, 90 days, every system (the dashboard's call)": lambda i:
+            "/api/v1/availability?days=90&timezone=UTC&end_date=%s" % end_day,
         "availability, 7 days": lambda i: "/api/v1/availability?days=7&timezone=UTC&end_date=%s&system=%s" % (
             end_day, system if i % 2 else system.upper()),
     }
