@@ -18,8 +18,9 @@
 // 'j' record here, rewritten whenever the job changes. In memory: the
 // subscriptions, the pending and failed jobs with their whole notices, and
 // sent jobs only until the save that wrote their final record is written
-// (Saved); then they are archived: the queue keeps 4 bytes of each (its
-// recipient's number under its event) and the 'j' record here is the job.
+// (Saved); then they are archived: the queue keeps its recipient's number
+// under its event (in runs: a few bytes for an event told to every
+// subscriber) and the 'j' record here is the job.
 // The whole notice of an event whose jobs are all archived leaves memory
 // too (its 'n' record stays). So memory grows with what is in flight and
 // with the number of events and addresses, not with the mail sent.

@@ -337,16 +337,14 @@ bool NotificationQueue::IsArchivedSent(const JobKey& key) const {
   if (notice == archived_.end()) return false;
   const auto number = address_numbers_.find(key.recipient);
   if (number == address_numbers_.end()) return false;
-  return std::binary_search(notice->second.sent.begin(), notice->second.sent.end(), number->second);
+  return notice->second.sent.Contains(number->second);
 }
 
 void NotificationQueue::ArchiveJob(const JobKey& key, proto::EventType type, const std::string& ticket) {
   ArchivedNotice& notice = archived_[key.seq];
   if (notice.type == proto::EVENT_TYPE_UNSPECIFIED) notice.type = type;
   if (notice.ticket.empty()) notice.ticket = ticket;
-  const uint32_t number = AddressNumber(key.recipient);
-  const auto at = std::lower_bound(notice.sent.begin(), notice.sent.end(), number);
-  if (at == notice.sent.end() || *at != number) notice.sent.insert(at, number);
+  notice.sent.Insert(AddressNumber(key.recipient));
 }
 
 size_t NotificationQueue::ArchiveSent() {
@@ -512,7 +510,7 @@ void NotificationQueue::ForEachJobState(uint64_t seq,
     visit(it->first.recipient, it->second.state);
   }
   if (const auto archived = archived_.find(seq); archived != archived_.end()) {
-    for (const uint32_t number : archived->second.sent) visit(*addresses_[number], JobState::kSent);
+    archived->second.sent.ForEach([&](uint32_t number) { visit(*addresses_[number], JobState::kSent); });
   }
 }
 

@@ -47,7 +47,9 @@
 // the queue archives it (ArchiveSent): the job and, when it was its event's
 // last job in memory, the event's whole notice (its ticket copy included)
 // leave memory. What stays of an archived job is its recipient's number in
-// a sorted list per event (4 bytes; addresses are kept once, numbered), so
+// a set per event (NumberSet: runs of numbers, so the usual event told to
+// every subscriber keeps a few bytes whatever their count; addresses are
+// kept once, numbered), so
 // that a receipt arriving for it later is still told from a receipt for no
 // job (duplicate_deliveries against orphan_receipts) and the incident page
 // can still count who was told; and of its event, the event type and ticket
@@ -80,6 +82,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/number_set.h"
 #include "ledger/ledger.h"
 #include "projections/followups.h"
 #include "projections/maintenance.h"
@@ -214,7 +217,9 @@ class JobArchive {
 struct ArchivedNotice {
   proto::EventType type = proto::EVENT_TYPE_UNSPECIFIED;  // unspecified when its notice was never seen
   std::string ticket;
-  std::vector<uint32_t> sent;  // recipients' numbers (NotificationQueue::AddressNumber), sorted
+  // Recipients' numbers (NotificationQueue::AddressNumber): mostly one run
+  // when everyone subscribed was told, so a few bytes an event.
+  NumberSet sent;
 };
 
 // Which jobs ForEachJob visits: those matching every filter given, after

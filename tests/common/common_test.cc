@@ -4,12 +4,15 @@
 
 #include <filesystem>
 #include <optional>
+#include <random>
+#include <set>
 #include <utility>
 
 #include "common/encoding.h"
 #include "common/file.h"
 #include "common/json_writer.h"
 #include "common/log.h"
+#include "common/number_set.h"
 #include "common/signing.h"
 #include "common/time.h"
 #include "tests/test_util.h"
@@ -321,6 +324,56 @@ TEST(Signing, RefusesAKeyOthersMayReadAndTextThatIsNoKey) {
   EXPECT_EQ(SigningKey::Load(dir.Sub("none.pem")).error().code, ErrorCode::kNotFound);
   EXPECT_FALSE(PublicKey::FromPem("not a key"));
   EXPECT_FALSE(PublicKey::FromPem(""));
+}
+
+TEST(NumberSet, KeepsRunsAndAnswersLikeASet) {
+  NumberSet runs;
+  EXPECT_TRUE(runs.empty());
+  for (uint32_t n = 1; n <= 2000; ++n) EXPECT_TRUE(runs.Insert(n));
+  EXPECT_EQ(runs.runs().size(), 1u);  // everyone told: one run
+  EXPECT_EQ(runs.size(), 2000u);
+  EXPECT_FALSE(runs.Insert(7));
+  EXPECT_TRUE(runs.Contains(1));
+  EXPECT_TRUE(runs.Contains(2000));
+  EXPECT_FALSE(runs.Contains(0));
+  EXPECT_FALSE(runs.Contains(2001));
+  // The ends of the range of numbers.
+  NumberSet ends;
+  EXPECT_TRUE(ends.Insert(UINT32_MAX));
+  EXPECT_TRUE(ends.Insert(0));
+  EXPECT_TRUE(ends.Insert(UINT32_MAX - 1));
+  EXPECT_TRUE(ends.Insert(1));
+  EXPECT_EQ(ends.runs(), (std::vector<NumberSet::Run>{{0, 1}, {UINT32_MAX - 1, UINT32_MAX}}));
+  EXPECT_FALSE(ends.Contains(2));
+
+  const uint64_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 random(seed);
+  for (const uint32_t span : {8u, 300u, 100000u}) {
+    NumberSet set;
+    std::set<uint32_t> expected;
+    for (int i = 0; i < 5000; ++i) {
+      const uint32_t number = static_cast<uint32_t>(random() % span);
+      ASSERT_EQ(set.Insert(number), expected.insert(number).second) << number;
+      const uint32_t probe = static_cast<uint32_t>(random() % (span + 2));
+      ASSERT_EQ(set.Contains(probe), expected.contains(probe)) << probe;
+    }
+    ASSERT_EQ(set.size(), expected.size());
+    // Runs are sorted, disjoint and never adjacent, and hold exactly the set.
+    std::vector<uint32_t> listed;
+    for (size_t i = 0; i < set.runs().size(); ++i) {
+      const NumberSet::Run& run = set.runs()[i];
+      ASSERT_LE(run.first, run.last);
+      if (i > 0) {
+        ASSERT_GT(run.first, set.runs()[i - 1].last + 1);
+      }
+      for (uint64_t n = run.first; n <= run.last; ++n) listed.push_back(static_cast<uint32_t>(n));
+    }
+    ASSERT_EQ(listed, std::vector<uint32_t>(expected.begin(), expected.end()));
+    std::vector<uint32_t> visited;
+    set.ForEach([&](uint32_t number) { visited.push_back(number); });
+    ASSERT_EQ(visited, listed);
+  }
 }
 
 }  // namespace
