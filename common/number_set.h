@@ -44,13 +44,13 @@ class NumberSet {
   }
 
   bool Contains(uint32_t number) const {
-    const auto after = RunAfter(number);
+    const auto after = RunAfter(runs_, number);
     return after != runs_.begin() && std::prev(after)->last >= number;
   }
 
   // Adds `number`; answers false when it was there already.
   bool Insert(uint32_t number) {
-    auto after = RunAfter(number);  // the first run starting above `number`
+    auto after = RunAfter(runs_, number);  // the first run starting above `number`
     if (after != runs_.begin()) {
       Run& before = *std::prev(after);
       if (before.last >= number) return false;
@@ -72,12 +72,10 @@ class NumberSet {
   }
 
  private:
-  std::vector<Run>::iterator RunAfter(uint32_t number) {
-    return std::upper_bound(runs_.begin(), runs_.end(), number,
-                            [](uint32_t value, const Run& run) { return value < run.first; });
-  }
-  std::vector<Run>::const_iterator RunAfter(uint32_t number) const {
-    return std::upper_bound(runs_.begin(), runs_.end(), number,
+  // The first run starting above `number`, in `runs` (runs_, const or not).
+  template <typename Runs>
+  static auto RunAfter(Runs& runs, uint32_t number) -> decltype(runs.begin()) {
+    return std::upper_bound(runs.begin(), runs.end(), number,
                             [](uint32_t value, const Run& run) { return value < run.first; });
   }
 
