@@ -321,14 +321,19 @@ int AddToken(const Arguments& arguments) {
 // top of the heap are free, and serve blocks over 128 KiB (a page of
 // incidents is ~100 KB) with mmap and munmap each time. Under load that is a
 // page fault for nearly every request (bench/analysis.md); a service that
-// will allocate the same sizes again keeps them instead.
+// will allocate the same sizes again keeps them instead. A build linked
+// with jemalloc (LEDGER_JEMALLOC, app/CMakeLists.txt) does not use glibc's
+// malloc at all: jemalloc keeps freed pages for a while by itself (its
+// decay), so there is nothing to tune.
 void TuneAllocator() {
+#if !defined(LEDGER_JEMALLOC)
   constexpr int kTrimThresholdBytes = 64 * 1024 * 1024;
   constexpr int kTopPadBytes = 16 * 1024 * 1024;
   constexpr int kMmapThresholdBytes = 16 * 1024 * 1024;
   (void)mallopt(M_TRIM_THRESHOLD, kTrimThresholdBytes);
   (void)mallopt(M_TOP_PAD, kTopPadBytes);
   (void)mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
+#endif
 }
 
 // A whole number option in [min, max], or `fallback` when not given.
