@@ -34,6 +34,20 @@ namespace {
 constexpr double kBloomBitsPerKey = 10;
 constexpr double kMemtableBloomRatio = 0.02;
 
+// Level 1's size and the size of the tables compactions write (RocksDB's
+// defaults: 256 MiB and 64 MiB). A flushed table holds the newest events
+// and, after them in key order, the keys of the tree nodes, the submission
+// index and the ticket index (keys.h): its key range covers every index
+// table in level 1, so each compaction from level 0 rewrites all of them.
+// With the defaults that rewrite grew with the ledger until level 1 filled
+// (~2.8M submissions), in ever longer bursts that took a core from the
+// service. A 64 MiB level 1 bounds it; the index moves on to level 2 one
+// 16 MiB table at a time, and event tables, which overlap nothing below,
+// move down without being rewritten (bench/analysis.md, "Sustained durable
+// submissions").
+constexpr uint64_t kLevel1Bytes = uint64_t{64} << 20;
+constexpr uint64_t kTableBytes = uint64_t{16} << 20;
+
 // Read-ahead scans hand the folding thread batches of this many raw values,
 // with at most this many batches read but not yet folded (enough to ride out
 // the folding thread's stalls on fresh memory, ~8,000 events).
@@ -71,6 +85,8 @@ Status Ledger::Impl::Open() {
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   db_options.memtable_whole_key_filtering = true;
   db_options.memtable_prefix_bloom_size_ratio = kMemtableBloomRatio;
+  db_options.max_bytes_for_level_base = kLevel1Bytes;
+  db_options.target_file_size_base = kTableBytes;
   // A new ledger folder is private to the service's user (0700): the log
   // holds subscribers' addresses. RocksDB would make it with the umask's
   // mode. An existing folder keeps the mode its owner gave it.
