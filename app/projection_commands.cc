@@ -55,7 +55,9 @@ int Rebuild(const std::string& data) {
     return 2;
   }
   const auto start = std::chrono::steady_clock::now();
+#if !defined(LEDGER_JEMALLOC)
   const HeapReservation reserved((*opened)->head().seq * kRebuildHeapBytesPerEvent);
+#endif
   projections::ReadModel read_model;
   Result<projections::OpenReport> report = read_model.Open(**opened, checkpoints->get());
   if (!report) {

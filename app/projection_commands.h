@@ -20,8 +20,11 @@ std::string ProjectionFolder(const std::string& data);
 void ReportProjectionOpen(const projections::OpenReport& report);
 
 // rebuild --data DIR: drops the saved projections and folds the log from
-// seq 1 again, printing events per second. The process's heap is readied
-// for the fold first (HeapReservation, sized by kRebuildHeapBytesPerEvent).
+// seq 1 again, printing events per second. Where malloc is glibc's, the
+// process's heap is readied for the fold first (HeapReservation, sized by
+// kRebuildHeapBytesPerEvent); a build linked with jemalloc
+// (LEDGER_JEMALLOC, app/CMakeLists.txt) skips it: the reservation grows
+// glibc's heap, which jemalloc does not allocate from.
 int Rebuild(const std::string& data);
 
 // What a fold from seq 1 allocates per event, about: the generated ledger

@@ -19,7 +19,9 @@ namespace ledger {
 // for one that tunes them itself (`serve`, app/main.cc).
 //
 // Best effort: does nothing (and costs nothing) where the heap cannot grow
-// in place, off glibc, or on older kernels. Not thread-safe: create it while
+// in place, off glibc, or on older kernels; it readies glibc's heap only,
+// so a process whose malloc is another allocator (serve and the CLI link
+// jemalloc, app/CMakeLists.txt) gains nothing from it. Not thread-safe: create it while
 // no other thread allocates heavily from the main arena (the folds that use
 // it run on the thread that starts the process's work).
 class HeapReservation {

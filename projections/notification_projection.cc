@@ -265,6 +265,9 @@ void NotificationProjection::Saved() {
   // process's, whichever queue freed them.
   if (archived_since_trim.fetch_add(archived) + archived < kArchivedTrimMin) return;
   archived_since_trim.store(0);
+  // glibc's: where the process allocates with jemalloc (the service's
+  // release build), this finds nothing to hand back, and jemalloc returns
+  // free pages by itself after its decay time.
   malloc_trim(0);
 }
 
