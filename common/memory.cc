@@ -4,20 +4,25 @@
 #include <cstdlib>
 #include <vector>
 
+#include <sys/mman.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #endif
 
 namespace ledger {
 namespace {
 
+// A transparent huge page.
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+size_t MappedBytes(size_t bytes) { return (bytes + kHugePageBytes - 1) & ~(kHugePageBytes - 1); }
+
 #if defined(__GLIBC__)
 // glibc's defaults, restored afterwards (mallopt cannot read them back).
 constexpr int kDefaultTopPadBytes = 128 * 1024;
 constexpr int kDefaultTrimThresholdBytes = 128 * 1024;
-constexpr size_t kHugePageBytes = size_t{2} << 20;
 // Below this a reservation is not worth the system calls; above it, not
 // sensible for one heap growth.
 constexpr size_t kReservationBytesMin = size_t{16} << 20;
@@ -29,6 +34,24 @@ constexpr size_t kGrowthProbesMax = 64;
 #endif
 
 }  // namespace
+
+void* MapLargeBuffer(size_t bytes) {
+  const size_t mapped = MappedBytes(bytes);
+  // Mapped with one alignment's slack, then trimmed to an aligned start, so
+  // that every 2 MiB of the buffer can be one huge page.
+  const size_t slack = kHugePageBytes;
+  void* const region = mmap(nullptr, mapped + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED) return nullptr;
+  const auto begin = reinterpret_cast<uintptr_t>(region);
+  const uintptr_t aligned = (begin + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
+  if (aligned > begin) (void)munmap(region, aligned - begin);
+  const uintptr_t end = begin + mapped + slack;
+  if (end > aligned + mapped) (void)munmap(reinterpret_cast<void*>(aligned + mapped), end - aligned - mapped);
+  (void)madvise(reinterpret_cast<void*>(aligned), mapped, MADV_HUGEPAGE);  // a hint: refused, it changes nothing
+  return reinterpret_cast<void*>(aligned);
+}
+
+void UnmapLargeBuffer(void* buffer, size_t bytes) { (void)munmap(buffer, MappedBytes(bytes)); }
 
 HeapReservation::HeapReservation(size_t bytes) {
 #if defined(__GLIBC__)

@@ -299,7 +299,7 @@ struct TicketStore::Lazy {
   void Built(size_t index) {
     const uint32_t block = saved.BlockOf(index);
     LEDGER_ASSERT(block_readers[block] > 0);
-    if (--block_readers[block] == 0) std::string().swap(saved.blocks[block]);
+    if (--block_readers[block] == 0) SavedTickets::Block().swap(saved.blocks[block]);
   }
 };
 
@@ -308,7 +308,7 @@ std::pair<uint32_t, uint32_t> SavedTickets::Store(std::string_view bytes) {
     blocks.emplace_back();
     blocks.back().reserve(std::max(kBlockBytes, bytes.size()));
   }
-  std::string& block = blocks.back();
+  Block& block = blocks.back();
   const auto offset = static_cast<uint32_t>(block.size());
   block.append(bytes);
   return {static_cast<uint32_t>(blocks.size() - 1), offset};
@@ -546,7 +546,7 @@ const TicketStore::Entry* TicketStore::Build(uint64_t ticket_number, std::atomic
 
 bool TicketStore::BuildSome(size_t count) const {
   if (lazy_ == nullptr || unbuilt_.load(std::memory_order_acquire) == 0) return false;
-  const std::vector<uint64_t>& numbers = lazy_->saved.outlines.numbers;
+  const LargeVector<uint64_t>& numbers = lazy_->saved.outlines.numbers;
   size_t index = lazy_->fill_cursor.load(std::memory_order_relaxed);
   for (size_t built = 0; index < numbers.size() && built < count; ++index) {
     if (!Unbuilt(numbers[index])) continue;
@@ -597,9 +597,8 @@ Status TicketStore::AttachSaved(SavedTickets saved) {
   size_t unbuilt = 0;
   for (size_t i = 0; i < count; ++i) {
     const uint64_t number = kept.numbers[i];
-    const std::vector<Period> periods(kept.periods.begin() + kept.period_offsets[i],
-                                      kept.periods.begin() + kept.period_offsets[i + 1]);
-    Index(number, periods);
+    Index(number, std::span<const Period>(kept.periods.data() + kept.period_offsets[i],
+                                          kept.period_offsets[i + 1] - kept.period_offsets[i]));
     if (number >= kDenseNumbersMax) {
       // The few outliers beyond the dense range are decoded now: their map
       // has no slot to build into later.
@@ -671,9 +670,17 @@ TicketStore::Range TicketStore::all() const {
   return Range(this);
 }
 
-void TicketStore::Index(uint64_t ticket_number, const std::vector<Period>& periods) {
+void TicketStore::Index(uint64_t ticket_number, std::span<const Period> periods) {
+  // A ticket's periods mostly start on one day: its bucket is looked up once.
+  std::vector<std::pair<int64_t, uint64_t>>* bucket = nullptr;
+  int64_t bucket_day = 0;
   for (const Period& period : periods) {
-    period_starts_[DayOf(period.start.unix_micros)].emplace_back(period.start.unix_micros, ticket_number);
+    const int64_t day = DayOf(period.start.unix_micros);
+    if (bucket == nullptr || day != bucket_day) {
+      bucket = &period_starts_[day];
+      bucket_day = day;
+    }
+    bucket->emplace_back(period.start.unix_micros, ticket_number);
     if (!period.end) {
       ongoing_.insert(ticket_number);
     } else {

@@ -20,11 +20,13 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/memory.h"
 #include "common/result.h"
 #include "common/stop.h"
 #include "common/time.h"
@@ -137,10 +139,16 @@ struct TimelinePage {
 
 // What a lazily built store knows of each ticket before it is built: its
 // number and outage periods, enough for the timeline index and size().
+// The arrays a start fills with one entry per saved ticket (2,000,000 and
+// more): mapped on their own, in huge pages where the kernel has them
+// (common/memory.h).
+template <class T>
+using LargeVector = std::vector<T, LargeBufferAllocator<T>>;
+
 struct TicketOutlines {
-  std::vector<uint64_t> numbers;         // strictly increasing
-  std::vector<uint32_t> period_offsets;  // numbers.size() + 1 offsets into `periods`
-  std::vector<Period> periods;
+  LargeVector<uint64_t> numbers;         // strictly increasing
+  LargeVector<uint32_t> period_offsets;  // numbers.size() + 1 offsets into `periods`
+  LargeVector<Period> periods;
 };
 
 // Tickets as a checkpoint saved them, read into memory whole by a load
@@ -174,8 +182,8 @@ struct SavedTickets {
     uint32_t unpacked_size = 0;
   };
   // Records and packs are stored into blocks of this many bytes (one bigger
-  // block for a bigger one): allocations large enough that malloc maps them
-  // on their own and gives them back whole when the store drops them.
+  // block for a bigger one), each mapped on its own (Block) and given back
+  // whole when the store drops it.
   static constexpr size_t kBlockBytes = size_t{16} << 20;
   // A pack unpacked: the scratch buffer Build decodes from.
   struct Unpacked {
@@ -183,10 +191,13 @@ struct SavedTickets {
     std::string bytes;
   };
 
+  // A block of kBlockBytes or more, in huge pages where the kernel has them.
+  using Block = std::basic_string<char, std::char_traits<char>, LargeBufferAllocator<char>>;
+
   TicketOutlines outlines;
-  std::vector<Record> records;  // one per outlines.numbers entry
+  LargeVector<Record> records;  // one per outlines.numbers entry
   std::vector<Pack> packs;
-  std::vector<std::string> blocks;
+  std::vector<Block> blocks;
 
   // Appends ticket `number` (above every number so far) with its periods
   // and its record, stored alone.
@@ -347,7 +358,7 @@ class TicketStore {
   const Entry* LastEntry() const;
   void BuildAll() const;
   void CopyFrom(const TicketStore& other);
-  void Index(uint64_t ticket_number, const std::vector<Period>& periods);
+  void Index(uint64_t ticket_number, std::span<const Period> periods);
   void Unindex(uint64_t ticket_number, const std::vector<Period>& periods);
   // Sorted, distinct numbers of the tickets that may overlap [from, to);
   // nullopt when they are so many that walking every ticket is cheaper.

@@ -12,6 +12,7 @@
 #include "common/file.h"
 #include "common/json_writer.h"
 #include "common/log.h"
+#include "common/memory.h"
 #include "common/number_set.h"
 #include "common/signing.h"
 #include "common/time.h"
@@ -374,6 +375,27 @@ TEST(NumberSet, KeepsRunsAndAnswersLikeASet) {
     set.ForEach([&](uint32_t number) { visited.push_back(number); });
     ASSERT_EQ(visited, listed);
   }
+}
+
+// Large buffers are mapped on their own, aligned for huge pages, and keep
+// their contents as a vector grows across the threshold in both directions.
+TEST(LargeBuffer, VectorsKeepTheirContentsAcrossTheThreshold) {
+  std::vector<uint64_t, LargeBufferAllocator<uint64_t>> numbers;
+  const size_t count = 3 * kLargeBufferBytes / sizeof(uint64_t);
+  for (uint64_t i = 0; i < count; ++i) numbers.push_back(i * 7);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(numbers.data()) % kLargeBufferBytes, 0u);
+  for (uint64_t i = 0; i < count; i += 4099) ASSERT_EQ(numbers[i], i * 7);
+  numbers.resize(10);
+  numbers.shrink_to_fit();  // back below the threshold: from operator new
+  EXPECT_EQ(numbers.back(), 63u);
+
+  using Block = std::basic_string<char, std::char_traits<char>, LargeBufferAllocator<char>>;
+  Block block;
+  block.reserve(kLargeBufferBytes + 1);
+  block.append(std::string(kLargeBufferBytes + 1, 'x'));
+  EXPECT_EQ(std::string_view(block).substr(kLargeBufferBytes - 1), "xx");
+  Block().swap(block);
+  EXPECT_TRUE(block.empty());
 }
 
 }  // namespace
