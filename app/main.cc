@@ -75,6 +75,22 @@
 #include "ledger/tree_head.h"
 #include "projections/read_model.h"
 
+#if defined(LEDGER_JEMALLOC)
+// jemalloc's settings, read once when it starts (its documented
+// `malloc_conf` symbol; MALLOC_CONF in the environment still overrides).
+// background_thread: freed pages go back to the system on a thread of
+// jemalloc's own ~10 s after they were freed (its decay), also in a
+// process that has gone quiet. Without it jemalloc returns them only while
+// the process allocates, so a service at rest kept every page it had ever
+// freed: the log's flushed memtable (ledger.h, idle_flush_after), the
+// notification jobs once archived, a rebuilt read model's garbage. One
+// such thread is plenty for this service's frees.
+extern "C" {
+// NOLINTNEXTLINE: the name and type are jemalloc's.
+const char* malloc_conf = "background_thread:true,max_background_threads:1";
+}
+#endif
+
 namespace {
 
 constexpr size_t kThreadsMax = 64;
@@ -324,7 +340,8 @@ int AddToken(const Arguments& arguments) {
 // will allocate the same sizes again keeps them instead. A build linked
 // with jemalloc (LEDGER_JEMALLOC, app/CMakeLists.txt) does not use glibc's
 // malloc at all: jemalloc keeps freed pages for a while by itself (its
-// decay), so there is nothing to tune.
+// decay) and hands them back on its background thread (malloc_conf above),
+// so there is nothing to tune.
 void TuneAllocator() {
 #if !defined(LEDGER_JEMALLOC)
   constexpr int kTrimThresholdBytes = 64 * 1024 * 1024;

@@ -7,7 +7,9 @@ N subscribers to "*", one with none. Both get the same E incident events
 (ticket INC-1 one event, so its N jobs are one ticket's receipts; the rest
 five events per ticket). For each: resident memory (VmRSS from
 /proc/PID/status) after start (subscribers added) and after every mail is
-sent and its receipt recorded. Then, on the subscribed one, the time of
+sent and its receipt recorded, and the service has rested (--rest-seconds:
+its idle flush of the log's memtable, and the allocator's return of freed
+pages). Then, on the subscribed one, the time of
 GET /api/v1/notifications?state=sent&ticket=INC-1&limit=10000 (N jobs, read
 back from disk once sent). Prints one JSON line:
 
@@ -19,7 +21,7 @@ back from disk once sent). Prints one JSON line:
                                  - growth, none) / jobs
 
     LEDGER_BINARY=build/bench/app/incident-ledger python3 bench/notify_memory.py \
-        [--subscribers 2000] [--events 1000] [--smtp-concurrency 8] [--queries 200]
+        [--subscribers 2000] [--events 1000] [--smtp-concurrency 8] [--queries 200] [--rest-seconds 45]
 
 It measures and reports; it asserts only that every job was sent and that
 the ticket's answer lists all of its jobs. Goals (not tests): under 16
@@ -213,6 +215,10 @@ def measure(arguments, subscribers):
         send_seconds = time.monotonic() - started
         head = service.head_seq()
         settle(pid)
+        # At rest: the service flushes the log's memtable once it has written
+        # nothing for 30 s (ledger.h, idle_flush_after), and jemalloc hands
+        # freed pages back over the next ~10 s.
+        time.sleep(arguments.rest_seconds)
         rss_after = rss_bytes(pid)
         result = {"rss_start": rss_start, "rss_after": rss_after, "memtable_after": memtable_bytes(service), "jobs": jobs, "sent": final["sent"],
                   "failed": final["failed"], "send_seconds": round(send_seconds, 1), "mails_received": sink.mails,
@@ -247,6 +253,8 @@ def main():
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--smtp-concurrency", type=int, default=8)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--rest-seconds", type=float, default=45.0,
+                        help="how long each service rests after its last mail before its memory is read")
     arguments = parser.parse_args()
     if arguments.subscribers < 1 or arguments.events < 1:
         sys.exit("--subscribers and --events must be at least 1")

@@ -53,6 +53,7 @@
 // kCorruption. Verify compares every stored node with the tree rebuilt from
 // the event hashes.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -88,6 +89,16 @@ struct LedgerOptions {
   // cancelled, its work thrown away, when the command closes the log; the
   // service compacts at its next start instead.
   bool background_compactions = true;
+  // Once the writer has had nothing to write for `idle_flush_after`, it asks
+  // RocksDB to flush the memtable to a table in the background when that
+  // holds `idle_flush_bytes_min` or more (once per quiet spell). A memtable
+  // fills up to RocksDB's write buffer (64 MiB) and stays resident until
+  // then: after a burst of appends (a batch of delivery receipts, an import)
+  // an idle service would otherwise keep it for as long as it stays idle,
+  // and replay its write-ahead log at the next start. A flush that fails is
+  // logged and changes nothing (the memtable is flushed once full, as ever).
+  std::chrono::milliseconds idle_flush_after{30'000};
+  uint64_t idle_flush_bytes_min = uint64_t{8} << 20;
   // The RocksDB environment; nullptr for the default. Tests pass one that
   // fails writes or syncs on demand.
   rocksdb::Env* env = nullptr;

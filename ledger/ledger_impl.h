@@ -149,6 +149,9 @@ class Ledger::Impl {
 
   // writer.cc
   void WriterLoop();
+  // LedgerOptions::idle_flush_after: flushes the memtable once the writer has
+  // been idle that long, if it holds idle_flush_bytes_min or more.
+  void FlushIdleMemtable();
   void ProcessBatch(std::vector<Request>& requests);
   rocksdb::Status ResumeAfterWriteFailure();
 

@@ -10,6 +10,7 @@
 
 #include <rocksdb/write_batch.h>
 
+#include "common/log.h"
 #include "common/time.h"
 #include "ledger/keys.h"
 #include "ledger/ledger_impl.h"
@@ -48,11 +49,20 @@ void Ledger::Impl::Enqueue(DecideFn decide, AppendCallback done) {
 }
 
 void Ledger::Impl::WriterLoop() {
+  // Whether a batch was written since the last quiet spell began.
+  bool wrote = false;
   for (;;) {
     std::vector<Request> requests;
     {
       std::unique_lock lock(queue_mutex_);
-      queue_changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      const auto ready = [this] { return stopping_ || !queue_.empty(); };
+      if (wrote && !queue_changed_.wait_for(lock, options_.idle_flush_after, ready)) {
+        lock.unlock();
+        FlushIdleMemtable();
+        wrote = false;
+        continue;
+      }
+      queue_changed_.wait(lock, ready);
       if (queue_.empty()) return;  // stopping, and everything queued is done
       const size_t count = std::min(queue_.size(), options_.batch_events_max);
       requests.reserve(count);
@@ -62,6 +72,20 @@ void Ledger::Impl::WriterLoop() {
       }
     }
     ProcessBatch(requests);
+    wrote = true;
+  }
+}
+
+void Ledger::Impl::FlushIdleMemtable() {
+  uint64_t memtable_bytes = 0;
+  if (!db_->GetIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtable_bytes) ||
+      memtable_bytes < options_.idle_flush_bytes_min) {
+    return;
+  }
+  rocksdb::FlushOptions flush;
+  flush.wait = false;  // RocksDB's flush thread writes the table; a write meanwhile goes to a new memtable
+  if (const rocksdb::Status flushed = db_->Flush(flush); !flushed.ok()) {
+    LogPrintf("ledger", "flushing the idle memtable failed (it is flushed once full): %s", flushed.ToString().c_str());
   }
 }
 

@@ -395,6 +395,44 @@ TEST(Ledger, ShutdownRefusesNewAppends) {
   EXPECT_EQ(log->head().seq, 1u);
 }
 
+// The writer flushes a memtable that holds enough once it has had nothing to
+// write for a while, so that an idle service does not keep it resident.
+TEST(Ledger, AnIdleWriterFlushesItsMemtable) {
+  TempDir dir;
+  constexpr int kEvents = 300;
+  const auto appended_memtable = [](const std::string& path, uint64_t flush_bytes_min) {
+    Result<std::unique_ptr<Ledger>> opened = Ledger::Open(LedgerOptions{.path = path,
+                                                                        .sync_writes = false,
+                                                                        .idle_flush_after = std::chrono::milliseconds(50),
+                                                                        .idle_flush_bytes_min = flush_bytes_min});
+    EXPECT_TRUE(opened);
+    for (int i = 0; i < kEvents; ++i) EXPECT_TRUE((*opened)->Append(NewTicket()));
+    return std::move(*opened);
+  };
+  // Above the threshold: flushed a moment after the last write.
+  {
+    auto log = appended_memtable(dir.path() + "/flushed", 1);
+    const uint64_t written = log->stats().memtable_bytes;
+    uint64_t now = written;
+    for (int wait = 0; wait < 500 && now * 2 >= written; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      now = log->stats().memtable_bytes;
+    }
+    EXPECT_LT(now * 2, written) << "the memtable was not flushed";
+    // The flushed events read back, and the writer goes on.
+    EXPECT_EQ(log->head().seq, uint64_t{kEvents});
+    ASSERT_TRUE(log->ReadEvent(1));
+    ASSERT_TRUE(log->Append(NewTicket()));
+  }
+  // Below it: kept, however long the writer waits.
+  {
+    auto log = appended_memtable(dir.path() + "/kept", uint64_t{1} << 30);
+    const uint64_t written = log->stats().memtable_bytes;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_GE(log->stats().memtable_bytes, written);
+  }
+}
+
 // -- walks that read ahead on a second thread ----------------------------------
 
 // Enough events for several read-ahead batches.
