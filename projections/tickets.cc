@@ -671,16 +671,8 @@ TicketStore::Range TicketStore::all() const {
 }
 
 void TicketStore::Index(uint64_t ticket_number, std::span<const Period> periods) {
-  // A ticket's periods mostly start on one day: its bucket is looked up once.
-  std::vector<std::pair<int64_t, uint64_t>>* bucket = nullptr;
-  int64_t bucket_day = 0;
   for (const Period& period : periods) {
-    const int64_t day = DayOf(period.start.unix_micros);
-    if (bucket == nullptr || day != bucket_day) {
-      bucket = &period_starts_[day];
-      bucket_day = day;
-    }
-    bucket->emplace_back(period.start.unix_micros, ticket_number);
+    period_starts_[DayOf(period.start.unix_micros)].emplace_back(period.start.unix_micros, ticket_number);
     if (!period.end) {
       ongoing_.insert(ticket_number);
     } else {
