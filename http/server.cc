@@ -132,6 +132,9 @@ struct Shared {
   size_t connections_max = kConnectionsMax;
   WaitingList waiting;
   std::atomic<int64_t> connections{0};
+  // Requests read whose answer is not yet written (and logged): a stop
+  // waits for these, so that no answer a client received lacks its access
+  // line. A stream counts until its headers are written.
   std::atomic<int64_t> requests_in_flight{0};
   std::atomic<int64_t> evicted{0};
   std::atomic<bool> stopping{false};
@@ -196,6 +199,7 @@ class Session : public std::enable_shared_from_this<Session> {
     shared_->metrics->SetOpenConnections(shared_->connections.fetch_add(1) + 1);
   }
   ~Session() {
+    AnswerDone();
     StopWaiting();
     if (source_) source_->Cancel();
     shared_->metrics->SetOpenConnections(shared_->connections.fetch_sub(1) - 1);
@@ -352,6 +356,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // for its group commit); the write gets its own.
     stream_.expires_never();
     shared_->requests_in_flight.fetch_add(1);
+    in_flight_ = true;
     auto self = shared_from_this();
     // One allocation per request for both flags: `abandoned` (raised when
     // the client goes away before its answer: long work stops) shares the
@@ -361,7 +366,6 @@ class Session : public std::enable_shared_from_this<Session> {
     shared_->api->Handle(request, [self, watch](HttpResponse response) {
       watch->answered.store(true);
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-        self->shared_->requests_in_flight.fetch_sub(1);
         self->Write(std::move(response));
       });
     });
@@ -487,6 +491,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnWrite(beast::error_code error) {
     LogAccess();
+    AnswerDone();
     if (!error && linger_) return Linger();
     if (error || !keep_alive_) return Close();
     Read();
@@ -531,6 +536,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(kWriteTimeout);
     bhttp::async_write_header(stream_, *serializer,
                               [self = shared_from_this(), message, serializer](beast::error_code error, size_t) {
+                                self->AnswerDone();
                                 if (error) return self->CloseStream("header write failed: " + error.message());
                                 self->WatchForClientClose();
                                 self->ArmHeartbeat();
@@ -640,6 +646,15 @@ class Session : public std::enable_shared_from_this<Session> {
     Close();
   }
 
+  // The request being answered stops counting as in flight (see
+  // Shared::requests_in_flight); also run by the destructor, for a session
+  // dropped before its write ended.
+  void AnswerDone() {
+    if (!in_flight_) return;
+    in_flight_ = false;
+    shared_->requests_in_flight.fetch_sub(1);
+  }
+
   void Close() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -686,6 +701,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool chunked_ = false;
   bool writing_ = false;
   bool stream_closed_ = false;
+  bool in_flight_ = false;  // counted in Shared::requests_in_flight
   std::string close_after_write_;  // why the client-close watch fired during a write
 };
 
@@ -925,15 +941,21 @@ class Server::Impl {
     signals_.cancel(ignored);
     reload_signals_.cancel(ignored);
     shutdown_deadline_ = std::chrono::steady_clock::now() + kShutdownGrace;
+    Log("server", "stopping: no new connections",
+        {{"answers_in_flight", std::to_string(shared_.requests_in_flight.load())}});
     PollShutdown();
   }
 
-  // Waits until no request is being answered (or the grace period is over),
-  // then stops the event loop; idle keep-alive connections are dropped.
+  // Waits until every request read has its answer written and logged (or
+  // the grace period is over), then stops the event loop; idle keep-alive
+  // connections are dropped.
   void PollShutdown() {
-    if (shared_.requests_in_flight.load() == 0 || std::chrono::steady_clock::now() >= shutdown_deadline_) {
-      io_.stop();
-      return;
+    const int64_t in_flight = shared_.requests_in_flight.load();
+    if (in_flight == 0) return io_.stop();
+    if (std::chrono::steady_clock::now() >= shutdown_deadline_) {
+      Log("server", "stopping after the grace period with answers unfinished (cut off, not logged)",
+          {{"answers_in_flight", std::to_string(in_flight)}});
+      return io_.stop();
     }
     shutdown_timer_.expires_after(kShutdownPollInterval);
     shutdown_timer_.async_wait([this](beast::error_code) { PollShutdown(); });

@@ -70,7 +70,10 @@ class Server {
   std::string url() const;
 
   // Serves until SIGINT or SIGTERM (or RequestStop): then stops accepting,
-  // waits up to kShutdownGrace for answers in flight, and returns.
+  // waits up to kShutdownGrace for answers in flight (being prepared or
+  // still being written: an answer is whole and has its access line before
+  // the stop, unless the grace runs out, which is logged), and returns. A
+  // stream (Server-Sent Events) stops counting once its headers are written.
   void Run();
   void RequestStop();
 

@@ -1,15 +1,17 @@
-"""Durability across restarts, concurrent submissions and SIGTERM under load,
-end to end against the real binary.
+"""Durability across restarts, concurrent submissions and SIGTERM under load
+(and during a large answer's write), end to end against the real binary.
 
 Run: LEDGER_BINARY=path/to/incident-ledger python3 tests/integration/test_restart_and_concurrency.py
 """
 
 import collections
 import http.client
+import json
 import os
 import random
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -100,6 +102,41 @@ class RestartTest(ServiceTestCase):
         metrics = svc.get("/metrics").data
         self.assertIn("\nledger_head_seq 7\n", metrics)
         self.assertIn("\nledger_projection_applied_seq 7\n", metrics)
+
+    def test_sigterm_while_a_large_answer_is_being_written_finishes_it_and_logs_it(self):
+        # The answer (~5.7 MB) is larger than what the kernel buffers hold for
+        # a client that has not read yet (~4 MB on loopback), so the write is
+        # still under way when the signal comes. The stop waits for it: the
+        # client gets every byte and the access log has the line.
+        svc = self.start_service()
+        self.assertStatus(svc.submit({"action": "create", "title": "Mail down", "systems": ["mail"],
+                                      "engineer": "Ana"}), 201)
+        for index in range(300):
+            self.assertStatus(svc.submit({"action": "update", "ticket": "INC-1",
+                                          "note": "%d %s" % (index, "x" * 7900)}), 201)
+        with socket.create_connection((svc.host, svc.port), timeout=60) as sock:
+            sock.sendall(b"GET /api/v1/incidents/INC-1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            data = sock.recv(1024)
+            svc.signal(signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while "stopping: no new connections" not in svc.read_log() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.assertTrue("stopping: no new connections answers_in_flight=1" in svc.read_log(),
+                            "no 'stopping' line counting the answer being written within 30 s of SIGTERM")
+            while True:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+        self.assertEqual(svc.wait(timeout=60), 0)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))
+        self.assertGreater(length, 5_000_000)
+        self.assertEqual(len(body), length, "the answer was cut off by the stop")
+        self.assertEqual(len(json.loads(body)["events"]), 301)
+        self.assertIn("access: GET /api/v1/incidents/INC-1/events", svc.log)
+        self.assertIn("status=200 bytes=%d " % length, svc.log)
 
     def test_projection_checkpoint_resumes_and_a_missing_one_is_rebuilt_and_said_so(self):
         svc = self.start_service()

@@ -431,6 +431,10 @@ class SmtpUrlTest(SecurityTestCase):
         for raw in requests:
             service.exchange(svc, raw)
         svc.stop()
+        # One access line per answer (the stop waits for each to be logged),
+        # so that a missing line is not mistaken for a redaction failure.
+        access_lines = [line for line in svc.log.splitlines() if line.startswith("access: GET ") and "healthz" in line]
+        self.assertEqual(len(access_lines), len(requests), svc.log)
         self.assertIn("http://***@127.0.0.1/healthz", svc.log)
         self.assertIn("smtp://***@mail.example.org", svc.log)
         self.assertNotIn(self.SECRET, svc.log)
