@@ -30,6 +30,10 @@
 // disk heals by itself once space is free again; after any other I/O error
 // RocksDB keeps refusing writes (it cannot vouch for its log) and appends fail
 // with kIoError until the ledger is reopened (the service restarted).
+// Open reads only the tables it needs (the head, the tree's edge): RocksDB
+// opens each other table, with its filter and index, when a read first
+// needs it (ledger.cc, kOpenTablesMax), so a table that cannot be opened
+// fails that read (kIoError), and the background verify, rather than Open.
 //
 // The Merkle tree. Beside the chain the ledger keeps RFC 9162's Merkle tree
 // over the event hashes (merkle.h; leaf index = seq - 1), so that one event

@@ -1,6 +1,7 @@
 #include "projections/checkpoint.h"
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 #include <mutex>
 
@@ -156,6 +157,62 @@ Status CheckpointReader::Scan(std::string_view prefix,
   }
   if (!iterator->status().ok()) return IoError(iterator->status(), "reading the projection checkpoint");
   return {};
+}
+
+namespace {
+
+// The read-only view behind a ScanPinned answer; the iterator (whose blocks
+// stay pinned while it lives) goes before its database.
+struct PinnedView {
+  std::unique_ptr<rocksdb::DB> db;
+  std::string upper;
+  rocksdb::Slice upper_slice;
+  std::unique_ptr<rocksdb::Iterator> iterator;
+  ~PinnedView() { iterator.reset(); }
+};
+
+// The view writes no log of its own: RocksDB would otherwise start a new
+// LOG in the folder, setting the writable instance's aside.
+class SilentLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const void>> CheckpointReader::ScanPinned(
+    std::string_view prefix, const std::function<bool(std::string_view key, std::string_view value)>& visit) const {
+  LEDGER_ASSERT(!prefix.empty() && static_cast<unsigned char>(prefix.back()) != 0xff);
+  auto view = std::make_shared<PinnedView>();
+  rocksdb::Options options;
+  options.allow_mmap_reads = true;
+  options.info_log = std::make_shared<SilentLogger>();
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status opened = rocksdb::DB::OpenForReadOnly(options, db_->GetName(), &raw);
+  if (!opened.ok()) return IoError(opened, "opening a read-only view of the projection checkpoint");
+  view->db.reset(raw);
+  view->upper = std::string(prefix);
+  view->upper.back() = static_cast<char>(view->upper.back() + 1);
+  view->upper_slice = rocksdb::Slice(view->upper);
+  rocksdb::ReadOptions read;
+  read.iterate_upper_bound = &view->upper_slice;
+  read.pin_data = true;
+  read.fill_cache = false;
+  // The values a pinned scan reads carry digests their reader checks (the
+  // ticket packs: SHA-256 over key and value); RocksDB's block checksums
+  // would read every byte once more before that.
+  read.verify_checksums = false;
+  view->iterator.reset(view->db->NewIterator(read));
+  rocksdb::Iterator& iterator = *view->iterator;
+  for (iterator.Seek(rocksdb::Slice(prefix.data(), prefix.size())); iterator.Valid(); iterator.Next()) {
+    if (!visit(std::string_view(iterator.key().data(), iterator.key().size()),
+               std::string_view(iterator.value().data(), iterator.value().size()))) {
+      break;
+    }
+  }
+  if (!iterator.status().ok()) return IoError(iterator.status(), "reading the projection checkpoint");
+  return std::shared_ptr<const void>(std::move(view));
 }
 
 ProjectionCheckpoints::ProjectionCheckpoints(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}

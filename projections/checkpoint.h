@@ -78,6 +78,18 @@ class CheckpointReader {
   // key order, until it answers false. Fails on a read error.
   Status Scan(std::string_view prefix,
               const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+  // The same, but the values handed to `visit` stay valid and unchanged
+  // until the answer (a pin) is released, whatever later saves do: the scan
+  // reads a read-only view of the checkpoint database, opened for it, whose
+  // table files are mapped into memory rather than copied (a start keeps
+  // 150 MB of saved tickets at 10M events without zeroing or copying them;
+  // the pages are the page cache's). The pin holds that view (its files
+  // stay readable when later saves delete them) and closes it when
+  // released. RocksDB's block checksums are not checked on the way: for
+  // values that carry a digest of their own, which `visit` checks. Fails on
+  // a read error, or when the view cannot be opened.
+  Result<std::shared_ptr<const void>> ScanPinned(
+      std::string_view prefix, const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
   const Ledger& ledger() const { return *ledger_; }
   // The seq the saved state reflects (the ledger's events up to it).
   uint64_t applied_seq() const { return applied_seq_; }

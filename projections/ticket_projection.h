@@ -20,15 +20,20 @@
 // every saved record before it writes its packs, so what is saved alone is
 // always the newer one.
 //
-// Load reads all of it into memory, checked but not decoded: the outlines
-// (numbers and periods, which the timeline index and size() need), the
-// packs still compressed and the tickets saved alone (SavedTickets). Each
-// value is checked against its digest, which covers the outlines and the
-// records together; the records are neither unpacked nor decoded at start.
-// The store decodes a ticket when it is first read, and the read model's
-// background fill (FillStep) the rest, from memory. A start is thus a read
-// of the compressed packs, kept compressed until the fill has built their
-// tickets, not a decode of 200,000 records.
+// Load reads all of it, checked but not decoded: the outlines (numbers and
+// periods, which the timeline index and size() need), the packs still
+// compressed and the tickets saved alone (SavedTickets). Each value is
+// checked against its digest, which covers the outlines and the records
+// together; the records are neither unpacked nor decoded at start. The
+// packs stay where the scan read them (CheckpointReader::ScanPinned: the
+// checkpoint's table files, mapped, not copied), their digests checked on a
+// second thread while the scan goes on; a digest that does not match there
+// makes Load start over with each checked in line (below). Where the pinned
+// view cannot be opened, the packs are copied into memory instead. The
+// store decodes a ticket when it is first read, and the read model's
+// background fill (FillStep) the rest. A start is thus a read of the
+// compressed packs, kept compressed until the fill has built their tickets
+// (the pinned view is closed then), not a decode of 2,000,000 records.
 //
 // Failures and recovery. A wrong version, or a missing or wrong count makes
 // the checkpoint unusable (the read model rebuilds from seq 1), and so do
@@ -38,9 +43,10 @@
 // from its own events in the ledger up to the checkpoint's seq (said on
 // stderr) and saved again, alone, with the next save. A ticket saved alone
 // whose ticket the ledger never opened makes the checkpoint unusable. A
-// ledger read error fails Load. Nothing is read from disk after Load, and
-// a record that checked out is, byte for byte, what a save encoded from a
-// folded state: decoding it later cannot fail on data.
+// ledger read error fails Load. Nothing is read after Load but the pinned
+// packs' mapped pages (from the page cache, or the disk if the kernel has
+// dropped them), and a record that checked out is, byte for byte, what a
+// save encoded from a folded state: decoding it later cannot fail on data.
 //
 // Thread safety: as projection.h says (the read model's locks).
 
@@ -92,6 +98,11 @@ class TicketProjection : public Projection {
   void FillDone() override { store_.ReleaseSavedIfBuilt(); }
 
  private:
+  // Load, with the packs' digests checked on another thread while the
+  // scan goes on (`check_on_the_side`, pinned packs only), or in line. Sets
+  // `redo` (having cleared everything) when a digest checked on the side
+  // does not match: the load is then done again in line.
+  Result<LoadOutcome> LoadOnce(const CheckpointReader& reader, bool check_on_the_side, bool* redo);
   void Changed(std::optional<uint64_t> number);
   void SyncNames();
 

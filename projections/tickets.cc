@@ -298,6 +298,7 @@ struct TicketStore::Lazy {
 
   void Built(size_t index) {
     const uint32_t block = saved.BlockOf(index);
+    if (block == SavedTickets::kNoBlock) return;
     LEDGER_ASSERT(block_readers[block] > 0);
     if (--block_readers[block] == 0) SavedTickets::Block().swap(saved.blocks[block]);
   }
@@ -330,6 +331,14 @@ uint32_t SavedTickets::AddPack(std::string_view packed, uint32_t unpacked_size) 
   return static_cast<uint32_t>(packs.size() - 1);
 }
 
+uint32_t SavedTickets::AddPinnedPack(std::string_view packed, uint32_t unpacked_size) {
+  packs.push_back(Pack{.packed_size = static_cast<uint32_t>(packed.size()),
+                       .unpacked_size = unpacked_size,
+                       .pinned = packed.data()});
+  LEDGER_ASSERT(packs.size() <= kAlone);
+  return static_cast<uint32_t>(packs.size() - 1);
+}
+
 void SavedTickets::Add(uint64_t number, const std::vector<Period>& periods, Record where) {
   LEDGER_ASSERT(outlines.numbers.empty() || number > outlines.numbers.back());
   if (outlines.period_offsets.empty()) outlines.period_offsets.push_back(0);
@@ -346,7 +355,9 @@ std::string_view SavedTickets::RecordAt(size_t index, Unpacked* scratch) const {
   }
   if (scratch->pack != where.place) {
     const Pack& pack = packs[where.place];
-    const std::string_view packed = std::string_view(blocks[pack.block]).substr(pack.offset, pack.packed_size);
+    const std::string_view packed =
+        pack.pinned != nullptr ? std::string_view(pack.pinned, pack.packed_size)
+                               : std::string_view(blocks[pack.block]).substr(pack.offset, pack.packed_size);
     scratch->pack = UINT32_MAX;
     // The load checked the pack's bytes against their digest: they are what
     // the save wrote, so a failure here is a bug, not bad data.
@@ -620,7 +631,10 @@ Status TicketStore::AttachSaved(SavedTickets saved) {
   }
   lazy_->block_readers.assign(lazy_->saved.blocks.size(), 0);
   for (size_t i = 0; i < count; ++i) {
-    if (kept.numbers[i] < kDenseNumbersMax) ++lazy_->block_readers[lazy_->saved.BlockOf(i)];
+    if (kept.numbers[i] >= kDenseNumbersMax) continue;
+    if (const uint32_t block = lazy_->saved.BlockOf(i); block != SavedTickets::kNoBlock) {
+      ++lazy_->block_readers[block];
+    }
   }
   unbuilt_.store(unbuilt);
   if (unbuilt == 0) lazy_.reset();

@@ -151,15 +151,18 @@ struct TicketOutlines {
   LargeVector<Period> periods;
 };
 
-// Tickets as a checkpoint saved them, read into memory whole by a load
-// (ticket_projection.h) that has checked every record's bytes against the
-// digest saved with them (so each decodes, ticket_codec.h, and names its
-// ticket). The store decodes each from here when first read: no I/O, no
-// failure.
+// Tickets as a checkpoint saved them, read by a load (ticket_projection.h)
+// that has checked every record's bytes against the digest saved with them
+// (so each decodes, ticket_codec.h, and names its ticket). The store
+// decodes each from here when first read: no I/O beyond reading mapped
+// pages, no failure.
 //
 // A record lies either alone in `blocks` (a ticket saved by itself), or in a
 // pack: the records of neighbouring tickets concatenated and compressed
-// together (zstd), kept compressed in `blocks` until the ticket is built.
+// together (zstd), kept compressed until the ticket is built: copied into
+// `blocks`, or left where the load read them (`pinned`: the checkpoint's
+// table files, mapped; `pin` keeps them so until the SavedTickets go, which
+// the store lets happen once it has built every ticket).
 // Packs are what keep the saved tickets small in memory (a few bytes per
 // record instead of a few hundred); a pack is unpacked into a scratch buffer
 // when one of its tickets is built, and the next ticket of the same pack is
@@ -174,13 +177,17 @@ struct SavedTickets {
     uint32_t size = 0;
   };
   static constexpr uint32_t kAlone = uint32_t{1} << 31;
-  // A pack's compressed bytes, in `blocks`, and its size unpacked.
+  // A pack's compressed bytes, in `blocks` or (`pinned` set) in memory
+  // `pin` keeps, and its size unpacked.
   struct Pack {
     uint32_t block = 0;
     uint32_t offset = 0;
     uint32_t packed_size = 0;
     uint32_t unpacked_size = 0;
+    const char* pinned = nullptr;
   };
+  // BlockOf for a record in a pinned pack: in no block.
+  static constexpr uint32_t kNoBlock = UINT32_MAX;
   // Records and packs are stored into blocks of this many bytes (one bigger
   // block for a bigger one), each mapped on its own (Block) and given back
   // whole when the store drops it.
@@ -198,6 +205,8 @@ struct SavedTickets {
   LargeVector<Record> records;  // one per outlines.numbers entry
   std::vector<Pack> packs;
   std::vector<Block> blocks;
+  // Keeps the bytes of pinned packs valid (CheckpointReader::ScanPinned).
+  std::shared_ptr<const void> pin;
 
   // Appends ticket `number` (above every number so far) with its periods
   // and its record, stored alone.
@@ -211,14 +220,18 @@ struct SavedTickets {
   Record Keep(std::string_view record);
   // Stores a pack's compressed bytes; answers its index (a Record's place).
   uint32_t AddPack(std::string_view packed, uint32_t unpacked_size);
+  // The same, leaving the bytes where they are: `pin` must keep them.
+  uint32_t AddPinnedPack(std::string_view packed, uint32_t unpacked_size);
   // Ticket i's record bytes: from its block, or from its pack unpacked into
   // `scratch` (when `scratch` does not hold that pack already). The load
   // checked the bytes: a pack that does not unpack is a bug (assertion).
   std::string_view RecordAt(size_t index, Unpacked* scratch) const;
-  // The block ticket i's record (or its pack) lies in.
+  // The block ticket i's record (or its pack) lies in; kNoBlock for a
+  // pinned pack.
   uint32_t BlockOf(size_t index) const {
     const uint32_t place = records[index].place;
-    return (place & kAlone) != 0 ? place & ~kAlone : packs[place].block;
+    if ((place & kAlone) != 0) return place & ~kAlone;
+    return packs[place].pinned != nullptr ? kNoBlock : packs[place].block;
   }
 
  private:
