@@ -534,8 +534,15 @@ struct Fetched {
 // failed is opened afresh by the next Get.
 class Session {
  public:
+  // The buffer starts at the size Connection's does: flat_buffer reads at
+  // most its free capacity at a time (512 bytes when empty), and the body
+  // bytes leave it as they come, so it never grows by itself. Unreserved,
+  // a 14 MB answer took 27,000 reads (each with a timer reset) and was
+  // read at ~67 MB/s.
   Session(tcp::endpoint endpoint, std::chrono::milliseconds timeout, std::string accept_encoding)
-      : endpoint_(endpoint), timeout_(timeout), accept_encoding_(std::move(accept_encoding)) {}
+      : endpoint_(endpoint), timeout_(timeout), accept_encoding_(std::move(accept_encoding)) {
+    buffer_.reserve(kReadBufferBytes);
+  }
 
   Fetched Get(const std::string& target, const char* accept) {
     Fetched fetched;
