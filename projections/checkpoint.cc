@@ -138,28 +138,29 @@ Result<std::optional<std::string>> CheckpointReader::Get(std::string_view key) c
   return std::optional<std::string>(std::move(value));
 }
 
-Status CheckpointReader::Scan(std::string_view prefix,
-                              const std::function<bool(std::string_view key, std::string_view value)>& visit) const {
+namespace {
+
+// The first key above every key starting with `prefix` (Scan's upper bound).
+std::string PrefixEnd(std::string_view prefix) {
   LEDGER_ASSERT(!prefix.empty() && static_cast<unsigned char>(prefix.back()) != 0xff);
   std::string upper(prefix);
   upper.back() = static_cast<char>(upper.back() + 1);
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_upper_bound = &upper_slice;
-  options.readahead_size = kScanReadaheadBytes;
-  options.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(options));
-  for (iterator->Seek(rocksdb::Slice(prefix.data(), prefix.size())); iterator->Valid(); iterator->Next()) {
-    if (!visit(std::string_view(iterator->key().data(), iterator->key().size()),
-               std::string_view(iterator->value().data(), iterator->value().size()))) {
+  return upper;
+}
+
+// Visits `iterator` from `prefix` on (its upper bound set) until `visit`
+// answers false; fails on the iterator's error.
+Status VisitFrom(rocksdb::Iterator& iterator, std::string_view prefix,
+                 const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+  for (iterator.Seek(rocksdb::Slice(prefix.data(), prefix.size())); iterator.Valid(); iterator.Next()) {
+    if (!visit(std::string_view(iterator.key().data(), iterator.key().size()),
+               std::string_view(iterator.value().data(), iterator.value().size()))) {
       break;
     }
   }
-  if (!iterator->status().ok()) return IoError(iterator->status(), "reading the projection checkpoint");
+  if (!iterator.status().ok()) return IoError(iterator.status(), "reading the projection checkpoint");
   return {};
 }
-
-namespace {
 
 // The read-only view behind a ScanPinned answer; the iterator (whose blocks
 // stay pinned while it lives) goes before its database.
@@ -181,10 +182,23 @@ class SilentLogger : public rocksdb::Logger {
 
 }  // namespace
 
+Status CheckpointReader::Scan(std::string_view prefix,
+                              const std::function<bool(std::string_view key, std::string_view value)>& visit) const {
+  const std::string upper = PrefixEnd(prefix);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper_slice;
+  options.readahead_size = kScanReadaheadBytes;
+  options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(options));
+  return VisitFrom(*iterator, prefix, visit);
+}
+
 Result<std::shared_ptr<const void>> CheckpointReader::ScanPinned(
     std::string_view prefix, const std::function<bool(std::string_view key, std::string_view value)>& visit) const {
-  LEDGER_ASSERT(!prefix.empty() && static_cast<unsigned char>(prefix.back()) != 0xff);
   auto view = std::make_shared<PinnedView>();
+  view->upper = PrefixEnd(prefix);
+  view->upper_slice = rocksdb::Slice(view->upper);
   rocksdb::Options options;
   options.allow_mmap_reads = true;
   options.info_log = std::make_shared<SilentLogger>();
@@ -192,9 +206,6 @@ Result<std::shared_ptr<const void>> CheckpointReader::ScanPinned(
   const rocksdb::Status opened = rocksdb::DB::OpenForReadOnly(options, db_->GetName(), &raw);
   if (!opened.ok()) return IoError(opened, "opening a read-only view of the projection checkpoint");
   view->db.reset(raw);
-  view->upper = std::string(prefix);
-  view->upper.back() = static_cast<char>(view->upper.back() + 1);
-  view->upper_slice = rocksdb::Slice(view->upper);
   rocksdb::ReadOptions read;
   read.iterate_upper_bound = &view->upper_slice;
   read.pin_data = true;
@@ -204,14 +215,7 @@ Result<std::shared_ptr<const void>> CheckpointReader::ScanPinned(
   // would read every byte once more before that.
   read.verify_checksums = false;
   view->iterator.reset(view->db->NewIterator(read));
-  rocksdb::Iterator& iterator = *view->iterator;
-  for (iterator.Seek(rocksdb::Slice(prefix.data(), prefix.size())); iterator.Valid(); iterator.Next()) {
-    if (!visit(std::string_view(iterator.key().data(), iterator.key().size()),
-               std::string_view(iterator.value().data(), iterator.value().size()))) {
-      break;
-    }
-  }
-  if (!iterator.status().ok()) return IoError(iterator.status(), "reading the projection checkpoint");
+  if (Status visited = VisitFrom(*view->iterator, prefix, visit); !visited) return visited.error();
   return std::shared_ptr<const void>(std::move(view));
 }
 
