@@ -4,9 +4,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
+#include <utility>
 
 #include <zstd.h>
 
@@ -208,11 +211,135 @@ struct Alone {
   SavedTickets::Record record;
 };
 
+// Work a load hands to a thread of its own, done in the order given while
+// the load reads on (at 10M events each is a fifth of a start's scan):
+// checking the digests of pinned packs (values that stay where they are;
+// SHA-256 over 150 MB), and the timeline index of the saved tickets (a map
+// lookup and a push per period, 2.2M of them), which the store takes over
+// whole (SavedTickets::timeline).
+class SideWork {
+ public:
+  SideWork() : thread_([this] { Run(); }) {}
+  ~SideWork() { (void)Finish(nullptr); }
+  SideWork(const SideWork&) = delete;
+  SideWork& operator=(const SideWork&) = delete;
+
+  // Checks a pack's digest: `value` must stay valid until Finish; the key
+  // is copied.
+  void CheckSeal(std::string_view key, std::string_view value) {
+    Hand(Task{.key = std::string(key), .value = value});
+  }
+  // Indexes ticket `number`'s periods (copied, in batches).
+  void Index(uint64_t number, std::span<const Period> periods) {
+    for (const Period& period : periods) batch_.push_back(Indexed{.number = number, .period = period});
+    if (batch_.size() >= kBatchPeriods) HandBatch();
+  }
+  // Waits for the work handed so far; answers whether every digest checked
+  // matched.
+  [[nodiscard]] bool Wait() {
+    HandBatch();
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [&] { return completed_ == handed_; });
+    return !failed_;
+  }
+  // Waits for the work handed so far and stops the thread; moves the index
+  // built into `*index` (unless null). Answers as Wait.
+  [[nodiscard]] bool Finish(TimelineIndex* index) {
+    if (thread_.joinable()) {
+      HandBatch();
+      {
+        std::lock_guard lock(mutex_);
+        done_ = true;
+      }
+      ready_.notify_one();
+      thread_.join();
+    }
+    if (index != nullptr) *index = std::move(index_);
+    return !failed_;
+  }
+
+ private:
+  // Periods per batch handed to the thread: one lock per batch, a few
+  // batches' memory reused throughout.
+  static constexpr size_t kBatchPeriods = 8192;
+
+  struct Indexed {
+    uint64_t number = 0;
+    Period period;
+  };
+  // A digest to check (a key given), or a batch of periods to index.
+  struct Task {
+    std::string key;
+    std::string_view value;
+    std::vector<Indexed> batch;
+  };
+
+  void Hand(Task task) {
+    {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back(std::move(task));
+      ++handed_;
+    }
+    ready_.notify_one();
+  }
+
+  void HandBatch() {
+    if (batch_.empty()) return;
+    std::vector<Indexed> next;
+    {
+      std::lock_guard lock(mutex_);
+      if (!spare_.empty()) {
+        next = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    next.reserve(kBatchPeriods);
+    Hand(Task{.batch = std::exchange(batch_, std::move(next))});
+  }
+
+  void Run() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      ready_.wait(lock, [&] { return done_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // done, and all handed work done
+      Task task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      if (!task.key.empty()) {
+        if (!failed_ && !Unseal(task.key, task.value)) failed_ = true;
+      } else {
+        for (const Indexed& indexed : task.batch) {
+          index_.Add(indexed.number, std::span<const Period>(&indexed.period, 1));
+        }
+        task.batch.clear();
+      }
+      lock.lock();
+      if (task.key.empty()) spare_.push_back(std::move(task.batch));
+      if (++completed_ == handed_) idle_.notify_all();
+    }
+  }
+
+  std::vector<Indexed> batch_;  // the caller's, filling
+  std::mutex mutex_;
+  std::condition_variable ready_;  // tasks_ or done_ changed
+  std::condition_variable idle_;   // completed_ reached handed_
+  std::deque<Task> tasks_;
+  std::vector<std::vector<Indexed>> spare_;  // batches indexed, to fill again
+  size_t handed_ = 0;
+  size_t completed_ = 0;
+  bool done_ = false;
+  std::atomic<bool> failed_{false};
+  TimelineIndex index_;  // the thread's until Finish
+  std::thread thread_;   // last: started once the rest is made
+};
+
 // Load's merge of the packs with the tickets saved alone, in number order,
 // into one SavedTickets, repairing from the ledger what does not check out.
 class Loader {
  public:
-  Loader(const CheckpointReader& reader, std::vector<uint64_t>* changed) : reader_(reader), changed_(changed) {}
+  // Indexes the tickets' periods through `side`.
+  Loader(const CheckpointReader& reader, std::vector<uint64_t>* changed, SideWork* side)
+      : reader_(reader), changed_(changed), side_(side) {}
 
   SavedTickets saved;
   std::vector<Alone> alone;
@@ -229,8 +356,9 @@ class Loader {
       const Alone& entry = alone[next_alone_];
       if (!Ordered(entry.number)) return false;
       if (entry.sound) {
-        periods_.assign(alone_periods.begin() + entry.periods_begin, alone_periods.begin() + entry.periods_end);
-        saved.Add(entry.number, periods_, entry.record);
+        Add(entry.number,
+            std::span<const Period>(alone_periods).subspan(entry.periods_begin, entry.periods_end - entry.periods_begin),
+            entry.record);
       } else {
         Log("projections", "the checkpoint's " + TicketName::Format(entry.number) + " is unusable (" + entry.why +
                                "); folding it again from its events");
@@ -244,9 +372,9 @@ class Loader {
     return false;
   }
 
-  void AddPacked(uint64_t number, const std::vector<Period>& periods, SavedTickets::Record where) {
+  void AddPacked(uint64_t number, std::span<const Period> periods, SavedTickets::Record where) {
     if (AloneUpTo(number) || !ok() || !Ordered(number)) return;
-    saved.Add(number, periods, where);
+    Add(number, periods, where);
   }
 
   // Every ticket in [first, last], folded again (those saved alone aside).
@@ -272,6 +400,11 @@ class Loader {
   void Finish() { (void)AloneUpTo(UINT64_MAX); }
 
  private:
+  void Add(uint64_t number, std::span<const Period> periods, SavedTickets::Record where) {
+    saved.AddUnindexed(number, where);
+    side_->Index(number, periods);
+  }
+
   bool Ordered(uint64_t number) {
     if (added_any_ && number <= last_added_) {
       problem = "the checkpoint's saved tickets overlap at " + TicketName::Format(number);
@@ -296,72 +429,17 @@ class Loader {
     }
     record_.clear();
     EncodeTicket(**refolded, &record_);
-    saved.Add(number, (*refolded)->periods, record_);
+    Add(number, (*refolded)->periods, saved.Keep(record_));
     changed_->push_back(number);  // saved again, alone, with the next save
   }
 
   const CheckpointReader& reader_;
   std::vector<uint64_t>* changed_;
+  SideWork* side_;
   size_t next_alone_ = 0;
   bool added_any_ = false;
   uint64_t last_added_ = 0;
-  std::vector<Period> periods_;
   std::string record_;
-};
-
-// Checks the digests of pinned packs (values that stay where they are) on a
-// thread of its own, while the load reads on: SHA-256 over every pack is a
-// fifth of a start's scan (150 MB at 10M events).
-class SideSealCheck {
- public:
-  SideSealCheck() : thread_([this] { Run(); }) {}
-  ~SideSealCheck() { (void)Finish(); }
-  SideSealCheck(const SideSealCheck&) = delete;
-  SideSealCheck& operator=(const SideSealCheck&) = delete;
-
-  // `value` must stay valid until Finish; the key is copied.
-  void Add(std::string_view key, std::string_view value) {
-    {
-      std::lock_guard lock(mutex_);
-      items_.push_back(Item{.key = std::string(key), .value = value});
-    }
-    ready_.notify_one();
-  }
-  // Waits for every check; true when every digest matched.
-  [[nodiscard]] bool Finish() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    ready_.notify_one();
-    if (thread_.joinable()) thread_.join();
-    return !failed_;
-  }
-
- private:
-  struct Item {
-    std::string key;
-    std::string_view value;
-  };
-
-  void Run() {
-    size_t next = 0;
-    for (;;) {
-      std::unique_lock lock(mutex_);
-      ready_.wait(lock, [&] { return done_ || next < items_.size(); });
-      if (next == items_.size()) return;  // done, and all checked
-      const Item item = items_[next++];
-      lock.unlock();
-      if (!failed_ && !Unseal(item.key, item.value)) failed_ = true;
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::vector<Item> items_;
-  bool done_ = false;
-  std::atomic<bool> failed_{false};
-  std::thread thread_;  // last: started once the rest is made
 };
 
 }  // namespace
@@ -450,11 +528,10 @@ Result<LoadOutcome> TicketProjection::LoadOnce(const CheckpointReader& reader, b
   const uint64_t expected_count = ReadBigEndian64(**count);
   const size_t reserve = static_cast<size_t>(std::min(expected_count, kReserveTicketsMax));
 
-  Loader loader(reader, &changed_);
+  SideWork side;
+  Loader loader(reader, &changed_, &side);
   SavedTickets& saved = loader.saved;
-  saved.outlines.numbers.reserve(reserve);
-  saved.outlines.period_offsets.reserve(reserve + 1);
-  saved.outlines.periods.reserve(reserve + reserve / 8);
+  saved.numbers.reserve(reserve);
   saved.records.reserve(reserve);
 
   // The tickets saved alone first (usually few: those changed since the
@@ -492,8 +569,6 @@ Result<LoadOutcome> TicketProjection::LoadOnce(const CheckpointReader& reader, b
   ParsedPack pack;
   bool pinned = true;
   bool visited = false;
-  std::optional<SideSealCheck> side_check;
-  if (check_on_the_side) side_check.emplace();
   bool side_trouble = false;
   const auto visit_pack = [&](std::string_view key, std::string_view value) {
     visited = true;
@@ -504,7 +579,7 @@ Result<LoadOutcome> TicketProjection::LoadOnce(const CheckpointReader& reader, b
       loader.problem = "a saved pack spans " + TicketName::Format(first) + " to " + TicketName::Format(last);
       return false;
     }
-    if (side_check && pinned) {
+    if (check_on_the_side && pinned) {
       // Checked on the side: a pack that does not even parse is not
       // repaired from here (its digest is not known yet); the load is done
       // again with the check in line, which says why and repairs it.
@@ -513,7 +588,7 @@ Result<LoadOutcome> TicketProjection::LoadOnce(const CheckpointReader& reader, b
         side_trouble = true;
         return false;
       }
-      side_check->Add(key, value);
+      side.CheckSeal(key, value);
     } else if (const std::optional<std::string_view> body = Unseal(key, value); !body) {
       loader.RepairRange(first, last, "its digest does not match");
       return loader.ok();
@@ -524,9 +599,10 @@ Result<LoadOutcome> TicketProjection::LoadOnce(const CheckpointReader& reader, b
     const uint32_t index = pinned ? saved.AddPinnedPack(pack.packed, pack.unpacked_size)
                                   : saved.AddPack(pack.packed, pack.unpacked_size);
     for (const PackEntry& entry : pack.entries) {
-      periods.assign(pack.periods.begin() + entry.periods_begin, pack.periods.begin() + entry.periods_end);
-      loader.AddPacked(entry.number, periods,
-                       SavedTickets::Record{.place = index, .offset = entry.offset, .size = entry.size});
+      loader.AddPacked(
+          entry.number,
+          std::span<const Period>(pack.periods).subspan(entry.periods_begin, entry.periods_end - entry.periods_begin),
+          SavedTickets::Record{.place = index, .offset = entry.offset, .size = entry.size});
       if (!loader.ok()) break;
     }
     return loader.ok();
@@ -540,19 +616,20 @@ Result<LoadOutcome> TicketProjection::LoadOnce(const CheckpointReader& reader, b
   } else {
     saved.pin = std::move(*pin);
   }
-  if (side_check && (!side_check->Finish() || side_trouble)) {
+  if (check_on_the_side && (!side.Wait() || side_trouble)) {
     Clear();
     *redo = true;
     return LoadOutcome{};
   }
   if (!scanned) return scanned.error();
   if (loader.ok()) loader.Finish();
+  (void)side.Finish(&saved.timeline);
   if (loader.failure) {
     Clear();
     return *loader.failure;
   }
-  if (loader.problem.empty() && saved.outlines.numbers.size() != expected_count) {
-    loader.problem = "the checkpoint holds " + std::to_string(saved.outlines.numbers.size()) + " tickets, not the " +
+  if (loader.problem.empty() && saved.numbers.size() != expected_count) {
+    loader.problem = "the checkpoint holds " + std::to_string(saved.numbers.size()) + " tickets, not the " +
                      std::to_string(expected_count) + " it says";
   }
   if (!loader.problem.empty()) {

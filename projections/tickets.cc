@@ -284,7 +284,7 @@ struct TicketStore::Chunk {
 struct TicketStore::Lazy {
   SavedTickets saved;
   // Where the background fill (BuildSome) goes on: an index into
-  // saved.outlines.numbers.
+  // saved.numbers.
   mutable std::atomic<size_t> fill_cursor{0};
   // The pack Build decoded from last (under build_mutex_): neighbouring
   // tickets, which the fill and a window's query build one after another,
@@ -339,12 +339,9 @@ uint32_t SavedTickets::AddPinnedPack(std::string_view packed, uint32_t unpacked_
   return static_cast<uint32_t>(packs.size() - 1);
 }
 
-void SavedTickets::Add(uint64_t number, const std::vector<Period>& periods, Record where) {
-  LEDGER_ASSERT(outlines.numbers.empty() || number > outlines.numbers.back());
-  if (outlines.period_offsets.empty()) outlines.period_offsets.push_back(0);
-  outlines.numbers.push_back(number);
-  outlines.periods.insert(outlines.periods.end(), periods.begin(), periods.end());
-  outlines.period_offsets.push_back(static_cast<uint32_t>(outlines.periods.size()));
+void SavedTickets::AddUnindexed(uint64_t number, Record where) {
+  LEDGER_ASSERT(numbers.empty() || number > numbers.back());
+  numbers.push_back(number);
   records.push_back(where);
 }
 
@@ -407,18 +404,14 @@ TicketStore& TicketStore::operator=(TicketStore&& other) noexcept {
   size_ = other.size_;
   lazy_ = std::move(other.lazy_);
   unbuilt_.store(other.unbuilt_.load());
-  period_starts_ = std::move(other.period_starts_);
-  ongoing_ = std::move(other.ongoing_);
-  longest_closed_micros_ = other.longest_closed_micros_;
+  index_ = std::move(other.index_);
   system_uses_ = std::move(other.system_uses_);
   names_ = std::move(other.names_);
   other.chunks_.clear();
   other.sparse_.clear();
   other.size_ = 0;
   other.unbuilt_.store(0);
-  other.period_starts_.clear();
-  other.ongoing_.clear();
-  other.longest_closed_micros_ = 0;
+  other.index_.Clear();
   other.system_uses_.clear();
   return *this;
 }
@@ -426,9 +419,7 @@ TicketStore& TicketStore::operator=(TicketStore&& other) noexcept {
 void TicketStore::CopyFrom(const TicketStore& other) {
   other.BuildAll();
   for (const auto& [number, state] : other.all()) Widen(number, Insert(number, state)->second);
-  period_starts_ = other.period_starts_;
-  ongoing_ = other.ongoing_;
-  longest_closed_micros_ = other.longest_closed_micros_;
+  index_ = other.index_;
   names_ = other.names_;
 }
 
@@ -450,12 +441,12 @@ std::optional<uint64_t> TicketStore::Fold(const proto::Event& event, proto::Even
   const bool moves_periods = event.type() != proto::INCIDENT_UPDATED || event.incident().has_started_at() ||
                              event.incident().has_ended_at();
   const bool moves_systems = event.incident().has_systems();
-  if (moves_periods) Unindex(*number, found->second.periods);
+  if (moves_periods) index_.Remove(*number, found->second.periods);
   if (moves_systems) CountSystems(found->second, -1);
   FoldIncident(&found->second, event, takeable);
   Widen(*number, found->second);
   if (moves_systems) CountSystems(found->second, +1);
-  if (moves_periods) Index(*number, found->second.periods);
+  if (moves_periods) index_.Add(*number, found->second.periods);
   return number;
 }
 
@@ -469,26 +460,24 @@ void TicketStore::Clear() {
   size_ = 0;
   lazy_.reset();
   unbuilt_.store(0);
-  period_starts_.clear();
-  ongoing_.clear();
-  longest_closed_micros_ = 0;
+  index_.Clear();
   system_uses_.clear();
 }
 
 void TicketStore::Put(TicketState state) {
   const uint64_t number = state.ticket_number;
   if (Entry* found = MutableEntryFor(number)) {
-    Unindex(number, found->second.periods);
+    index_.Remove(number, found->second.periods);
     CountSystems(found->second, -1);
     found->second = std::move(state);
     CountSystems(found->second, +1);
     Widen(number, found->second);
-    Index(number, found->second.periods);
+    index_.Add(number, found->second.periods);
     return;
   }
   Entry* made = Insert(number, std::move(state));
   Widen(number, made->second);
-  Index(number, made->second.periods);
+  index_.Add(number, made->second.periods);
 }
 
 TicketStore::Entry* TicketStore::Insert(uint64_t ticket_number, TicketState state) {
@@ -538,26 +527,26 @@ const TicketStore::Entry* TicketStore::Build(uint64_t ticket_number, std::atomic
   if (const Entry* built = slot->load(std::memory_order_relaxed)) return built;
   LEDGER_ASSERT(lazy_ != nullptr);
   const SavedTickets& saved = lazy_->saved;
-  const auto position = std::lower_bound(saved.outlines.numbers.begin(), saved.outlines.numbers.end(), ticket_number);
-  LEDGER_ASSERT(position != saved.outlines.numbers.end() && *position == ticket_number);
+  const auto position = std::lower_bound(saved.numbers.begin(), saved.numbers.end(), ticket_number);
+  LEDGER_ASSERT(position != saved.numbers.end() && *position == ticket_number);
   auto* made = new Entry(ticket_number, TicketState{});
   // The load checked every record against its digest (SavedTickets): it is
   // what a save encoded, so a failure here is a bug, not bad data.
   const bool decoded = DecodeTicket(
-      saved.RecordAt(static_cast<size_t>(position - saved.outlines.numbers.begin()), &lazy_->unpacked), &made->second);
+      saved.RecordAt(static_cast<size_t>(position - saved.numbers.begin()), &lazy_->unpacked), &made->second);
   LEDGER_ASSERT(decoded);
   made->second.ticket_number = ticket_number;
   CountSystems(made->second, +1);
   Widen(ticket_number, made->second);
   slot->store(made, std::memory_order_release);
-  lazy_->Built(static_cast<size_t>(position - saved.outlines.numbers.begin()));
+  lazy_->Built(static_cast<size_t>(position - saved.numbers.begin()));
   unbuilt_.fetch_sub(1, std::memory_order_acq_rel);
   return made;
 }
 
 bool TicketStore::BuildSome(size_t count) const {
   if (lazy_ == nullptr || unbuilt_.load(std::memory_order_acquire) == 0) return false;
-  const LargeVector<uint64_t>& numbers = lazy_->saved.outlines.numbers;
+  const LargeVector<uint64_t>& numbers = lazy_->saved.numbers;
   size_t index = lazy_->fill_cursor.load(std::memory_order_relaxed);
   for (size_t built = 0; index < numbers.size() && built < count; ++index) {
     if (!Unbuilt(numbers[index])) continue;
@@ -582,34 +571,28 @@ bool TicketStore::Unbuilt(uint64_t ticket_number) const {
 
 void TicketStore::BuildAll() const {
   if (unbuilt_.load(std::memory_order_acquire) == 0) return;
-  for (const uint64_t number : lazy_->saved.outlines.numbers) {
+  for (const uint64_t number : lazy_->saved.numbers) {
     if (Unbuilt(number)) (void)EntryFor(number);  // builds it
   }
 }
 
 Status TicketStore::AttachSaved(SavedTickets saved) {
   Clear();
-  const TicketOutlines& outlines = saved.outlines;
-  const size_t count = outlines.numbers.size();
-  if (count == 0 && outlines.period_offsets.empty()) return {};  // nothing saved
-  if (outlines.period_offsets.size() != count + 1 || outlines.period_offsets.front() != 0 ||
-      outlines.period_offsets.back() != outlines.periods.size() || saved.records.size() != count) {
-    return MakeError(ErrorCode::kCorruption, "ticket outlines do not add up");
-  }
-  for (size_t i = 0; i < count; ++i) {
-    if ((i > 0 && outlines.numbers[i] <= outlines.numbers[i - 1]) ||
-        outlines.period_offsets[i + 1] <= outlines.period_offsets[i]) {
-      return MakeError(ErrorCode::kCorruption, "ticket outlines are out of order or without periods");
+  const size_t count = saved.numbers.size();
+  if (saved.records.size() != count) return MakeError(ErrorCode::kCorruption, "ticket outlines do not add up");
+  for (size_t i = 1; i < count; ++i) {
+    if (saved.numbers[i] <= saved.numbers[i - 1]) {
+      return MakeError(ErrorCode::kCorruption, "ticket outlines are out of order");
     }
   }
   lazy_ = std::make_unique<Lazy>();
   lazy_->saved = std::move(saved);
-  const TicketOutlines& kept = lazy_->saved.outlines;
+  index_ = std::move(lazy_->saved.timeline);
+  lazy_->saved.timeline.Clear();
+  const LargeVector<uint64_t>& numbers = lazy_->saved.numbers;
   size_t unbuilt = 0;
   for (size_t i = 0; i < count; ++i) {
-    const uint64_t number = kept.numbers[i];
-    Index(number, std::span<const Period>(kept.periods.data() + kept.period_offsets[i],
-                                          kept.period_offsets[i + 1] - kept.period_offsets[i]));
+    const uint64_t number = numbers[i];
     if (number >= kDenseNumbersMax) {
       // The few outliers beyond the dense range are decoded now: their map
       // has no slot to build into later.
@@ -631,7 +614,7 @@ Status TicketStore::AttachSaved(SavedTickets saved) {
   }
   lazy_->block_readers.assign(lazy_->saved.blocks.size(), 0);
   for (size_t i = 0; i < count; ++i) {
-    if (kept.numbers[i] >= kDenseNumbersMax) continue;
+    if (numbers[i] >= kDenseNumbersMax) continue;
     if (const uint32_t block = lazy_->saved.BlockOf(i); block != SavedTickets::kNoBlock) {
       ++lazy_->block_readers[block];
     }
@@ -684,7 +667,7 @@ TicketStore::Range TicketStore::all() const {
   return Range(this);
 }
 
-void TicketStore::Index(uint64_t ticket_number, std::span<const Period> periods) {
+void TimelineIndex::Add(uint64_t ticket_number, std::span<const Period> periods) {
   for (const Period& period : periods) {
     period_starts_[DayOf(period.start.unix_micros)].emplace_back(period.start.unix_micros, ticket_number);
     if (!period.end) {
@@ -695,7 +678,7 @@ void TicketStore::Index(uint64_t ticket_number, std::span<const Period> periods)
   }
 }
 
-void TicketStore::Unindex(uint64_t ticket_number, const std::vector<Period>& periods) {
+void TimelineIndex::Remove(uint64_t ticket_number, std::span<const Period> periods) {
   for (const Period& period : periods) {
     const auto bucket = period_starts_.find(DayOf(period.start.unix_micros));
     if (bucket == period_starts_.end()) continue;
@@ -707,6 +690,12 @@ void TicketStore::Unindex(uint64_t ticket_number, const std::vector<Period>& per
     if (entries.empty()) period_starts_.erase(bucket);
   }
   ongoing_.erase(ticket_number);
+}
+
+void TimelineIndex::Clear() {
+  period_starts_.clear();
+  ongoing_.clear();
+  longest_closed_micros_ = 0;
 }
 
 const TicketState* TicketStore::Find(std::string_view ticket) const {
@@ -724,8 +713,9 @@ bool PeriodOverlaps(const Period& period, int64_t from_micros, int64_t to_micros
   return end > from_micros;
 }
 
-std::optional<std::vector<uint64_t>> TicketStore::Candidates(int64_t from_micros, int64_t to_micros) const {
-  // Past this many candidate tickets (and a quarter of all), walking every
+std::optional<std::vector<uint64_t>> TimelineIndex::Candidates(int64_t from_micros, int64_t to_micros,
+                                                              size_t walk_above) const {
+  // Past this many candidate tickets (and `walk_above`), walking every
   // ticket in order is cheaper than sorting the candidates.
   constexpr size_t kCandidatesMax = 4096;
   // A closed period overlapping [from, to) starts before `to` and at most
@@ -740,7 +730,7 @@ std::optional<std::vector<uint64_t>> TicketStore::Candidates(int64_t from_micros
       if (start < earliest_start || start >= to_micros) continue;
       candidates.push_back(number);
     }
-    if (candidates.size() > kCandidatesMax && candidates.size() > size_ / 4) return std::nullopt;
+    if (candidates.size() > kCandidatesMax && candidates.size() > walk_above) return std::nullopt;
   }
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
@@ -754,7 +744,7 @@ std::vector<const TicketState*> TicketStore::Overlapping(int64_t from_micros, in
     });
   };
   std::vector<const TicketState*> found;
-  if (std::optional<std::vector<uint64_t>> candidates = Candidates(from_micros, to_micros)) {
+  if (std::optional<std::vector<uint64_t>> candidates = index_.Candidates(from_micros, to_micros, size_ / 4)) {
     found.reserve(candidates->size());
     for (const uint64_t number : *candidates) {
       const TicketState* state = FindNumber(number);
@@ -853,7 +843,7 @@ TimelinePage TicketStore::Query(const TimelineQuery& query) const {
     return true;
   };
 
-  if (std::optional<std::vector<uint64_t>> candidates = Candidates(query.from_micros, query.to_micros)) {
+  if (std::optional<std::vector<uint64_t>> candidates = index_.Candidates(query.from_micros, query.to_micros, size_ / 4)) {
     for (auto number = candidates->rbegin(); number != candidates->rend(); ++number) {
       if (query.before_ticket_number != 0 && *number >= query.before_ticket_number) continue;
       const TicketState* found = FindNumber(*number);

@@ -137,18 +137,39 @@ struct TimelinePage {
   uint64_t next_before_ticket_number = 0;     // 0: no more pages
 };
 
-// What a lazily built store knows of each ticket before it is built: its
-// number and outage periods, enough for the timeline index and size().
 // The arrays a start fills with one entry per saved ticket (2,000,000 and
 // more): mapped on their own, in huge pages where the kernel has them
 // (common/memory.h).
 template <class T>
 using LargeVector = std::vector<T, LargeBufferAllocator<T>>;
 
-struct TicketOutlines {
-  LargeVector<uint64_t> numbers;         // strictly increasing
-  LargeVector<uint32_t> period_offsets;  // numbers.size() + 1 offsets into `periods`
-  LargeVector<Period> periods;
+// A ticket store's timeline index: the start of every outage period,
+// bucketed by the day it starts in (so that a window query reads a few short
+// contiguous runs instead of chasing one tree node per period), the tickets
+// with an ongoing period, and the longest closed period seen. A window query
+// then visits only the periods that start less than that longest length
+// before the window (plus the ongoing ones), not every ticket.
+//
+// Not thread-safe: its owner serialises writers with readers (TicketStore's
+// writer methods; a load builds one on a thread of its own and hands it over
+// whole, SavedTickets).
+class TimelineIndex {
+ public:
+  // Indexes ticket `number`'s periods.
+  void Add(uint64_t number, std::span<const Period> periods);
+  // Drops the periods Add was given for ticket `number` (the ones it still
+  // has, before they change); the ticket is no longer ongoing.
+  void Remove(uint64_t number, std::span<const Period> periods);
+  void Clear();
+  // Sorted, distinct numbers of the tickets that may overlap [from, to);
+  // nullopt when they are more than a few thousand and more than
+  // `walk_above`: walking every ticket is then cheaper than sorting them.
+  std::optional<std::vector<uint64_t>> Candidates(int64_t from_micros, int64_t to_micros, size_t walk_above) const;
+
+ private:
+  std::map<int64_t, std::vector<std::pair<int64_t, uint64_t>>> period_starts_;  // day -> (start micros, number)
+  std::set<uint64_t> ongoing_;         // tickets whose latest period is open
+  int64_t longest_closed_micros_ = 0;  // never shrinks: only widens the search
 };
 
 // Tickets as a checkpoint saved them, read by a load (ticket_projection.h)
@@ -201,21 +222,31 @@ struct SavedTickets {
   // A block of kBlockBytes or more, in huge pages where the kernel has them.
   using Block = std::basic_string<char, std::char_traits<char>, LargeBufferAllocator<char>>;
 
-  TicketOutlines outlines;
-  LargeVector<Record> records;  // one per outlines.numbers entry
+  LargeVector<uint64_t> numbers;  // strictly increasing
+  LargeVector<Record> records;    // one per numbers entry
+  // The saved tickets' periods, indexed (what the store's timeline index
+  // starts from): by Add, or by whoever calls AddUnindexed.
+  TimelineIndex timeline;
   std::vector<Pack> packs;
   std::vector<Block> blocks;
   // Keeps the bytes of pinned packs valid (CheckpointReader::ScanPinned).
   std::shared_ptr<const void> pin;
 
   // Appends ticket `number` (above every number so far) with its periods
-  // and its record, stored alone.
-  void Add(uint64_t number, const std::vector<Period>& periods, std::string_view record) {
+  // (indexed) and its record, stored alone.
+  void Add(uint64_t number, std::span<const Period> periods, std::string_view record) {
     Add(number, periods, Keep(record));
   }
   // The same with a record kept already (Keep), or one in a pack:
   // Record{.place = pack index, .offset, .size} in the unpacked pack.
-  void Add(uint64_t number, const std::vector<Period>& periods, Record where);
+  void Add(uint64_t number, std::span<const Period> periods, Record where) {
+    AddUnindexed(number, where);
+    timeline.Add(number, periods);
+  }
+  // The same, leaving the ticket's periods out of `index`: the caller puts
+  // them there (before the store attaches these, TicketStore::AttachSaved),
+  // as a load does on a thread of its own.
+  void AddUnindexed(uint64_t number, Record where);
   // Stores a record alone, for an Add later.
   Record Keep(std::string_view record);
   // Stores a pack's compressed bytes; answers its index (a Record's place).
@@ -245,11 +276,8 @@ struct SavedTickets {
 void PackRecords(std::string_view unpacked, std::string* packed);
 [[nodiscard]] bool UnpackRecords(std::string_view packed, size_t unpacked_size, std::string* unpacked);
 
-// All tickets, keyed by ticket number, with a timeline index: the start of
-// every outage period, the tickets with an ongoing one, and the longest closed
-// period seen. A window query then visits only the periods that start less
-// than that longest length before the window (plus the ongoing ones), not
-// every ticket.
+// All tickets, keyed by ticket number, with a timeline index
+// (TimelineIndex) of their outage periods.
 //
 // Storage. Ticket numbers are handed out densely from 1, so tickets live in
 // fixed slots of chunks indexed by number (a lookup is two array reads, no
@@ -257,8 +285,8 @@ void PackRecords(std::string_view unpacked, std::string* packed);
 // go to a map. Each ticket is one heap block that never moves until the
 // ticket is replaced or the store cleared.
 //
-// Lazy building. AttachSaved gives the store every ticket's number, periods
-// and saved record (from a checkpoint, in memory) without decoding the
+// Lazy building. AttachSaved gives the store every ticket's number, its
+// periods indexed, and its saved record (from a checkpoint, in memory) without decoding the
 // tickets; a ticket is decoded the first time anything reads it (Find,
 // FindNumber, Query's candidates, all(), Apply), or by BuildSome from a
 // background fill. Readers only see built tickets, so laziness is invisible
@@ -299,9 +327,10 @@ class TicketStore {
   // Puts a saved ticket back, replacing one of the same number.
   void Put(TicketState state);
   // Replaces the contents with the tickets of `saved`, each decoded on
-  // first use. Tickets numbered kDenseNumbersMax or more are decoded at
-  // once. Fails (leaving the store empty) when `saved` is not well-formed:
-  // numbers out of order, a ticket without periods, counts that disagree.
+  // first use, and takes `saved.timeline` as the timeline index (it must index
+  // exactly those tickets' periods). Tickets numbered kDenseNumbersMax or
+  // more are decoded at once. Fails (leaving the store empty) when `saved`
+  // is not well-formed: numbers out of order, counts that disagree.
   Status AttachSaved(SavedTickets saved);
   // For a background fill: decodes up to `count` tickets not built yet, in
   // number order. Answers false once none is left. Safe beside the const
@@ -371,11 +400,6 @@ class TicketStore {
   const Entry* LastEntry() const;
   void BuildAll() const;
   void CopyFrom(const TicketStore& other);
-  void Index(uint64_t ticket_number, std::span<const Period> periods);
-  void Unindex(uint64_t ticket_number, const std::vector<Period>& periods);
-  // Sorted, distinct numbers of the tickets that may overlap [from, to);
-  // nullopt when they are so many that walking every ticket is cheaper.
-  std::optional<std::vector<uint64_t>> Candidates(int64_t from_micros, int64_t to_micros) const;
   // Adds (+1) or removes (-1) the systems `state` names to system_uses_.
   void CountSystems(const TicketState& state, int delta) const;
   // Widens the bounds of the chunk holding ticket `number` to cover `state`
@@ -390,12 +414,7 @@ class TicketStore {
   std::unique_ptr<Lazy> lazy_;
   mutable std::atomic<size_t> unbuilt_{0};
   mutable std::mutex build_mutex_;
-  // (start micros, ticket number) of every period, bucketed by the day it
-  // starts in: a window query reads a few short contiguous runs instead of
-  // chasing one tree node per period.
-  std::map<int64_t, std::vector<std::pair<int64_t, uint64_t>>> period_starts_;
-  std::set<uint64_t> ongoing_;         // tickets whose latest period is open
-  int64_t longest_closed_micros_ = 0;  // never shrinks: only widens the search
+  TimelineIndex index_;
   // How many tickets name each system. Written by the writer methods, and by
   // Build under build_mutex_ (which is why it is mutable); read only
   // once unbuilt_ is 0, when no build can write it any more.
