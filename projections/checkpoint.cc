@@ -1,9 +1,15 @@
 #include "projections/checkpoint.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
 
 #include <rocksdb/db.h>
 #include <rocksdb/sst_file_writer.h>
@@ -172,6 +178,94 @@ struct PinnedView {
   ~PinnedView() { iterator.reset(); }
 };
 
+// Reads one byte of every page of the view's table files that hold keys of
+// [prefix, upper), in key order, on a thread of its own while the scan
+// reads them: the first touch of a mapped page costs a fault (on a
+// virtual machine, several microseconds a page, 150 MB of them at 10M
+// events), and one thread's touch maps the page for every thread of the
+// process, so the scan finds them mapped. Best effort: where the mappings
+// cannot be found (/proc/self/maps, a file system that names files
+// otherwise) it touches nothing, and the scan faults as it reads.
+class PageToucher {
+ public:
+  PageToucher(rocksdb::DB& view, std::string_view prefix, std::string_view upper) {
+    std::vector<rocksdb::LiveFileMetaData> files;
+    view.GetLiveFilesMetaData(&files);
+    std::erase_if(files, [&](const rocksdb::LiveFileMetaData& file) {
+      return std::string_view(file.largestkey) < prefix || std::string_view(file.smallestkey) >= upper;
+    });
+    std::sort(files.begin(), files.end(), [](const rocksdb::LiveFileMetaData& a, const rocksdb::LiveFileMetaData& b) {
+      return a.smallestkey < b.smallestkey;
+    });
+    std::vector<Range> mapped = Mappings();
+    for (const rocksdb::LiveFileMetaData& file : files) {
+      const std::string path = file.db_path + file.name;  // name: "/000016.sst"
+      for (const Range& range : mapped) {
+        if (range.path == path) ranges_.push_back(range);
+      }
+    }
+    if (!ranges_.empty()) thread_ = std::thread([this] { Run(); });
+  }
+  ~PageToucher() {
+    stop_.store(true, std::memory_order_relaxed);
+    if (thread_.joinable()) thread_.join();
+  }
+  PageToucher(const PageToucher&) = delete;
+  PageToucher& operator=(const PageToucher&) = delete;
+
+ private:
+  struct Range {
+    uintptr_t begin = 0;
+    uintptr_t end = 0;
+    std::string path;
+  };
+  static constexpr uintptr_t kPageBytes = 4096;
+  // The stop flag is looked at once per this many bytes.
+  static constexpr uintptr_t kStepBytes = uintptr_t{1} << 20;
+
+  // The process's file mappings that are readable: "begin-end r... offset
+  // device inode path".
+  static std::vector<Range> Mappings() {
+    std::vector<Range> ranges;
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      std::istringstream fields(line);
+      std::string span;
+      std::string perms;
+      std::string offset;
+      std::string device;
+      std::string inode;
+      Range range;
+      fields >> span >> perms >> offset >> device >> inode >> range.path;
+      const size_t dash = span.find('-');
+      if (range.path.empty() || perms.empty() || perms[0] != 'r' || dash == std::string::npos) continue;
+      range.begin = static_cast<uintptr_t>(std::stoull(span.substr(0, dash), nullptr, 16));
+      range.end = static_cast<uintptr_t>(std::stoull(span.substr(dash + 1), nullptr, 16));
+      ranges.push_back(std::move(range));
+    }
+    return ranges;
+  }
+
+  void Run() {
+    uint8_t sum = 0;
+    for (const Range& range : ranges_) {
+      for (uintptr_t step = range.begin; step < range.end; step += kStepBytes) {
+        if (stop_.load(std::memory_order_relaxed)) return;
+        for (uintptr_t page = step; page < std::min(range.end, step + kStepBytes); page += kPageBytes) {
+          sum = static_cast<uint8_t>(sum + *reinterpret_cast<const volatile uint8_t*>(page));
+        }
+      }
+    }
+    touched_ = sum;
+  }
+
+  std::vector<Range> ranges_;
+  std::atomic<bool> stop_{false};
+  uint8_t touched_ = 0;  // what the touches read, kept so that they are made
+  std::thread thread_;
+};
+
 // The view writes no log of its own: RocksDB would otherwise start a new
 // LOG in the folder, setting the writable instance's aside.
 class SilentLogger : public rocksdb::Logger {
@@ -215,6 +309,7 @@ Result<std::shared_ptr<const void>> CheckpointReader::ScanPinned(
   // would read every byte once more before that.
   read.verify_checksums = false;
   view->iterator.reset(view->db->NewIterator(read));
+  const PageToucher toucher(*view->db, prefix, view->upper);
   if (Status visited = VisitFrom(*view->iterator, prefix, visit); !visited) return visited.error();
   return std::shared_ptr<const void>(std::move(view));
 }

@@ -3,7 +3,6 @@
 namespace ledger::projections {
 namespace {
 
-constexpr int kVarintBytesMax = 10;
 // A period's smallest encoding: a one-byte start time, a one-byte offset and
 // the byte that says whether an end follows.
 constexpr size_t kPeriodBytesMin = 3;
@@ -11,8 +10,6 @@ constexpr size_t kPeriodBytesMin = 3;
 uint64_t ZigZag(int64_t value) {
   return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
 }
-
-int64_t UnZigZag(uint64_t value) { return static_cast<int64_t>(value >> 1) ^ -static_cast<int64_t>(value & 1); }
 
 }  // namespace
 
@@ -48,47 +45,10 @@ void ByteWriter::String(std::string_view text) {
   out_->append(text);
 }
 
-bool ByteReader::Varint(uint64_t* value) {
-  uint64_t result = 0;
-  for (int i = 0; i < kVarintBytesMax; ++i) {
-    if (rest_.empty()) return false;
-    const auto byte = static_cast<uint8_t>(rest_.front());
-    rest_.remove_prefix(1);
-    if (i == kVarintBytesMax - 1 && byte > 1) return false;  // beyond 64 bits
-    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      return true;
-    }
-  }
-  return false;
-}
-
 bool ByteReader::Varint32(uint32_t* value) {
   uint64_t wide = 0;
   if (!Varint(&wide) || wide > UINT32_MAX) return false;
   *value = static_cast<uint32_t>(wide);
-  return true;
-}
-
-bool ByteReader::Signed(int64_t* value) {
-  uint64_t raw = 0;
-  if (!Varint(&raw)) return false;
-  *value = UnZigZag(raw);
-  return true;
-}
-
-bool ByteReader::Signed32(int32_t* value) {
-  int64_t wide = 0;
-  if (!Signed(&wide) || wide < INT32_MIN || wide > INT32_MAX) return false;
-  *value = static_cast<int32_t>(wide);
-  return true;
-}
-
-bool ByteReader::Byte(uint8_t* value) {
-  if (rest_.empty()) return false;
-  *value = static_cast<uint8_t>(rest_.front());
-  rest_.remove_prefix(1);
   return true;
 }
 

@@ -25,6 +25,8 @@
 // ledger checks its records), and answer false for anything malformed or
 // with bytes left over.
 
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -52,14 +54,49 @@ class ByteWriter {
   std::string* out_;
 };
 
+// Reads what ByteWriter wrote. Each read answers false when the bytes left
+// do not hold what it reads (a reader is dropped then: how far it got is
+// not said). The small reads are here, inline: a start reads tens of
+// millions of them.
 class ByteReader {
  public:
+  static constexpr size_t kVarintBytesMax = 10;
+
   explicit ByteReader(std::string_view bytes) : rest_(bytes) {}
-  [[nodiscard]] bool Varint(uint64_t* value);
+  [[nodiscard]] bool Varint(uint64_t* value) {
+    const size_t available = std::min(rest_.size(), kVarintBytesMax);
+    uint64_t result = 0;
+    for (size_t i = 0; i < available; ++i) {
+      const auto byte = static_cast<uint8_t>(rest_[i]);
+      if (i == kVarintBytesMax - 1 && byte > 1) return false;  // beyond 64 bits
+      result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+      if ((byte & 0x80) == 0) {
+        *value = result;
+        rest_.remove_prefix(i + 1);
+        return true;
+      }
+    }
+    return false;
+  }
   [[nodiscard]] bool Varint32(uint32_t* value);
-  [[nodiscard]] bool Signed(int64_t* value);
-  [[nodiscard]] bool Signed32(int32_t* value);
-  [[nodiscard]] bool Byte(uint8_t* value);
+  [[nodiscard]] bool Signed(int64_t* value) {
+    uint64_t raw = 0;
+    if (!Varint(&raw)) return false;
+    *value = static_cast<int64_t>(raw >> 1) ^ -static_cast<int64_t>(raw & 1);  // zigzag
+    return true;
+  }
+  [[nodiscard]] bool Signed32(int32_t* value) {
+    int64_t wide = 0;
+    if (!Signed(&wide) || wide < INT32_MIN || wide > INT32_MAX) return false;
+    *value = static_cast<int32_t>(wide);
+    return true;
+  }
+  [[nodiscard]] bool Byte(uint8_t* value) {
+    if (rest_.empty()) return false;
+    *value = static_cast<uint8_t>(rest_.front());
+    rest_.remove_prefix(1);
+    return true;
+  }
   [[nodiscard]] bool String(std::string* text);
   [[nodiscard]] bool StringView(std::string_view* text);
   [[nodiscard]] bool Raw(size_t size, std::string_view* bytes);

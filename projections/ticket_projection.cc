@@ -219,7 +219,8 @@ struct Alone {
 // whole (SavedTickets::timeline).
 class SideWork {
  public:
-  SideWork() : thread_([this] { Run(); }) {}
+  // `periods`: how many periods the load expects to index (reserved).
+  explicit SideWork(size_t periods) : reserve_periods_(periods), thread_([this] { Run(); }) {}
   ~SideWork() { (void)Finish(nullptr); }
   SideWork(const SideWork&) = delete;
   SideWork& operator=(const SideWork&) = delete;
@@ -298,6 +299,7 @@ class SideWork {
   }
 
   void Run() {
+    index_.ReservePreload(reserve_periods_);
     std::unique_lock lock(mutex_);
     for (;;) {
       ready_.wait(lock, [&] { return done_ || !tasks_.empty(); });
@@ -309,7 +311,7 @@ class SideWork {
         if (!failed_ && !Unseal(task.key, task.value)) failed_ = true;
       } else {
         for (const Indexed& indexed : task.batch) {
-          index_.Add(indexed.number, std::span<const Period>(&indexed.period, 1));
+          index_.Preload(indexed.number, std::span<const Period>(&indexed.period, 1));
         }
         task.batch.clear();
       }
@@ -329,6 +331,7 @@ class SideWork {
   size_t completed_ = 0;
   bool done_ = false;
   std::atomic<bool> failed_{false};
+  const size_t reserve_periods_;
   TimelineIndex index_;  // the thread's until Finish
   std::thread thread_;   // last: started once the rest is made
 };
@@ -528,7 +531,8 @@ Result<LoadOutcome> TicketProjection::LoadOnce(const CheckpointReader& reader, b
   const uint64_t expected_count = ReadBigEndian64(**count);
   const size_t reserve = static_cast<size_t>(std::min(expected_count, kReserveTicketsMax));
 
-  SideWork side;
+  // Room for one reopened period in eight tickets; more grows the array.
+  SideWork side(reserve + reserve / 8);
   Loader loader(reader, &changed_, &side);
   SavedTickets& saved = loader.saved;
   saved.numbers.reserve(reserve);

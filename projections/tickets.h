@@ -143,12 +143,18 @@ struct TimelinePage {
 template <class T>
 using LargeVector = std::vector<T, LargeBufferAllocator<T>>;
 
-// A ticket store's timeline index: the start of every outage period,
-// bucketed by the day it starts in (so that a window query reads a few short
-// contiguous runs instead of chasing one tree node per period), the tickets
-// with an ongoing period, and the longest closed period seen. A window query
-// then visits only the periods that start less than that longest length
-// before the window (plus the ongoing ones), not every ticket.
+// A ticket store's timeline index: the start of every outage period, the
+// tickets with an ongoing period, and the longest closed period seen. A
+// window query then visits only the periods that start less than that
+// longest length before the window (plus the ongoing ones), not every
+// ticket.
+//
+// The starts a load indexed (Preload) lie in one array in ticket order, in
+// huge pages, cut into blocks that each know their earliest and latest
+// start: tickets are numbered as they open, so a block spans a short time
+// and a window reads the few blocks it meets. Those added since (Add) are
+// bucketed by the day they start in, each bucket a short contiguous run. A
+// loaded start that is removed is marked, not moved.
 //
 // Not thread-safe: its owner serialises writers with readers (TicketStore's
 // writer methods; a load builds one on a thread of its own and hands it over
@@ -157,9 +163,16 @@ class TimelineIndex {
  public:
   // Indexes ticket `number`'s periods.
   void Add(uint64_t number, std::span<const Period> periods);
-  // Drops the periods Add was given for ticket `number` (the ones it still
-  // has, before they change); the ticket is no longer ongoing.
+  // Drops the periods Add or Preload was given for ticket `number` (the
+  // ones it still has, before they change); the ticket is no longer
+  // ongoing.
   void Remove(uint64_t number, std::span<const Period> periods);
+  // For a load, in place of Add: appends to the loaded array (no lookup,
+  // no bucket to grow), in ascending ticket number, before any Add or
+  // Remove. ReservePreload makes room for that many periods first
+  // (reserved, not touched: it costs address space only).
+  void Preload(uint64_t number, std::span<const Period> periods);
+  void ReservePreload(size_t periods);
   void Clear();
   // Sorted, distinct numbers of the tickets that may overlap [from, to);
   // nullopt when they are more than a few thousand and more than
@@ -167,7 +180,22 @@ class TimelineIndex {
   std::optional<std::vector<uint64_t>> Candidates(int64_t from_micros, int64_t to_micros, size_t walk_above) const;
 
  private:
-  std::map<int64_t, std::vector<std::pair<int64_t, uint64_t>>> period_starts_;  // day -> (start micros, number)
+  struct Start {
+    int64_t micros = 0;  // kRemoved: removed (loaded_ only)
+    uint64_t number = 0;
+  };
+  struct Span {
+    int64_t earliest = INT64_MAX;
+    int64_t latest = INT64_MIN;
+  };
+  static constexpr size_t kBlockStarts = 1024;
+  static constexpr int64_t kRemoved = INT64_MAX;  // after every window's end
+
+  void Note(uint64_t number, const Period& period);
+
+  LargeVector<Start> loaded_;   // by ticket number
+  std::vector<Span> spans_;     // block i: loaded_[i * kBlockStarts, (i + 1) * kBlockStarts)
+  std::map<int64_t, std::vector<Start>> added_;  // day -> the starts Add gave in it
   std::set<uint64_t> ongoing_;         // tickets whose latest period is open
   int64_t longest_closed_micros_ = 0;  // never shrinks: only widens the search
 };
@@ -391,7 +419,7 @@ class TicketStore {
   const Entry* EntryFor(uint64_t ticket_number) const;
   Entry* MutableEntryFor(uint64_t ticket_number);
   bool Unbuilt(uint64_t ticket_number) const;
-  const Entry* Build(uint64_t ticket_number, std::atomic<Entry*>* slot) const;
+  const Entry* Build(uint64_t ticket_number, std::atomic_ref<Entry*> slot) const;
   Entry* Insert(uint64_t ticket_number, TicketState state);
   // The first ticket numbered `from` or above (built), or nullptr.
   const Entry* EntryAtOrAfter(uint64_t from) const;

@@ -442,55 +442,90 @@ TEST(Timeline, IndexAnswersLikeAWalkOverEveryTicket) {
   for (const size_t tickets : {40, 300, 6000}) {
     TicketStore store;
     uint64_t seq = 0;
-    std::vector<int> events_of(tickets + 1, 0);
+    std::vector<uint32_t> versions(tickets + 1, 0);
+    std::vector<int64_t> times(tickets + 1, 0);
+    // One random change of ticket n, applied to every store given.
+    const auto change = [&](uint64_t n, const std::vector<TicketStore*>& stores) {
+      const std::string ticket = "INC-" + std::to_string(n);
+      const TicketState* state = stores.front()->Find(ticket);
+      int64_t& time = times[n];
+      time += below(100) * kHour;
+      proto::Event event;
+      if (state->status == TicketStatus::kOpen) {
+        event = Make(++seq, ticket, below(2) ? proto::INCIDENT_CLOSED : proto::INCIDENT_UPDATED, ++versions[n], time);
+        if (below(2)) SetTime(event.mutable_incident()->mutable_ended_at(), time - below(10) * kHour);
+        if (below(3) == 0) SetTime(event.mutable_incident()->mutable_started_at(), time - below(200) * kHour);
+      } else {
+        event = Make(++seq, ticket, below(2) ? proto::INCIDENT_REOPENED : proto::INCIDENT_UPDATED, ++versions[n], time);
+        if (below(2)) SetTime(event.mutable_incident()->mutable_started_at(), time);
+        if (below(3) == 0) SetTime(event.mutable_incident()->mutable_ended_at(), time - below(500) * kHour);
+        if (below(4) == 0) event.mutable_incident()->set_note("note only");
+      }
+      for (TicketStore* target : stores) target->Apply(event);
+    };
     for (size_t n = 1; n <= tickets; ++n) {
       const std::string ticket = "INC-" + std::to_string(n);
-      int64_t time = kBase + below(1000) * kHour;
-      proto::Event open = Open(++seq, ticket, time, time - below(50) * kHour);
+      times[n] = kBase + below(1000) * kHour;
+      proto::Event open = Open(++seq, ticket, times[n], times[n] - below(50) * kHour);
       open.mutable_incident()->set_title(n % 7 == 0 ? "disk full" : "slow");
       if (n % 3 == 0) open.mutable_incident()->mutable_systems()->add_names("dns");
       store.Apply(open);
-      uint32_t version = 1;
+      versions[n] = 1;
       const int steps = static_cast<int>(below(5));
-      for (int step = 0; step < steps; ++step) {
-        const TicketState* state = store.Find(ticket);
-        time += below(100) * kHour;
-        proto::Event event;
-        if (state->status == TicketStatus::kOpen) {
-          event = Make(++seq, ticket, below(2) ? proto::INCIDENT_CLOSED : proto::INCIDENT_UPDATED, ++version, time);
-          if (below(2)) SetTime(event.mutable_incident()->mutable_ended_at(), time - below(10) * kHour);
-          if (below(3) == 0) SetTime(event.mutable_incident()->mutable_started_at(), time - below(200) * kHour);
-        } else {
-          event = Make(++seq, ticket, below(2) ? proto::INCIDENT_REOPENED : proto::INCIDENT_UPDATED, ++version, time);
-          if (below(2)) SetTime(event.mutable_incident()->mutable_started_at(), time);
-          if (below(3) == 0) SetTime(event.mutable_incident()->mutable_ended_at(), time - below(500) * kHour);
-          if (below(4) == 0) event.mutable_incident()->set_note("note only");
-        }
-        store.Apply(event);
-      }
+      for (int step = 0; step < steps; ++step) change(n, {&store});
     }
     TicketStore restored;
     for (const auto& [number, state] : store.all()) restored.Put(state);
     const TicketStore copied = store;
-    for (int round = 0; round < 300; ++round) {
-      TimelineQuery query;
-      query.from_micros = kBase + (below(1200) - 100) * kHour;
-      query.to_micros = query.from_micros + (1 + below(round % 10 == 0 ? 2000 : 200)) * kHour;
-      if (below(4) == 0) query.status = below(2) ? TicketStatus::kOpen : TicketStatus::kClosed;
-      if (below(4) == 0) query.system = "dns";
-      if (below(6) == 0) query.text = "disk";
-      query.limit = static_cast<size_t>(1 + below(120));
-      if (below(3) == 0) query.before_ticket_number = static_cast<uint64_t>(1 + below(static_cast<int64_t>(tickets)));
-      uint64_t expected_next = 0;
-      const std::vector<uint64_t> expected = ReferenceQuery(store, query, &expected_next);
-      for (const TicketStore* answering : std::initializer_list<const TicketStore*>{&store, &restored, &copied}) {
-        const TimelinePage page = answering->Query(query);
-        std::vector<uint64_t> got;
-        for (const TicketState* state : page.incidents) got.push_back(state->ticket_number);
-        ASSERT_EQ(got, expected) << "tickets " << tickets << " round " << round;
-        ASSERT_EQ(page.next_before_ticket_number, expected_next) << "tickets " << tickets << " round " << round;
+    // As a load attaches them: the index preloaded in number order.
+    TicketStore lazy;
+    {
+      SavedTickets saved;
+      for (const auto& [number, state] : store.all()) {
+        std::string record;
+        EncodeTicket(state, &record);
+        saved.AddUnindexed(number, saved.Keep(record));
+        saved.timeline.Preload(number, state.periods);
       }
+      ASSERT_TRUE(lazy.AttachSaved(std::move(saved)));
     }
+    const auto check = [&](const std::vector<const TicketStore*>& answering, const char* phase) {
+      for (int round = 0; round < 300; ++round) {
+        TimelineQuery query;
+        query.from_micros = kBase + (below(1200) - 100) * kHour;
+        query.to_micros = query.from_micros + (1 + below(round % 10 == 0 ? 2000 : 200)) * kHour;
+        if (below(4) == 0) query.status = below(2) ? TicketStatus::kOpen : TicketStatus::kClosed;
+        if (below(4) == 0) query.system = "dns";
+        if (below(6) == 0) query.text = "disk";
+        query.limit = static_cast<size_t>(1 + below(120));
+        if (below(3) == 0) query.before_ticket_number = static_cast<uint64_t>(1 + below(static_cast<int64_t>(tickets)));
+        uint64_t expected_next = 0;
+        const std::vector<uint64_t> expected = ReferenceQuery(store, query, &expected_next);
+        for (size_t i = 0; i < answering.size(); ++i) {
+          const TimelinePage page = answering[i]->Query(query);
+          std::vector<uint64_t> got;
+          for (const TicketState* state : page.incidents) got.push_back(state->ticket_number);
+          ASSERT_EQ(got, expected) << phase << ": store " << i << ", tickets " << tickets << ", round " << round;
+          ASSERT_EQ(page.next_before_ticket_number, expected_next)
+              << phase << ": store " << i << ", tickets " << tickets << ", round " << round;
+        }
+      }
+    };
+    check({&store, &restored, &copied, &lazy}, "as saved");
+    // Later events move the periods of loaded tickets (their preloaded
+    // starts are removed, the new ones added) and of tickets opened since.
+    for (size_t n = tickets + 1; n <= tickets + tickets / 10; ++n) {
+      const std::string ticket = "INC-" + std::to_string(n);
+      versions.push_back(1);
+      times.push_back(kBase + below(1000) * kHour);
+      const proto::Event open = Open(++seq, ticket, times[n], times[n] - below(50) * kHour);
+      store.Apply(open);
+      lazy.Apply(open);
+    }
+    for (size_t i = 0; i < tickets; ++i) {
+      change(static_cast<uint64_t>(1 + below(static_cast<int64_t>(versions.size() - 1))), {&store, &lazy});
+    }
+    check({&store, &lazy}, "after later events");
   }
 }
 
