@@ -214,9 +214,10 @@ struct Alone {
 // Work a load hands to a thread of its own, done in the order given while
 // the load reads on (at 10M events each is a fifth of a start's scan):
 // checking the digests of pinned packs (values that stay where they are;
-// SHA-256 over 150 MB), and the timeline index of the saved tickets (a map
-// lookup and a push per period, 2.2M of them), which the store takes over
-// whole (SavedTickets::timeline).
+// SHA-256 over 150 MB), and the timeline index of the saved tickets
+// (TimelineIndex::Preload, 2.2M periods), which the store takes over whole
+// (SavedTickets::timeline). Batches the thread has not reached yet stay in
+// memory: at most every period's, 32 bytes each, if it never caught up.
 class SideWork {
  public:
   // `periods`: how many periods the load expects to index (reserved).
