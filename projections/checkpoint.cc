@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -10,6 +11,8 @@
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include <sys/stat.h>
 
 #include <rocksdb/db.h>
 #include <rocksdb/sst_file_writer.h>
@@ -186,6 +189,7 @@ struct PinnedView {
 // process, so the scan finds them mapped. Best effort: where the mappings
 // cannot be found (/proc/self/maps, a file system that names files
 // otherwise) it touches nothing, and the scan faults as it reads.
+// Only the process's own mappings of the files the view has open are read.
 class PageToucher {
  public:
   PageToucher(rocksdb::DB& view, std::string_view prefix, std::string_view upper) {
@@ -199,9 +203,15 @@ class PageToucher {
     });
     std::vector<Range> mapped = Mappings();
     for (const rocksdb::LiveFileMetaData& file : files) {
-      const std::string path = file.db_path + file.name;  // name: "/000016.sst"
+      // The maps name files by their absolute path, the database by the
+      // one it was given (relative, maybe through a link): the file's inode
+      // and name say which mapping is its.
+      struct stat status {};
+      if (::stat((file.db_path + file.name).c_str(), &status) != 0) continue;  // name: "/000016.sst"
       for (const Range& range : mapped) {
-        if (range.path == path) ranges_.push_back(range);
+        if (range.inode == status.st_ino && std::string_view(range.path).ends_with(file.name)) {
+          ranges_.push_back(range);
+        }
       }
     }
     if (!ranges_.empty()) thread_ = std::thread([this] { Run(); });
@@ -217,6 +227,7 @@ class PageToucher {
   struct Range {
     uintptr_t begin = 0;
     uintptr_t end = 0;
+    uint64_t inode = 0;
     std::string path;
   };
   static constexpr uintptr_t kPageBytes = 4096;
@@ -235,13 +246,16 @@ class PageToucher {
       std::string perms;
       std::string offset;
       std::string device;
-      std::string inode;
       Range range;
-      fields >> span >> perms >> offset >> device >> inode >> range.path;
+      fields >> span >> perms >> offset >> device >> range.inode >> range.path;
       const size_t dash = span.find('-');
       if (range.path.empty() || perms.empty() || perms[0] != 'r' || dash == std::string::npos) continue;
-      range.begin = static_cast<uintptr_t>(std::stoull(span.substr(0, dash), nullptr, 16));
-      range.end = static_cast<uintptr_t>(std::stoull(span.substr(dash + 1), nullptr, 16));
+      const char* const text = span.data();
+      if (std::from_chars(text, text + dash, range.begin, 16).ec != std::errc() ||
+          std::from_chars(text + dash + 1, text + span.size(), range.end, 16).ec != std::errc() ||
+          range.end <= range.begin) {
+        continue;
+      }
       ranges.push_back(std::move(range));
     }
     return ranges;
